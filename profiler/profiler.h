@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * profiler/: the xprof program. It records (BPF sampler, targets, process
+ * and mapping tracking, the .xprof writer), reads recordings back (.xprof and
+ * perf.data), and wires unwind/, symbolize/ and report/ together.
+ *
+ * The event model below is what every recording reader yields and what the
+ * report pipeline consumes, whatever the file it came from. Readers own the
+ * memory an event points to; it stays valid only during the callback.
+ */
+#ifndef XPROF_PROFILER_H
+#define XPROF_PROFILER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define XP_BUILD_ID_MAX 20
+#define XP_EV_NREGS 17	 /* = XP_NREGS: DWARF register order */
+#define XP_EV_COMM_LEN 16
+
+enum xp_ev_type {
+	XP_EV_SAMPLE = 1,
+	XP_EV_MMAP,	/* an executable file mapping appeared */
+	XP_EV_COMM,	/* a thread's name; exec = true when it came from execve */
+	XP_EV_FORK,	/* a process or thread was created */
+	XP_EV_EXIT,	/* a process or thread ended */
+	XP_EV_VDSO,	/* the vDSO's image, once per distinct image */
+	XP_EV_LOST,	/* samples dropped before they reached the file */
+};
+
+struct xp_ev_stack_seg {
+	uint64_t start;		/* user address of data[0] */
+	const uint8_t *data;
+	uint32_t len;
+};
+
+struct xp_ev_sample {
+	uint64_t time_ns;
+	uint32_t pid, tid, cpu;
+	uint32_t flags;		/* XP_SAMPLE_F_* from bpf/sample.h */
+	uint64_t regs[XP_EV_NREGS];
+	uint32_t nsegs;		/* 0..2: [0] at regs[SP], [1] the interrupted stack */
+	struct xp_ev_stack_seg segs[2];
+	uint32_t nkstack;
+	const uint64_t *kstack;	/* kernel IPs, innermost first */
+	uint64_t period_ns;	/* time this sample stands for (1e9 / frequency) */
+};
+
+struct xp_ev_mmap {
+	uint64_t time_ns;
+	uint32_t pid, tid;
+	uint64_t start, len;	/* runtime address range */
+	uint64_t pgoff;		/* file offset of start */
+	uint32_t prot;		/* PROT_* */
+	uint32_t build_id_len;	/* 0: unknown */
+	uint8_t build_id[XP_BUILD_ID_MAX];
+	const char *path;	/* "[vdso]", "//anon", or an absolute path */
+};
+
+struct xp_ev_comm {
+	uint64_t time_ns;
+	uint32_t pid, tid;
+	bool exec;
+	char comm[XP_EV_COMM_LEN];
+};
+
+struct xp_ev_task {		/* XP_EV_FORK and XP_EV_EXIT */
+	uint64_t time_ns;
+	uint32_t pid, tid;
+	uint32_t ppid, ptid;	/* FORK only */
+};
+
+struct xp_ev_vdso {
+	uint64_t start;		/* address it was mapped at in the recording process */
+	const uint8_t *image;
+	uint32_t len;
+};
+
+struct xp_ev_lost {
+	uint64_t time_ns;
+	uint64_t count;
+};
+
+struct xp_event {
+	enum xp_ev_type type;
+	union {
+		struct xp_ev_sample sample;
+		struct xp_ev_mmap mmap;
+		struct xp_ev_comm comm;
+		struct xp_ev_task task;
+		struct xp_ev_vdso vdso;
+		struct xp_ev_lost lost;
+	};
+};
+
+/* Called once per event, in file order. Return 0 to go on, non-zero to stop (that value is returned). */
+typedef int (*xp_event_fn)(void *ctx, const struct xp_event *ev);
+
+/* Settings and counts of a recording, as `xprof info` prints them. */
+struct xp_rec_info {
+	uint32_t version;
+	uint32_t frequency;	/* Hz */
+	uint32_t stack_size;	/* bytes requested per sample */
+	uint32_t flags;		/* XP_REC_F_* */
+	uint64_t start_time_ns, end_time_ns;
+	char event[32];		/* "cpu-clock" */
+	char target[256];	/* "-p 1234", "-a", "-- ./prog arg" */
+	/* counts, filled in by the reader as it reads */
+	uint64_t samples, lost, processes, mappings, stack_bytes;
+};
+
+/*
+ * Read a recording, .xprof or perf.data (told apart by their magic), calling
+ * fn for every event. info, if not NULL, receives the settings and counts.
+ * A truncated file (a killed record) yields its readable prefix and returns 0.
+ * Errors: -ENOENT, -EACCES (open), -EINVAL with *why set to a static
+ * message for a corrupt or foreign file, -ENOMEM, or fn's non-zero value.
+ */
+int xp_recording_read(const char *path, xp_event_fn fn, void *ctx, struct xp_rec_info *info,
+		      const char **why);
+
+#endif /* XPROF_PROFILER_H */

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * report/: a profile (samples aggregated by unique stack) and its writers:
+ * folded stacks, flamegraph SVG, pprof (.pb.gz) and a top-N text table.
+ *
+ * The model follows pprof's: mappings, functions, locations (an address in
+ * a mapping, with one line per inlined frame) and samples (a stack of
+ * location ids plus counts). Every id is an index, and every string is
+ * interned in the profile, so callers may pass temporaries. Build the
+ * profile, then write it as many times and formats as needed.
+ */
+#ifndef XPROF_REPORT_H
+#define XPROF_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum rep_kind {
+	REP_KIND_USER = 0,
+	REP_KIND_KERNEL,	/* folded suffix _[k] */
+	REP_KIND_JIT,		/* folded suffix _[j] */
+	REP_KIND_UNKNOWN,	/* "[unknown]", "[libfoo.so+0x1a2b]" */
+	REP_KIND_NR
+};
+
+struct rep_mapping {
+	uint64_t start, limit;	/* runtime range */
+	uint64_t offset;	/* file offset of start */
+	const char *file;
+	const char *build_id;	/* hex, or NULL */
+};
+
+struct rep_line {
+	uint32_t function;	/* id from rep_profile_function() */
+	uint32_t line;		/* 0: unknown */
+	bool inlined;		/* folded suffix _[i] */
+};
+
+/* A sample's identity beyond its stack: the folded root and the filters use it. */
+struct rep_sample_key {
+	uint32_t pid, tid;
+	const char *comm;
+};
+
+struct rep_profile;
+
+/* period_ns: what one sample stands for (cpu/nanoseconds = count * period_ns). NULL/ENOMEM. */
+struct rep_profile *rep_profile_new(uint64_t period_ns);
+void rep_profile_free(struct rep_profile *p);
+
+/* Each returns 0 and an id in *id, or -ENOMEM. Equal inputs give equal ids. */
+int rep_profile_mapping(struct rep_profile *p, const struct rep_mapping *m, uint32_t *id);
+int rep_profile_function(struct rep_profile *p, const char *name, const char *file,
+			 enum rep_kind kind, uint32_t *id);
+/*
+ * An address in a mapping (mapping UINT32_MAX: none, e.g. kernel) with its
+ * frames: lines[0] the innermost (inlined) one, lines[nlines - 1] the
+ * function the address is in.
+ */
+int rep_profile_location(struct rep_profile *p, uint32_t mapping, uint64_t addr,
+			 const struct rep_line *lines, unsigned nlines, uint32_t *id);
+
+/*
+ * Add count samples of one stack: locs[0] the leaf, locs[nlocs - 1] the
+ * root. Stacks are deduplicated per key. 0 or -ENOMEM.
+ */
+int rep_profile_add(struct rep_profile *p, const struct rep_sample_key *key, const uint32_t *locs,
+		    unsigned nlocs, uint64_t count);
+
+uint64_t rep_profile_total(const struct rep_profile *p);	/* samples added */
+
+struct rep_opts {
+	bool with_pid;		/* folded root "comm-PID" (perf's stackcollapse --pid) */
+	bool with_tid;		/* folded root "comm-PID/TID" */
+	uint64_t min_count;	/* drop folded/SVG stacks seen fewer times */
+	const char *title;	/* SVG title; NULL: "xprof" */
+	bool inverted;		/* SVG: icicle graph */
+	unsigned top;		/* top: rows (0: 20) */
+};
+
+/* Writers. 0, or -errno of the failed write (-EIO if the stream does not say). */
+int rep_write_folded(const struct rep_profile *p, const struct rep_opts *o, FILE *out);
+int rep_write_svg(const struct rep_profile *p, const struct rep_opts *o, FILE *out);
+int rep_write_pprof(const struct rep_profile *p, const struct rep_opts *o, FILE *out); /* gzipped */
+int rep_write_top(const struct rep_profile *p, const struct rep_opts *o, FILE *out);
+
+#endif /* XPROF_REPORT_H */

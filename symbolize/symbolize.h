@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * symbolize/: addresses to frames a person can read. ELF symbols (.symtab,
+ * else .dynsym), DWARF inline chains and lines (libdw), separate debuginfo
+ * (build-id directory, .gnu_debuglink, MiniDebugInfo, debuginfod), kernel
+ * symbols (/proc/kallsyms) and JIT maps (/tmp/perf-PID.map).
+ *
+ * Files are keyed by build-id (path when there is none) and loaded once per
+ * session; lookups are binary searches in arrays built once per file. All
+ * strings returned stay valid until sym_session_free(). Nothing here knows
+ * about BPF or recordings: callers pass ELF virtual addresses (vaddr).
+ */
+#ifndef XPROF_SYMBOLIZE_H
+#define XPROF_SYMBOLIZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sym_opts {
+	bool no_demangle;	/* keep raw (mangled) names */
+	bool lines;		/* fill in file:line (costs DWARF line tables) */
+	bool no_inline;		/* do not expand DWARF inline chains */
+	bool no_debuginfod;	/* ignore DEBUGINFOD_URLS */
+	const char *debug_root;	/* NULL: /usr/lib/debug */
+	const char *kallsyms;	/* NULL: /proc/kallsyms */
+	const char *perfmap_dir;/* NULL: /tmp */
+};
+
+/* sym_frame.flags */
+#define SYM_F_INLINED (1u << 0)	/* an inlined frame (not the last of a chain) */
+#define SYM_F_KERNEL (1u << 1)
+#define SYM_F_JIT (1u << 2)	/* from a perf map */
+#define SYM_F_UNKNOWN (1u << 3)	/* no symbol: name is "[module+0xoff]" or "[unknown]" */
+
+struct sym_frame {
+	const char *name;	/* function, demangled unless no_demangle */
+	const char *file;	/* source file, or NULL */
+	uint32_t line;		/* 0: unknown */
+	uint32_t flags;		/* SYM_F_* */
+};
+
+struct sym_session;
+struct sym_file;
+
+/* NULL with errno ENOMEM. opts may be NULL (defaults). */
+struct sym_session *sym_session_new(const struct sym_opts *opts);
+void sym_session_free(struct sym_session *s);
+
+/*
+ * The file for (path, build-id): opened and indexed on first use, with its
+ * separate debuginfo if one is found. build_id may be NULL. A file that
+ * cannot be opened still gets a sym_file, whose lookups yield
+ * "[basename+0xoff]", so callers need no special case. NULL only with errno
+ * ENOMEM.
+ */
+struct sym_file *sym_file_get(struct sym_session *s, const char *path, const uint8_t *build_id,
+			      size_t build_id_len);
+
+/* The same for an ELF image in memory (the vDSO); name is used for unknowns. */
+struct sym_file *sym_file_from_image(struct sym_session *s, const char *name, const void *image,
+				     size_t len);
+
+/*
+ * Frames for vaddr in file, innermost first: inlined frames (SYM_F_INLINED)
+ * then the function that holds them. *frames points into session memory.
+ * Returns the number of frames (>= 1) or -ENOMEM.
+ */
+int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
+		    const struct sym_frame **frames);
+
+/* A kernel address; names get SYM_F_KERNEL. Same return convention. */
+int sym_kernel_lookup(struct sym_session *s, uint64_t addr, const struct sym_frame **frames);
+
+/*
+ * An address in anonymous executable memory of process pid: looked up in
+ * perf-PID.map (JIT code). Same return convention; "[unknown]" if no map
+ * covers it.
+ */
+int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint64_t addr,
+		   const struct sym_frame **frames);
+
+/* Where the debuginfo of f came from ("" if none), for `xprof report -v`. */
+const char *sym_file_debug_source(const struct sym_file *f);
+
+#endif /* XPROF_SYMBOLIZE_H */

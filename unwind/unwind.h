@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * unwind/: compact ORC-like unwind tables generated from DWARF CFI, their
+ * on-disk cache, and the offline unwinder that walks a copied user stack
+ * with them.
+ *
+ * Addresses given to a table are ELF virtual addresses of the file the table
+ * was built from ("vaddr"); the caller subtracts the load bias.
+ *
+ * The stored table format is private (unwind_int.h). What a lookup returns
+ * is the decoded struct unw_rule below: "at this IP, where is the CFA, where
+ * is the return address, where is the caller's rbp".
+ */
+#ifndef XPROF_UNWIND_H
+#define XPROF_UNWIND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- rules ---------------------------------------------------------------- */
+
+enum unw_rule_type {
+	UNW_RULE_NONE = 0,	/* no CFI covers this IP (gap, terminator, unknown code) */
+	UNW_RULE_CFA,		/* CFA = cfa_reg + cfa_off; RA and rbp as ra_* / bp_* say */
+	UNW_RULE_PLT,		/* PLT entry: CFA = rsp + 8, + 8 more once (ip & 15) >= 11 */
+	UNW_RULE_SIGNAL,	/* sigreturn trampoline: every register from the ucontext at rsp */
+	UNW_RULE_OUTERMOST,	/* return address undefined: the stack ends here, complete */
+	UNW_RULE_FALLBACK,	/* CFI exists but cannot be represented: use frame pointers */
+};
+
+enum unw_loc {
+	UNW_LOC_SAME = 0,	/* register keeps its value in the caller (rbp not saved) */
+	UNW_LOC_CFA_OFF,	/* saved at memory CFA + off */
+	UNW_LOC_REG,		/* held in register number off (DWARF numbering) */
+	UNW_LOC_UNDEF,		/* undefined */
+};
+
+struct unw_rule {
+	uint8_t type;		/* enum unw_rule_type */
+	uint8_t cfa_reg;	/* DWARF register number, for UNW_RULE_CFA */
+	uint8_t ra_loc;		/* enum unw_loc; UNW_LOC_CFA_OFF with ra_off -8 is the common case */
+	uint8_t bp_loc;		/* enum unw_loc */
+	int32_t cfa_off;
+	int32_t ra_off;
+	int32_t bp_off;
+};
+
+/* ---- tables --------------------------------------------------------------- */
+
+struct unw_table;
+
+/* What generation saw; rows it could not represent are counted by kind. */
+enum unw_unrep {
+	UNW_UNREP_CFA_EXPR,	/* CFA given by a DWARF expression other than the PLT one */
+	UNW_UNREP_REG_EXPR,	/* a register rule given by an expression (outside signal frames) */
+	UNW_UNREP_RA_LOC,	/* return address somewhere the rule record cannot say */
+	UNW_UNREP_BP_LOC,	/* rbp somewhere the rule record cannot say */
+	UNW_UNREP_BAD_FDE,	/* truncated, overlapping or cyclic FDE: skipped */
+	UNW_UNREP_NR
+};
+
+struct unw_gen_stats {
+	uint64_t fdes;		/* FDEs read (.eh_frame + .debug_frame) */
+	uint64_t rows;		/* CFI rows interpreted */
+	uint64_t entries;	/* table entries after merging, terminators included */
+	uint64_t rules;		/* distinct rule records */
+	uint64_t bytes;		/* size of the compact table */
+	uint64_t eh_frame_bytes;	/* .eh_frame + .eh_frame_hdr of the file, for the ratio */
+	uint64_t unrep[UNW_UNREP_NR];
+};
+
+/*
+ * Build the table of an ELF file from its .eh_frame and .debug_frame; also
+ * reads .debug_frame from debug_path (its separate debug file) if not NULL.
+ * stats may be NULL. Returns NULL with errno: ENOENT/EACCES, ENOEXEC (not an
+ * x86-64 ELF file), ENODATA (no CFI at all), ENOMEM.
+ */
+struct unw_table *unw_table_from_elf(const char *path, const char *debug_path,
+				     struct unw_gen_stats *stats);
+
+/* The same for an ELF image in memory (the vDSO captured by the recorder). */
+struct unw_table *unw_table_from_image(const void *image, size_t len, struct unw_gen_stats *stats);
+
+/*
+ * Build a table from decoded rows: addr[i] sorted ascending, rule[i] applies
+ * from addr[i] up to addr[i + 1]; the last row should be a UNW_RULE_NONE
+ * terminator. Used by the generator and by tests. NULL with errno EINVAL
+ * (unsorted) or ENOMEM.
+ */
+struct unw_table *unw_table_from_rows(const uint64_t *addr, const struct unw_rule *rule, size_t n);
+
+void unw_table_free(struct unw_table *tab);
+
+/* Rule at vaddr. Returns 0, or -ENOENT when vaddr is outside every row. */
+int unw_table_lookup(const struct unw_table *tab, uint64_t vaddr, struct unw_rule *out);
+
+/* Row i (0 <= i < count) as decoded address and rule, for dumps and tests. */
+size_t unw_table_count(const struct unw_table *tab);
+void unw_table_row(const struct unw_table *tab, size_t i, uint64_t *addr, struct unw_rule *out);
+
+/* ---- cache ---------------------------------------------------------------- */
+
+struct unw_cache;
+
+/*
+ * A table cache keyed by build-id, in dir (NULL: $XDG_CACHE_HOME/xprof or
+ * ~/.cache/xprof). Entries are versioned and checksummed; a corrupt or
+ * stale one is regenerated. NULL with errno on failure to create dir.
+ */
+struct unw_cache *unw_cache_new(const char *dir);
+void unw_cache_free(struct unw_cache *c);
+
+/*
+ * The table for an ELF file, from memory, the cache or built now. The table
+ * stays owned by the cache until unw_cache_free(). A file that could not be
+ * read is remembered so it is not retried. NULL with errno as
+ * unw_table_from_elf().
+ */
+const struct unw_table *unw_cache_get(struct unw_cache *c, const char *path,
+				      const uint8_t *build_id, size_t build_id_len);
+
+/* ---- the unwinder --------------------------------------------------------- */
+
+/* One executable mapping, as the unwinder sees it. */
+struct unw_module {
+	uint64_t start, end;		/* runtime address range [start, end) */
+	uint64_t bias;			/* runtime address - vaddr */
+	const struct unw_table *table;	/* NULL: no CFI for this mapping */
+};
+
+/* The module containing runtime address addr, or NULL. */
+typedef const struct unw_module *(*unw_find_fn)(void *ctx, uint64_t addr);
+
+struct unw_stack_seg {
+	uint64_t start;			/* user address of data[0] */
+	const uint8_t *data;
+	uint32_t len;
+};
+
+struct unw_input {
+	uint64_t regs[17];		/* DWARF order, = XP_NREGS of bpf/sample.h */
+	unsigned nsegs;
+	struct unw_stack_seg segs[2];	/* [0] at regs[SP]; [1] the interrupted stack (sigaltstack) */
+};
+
+/* unw_frame.flags */
+#define UNW_FRAME_F_TRAP (1u << 0)	/* ip is exact (first frame, or after a signal frame): no ip-1 */
+#define UNW_FRAME_F_SIGNAL (1u << 1)	/* this frame is the sigreturn trampoline */
+#define UNW_FRAME_F_FP (1u << 2)	/* reached by the frame-pointer fallback */
+
+struct unw_frame {
+	uint64_t ip;
+	uint32_t flags;
+};
+
+enum unw_status {
+	UNW_OK_COMPLETE = 0,	/* reached an outermost frame */
+	UNW_STOP_TRUNCATED,	/* the stack copy ended before the stack did */
+	UNW_STOP_NO_MODULE,	/* an ip outside every mapping */
+	UNW_STOP_NO_TABLE,	/* an ip in a mapping without usable CFI, and no plausible frame pointer */
+	UNW_STOP_SP_NOT_UP,	/* the stack pointer did not move up */
+	UNW_STOP_MAX_FRAMES,	/* more frames than the caller's array holds */
+	UNW_STOP_BAD_RULE,	/* a rule asked for a register that is unknown here */
+	UNW_STATUS_NR
+};
+
+/* A short lowercase name for a status ("complete", "truncated", ...). */
+const char *unw_status_name(enum unw_status s);
+
+/* unw_result.flags */
+#define UNW_RES_F_FP_USED (1u << 0)	/* at least one frame came from the frame-pointer fallback */
+#define UNW_RES_F_STACK2 (1u << 1)	/* the walk continued on the second segment */
+
+struct unw_result {
+	enum unw_status status;
+	uint32_t flags;
+	unsigned nframes;
+};
+
+/*
+ * Walk one sample. frames[0] is the sampled ip, outermost last; at most
+ * max_frames are written. Never allocates; never reads outside in->segs.
+ * Returns 0 (the result says how far it got) or -EINVAL for bad arguments.
+ */
+int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw_frame *frames,
+	     unsigned max_frames, struct unw_result *res);
+
+#endif /* XPROF_UNWIND_H */
