@@ -352,6 +352,15 @@ int cmd_record(int argc, char **argv)
 		return 2;
 	}
 	o.pids = pids;
+	if (!have_privileges()) {
+		fprintf(stderr, "xprof: record needs root or CAP_BPF and CAP_PERFMON; run it with sudo\n");
+		return 1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		fprintf(stderr, "xprof: the kernel has no BTF (/sys/kernel/btf/vmlinux); it needs "
+				"CONFIG_DEBUG_INFO_BTF=y\n");
+		return 1;
+	}
 	if (nout == 0)
 		outputs[nout++] = "xprof.folded";
 	for (size_t i = 0; i < nout; i++) {
@@ -371,15 +380,6 @@ int cmd_record(int argc, char **argv)
 			rec_path = outputs[i];
 	}
 
-	if (!have_privileges()) {
-		fprintf(stderr, "xprof: record needs root or CAP_BPF and CAP_PERFMON; run it with sudo\n");
-		return 1;
-	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		fprintf(stderr, "xprof: the kernel has no BTF (/sys/kernel/btf/vmlinux); it needs "
-				"CONFIG_DEBUG_INFO_BTF=y\n");
-		return 1;
-	}
 	for (size_t i = 0; i < o.npids; i++) {
 		if (kill(pids[i], 0) && errno == ESRCH) {
 			fprintf(stderr, "xprof: no process with pid %d; check the pid (ps -p %d)\n",
