@@ -576,7 +576,9 @@ static void session_free(struct session *s)
 	free(s->sbtmp);
 }
 
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+/* libbpf's messages only with XPROF_DEBUG=1 (the verifier log): users get one line from us. */
+__attribute__((format(printf, 2, 0))) static int libbpf_quiet(enum libbpf_print_level level,
+								const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_WARN && getenv("XPROF_DEBUG"))
 		return vfprintf(stderr, fmt, ap);
