@@ -90,6 +90,7 @@ struct xp_sample {
 #define XP_STAT_DROP_RB 1     /* ring buffer full: sample dropped */
 #define XP_STAT_READ_FAIL 2   /* no byte of the user stack could be read */
 #define XP_STAT_NO_SIGFRAME 3 /* on a sigaltstack, but no signal frame found in the copy */
-#define XP_STAT_NR 4
+#define XP_STAT_SAMPLE_NS 4   /* time spent filling samples, ns (bpf_ktime_get_ns deltas) */
+#define XP_STAT_NR 8
 
 #endif /* XPROF_BPF_SAMPLE_H */

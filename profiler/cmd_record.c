@@ -66,7 +66,8 @@ static void usage(FILE *f)
 		"                          (default xprof.folded)\n"
 		"  -e, --event NAME        cpu-clock (default), task-clock, cycles, instructions, ...\n"
 		"  -g kernel, --kernel     also record kernel stacks\n"
-		"      --stack-size BYTES  user stack bytes copied per sample (default %u, %u..%u)\n",
+		"      --stack-size BYTES  user stack bytes copied per sample (default %u, %u..%u)\n"
+		"  -v, --verbose           print the sampler's own counters at the end\n",
 		FREQ_MAX, XP_STACK_DEFAULT, XP_STACK_MIN, XP_STACK_MAX);
 }
 
@@ -224,9 +225,11 @@ int cmd_record(int argc, char **argv)
 		{ "call-graph", required_argument, NULL, 'g' },
 		{ "kernel", no_argument, NULL, 'K' },
 		{ "stack-size", required_argument, NULL, 'S' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	bool verbose = false;
 	struct xp_record_opts o = {
 		.frequency = 99,
 		.stack_size = XP_STACK_DEFAULT,
@@ -248,7 +251,7 @@ int cmd_record(int argc, char **argv)
 	struct xp_rec_info info;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+p:aF:d:o:e:g:h", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+p:aF:d:o:e:g:hv", lopts, NULL)) != -1) {
 		char *end;
 
 		switch (opt) {
@@ -336,6 +339,9 @@ int cmd_record(int argc, char **argv)
 			o.stack_size = (v + 7) & ~7ul;
 			break;
 		}
+		case 'v':
+			verbose = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -511,6 +517,14 @@ int cmd_record(int argc, char **argv)
 	fprintf(stderr, "xprof: %llu samples, %llu lost, %llu processes; wrote %s\n",
 		(unsigned long long)info.samples, (unsigned long long)res.lost,
 		(unsigned long long)info.processes, written[0] ? written : "nothing");
+	if (verbose)
+		fprintf(stderr,
+			"xprof: sampler: %llu samples, %.0f ns each on average, %llu without any stack "
+			"byte, %llu on a sigaltstack without a signal frame, %llu written out of order\n",
+			(unsigned long long)res.bpf_samples,
+			res.bpf_samples ? (double)res.bpf_sample_ns / res.bpf_samples : 0.0,
+			(unsigned long long)res.read_fail, (unsigned long long)res.no_sigframe,
+			(unsigned long long)res.misordered);
 	if (res.lost_sideband)
 		fprintf(stderr, "xprof: warning: the kernel dropped %llu mmap/comm/task events; "
 				"some samples may lack their mappings\n",

@@ -6,7 +6,7 @@
 # tests. They are plain targets, never sanitized. rec_check reads recordings
 # through the library (xp_recording_read), so it links the library objects.
 
-REC_PROGS := rec_spin rec_dl rec_alt rec_fork
+REC_PROGS := rec_spin rec_dl rec_alt rec_fork rec_work
 REC_PROG_BINS := $(addprefix $(O)/progs/,$(REC_PROGS)) $(O)/progs/librec_dl.so \
                  $(O)/progs/rec_check
 PROG_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -fno-optimize-sibling-calls \
@@ -55,5 +55,5 @@ demo: deps
 # ---- make bench --------------------------------------------------------------
 bench: bench-record
 .PHONY: bench-record
-bench-record: all $(O)/progs/rec_spin
-	$(Q)bench/bench_record.sh $(XPROF) $(O)/progs/rec_spin
+bench-record: all $(O)/progs/rec_spin $(O)/progs/rec_work
+	$(Q)bench/bench_record.sh $(XPROF) $(O)/progs

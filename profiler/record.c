@@ -467,9 +467,9 @@ static int write_vdso(struct session *s)
 
 /* ---- the session ------------------------------------------------------------ */
 
-static uint64_t bpf_drops(struct session *s)
+/* One XP_STAT_* counter of the sampler, summed over CPUs. */
+static uint64_t bpf_stat(struct session *s, uint32_t key)
 {
-	uint32_t key = XP_STAT_DROP_RB;
 	uint64_t *v, sum = 0;
 	int n = libbpf_num_possible_cpus();
 
@@ -488,7 +488,7 @@ static uint64_t bpf_drops(struct session *s)
 /* Drops since the last call become one LOST record, staged in time order. */
 static int note_drops(struct session *s, uint64_t t)
 {
-	uint64_t d = bpf_drops(s);
+	uint64_t d = bpf_stat(s, XP_STAT_DROP_RB);
 	struct xp_event ev = { .type = XP_EV_LOST };
 
 	if (d <= s->lost_written)
@@ -633,6 +633,7 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	s->skel->rodata->all_tasks = o->all;
 	s->skel->rodata->want_kstack = o->kstack;
 	s->skel->rodata->self_tgid = getpid();
+	s->skel->rodata->wakeup_bytes = rbsz / 4;
 	bpf_map__set_max_entries(s->skel->maps.samples, rbsz);
 	err = xprof_bpf__load(s->skel);
 	if (err) {
@@ -802,6 +803,10 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	err = round_drain(s, UINT64_MAX);
 	if (err)
 		goto io_err;
+	res->bpf_samples = bpf_stat(s, XP_STAT_SAMPLES);
+	res->bpf_sample_ns = bpf_stat(s, XP_STAT_SAMPLE_NS);
+	res->read_fail = bpf_stat(s, XP_STAT_READ_FAIL);
+	res->no_sigframe = bpf_stat(s, XP_STAT_NO_SIGFRAME);
 	err = xpf_writer_close(s->w, now_ns(), res->samples, res->lost, res->lost_sideband);
 	s->w = NULL;
 	if (err)

@@ -84,6 +84,10 @@ struct xp_record_result {
 	uint64_t lost;		/* samples dropped (ring buffer full) */
 	uint64_t lost_sideband;	/* mmap/comm/task events the kernel dropped */
 	uint64_t misordered;	/* records written out of time order (staging overflow) */
+	uint64_t bpf_samples;	/* the sampler's own counters (XP_STAT_*) */
+	uint64_t bpf_sample_ns;
+	uint64_t read_fail;
+	uint64_t no_sigframe;
 	bool child_exited;
 	int child_status;	/* waitpid status when child_exited */
 };
