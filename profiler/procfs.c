@@ -24,7 +24,7 @@
 
 struct xp_buildid_ent {
 	char *path;
-	int err;	/* 0, or the negative errno the read gave (remembered too) */
+	int err; /* 0, or the negative errno the read gave (remembered too) */
 	uint32_t len;
 	uint8_t id[XP_BUILD_ID_MAX];
 };
@@ -154,14 +154,15 @@ int xp_procfs_maps(pid_t pid, uint64_t time_ns, struct xp_buildid_cache *c,
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		struct xp_ev_mmap m = { 0 };
+		struct xp_ev_mmap m = {0};
 		uint64_t start, end, pgoff;
 		char perms[8], *path;
 		int n = 0;
 
 		line[strcspn(line, "\n")] = 0;
 		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s%n", &start, &end,
-			   perms, &pgoff, &n) < 4 || !n)
+			   perms, &pgoff, &n) < 4 ||
+		    !n)
 			continue;
 		if (perms[2] != 'x')
 			continue;
@@ -169,9 +170,9 @@ int xp_procfs_maps(pid_t pid, uint64_t time_ns, struct xp_buildid_cache *c,
 		while (*path == ' ')
 			path++;
 		if (!*path)
-			continue;	/* anonymous executable memory (JIT): no file to read */
+			continue; /* anonymous executable memory (JIT): no file to read */
 		if (*path == '[' && strcmp(path, "[vdso]"))
-			continue;	/* [vsyscall] and friends */
+			continue; /* [vsyscall] and friends */
 		m.time_ns = time_ns;
 		m.pid = m.tid = pid;
 		m.start = start;

@@ -40,21 +40,21 @@
 
 _Static_assert(sizeof(struct xp_sample) == XP_SAMPLE_HDR_SIZE, "XP_SAMPLE_HDR_SIZE is stale");
 
-#define SB_PAGES 128		/* side-band ring per CPU: 512 KiB */
-#define ROUND_MS 40		/* how often the rings are drained */
-#define FLUSH_NS 200000000ull	/* how often the file is flushed */
+#define SB_PAGES 128	      /* side-band ring per CPU: 512 KiB */
+#define ROUND_MS 40	      /* how often the rings are drained */
+#define FLUSH_NS 200000000ull /* how often the file is flushed */
 
 struct sb_ring {
 	int fd;
 	void *base;
-	size_t size;	/* data area */
+	size_t size; /* data area */
 };
 
 struct stage_ent {
 	uint64_t time;
 	uint32_t off, len;
 	uint32_t seq;
-	uint32_t is_sample;	/* at equal times, side-band first */
+	uint32_t is_sample; /* at equal times, side-band first */
 };
 
 struct session {
@@ -62,19 +62,19 @@ struct session {
 	struct xprof_bpf *skel;
 	struct ring_buffer *rb;
 	int ncpus;
-	int *ev_fds;			/* sampling events, one per CPU (-1: none) */
+	int *ev_fds; /* sampling events, one per CPU (-1: none) */
 	struct bpf_link **links;
 	struct sb_ring *sb;
 	int targets_fd;
 	long page;
 
 	struct xpf_writer *w;
-	uint8_t *arena, *arena2;	/* staged records; arena2 is for compaction */
+	uint8_t *arena, *arena2; /* staged records; arena2 is for compaction */
 	size_t arena_cap, arena_len;
 	struct stage_ent *ent;
 	size_t ent_cap, nent;
 	uint32_t seq;
-	uint8_t *sbtmp;			/* a side-band record that wraps the ring */
+	uint8_t *sbtmp; /* a side-band record that wraps the ring */
 
 	struct xp_buildid_cache bids;
 	uint64_t lost_written;
@@ -150,8 +150,11 @@ static int stage_event(struct session *s, const struct xp_event *ev, uint64_t ti
 		return xpf_writer_event(s->w, ev);
 	}
 	xpf_encode(ev, s->arena + s->arena_len, need);
-	s->ent[s->nent++] = (struct stage_ent){ .time = time, .off = s->arena_len, .len = need,
-						.seq = s->seq++, .is_sample = is_sample };
+	s->ent[s->nent++] = (struct stage_ent){.time = time,
+					       .off = s->arena_len,
+					       .len = need,
+					       .seq = s->seq++,
+					       .is_sample = is_sample};
 	s->arena_len += need;
 	return 0;
 }
@@ -209,7 +212,7 @@ static bool is_target(struct session *s, uint32_t pid)
 
 static int sb_open(struct session *s, int cpu, struct sb_ring *r)
 {
-	struct perf_event_attr a = { 0 };
+	struct perf_event_attr a = {0};
 
 	a.size = sizeof(a);
 	a.type = PERF_TYPE_SOFTWARE;
@@ -375,7 +378,7 @@ static int sb_drain(struct session *s, struct sb_ring *r)
 		struct perf_event_header h;
 		const struct perf_event_header *hp;
 
-		memcpy(&h, data + off, sizeof(h));	/* headers never straddle: 8-aligned */
+		memcpy(&h, data + off, sizeof(h)); /* headers never straddle: 8-aligned */
 		if (h.size < sizeof(h) || h.size > head - tail)
 			break;
 		if (off + h.size > r->size) {
@@ -394,7 +397,8 @@ static int sb_drain(struct session *s, struct sb_ring *r)
 			uint32_t t[4];
 
 			memcpy(t, hp + 1, 16);
-			/* A process is gone: forget it, so its pid can be reused by a non-target. */
+			/* A process is gone: forget it, so its pid can be reused by a non-target.
+			 */
 			if (t[0] == t[2] && (pid_t)t[0] != s->o->child)
 				bpf_map_delete_elem(s->targets_fd, &t[0]);
 		}
@@ -415,7 +419,7 @@ struct synth {
 static int synth_mmap(void *ctx, const struct xp_ev_mmap *m)
 {
 	struct synth *sy = ctx;
-	struct xp_event ev = { .type = XP_EV_MMAP, .mmap = *m };
+	struct xp_event ev = {.type = XP_EV_MMAP, .mmap = *m};
 
 	return stage_event(sy->s, &ev, sy->time, false);
 }
@@ -423,7 +427,7 @@ static int synth_mmap(void *ctx, const struct xp_ev_mmap *m)
 static int synth_thread(void *ctx, pid_t tid)
 {
 	struct synth *sy = ctx;
-	struct xp_event ev = { .type = XP_EV_COMM };
+	struct xp_event ev = {.type = XP_EV_COMM};
 
 	if (xp_procfs_comm(sy->pid, tid, ev.comm.comm))
 		return 0;
@@ -446,7 +450,7 @@ static int synth_process(void *ctx, pid_t pid)
 		return err;
 	err = xp_procfs_maps(pid, sy->time, &sy->s->bids, synth_mmap, sy);
 	if (err == -ENOENT || err == -ESRCH || err == -EACCES)
-		err = 0;	/* gone meanwhile */
+		err = 0; /* gone meanwhile */
 	return err;
 }
 
@@ -454,7 +458,7 @@ static int synth_process(void *ctx, pid_t pid)
 static int write_vdso(struct session *s)
 {
 	uint64_t start, end;
-	struct xp_event ev = { .type = XP_EV_VDSO };
+	struct xp_event ev = {.type = XP_EV_VDSO};
 	unsigned long at = getauxval(AT_SYSINFO_EHDR);
 
 	if (!at || xp_procfs_vdso_range(0, &start, &end) || start != at)
@@ -489,7 +493,7 @@ static uint64_t bpf_stat(struct session *s, uint32_t key)
 static int note_drops(struct session *s, uint64_t t)
 {
 	uint64_t d = bpf_stat(s, XP_STAT_DROP_RB);
-	struct xp_event ev = { .type = XP_EV_LOST };
+	struct xp_event ev = {.type = XP_EV_LOST};
 
 	if (d <= s->lost_written)
 		return 0;
@@ -578,7 +582,7 @@ static void session_free(struct session *s)
 
 /* libbpf's messages only with XPROF_DEBUG=1 (the verifier log): users get one line from us. */
 __attribute__((format(printf, 2, 0))) static int libbpf_quiet(enum libbpf_print_level level,
-								const char *fmt, va_list ap)
+							      const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_WARN && getenv("XPROF_DEBUG"))
 		return vfprintf(stderr, fmt, ap);
@@ -588,8 +592,8 @@ __attribute__((format(printf, 2, 0))) static int libbpf_quiet(enum libbpf_print_
 int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, char *errbuf,
 		  size_t errlen)
 {
-	struct session S = { 0 }, *s = &S;
-	struct xp_rec_info info = { 0 };
+	struct session S = {0}, *s = &S;
+	struct xp_rec_info info = {0};
 	uint64_t t_start, t_end = 0, t_flush;
 	size_t rbsz;
 	int err = 0, status;
@@ -637,9 +641,10 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	bpf_map__set_max_entries(s->skel->maps.samples, rbsz);
 	err = xprof_bpf__load(s->skel);
 	if (err) {
-		snprintf(errbuf, errlen,
-			 "the kernel refused the BPF sampler: %s (XPROF_DEBUG=1 shows the verifier log)",
-			 strerror(-err));
+		snprintf(
+		    errbuf, errlen,
+		    "the kernel refused the BPF sampler: %s (XPROF_DEBUG=1 shows the verifier log)",
+		    strerror(-err));
 		goto out;
 	}
 	s->targets_fd = bpf_map__fd(s->skel->maps.targets);
@@ -687,15 +692,15 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	for (int c = 0; c < s->ncpus; c++) {
 		err = sb_open(s, c, &s->sb[c]);
 		if (err == -ENODEV || err == -EINVAL) {
-			err = 0;	/* an offline CPU */
+			err = 0; /* an offline CPU */
 			continue;
 		}
 		if (err) {
 			snprintf(errbuf, errlen, "cannot open side-band perf events: %s%s",
 				 strerror(-err),
 				 err == -EACCES || err == -EPERM
-					 ? " (needs root or CAP_PERFMON; run it with sudo)"
-					 : "");
+				     ? " (needs root or CAP_PERFMON; run it with sudo)"
+				     : "");
 			goto out;
 		}
 	}
@@ -706,7 +711,7 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 		goto out;
 	}
 	for (int c = 0, opened = 0; c < s->ncpus; c++) {
-		struct perf_event_attr a = { 0 };
+		struct perf_event_attr a = {0};
 
 		a.size = sizeof(a);
 		a.type = o->ev_type;
@@ -718,17 +723,18 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 			err = -errno;
 			if ((err == -ENODEV || err == -EINVAL) && (opened || c + 1 < s->ncpus) &&
 			    o->ev_type == PERF_TYPE_SOFTWARE) {
-				err = 0;	/* an offline CPU */
+				err = 0; /* an offline CPU */
 				continue;
 			}
 			snprintf(errbuf, errlen, "cannot open the '%s' perf event on CPU %d: %s%s",
 				 o->ev_name, c, strerror(-err),
 				 err == -ENOENT || err == -EOPNOTSUPP
-					 ? " (no such event here; try -e cpu-clock)"
-					 : "");
+				     ? " (no such event here; try -e cpu-clock)"
+				     : "");
 			goto out;
 		}
-		s->links[c] = bpf_program__attach_perf_event(s->skel->progs.xp_sample, s->ev_fds[c]);
+		s->links[c] =
+		    bpf_program__attach_perf_event(s->skel->progs.xp_sample, s->ev_fds[c]);
 		if (!s->links[c]) {
 			err = -errno;
 			snprintf(errbuf, errlen, "cannot attach the sampler to CPU %d: %s", c,
@@ -740,7 +746,7 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 
 	/* What existed before the start, stamped t_start so it sorts before every sample. */
 	{
-		struct synth sy = { .s = s, .time = t_start };
+		struct synth sy = {.s = s, .time = t_start};
 
 		if (o->all)
 			err = xp_procfs_processes(synth_process, &sy);

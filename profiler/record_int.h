@@ -60,20 +60,20 @@ int xp_procfs_vdso_range(pid_t pid, uint64_t *start, uint64_t *end);
 /* ---- record.c ------------------------------------------------------------ */
 
 struct xp_record_opts {
-	uint32_t frequency;	/* Hz */
-	uint32_t stack_size;	/* bytes, XP_STACK_MIN..XP_STACK_MAX */
-	uint32_t ev_type;	/* perf_event_attr.type of the sampling event */
+	uint32_t frequency;  /* Hz */
+	uint32_t stack_size; /* bytes, XP_STACK_MIN..XP_STACK_MAX */
+	uint32_t ev_type;    /* perf_event_attr.type of the sampling event */
 	uint64_t ev_config;
-	const char *ev_name;	/* "cpu-clock" */
-	bool all;		/* -a */
-	bool kstack;		/* -g kernel */
-	const pid_t *pids;	/* -p, npids of them */
+	const char *ev_name; /* "cpu-clock" */
+	bool all;	     /* -a */
+	bool kstack;	     /* -g kernel */
+	const pid_t *pids;   /* -p, npids of them */
 	size_t npids;
-	pid_t child;		/* -- CMD: held child, already forked; 0 if none */
-	double duration;	/* -d seconds; 0: until stopped */
-	const char *target;	/* for the header: "-p 12", "-a", "-- ./prog" */
-	const char *path;	/* the .xprof file to write */
-	volatile sig_atomic_t *stop;	/* set by SIGINT/SIGTERM */
+	pid_t child;		     /* -- CMD: held child, already forked; 0 if none */
+	double duration;	     /* -d seconds; 0: until stopped */
+	const char *target;	     /* for the header: "-p 12", "-a", "-- ./prog" */
+	const char *path;	     /* the .xprof file to write */
+	volatile sig_atomic_t *stop; /* set by SIGINT/SIGTERM */
 	/* Called once sampling is armed and the child is a target: release it. */
 	int (*armed)(void *ctx);
 	void *armed_ctx;
@@ -82,14 +82,14 @@ struct xp_record_opts {
 struct xp_record_result {
 	uint64_t samples;	/* written */
 	uint64_t lost;		/* samples dropped (ring buffer full) */
-	uint64_t lost_sideband;	/* mmap/comm/task events the kernel dropped */
+	uint64_t lost_sideband; /* mmap/comm/task events the kernel dropped */
 	uint64_t misordered;	/* records written out of time order (staging overflow) */
 	uint64_t bpf_samples;	/* the sampler's own counters (XP_STAT_*) */
 	uint64_t bpf_sample_ns;
 	uint64_t read_fail;
 	uint64_t no_sigframe;
 	bool child_exited;
-	int child_status;	/* waitpid status when child_exited */
+	int child_status; /* waitpid status when child_exited */
 };
 
 /*
