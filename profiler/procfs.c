@@ -7,6 +7,7 @@
  * happens later comes from the kernel's side-band events.
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -282,4 +283,34 @@ int xp_procfs_vdso_range(pid_t pid, uint64_t *start, uint64_t *end)
 	}
 	fclose(f);
 	return err;
+}
+
+/* Is a task more than a zombie? /proc/PID/task/TID/stat's state after the ")" of comm. */
+static bool task_running(pid_t pid, pid_t tid)
+{
+	char fname[96], buf[512], *rp;
+	FILE *f;
+	size_t n;
+
+	snprintf(fname, sizeof(fname), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	f = fopen(fname, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+static int any_running(void *ctx, pid_t tid)
+{
+	pid_t pid = *(pid_t *)ctx;
+
+	return task_running(pid, tid) ? 1 : 0;
+}
+
+bool xp_procfs_alive(pid_t pid)
+{
+	return xp_procfs_threads(pid, any_running, &pid) == 1;
 }

@@ -397,9 +397,12 @@ static int sb_drain(struct session *s, struct sb_ring *r)
 			uint32_t t[4];
 
 			memcpy(t, hp + 1, 16);
-			/* A process is gone: forget it, so its pid can be reused by a non-target.
+			/*
+			 * A process is gone: forget it, so its pid can be reused by a
+			 * non-target. The leader's exit alone is not the process's (it may
+			 * have called pthread_exit()), hence the check.
 			 */
-			if (t[0] == t[2] && (pid_t)t[0] != s->o->child)
+			if (t[0] == t[2] && (pid_t)t[0] != s->o->child && !xp_procfs_alive(t[0]))
 				bpf_map_delete_elem(s->targets_fd, &t[0]);
 		}
 		tail += h.size;
@@ -511,10 +514,10 @@ static bool targets_alive(struct session *s)
 	uint32_t *prev = NULL;
 
 	for (size_t i = 0; i < s->o->npids; i++)
-		if (kill(s->o->pids[i], 0) == 0 || errno == EPERM)
+		if (xp_procfs_alive(s->o->pids[i]))
 			return true;
 	while (bpf_map_get_next_key(s->targets_fd, prev, &next) == 0) {
-		if (kill(next, 0) == 0 || errno == EPERM)
+		if (xp_procfs_alive(next))
 			return true;
 		key = next;
 		prev = &key;
@@ -594,7 +597,7 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 {
 	struct session S = {0}, *s = &S;
 	struct xp_rec_info info = {0};
-	uint64_t t_start, t_end = 0, t_flush;
+	uint64_t t_start, t_end = 0, t_flush, t_alive = 0;
 	size_t rbsz;
 	int err = 0, status;
 
@@ -797,8 +800,11 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 		}
 		if (t_end && t0 >= t_end)
 			break;
-		if (!o->all && !o->child && !targets_alive(s))
-			break;
+		if (!o->all && !o->child && t0 - t_alive >= FLUSH_NS) {
+			t_alive = t0;
+			if (!targets_alive(s))
+				break;
+		}
 	}
 
 	/* Stop sampling, then drain what is left: every event is stamped before now. */

@@ -54,6 +54,13 @@ int xp_procfs_threads(pid_t pid, int (*fn)(void *ctx, pid_t tid), void *ctx);
 /* Call fn for every process in /proc. 0, fn's value, or -errno. */
 int xp_procfs_processes(int (*fn)(void *ctx, pid_t pid), void *ctx);
 
+/*
+ * Does process pid still run code: some thread of it that is not a zombie?
+ * A group leader that called pthread_exit() is a zombie while its other
+ * threads run; an exited, unreaped process is nothing but zombies.
+ */
+bool xp_procfs_alive(pid_t pid);
+
 /* The address range of the [vdso] mapping of pid (0 = self). 0 or -ENOENT. */
 int xp_procfs_vdso_range(pid_t pid, uint64_t *start, uint64_t *end);
 

@@ -90,6 +90,23 @@ grep -qx "mappings: [1-9][0-9]*" "$T/p.info" || fail "-p: no mappings synthesize
 "$P/rec_check" "$T/p.xprof" | grep -q "^S $bg .*map=$P/rec_spin bid=[0-9a-f]" || fail "-p: existing mappings not synthesized"
 ok "-p $bg -d 1: $n samples, $dur s"
 
+# --- 4b. the leader thread exits (pthread_exit) mid-recording, the others go on --
+"$P/rec_spin" 2 3 6 leader-exit >/dev/null &
+le=$!
+sleep 0.1
+c0=$(cputicks $le) w0=$(date +%s.%N)
+timeout 30 "$XPROF" record -p $le -d 1.5 -F 199 -o "$T/le.xprof" 2>"$T/le.err" || fail "record -p (leader exit): $(cat "$T/le.err")"
+c1=$(cputicks $le) w1=$(date +%s.%N)
+dur=$("$XPROF" info "$T/le.xprof" | awk -F': ' '$1=="duration"{print $2+0}')
+n=$("$XPROF" info "$T/le.xprof" | awk -F': ' '$1=="samples"{print $2}')
+exp=$(awk -v d=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v dur="$dur" -v w0="$w0" -v w1="$w1" \
+	'BEGIN{printf "%d", d / hz * 199 * dur / (w1 - w0)}')
+awk -v n="$n" -v e="$exp" 'BEGIN{exit !(n >= 0.7*e - 5 && n <= 1.3*e + 5)}' ||
+	fail "leader exit: $n samples, expected $exp (threads must stay targets)"
+kill $le 2>/dev/null
+wait $le 2>/dev/null
+ok "the group leader's pthread_exit keeps the process a target ($n samples)"
+
 # --- 5. SIGINT ends a recording cleanly; SIGKILL leaves a readable prefix ------
 "$XPROF" record -p $bg -F 199 -o "$T/int.xprof" 2>"$T/int.err" &
 rp=$!
