@@ -128,6 +128,39 @@ ok "a killed record leaves a readable prefix ($(grep '^samples' "$T/kill.info"))
 kill $bg 2>/dev/null
 wait $bg 2>/dev/null
 
+# --- 5b. a stalled reader: the ring buffer fills, drops are counted and reported -
+"$P/rec_spin" 2 4 6 >/dev/null &
+bg=$!
+"$XPROF" record -p $bg -F 999 --stack-size 65536 -o "$T/drop.xprof" 2>"$T/drop.err" &
+rp=$!
+sleep 0.5
+kill -STOP $rp
+sleep 2
+kill -CONT $rp
+sleep 0.3
+kill -INT $rp
+wait $rp || fail "record after a stall: $(cat "$T/drop.err")"
+lost=$("$XPROF" info "$T/drop.xprof" | awk -F': ' '$1=="lost"{print $2}')
+[ "${lost:-0}" -gt 0 ] || fail "a 2 s stall lost nothing? ($(cat "$T/drop.err"))"
+grep -q " $lost lost," "$T/drop.err" || fail "summary does not report $lost lost: $(cat "$T/drop.err")"
+kill $bg 2>/dev/null
+wait $bg 2>/dev/null
+ok "stalled reader: $lost samples lost, counted and reported"
+
+# --- 5c. -a: every process but xprof itself ----------------------------------------
+"$P/rec_spin" 1 3 6 >/dev/null &
+bg=$!
+"$XPROF" record -a -d 0.7 -F 199 -o "$T/all.xprof" 2>"$T/all.err" &
+rp=$!
+wait $rp || fail "record -a: $(cat "$T/all.err")"
+"$P/rec_check" "$T/all.xprof" >"$T/all.chk" || fail "rec_check -a"
+grep -q "^S $bg .*map=$P/rec_spin bid=[0-9a-f]" "$T/all.chk" || fail "-a: no mapped samples of $bg"
+! grep -q "^S $rp " "$T/all.chk" || fail "-a: xprof sampled itself"
+"$XPROF" info "$T/all.xprof" | grep -qx "system wide: yes" || fail "-a: header flag"
+kill $bg 2>/dev/null
+wait $bg 2>/dev/null
+ok "-a: $(grep -c '^S ' "$T/all.chk") samples of $(awk '$1=="S"{print $2}' "$T/all.chk" | sort -u | wc -l) processes"
+
 # --- 6. exit status, kernel stacks -----------------------------------------------
 "$XPROF" record -o "$T/st.xprof" -- sh -c 'exit 7' 2>/dev/null
 [ $? = 7 ] || fail "exit status not propagated"
