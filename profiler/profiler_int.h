@@ -75,6 +75,13 @@ void xp_session_free(struct xp_session *s);
 /* An xp_event_fn: feed it every event of a recording, in order. */
 int xp_session_event(void *session, const struct xp_event *ev);
 
+/*
+ * What the session knows of address addr in process pid right now: the
+ * mapped file's path (or "[anon]") and the load bias. 0, or -ENOENT.
+ */
+int xp_session_lookup(struct xp_session *s, uint32_t pid, uint64_t addr, const char **path,
+		      uint64_t *bias);
+
 /* The profile built so far (owned by the session) and the counts. */
 struct rep_profile *xp_session_profile(struct xp_session *s);
 const struct xp_session_stats *xp_session_stats(const struct xp_session *s);

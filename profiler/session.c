@@ -851,6 +851,19 @@ void xp_session_free(struct xp_session *s)
 	free(s);
 }
 
+int xp_session_lookup(struct xp_session *s, uint32_t pid, uint64_t addr, const char **path,
+		      uint64_t *bias)
+{
+	struct proc *p = proc_get(s, pid, false);
+	const struct map *m = p ? (const struct map *)proc_find(p, addr) : NULL;
+
+	if (!m)
+		return -ENOENT;
+	*path = m->path;
+	*bias = m->um.bias;
+	return 0;
+}
+
 struct rep_profile *xp_session_profile(struct xp_session *s)
 {
 	if (!s->prof)
