@@ -3,6 +3,7 @@
  * The report session's view of mappings over time: mmap over mmap, exec,
  * fork, threads, and load biases computed from real ELF files.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
