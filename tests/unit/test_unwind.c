@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <elf.h>
+#include <sys/auxv.h>
 
 #include <cmocka.h>
 
@@ -327,6 +329,60 @@ static void test_blob(void **state)
 	unw_table_free(t);
 }
 
+/* The error of each kind of bad file, and a real library end to end. */
+static void test_from_elf(void **state)
+{
+	struct unw_gen_stats st;
+	struct unw_table *t;
+	struct unw_rule r;
+
+	(void)state;
+	errno = 0;
+	assert_null(unw_table_from_elf("/nonexistent/libfoo.so", NULL, &st));
+	assert_int_equal(errno, ENOENT);
+	assert_null(unw_table_from_elf("/etc/passwd", NULL, &st));
+	assert_int_equal(errno, ENOEXEC);
+	assert_null(unw_table_from_image("\177ELF", 4, &st));
+	assert_int_equal(errno, ENOEXEC);
+
+	t = unw_table_from_elf("/lib/x86_64-linux-gnu/libc.so.6", NULL, &st);
+	assert_non_null(t);
+	/* cfi-survey.md: 3,713 FDEs and 25,212 rows, every one representable */
+	assert_true(st.fdes > 1000);
+	assert_true(st.rows >= st.fdes);
+	assert_int_equal(st.entries, unw_table_count(t));
+	assert_true(st.rules > 256); /* the reason for u16 rule ids */
+	for (int k = 0; k < UNW_UNREP_NR; k++)
+		assert_int_equal(st.unrep[k], 0);
+	assert_true(st.bytes < st.eh_frame_bytes);
+	/* the last entry closes the last FDE */
+	uint64_t a;
+	unw_table_row(t, unw_table_count(t) - 1, &a, &r);
+	assert_int_equal(r.type, UNW_RULE_NONE);
+	assert_int_equal(unw_table_lookup(t, a, &r), -ENOENT);
+	unw_table_free(t);
+}
+
+/* The vDSO of this process, as the recorder captures it. */
+static void test_vdso(void **state)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)getauxval(AT_SYSINFO_EHDR);
+	struct unw_gen_stats st;
+	struct unw_table *t;
+
+	(void)state;
+	if (!eh)
+		skip();
+	/* The section headers are the vDSO's last bytes. */
+	size_t len = eh->e_shoff + (size_t)eh->e_shnum * eh->e_shentsize;
+	t = unw_table_from_image(eh, len, &st);
+	assert_non_null(t);
+	assert_true(st.fdes > 0);
+	assert_true(unw_table_count(t) > st.fdes);
+	assert_int_equal(st.unrep[UNW_UNREP_BAD_FDE], 0);
+	unw_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_blocks),	   cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_rule_kinds), cmocka_unit_test(test_bad_rows),
 		cmocka_unit_test(test_random),	   cmocka_unit_test(test_blob),
+		cmocka_unit_test(test_from_elf),   cmocka_unit_test(test_vdso),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
