@@ -9,7 +9,8 @@
 
 UNW_PROG_DIR := $(O)/progs
 UNW_PROGS := $(UNW_PROG_DIR)/cfi_omitfp $(UNW_PROG_DIR)/cfi_cxx $(UNW_PROG_DIR)/cfi_odd \
-             $(UNW_PROG_DIR)/cfi_dbg $(UNW_PROG_DIR)/cfi_dbg.debug $(UNW_PROG_DIR)/cfi_dbg.stripped
+             $(UNW_PROG_DIR)/cfi_dbg $(UNW_PROG_DIR)/cfi_dbg.debug $(UNW_PROG_DIR)/cfi_dbg.stripped \
+             $(UNW_PROG_DIR)/cfi_nobid
 EXTRA_TEST_BINS += $(UNW_PROGS)
 
 # -Wa,--gsframe: the SFrame comparison reads .sframe from these two.
@@ -40,6 +41,10 @@ $(UNW_PROG_DIR)/cfi_dbg.debug: $(UNW_PROG_DIR)/cfi_dbg
 
 $(UNW_PROG_DIR)/cfi_dbg.stripped: $(UNW_PROG_DIR)/cfi_dbg
 	$(Q)objcopy --strip-debug $< $@
+
+# No build-id note: the cache keys it by path, size and mtime.
+$(UNW_PROG_DIR)/cfi_nobid: $(UNW_PROG_DIR)/cfi_odd
+	$(Q)objcopy --remove-section .note.gnu.build-id $< $@
 
 # The Makefile reads unit-bins' prerequisites before including this file.
 unit-bins: $(UNW_PROGS)
