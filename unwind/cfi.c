@@ -362,6 +362,19 @@ struct interp {
 	struct unw_cfi *cfi;
 };
 
+/*
+ * A factored offset. Real ones are small; on overflow (fuzzed CFI) saturate,
+ * which every later range check rejects as unrepresentable.
+ */
+static int64_t mul(uint64_t factored, int64_t align)
+{
+	int64_t v;
+
+	if (__builtin_mul_overflow((int64_t)factored, align, &v))
+		return INT64_MAX;
+	return v;
+}
+
 static int col_of(const struct interp *it, uint64_t reg)
 {
 	if (reg == it->cie->ra_reg)
@@ -576,7 +589,7 @@ static int run(struct interp *it, const uint8_t *p, const uint8_t *end)
 			continue;
 		case 2: /* DW_CFA_offset */
 			u = rd_uleb(&r);
-			set_rule(it, op & 0x3f, R_OFF, (int64_t)u * c->data_align, NULL, 0);
+			set_rule(it, op & 0x3f, R_OFF, mul(u, c->data_align), NULL, 0);
 			continue;
 		case 3: /* DW_CFA_restore */
 			if (it->in_cie)
@@ -608,7 +621,7 @@ static int run(struct interp *it, const uint8_t *p, const uint8_t *end)
 		case 0x05: /* DW_CFA_offset_extended */
 			reg = rd_uleb(&r);
 			u = rd_uleb(&r);
-			set_rule(it, reg, R_OFF, (int64_t)u * c->data_align, NULL, 0);
+			set_rule(it, reg, R_OFF, mul(u, c->data_align), NULL, 0);
 			break;
 		case 0x06: /* DW_CFA_restore_extended */
 			reg = rd_uleb(&r);
@@ -674,27 +687,27 @@ static int run(struct interp *it, const uint8_t *p, const uint8_t *end)
 		case 0x11: /* DW_CFA_offset_extended_sf */
 			reg = rd_uleb(&r);
 			s = rd_sleb(&r);
-			set_rule(it, reg, R_OFF, s * c->data_align, NULL, 0);
+			set_rule(it, reg, R_OFF, mul((uint64_t)s, c->data_align), NULL, 0);
 			break;
 		case 0x12: /* DW_CFA_def_cfa_sf */
 			it->st.cfa_is_expr = false;
 			it->st.cfa_reg = rd_uleb(&r);
-			it->st.cfa_off = rd_sleb(&r) * c->data_align;
+			it->st.cfa_off = mul((uint64_t)rd_sleb(&r), c->data_align);
 			break;
 		case 0x13: /* DW_CFA_def_cfa_offset_sf */
 			if (it->st.cfa_is_expr)
 				return -EINVAL;
-			it->st.cfa_off = rd_sleb(&r) * c->data_align;
+			it->st.cfa_off = mul((uint64_t)rd_sleb(&r), c->data_align);
 			break;
 		case 0x14: /* DW_CFA_val_offset */
 			reg = rd_uleb(&r);
 			u = rd_uleb(&r);
-			set_rule(it, reg, R_VAL_OFF, (int64_t)u * c->data_align, NULL, 0);
+			set_rule(it, reg, R_VAL_OFF, mul(u, c->data_align), NULL, 0);
 			break;
 		case 0x15: /* DW_CFA_val_offset_sf */
 			reg = rd_uleb(&r);
 			s = rd_sleb(&r);
-			set_rule(it, reg, R_VAL_OFF, s * c->data_align, NULL, 0);
+			set_rule(it, reg, R_VAL_OFF, mul((uint64_t)s, c->data_align), NULL, 0);
 			break;
 		case 0x2e: /* DW_CFA_GNU_args_size: the CFA does not depend on it */
 			rd_uleb(&r);
@@ -702,7 +715,7 @@ static int run(struct interp *it, const uint8_t *p, const uint8_t *end)
 		case 0x2f: /* DW_CFA_GNU_negative_offset_extended */
 			reg = rd_uleb(&r);
 			u = rd_uleb(&r);
-			set_rule(it, reg, R_OFF, -(int64_t)u * c->data_align, NULL, 0);
+			set_rule(it, reg, R_OFF, -mul(u, c->data_align), NULL, 0);
 			break;
 		default:
 			return -EINVAL;

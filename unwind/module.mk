@@ -48,3 +48,7 @@ $(UNW_PROG_DIR)/cfi_nobid: $(UNW_PROG_DIR)/cfi_odd
 
 # The Makefile reads unit-bins' prerequisites before including this file.
 unit-bins: $(UNW_PROGS)
+
+# The unwind tests link only unwind/'s objects (libdw/libelf come with LDLIBS).
+test_unwind_oracle_OBJS := $(unwind_OBJS)
+test_unwind_cache_OBJS := $(unwind_OBJS)

@@ -49,7 +49,8 @@ struct unw_table *unw_table_from_cfi(struct unw_cfi *cfi, struct unw_gen_stats *
 	rule = malloc(cap * sizeof(*rule));
 	if (!addr || !rule)
 		goto out;
-	qsort(cfi->fdes, cfi->nfdes, sizeof(*cfi->fdes), fde_cmp);
+	if (cfi->nfdes)
+		qsort(cfi->fdes, cfi->nfdes, sizeof(*cfi->fdes), fde_cmp);
 	for (size_t i = 0; i < cfi->nfdes; i++) {
 		const struct unw_cfi_fde *f = &cfi->fdes[i];
 
