@@ -18,8 +18,8 @@
 #include "unwind/unwind.h"
 
 static const char *const reg_names[] = {
-	"rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8",
-	"r9",  "r10", "r11", "r12", "r13", "r14", "r15", "rip",
+    "rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8",
+    "r9",  "r10", "r11", "r12", "r13", "r14", "r15", "rip",
 };
 
 static void reg_name(char *buf, size_t len, unsigned reg)
@@ -91,21 +91,19 @@ static void usage(FILE *f)
 }
 
 static const char *const unrep_names[UNW_UNREP_NR] = {
-	[UNW_UNREP_CFA_EXPR] = "cfa-expression",
-	[UNW_UNREP_REG_EXPR] = "register-expression",
-	[UNW_UNREP_RA_LOC] = "ra-location",
-	[UNW_UNREP_BP_LOC] = "rbp-location",
-	[UNW_UNREP_BAD_FDE] = "bad-fde",
+    [UNW_UNREP_CFA_EXPR] = "cfa-expression", [UNW_UNREP_REG_EXPR] = "register-expression",
+    [UNW_UNREP_RA_LOC] = "ra-location",	     [UNW_UNREP_BP_LOC] = "rbp-location",
+    [UNW_UNREP_BAD_FDE] = "bad-fde",
 };
 
 int cmd_tables(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "addr", required_argument, NULL, 'a' },
-		{ "debug-file", required_argument, NULL, 'd' },
-		{ "summary", no_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"addr", required_argument, NULL, 'a'},
+	    {"debug-file", required_argument, NULL, 'd'},
+	    {"summary", no_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *debug = NULL, *addr_arg = NULL, *path;
 	bool summary_only = false;
@@ -148,8 +146,10 @@ int cmd_tables(int argc, char **argv)
 		errno = 0;
 		addr = strtoull(addr_arg, &end, 16);
 		if (errno || end == addr_arg || *end) {
-			fprintf(stderr, "xprof: bad address '%s': give a hex virtual address like 0x3c050\n",
-				addr_arg);
+			fprintf(
+			    stderr,
+			    "xprof: bad address '%s': give a hex virtual address like 0x3c050\n",
+			    addr_arg);
 			return 2;
 		}
 	}
@@ -162,10 +162,11 @@ int cmd_tables(int argc, char **argv)
 				"xprof: '%s' is not an x86-64 ELF executable or shared object\n",
 				path);
 		else if (e == ENODATA)
-			fprintf(stderr,
-				"xprof: '%s' has no unwind information (.eh_frame or .debug_frame); "
-				"pass its debug file with --debug-file\n",
-				path);
+			fprintf(
+			    stderr,
+			    "xprof: '%s' has no unwind information (.eh_frame or .debug_frame); "
+			    "pass its debug file with --debug-file\n",
+			    path);
 		else
 			fprintf(stderr, "xprof: cannot read '%s'%s%s: %s\n", path,
 				debug ? " or '" : "", debug ? debug : "", strerror(e));
@@ -178,7 +179,8 @@ int cmd_tables(int argc, char **argv)
 		int ret = unw_table_lookup(tab, addr, &r);
 
 		rule_str(buf, sizeof(buf), &r);
-		printf("%#" PRIx64 ": %s%s\n", addr, buf, ret ? " (no unwind information here)" : "");
+		printf("%#" PRIx64 ": %s%s\n", addr, buf,
+		       ret ? " (no unwind information here)" : "");
 		unw_table_free(tab);
 		return 0;
 	}
@@ -199,11 +201,11 @@ int cmd_tables(int argc, char **argv)
 	}
 	printf("file: %s%s%s\n", path, debug ? ", debug file " : "", debug ? debug : "");
 	printf("fdes: %" PRIu64 ", cfi rows: %" PRIu64 "\n", st.fdes, st.rows);
-	printf("entries: %" PRIu64 ", distinct rules: %" PRIu64 ", bytes: %" PRIu64 "\n", st.entries,
-	       st.rules, st.bytes);
+	printf("entries: %" PRIu64 ", distinct rules: %" PRIu64 ", bytes: %" PRIu64 "\n",
+	       st.entries, st.rules, st.bytes);
 	if (st.eh_frame_bytes)
-		printf(".eh_frame+.eh_frame_hdr: %" PRIu64 " bytes, ratio %.2f\n", st.eh_frame_bytes,
-		       (double)st.bytes / (double)st.eh_frame_bytes);
+		printf(".eh_frame+.eh_frame_hdr: %" PRIu64 " bytes, ratio %.2f\n",
+		       st.eh_frame_bytes, (double)st.bytes / (double)st.eh_frame_bytes);
 	printf("unrepresentable rows:");
 	for (int k = 0; k < UNW_UNREP_NR; k++)
 		printf(" %s %" PRIu64 "%s", unrep_names[k], st.unrep[k],

@@ -24,8 +24,8 @@
 #include "unwind/unwind_int.h"
 
 #define UNW_CFI_MAX_STATES 64 /* remember_state depth; gcc never nests more than a few */
-#define REG_RBP 6
-#define REG_RSP 7
+#define REG_RBP		   6
+#define REG_RSP		   7
 
 /* ---- a bounds-checked byte reader ------------------------------------------ */
 
@@ -95,18 +95,18 @@ static int64_t rd_sleb(struct rd *r)
 }
 
 /* DW_EH_PE_* */
-#define PE_OMIT 0xff
-#define PE_ABSPTR 0x00
-#define PE_ULEB128 0x01
-#define PE_UDATA2 0x02
-#define PE_UDATA4 0x03
-#define PE_UDATA8 0x04
-#define PE_SLEB128 0x09
-#define PE_SDATA2 0x0a
-#define PE_SDATA4 0x0b
-#define PE_SDATA8 0x0c
-#define PE_PCREL 0x10
-#define PE_ALIGNED 0x50
+#define PE_OMIT	    0xff
+#define PE_ABSPTR   0x00
+#define PE_ULEB128  0x01
+#define PE_UDATA2   0x02
+#define PE_UDATA4   0x03
+#define PE_UDATA8   0x04
+#define PE_SLEB128  0x09
+#define PE_SDATA2   0x0a
+#define PE_SDATA4   0x0b
+#define PE_SDATA8   0x0c
+#define PE_PCREL    0x10
+#define PE_ALIGNED  0x50
 #define PE_INDIRECT 0x80
 
 /*
@@ -241,7 +241,7 @@ static struct cie *cie_map_slot(struct cie_map *m, uint64_t off, int *err)
 static bool cie_parse(struct cie *c, enum unw_cfi_kind kind, const uint8_t *sec, size_t len,
 		      uint64_t off)
 {
-	struct rd r = { sec + off, sec + len, false };
+	struct rd r = {sec + off, sec + len, false};
 	uint64_t length, id;
 	bool dwarf64 = false;
 
@@ -282,7 +282,7 @@ static bool cie_parse(struct cie *c, enum unw_cfi_kind kind, const uint8_t *sec,
 
 		if (r.bad || alen > (uint64_t)(r.end - r.p))
 			return false;
-		struct rd a = { r.p, r.p + alen, false };
+		struct rd a = {r.p, r.p + alen, false};
 
 		c->has_z = true;
 		for (const char *s = aug + 1; *s; s++) {
@@ -292,11 +292,13 @@ static bool cie_parse(struct cie *c, enum unw_cfi_kind kind, const uint8_t *sec,
 				uint8_t penc = (uint8_t)rd_bytes(&a, 1);
 				uint64_t pers;
 
-				/* The personality routine is not needed; skip it (may be indirect). */
+				/* The personality routine is not needed; skip it (may be indirect).
+				 */
 				if (!rd_ptr(&a, penc & 0x7f, sec, 0, false, &pers))
 					return false;
 			} else if (*s == 'L') {
-				rd_bytes(&a, 1); /* the LSDA pointer itself is in each FDE's aug data */
+				rd_bytes(&a,
+					 1); /* the LSDA pointer itself is in each FDE's aug data */
 			} else if (*s == 'S') {
 				c->signal = true;
 			} else if (*s == 'B' || *s == 'G') {
@@ -388,21 +390,21 @@ static int col_of(const struct interp *it, uint64_t reg)
 
 /* The PLT's CFA: rsp + 8, + 8 more once (rip & 15) >= 11 (after the push of the index). */
 static const uint8_t plt_expr[] = {
-	0x77, 0x08, /* DW_OP_breg7 (rsp): 8 */
-	0x80, 0x00, /* DW_OP_breg16 (rip): 0 */
-	0x3f,	    /* DW_OP_lit15 */
-	0x1a,	    /* DW_OP_and */
-	0x3b,	    /* DW_OP_lit11 */
-	0x2a,	    /* DW_OP_ge */
-	0x33,	    /* DW_OP_lit3 */
-	0x24,	    /* DW_OP_shl */
-	0x22,	    /* DW_OP_plus */
+    0x77, 0x08, /* DW_OP_breg7 (rsp): 8 */
+    0x80, 0x00, /* DW_OP_breg16 (rip): 0 */
+    0x3f,	/* DW_OP_lit15 */
+    0x1a,	/* DW_OP_and */
+    0x3b,	/* DW_OP_lit11 */
+    0x2a,	/* DW_OP_ge */
+    0x33,	/* DW_OP_lit3 */
+    0x24,	/* DW_OP_shl */
+    0x22,	/* DW_OP_plus */
 };
 
 /* DW_OP_breg7 (rsp): off, and nothing else (plus an optional deref). */
 static bool is_breg7(const uint8_t *e, uint64_t len, int64_t off, bool deref)
 {
-	struct rd r = { e, e + len, false };
+	struct rd r = {e, e + len, false};
 
 	if (len < 2 || rd_bytes(&r, 1) != 0x77 || rd_sleb(&r) != off || r.bad)
 		return false;
@@ -533,7 +535,7 @@ static int push_row(struct unw_cfi *cfi, uint64_t start, uint64_t end, const str
 		cfi->rows = n;
 		cfi->cap_rows = cap;
 	}
-	cfi->rows[cfi->nrows++] = (struct unw_cfi_row){ start, end, *rule };
+	cfi->rows[cfi->nrows++] = (struct unw_cfi_row){start, end, *rule};
 	return 0;
 }
 
@@ -565,7 +567,7 @@ static void set_rule(struct interp *it, uint64_t reg, uint8_t how, int64_t off, 
 	int c = col_of(it, reg);
 
 	if (c >= 0)
-		it->st.col[c] = (struct reg_rule){ how, off, e, elen };
+		it->st.col[c] = (struct reg_rule){how, off, e, elen};
 }
 
 /*
@@ -575,7 +577,7 @@ static void set_rule(struct interp *it, uint64_t reg, uint8_t how, int64_t off, 
 static int run(struct interp *it, const uint8_t *p, const uint8_t *end)
 {
 	const struct cie *c = it->cie;
-	struct rd r = { p, end, false };
+	struct rd r = {p, end, false};
 	int err = 0;
 
 	while (!err && r.p < r.end) {
@@ -595,7 +597,8 @@ static int run(struct interp *it, const uint8_t *p, const uint8_t *end)
 			if (it->in_cie)
 				return -EINVAL;
 			if (col_of(it, op & 0x3f) >= 0)
-				it->st.col[col_of(it, op & 0x3f)] = it->init.col[col_of(it, op & 0x3f)];
+				it->st.col[col_of(it, op & 0x3f)] =
+				    it->init.col[col_of(it, op & 0x3f)];
 			continue;
 		}
 		switch (op) {
@@ -775,11 +778,11 @@ static int push_fde(struct unw_cfi *cfi, uint64_t start, uint64_t end, size_t fi
 		cfi->cap_fdes = cap;
 	}
 	cfi->fdes[cfi->nfdes++] = (struct unw_cfi_fde){
-		.start = start,
-		.end = end,
-		.first_row = (uint32_t)first,
-		.nrows = (uint32_t)(cfi->nrows - first),
-		.prio = prio,
+	    .start = start,
+	    .end = end,
+	    .first_row = (uint32_t)first,
+	    .nrows = (uint32_t)(cfi->nrows - first),
+	    .prio = prio,
 	};
 	return 0;
 }
@@ -787,13 +790,13 @@ static int push_fde(struct unw_cfi *cfi, uint64_t start, uint64_t end, size_t fi
 int unw_cfi_read(struct unw_cfi *cfi, enum unw_cfi_kind kind, const uint8_t *data, size_t len,
 		 uint64_t sh_addr, uint8_t prio)
 {
-	struct cie_map cies = { 0 };
+	struct cie_map cies = {0};
 	struct interp *it = malloc(sizeof(*it)); /* 9 KiB with its state stack: once per section */
 	uint64_t off = 0;
 	int err = it ? 0 : -ENOMEM;
 
 	while (!err && off + 4 <= len) {
-		struct rd r = { data + off, data + len, false };
+		struct rd r = {data + off, data + len, false};
 		uint64_t length = rd_bytes(&r, 4), id;
 		bool dwarf64 = length == 0xffffffff;
 

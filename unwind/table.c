@@ -32,7 +32,7 @@ bool unw_rule_encode(const struct unw_rule *in, struct unw_row *out)
 		uint8_t loc;
 		int32_t off;
 		int8_t *slot;
-	} f[2] = { { in->ra_loc, in->ra_off, &out->ra }, { in->bp_loc, in->bp_off, &out->bp } };
+	} f[2] = {{in->ra_loc, in->ra_off, &out->ra}, {in->bp_loc, in->bp_off, &out->bp}};
 	for (int i = 0; i < 2; i++) {
 		switch (f[i].loc) {
 		case UNW_LOC_CFA_OFF:
@@ -62,8 +62,12 @@ void unw_rule_decode(const struct unw_row *in, struct unw_rule *out)
 	out->cfa_off = in->cfa_off;
 	out->ra_loc = UNW_ROW_RA_LOC(in);
 	out->bp_loc = UNW_ROW_BP_LOC(in);
-	out->ra_off = out->ra_loc == UNW_LOC_CFA_OFF ? in->ra * 8 : out->ra_loc == UNW_LOC_REG ? in->ra : 0;
-	out->bp_off = out->bp_loc == UNW_LOC_CFA_OFF ? in->bp * 8 : out->bp_loc == UNW_LOC_REG ? in->bp : 0;
+	out->ra_off = out->ra_loc == UNW_LOC_CFA_OFF ? in->ra * 8
+		      : out->ra_loc == UNW_LOC_REG   ? in->ra
+						     : 0;
+	out->bp_off = out->bp_loc == UNW_LOC_CFA_OFF ? in->bp * 8
+		      : out->bp_loc == UNW_LOC_REG   ? in->bp
+						     : 0;
 }
 
 static uint64_t row_key(const struct unw_row *r)
@@ -96,7 +100,7 @@ static int layout_of(uint64_t n, uint64_t nrules, uint64_t nblocks, struct layou
 static void table_point(struct unw_table *tab)
 {
 	const struct unw_tab_hdr *h = tab->blob;
-	struct layout l = { 0 };
+	struct layout l = {0};
 
 	layout_of(h->nentries, h->nrules, h->nblocks, &l);
 	tab->size = l.size;

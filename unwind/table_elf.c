@@ -40,7 +40,7 @@ struct unw_table *unw_table_from_cfi(struct unw_cfi *cfi, struct unw_gen_stats *
 	struct unw_rule *rule = NULL;
 	struct unw_table *tab = NULL;
 	size_t n = 0, cap = cfi->nrows + cfi->nfdes + 1;
-	const struct unw_rule none = { .type = UNW_RULE_NONE };
+	const struct unw_rule none = {.type = UNW_RULE_NONE};
 	uint64_t covered_end = 0;
 	uint8_t covered_prio = 0;
 	int err = -ENOMEM;
@@ -145,7 +145,9 @@ static int elf_read_cfi(Elf *elf, struct unw_cfi *cfi, bool debug_file, int *nse
 			cfi->stats->eh_frame_bytes += d->d_size;
 		(*nsec)++;
 		err = unw_cfi_read(cfi, kind, d->d_buf, d->d_size, sh.sh_addr,
-				   kind == UNW_CFI_EH_FRAME ? 0 : debug_file ? 2 : 1);
+				   kind == UNW_CFI_EH_FRAME ? 0
+				   : debug_file		    ? 2
+							    : 1);
 		if (err)
 			return err;
 	}
@@ -155,7 +157,7 @@ static int elf_read_cfi(Elf *elf, struct unw_cfi *cfi, bool debug_file, int *nse
 static struct unw_table *table_from_elfs(Elf *elf, Elf *debug, struct unw_gen_stats *stats)
 {
 	struct unw_gen_stats local;
-	struct unw_cfi cfi = { 0 };
+	struct unw_cfi cfi = {0};
 	struct unw_table *tab = NULL;
 	int nsec = 0, ndebug = 0, err;
 

@@ -33,10 +33,10 @@
 
 #include "unwind/unwind.h"
 
-#define UNW_TAB_MAGIC 0x58505554u /* "TUPX" little-endian: xprof unwind table */
-#define UNW_TAB_VERSION 1
+#define UNW_TAB_MAGIC	    0x58505554u /* "TUPX" little-endian: xprof unwind table */
+#define UNW_TAB_VERSION	    1
 #define UNW_TAB_BLOCK_SHIFT 16	  /* 64 KiB blocks: the u16 ip[] is an offset inside one */
-#define UNW_TAB_MAX_RULES 65536	  /* rid[] is u16 */
+#define UNW_TAB_MAX_RULES   65536 /* rid[] is u16 */
 
 /*
  * The stored rule record: 8 bytes, no padding, no bitfields.
@@ -56,10 +56,10 @@ struct unw_row {
 };
 _Static_assert(sizeof(struct unw_row) == 8, "unw_row is stored: 8 bytes, no padding");
 
-#define UNW_ROW_TYPE(r) ((r)->kind & 7u)
+#define UNW_ROW_TYPE(r)	   ((r)->kind & 7u)
 #define UNW_ROW_CFA_REG(r) ((r)->kind >> 3)
-#define UNW_ROW_RA_LOC(r) ((r)->locs & 3u)
-#define UNW_ROW_BP_LOC(r) (((r)->locs >> 2) & 3u)
+#define UNW_ROW_RA_LOC(r)  ((r)->locs & 3u)
+#define UNW_ROW_BP_LOC(r)  (((r)->locs >> 2) & 3u)
 
 struct unw_tab_hdr {
 	uint32_t magic;	   /* UNW_TAB_MAGIC */
@@ -67,10 +67,10 @@ struct unw_tab_hdr {
 	uint16_t row_size; /* sizeof(struct unw_row) */
 	uint32_t nentries;
 	uint32_t nrules;
-	uint32_t nblocks;  /* 64 KiB blocks from base up to the last entry */
-	uint32_t crc;	   /* CRC-32 (zlib) of the whole blob, this field as 0 */
-	uint64_t base;	   /* vaddr of block 0: the first entry's address, 64 KiB aligned */
-	uint64_t size;	   /* bytes of the whole blob, header included */
+	uint32_t nblocks; /* 64 KiB blocks from base up to the last entry */
+	uint32_t crc;	  /* CRC-32 (zlib) of the whole blob, this field as 0 */
+	uint64_t base;	  /* vaddr of block 0: the first entry's address, 64 KiB aligned */
+	uint64_t size;	  /* bytes of the whole blob, header included */
 };
 _Static_assert(sizeof(struct unw_tab_hdr) == 40, "unw_tab_hdr is stored: no padding");
 

@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void exercise(const struct unw_table *tab, const uint8_t *data, size_t size)
 {
 	size_t n = unw_table_count(tab);
-	uint64_t probe[8] = { 0, 1, 0x1000, UINT64_MAX };
+	uint64_t probe[8] = {0, 1, 0x1000, UINT64_MAX};
 	struct unw_rule r;
 
 	for (size_t i = 0; i < n && i < 4096; i++) {
@@ -39,8 +39,8 @@ static void exercise(const struct unw_table *tab, const uint8_t *data, size_t si
 
 static void raw_section(enum unw_cfi_kind kind, const uint8_t *data, size_t size)
 {
-	struct unw_gen_stats st = { 0 };
-	struct unw_cfi cfi = { .stats = &st };
+	struct unw_gen_stats st = {0};
+	struct unw_cfi cfi = {.stats = &st};
 
 	if (unw_cfi_read(&cfi, kind, data, size, 0x401000, 0) == 0) {
 		struct unw_table *tab = unw_table_from_cfi(&cfi, &st);

@@ -140,14 +140,11 @@ static void test_corrupt(void **state)
 	char file[512];
 	const struct {
 		const char *what;
-		off_t at;      /* byte to flip; -1: truncate */
+		off_t at; /* byte to flip; -1: truncate */
 		off_t truncate;
 	} cases[] = {
-		{ "a rule byte", 4096, 0 },
-		{ "the last byte", -2, 0 },
-		{ "the version", 4, 0 },
-		{ "truncated", -1, 1000 },
-		{ "empty", -1, 0 },
+	    {"a rule byte", 4096, 0}, {"the last byte", -2, 0}, {"the version", 4, 0},
+	    {"truncated", -1, 1000},  {"empty", -1, 0},
 	};
 
 	assert_non_null(ref);
@@ -179,7 +176,8 @@ static void test_corrupt(void **state)
 		assert_non_null(t);
 		assert_same_table(t, ref);
 		unw_cache_get_stats(c, &st);
-		if (st.rejected + (cases[i].truncate == 0 && cases[i].at == -1) != 1 || st.built != 1)
+		if (st.rejected + (cases[i].truncate == 0 && cases[i].at == -1) != 1 ||
+		    st.built != 1)
 			fail_msg("%s: rejected %llu built %llu", cases[i].what,
 				 (unsigned long long)st.rejected, (unsigned long long)st.built);
 		unw_cache_free(c);
@@ -209,7 +207,7 @@ static void test_no_build_id(void **state)
 	const char *b = getenv("XPROF_BUILD");
 	char src[256], dst[256];
 	struct unw_cache_stats st;
-	struct timespec ts[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	struct timespec ts[2] = {{1000000000, 0}, {1000000000, 0}};
 
 	snprintf(src, sizeof(src), "%s/progs/cfi_nobid", b && *b ? b : "build");
 	snprintf(dst, sizeof(dst), "%s/nobid", f->dir);
@@ -245,7 +243,7 @@ static void test_failures(void **state)
 	struct fixture *f = *state;
 	struct unw_cache *c = unw_cache_new(f->dir);
 	struct unw_cache_stats st;
-	const uint8_t wrong[20] = { 0xde, 0xad, 0xbe, 0xef };
+	const uint8_t wrong[20] = {0xde, 0xad, 0xbe, 0xef};
 	char path[256];
 
 	assert_non_null(c);
@@ -303,11 +301,11 @@ static void test_xdg(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_build_id, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_xdg, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_build_id, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_xdg, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

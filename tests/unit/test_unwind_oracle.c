@@ -66,9 +66,9 @@ static bool op_is(const Dwarf_Op *op, uint8_t atom, Dwarf_Word n)
 static bool ops_are_plt(const Dwarf_Op *ops, size_t n)
 {
 	return n == 9 && op_is(&ops[0], DW_OP_breg7, 8) && op_is(&ops[1], DW_OP_breg16, 0) &&
-	       ops[2].atom == DW_OP_lit15 && ops[3].atom == DW_OP_and && ops[4].atom == DW_OP_lit11 &&
-	       ops[5].atom == DW_OP_ge && ops[6].atom == DW_OP_lit3 && ops[7].atom == DW_OP_shl &&
-	       ops[8].atom == DW_OP_plus;
+	       ops[2].atom == DW_OP_lit15 && ops[3].atom == DW_OP_and &&
+	       ops[4].atom == DW_OP_lit11 && ops[5].atom == DW_OP_ge && ops[6].atom == DW_OP_lit3 &&
+	       ops[7].atom == DW_OP_shl && ops[8].atom == DW_OP_plus;
 }
 
 static bool ops_are_breg7(const Dwarf_Op *ops, size_t n, int64_t off)
@@ -217,8 +217,8 @@ static void check_one(struct oracle *o, uint64_t addr, bool have, const struct u
 		else
 			snprintf(b, sizeof(b), "%s", have ? "fallback (unrepresentable)" : "none");
 		if (o->reported++ < 20)
-			print_message("oracle: %s: %#" PRIx64 ": table %s, libdw %s\n", o->label, addr,
-				      a, b);
+			print_message("oracle: %s: %#" PRIx64 ": table %s, libdw %s\n", o->label,
+				      addr, a, b);
 	}
 }
 
@@ -312,7 +312,7 @@ static void report(const struct oracle *o, const struct unw_gen_stats *st)
 static void oracle_file(const char *label, const char *path, const char *debug, bool every_byte,
 			bool expect_unrep)
 {
-	struct oracle o = { .label = label };
+	struct oracle o = {.label = label};
 	struct unw_gen_stats st;
 	struct unw_table *tab;
 	int fd, dfd = -1;
@@ -423,7 +423,7 @@ static void test_progs(void **state)
 static void test_vdso(void **state)
 {
 	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)getauxval(AT_SYSINFO_EHDR);
-	struct oracle o = { .label = "vdso" };
+	struct oracle o = {.label = "vdso"};
 	struct unw_gen_stats st;
 	struct unw_table *tab;
 	Elf *elf;
@@ -491,7 +491,7 @@ struct sf_counts {
 
 static void sframe_file(const char *label, const char *path)
 {
-	struct sf_counts c = { 0 };
+	struct sf_counts c = {0};
 	struct unw_table *tab = unw_table_from_elf(path, NULL, NULL);
 	int fd = open(path, O_RDONLY);
 	Elf *elf;
@@ -593,10 +593,11 @@ static void sframe_file(const char *label, const char *path)
 			} else {
 				c.disagree++;
 				if (reported++ < 10)
-					print_message("sframe: %s: %#" PRIx64 ": table cfa r%u%+d bp %u/%d, "
-						      "sframe %s%+" PRId64 " fp %s%+" PRId64 "\n",
-						      label, pc, r.cfa_reg, r.cfa_off, r.bp_loc, r.bp_off,
-						      sp_base ? "sp" : "fp", cfa, fp_saved ? "c" : "u", fp);
+					print_message(
+					    "sframe: %s: %#" PRIx64 ": table cfa r%u%+d bp %u/%d, "
+					    "sframe %s%+" PRId64 " fp %s%+" PRId64 "\n",
+					    label, pc, r.cfa_reg, r.cfa_off, r.bp_loc, r.bp_off,
+					    sp_base ? "sp" : "fp", cfa, fp_saved ? "c" : "u", fp);
 			}
 		}
 	}
@@ -624,10 +625,10 @@ static void test_sframe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_libc),	  cmocka_unit_test(test_ldso),
-		cmocka_unit_test(test_libm),	  cmocka_unit_test(test_libstdcxx),
-		cmocka_unit_test(test_vdso),	  cmocka_unit_test(test_progs),
-		cmocka_unit_test(test_sframe),
+	    cmocka_unit_test(test_libc),   cmocka_unit_test(test_ldso),
+	    cmocka_unit_test(test_libm),   cmocka_unit_test(test_libstdcxx),
+	    cmocka_unit_test(test_vdso),   cmocka_unit_test(test_progs),
+	    cmocka_unit_test(test_sframe),
 	};
 
 	elf_version(EV_CURRENT);
