@@ -29,7 +29,10 @@
 
 #include "unwind/unwind_int.h"
 
-#define CACHE_SUBDIR "unwind-v1" /* bump with UNW_TAB_VERSION or the generator's meaning */
+/* A new table version gets a new directory; old files are never even read. */
+#define STR2(x)	     #x
+#define STR(x)	     STR2(x)
+#define CACHE_SUBDIR "unwind-v" STR(UNW_TAB_VERSION)
 #define BUILD_ID_MAX 64
 
 struct cache_entry {

@@ -52,3 +52,13 @@ unit-bins: $(UNW_PROGS)
 # The unwind tests link only unwind/'s objects (libdw/libelf come with LDLIBS).
 test_unwind_oracle_OBJS := $(unwind_OBJS)
 test_unwind_cache_OBJS := $(unwind_OBJS)
+
+# ---- bench ------------------------------------------------------------------
+.PHONY: bench-tables
+bench: bench-tables
+bench-tables: $(XPROF) $(O)/bench/tables_bench
+	$(Q)bench/bench_tables.sh $(O)
+
+$(O)/bench/tables_bench: $(O)/bench/tables_bench.o $(unwind_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -67,7 +67,7 @@ static void only_file(const char *dir, char *out, size_t len)
 	struct dirent *de;
 	int n = 0;
 
-	snprintf(sub, sizeof(sub), "%s/unwind-v1", dir);
+	snprintf(sub, sizeof(sub), "%s/unwind-v%d", dir, UNW_TAB_VERSION);
 	d = opendir(sub);
 	assert_non_null(d);
 	while ((de = readdir(d))) {
@@ -283,7 +283,7 @@ static void test_xdg(void **state)
 	setenv("XDG_CACHE_HOME", f->dir, 1);
 	struct unw_cache *c = unw_cache_new(NULL);
 	assert_non_null(c);
-	snprintf(sub, sizeof(sub), "%s/xprof/unwind-v1", f->dir);
+	snprintf(sub, sizeof(sub), "%s/xprof/unwind-v%d", f->dir, UNW_TAB_VERSION);
 	assert_int_equal(stat(sub, &sb), 0);
 	assert_true(S_ISDIR(sb.st_mode));
 	unw_cache_free(c);
