@@ -36,7 +36,7 @@ XP_LDFLAGS := $(SANFLAGS)
 LDLIBS   := -lbpf -ldw -lelf -ldebuginfod -llzma -lz -lpthread -lm
 
 # Debian packages needed to build, test and benchmark (make deps).
-DEB_PKGS := gcc make clang llvm bpftool libbpf-dev libelf-dev libdw-dev libdebuginfod-dev \
+DEB_PKGS := gcc g++ make clang llvm bpftool libbpf-dev libelf-dev libdw-dev libdebuginfod-dev \
             libcmocka-dev zlib1g-dev liblzma-dev pkg-config elfutils binutils debuginfod \
             linux-perf libc6-dbg libclang-rt-14-dev golang-go chromium python3 procps \
             coreutils valgrind hyperfine
