@@ -51,6 +51,7 @@ struct cu_info {
 	Dwarf_Files *files;
 	size_t nfiles;
 	bool files_tried;
+	const char *comp_dir;
 };
 
 struct cu_range {
@@ -60,6 +61,8 @@ struct cu_range {
 
 struct sym_dwarf {
 	Dwarf *dw;
+	struct sym_arena arena;	/* joined comp_dir/file names */
+	struct sym_cache paths; /* raw file name pointer -> absolute name */
 	struct cu_info *cus;
 	size_t ncus;
 	struct cu_range *ranges;
@@ -109,6 +112,10 @@ struct sym_dwarf *sym_dwarf_new(Elf *elf)
 
 		memset(ci, 0, sizeof(*ci));
 		ci->die = cudie;
+		Dwarf_Attribute cd;
+
+		if (dwarf_attr(&cudie, DW_AT_comp_dir, &cd))
+			ci->comp_dir = dwarf_formstring(&cd);
 		if (unit_type == DW_UT_skeleton && dwarf_tag(&subdie) == DW_TAG_compile_unit)
 			ci->die = subdie;
 		Dwarf_Addr base, lo, hi;
@@ -152,6 +159,8 @@ void sym_dwarf_free(struct sym_dwarf *d)
 	}
 	free(d->cus);
 	free(d->ranges);
+	sym_cache_release(&d->paths);
+	sym_arena_release(&d->arena);
 	if (d->dw)
 		dwarf_end(d->dw);
 	free(d);
@@ -255,6 +264,11 @@ static int walk(struct cu_info *ci, Dwarf_Die *die, int32_t parent, uint32_t dep
 		case DW_TAG_catch_block:
 		case DW_TAG_namespace:
 		case DW_TAG_module:
+		/* Member functions of local classes (lambdas) are defined inside
+		 * their class, itself inside the enclosing function. */
+		case DW_TAG_class_type:
+		case DW_TAG_structure_type:
+		case DW_TAG_union_type:
 			err = walk(ci, &child, parent, depth + 1);
 			if (err)
 				return err;
@@ -331,6 +345,22 @@ static const char *cu_file(struct cu_info *ci, uint32_t idx)
 	return dwarf_filesrc(ci->files, idx, NULL, NULL);
 }
 
+/* A relative source name joined to the CU's directory, as addr2line prints it. */
+static const char *abs_path(struct sym_dwarf *d, const struct cu_info *ci, const char *name)
+{
+	const void *val;
+
+	if (!name || name[0] == '/' || !ci->comp_dir || !ci->comp_dir[0])
+		return name;
+	if (sym_cache_get(&d->paths, (uint64_t)(uintptr_t)name, &val))
+		return val;
+	const char *p = sym_arena_printf(&d->arena, "%s/%s", ci->comp_dir, name);
+
+	if (!p || sym_cache_put(&d->paths, (uint64_t)(uintptr_t)name, p, 1))
+		return name;
+	return p;
+}
+
 static long find_cu(const struct sym_dwarf *d, uint64_t addr)
 {
 	size_t lo = 0, hi = d->nranges;
@@ -350,6 +380,23 @@ static long find_cu(const struct sym_dwarf *d, uint64_t addr)
 			return r->cu;
 	}
 	return -1;
+}
+
+int sym_dwarf_line(struct sym_dwarf *d, uint64_t vaddr, const char **file, uint32_t *line)
+{
+	long c = find_cu(d, vaddr);
+	int ln;
+
+	if (c < 0)
+		return -ENOENT;
+	struct cu_info *ci = &d->cus[c];
+	Dwarf_Line *l = dwarf_getsrc_die(&ci->die, vaddr);
+
+	if (!l || dwarf_lineno(l, &ln) != 0 || ln <= 0)
+		return -ENOENT;
+	*file = abs_path(d, ci, dwarf_linesrc(l, NULL, NULL));
+	*line = (uint32_t)ln;
+	return 0;
 }
 
 int sym_dwarf_lookup(struct sym_dwarf *d, uint64_t vaddr, bool lines, struct sym_dwarf_frame *out,
@@ -431,14 +478,14 @@ int sym_dwarf_lookup(struct sym_dwarf *d, uint64_t vaddr, bool lines, struct sym
 			int ln;
 
 			if (l) {
-				out[k].file = dwarf_linesrc(l, NULL, NULL);
+				out[k].file = abs_path(d, ci, dwarf_linesrc(l, NULL, NULL));
 				if (dwarf_lineno(l, &ln) == 0 && ln > 0)
 					out[k].line = (uint32_t)ln;
 			}
 		} else {
 			const struct dnode *callee = &ci->nodes[prev_node];
 
-			out[k].file = cu_file(ci, callee->call_file);
+			out[k].file = abs_path(d, ci, cu_file(ci, callee->call_file));
 			out[k].line = callee->call_line;
 		}
 		prev_node = this_node;

@@ -456,6 +456,8 @@ int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
 	if (nd > 0) {
 		last->file = df[nd - 1].file;
 		last->line = df[nd - 1].line;
+	} else if (s->opts.lines && f->dwarf) {
+		sym_dwarf_line(f->dwarf, vaddr, &last->file, &last->line);
 	}
 	if (sym_cache_put(&f->cache, vaddr, out, n))
 		return -ENOMEM;

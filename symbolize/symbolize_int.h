@@ -130,6 +130,9 @@ struct sym_dwarf_frame {
 int sym_dwarf_lookup(struct sym_dwarf *d, uint64_t vaddr, bool lines, struct sym_dwarf_frame *out,
 		     int max);
 
+/* The line-table entry for vaddr alone (code no DWARF function covers). */
+int sym_dwarf_line(struct sym_dwarf *d, uint64_t vaddr, const char **file, uint32_t *line);
+
 /* ---- demangling ------------------------------------------------------------- */
 
 /* Demangled copy in the arena, or NULL when name is not a C++/Rust symbol. */
