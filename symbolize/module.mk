@@ -6,6 +6,9 @@
 
 SYM_PROGS := $(O)/progs/sym_lookup $(O)/progs/sym_target $(O)/progs/sym_cxx
 EXTRA_TEST_BINS += $(SYM_PROGS)
+# This file is included after the unit-bins rule has been read, when
+# EXTRA_TEST_BINS was still empty: name the prerequisites here as well.
+unit-bins: $(SYM_PROGS)
 
 $(O)/progs/sym_lookup: $(O)/tests/progs/sym_lookup.o $(symbolize_OBJS)
 	$(call msg,LINK,$@)
