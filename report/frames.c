@@ -77,18 +77,22 @@ static const char *frame_suffix(const struct rep_profile *p, uint32_t frame)
 
 enum rep_frame_class rep_frame_class(const struct rep_profile *p, uint32_t frame)
 {
-	const struct rep_func_int *f = &p->funcs.v[frame >> 1];
-
-	/* A kernel or JIT frame keeps its kind when inlined: that is what a reader looks for. */
-	switch (f->kind) {
+	/*
+	 * Inlined wins over the kind: a kernel or JIT frame inlined into another
+	 * one is marked _[i] right after its _[k]/_[j] caller, which keeps the
+	 * location's lines together, as pprof keeps them in one location.
+	 */
+	if (frame & 1)
+		return REP_CLASS_INLINED;
+	switch (p->funcs.v[frame >> 1].kind) {
 	case REP_KIND_KERNEL:
 		return REP_CLASS_KERNEL;
 	case REP_KIND_JIT:
 		return REP_CLASS_JIT;
 	case REP_KIND_UNKNOWN:
-		return (frame & 1) ? REP_CLASS_INLINED : REP_CLASS_UNKNOWN;
+		return REP_CLASS_UNKNOWN;
 	default:
-		return (frame & 1) ? REP_CLASS_INLINED : REP_CLASS_USER;
+		return REP_CLASS_USER;
 	}
 }
 

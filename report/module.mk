@@ -18,7 +18,10 @@ $(REP_BENCH): $(O)/bench/report_bench.o $(report_OBJS)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ -lz
 
+# The top Makefile reads unit-bins' prerequisites before including this
+# file, so EXTRA_TEST_BINS alone would come too late: name the target too.
 EXTRA_TEST_BINS += $(REP_GEN)
+unit-bins: $(REP_GEN)
 
 .PHONY: bench-report
 bench-report: $(REP_BENCH) $(REP_GEN)

@@ -227,7 +227,7 @@ static void test_folded_min_count(void **state)
 static void test_folded_kinds_inline(void **state)
 {
 	struct fx *f = *state;
-	uint32_t fn_main, fn_outer, fn_mid, fn_inner, l_inl, l_raw, l_raw2, l_main;
+	uint32_t fn_main, fn_outer, fn_mid, fn_inner, l_inl, l_raw, l_raw2, l_main, k3;
 	uint32_t k1 = loc_kind(f, "entry_SYSCALL_64", REP_KIND_KERNEL);
 	uint32_t k2 = loc_kind(f, "do_syscall_64", REP_KIND_KERNEL);
 	uint32_t j = loc_kind(f, "LambdaForm$MH::invoke", REP_KIND_JIT);
@@ -249,10 +249,24 @@ static void test_folded_kinds_inline(void **state)
 	assert_int_equal(rep_profile_location(f->p, f->map, 0x401a2b, NULL, 0, &l_raw), 0);
 	assert_int_equal(rep_profile_location(f->p, UINT32_MAX, 0xffff1234, NULL, 0, &l_raw2), 0);
 
+	/* A kernel function inlined into a kernel one: _[i] after its _[k] caller. */
+	assert_int_equal(rep_profile_function(f->p, "ksys_write", NULL, REP_KIND_KERNEL,
+					      &lines[1].function),
+			 0);
+	assert_int_equal(rep_profile_function(f->p, "fdget_pos", NULL, REP_KIND_KERNEL,
+					      &lines[0].function),
+			 0);
+	lines[0].inlined = true;
+	lines[1].inlined = false;
+	assert_int_equal(rep_profile_location(f->p, UINT32_MAX, 0xffffffff81000010, lines, 2, &k3),
+			 0);
+
 	add(f, "demo", 1, 1, 4, 5, l_main, l_inl, l_raw, k1, k2);
 	add(f, "demo", 1, 1, 2, 3, l_main, j, l_raw2);
+	add(f, "demo", 1, 1, 1, 3, l_main, k1, k3);
 	s = run(rep_write_folded, f->p, NULL);
 	assert_string_equal(s, "demo;main;LambdaForm$MH::invoke_[j];[unknown] 2\n"
+			       "demo;main;entry_SYSCALL_64_[k];ksys_write_[k];fdget_pos_[i] 1\n"
 			       "demo;main;outer;mid_[i];inner_[i];[demo+0x1a2b];"
 			       "entry_SYSCALL_64_[k];do_syscall_64_[k] 4\n");
 	free(s);
