@@ -40,13 +40,53 @@ static int cmp_text(const void *pa, const void *pb, void *arena)
 	return cmp_bytes(base + a->off, a->len, base + b->off, b->len);
 }
 
+/* Byte i of text + " " + count digits (digits: the count printed, most significant first). */
+struct vline {
+	const char *text;
+	size_t len;
+	char suffix[24];
+	size_t slen;
+};
+
+static void vline_init(struct vline *v, const char *arena, const struct fline *l)
+{
+	v->text = arena + l->off;
+	v->len = l->len;
+	v->slen = (size_t)snprintf(v->suffix, sizeof(v->suffix), " %" PRIu64, l->count);
+}
+
+static int cmp_line(const void *pa, const void *pb, void *arena)
+{
+	struct vline a, b;
+	size_t n, i;
+	int c;
+
+	vline_init(&a, arena, pa);
+	vline_init(&b, arena, pb);
+	n = a.len < b.len ? a.len : b.len;
+	c = memcmp(a.text, b.text, n);
+	if (c)
+		return c;
+	/* One text is a prefix of the other: go on over the rest of both lines. */
+	for (i = n;; i++) {
+		int ca = i < a.len	      ? (unsigned char)a.text[i]
+			 : i - a.len < a.slen ? (unsigned char)a.suffix[i - a.len]
+					      : -1;
+		int cb = i < b.len	      ? (unsigned char)b.text[i]
+			 : i - b.len < b.slen ? (unsigned char)b.suffix[i - b.len]
+					      : -1;
+
+		if (ca != cb || ca < 0)
+			return (ca > cb) - (ca < cb);
+	}
+}
+
 int rep_write_folded(const struct rep_profile *p, const struct rep_opts *o, FILE *out)
 {
 	static const struct rep_opts defaults;
 	struct rep_names names;
 	REP_VEC(char) arena = {0};
-	REP_VEC(char) full = {0};
-	struct fline *lines = NULL, *flines = NULL;
+	struct fline *lines = NULL;
 	uint32_t *frames = NULL;
 	size_t nlines = 0, nfull = 0, maxframes = 0;
 	int err;
@@ -115,44 +155,25 @@ int rep_write_folded(const struct rep_profile *p, const struct rep_opts *o, FILE
 
 	/*
 	 * 3. sort(1) compares whole lines, count included: "a;b 10" sorts
-	 * before "a;b;c 1" since ' ' < ';'. Build the lines and sort again.
+	 * before "a;b;c 1" since ' ' < ';'. Compare text + " COUNT" without
+	 * building those lines: the arena is the biggest allocation here.
 	 */
-	flines = calloc(nfull ? nfull : 1, sizeof(*flines));
-	if (!flines) {
-		err = -ENOMEM;
-		goto out;
-	}
 	nlines = 0;
-	for (size_t i = 0; i < nfull; i++) {
-		char num[24];
-		int nl;
-
-		if (lines[i].count < o->min_count)
-			continue;
-		nl = snprintf(num, sizeof(num), " %" PRIu64, lines[i].count);
-		err = rep_vec_reserve(&full, full.n + lines[i].len + (size_t)nl);
-		if (err)
-			goto out;
-		flines[nlines] = (struct fline){full.n, lines[i].len + (size_t)nl, lines[i].count};
-		memcpy(full.v + full.n, arena.v + lines[i].off, lines[i].len);
-		memcpy(full.v + full.n + lines[i].len, num, (size_t)nl);
-		full.n += lines[i].len + (size_t)nl;
-		nlines++;
-	}
-	qsort_r(flines, nlines, sizeof(*flines), cmp_text, full.v);
+	for (size_t i = 0; i < nfull; i++)
+		if (lines[i].count >= o->min_count)
+			lines[nlines++] = lines[i];
+	qsort_r(lines, nlines, sizeof(*lines), cmp_line, arena.v);
 
 	errno = 0;
 	for (size_t i = 0; i < nlines; i++) {
-		fwrite(full.v + flines[i].off, 1, flines[i].len, out);
-		putc('\n', out);
+		fwrite(arena.v + lines[i].off, 1, lines[i].len, out);
+		fprintf(out, " %" PRIu64 "\n", lines[i].count);
 	}
 	err = rep_stream_error(out);
 out:
 	free(frames);
 	free(lines);
-	free(flines);
 	free(arena.v);
-	free(full.v);
 	rep_names_release(&names);
 	return err;
 }

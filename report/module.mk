@@ -11,12 +11,12 @@ REP_BENCH := $(O)/bench/report_bench
 $(REP_GEN): $(O)/tests/progs/rep_gen.o $(report_OBJS)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ -lz
+	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ -lz -lm
 
 $(REP_BENCH): $(O)/bench/report_bench.o $(report_OBJS)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ -lz
+	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ -lz -lm
 
 # The top Makefile reads unit-bins' prerequisites before including this
 # file, so EXTRA_TEST_BINS alone would come too late: name the target too.

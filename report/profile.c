@@ -59,9 +59,23 @@ static uint32_t hash_final(uint32_t h)
 
 #define HASH_SEED 2166136261u
 
+/* One multiply per 64-bit word: the per-sample stack hash must be cheap. */
 static uint32_t hash_u64(uint32_t h, uint64_t v)
 {
-	return rep_hash_bytes(h, &v, sizeof(v));
+	uint64_t x = ((uint64_t)h << 32 ^ h ^ v) * 0x9e3779b97f4a7c15ull;
+
+	return (uint32_t)(x >> 32) ^ (uint32_t)x;
+}
+
+static uint32_t hash_u32s(uint32_t h, const uint32_t *v, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 2 <= n; i += 2)
+		h = hash_u64(h, (uint64_t)v[i] << 32 | v[i + 1]);
+	if (i < n)
+		h = hash_u64(h, v[i] | 1ull << 63);
+	return h;
 }
 
 /* Hash-index operations. eq(ctx, id) says whether id is the key being looked up. */
@@ -431,7 +445,7 @@ int rep_profile_location(struct rep_profile *p, uint32_t mapping, uint64_t addr,
 	k.lines = &p->lines.v[base];
 	h = hash_u64(HASH_SEED, addr);
 	h = hash_u64(h, (uint64_t)mapping << 32 | k.nreal);
-	h = rep_hash_bytes(h, k.lines, k.nlines * sizeof(*k.lines));
+	h = hash_u32s(h, (const uint32_t *)k.lines, k.nlines * 3);
 	h = hash_final(h);
 	found = hidx_find(&p->loc_idx, p, h, loc_eq, &k, &slot);
 	if (found != REP_NONE) {
@@ -461,7 +475,7 @@ int rep_profile_location(struct rep_profile *p, uint32_t mapping, uint64_t addr,
 /* ---- samples ---------------------------------------------------------------- */
 
 struct stack_key {
-	uint32_t pid, tid, comm;
+	uint32_t pid, tid, comm, hash;
 	const uint32_t *locs;
 	uint32_t nlocs;
 };
@@ -471,7 +485,9 @@ static bool stack_eq(const struct rep_profile *p, const void *key, uint32_t id)
 	const struct stack_key *k = key;
 	const struct rep_stack_int *s = &p->stacks.v[id];
 
-	return s->pid == k->pid && s->tid == k->tid && s->comm == k->comm && s->nlocs == k->nlocs &&
+	/* The hash first: a probe passes over other stacks before it finds its own. */
+	return s->hash == k->hash && s->pid == k->pid && s->tid == k->tid && s->comm == k->comm &&
+	       s->nlocs == k->nlocs &&
 	       !memcmp(&p->stack_locs.v[s->loc0], k->locs, k->nlocs * sizeof(*k->locs));
 }
 
@@ -500,7 +516,8 @@ int rep_profile_add(struct rep_profile *p, const struct rep_sample_key *key, con
 			return -EINVAL;
 	h = hash_u64(HASH_SEED, (uint64_t)k.pid << 32 | k.tid);
 	h = hash_u64(h, (uint64_t)k.comm << 32 | nlocs);
-	h = hash_final(rep_hash_bytes(h, locs, nlocs * sizeof(*locs)));
+	h = hash_final(hash_u32s(h, locs, nlocs));
+	k.hash = h;
 	found = hidx_find(&p->stack_idx, p, h, stack_eq, &k, &slot);
 	if (found != REP_NONE) {
 		p->stacks.v[found].count += count;

@@ -51,11 +51,13 @@ struct rep_func_int {
 	uint32_t hash;
 };
 
+/* Three words, no padding: hashed as uint32_t[3]. */
 struct rep_line_int {
 	uint32_t function;
 	uint32_t line;
 	uint32_t inlined; /* 0/1, a full word keeps the struct free of padding */
 };
+_Static_assert(sizeof(struct rep_line_int) == 3 * sizeof(uint32_t), "hashed as words");
 
 struct rep_loc_int {
 	uint64_t addr;
