@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "report/report.h"
 #include "report/report_int.h"
@@ -250,12 +251,10 @@ static void test_folded_kinds_inline(void **state)
 	assert_int_equal(rep_profile_location(f->p, UINT32_MAX, 0xffff1234, NULL, 0, &l_raw2), 0);
 
 	/* A kernel function inlined into a kernel one: _[i] after its _[k] caller. */
-	assert_int_equal(rep_profile_function(f->p, "ksys_write", NULL, REP_KIND_KERNEL,
-					      &lines[1].function),
-			 0);
-	assert_int_equal(rep_profile_function(f->p, "fdget_pos", NULL, REP_KIND_KERNEL,
-					      &lines[0].function),
-			 0);
+	assert_int_equal(
+	    rep_profile_function(f->p, "ksys_write", NULL, REP_KIND_KERNEL, &lines[1].function), 0);
+	assert_int_equal(
+	    rep_profile_function(f->p, "fdget_pos", NULL, REP_KIND_KERNEL, &lines[0].function), 0);
 	lines[0].inlined = true;
 	lines[1].inlined = false;
 	assert_int_equal(rep_profile_location(f->p, UINT32_MAX, 0xffffffff81000010, lines, 2, &k3),
@@ -360,6 +359,343 @@ static void test_top_inline(void **state)
 	free(s);
 }
 
+/* ---- pprof: gunzip and decode the protobuf with a minimal reader ------------ */
+
+struct pbf {
+	unsigned field, wire;
+	uint64_t v;	  /* varint */
+	const uint8_t *p; /* length-delimited */
+	size_t len;
+};
+
+static bool pb_next(const uint8_t **cur, const uint8_t *end, struct pbf *f)
+{
+	uint64_t key = 0, v = 0;
+	unsigned shift = 0;
+
+	if (*cur >= end)
+		return false;
+	for (shift = 0; *cur < end; shift += 7) {
+		uint8_t b = *(*cur)++;
+
+		key |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			break;
+	}
+	f->field = (unsigned)(key >> 3);
+	f->wire = key & 7;
+	assert_true(f->wire == 0 || f->wire == 2);
+	for (shift = 0; *cur < end; shift += 7) {
+		uint8_t b = *(*cur)++;
+
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			break;
+	}
+	f->v = v;
+	if (f->wire == 2) {
+		assert_true(v <= (uint64_t)(end - *cur));
+		f->p = *cur;
+		f->len = v;
+		*cur += v;
+	}
+	return true;
+}
+
+/* The idx-th occurrence of field in msg; false if there is none. */
+static bool pb_get(const uint8_t *msg, size_t len, unsigned field, unsigned idx, struct pbf *out)
+{
+	const uint8_t *cur = msg;
+
+	while (pb_next(&cur, msg + len, out))
+		if (out->field == field && idx-- == 0)
+			return true;
+	return false;
+}
+
+static uint64_t pb_uint(const struct pbf *m, unsigned field)
+{
+	struct pbf f;
+
+	return pb_get(m->p, m->len, field, 0, &f) ? f.v : 0;
+}
+
+static unsigned pb_count(const uint8_t *msg, size_t len, unsigned field)
+{
+	struct pbf f;
+	unsigned n = 0;
+
+	while (pb_get(msg, len, field, n, &f))
+		n++;
+	return n;
+}
+
+/* Packed repeated varints of field in m into out; returns how many. */
+static unsigned pb_packed(const struct pbf *m, unsigned field, uint64_t *out, unsigned max)
+{
+	struct pbf f;
+	const uint8_t *cur;
+	unsigned n = 0;
+
+	if (!pb_get(m->p, m->len, field, 0, &f))
+		return 0;
+	cur = f.p;
+	while (cur < f.p + f.len && n < max) {
+		uint64_t v = 0;
+
+		for (unsigned shift = 0;; shift += 7) {
+			uint8_t b = *cur++;
+
+			v |= (uint64_t)(b & 0x7f) << shift;
+			if (!(b & 0x80))
+				break;
+		}
+		out[n++] = v;
+	}
+	return n;
+}
+
+struct pprof {
+	uint8_t *buf;
+	size_t len;
+	const char *strs[256];
+	size_t slen[256];
+	unsigned nstrs;
+};
+
+static void pprof_load(struct pprof *pp, const char *gz, size_t gzlen)
+{
+	z_stream z = {0};
+	size_t cap = 1 << 20;
+	struct pbf f;
+
+	pp->buf = malloc(cap);
+	assert_non_null(pp->buf);
+	assert_int_equal(inflateInit2(&z, 16 + MAX_WBITS), Z_OK);
+	z.next_in = (uint8_t *)gz;
+	z.avail_in = (uInt)gzlen;
+	z.next_out = pp->buf;
+	z.avail_out = (uInt)cap;
+	assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+	pp->len = cap - z.avail_out;
+	inflateEnd(&z);
+	pp->nstrs = 0;
+	while (pp->nstrs < 256 && pb_get(pp->buf, pp->len, 6, pp->nstrs, &f)) {
+		pp->strs[pp->nstrs] = (const char *)f.p;
+		pp->slen[pp->nstrs++] = f.len;
+	}
+}
+
+static void assert_str(const struct pprof *pp, uint64_t id, const char *want)
+{
+	assert_true(id < pp->nstrs);
+	if (pp->slen[id] != strlen(want) || memcmp(pp->strs[id], want, pp->slen[id]))
+		fail_msg("string %llu is '%.*s', want '%s'", (unsigned long long)id,
+			 (int)pp->slen[id], pp->strs[id], want);
+}
+
+static void test_pprof(void **state)
+{
+	struct fx *f = *state;
+	uint32_t fn_outer, fn_inner, l_inl, m = loc(f, "main"),
+					    k = loc_kind(f, "sys", REP_KIND_KERNEL);
+	struct rep_line lines[2];
+	struct pprof pp;
+	struct pbf s, l, fn, mp, lab, vt;
+	uint64_t v[8];
+	char *gz = NULL;
+	size_t gzlen = 0;
+	FILE *mem;
+
+	assert_int_equal(rep_profile_function(f->p, "outer", "o.c", REP_KIND_USER, &fn_outer), 0);
+	assert_int_equal(rep_profile_function(f->p, "inner", "o.h", REP_KIND_USER, &fn_inner), 0);
+	lines[0] = (struct rep_line){fn_inner, 7, true};
+	lines[1] = (struct rep_line){fn_outer, 30, false};
+	assert_int_equal(rep_profile_location(f->p, f->map, 0x402000, lines, 2, &l_inl), 0);
+	add(f, "demo", 10, 11, 3, 3, m, l_inl, k);
+	add(f, "worker", 10, 12, 2, 1, m);
+
+	mem = open_memstream(&gz, &gzlen);
+	assert_non_null(mem);
+	assert_int_equal(rep_write_pprof(f->p, NULL, mem), 0);
+	assert_int_equal(fclose(mem), 0);
+	assert_true(gzlen > 18 && (uint8_t)gz[0] == 0x1f && (uint8_t)gz[1] == 0x8b);
+	pprof_load(&pp, gz, gzlen);
+	assert_true(pp.nstrs > 0);
+	assert_str(&pp, 0, "");
+
+	/* sample_type: [samples/count, cpu/nanoseconds]; period_type cpu/nanoseconds. */
+	assert_true(pb_get(pp.buf, pp.len, 1, 0, &vt));
+	assert_str(&pp, pb_uint(&vt, 1), "samples");
+	assert_str(&pp, pb_uint(&vt, 2), "count");
+	assert_true(pb_get(pp.buf, pp.len, 1, 1, &vt));
+	assert_str(&pp, pb_uint(&vt, 1), "cpu");
+	assert_str(&pp, pb_uint(&vt, 2), "nanoseconds");
+	assert_true(pb_get(pp.buf, pp.len, 11, 0, &vt));
+	assert_str(&pp, pb_uint(&vt, 1), "cpu");
+	assert_str(&pp, pb_uint(&vt, 2), "nanoseconds");
+	assert_true(pb_get(pp.buf, pp.len, 12, 0, &vt));
+	assert_int_equal(vt.v, 10000000);
+
+	/* First sample: leaf first (sys, the inlined location, main), values, labels. */
+	assert_int_equal(pb_count(pp.buf, pp.len, 2), 2);
+	assert_true(pb_get(pp.buf, pp.len, 2, 0, &s));
+	assert_int_equal(pb_packed(&s, 1, v, 8), 3);
+	assert_int_equal(v[0], k + 1);
+	assert_int_equal(v[1], l_inl + 1);
+	assert_int_equal(v[2], m + 1);
+	assert_int_equal(pb_packed(&s, 2, v, 8), 2);
+	assert_int_equal(v[0], 3);
+	assert_int_equal(v[1], 30000000);
+	assert_true(pb_get(s.p, s.len, 3, 0, &lab));
+	assert_str(&pp, pb_uint(&lab, 1), "comm");
+	assert_str(&pp, pb_uint(&lab, 2), "demo");
+	assert_true(pb_get(s.p, s.len, 3, 1, &lab));
+	assert_str(&pp, pb_uint(&lab, 1), "pid");
+	assert_int_equal(pb_uint(&lab, 3), 10);
+	assert_true(pb_get(s.p, s.len, 3, 2, &lab));
+	assert_str(&pp, pb_uint(&lab, 1), "tid");
+	assert_int_equal(pb_uint(&lab, 3), 11);
+
+	/* The inlined location: its mapping, address, lines innermost first. */
+	assert_true(pb_get(pp.buf, pp.len, 4, l_inl, &l));
+	assert_int_equal(pb_uint(&l, 1), l_inl + 1);
+	assert_int_equal(pb_uint(&l, 2), f->map + 1);
+	assert_int_equal(pb_uint(&l, 3), 0x402000);
+	{
+		struct pbf ln;
+
+		assert_int_equal(pb_count(l.p, l.len, 4), 2);
+		assert_true(pb_get(l.p, l.len, 4, 0, &ln));
+		assert_int_equal(pb_uint(&ln, 1), fn_inner + 1);
+		assert_int_equal(pb_uint(&ln, 2), 7);
+		assert_true(pb_get(l.p, l.len, 4, 1, &ln));
+		assert_int_equal(pb_uint(&ln, 1), fn_outer + 1);
+		assert_int_equal(pb_uint(&ln, 2), 30);
+	}
+	/* The kernel location has no mapping. */
+	assert_true(pb_get(pp.buf, pp.len, 4, k, &l));
+	assert_int_equal(pb_uint(&l, 2), 0);
+
+	/* Functions: name, system_name, filename. */
+	assert_true(pb_get(pp.buf, pp.len, 5, fn_inner, &fn));
+	assert_int_equal(pb_uint(&fn, 1), fn_inner + 1);
+	assert_str(&pp, pb_uint(&fn, 2), "inner");
+	assert_str(&pp, pb_uint(&fn, 3), "inner");
+	assert_str(&pp, pb_uint(&fn, 4), "o.h");
+
+	/* Mapping: range, offset, file, build id and what the symbolizer found. */
+	assert_true(pb_get(pp.buf, pp.len, 3, f->map, &mp));
+	assert_int_equal(pb_uint(&mp, 1), f->map + 1);
+	assert_int_equal(pb_uint(&mp, 2), 0x400000);
+	assert_int_equal(pb_uint(&mp, 3), 0x500000);
+	assert_int_equal(pb_uint(&mp, 4), 0);
+	assert_str(&pp, pb_uint(&mp, 5), "/usr/bin/demo");
+	assert_str(&pp, pb_uint(&mp, 6), "abcd");
+	assert_int_equal(pb_uint(&mp, 7), 1);
+	assert_int_equal(pb_uint(&mp, 8), 1);
+	assert_int_equal(pb_uint(&mp, 9), 1);
+	assert_int_equal(pb_uint(&mp, 10), 1);
+
+	free(pp.buf);
+	free(gz);
+}
+
+/* ---- SVG ------------------------------------------------------------------- */
+
+static void test_svg_escape(void **state)
+{
+	struct fx *f = *state;
+	uint32_t a = loc(f, "a<b>&\"c\""), b = loc(f, "bad\xff\xc3(utf8)"),
+		 c = loc(f, "caf\xc3\xa9");
+	struct rep_opts o = {.title = "t<&>"};
+	char *s = NULL;
+
+	add(f, "demo", 1, 1, 5, 3, a, b, c);
+	s = run(rep_write_svg, f->p, &o);
+	assert_non_null(strstr(s, "<text id=\"title\" x=\"600\" y=\"24\">t&lt;&amp;&gt;</text>"));
+	assert_non_null(
+	    strstr(s, "<title>a&lt;b&gt;&amp;&quot;c&quot; (5 samples, 100.00%)</title>"));
+	assert_non_null(strstr(s, "<title>bad?\?(utf8) (5 samples"));
+	assert_non_null(strstr(s, "<title>caf\xc3\xa9 (5 samples"));
+	/* Every byte the document holds is valid UTF-8 text: no stray 0xff. */
+	assert_null(strchr(s, '\xff'));
+	free(s);
+}
+
+/* Count "<g><title>NAME (" occurrences: how many frames named NAME are drawn. */
+static int frames_named(const char *svg, const char *name)
+{
+	char pat[128];
+	int n = 0;
+
+	snprintf(pat, sizeof(pat), "<g><title>%s (", name);
+	for (const char *p = svg; (p = strstr(p, pat)); p++)
+		n++;
+	return n;
+}
+
+static void test_svg_tree(void **state)
+{
+	struct fx *f = *state;
+	uint32_t m = loc(f, "main"), a = loc(f, "alpha"), b = loc(f, "beta"),
+		 k = loc_kind(f, "sys_read", REP_KIND_KERNEL);
+	struct rep_opts o = {.min_count = 3};
+	char *s;
+
+	add(f, "demo", 1, 1, 6, 3, m, a, k);
+	add(f, "demo", 1, 2, 4, 3, m, a, k); /* another thread: same frames, merged */
+	add(f, "demo", 1, 1, 2, 2, m, b);
+	s = run(rep_write_svg, f->p, NULL);
+	/* Merged into a tree: one main, one alpha; shares of the 12 samples. */
+	assert_int_equal(frames_named(s, "main"), 1);
+	assert_int_equal(frames_named(s, "alpha"), 1);
+	assert_non_null(strstr(s, "<title>all (12 samples, 100.00%)</title>"));
+	assert_non_null(strstr(s, "<title>alpha (10 samples, 83.33%)</title>"));
+	assert_non_null(strstr(s, "<title>sys_read_[k] (10 samples, 83.33%)</title>"));
+	assert_non_null(strstr(s, "<title>beta (2 samples, 16.67%)</title>"));
+	/* alpha (x 0) before beta; beta starts after alpha's 10 samples. */
+	assert_non_null(strstr(s, "fg:x=\"10\" fg:w=\"2\""));
+	free(s);
+	/* min_count drops beta's 2-sample line as the folded writer does. */
+	s = run(rep_write_svg, f->p, &o);
+	assert_int_equal(frames_named(s, "beta"), 0);
+	assert_non_null(strstr(s, "<title>all (10 samples, 100.00%)</title>"));
+	free(s);
+}
+
+/* Frames under 0.1 px are left out and counted; inverted puts the root on top. */
+static void test_svg_prune_inverted(void **state)
+{
+	struct fx *f = *state;
+	uint32_t m = loc(f, "main"), big = loc(f, "big"), tiny = loc(f, "tiny"),
+		 tinier = loc(f, "tinier");
+	struct rep_opts o = {.inverted = true};
+	char *s, *p;
+
+	add(f, "demo", 1, 1, 1000000, 2, m, big);
+	add(f, "demo", 1, 1, 1, 3, m, tiny, tinier);
+	s = run(rep_write_svg, f->p, NULL);
+	assert_int_equal(frames_named(s, "big"), 1);
+	assert_int_equal(frames_named(s, "tiny"), 0);
+	assert_int_equal(frames_named(s, "tinier"), 0);
+	assert_non_null(strstr(s, "2 frames narrower than 0.1 px not drawn"));
+	/* Not inverted: "all" is the lowest frame, y = height - 34 - 16. */
+	p = strstr(s, "<title>all (");
+	assert_non_null(p);
+	assert_non_null(strstr(s, "height=\"158\""));
+	assert_non_null(strstr(p, "y="));
+	assert_memory_equal(strstr(p, "y="), "y=\"108.0\"", 9);
+	free(s);
+	s = run(rep_write_svg, f->p, &o);
+	p = strstr(s, "<title>all (");
+	assert_non_null(p);
+	assert_non_null(strstr(p, "y="));
+	assert_memory_equal(strstr(p, "y="), "y=\"60.0\"", 8);
+	assert_non_null(strstr(s, "fg:inverted=\"1\""));
+	free(s);
+}
+
 static void test_empty(void **state)
 {
 	struct fx *f = *state;
@@ -403,6 +739,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_folded_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_top, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_top_inline, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pprof, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_svg_escape, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_svg_tree, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_svg_prune_inverted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
 	};
