@@ -435,6 +435,9 @@ static const struct pd_attr *rec_attr(struct pd_reader *r, uint32_t type, const 
 		else
 			return &r->attrs[0];
 	}
+	/* perf synthesizes records (for tasks that existed before it started) with id 0. */
+	if (!id || id == UINT64_MAX)
+		return &r->attrs[0];
 	return attr_by_id(r, id);
 }
 
@@ -603,7 +606,7 @@ static int features_read(struct pd_reader *r, const uint8_t *bitmap, uint64_t ta
 			int err = feat_build_ids(r, off, size);
 			if (err)
 				return err;
-		} else if (bit == FEAT_CMDLINE) {
+		} else if (bit == FEAT_CMDLINE && r->info) {
 			feat_cmdline(r, off, size);
 		} else if (bit == FEAT_EVENT_DESC) {
 			feat_event_desc(r, off, size);
