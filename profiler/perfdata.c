@@ -117,8 +117,10 @@ enum {
 #define FEAT_EVENT_DESC 12
 #define FEAT_BITS	256
 
-#define PD_KSTACK_MAX 512 /* kernel IPs kept per sample; PERF_MAX_STACK_DEPTH is 127 */
-#define PD_PROT_EXEC  4	  /* PROT_EXEC, spelled out so no header is needed for one bit */
+#define PD_KSTACK_MAX	512 /* kernel IPs kept per sample; PERF_MAX_STACK_DEPTH is 127 */
+#define PD_WINDOW_SHIFT 24  /* 16 MiB windows of the data section, see window_release() */
+#define PD_PAGE		4096
+#define PD_PROT_EXEC	4 /* PROT_EXEC, spelled out so no header is needed for one bit */
 
 /*
  * perf's x86 register numbers (arch/x86/include/uapi/asm/perf_regs.h) to the
@@ -187,7 +189,9 @@ struct pd_reader {
 	/* distinct pids for info->processes: open addressing, 0 = empty slot */
 	uint32_t *pids;
 	uint32_t pids_cap, npids;
-	uint64_t unknown_id; /* records whose sample id matched no attr */
+	uint64_t unknown_id;   /* records whose sample id matched no attr */
+	bool windowed;	       /* release the data section window by window */
+	uint32_t *window_left; /* per window: indexed records not yet yielded */
 	xp_event_fn fn;
 	void *ctx;
 	struct xp_rec_info *info;
@@ -665,6 +669,24 @@ static uint64_t rec_time(struct pd_reader *r, const struct pd_attr *a, uint32_t 
 	return trailer_time(a, rec, size, body_min(type));
 }
 
+/*
+ * Mapped file pages count in the resident set. On a big file, drop each
+ * window of the data section from our page tables once no record in it is
+ * left to read (the page cache keeps it): peak RSS stays a few windows, not
+ * the file. Dropping a page a later record still needs only costs a refault.
+ */
+static void window_release(struct pd_reader *r, uint64_t w)
+{
+	uint64_t lo = r->data_off + (w << PD_WINDOW_SHIFT);
+	uint64_t hi = lo + (1ull << PD_WINDOW_SHIFT);
+
+	if (hi > r->data_end)
+		hi = r->data_end;
+	lo &= ~(uint64_t)(PD_PAGE - 1);
+	if (lo < hi)
+		madvise((void *)(r->buf + lo), hi - lo, MADV_DONTNEED);
+}
+
 static int rec_push(struct pd_reader *r, uint64_t time, uint64_t off)
 {
 	if (r->nrecs == r->recs_cap) {
@@ -697,13 +719,16 @@ static int cmp_rec(const void *x, const void *y)
  */
 static int records_index(struct pd_reader *r, const char **why)
 {
-	uint64_t p = r->data_off, prev_time = 0;
+	uint64_t p = r->data_off, prev_time = 0, released = 0;
 	bool sorted = true;
 
 	while (r->data_end - p >= 8) {
 		const uint8_t *rec = r->buf + p;
 		uint32_t type = ld32(rec);
 		uint16_t size = ld16(rec + 6);
+
+		if (r->windowed && p - r->data_off >= (released + 1) << PD_WINDOW_SHIFT)
+			window_release(r, released++);
 		uint64_t step = size;
 
 		if (size < 8) {
@@ -761,6 +786,15 @@ static int records_index(struct pd_reader *r, const char **why)
 	}
 	if (!sorted)
 		qsort(r->recs, r->nrecs, sizeof(*r->recs), cmp_rec);
+	if (r->windowed) {
+		uint64_t n = ((r->data_end - r->data_off) >> PD_WINDOW_SHIFT) + 1;
+
+		r->window_left = calloc(n, sizeof(*r->window_left));
+		if (!r->window_left)
+			return -ENOMEM;
+		for (size_t i = 0; i < r->nrecs; i++)
+			r->window_left[(r->recs[i].off - r->data_off) >> PD_WINDOW_SHIFT]++;
+	}
 	return 0;
 }
 
@@ -1276,6 +1310,7 @@ static int header_read(struct pd_reader *r, const char **why)
 	}
 	r->data_off = data_off;
 	r->data_end = data_off + data_size;
+	r->windowed = data_size >> PD_WINDOW_SHIFT >= 4;
 	return 0;
 }
 
@@ -1309,6 +1344,11 @@ static int pd_parse(struct pd_reader *r, const char **why)
 		err = do_record(r, r->buf + r->recs[i].off, why);
 		if (err)
 			return err;
+		if (r->windowed) {
+			uint64_t w = (r->recs[i].off - r->data_off) >> PD_WINDOW_SHIFT;
+			if (!--r->window_left[w])
+				window_release(r, w);
+		}
 	}
 	if (r->info)
 		r->info->processes = r->npids;
@@ -1371,6 +1411,7 @@ int xp_perfdata_read(const char *path, xp_event_fn fn, void *ctx, struct xp_rec_
 out:
 	for (uint32_t i = 0; i < r.nvdso; i++)
 		free(r.vdso[i].image);
+	free(r.window_left);
 	free(r.pids);
 	free(r.recs);
 	free(r.bids);
