@@ -82,6 +82,7 @@
 /* perf_event_attr flag bits (the bitfield word at offset 40) */
 #define AF_FREQ		 (1ull << 10)
 #define AF_SAMPLE_ID_ALL (1ull << 18)
+#define AF_BUILD_ID	 (1ull << 34) /* MMAP2 records carry build-ids (perf record --buildid-mmap) */
 
 #define BRANCH_HW_INDEX (1ull << 17) /* PERF_SAMPLE_BRANCH_HW_INDEX in branch_sample_type */
 
@@ -137,7 +138,7 @@ struct pd_attr {
 	uint64_t config;
 	uint32_t type;
 	uint32_t stack_user;
-	bool freq, sample_id_all, time_event;
+	bool freq, sample_id_all, time_event, build_id;
 	uint32_t nregs;		  /* popcount(regs_mask) */
 	int8_t slot[XP_EV_NREGS]; /* index in the sample's regs[] of each DWARF register, or -1 */
 	uint32_t trailer;	  /* bytes of the sample_id trailer on non-sample records */
@@ -296,6 +297,7 @@ static int attr_parse(struct pd_attr *a, const uint8_t *p, uint64_t avail, const
 	flags = ld64(p + 40);
 	a->freq = flags & AF_FREQ;
 	a->sample_id_all = flags & AF_SAMPLE_ID_ALL;
+	a->build_id = flags & AF_BUILD_ID;
 	if (size >= 80)
 		a->branch_type = ld64(p + 72);
 	if (size >= 96) {
@@ -1149,10 +1151,16 @@ static int do_mmap(struct pd_reader *r, const struct pd_attr *a, uint32_t type, 
 	m->path = path;
 	if (type == R_MMAP2) {
 		m->prot = ld32(rec + 64);
-		if (misc & MISC_MMAP_BUILD_ID) {
-			uint8_t l = rec[40];
-			m->build_id_len = l > XP_BUILD_ID_MAX ? XP_BUILD_ID_MAX : l;
-			memcpy(m->build_id, rec + 44, m->build_id_len);
+		/*
+		 * Trust the flag only from an attr that asked for build-ids: the
+		 * kernel (seen on 6.18) leaves it set on the records it writes to
+		 * other events after one that asked, over their maj/min/ino. perf
+		 * 6.1 then takes the major number for the size and aborts.
+		 */
+		uint8_t l = rec[40];
+		if ((misc & MISC_MMAP_BUILD_ID) && a->build_id && l && l <= XP_BUILD_ID_MAX) {
+			m->build_id_len = l;
+			memcpy(m->build_id, rec + 44, l);
 		}
 	} else {
 		m->prot = (misc & MISC_MMAP_DATA) ? 1 : 1 | PD_PROT_EXEC;

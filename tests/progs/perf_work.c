@@ -2,13 +2,16 @@
 /*
  * perf_work: a CPU-bound target with known call chains, for comparing
  * xprof's reading of a perf.data with `perf script` and for the benchmarks.
- *   perf_work [SECONDS]   (default 1)
+ *   perf_work [SECONDS]      run for SECONDS of wall time (default 1)
+ *   perf_work -i ITERATIONS  do a fixed amount of work and print how long it
+ *                            took (the benchmark's slowdown measure)
  * Chains: main;run;mid;leaf  main;run;rec x DEPTH;leaf  main;run;qsort;..;cmp
  * Every function is noinline so each has a frame of its own to unwind.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define DEPTH 12
@@ -63,13 +66,14 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-__attribute__((noinline)) static void run(double seconds)
+/* Either for `seconds` or for `iterations` rounds, whichever is set. */
+__attribute__((noinline)) static void run(double seconds, long iterations)
 {
 	static uint32_t v[NSORT];
 	double end = now() + seconds;
 	uint32_t seed = 1;
 
-	while (now() < end) {
+	for (long i = 0; iterations ? i < iterations : now() < end; i++) {
 		mid(200000);
 		rec(DEPTH, 200000);
 		sorter(v, seed++);
@@ -78,7 +82,15 @@ __attribute__((noinline)) static void run(double seconds)
 
 int main(int argc, char **argv)
 {
-	run(argc > 1 ? atof(argv[1]) : 1.0);
+	if (argc > 2 && !strcmp(argv[1], "-i")) {
+		long n = atol(argv[2]);
+		double t0 = now();
+
+		run(0, n > 0 ? n : 1);
+		printf("work: %ld iterations in %.6f s\n", n, now() - t0);
+		return (int)(sink & 0); /* keeps sink live */
+	}
+	run(argc > 1 ? atof(argv[1]) : 1.0, 0);
 	printf("%llu\n", (unsigned long long)(sink & 1));
 	return 0;
 }
