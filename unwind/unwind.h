@@ -85,14 +85,24 @@ struct unw_table *unw_table_from_image(const void *image, size_t len, struct unw
 /*
  * Build a table from decoded rows: addr[i] sorted ascending, rule[i] applies
  * from addr[i] up to addr[i + 1]; the last row should be a UNW_RULE_NONE
- * terminator. Used by the generator and by tests. NULL with errno EINVAL
- * (unsorted) or ENOMEM.
+ * terminator. Rows at the same address: the last wins; neighbours with
+ * equal rules are merged (so unw_table_count() may be below n); n == 0
+ * gives an empty table. Used by the generator and by tests. NULL with errno
+ * EINVAL (unsorted, or a rule the stored record cannot hold: CFA register
+ * above 31, an ra/bp offset not a multiple of 8 within -1024..1016),
+ * E2BIG (rows spanning 4 GiB or more than 65,536 distinct rules) or ENOMEM.
  */
 struct unw_table *unw_table_from_rows(const uint64_t *addr, const struct unw_rule *rule, size_t n);
 
 void unw_table_free(struct unw_table *tab);
 
-/* Rule at vaddr. Returns 0, or -ENOENT when vaddr is outside every row. */
+/*
+ * Rule at vaddr: one binary search, no allocation. Returns 0, or -ENOENT
+ * when vaddr is outside every row: before the first row, or in a row whose
+ * rule is UNW_RULE_NONE (a terminator or gap); *out is then zeroed, i.e.
+ * type UNW_RULE_NONE. Addresses after the last row get the last row's rule
+ * (normally the terminator). A NULL tab behaves as an empty table.
+ */
 int unw_table_lookup(const struct unw_table *tab, uint64_t vaddr, struct unw_rule *out);
 
 /* Row i (0 <= i < count) as decoded address and rule, for dumps and tests. */
