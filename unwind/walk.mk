@@ -55,3 +55,6 @@ $(UNW_PD)/unw_%: tests/progs/unw_%.c
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(UNW_PROG_CFLAGS) $(UNW_NOFP) -o $@ $<
+
+# The walker's unit test needs only unwind/ (like test_unwind).
+test_unwind_walk_OBJS := $(unwind_OBJS)
