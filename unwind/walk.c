@@ -310,7 +310,13 @@ int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw
 			break;
 		}
 		case UNW_RULE_SIGNAL:
-			frames[n - 1].flags |= UNW_FRAME_F_SIGNAL;
+			/*
+			 * The trampoline's ip was put on the stack by the kernel,
+			 * not by a call: it is exact too, and ip - 1 would name
+			 * the byte before __restore_rt. (Its lookup used ip - 1,
+			 * which glibc's FDE covers for that very reason.)
+			 */
+			frames[n - 1].flags |= UNW_FRAME_F_SIGNAL | UNW_FRAME_F_TRAP;
 			st = step_signal(&w);
 			next_flags = UNW_FRAME_F_TRAP;
 			break;
