@@ -58,3 +58,16 @@ $(UNW_PD)/unw_%: tests/progs/unw_%.c
 
 # The walker's unit test needs only unwind/ (like test_unwind).
 test_unwind_walk_OBJS := $(unwind_OBJS)
+
+# ---- make bench: unwinding speed alone (bench/bench_unwind.sh) ---------------
+UNW_BENCH := $(O)/bench/unwind_bench
+
+$(O)/bench/unwind_bench.o: | $(BPF_SKEL)
+$(UNW_BENCH): $(O)/bench/unwind_bench.o $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: bench-unwind
+.PHONY: bench-unwind
+bench-unwind: all $(UNW_BENCH) $(UNW_PD)/unw_deep
+	$(Q)bench/bench_unwind.sh $(XPROF) $(UNW_BENCH) $(UNW_PD)
