@@ -53,12 +53,16 @@ unw_xprof() {
 
 # unw_perf NAME PROG [ARGS...]: the same under perf's DWARF unwinding, its
 # user stacks converted to folded form in $W/NAME.perf.folded.
+# --buildid-mmap: while any other perf event on the machine asks for build-ids
+# (xprof record does), the kernel can leave the build-id bit set in the MMAP2
+# records of events that did not ask, and perf 6.1 then aborts in
+# build_id__init(); asking for build-ids too keeps the records consistent.
 unw_perf() {
 	local name=$1 prog=$2; shift 2
 	local comm; comm=$(basename "$prog" | cut -c1-15)
 
 	command -v perf >/dev/null || unw_skip "perf is not installed (linux-perf)"
-	perf record -q -B -e cpu-clock -F "$UNW_FREQ" --call-graph dwarf -o "$W/$name.perf.data" \
+	perf record -q --buildid-mmap -e cpu-clock -F "$UNW_FREQ" --call-graph dwarf -o "$W/$name.perf.data" \
 		-- "$prog" "$@" >/dev/null 2>"$W/$name.perf.err" ||
 		{ cat "$W/$name.perf.err"; unw_fail "perf record of $prog failed"; }
 	perf script -i "$W/$name.perf.data" --comm "$comm" -F comm,tid,ip,sym --no-inline \
