@@ -4,16 +4,22 @@
  *
  * Reads a recording (.xprof or perf.data) with xp_recording_read(), keeps
  * every sample (registers and stack copies) and the executable mappings of
- * each process (the last mapping seen at an address wins: enough for one
- * program's recording, whose mappings only grow), builds the unwind table of
- * every mapped file and of the vDSO image once, then walks every sample
- * `rounds` times and prints frames/s, samples/s and ns/frame. Setup is not
- * timed; the timed loop is unw_walk() and the find callback only.
+ * each process image (a process between two execs; a forked child starts
+ * with a copy of its parent's), builds the unwind table of every mapped
+ * file and of the vDSO image once, then walks every sample `rounds` times
+ * and prints frames/s, samples/s and ns/frame. Setup is not timed; the
+ * timed loop is unw_walk() and the find callback only. (Mappings removed
+ * within one image are not tracked: the bench needs plausible, not exact,
+ * mappings; xprof report tracks them exactly.)
  *
  * usage: unwind_bench RECORDING [ROUNDS] [NAME]
  * prints: bench: unwind NAME: frames/s: N (R x the 5M frames/s goal) ...
+ *        unwind_bench --dump RECORDING
+ * prints every sample that did not unwind completely: status, then each
+ * frame as file+vaddr with its flags (for looking into why).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -30,7 +36,7 @@
 #define MAX_FRAMES 512
 
 struct map {
-	uint32_t pid;
+	uint32_t img;			/* process image: index in bench.img_pid */
 	struct unw_module um;
 	char *path;
 	uint64_t pgoff;
@@ -38,7 +44,7 @@ struct map {
 };
 
 struct sample {
-	uint32_t pid;
+	uint32_t pid, img;
 	struct unw_input in;
 };
 
@@ -47,9 +53,10 @@ struct bench {
 	size_t nmaps, cap_maps;
 	struct sample *samples;
 	size_t nsamples, cap_samples;
+	uint32_t *img_pid;		/* pid of each process image */
+	size_t nimg, cap_img;
 	uint8_t *vdso;
 	uint32_t vdso_len;
-	int err;
 };
 
 struct proc_view {		/* the find callback's ctx: one process's sorted maps */
@@ -65,26 +72,85 @@ static void *grow(void *p, size_t *cap, size_t n, size_t size)
 	return realloc(p, *cap * size);
 }
 
+/* A new image for pid (exec, fork, first sight); -ENOMEM. */
+static int img_new(struct bench *b, uint32_t pid)
+{
+	b->img_pid = grow(b->img_pid, &b->cap_img, b->nimg, sizeof(*b->img_pid));
+	if (!b->img_pid)
+		return -ENOMEM;
+	b->img_pid[b->nimg] = pid;
+	return (int)b->nimg++;
+}
+
+/* The current image of pid, created if there is none; -ENOMEM. */
+static int img_of(struct bench *b, uint32_t pid)
+{
+	for (size_t i = b->nimg; i-- > 0;)
+		if (b->img_pid[i] == pid)
+			return (int)i;
+	return img_new(b, pid);
+}
+
+static int add_map(struct bench *b, const struct map *m)
+{
+	b->maps = grow(b->maps, &b->cap_maps, b->nmaps, sizeof(*b->maps));
+	if (!b->maps)
+		return -ENOMEM;
+	b->maps[b->nmaps] = *m;
+	b->maps[b->nmaps].path = strdup(m->path);
+	if (!b->maps[b->nmaps].path)
+		return -ENOMEM;
+	b->nmaps++;
+	return 0;
+}
+
+/* A forked child's image: a copy of the parent's current maps. */
+static int on_fork(struct bench *b, const struct xp_ev_task *t)
+{
+	int parent, child;
+	size_t n = b->nmaps;
+
+	if (t->pid == t->ppid)
+		return 0;	/* a thread */
+	parent = img_of(b, t->ppid);
+	child = img_new(b, t->pid);
+	if (parent < 0 || child < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (b->maps[i].img != (uint32_t)parent)
+			continue;
+		struct map m = b->maps[i];
+
+		m.img = (uint32_t)child;
+		if (add_map(b, &m))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int on_event(void *ctx, const struct xp_event *ev)
 {
 	struct bench *b = ctx;
 
-	if (ev->type == XP_EV_MMAP) {
+	if (ev->type == XP_EV_COMM && ev->comm.exec && ev->comm.pid == ev->comm.tid) {
+		return img_new(b, ev->comm.pid) < 0 ? -ENOMEM : 0;
+	} else if (ev->type == XP_EV_FORK) {
+		return on_fork(b, &ev->task);
+	} else if (ev->type == XP_EV_MMAP) {
 		const struct xp_ev_mmap *m = &ev->mmap;
 		bool vdso = !strcmp(m->path, "[vdso]");
 
+		int img = img_of(b, m->pid);
+		struct map nm = { .pgoff = m->pgoff, .vdso = vdso, .path = (char *)m->path };
+
 		if ((m->prot && !(m->prot & PROT_EXEC)) || !m->len || (m->path[0] != '/' && !vdso))
 			return 0;
-		b->maps = grow(b->maps, &b->cap_maps, b->nmaps, sizeof(*b->maps));
-		if (!b->maps)
+		if (img < 0)
 			return -ENOMEM;
-		b->maps[b->nmaps] = (struct map){ .pid = m->pid, .pgoff = m->pgoff, .vdso = vdso };
-		b->maps[b->nmaps].um.start = m->start;
-		b->maps[b->nmaps].um.end = m->start + m->len;
-		b->maps[b->nmaps].path = strdup(m->path);
-		if (!b->maps[b->nmaps].path)
-			return -ENOMEM;
-		b->nmaps++;
+		nm.img = (uint32_t)img;
+		nm.um.start = m->start;
+		nm.um.end = m->start + m->len;
+		return add_map(b, &nm);
 	} else if (ev->type == XP_EV_VDSO && !b->vdso) {
 		b->vdso = malloc(ev->vdso.len);
 		if (!b->vdso)
@@ -101,6 +167,11 @@ static int on_event(void *ctx, const struct xp_event *ev)
 		s = &b->samples[b->nsamples];
 		memset(s, 0, sizeof(*s));
 		s->pid = sm->pid;
+		int img = img_of(b, sm->pid);
+
+		if (img < 0)
+			return -ENOMEM;
+		s->img = (uint32_t)img;
 		memcpy(s->in.regs, sm->regs, sizeof(s->in.regs));
 		s->in.nsegs = sm->nsegs > 2 ? 2 : sm->nsegs;
 		for (unsigned i = 0; i < s->in.nsegs; i++) {
@@ -178,8 +249,8 @@ static int cmp_map(const void *a, const void *b)
 {
 	const struct map *x = a, *y = b;
 
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
+	if (x->img != y->img)
+		return x->img < y->img ? -1 : 1;
 	if (x->um.start != y->um.start)
 		return x->um.start < y->um.start ? -1 : 1;
 	return 0;
@@ -203,17 +274,31 @@ static const struct unw_module *find(void *ctx, uint64_t addr)
 	return NULL;
 }
 
-static struct proc_view view_of(const struct bench *b, uint32_t pid)
+static struct proc_view view_of(const struct bench *b, uint32_t img)
 {
 	struct proc_view v = { NULL, 0 };
 
 	for (size_t i = 0; i < b->nmaps; i++)
-		if (b->maps[i].pid == pid) {
+		if (b->maps[i].img == img) {
 			if (!v.maps)
 				v.maps = &b->maps[i];
 			v.n++;
 		}
 	return v;
+}
+
+static void dump_frames(const struct proc_view *v, const struct unw_frame *f, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct unw_module *um = find((void *)v, f[i].ip);
+		const struct map *m = (const struct map *)((const char *)um - offsetof(struct map, um));
+
+		printf("  #%-3u %#18llx %s+%#llx%s%s%s\n", i, (unsigned long long)f[i].ip,
+		       um ? m->path : "?", um ? (unsigned long long)(f[i].ip - um->bias) : 0ull,
+		       f[i].flags & UNW_FRAME_F_TRAP ? " trap" : "",
+		       f[i].flags & UNW_FRAME_F_SIGNAL ? " signal" : "",
+		       f[i].flags & UNW_FRAME_F_FP ? " fp" : "");
+	}
 }
 
 static double now_s(void)
@@ -235,9 +320,16 @@ int main(int argc, char **argv)
 	double t0, t;
 	int err;
 
+	bool dump = argc > 2 && !strcmp(argv[1], "--dump");
+
 	if (argc < 2) {
-		fprintf(stderr, "usage: unwind_bench RECORDING [ROUNDS] [NAME]\n");
+		fprintf(stderr, "usage: unwind_bench RECORDING [ROUNDS] [NAME]\n"
+				"       unwind_bench --dump RECORDING\n");
 		return 2;
+	}
+	if (dump) {
+		argv++;
+		argc = 2;
 	}
 	rounds = argc > 2 ? (unsigned)atoi(argv[2]) : 20;
 	name = argc > 3 ? argv[3] : argv[1];
@@ -260,8 +352,8 @@ int main(int argc, char **argv)
 	if (!views)
 		return 1;
 	for (size_t i = 0; i < b.nsamples; i++)
-		views[i] = (i && b.samples[i].pid == b.samples[i - 1].pid) ? views[i - 1]
-								     : view_of(&b, b.samples[i].pid);
+		views[i] = (i && b.samples[i].img == b.samples[i - 1].img) ? views[i - 1]
+								     : view_of(&b, b.samples[i].img);
 
 	/* One untimed round: statistics, and warm caches and branch predictors. */
 	for (size_t i = 0; i < b.nsamples; i++) {
@@ -270,7 +362,21 @@ int main(int argc, char **argv)
 		unw_walk(&b.samples[i].in, find, &views[i], frames, MAX_FRAMES, &res);
 		status[res.status]++;
 		frames_total += res.nframes;
+		if (dump && res.status != UNW_OK_COMPLETE) {
+			const struct unw_input *in = &b.samples[i].in;
+
+			printf("sample %zu pid %u: %s, %u frames, sp %#llx, copy %u bytes", i,
+			       b.samples[i].pid, unw_status_name(res.status), res.nframes,
+			       (unsigned long long)in->regs[7], in->nsegs ? in->segs[0].len : 0);
+			if (in->nsegs > 1)
+				printf(", second segment %#llx %u bytes",
+				       (unsigned long long)in->segs[1].start, in->segs[1].len);
+			printf("\n");
+			dump_frames(&views[i], frames, res.nframes);
+		}
 	}
+	if (dump)
+		return 0;
 	t0 = now_s();
 	for (unsigned r = 0; r < rounds; r++)
 		for (size_t i = 0; i < b.nsamples; i++) {

@@ -229,11 +229,22 @@ static enum unw_status step_cfa(struct walk *w, const struct unw_rule *r, uint64
 	switch (r->bp_loc) {
 	case UNW_LOC_SAME:
 		break;
-	case UNW_LOC_CFA_OFF:
-		if (!read8(w, cfa + (int64_t)r->bp_off, &bp))
+	case UNW_LOC_CFA_OFF: {
+		uint64_t slot = cfa + (int64_t)r->bp_off;
+
+		/*
+		 * A slot below sp was already popped: in an epilogue after
+		 * pop %rbp (or leave), gcc's CFI moves the CFA back to rsp + 8
+		 * but keeps "rbp at CFA - 16". The register holds the value
+		 * now, and the copy (which starts at sp) does not.
+		 */
+		if (slot < sp)
+			break;
+		if (!read8(w, slot, &bp))
 			return UNW_STOP_TRUNCATED;
 		bp_known = true;
 		break;
+	}
 	case UNW_LOC_REG:
 		bp_known = reg_known(w, (unsigned)r->bp_off);
 		bp = bp_known ? w->regs[r->bp_off] : 0;
@@ -324,6 +335,18 @@ int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw
 			outermost = true;
 			break;
 		case UNW_RULE_NONE:
+			/*
+			 * Code without CFI whose rbp is 0: the psABI asks the
+			 * deepest frame to clear rbp, and the kernel starts a
+			 * process with it clear (ld.so's _start has no CFI).
+			 */
+			if (reg_known(&w, REG_BP) && !w.regs[REG_BP]) {
+				outermost = true;
+				break;
+			}
+			st = step_fp(&w, UNW_STOP_NO_TABLE);
+			next_flags = UNW_FRAME_F_FP;
+			break;
 		case UNW_RULE_FALLBACK:
 		default:
 			st = step_fp(&w, UNW_STOP_NO_TABLE);

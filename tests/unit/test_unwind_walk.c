@@ -53,6 +53,8 @@ enum {
 	F_RBX = 0x1400,	    /* CFA = rbx + 16 (a stack realign) */
 	F_PLT = 0x1500,	    /* .plt, 4 entries */
 	F_RSP16BP = 0x1540, /* CFA = rsp + 16, rbp at CFA - 16 */
+	F_EPI = 0x1580,	    /* after pop %rbp: CFA = rsp + 8, rbp "at CFA - 16" */
+	F_BPUNDEF = 0x15c0, /* CFA = rsp + 8, rbp undefined */
 	F_RAUNDEF = 0x1600, /* clone child: return address undefined */
 	F_NOCFI = 0x1700,   /* a gap in the table */
 	F_BADSP = 0x1800,   /* CFA = rsp + 0 (corrupt) */
@@ -65,8 +67,8 @@ enum {
 	  .ra_off = -8, .bp_loc = (bploc), .bp_off = (bpoff) }
 
 static const uint64_t exe_addr[] = {
-	F_RSP8, F_RSP24, F_RBP, F_OUTER, F_RBX, F_PLT, F_RSP16BP, F_RAUNDEF, F_NOCFI, F_BADSP,
-	F_VFORK, F_END,
+	F_RSP8, F_RSP24, F_RBP, F_OUTER, F_RBX, F_PLT, F_RSP16BP, F_EPI, F_BPUNDEF, F_RAUNDEF,
+	F_NOCFI, F_BADSP, F_VFORK, F_END,
 };
 static const struct unw_rule exe_rule[] = {
 	CFA_RULE(XP_REG_SP, 8, UNW_LOC_SAME, 0),
@@ -76,6 +78,8 @@ static const struct unw_rule exe_rule[] = {
 	CFA_RULE(XP_REG_BX, 16, UNW_LOC_SAME, 0),
 	{ .type = UNW_RULE_PLT },
 	CFA_RULE(XP_REG_SP, 16, UNW_LOC_CFA_OFF, -16),
+	CFA_RULE(XP_REG_SP, 8, UNW_LOC_CFA_OFF, -16),
+	CFA_RULE(XP_REG_SP, 8, UNW_LOC_UNDEF, 0),
 	{ .type = UNW_RULE_CFA, .cfa_reg = XP_REG_SP, .cfa_off = 8, .ra_loc = UNW_LOC_UNDEF },
 	{ .type = UNW_RULE_NONE },
 	CFA_RULE(XP_REG_SP, 0, UNW_LOC_SAME, 0),
@@ -415,6 +419,42 @@ static const struct tcase cases[] = {
 			  { EXE(F_OUTER + 0x10), 0 } },
 		.status = UNW_OK_COMPLETE,
 		.res_flags = UNW_RES_F_FP_USED,
+	},
+	{
+		/* ld.so's _start: no CFI, rbp still 0 from the kernel. */
+		.name = "no CFI and rbp 0: the outermost frame",
+		REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
+		.words = { { S0(0), EXE(F_NOCFI + 0x10) } },
+		.want = { { EXE(F_RSP8 + 0x10), T }, { EXE(F_NOCFI + 0x10), 0 } },
+		.status = UNW_OK_COMPLETE,
+	},
+	{
+		.name = "no table, sampled with rbp 0: complete, one frame",
+		REGS(NOCFI(0x10), S0(0), 0),
+		.want = { { NOCFI(0x10), T } },
+		.status = UNW_OK_COMPLETE,
+	},
+	{
+		/* rbp 0 but unknown (not restored by the caller's rule): not an end. */
+		.name = "rbp unknown in code without CFI: no table",
+		REGS(EXE(F_BPUNDEF + 0x10), S0(0), 0),
+		.words = { { S0(0), EXE(F_NOCFI + 0x10) } },
+		.want = { { EXE(F_BPUNDEF + 0x10), T }, { EXE(F_NOCFI + 0x10), 0 } },
+		.status = UNW_STOP_NO_TABLE,
+	},
+	{
+		/*
+		 * At the ret after pop %rbp gcc's CFI still says "rbp at
+		 * CFA - 16", a slot below sp that the copy lacks: rbp is
+		 * already the caller's.
+		 */
+		.name = "rbp slot below sp (epilogue): rbp kept, not truncated",
+		REGS(EXE(F_EPI + 0x10), S0(0), S0(0x80)),
+		.words = { { S0(0), EXE(F_RBP + 0x10) }, { S0(0x80), 0 },
+			   { S0(0x88), EXE(F_OUTER + 0x10) } },
+		.want = { { EXE(F_EPI + 0x10), T }, { EXE(F_RBP + 0x10), 0 },
+			  { EXE(F_OUTER + 0x10), 0 } },
+		.status = UNW_OK_COMPLETE,
 	},
 	{
 		.name = "no table: misaligned rbp refused",
