@@ -190,4 +190,5 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(wildcard */module.mk)
+-include unwind/walk.mk
 -include $(shell find $(O) $(FO) -name '*.d' 2>/dev/null)
