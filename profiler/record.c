@@ -67,6 +67,7 @@ struct session {
 	struct sb_ring *sb;
 	int targets_fd;
 	long page;
+	bool sb_build_id; /* the kernel fills in build-ids (attr.build_id, 5.12+) */
 
 	struct xpf_writer *w;
 	uint8_t *arena, *arena2; /* staged records; arena2 is for compaction */
@@ -230,6 +231,7 @@ static int sb_open(struct session *s, int cpu, struct sb_ring *r)
 	a.watermark = 1;
 	a.wakeup_watermark = SB_PAGES * s->page / 2;
 	r->fd = syscall(SYS_perf_event_open, &a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+	s->sb_build_id = r->fd >= 0;
 	if (r->fd < 0 && errno == EINVAL) {
 		/* Kernels before 5.12 have no build_id: read build-ids from the files instead. */
 		a.build_id = 0;
@@ -296,10 +298,16 @@ static int sb_record(struct session *s, const struct perf_event_header *h)
 		ev.mmap.pgoff = m.pgoff;
 		ev.mmap.prot = m.prot;
 		ev.mmap.path = (const char *)p + sizeof(m);
-		if (h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID) {
+		/*
+		 * With attr.build_id the id block is always the build-id form; its size
+		 * is 0 when the kernel could not read the id (pages not in memory): then
+		 * read it from the file.
+		 */
+		if ((h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID) && s->sb_build_id) {
 			ev.mmap.build_id_len = m.build_id_size > 20 ? 20 : m.build_id_size;
 			memcpy(ev.mmap.build_id, m.build_id, ev.mmap.build_id_len);
-		} else if (ev.mmap.path[0] == '/') {
+		}
+		if (!ev.mmap.build_id_len && ev.mmap.path[0] == '/') {
 			char rp[4200];
 
 			snprintf(rp, sizeof(rp), "/proc/%u/root%s", m.pid, ev.mmap.path);
