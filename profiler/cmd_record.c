@@ -486,11 +486,12 @@ int cmd_record(int argc, char **argv)
 	}
 	{
 		/* Other formats: `xprof report -i REC -o OUT...`. */
-		char *rargv[3 + 2 * MAX_OUTPUTS + 1];
+		char *rargv[4 + 2 * MAX_OUTPUTS + 1];
 		int rargc = 0;
 		size_t nrep = 0;
 
 		rargv[rargc++] = "report";
+		rargv[rargc++] = "-q"; /* one summary line: ours */
 		rargv[rargc++] = "-i";
 		rargv[rargc++] = (char *)rec_path;
 		for (size_t i = 0; i < nout; i++) {

@@ -32,7 +32,8 @@ $(O)/progs/rec_check: $(O)/tests/progs/rec_check.o $(LIB_OBJS)
 $(O)/tests/progs/rec_check.o: | $(BPF_SKEL)
 
 # ---- make demo -------------------------------------------------------------
-# A small multi-threaded C++ workload (demo/), recorded at 999 Hz.
+# A small multi-threaded C++ workload (demo/), recorded at 999 Hz into a raw
+# recording, folded stacks and a flamegraph.
 DEMO_BIN := $(O)/demo/xprof-demo
 DEMO_LIB := $(O)/demo/libdemo_plugin.so
 DEMO_CXXFLAGS := -O2 -g -fomit-frame-pointer -pthread -Wall -Wextra -Werror
@@ -49,8 +50,11 @@ $(DEMO_BIN): demo/demo.cc | $(DEMO_LIB)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all $(DEMO_BIN) $(DEMO_LIB)
-	$(Q)$(XPROF) record -F 999 -o demo.xprof -- $(DEMO_BIN) $(abspath $(DEMO_LIB))
+	$(Q)$(XPROF) record -F 999 -o demo.xprof -o demo.folded -o demo.svg -- \
+		$(DEMO_BIN) $(abspath $(DEMO_LIB))
 	$(Q)$(XPROF) info demo.xprof
+	@echo "demo: the hottest stacks (demo.folded; flamegraph in demo.svg):"
+	$(Q)sort -t' ' -k2 -nr demo.folded | head -n 8 | cut -c1-160
 
 # ---- make bench --------------------------------------------------------------
 bench: bench-record

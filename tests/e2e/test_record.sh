@@ -171,4 +171,11 @@ grep -q "^kernel stacks: yes" "$T/k.dump" || fail "-g kernel: header flag"
 k=$(awk '$1=="sample" && / nkstack=[1-9]/' "$T/k.dump" | wc -l)
 [ "$k" -ge 10 ] || fail "-g kernel: only $k samples with kernel stacks"
 ok "exit status 7 propagated; $k samples with kernel stacks"
+# --- 7. the default output: xprof.folded in the current directory, via report ------
+(cd "$T" && timeout 60 "$XPROF" record -F 499 -- "$P/rec_spin" 1 0.5 4 >/dev/null 2>"$T/def.err") ||
+	fail "record with the default output: $(cat "$T/def.err")"
+grep -q "wrote xprof.folded" "$T/def.err" || fail "summary: $(cat "$T/def.err")"
+[ "$(wc -l <"$T/def.err")" = 1 ] || fail "more than one summary line: $(cat "$T/def.err")"
+grep -q "^rec_spin;.*recurse;recurse;recurse;recurse;burn" "$T/xprof.folded" || fail "xprof.folded lacks the burn stack"
+ok "default output xprof.folded"
 echo "all record checks passed"
