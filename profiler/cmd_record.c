@@ -393,6 +393,24 @@ int cmd_record(int argc, char **argv)
 			rec_path = outputs[i];
 	}
 
+	{
+		/* The kernel refuses (EINVAL) frequencies above this sysctl, which it may lower itself. */
+		FILE *f = fopen("/proc/sys/kernel/perf_event_max_sample_rate", "re");
+		unsigned long max = 0;
+
+		if (f) {
+			if (fscanf(f, "%lu", &max) != 1)
+				max = 0;
+			fclose(f);
+		}
+		if (max && o.frequency > max) {
+			fprintf(stderr,
+				"xprof: -F %u is above kernel.perf_event_max_sample_rate (%lu); lower -F or "
+				"raise the sysctl\n",
+				o.frequency, max);
+			return 2;
+		}
+	}
 	for (size_t i = 0; i < o.npids; i++) {
 		if (kill(pids[i], 0) && errno == ESRCH) {
 			fprintf(stderr, "xprof: no process with pid %d; check the pid (ps -p %d)\n",

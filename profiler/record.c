@@ -67,7 +67,8 @@ struct session {
 	struct sb_ring *sb;
 	int targets_fd;
 	long page;
-	bool sb_build_id; /* the kernel fills in build-ids (attr.build_id, 5.12+) */
+	bool sb_build_id;  /* the kernel fills in build-ids (attr.build_id, 5.12+) */
+	bool path_created; /* the output file was created (remove it if nothing started) */
 
 	struct xpf_writer *w;
 	uint8_t *arena, *arena2; /* staged records; arena2 is for compaction */
@@ -608,6 +609,7 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	uint64_t t_start, t_end = 0, t_flush, t_alive = 0;
 	size_t rbsz;
 	int err = 0, status;
+	bool started = false;
 
 	memset(res, 0, sizeof(*res));
 	s->o = o;
@@ -690,6 +692,7 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	t_start = now_ns();
 	info.start_time_ns = t_start;
 	s->w = xpf_writer_open(o->path, &info, s->ncpus);
+	s->path_created = s->w != NULL;
 	if (!s->w) {
 		err = -errno;
 		snprintf(errbuf, errlen, "cannot write '%s': %s", o->path, strerror(errno));
@@ -776,6 +779,7 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 		}
 	}
 
+	started = true;
 	t_flush = t_start;
 	if (o->duration > 0)
 		t_end = t_start + (uint64_t)(o->duration * 1e9);
@@ -836,5 +840,7 @@ io_err:
 	snprintf(errbuf, errlen, "cannot write '%s': %s", o->path, strerror(-err));
 out:
 	session_free(s);
+	if (err && !started && s->path_created)
+		unlink(o->path); /* nothing was collected: leave no empty recording behind */
 	return err;
 }
