@@ -394,7 +394,8 @@ int cmd_record(int argc, char **argv)
 	}
 
 	{
-		/* The kernel refuses (EINVAL) frequencies above this sysctl, which it may lower itself. */
+		/* The kernel refuses (EINVAL) frequencies above this sysctl, which it may lower
+		 * itself. */
 		FILE *f = fopen("/proc/sys/kernel/perf_event_max_sample_rate", "re");
 		unsigned long max = 0;
 
@@ -405,7 +406,8 @@ int cmd_record(int argc, char **argv)
 		}
 		if (max && o.frequency > max) {
 			fprintf(stderr,
-				"xprof: -F %u is above kernel.perf_event_max_sample_rate (%lu); lower -F or "
+				"xprof: -F %u is above kernel.perf_event_max_sample_rate (%lu); "
+				"lower -F or "
 				"raise the sysctl\n",
 				o.frequency, max);
 			return 2;

@@ -76,7 +76,8 @@ struct session {
 	struct stage_ent *ent;
 	size_t ent_cap, nent;
 	uint32_t seq;
-	uint8_t *sbtmp; /* a side-band record that wraps the ring */
+	uint8_t *sbtmp;	  /* a side-band record that wraps the ring */
+	uint64_t *percpu; /* one per-CPU stats value per possible CPU */
 
 	struct xp_buildid_cache bids;
 	uint64_t lost_written;
@@ -486,18 +487,11 @@ static int write_vdso(struct session *s)
 /* One XP_STAT_* counter of the sampler, summed over CPUs. */
 static uint64_t bpf_stat(struct session *s, uint32_t key)
 {
-	uint64_t *v, sum = 0;
-	int n = libbpf_num_possible_cpus();
+	uint64_t sum = 0;
 
-	if (n <= 0)
-		return 0;
-	v = calloc(n, sizeof(*v));
-	if (!v)
-		return 0;
-	if (!bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.stats), &key, v))
-		for (int i = 0; i < n; i++)
-			sum += v[i];
-	free(v);
+	if (!bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.stats), &key, s->percpu))
+		for (int i = 0; i < s->ncpus; i++)
+			sum += s->percpu[i];
 	return sum;
 }
 
@@ -590,6 +584,7 @@ static void session_free(struct session *s)
 	free(s->arena2);
 	free(s->ent);
 	free(s->sbtmp);
+	free(s->percpu);
 }
 
 /* libbpf's messages only with XPROF_DEBUG=1 (the verifier log): users get one line from us. */
@@ -632,7 +627,9 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	s->ev_fds = calloc(s->ncpus, sizeof(*s->ev_fds));
 	s->links = calloc(s->ncpus, sizeof(*s->links));
 	s->sb = calloc(s->ncpus, sizeof(*s->sb));
-	if (!s->arena || !s->arena2 || !s->ent || !s->sbtmp || !s->ev_fds || !s->links || !s->sb) {
+	s->percpu = calloc(s->ncpus, sizeof(*s->percpu));
+	if (!s->arena || !s->arena2 || !s->ent || !s->sbtmp || !s->ev_fds || !s->links || !s->sb ||
+	    !s->percpu) {
 		snprintf(errbuf, errlen, "out of memory");
 		err = -ENOMEM;
 		goto out;
