@@ -69,14 +69,13 @@ static __always_inline void stat_inc(__u32 idx)
  * page, stopping at the first page that cannot be read (unmapped, or not
  * present: no page faults in this context). A single large read fails as a
  * whole when any page of it is missing, which is why the copy goes page by
- * page. Returns the new off; *short_read is set when it stopped early.
+ * page. Returns the new off (< limit when it stopped early).
  *
  * The reservation has XP_SAMPLE_SLACK bytes beyond stack_size: the verifier
  * bounds off and len separately (off < limit <= stack_size, len <= 4096), so
  * it needs room for off + len without knowing off + len <= limit.
  */
-static __always_inline __u32 copy_pages(__u8 *dst, __u32 off, __u32 limit, __u64 src,
-					__u32 *short_read)
+static __always_inline __u32 copy_pages(__u8 *dst, __u32 off, __u32 limit, __u64 src)
 {
 	__u64 base = src - off; /* user address that lands at dst[0] */
 
@@ -95,10 +94,8 @@ static __always_inline __u32 copy_pages(__u8 *dst, __u32 off, __u32 limit, __u64
 		len &= 2 * PAGE_SZ - 1;
 		if (len > PAGE_SZ)
 			break;
-		if (bpf_probe_read_user(dst + off, len, (const void *)at)) {
-			*short_read = 1;
+		if (bpf_probe_read_user(dst + off, len, (const void *)at))
 			break;
-		}
 		off += len;
 	}
 	return off;
@@ -167,7 +164,7 @@ int xp_sample(struct bpf_perf_event_data *ctx)
 	struct pt_regs *regs;
 	struct xp_sample *s;
 	__u8 *stack;
-	__u32 limit, off, short_read = 0;
+	__u32 limit, off;
 	__u64 sp, ss_sp, ss_size, t0;
 
 	if (tid == 0)
@@ -249,7 +246,7 @@ int xp_sample(struct bpf_perf_event_data *ctx)
 		if (ss_sp + ss_size - sp < limit)
 			limit = ss_sp + ss_size - sp;
 	}
-	off = copy_pages(stack, 0, limit, sp, &short_read);
+	off = copy_pages(stack, 0, limit, sp);
 	s->stack_len = off;
 	if (off < limit)
 		s->flags |= XP_SAMPLE_F_STACK_SHORT;
@@ -260,7 +257,7 @@ int xp_sample(struct bpf_perf_event_data *ctx)
 		__u64 sp2 = find_sigframe_sp(stack, off, ss_sp, ss_size);
 
 		if (sp2) {
-			__u32 end = copy_pages(stack, off, stack_size, sp2, &short_read);
+			__u32 end = copy_pages(stack, off, stack_size, sp2);
 
 			s->stack2_sp = sp2;
 			s->stack2_len = end - off;
