@@ -71,7 +71,7 @@ struct pb {
 
 static void pb_raw(struct pb *pb, const void *data, size_t len)
 {
-	if (pb->err)
+	if (pb->err || !len)
 		return;
 	pb->err = rep_vec_reserve(&pb->b, pb->b.n + len);
 	if (pb->err)
