@@ -656,11 +656,38 @@ static void test_svg_tree(void **state)
 	assert_non_null(strstr(s, "<title>beta (2 samples, 16.67%)</title>"));
 	/* alpha (x 0) before beta; beta starts after alpha's 10 samples. */
 	assert_non_null(strstr(s, "fg:x=\"10\" fg:w=\"2\""));
+	/* Two static init()s from different files: one box, as they make one folded line. */
+	{
+		uint32_t fa, fb, la, lb;
+		struct rep_line l = {0};
+		char *folded;
+
+		assert_int_equal(rep_profile_function(f->p, "init", "a.c", REP_KIND_USER, &fa), 0);
+		assert_int_equal(rep_profile_function(f->p, "init", "b.c", REP_KIND_USER, &fb), 0);
+		assert_int_not_equal(fa, fb);
+		l.function = fa;
+		assert_int_equal(rep_profile_location(f->p, f->map, 0x410000, &l, 1, &la), 0);
+		l.function = fb;
+		assert_int_equal(rep_profile_location(f->p, f->map, 0x420000, &l, 1, &lb), 0);
+		add(f, "demo", 1, 1, 1, 2, m, la);
+		add(f, "demo", 1, 1, 2, 2, m, lb);
+		free(s);
+		s = run(rep_write_svg, f->p, NULL);
+		assert_int_equal(frames_named(s, "init"), 1);
+		assert_non_null(strstr(s, "<title>init (3 samples, 20.00%)</title>"));
+		folded = run(rep_write_folded, f->p, NULL);
+		assert_non_null(strstr(folded, "\ndemo;main;init 3\n"));
+		free(folded);
+	}
 	free(s);
-	/* min_count drops beta's 2-sample line as the folded writer does. */
+	/*
+	 * min_count drops beta's 2-sample line as the folded writer does, and
+	 * keeps init's, whose 1 + 2 samples make one line of 3.
+	 */
 	s = run(rep_write_svg, f->p, &o);
 	assert_int_equal(frames_named(s, "beta"), 0);
-	assert_non_null(strstr(s, "<title>all (10 samples, 100.00%)</title>"));
+	assert_int_equal(frames_named(s, "init"), 1);
+	assert_non_null(strstr(s, "<title>all (13 samples, 100.00%)</title>"));
 	free(s);
 }
 
