@@ -601,6 +601,50 @@ static void test_pprof(void **state)
 	free(gz);
 }
 
+/* The executable goes first (pprof's main binary) even if ld.so was added before it. */
+static void test_pprof_main_mapping(void **state)
+{
+	struct fx *f = *state;
+	struct rep_mapping exe = {0x555555554000, 0x555555560000, 0, "/usr/bin/app", "ee"};
+	uint32_t mexe, fn_start, fn_dl, l_start, l_dl, l_ld;
+	struct rep_line l = {0};
+	struct pprof pp;
+	struct pbf mp, loc;
+	char *gz = NULL;
+	size_t gzlen = 0;
+	FILE *mem;
+
+	/* f->map (/usr/bin/demo, id 0) plays ld.so here: added first, holds no root. */
+	assert_int_equal(rep_profile_mapping(f->p, &exe, &mexe), 0);
+	assert_int_equal(rep_profile_function(f->p, "_start", NULL, REP_KIND_USER, &fn_start), 0);
+	assert_int_equal(rep_profile_function(f->p, "_dl_start", NULL, REP_KIND_USER, &fn_dl), 0);
+	l.function = fn_start;
+	assert_int_equal(rep_profile_location(f->p, mexe, 0x555555555000, &l, 1, &l_start), 0);
+	l.function = fn_dl;
+	assert_int_equal(rep_profile_location(f->p, f->map, 0x401000, &l, 1, &l_dl), 0);
+	assert_int_equal(rep_profile_location(f->p, f->map, 0x401100, &l, 1, &l_ld), 0);
+	add(f, "app", 1, 1, 5, 2, l_start, l_dl);
+	add(f, "app", 1, 1, 1, 1, l_ld); /* ld.so's own start: fewer samples */
+
+	mem = open_memstream(&gz, &gzlen);
+	assert_non_null(mem);
+	assert_int_equal(rep_write_pprof(f->p, NULL, mem), 0);
+	assert_int_equal(fclose(mem), 0);
+	pprof_load(&pp, gz, gzlen);
+	assert_true(pb_get(pp.buf, pp.len, 3, 0, &mp));
+	assert_int_equal(pb_uint(&mp, 1), 1);
+	assert_str(&pp, pb_uint(&mp, 5), "/usr/bin/app");
+	assert_true(pb_get(pp.buf, pp.len, 3, 1, &mp));
+	assert_int_equal(pb_uint(&mp, 1), 2);
+	assert_str(&pp, pb_uint(&mp, 5), "/usr/bin/demo");
+	assert_true(pb_get(pp.buf, pp.len, 4, l_dl, &loc));
+	assert_int_equal(pb_uint(&loc, 2), 2);
+	assert_true(pb_get(pp.buf, pp.len, 4, l_start, &loc));
+	assert_int_equal(pb_uint(&loc, 2), 1);
+	free(pp.buf);
+	free(gz);
+}
+
 /* ---- SVG ------------------------------------------------------------------- */
 
 static void test_svg_escape(void **state)
@@ -767,6 +811,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_top, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_top_inline, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pprof, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pprof_main_mapping, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_svg_escape, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_svg_tree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_svg_prune_inverted, setup, teardown),
