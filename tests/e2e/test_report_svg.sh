@@ -38,7 +38,7 @@ EOF
 
 dom() { # fragment, output file
 	timeout 60 "$chrome" "${CHROME_FLAGS[@]}" --user-data-dir="$profile_dir/dom$RANDOM" \
-		--virtual-time-budget=2000 --dump-dom "file://$out/flame.svg$1" >"$2" 2>"$2.err" || {
+		--virtual-time-budget=2000 --dump-dom "file://$out/${svg:-flame.svg}$1" >"$2" 2>"$2.err" || {
 		tail -5 "$2.err"; echo "chromium --dump-dom failed"; exit 1; }
 }
 dom '' "$out/dom-plain.xml"
@@ -48,6 +48,7 @@ dom '#search=a%3Cb' "$out/dom-text.xml"
 dom '#search=(' "$out/dom-badre.xml"
 dom '#zoom=demo%3B_start%3Bmain%3Bcompute' "$out/dom-zoom.xml"
 dom '#zoom=demo%3Bnope&search=mix' "$out/dom-badzoom.xml"
+svg=icicle.svg dom '#zoom=demo%3B_start%3Bmain%3Bio' "$out/dom-icicle.xml"
 
 python3 - "$out" <<'EOF'
 import re, sys, xml.etree.ElementTree as ET
@@ -138,6 +139,17 @@ for n in ("io", "write", "Interpreter", "java"):
 if "hide" in root.find("s:text[@id='unzoom']", NS).get("class"):
     fail("zoom: no Reset Zoom button")
 print("zoom: ok")
+
+# Icicle: the root on top, callees below; zoom works the same way down.
+root, frames = load("dom-icicle.xml")
+by = {f["name"]: f for f in frames}
+ys = {n: float(by[n]["r"].get("y")) for n in ("all", "demo", "main", "io", "ksys_write_[k]")}
+if not ys["all"] < ys["demo"] < ys["main"] < ys["io"] < ys["ksys_write_[k]"]:
+    fail("icicle: frames not top-down: %s" % ys)
+if root.get("data-zoom") != "demo;_start;main;io" or abs(by["io"]["w"] - 1180) > 0.1 \
+        or "hide" not in by["compute"]["cls"] or abs(by["write"]["w"] - 1180) > 0.1:
+    fail("icicle: zoom into io failed")
+print("icicle: ok")
 
 # A zoom path that does not exist leaves the view whole; the search still applies.
 root, frames = load("dom-badzoom.xml")
