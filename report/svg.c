@@ -716,6 +716,10 @@ int rep_write_svg(const struct rep_profile *p, const struct rep_opts *o, FILE *o
 		"fg:total=\"%" PRIu64 "\">\n",
 		SVG_WIDTH, e.height, SVG_WIDTH, e.height, SVG_WIDTH, SVG_XPAD,
 		SVG_FONT * SVG_FONT_W, SVG_FRAME_H, frame_y(&e, 0), e.inverted, e.total);
+	/* The document's own title: what a browser tab shows. */
+	fputs("<title>", out);
+	put_xml(out, title, strlen(title), SIZE_MAX);
+	fputs("</title>\n", out);
 	fputs(svg_css, out);
 	fprintf(out, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#f8f8f4\"/>\n",
 		SVG_WIDTH, e.height);
