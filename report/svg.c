@@ -730,8 +730,8 @@ int rep_write_svg(const struct rep_profile *p, const struct rep_opts *o, FILE *o
 	if (p->period_ns)
 		fprintf(out, ", %.2f s of CPU", (double)e.total * (double)p->period_ns / 1e9);
 	if (omitted)
-		fprintf(out, "; %s frames narrower than %.1f px not drawn", commas(omitted, num),
-			REP_SVG_MINWIDTH);
+		fprintf(out, "; %s frame%s narrower than %.1f px not drawn", commas(omitted, num),
+			omitted == 1 ? "" : "s", REP_SVG_MINWIDTH);
 	fputs("</text>\n", out);
 	/* Legend: one swatch per kind, in the first colour of its palette. */
 	for (int c = 0; c < REP_CLASS_NR; c++) {
