@@ -12,8 +12,6 @@ REC_PROG_BINS := $(addprefix $(O)/progs/,$(REC_PROGS)) $(O)/progs/librec_dl.so \
 PROG_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -fno-optimize-sibling-calls \
                -fno-inline -pthread
 EXTRA_TEST_BINS += $(REC_PROG_BINS)
-# The Makefile reads unit-bins' prerequisites before this file: name them here too.
-unit-bins: $(REC_PROG_BINS)
 
 $(O)/progs/rec_%: tests/progs/rec_%.c
 	$(call msg,CC,$@)
