@@ -87,6 +87,13 @@ struct walk {
 	unw_find_fn find;
 	void *ctx;
 	const struct unw_module *mod; /* last module found: consecutive frames often share it */
+	/* Segment 0 for the fast path of read8(): addr - s0_start <= s0_span; NULL data: none. */
+	const uint8_t *s0_data;
+	uint64_t s0_start, s0_span;
+	/* The last lookup: recursion repeats the same return address frame after frame. */
+	const struct unw_module *memo_mod;
+	uint64_t memo_at;
+	struct unw_rule memo_rule;
 	uint64_t regs[NREGS];
 	uint32_t known;		      /* bit r: regs[r] holds the real value */
 	uint32_t res_flags;
@@ -105,7 +112,7 @@ static int seg_of(const struct unw_input *in, uint64_t addr)
 	return -1;
 }
 
-static bool read8(struct walk *w, uint64_t addr, uint64_t *val)
+static bool read8_slow(struct walk *w, uint64_t addr, uint64_t *val)
 {
 	int i = seg_of(w->in, addr);
 
@@ -115,6 +122,17 @@ static bool read8(struct walk *w, uint64_t addr, uint64_t *val)
 		w->res_flags |= UNW_RES_F_STACK2;
 	memcpy(val, w->in->segs[i].data + (addr - w->in->segs[i].start), 8);
 	return true;
+}
+
+/* The 8 bytes at user address addr from whichever segment holds them all. */
+static inline bool read8(struct walk *w, uint64_t addr, uint64_t *val)
+{
+	/* One compare: below s0_start the difference wraps to a huge value. */
+	if (w->s0_data && addr - w->s0_start <= w->s0_span) {
+		memcpy(val, w->s0_data + (addr - w->s0_start), 8);
+		return true;
+	}
+	return read8_slow(w, addr, val);
 }
 
 static const struct unw_module *find_module(struct walk *w, uint64_t addr)
@@ -276,6 +294,11 @@ int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw
 		return -EINVAL;
 	memcpy(w.regs, in->regs, sizeof(w.regs));
 	w.known = KNOWN_ALL;
+	if (in->nsegs && in->segs[0].len >= 8 && in->segs[0].data) {
+		w.s0_data = in->segs[0].data;
+		w.s0_start = in->segs[0].start;
+		w.s0_span = in->segs[0].len - 8u;
+	}
 	frames[n++] = (struct unw_frame){ .ip = w.regs[REG_IP], .flags = UNW_FRAME_F_TRAP };
 
 	for (;;) {
@@ -291,8 +314,15 @@ int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw
 			st = UNW_STOP_NO_MODULE;
 			break;
 		}
-		if (mod->table && unw_table_lookup(mod->table, at - mod->bias, &rule) < 0)
-			rule.type = UNW_RULE_NONE;
+		if (mod == w.memo_mod && at == w.memo_at) {
+			rule = w.memo_rule;
+		} else {
+			if (mod->table && unw_table_lookup(mod->table, at - mod->bias, &rule) < 0)
+				rule.type = UNW_RULE_NONE;
+			w.memo_mod = mod;
+			w.memo_at = at;
+			w.memo_rule = rule;
+		}
 
 		switch (rule.type) {
 		case UNW_RULE_CFA:
