@@ -18,7 +18,7 @@
 
 #include "unwind/unwind.h"
 
-#define MAX_ROWS 32
+#define MAX_ROWS   32
 #define MAX_FRAMES 64
 
 struct in {
@@ -53,14 +53,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct in in = { data, size };
+	struct in in = {data, size};
 	uint64_t addr[MAX_ROWS];
 	struct unw_rule rule[MAX_ROWS];
-	struct unw_input ui = { 0 };
+	struct unw_input ui = {0};
 	struct unw_frame frames[MAX_FRAMES];
 	struct unw_result res;
 	struct unw_table *tab = NULL;
-	uint8_t *copies[2] = { NULL, NULL };
+	uint8_t *copies[2] = {NULL, NULL};
 	struct world w;
 	unsigned nrows = take(&in, 1) % (MAX_ROWS + 1);
 	unsigned nsegs = take(&in, 1) % 3;
@@ -82,8 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (nrows)
 		tab = unw_table_from_rows(addr, rule, nrows);
-	w.mods[0] = (struct unw_module){ bias + 0x1000, bias + 0x2000, bias, tab };
-	w.mods[1] = (struct unw_module){ bias + 0x10000, bias + 0x11000, bias + 0x10000, NULL };
+	w.mods[0] = (struct unw_module){bias + 0x1000, bias + 0x2000, bias, tab};
+	w.mods[1] = (struct unw_module){bias + 0x10000, bias + 0x11000, bias + 0x10000, NULL};
 
 	for (unsigned r = 0; r < 17; r++) {
 		unsigned kind = (unsigned)take(&in, 1) % 4;
@@ -111,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(copies[i], in.p, len);
 		in.p += len;
 		in.n -= len;
-		ui.segs[i] = (struct unw_stack_seg){ start, copies[i], len };
+		ui.segs[i] = (struct unw_stack_seg){start, copies[i], len};
 	}
 
 	if (unw_walk(&ui, find, &w, frames, MAX_FRAMES, &res))
