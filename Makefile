@@ -134,7 +134,10 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory fuzz-bins
 	$(Q)tests/run-all.sh $(O) build-asan
 
-unit-bins: $(XPROF) $(UNIT_BINS) $(EXTRA_TEST_BINS)
+# EXTRA_TEST_BINS is filled by the module.mk files, included at the end:
+# name it in a second expansion so their additions count.
+.SECONDEXPANSION:
+unit-bins: $(XPROF) $(UNIT_BINS) $$(EXTRA_TEST_BINS)
 
 unit: deps all unit-bins
 	$(Q)tests/run-all.sh --unit-only $(O)
