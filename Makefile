@@ -183,7 +183,7 @@ hdr-check: | $(BPF_SKEL)
 	$(Q)for h in $(HDRS); do \
 		case $$h in bpf/*) pre='#include <linux/types.h>';; *) pre='';; esac; \
 		printf '%s\n#include "%s"\n' "$$pre" "$$h" | \
-		$(CC) $(XP_CFLAGS) -fsyntax-only -x c - || { echo "hdr-check: $$h does not compile alone"; exit 1; }; \
+		$(CC) $(filter-out -MMD -MP,$(XP_CFLAGS)) -fsyntax-only -x c - || { echo "hdr-check: $$h does not compile alone"; exit 1; }; \
 	done; echo "hdr-check: $(words $(HDRS)) headers ok"
 
 style:
