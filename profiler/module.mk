@@ -55,7 +55,7 @@ demo: deps
 	$(Q)sort -t' ' -k2 -nr demo.folded | head -n 8 | cut -c1-160
 
 # ---- make bench --------------------------------------------------------------
-bench: bench-record
+# bench/run.sh finds bench/bench_record.sh and runs it through this target.
 .PHONY: bench-record
 bench-record: all $(O)/progs/rec_spin $(O)/progs/rec_work
 	$(Q)bench/bench_record.sh $(XPROF) $(O)/progs
