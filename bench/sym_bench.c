@@ -6,7 +6,7 @@
  *
  * Cold: a new session per repeat, every file opened and every address
  * symbolized once (inline chains and lines, as `addr2line -f -i -C`);
- * the median wall time is printed. Warm: the same addresses looked up again
+ * the median wall time is printed, in total and per file ("file PATH N MS"). Warm: the same addresses looked up again
  * WARM_ROUNDS times in a session that has seen them (the per-address cache),
  * as lookups per second. -n: no lines.
  */
@@ -73,11 +73,13 @@ static int load(struct input *in, char *arg)
 
 /* One pass over every input; returns frames seen (so nothing is optimized away). */
 static long pass(struct sym_session *s, struct sym_file **files, const struct input *in,
-		 size_t nin)
+		 size_t nin, double *file_s)
 {
 	long frames = 0;
 
 	for (size_t i = 0; i < nin; i++) {
+		double t0 = now();
+
 		if (!files[i] && !(files[i] = sym_file_get(s, in[i].path, NULL, 0)))
 			return -1;
 		for (size_t j = 0; j < in[i].n; j++) {
@@ -88,6 +90,8 @@ static long pass(struct sym_session *s, struct sym_file **files, const struct in
 				return -1;
 			frames += n;
 		}
+		if (file_s)
+			file_s[i] = now() - t0;
 	}
 	return frames;
 }
@@ -111,9 +115,11 @@ int main(int argc, char **argv)
 	struct input *in = calloc(nin ? nin : 1, sizeof(*in));
 	struct sym_file **files = calloc(nin ? nin : 1, sizeof(*files));
 	double *cold = calloc((size_t)(repeats > 0 ? repeats : 1), sizeof(*cold));
+	double *file_cold = calloc((nin ? nin : 1) * (size_t)(repeats > 0 ? repeats : 1),
+				   sizeof(*file_cold));
 	long frames = 0;
 
-	if (!in || !files || !cold || repeats < 1 || warm_rounds < 1)
+	if (!in || !files || !cold || !file_cold || repeats < 1 || warm_rounds < 1)
 		return 2;
 	for (size_t i = 0; i < nin; i++) {
 		int err = load(&in[i], argv[optind + (int)i]);
@@ -130,7 +136,7 @@ int main(int argc, char **argv)
 		struct sym_session *s = sym_session_new(&opts);
 
 		memset(files, 0, nin * sizeof(*files));
-		frames = s ? pass(s, files, in, nin) : -1;
+		frames = s ? pass(s, files, in, nin, file_cold + (size_t)r * nin) : -1;
 		cold[r] = now() - t0;
 		sym_session_free(s);
 		if (frames < 0) {
@@ -143,18 +149,29 @@ int main(int argc, char **argv)
 	struct sym_session *s = sym_session_new(&opts);
 
 	memset(files, 0, nin * sizeof(*files));
-	pass(s, files, in, nin);
+	pass(s, files, in, nin, NULL);
 	double t0 = now();
 
 	for (int r = 0; r < warm_rounds; r++)
-		pass(s, files, in, nin);
+		pass(s, files, in, nin, NULL);
 	double warm = now() - t0;
 
 	sym_session_free(s);
 	printf("addresses %zu\nframes %ld\ncold_ms %.2f\nwarm_lookups_per_s %.0f\n", total, frames,
 	       cold[repeats / 2] * 1e3, (double)total * warm_rounds / warm);
-	for (size_t i = 0; i < nin; i++)
+	for (size_t i = 0; i < nin; i++) {
+		double *v = malloc((size_t)repeats * sizeof(*v));
+
+		for (int r = 0; v && r < repeats; r++)
+			v[r] = file_cold[(size_t)r * nin + i];
+		if (v) {
+			qsort(v, (size_t)repeats, sizeof(*v), cmp_double);
+			printf("file %s %zu %.2f\n", in[i].path, in[i].n, v[repeats / 2] * 1e3);
+		}
+		free(v);
 		free(in[i].addr);
+	}
+	free(file_cold);
 	free(in);
 	free(files);
 	free(cold);

@@ -244,7 +244,8 @@ Elf *sym_elf_open(const char *path, int *fdp)
 	*fdp = -1;
 	if (fd < 0)
 		return NULL;
-	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	/* Private: dwarf.c edits section headers in memory (never the file). */
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP_PRIVATE, NULL);
 
 	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getclass(elf)) {
 		if (elf)
@@ -390,12 +391,12 @@ static const char *sym_name(struct sym_session *s, struct sym_file *f, long i)
 	return f->dname[i];
 }
 
-static struct sym_dwarf *file_dwarf(struct sym_file *f)
+static struct sym_dwarf *file_dwarf(struct sym_session *s, struct sym_file *f)
 {
 	if (!f->dwarf_tried) {
 		f->dwarf_tried = true;
 		if (f->dwarf_elf)
-			f->dwarf = sym_dwarf_new(f->dwarf_elf);
+			f->dwarf = sym_dwarf_new(f->dwarf_elf, s->opts.lines);
 	}
 	return f->dwarf;
 }
@@ -414,7 +415,7 @@ int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
 	int nd = 0;
 	bool want_dwarf = !s->opts.no_inline || s->opts.lines;
 
-	if (want_dwarf && file_dwarf(f)) {
+	if (want_dwarf && file_dwarf(s, f)) {
 		nd = sym_dwarf_lookup(f->dwarf, vaddr, s->opts.lines, df, MAX_INLINE);
 		if (nd < 0)
 			nd = 0;

@@ -109,8 +109,13 @@ bool sym_elf_has_section(struct Elf *elf, const char *name, int type);
 
 struct sym_dwarf;
 
-/* NULL if the Elf has no usable DWARF (errno set). elf stays owned by caller. */
-struct sym_dwarf *sym_dwarf_new(struct Elf *elf);
+/*
+ * NULL if the Elf has no usable DWARF (errno set). elf stays owned by the
+ * caller and must be writable in memory (ELF_C_READ_MMAP_PRIVATE or an
+ * image): sections lookups never read are hidden from libdw. Without lines,
+ * line tables are hidden too.
+ */
+struct sym_dwarf *sym_dwarf_new(struct Elf *elf, bool lines);
 void sym_dwarf_free(struct sym_dwarf *d);
 
 /* One frame of an inline chain, innermost first. */
