@@ -6,9 +6,9 @@
  *
  * Cold: a new session per repeat, every file opened and every address
  * symbolized once (inline chains and lines, as `addr2line -f -i -C`);
- * the median wall time is printed, in total and per file ("file PATH N MS"). Warm: the same addresses looked up again
- * WARM_ROUNDS times in a session that has seen them (the per-address cache),
- * as lookups per second. -n: no lines.
+ * the median wall time is printed, in total and per file ("file PATH N MS"). Warm: the same
+ * addresses looked up again WARM_ROUNDS times in a session that has seen them (the per-address
+ * cache), as lookups per second. -n: no lines.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -72,8 +72,8 @@ static int load(struct input *in, char *arg)
 }
 
 /* One pass over every input; returns frames seen (so nothing is optimized away). */
-static long pass(struct sym_session *s, struct sym_file **files, const struct input *in,
-		 size_t nin, double *file_s)
+static long pass(struct sym_session *s, struct sym_file **files, const struct input *in, size_t nin,
+		 double *file_s)
 {
 	long frames = 0;
 
@@ -99,13 +99,19 @@ static long pass(struct sym_session *s, struct sym_file **files, const struct in
 int main(int argc, char **argv)
 {
 	int repeats = 5, warm_rounds = 20, c;
-	struct sym_opts opts = { .lines = true, .no_debuginfod = true };
+	struct sym_opts opts = {.lines = true, .no_debuginfod = true};
 
 	while ((c = getopt(argc, argv, "r:w:n")) != -1) {
 		switch (c) {
-		case 'r': repeats = atoi(optarg); break;
-		case 'w': warm_rounds = atoi(optarg); break;
-		case 'n': opts.lines = false; break;
+		case 'r':
+			repeats = atoi(optarg);
+			break;
+		case 'w':
+			warm_rounds = atoi(optarg);
+			break;
+		case 'n':
+			opts.lines = false;
+			break;
 		default:
 			fprintf(stderr, "usage: sym_bench [-r N] [-w N] [-n] FILE=ADDRFILE...\n");
 			return 2;
@@ -115,8 +121,8 @@ int main(int argc, char **argv)
 	struct input *in = calloc(nin ? nin : 1, sizeof(*in));
 	struct sym_file **files = calloc(nin ? nin : 1, sizeof(*files));
 	double *cold = calloc((size_t)(repeats > 0 ? repeats : 1), sizeof(*cold));
-	double *file_cold = calloc((nin ? nin : 1) * (size_t)(repeats > 0 ? repeats : 1),
-				   sizeof(*file_cold));
+	double *file_cold =
+	    calloc((nin ? nin : 1) * (size_t)(repeats > 0 ? repeats : 1), sizeof(*file_cold));
 	long frames = 0;
 
 	if (!in || !files || !cold || !file_cold || repeats < 1 || warm_rounds < 1)

@@ -182,7 +182,7 @@ static bool try_debuglink(struct sym_session *s, struct sym_file *f, const char 
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - f->path), f->path);
 	else
 		snprintf(dir, sizeof(dir), ".");
-	const char *subs[] = { "", "/.debug" };
+	const char *subs[] = {"", "/.debug"};
 
 	for (size_t i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s%s/%s", dir, subs[i], link);
@@ -237,7 +237,8 @@ static bool try_minidebuginfo(struct sym_session *s, struct sym_file *f)
 		void *img;
 		size_t len;
 
-		if (!data || !data->d_buf || sym_xz_decompress(data->d_buf, data->d_size, &img, &len))
+		if (!data || !data->d_buf ||
+		    sym_xz_decompress(data->d_buf, data->d_size, &img, &len))
 			return false;
 		Elf *elf = elf_memory(img, len);
 

@@ -62,7 +62,7 @@ struct cu_range {
 
 struct sym_dwarf {
 	Dwarf *dw;
-	struct sym_arena arena;	/* joined comp_dir/file names */
+	struct sym_arena arena; /* joined comp_dir/file names */
 	struct sym_cache paths; /* raw file name pointer -> absolute name */
 	struct cu_info *cus;
 	size_t ncus;
@@ -88,9 +88,9 @@ static int range_cmp(const void *pa, const void *pb)
 static void hide_unused_sections(Elf *elf, bool lines)
 {
 	static const char *const unused[] = {
-		".debug_loc",	      ".debug_loclists",    ".debug_aranges",	  ".debug_macro",
-		".debug_macinfo",     ".debug_pubnames",    ".debug_pubtypes",	  ".debug_names",
-		".debug_gnu_pubnames", ".debug_gnu_pubtypes", ".debug_frame",
+	    ".debug_loc",	   ".debug_loclists",	  ".debug_aranges",  ".debug_macro",
+	    ".debug_macinfo",	   ".debug_pubnames",	  ".debug_pubtypes", ".debug_names",
+	    ".debug_gnu_pubnames", ".debug_gnu_pubtypes", ".debug_frame",
 	};
 	size_t shstrndx;
 	Elf_Scn *scn = NULL;
@@ -173,7 +173,7 @@ struct sym_dwarf *sym_dwarf_new(Elf *elf, bool lines)
 				d->ranges = r;
 				ranges_cap = cap;
 			}
-			d->ranges[d->nranges++] = (struct cu_range){ lo, hi, (uint32_t)d->ncus };
+			d->ranges[d->nranges++] = (struct cu_range){lo, hi, (uint32_t)d->ncus};
 			any = true;
 		}
 		if (any)
@@ -270,9 +270,9 @@ static int walk(struct cu_info *ci, Dwarf_Die *die, int32_t parent, uint32_t dep
 					continue;
 				if (!any) {
 					struct dnode n = {
-						.off = dwarf_dieoffset(&child),
-						.parent = parent,
-						.inlined = tag == DW_TAG_inlined_subroutine,
+					    .off = dwarf_dieoffset(&child),
+					    .parent = parent,
+					    .inlined = tag == DW_TAG_inlined_subroutine,
 					};
 
 					if (n.inlined) {
@@ -284,7 +284,7 @@ static int walk(struct cu_info *ci, Dwarf_Die *die, int32_t parent, uint32_t dep
 						return err;
 					any = true;
 				}
-				struct ival v = { lo, hi, (uint32_t)me, -1, depth };
+				struct ival v = {lo, hi, (uint32_t)me, -1, depth};
 
 				err = add_ival(ci, &v);
 				if (err)
@@ -493,8 +493,8 @@ int sym_dwarf_lookup(struct sym_dwarf *d, uint64_t vaddr, bool lines, struct sym
 		struct dnode *dn = &ci->nodes[node];
 
 		out[n] = (struct sym_dwarf_frame){
-			.name = node_name(d, dn),
-			.inlined = dn->inlined,
+		    .name = node_name(d, dn),
+		    .inlined = dn->inlined,
 		};
 		/* Until the lines pass below, .line holds the node index. */
 		out[n].line = (uint32_t)node;

@@ -34,7 +34,7 @@ struct sym_arena {
 void *sym_arena_alloc(struct sym_arena *a, size_t size);
 char *sym_arena_strdup(struct sym_arena *a, const char *str);
 char *sym_arena_printf(struct sym_arena *a, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void sym_arena_release(struct sym_arena *a);
 
 /* ---- string blob: grows while a table is built, then frozen ---------------- */
@@ -50,7 +50,7 @@ int64_t sym_blob_add(struct sym_blob *b, const char *str, size_t len);
 /* ---- address cache: vaddr -> frames, open addressing ----------------------- */
 
 struct sym_cache_slot {
-	uint64_t key; /* address + 1, 0 = empty */
+	uint64_t key;	 /* address + 1, 0 = empty */
 	const void *val; /* frames, or a name for the demangle cache */
 	int n;
 };
@@ -147,8 +147,8 @@ const char *sym_demangle(struct sym_arena *a, const char *name);
 
 /* Text symbols with no sizes: each covers up to the next one. */
 struct sym_ksyms {
-	uint64_t *addr;		/* sorted */
-	uint32_t *name_off;	/* "name" or "name [mod]" in blob */
+	uint64_t *addr;		  /* sorted */
+	uint32_t *name_off;	  /* "name" or "name [mod]" in blob */
 	struct sym_frame *frames; /* filled lazily, one per symbol */
 	size_t n;
 	char *blob;
@@ -161,7 +161,7 @@ long sym_ksyms_find(const struct sym_ksyms *k, uint64_t addr);
 
 struct sym_perfmap {
 	uint32_t pid;
-	bool loaded; /* false: no map file */
+	bool loaded;	 /* false: no map file */
 	uint64_t *start; /* sorted, unique */
 	uint64_t *size;
 	uint32_t *name_off;
@@ -192,7 +192,7 @@ struct sym_file {
 	/* Open ELF handles: main file, separate debug file (either may be NULL). */
 	int fd, dbg_fd;
 	struct Elf *elf, *dbg_elf;
-	void *image;	/* owned copy of an in-memory image (vDSO, MiniDebugInfo) */
+	void *image; /* owned copy of an in-memory image (vDSO, MiniDebugInfo) */
 	void *dbg_image;
 	struct Elf *dwarf_elf; /* the one holding .debug_info, or NULL */
 	struct sym_dwarf *dwarf;

@@ -172,7 +172,7 @@ int sym_cache_put(struct sym_cache *c, uint64_t addr, const void *val, int n)
 		c->slots = slots;
 		c->mask = nslots - 1;
 	}
-	struct sym_cache_slot sl = { .key = addr + 1, .val = val, .n = n };
+	struct sym_cache_slot sl = {.key = addr + 1, .val = val, .n = n};
 
 	cache_insert(c->slots, c->mask, &sl);
 	c->used++;
