@@ -85,14 +85,24 @@ struct unw_table *unw_table_from_image(const void *image, size_t len, struct unw
 /*
  * Build a table from decoded rows: addr[i] sorted ascending, rule[i] applies
  * from addr[i] up to addr[i + 1]; the last row should be a UNW_RULE_NONE
- * terminator. Used by the generator and by tests. NULL with errno EINVAL
- * (unsorted) or ENOMEM.
+ * terminator. Rows at the same address: the last wins; neighbours with
+ * equal rules are merged (so unw_table_count() may be below n); n == 0
+ * gives an empty table. Used by the generator and by tests. NULL with errno
+ * EINVAL (unsorted, or a rule the stored record cannot hold: CFA register
+ * above 31, an ra/bp offset not a multiple of 8 within -1024..1016),
+ * E2BIG (rows spanning 4 GiB or more than 65,536 distinct rules) or ENOMEM.
  */
 struct unw_table *unw_table_from_rows(const uint64_t *addr, const struct unw_rule *rule, size_t n);
 
 void unw_table_free(struct unw_table *tab);
 
-/* Rule at vaddr. Returns 0, or -ENOENT when vaddr is outside every row. */
+/*
+ * Rule at vaddr: one binary search, no allocation. Returns 0, or -ENOENT
+ * when vaddr is outside every row: before the first row, or in a row whose
+ * rule is UNW_RULE_NONE (a terminator or gap); *out is then zeroed, i.e.
+ * type UNW_RULE_NONE. Addresses after the last row get the last row's rule
+ * (normally the terminator). A NULL tab behaves as an empty table.
+ */
 int unw_table_lookup(const struct unw_table *tab, uint64_t vaddr, struct unw_rule *out);
 
 /* Row i (0 <= i < count) as decoded address and rule, for dumps and tests. */
@@ -105,8 +115,9 @@ struct unw_cache;
 
 /*
  * A table cache keyed by build-id, in dir (NULL: $XDG_CACHE_HOME/xprof or
- * ~/.cache/xprof). Entries are versioned and checksummed; a corrupt or
- * stale one is regenerated. NULL with errno on failure to create dir.
+ * ~/.cache/xprof; files go to a versioned subdirectory). Entries are
+ * versioned and checksummed; a corrupt or stale one is regenerated. NULL
+ * with errno on failure to create dir. Not thread-safe.
  */
 struct unw_cache *unw_cache_new(const char *dir);
 void unw_cache_free(struct unw_cache *c);
@@ -114,11 +125,24 @@ void unw_cache_free(struct unw_cache *c);
 /*
  * The table for an ELF file, from memory, the cache or built now. The table
  * stays owned by the cache until unw_cache_free(). A file that could not be
- * read is remembered so it is not retried. NULL with errno as
- * unw_table_from_elf().
+ * read is remembered so it is not retried. build_id may be NULL (len 0): the
+ * file's own build-id note is used, or else its path, size and mtime. NULL
+ * with errno as unw_table_from_elf(), or ESTALE: the file at path no longer
+ * has build_id (and no cached table for it exists), or EINVAL.
  */
 const struct unw_table *unw_cache_get(struct unw_cache *c, const char *path,
 				      const uint8_t *build_id, size_t build_id_len);
+
+/* What a cache did so far, for summaries and benchmarks. */
+struct unw_cache_stats {
+	uint64_t mem_hits;	/* answered from memory (tables and remembered failures) */
+	uint64_t disk_hits;	/* loaded from the cache directory */
+	uint64_t built;		/* generated from the ELF file */
+	uint64_t rejected;	/* cache files that failed validation (then rebuilt) */
+	uint64_t failed;	/* files that could not be read (remembered) */
+};
+
+void unw_cache_get_stats(const struct unw_cache *c, struct unw_cache_stats *out);
 
 /* ---- the unwinder --------------------------------------------------------- */
 
@@ -145,7 +169,12 @@ struct unw_input {
 };
 
 /* unw_frame.flags */
-#define UNW_FRAME_F_TRAP (1u << 0)	/* ip is exact (first frame, or after a signal frame): no ip-1 */
+/*
+ * ip is exact, not a return address: the sampled frame, the sigreturn
+ * trampoline (its ip was pushed by the kernel) and the frame a signal
+ * interrupted. Symbolize it as is; others at ip - 1 (the call).
+ */
+#define UNW_FRAME_F_TRAP (1u << 0)
 #define UNW_FRAME_F_SIGNAL (1u << 1)	/* this frame is the sigreturn trampoline */
 #define UNW_FRAME_F_FP (1u << 2)	/* reached by the frame-pointer fallback */
 

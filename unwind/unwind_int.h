@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of unwind/: the stored table format, shared by the generator
+ * (table*.c, cfi*.c), the cache (cache*.c) and the walker, as ORC shares
+ * orc_types.h between objtool and the kernel. Tests may include this header;
+ * other folders may not.
+ *
+ * A table is one contiguous blob, the same bytes in memory and in the cache:
+ *
+ *   struct unw_tab_hdr                       40 bytes
+ *   uint32_t blk[nblocks + 1]                first entry index of each 64 KiB block
+ *   uint16_t sub[nblocks * 64]               first entry of each 1 KiB of a block, - blk[b]
+ *   (0-6 bytes of padding to 8)
+ *   struct unw_row rules[nrules]             distinct rules, 8 bytes each
+ *   uint16_t ip[nentries]                    entry address - (base + 64 KiB * block)
+ *   uint16_t rid[nentries]                   index into rules[]
+ *
+ * Entry i covers [addr(i), addr(i + 1)); addresses strictly increase and
+ * neighbouring entries never have the same rule (runs are merged). Entries
+ * of block b are blk[b] .. blk[b + 1] - 1; those of its 1 KiB sub-block k
+ * start at blk[b] + sub[64 b + k]. A lookup is two array loads and a binary
+ * search over one sub-block's u16 addresses (libc: 20 on average, within one
+ * or two cache lines; a search over a whole 64 KiB block measured 114 ns per
+ * random lookup, this 2.6 KiB index brings it to the numbers in the README).
+ * An address before the first entry of its sub-block belongs to the entry
+ * before it. The last entry should be a terminator (a rule of type
+ * UNW_RULE_NONE).
+ *
+ * Invariants checked on load (unw_table_from_blob): magic, version, sizes,
+ * blk[] non-decreasing from 0 to nentries, ip[] increasing within a block,
+ * every entry inside the sub-block sub[] puts it in,
+ * rid[] < nrules, rule fields in range, and the CRC-32 of the whole blob
+ * (crc field as 0).
+ */
+#ifndef XPROF_UNWIND_INT_H
+#define XPROF_UNWIND_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "unwind/unwind.h"
+
+#define UNW_TAB_MAGIC	    0x58505554u /* "TUPX" little-endian: xprof unwind table */
+#define UNW_TAB_VERSION	    2
+#define UNW_TAB_BLOCK_SHIFT 16 /* 64 KiB blocks: the u16 ip[] is an offset inside one */
+#define UNW_TAB_SUB_SHIFT   10 /* 1 KiB sub-blocks: the search range of a lookup */
+#define UNW_TAB_SUBS	    (1u << (UNW_TAB_BLOCK_SHIFT - UNW_TAB_SUB_SHIFT))
+#define UNW_TAB_MAX_RULES   65536 /* rid[] is u16 */
+
+/*
+ * The stored rule record: 8 bytes, no padding, no bitfields.
+ *   kind    = type (enum unw_rule_type, bits 0-2) | cfa_reg << 3 (DWARF number, 0-31)
+ *   locs    = ra_loc (enum unw_loc, bits 0-1) | bp_loc << 2
+ *   ra, bp  = offset from the CFA divided by 8 for UNW_LOC_CFA_OFF (every
+ *             real offset is a multiple of 8 within +-1 KiB), or the DWARF
+ *             register number for UNW_LOC_REG; 0 otherwise
+ *   cfa_off = unscaled byte offset (libc has rsp+33,360; python3 rsp+65,600)
+ */
+struct unw_row {
+	int32_t cfa_off;
+	uint8_t kind;
+	uint8_t locs;
+	int8_t ra;
+	int8_t bp;
+};
+_Static_assert(sizeof(struct unw_row) == 8, "unw_row is stored: 8 bytes, no padding");
+
+#define UNW_ROW_TYPE(r)	   ((r)->kind & 7u)
+#define UNW_ROW_CFA_REG(r) ((r)->kind >> 3)
+#define UNW_ROW_RA_LOC(r)  ((r)->locs & 3u)
+#define UNW_ROW_BP_LOC(r)  (((r)->locs >> 2) & 3u)
+
+struct unw_tab_hdr {
+	uint32_t magic;	   /* UNW_TAB_MAGIC */
+	uint16_t version;  /* UNW_TAB_VERSION */
+	uint16_t row_size; /* sizeof(struct unw_row) */
+	uint32_t nentries;
+	uint32_t nrules;
+	uint32_t nblocks; /* 64 KiB blocks from base up to the last entry */
+	uint32_t crc;	  /* CRC-32 (zlib) of the whole blob, this field as 0 */
+	uint64_t base;	  /* vaddr of block 0: the first entry's address, 64 KiB aligned */
+	uint64_t size;	  /* bytes of the whole blob, header included */
+};
+_Static_assert(sizeof(struct unw_tab_hdr) == 40, "unw_tab_hdr is stored: no padding");
+
+/* The in-memory table: the blob plus pointers into it. */
+struct unw_table {
+	void *blob; /* owned, malloc'ed */
+	size_t size;
+	uint64_t base;
+	uint32_t n, nrules, nblocks;
+	const uint32_t *blk;
+	const uint16_t *sub;
+	const struct unw_row *rules;
+	const uint16_t *ip;
+	const uint16_t *rid;
+	struct unw_gen_stats stats; /* generation stats; zero when loaded from the cache */
+};
+
+/* Encode a decoded rule; false when it does not fit the stored record. */
+bool unw_rule_encode(const struct unw_rule *in, struct unw_row *out);
+void unw_rule_decode(const struct unw_row *in, struct unw_rule *out);
+
+/*
+ * Take ownership of blob (malloc'ed, size bytes) and validate it as above.
+ * On error the blob is freed and NULL returned with errno EINVAL (bad or
+ * corrupt table) or ENOMEM.
+ */
+struct unw_table *unw_table_from_blob(void *blob, size_t size);
+
+/* The table's stored bytes, for the cache; valid until unw_table_free(). */
+const void *unw_table_blob(const struct unw_table *tab, size_t *size);
+
+/* The generation stats of a table built in this process (zero if loaded). */
+const struct unw_gen_stats *unw_table_stats(const struct unw_table *tab);
+
+/* ---- CFI reader (cfi.c) ---------------------------------------------------- */
+
+/* One CFI row as interpreted for the compact form: [start, end) -> rule. */
+struct unw_cfi_row {
+	uint64_t start, end;
+	struct unw_rule rule;
+};
+
+/* One FDE's rows, in address order, before gaps and overlaps are resolved. */
+struct unw_cfi_fde {
+	uint64_t start, end;
+	uint32_t first_row, nrows; /* into unw_cfi.rows */
+	uint8_t prio;		   /* 0: .eh_frame, 1: .debug_frame, 2: separate debug file */
+};
+
+struct unw_cfi {
+	struct unw_cfi_row *rows;
+	size_t nrows, cap_rows;
+	struct unw_cfi_fde *fdes;
+	size_t nfdes, cap_fdes;
+	struct unw_gen_stats *stats; /* counts fdes, rows, unrep[] */
+};
+
+enum unw_cfi_kind {
+	UNW_CFI_EH_FRAME,    /* .eh_frame: CIE id 0, CIE pointers relative, 'z' augmentation */
+	UNW_CFI_DEBUG_FRAME, /* .debug_frame: CIE id ~0, CIE pointers from section start */
+};
+
+/*
+ * Read every FDE of one CFI section (data of len bytes loaded at vaddr
+ * sh_addr) into cfi. A bad CIE or FDE is counted as UNW_UNREP_BAD_FDE and
+ * skipped; only an allocation failure fails the section (-ENOMEM).
+ */
+int unw_cfi_read(struct unw_cfi *cfi, enum unw_cfi_kind kind, const uint8_t *data, size_t len,
+		 uint64_t sh_addr, uint8_t prio);
+void unw_cfi_release(struct unw_cfi *cfi);
+
+/*
+ * Turn the FDEs of cfi into a table: sort them, drop overlapping ones
+ * (counted as bad unless a lower-priority copy of a covered range), add a
+ * terminator after each FDE not followed directly by another, merge equal
+ * neighbours, deduplicate rules. NULL with errno ENOMEM, ENODATA (no rows),
+ * E2BIG (more than UNW_TAB_MAX_RULES rules or a span over 4 GiB).
+ */
+struct unw_table *unw_table_from_cfi(struct unw_cfi *cfi, struct unw_gen_stats *stats);
+
+#endif /* XPROF_UNWIND_INT_H */
