@@ -204,12 +204,29 @@ static bool try_debuginfod(struct sym_session *s, struct sym_file *f)
 		s->dbgd_tried = true;
 		s->dbgd = debuginfod_begin();
 	}
-	if (!s->dbgd)
+	if (!s->dbgd || s->dbgd_down)
 		return false;
 	int fd = debuginfod_find_debuginfo(s->dbgd, f->build_id, (int)f->build_id_len, &path);
 
-	if (fd < 0)
+	if (fd < 0) {
+		/* A server that cannot be reached costs a timeout per file:
+		 * after the first such failure, stop asking (ENOENT, "no such
+		 * build-id", is an answer and does not count). */
+		switch (-fd) {
+		case ETIMEDOUT:
+		case ECONNREFUSED:
+		case ECONNRESET:
+		case EHOSTUNREACH:
+		case ENETUNREACH:
+		case ENETDOWN:
+		case EAGAIN:
+			s->dbgd_down = true;
+			break;
+		default:
+			break;
+		}
 		return false;
+	}
 	close(fd);
 	bool ok = path && use_debug_file(s, f, path, "debuginfod: ", false, 0);
 

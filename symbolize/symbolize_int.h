@@ -220,6 +220,7 @@ struct sym_session {
 
 	struct debuginfod_client *dbgd;
 	bool dbgd_tried;
+	bool dbgd_down; /* unreachable once: not asked again */
 
 	struct sym_frame unknown; /* "[unknown]" */
 	struct sym_frame kunknown;

@@ -280,6 +280,37 @@ static void test_demangle(void **state)
 	sym_session_free(s);
 }
 
+static void test_demangle_table(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *raw, *want; /* want NULL: not demangled */
+	} cases[] = {
+	    {"_ZN3foo3barEv", "foo::bar()"},
+	    {"_ZN3foo3barEv.cold", "foo::bar() [clone .cold]"},
+	    {"_ZNSt6vectorIiSaIiEE9push_backERKi",
+	     "std::vector<int, std::allocator<int> >::push_back(int const&)"},
+	    /* Rust legacy (hash dropped, as rustfilt and addr2line -C do) and v0. */
+	    {"_ZN4core3fmt9Formatter3pad17h8c9e6fe3e8d5e0b4E", "core::fmt::Formatter::pad"},
+	    {"_RNvCs15kBYyAo9fc_7mycrate7example", "mycrate::example"},
+	    {"main", NULL},
+	    {"_Z", NULL},
+	    {"_Zjunk", NULL},
+	    {"_R", NULL},
+	};
+	struct sym_arena a = {0};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *d = sym_demangle(&a, cases[i].raw);
+
+		if (cases[i].want)
+			assert_string_equal(d, cases[i].want);
+		else
+			assert_null(d);
+	}
+	sym_arena_release(&a);
+}
+
 static void test_unknown_files(void **state)
 {
 	(void)state;
@@ -500,6 +531,7 @@ int main(void)
 	    cmocka_unit_test(test_symbols),
 	    cmocka_unit_test(test_inlines),
 	    cmocka_unit_test(test_demangle),
+	    cmocka_unit_test(test_demangle_table),
 	    cmocka_unit_test(test_unknown_files),
 	    cmocka_unit_test(test_vdso),
 	    cmocka_unit_test(test_kallsyms),
