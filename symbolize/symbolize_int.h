@@ -58,6 +58,7 @@ struct sym_cache_slot {
 struct sym_cache {
 	struct sym_cache_slot *slots;
 	size_t mask, used;
+	struct sym_cache_slot top; /* key UINT64_MAX, which would wrap to 0 */
 };
 
 /* The n stored for key (0: absent, val untouched). */

@@ -209,6 +209,13 @@ static void test_symbols(void **state)
 	/* Before the first function: unknown. */
 	assert_string_equal(name_at(s, f, 0x10, NULL, &flags), "[sym_target+0x10]");
 	assert_int_equal(flags, SYM_F_UNKNOWN);
+	/* The top address (its cache key would wrap) is cached like any other. */
+	const struct sym_frame *t1, *t2;
+
+	assert_int_equal(sym_file_lookup(s, f, UINT64_MAX, &t1), 1);
+	assert_int_equal(sym_file_lookup(s, f, UINT64_MAX, &t2), 1);
+	assert_ptr_equal(t1, t2);
+	assert_string_equal(t1->name, "[sym_target+0xffffffffffffffff]");
 	/* Same file again: same object. */
 	assert_ptr_equal(sym_file_get(s, t, NULL, 0), f);
 	sym_session_free(s);
@@ -527,16 +534,11 @@ static void test_perfmap_parse_empty(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_alias_rule),
-	    cmocka_unit_test(test_symbols),
-	    cmocka_unit_test(test_inlines),
-	    cmocka_unit_test(test_demangle),
-	    cmocka_unit_test(test_demangle_table),
-	    cmocka_unit_test(test_unknown_files),
-	    cmocka_unit_test(test_vdso),
-	    cmocka_unit_test(test_kallsyms),
-	    cmocka_unit_test(test_perfmap),
-	    cmocka_unit_test(test_perfmap_parse_empty),
+	    cmocka_unit_test(test_alias_rule),	   cmocka_unit_test(test_symbols),
+	    cmocka_unit_test(test_inlines),	   cmocka_unit_test(test_demangle),
+	    cmocka_unit_test(test_demangle_table), cmocka_unit_test(test_unknown_files),
+	    cmocka_unit_test(test_vdso),	   cmocka_unit_test(test_kallsyms),
+	    cmocka_unit_test(test_perfmap),	   cmocka_unit_test(test_perfmap_parse_empty),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
