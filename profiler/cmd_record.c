@@ -558,6 +558,10 @@ int cmd_record(int argc, char **argv)
 		    res.bpf_samples ? (double)res.bpf_sample_ns / res.bpf_samples : 0.0,
 		    (unsigned long long)res.read_fail, (unsigned long long)res.no_sigframe,
 		    (unsigned long long)res.misordered);
+	if (verbose && res.prog_run_cnt)
+		fprintf(stderr,
+			"xprof: sampler runs: %llu, %llu ns in total (kernel.bpf_stats_enabled)\n",
+			(unsigned long long)res.prog_run_cnt, (unsigned long long)res.prog_run_ns);
 	if (res.lost_sideband)
 		fprintf(stderr,
 			"xprof: warning: the kernel dropped %llu mmap/comm/task events; "

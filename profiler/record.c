@@ -816,6 +816,18 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 		}
 	}
 
+	{
+		/* The kernel's run-time stats of the sampler (kernel.bpf_stats_enabled=1), as
+		 * bpftool shows them. */
+		struct bpf_prog_info pi;
+		uint32_t len = sizeof(pi);
+
+		memset(&pi, 0, sizeof(pi));
+		if (!bpf_obj_get_info_by_fd(bpf_program__fd(s->skel->progs.xp_sample), &pi, &len)) {
+			res->prog_run_ns = pi.run_time_ns;
+			res->prog_run_cnt = pi.run_cnt;
+		}
+	}
 	/* Stop sampling, then drain what is left: every event is stamped before now. */
 	for (int c = 0; c < s->ncpus; c++) {
 		bpf_link__destroy(s->links[c]);

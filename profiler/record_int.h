@@ -95,6 +95,8 @@ struct xp_record_result {
 	uint64_t bpf_sample_ns;
 	uint64_t read_fail;
 	uint64_t no_sigframe;
+	uint64_t prog_run_ns;  /* bpf_prog_info run_time_ns/run_cnt of the sampler (every */
+	uint64_t prog_run_cnt; /* tick, targets or not; 0 unless kernel.bpf_stats_enabled) */
 	bool child_exited;
 	int child_status; /* waitpid status when child_exited */
 };
