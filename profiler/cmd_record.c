@@ -206,6 +206,36 @@ static int release_child(void *ctx)
 	return 0;
 }
 
+/* A second .xprof output: a copy of the first. 0 or -errno. */
+static int copy_file(const char *from, const char *to)
+{
+	char buf[1 << 16];
+	int in, out, err = 0;
+	ssize_t n;
+
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		err = -errno;
+		close(in);
+		return err;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		if (write(out, buf, n) != n) {
+			err = -EIO;
+			break;
+		}
+	}
+	if (n < 0)
+		err = -errno;
+	close(in);
+	if (close(out) && !err)
+		err = -EIO;
+	return err;
+}
+
 /* The summary's counts, read back from the file just written (which also proves it readable). */
 static int count_file(const char *path, struct xp_rec_info *info)
 {
@@ -490,12 +520,10 @@ int cmd_record(int argc, char **argv)
 		size_t at = strlen(written);
 
 		if (has_ext(outputs[i], ".xprof") && outputs[i] != rec_path) {
-			char cp[2 * PATH_MAX + 16];
-
-			snprintf(cp, sizeof(cp), "cp -f -- '%s' '%s'", rec_path, outputs[i]);
-			if (system(cp)) {
-				fprintf(stderr, "xprof: cannot copy the recording to '%s'\n",
-					outputs[i]);
+			e = copy_file(rec_path, outputs[i]);
+			if (e) {
+				fprintf(stderr, "xprof: cannot copy the recording to '%s': %s\n",
+					outputs[i], strerror(-e));
 				rc = 1;
 				continue;
 			}

@@ -178,4 +178,8 @@ grep -q "wrote xprof.folded" "$T/def.err" || fail "summary: $(cat "$T/def.err")"
 [ "$(wc -l <"$T/def.err")" = 1 ] || fail "more than one summary line: $(cat "$T/def.err")"
 grep -q "^rec_spin;.*recurse;recurse;recurse;recurse;burn" "$T/xprof.folded" || fail "xprof.folded lacks the burn stack"
 ok "default output xprof.folded"
+"$XPROF" record -F 99 -o "$T/it's.xprof" -o "$T/copy.xprof" -- "$P/rec_spin" 1 0.2 2 >/dev/null 2>"$T/two.err" ||
+	fail "two .xprof outputs: $(cat "$T/two.err")"
+cmp -s "$T/it's.xprof" "$T/copy.xprof" || fail "the second .xprof output differs from the first"
+ok "two .xprof outputs, identical"
 echo "all record checks passed"
