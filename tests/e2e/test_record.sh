@@ -10,7 +10,7 @@ set -u
 [ -r /sys/kernel/btf/vmlinux ] || { echo "skip: no kernel BTF"; exit 77; }
 P=$XPROF_BUILD/progs
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 ok() { echo "ok: $*"; }
 
@@ -68,7 +68,7 @@ done
 ok "children followed, their samples mapped"
 
 # --- 4. -p on a running process, -d -------------------------------------------
-"$P/rec_spin" 1 4 6 >"$T/bg.out" &
+"$P/rec_spin" 1 60 6 >"$T/bg.out" &
 bg=$!
 sleep 0.3
 cputicks() { awk '{print $14 + $15}' /proc/$1/stat; }
@@ -91,7 +91,7 @@ grep -qx "mappings: [1-9][0-9]*" "$T/p.info" || fail "-p: no mappings synthesize
 ok "-p $bg -d 1: $n samples, $dur s"
 
 # --- 4b. the leader thread exits (pthread_exit) mid-recording, the others go on --
-"$P/rec_spin" 2 3 6 leader-exit >/dev/null &
+"$P/rec_spin" 2 20 6 leader-exit >/dev/null &
 le=$!
 sleep 0.1
 c0=$(cputicks $le) w0=$(date +%s.%N)
@@ -129,7 +129,7 @@ kill $bg 2>/dev/null
 wait $bg 2>/dev/null
 
 # --- 5b. a stalled reader: the ring buffer fills, drops are counted and reported -
-"$P/rec_spin" 2 4 6 >/dev/null &
+"$P/rec_spin" 2 20 6 >/dev/null &
 bg=$!
 "$XPROF" record -p $bg -F 999 --stack-size 65536 -o "$T/drop.xprof" 2>"$T/drop.err" &
 rp=$!
@@ -148,7 +148,7 @@ wait $bg 2>/dev/null
 ok "stalled reader: $lost samples lost, counted and reported"
 
 # --- 5c. -a: every process but xprof itself ----------------------------------------
-"$P/rec_spin" 1 3 6 >/dev/null &
+"$P/rec_spin" 1 20 6 >/dev/null &
 bg=$!
 "$XPROF" record -a -d 0.7 -F 199 -o "$T/all.xprof" 2>"$T/all.err" &
 rp=$!
