@@ -51,8 +51,14 @@ demo: deps
 	$(Q)$(XPROF) record -F 999 -o demo.xprof -o demo.folded -o demo.svg -- \
 		$(DEMO_BIN) $(abspath $(DEMO_LIB))
 	$(Q)$(XPROF) info demo.xprof
-	@echo "demo: the hottest stacks (demo.folded; flamegraph in demo.svg):"
-	$(Q)sort -t' ' -k2 -nr demo.folded | head -n 8 | cut -c1-160
+	@echo "demo: where the samples went (demo.folded; flamegraph in demo.svg):"
+	$(Q)awk '{ n = $$NF; t += n; k = "other"; \
+		if (/on_prof/) k = "on_prof (signal handler, sigaltstack)"; \
+		else if (/plugin_work/) k = "plugin_work (dlopen'"'"'ed libdemo_plugin.so)"; \
+		else if (/sort_work/) k = "sort_work (std::sort, inlined mix)"; \
+		else if (/hash_work/) k = "hash_work (std::unordered_map)"; \
+		else if (/main_work/) k = "main_work (main thread)"; s[k] += n } \
+		END { for (k in s) printf "  %5.1f%%  %s\n", 100 * s[k] / t, k }' demo.folded | sort -rn
 
 # ---- make bench --------------------------------------------------------------
 # bench/run.sh finds bench/bench_record.sh and runs it through this target.
