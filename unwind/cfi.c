@@ -803,8 +803,10 @@ int unw_cfi_read(struct unw_cfi *cfi, enum unw_cfi_kind kind, const uint8_t *dat
 		if (dwarf64)
 			length = rd_bytes(&r, 8);
 		if (length == 0) {
-			if (kind == UNW_CFI_EH_FRAME)
+			if (kind == UNW_CFI_EH_FRAME) {
+				off += 4;
 				break; /* the .eh_frame terminator (crtend.o) */
+			}
 			off = (uint64_t)(r.p - data);
 			continue;
 		}
@@ -896,6 +898,7 @@ int unw_cfi_read(struct unw_cfi *cfi, enum unw_cfi_kind kind, const uint8_t *dat
 		if (!err)
 			err = push_fde(cfi, start, start + range, first, prio);
 	}
+	cfi->used = off < len ? (size_t)off : len;
 	free(cies.slot);
 	free(it);
 	return err;

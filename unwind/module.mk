@@ -10,7 +10,7 @@
 UNW_PROG_DIR := $(O)/progs
 UNW_PROGS := $(UNW_PROG_DIR)/cfi_omitfp $(UNW_PROG_DIR)/cfi_cxx $(UNW_PROG_DIR)/cfi_odd \
              $(UNW_PROG_DIR)/cfi_dbg $(UNW_PROG_DIR)/cfi_dbg.debug $(UNW_PROG_DIR)/cfi_dbg.stripped \
-             $(UNW_PROG_DIR)/cfi_nobid
+             $(UNW_PROG_DIR)/cfi_nobid $(UNW_PROG_DIR)/cfi_dbgz
 EXTRA_TEST_BINS += $(UNW_PROGS)
 
 # -Wa,--gsframe: the SFrame comparison reads .sframe from these two.
@@ -41,6 +41,10 @@ $(UNW_PROG_DIR)/cfi_dbg.debug: $(UNW_PROG_DIR)/cfi_dbg
 
 $(UNW_PROG_DIR)/cfi_dbg.stripped: $(UNW_PROG_DIR)/cfi_dbg
 	$(Q)objcopy --strip-debug $< $@
+
+# SHF_COMPRESSED .debug_frame
+$(UNW_PROG_DIR)/cfi_dbgz: $(UNW_PROG_DIR)/cfi_dbg
+	$(Q)objcopy --compress-debug-sections=zlib $< $@
 
 # No build-id note: the cache keys it by path, size and mtime.
 $(UNW_PROG_DIR)/cfi_nobid: $(UNW_PROG_DIR)/cfi_odd

@@ -135,6 +135,7 @@ struct unw_cfi {
 	struct unw_cfi_fde *fdes;
 	size_t nfdes, cap_fdes;
 	struct unw_gen_stats *stats; /* counts fdes, rows, unrep[] */
+	size_t used;		     /* bytes the last unw_cfi_read() walked, terminator included */
 };
 
 enum unw_cfi_kind {

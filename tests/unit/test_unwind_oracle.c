@@ -418,10 +418,54 @@ static void test_progs(void **state)
 	/* .debug_frame for the program's code, .eh_frame for the crt parts */
 	prog("cfi_dbg", p, sizeof(p));
 	oracle_file("cfi_dbg (.debug_frame)", p, NULL, true, true);
+	prog("cfi_dbgz", p, sizeof(p));
+	oracle_file("cfi_dbgz (compressed)", p, NULL, true, true);
 	/* .debug_frame only in the separate debug file */
 	prog("cfi_dbg.stripped", p, sizeof(p));
 	prog("cfi_dbg.debug", d, sizeof(d));
 	oracle_file("cfi_dbg (debug file)", p, d, true, true);
+}
+
+/* A file without section headers: .eh_frame is found through PT_GNU_EH_FRAME. */
+static void test_no_section_headers(void **state)
+{
+	char src[4200], dst[] = "/tmp/xprof-nosh.XXXXXX";
+	struct unw_gen_stats st;
+
+	(void)state;
+	prog("cfi_omitfp", src, sizeof(src));
+	int in = open(src, O_RDONLY), out = mkstemp(dst);
+	assert_true(in >= 0 && out >= 0);
+	char buf[65536];
+	ssize_t n;
+	Elf64_Ehdr eh;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	assert_int_equal(pread(out, &eh, sizeof(eh), 0), sizeof(eh));
+	eh.e_shoff = 0;
+	eh.e_shnum = 0;
+	eh.e_shstrndx = 0;
+	assert_int_equal(pwrite(out, &eh, sizeof(eh), 0), sizeof(eh));
+	close(in);
+	close(out);
+
+	struct unw_table *a = unw_table_from_elf(src, NULL, NULL);
+	struct unw_table *b = unw_table_from_elf(dst, NULL, &st);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(unw_table_count(a), unw_table_count(b));
+	for (size_t i = 0; i < unw_table_count(a); i++) {
+		uint64_t x, y;
+		struct unw_rule r, q;
+
+		unw_table_row(a, i, &x, &r);
+		unw_table_row(b, i, &y, &q);
+		assert_int_equal(x, y);
+		assert_true(rule_eq(&r, &q));
+	}
+	unw_table_free(a);
+	unw_table_free(b);
+	unlink(dst);
 }
 
 static void test_vdso(void **state)
@@ -632,7 +676,7 @@ int main(void)
 	    cmocka_unit_test(test_libc),   cmocka_unit_test(test_ldso),
 	    cmocka_unit_test(test_libm),   cmocka_unit_test(test_libstdcxx),
 	    cmocka_unit_test(test_vdso),   cmocka_unit_test(test_progs),
-	    cmocka_unit_test(test_sframe),
+	    cmocka_unit_test(test_sframe), cmocka_unit_test(test_no_section_headers),
 	};
 
 	elf_version(EV_CURRENT);
