@@ -169,11 +169,12 @@ static const uint8_t *vaddr_bytes(Elf *elf, const uint8_t *raw, size_t rawlen, u
 		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || vaddr < ph.p_vaddr ||
 		    vaddr - ph.p_vaddr >= ph.p_filesz)
 			continue;
+		/* untrusted headers: no sum may wrap */
+		if (ph.p_offset > rawlen || ph.p_filesz > rawlen - ph.p_offset)
+			return NULL;
 		uint64_t off = ph.p_offset + (vaddr - ph.p_vaddr);
 		uint64_t end = ph.p_offset + ph.p_filesz;
 
-		if (off >= rawlen || end > rawlen)
-			return NULL;
 		*avail = (size_t)(end - off);
 		return raw + off;
 	}
