@@ -71,6 +71,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *mode = argv[1], *file = argv[2];
+	double med;
 	int runs = atoi(argv[3]);
 	double *v = calloc((size_t)(runs > 0 ? runs : 1), sizeof(*v));
 	struct unw_table *t = unw_table_from_elf(file, NULL, NULL);
@@ -87,7 +88,8 @@ int main(int argc, char **argv)
 			v[i] = (now_ns() - t0) / 1e6;
 			unw_table_free(x);
 		}
-		printf("gen %.3f ms (min %.3f)\n", median(v, runs), v[0]);
+		med = median(v, runs);
+		printf("gen %.3f ms (min %.3f)\n", med, v[0]);
 	} else if (!strcmp(mode, "warm")) {
 		char dir[] = "/tmp/xprof-bench.XXXXXX", cmd[64];
 
@@ -114,7 +116,8 @@ int main(int argc, char **argv)
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 		if (system(cmd))
 			return 1;
-		printf("warm %.3f ms (min %.3f)\n", median(v, runs), v[0]);
+		med = median(v, runs);
+		printf("warm %.3f ms (min %.3f)\n", med, v[0]);
 	} else if (!strcmp(mode, "lookup")) {
 		uint64_t *a = addresses(t, NADDR);
 		volatile unsigned sink = 0;
@@ -130,7 +133,8 @@ int main(int argc, char **argv)
 			v[i] = (now_ns() - t0) / NADDR;
 		}
 		free(a);
-		printf("lookup %.1f ns (min %.1f)\n", median(v, runs), v[0]);
+		med = median(v, runs);
+		printf("lookup %.1f ns (min %.1f)\n", med, v[0]);
 	} else if (!strcmp(mode, "libdw")) {
 		size_t n = NADDR / 10;
 		uint64_t *a = addresses(t, n);
@@ -158,7 +162,8 @@ int main(int argc, char **argv)
 		elf_end(elf);
 		close(fd);
 		free(a);
-		printf("libdw %.1f ns (min %.1f)\n", median(v, runs), v[0]);
+		med = median(v, runs);
+		printf("libdw %.1f ns (min %.1f)\n", med, v[0]);
 	} else {
 		fprintf(stderr, "tables_bench: unknown mode '%s'\n", mode);
 		return 2;
