@@ -1,13 +1,284 @@
 // SPDX-License-Identifier: MIT
-/* xprof report: placeholder until its issue lands. */
+/*
+ * xprof report: read a recording (.xprof or perf.data), unwind and symbolize
+ * every sample, and write any mix of folded, SVG, pprof and top outputs from
+ * the same profile. The last line on stderr sums up what happened, with the
+ * share of complete stacks and why the others stopped.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "profiler/profiler_int.h"
 
+#define MAX_OUTPUTS 16
+#define MAX_IDS 256
+
+static void report_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: xprof report -i FILE [-o OUT]... [options]\n"
+		"\n"
+		"Unwinds and symbolizes a recording (.xprof, or perf.data from\n"
+		"'perf record --call-graph dwarf') and writes outputs chosen by extension:\n"
+		"  .folded  folded stacks   .svg  flamegraph   .pb.gz  pprof   .txt  top table\n"
+		"Without -o and --top, writes xprof.folded.\n"
+		"\n"
+		"  -i, --input FILE        recording to read\n"
+		"  -o, --output FILE       output file (repeatable)\n"
+		"      --top N             print the N functions with most samples to stdout\n"
+		"      --pid, --tid        put PID (and TID) in the folded root frame: comm-PID/TID\n"
+		"      --filter-pid LIST   keep samples of these processes (comma-separated)\n"
+		"      --filter-tid LIST   keep samples of these threads\n"
+		"      --filter-comm NAME  keep samples of threads with this name\n"
+		"      --min-count N       drop folded/SVG stacks seen fewer than N times\n"
+		"      --title TEXT        flamegraph title\n"
+		"      --inverted          flamegraph as an icicle graph (roots at the top)\n"
+		"      --lines             add file:line to frames (pprof, top)\n"
+		"      --no-inline         do not expand inlined frames\n"
+		"      --no-demangle       keep mangled C++/Rust names\n"
+		"      --no-debuginfod     do not fetch debuginfo even if DEBUGINFOD_URLS is set\n"
+		"      --cache-dir DIR     unwind table cache (default $XDG_CACHE_HOME/xprof)\n"
+		"      --no-cache          build unwind tables in memory only\n"
+		"  -q, --quiet             no summary line\n");
+}
+
+/* "1,2,3" into ids; 0 or -EINVAL. */
+static int parse_ids(const char *arg, uint32_t *ids, unsigned *n)
+{
+	char *end;
+
+	*n = 0;
+	while (*arg) {
+		unsigned long v = strtoul(arg, &end, 10);
+
+		if (end == arg || v > UINT32_MAX || *n == MAX_IDS || (*end && *end != ','))
+			return -EINVAL;
+		ids[(*n)++] = (uint32_t)v;
+		arg = *end ? end + 1 : end;
+	}
+	return *n ? 0 : -EINVAL;
+}
+
+static double pct(uint64_t a, uint64_t b)
+{
+	return b ? 100.0 * (double)a / (double)b : 0.0;
+}
+
+static void print_summary(const struct xp_session_stats *st, const char *const *outs,
+			  unsigned nouts)
+{
+	uint64_t n = st->kept;
+	char why[512] = "";
+	size_t len = 0;
+
+	for (int i = 1; i < UNW_STATUS_NR; i++)
+		if (st->status[i] && len < sizeof(why))
+			len += snprintf(why + len, sizeof(why) - len, "%s%s %.1f%%",
+					len ? ", " : " (", unw_status_name(i),
+					pct(st->status[i], n));
+	if (len && len < sizeof(why))
+		snprintf(why + len, sizeof(why) - len, ")");
+	fprintf(stderr, "xprof: %llu samples, %llu lost, %llu processes, %.1f%% complete%s",
+		(unsigned long long)n, (unsigned long long)st->lost,
+		(unsigned long long)st->processes, pct(st->status[UNW_OK_COMPLETE], n), why);
+	if (st->fp_used)
+		fprintf(stderr, ", %.1f%% via frame pointers", pct(st->fp_used, n));
+	if (st->stale_files)
+		fprintf(stderr, ", %llu files changed since recording",
+			(unsigned long long)st->stale_files);
+	for (unsigned i = 0; i < nouts; i++)
+		fprintf(stderr, "%s%s", i ? ", " : "; wrote ", outs[i]);
+	fputc('\n', stderr);
+}
+
 int cmd_report(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "xprof: 'report' is not supported yet\n");
-	return 1;
+	enum {
+		O_TOP = 256, O_PID, O_TID, O_FPID, O_FTID, O_FCOMM, O_MIN, O_TITLE, O_INV,
+		O_LINES, O_NOINL, O_NODEM, O_NODI, O_CACHE, O_NOCACHE,
+	};
+	static const struct option lopts[] = {
+		{"input", required_argument, NULL, 'i'},
+		{"output", required_argument, NULL, 'o'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"top", required_argument, NULL, O_TOP},
+		{"pid", no_argument, NULL, O_PID},
+		{"tid", no_argument, NULL, O_TID},
+		{"filter-pid", required_argument, NULL, O_FPID},
+		{"filter-tid", required_argument, NULL, O_FTID},
+		{"filter-comm", required_argument, NULL, O_FCOMM},
+		{"min-count", required_argument, NULL, O_MIN},
+		{"title", required_argument, NULL, O_TITLE},
+		{"inverted", no_argument, NULL, O_INV},
+		{"lines", no_argument, NULL, O_LINES},
+		{"no-inline", no_argument, NULL, O_NOINL},
+		{"no-demangle", no_argument, NULL, O_NODEM},
+		{"no-debuginfod", no_argument, NULL, O_NODI},
+		{"cache-dir", required_argument, NULL, O_CACHE},
+		{"no-cache", no_argument, NULL, O_NOCACHE},
+		{0},
+	};
+	const char *input = NULL, *outs[MAX_OUTPUTS], *why = NULL;
+	unsigned nouts = 0, top = 0;
+	uint32_t pids[MAX_IDS], tids[MAX_IDS];
+	struct xp_session_opts so = {0};
+	struct rep_opts ro = {0};
+	struct xp_session *s = NULL;
+	bool quiet = false;
+	char *end;
+	int c, err, ret = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "i:o:qh", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			input = optarg;
+			break;
+		case 'o':
+			if (nouts == MAX_OUTPUTS) {
+				fprintf(stderr, "xprof: at most %d outputs\n", MAX_OUTPUTS);
+				return 2;
+			}
+			outs[nouts++] = optarg;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			report_usage(stdout);
+			return 0;
+		case O_TOP:
+			top = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || !top) {
+				fprintf(stderr, "xprof: --top takes a positive number, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case O_PID:
+			ro.with_pid = true;
+			break;
+		case O_TID:
+			ro.with_pid = ro.with_tid = true;
+			break;
+		case O_FPID:
+		case O_FTID:
+			if (parse_ids(optarg, c == O_FPID ? pids : tids,
+				      c == O_FPID ? &so.filter.npids : &so.filter.ntids)) {
+				fprintf(stderr, "xprof: bad id list '%s': give numbers like 12,34\n", optarg);
+				return 2;
+			}
+			so.filter.pids = pids;
+			so.filter.tids = tids;
+			break;
+		case O_FCOMM:
+			so.filter.comm = optarg;
+			break;
+		case O_MIN:
+			ro.min_count = strtoull(optarg, &end, 10);
+			if (*end) {
+				fprintf(stderr, "xprof: --min-count takes a number, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case O_TITLE:
+			ro.title = optarg;
+			break;
+		case O_INV:
+			ro.inverted = true;
+			break;
+		case O_LINES:
+			so.sym.lines = true;
+			break;
+		case O_NOINL:
+			so.sym.no_inline = true;
+			break;
+		case O_NODEM:
+			so.sym.no_demangle = true;
+			break;
+		case O_NODI:
+			so.sym.no_debuginfod = true;
+			break;
+		case O_CACHE:
+			so.cache_dir = optarg;
+			break;
+		case O_NOCACHE:
+			so.no_cache = true;
+			break;
+		default:
+			report_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "xprof: unexpected argument '%s'; see 'xprof report --help'\n",
+			argv[optind]);
+		return 2;
+	}
+	if (!input) {
+		fprintf(stderr, "xprof: no recording given: use 'xprof report -i FILE'\n");
+		return 2;
+	}
+	if (!nouts && !top)
+		outs[nouts++] = "xprof.folded";
+	for (unsigned i = 0; i < nouts; i++) {
+		FILE *f;
+
+		/* Refuse a bad name before reading a large recording. */
+		if (xp_report_check(outs[i], &why)) {
+			fprintf(stderr, "xprof: '%s': %s\n", outs[i], why);
+			return 2;
+		}
+		f = fopen(outs[i], "a");
+		if (!f) {
+			fprintf(stderr, "xprof: cannot write '%s': %s\n", outs[i], strerror(errno));
+			return 1;
+		}
+		fclose(f);
+	}
+
+	s = xp_session_new(&so);
+	if (!s) {
+		fprintf(stderr, "xprof: cannot start the report: %s\n", strerror(errno));
+		return 1;
+	}
+	err = xp_recording_read(input, xp_session_event, s, NULL, &why);
+	if (err) {
+		if (err == -EINVAL && why)
+			fprintf(stderr, "xprof: '%s': %s\n", input, why);
+		else
+			fprintf(stderr, "xprof: cannot read '%s': %s\n", input, strerror(-err));
+		goto out;
+	}
+	struct rep_profile *prof = xp_session_profile(s);
+	if (!prof) {
+		fprintf(stderr, "xprof: out of memory\n");
+		goto out;
+	}
+	for (unsigned i = 0; i < nouts; i++) {
+		err = xp_report_write(prof, &ro, outs[i], &why);
+		if (err) {
+			fprintf(stderr, "xprof: cannot write '%s': %s\n", outs[i],
+				err == -EINVAL && why ? why : strerror(-err));
+			goto out;
+		}
+	}
+	if (top) {
+		ro.top = top;
+		err = rep_write_top(prof, &ro, stdout);
+		if (err) {
+			fprintf(stderr, "xprof: cannot write the top table: %s\n", strerror(-err));
+			goto out;
+		}
+	}
+	if (!quiet)
+		print_summary(xp_session_stats(s), outs, nouts);
+	ret = 0;
+out:
+	xp_session_free(s);
+	return ret;
 }

@@ -169,7 +169,12 @@ struct unw_input {
 };
 
 /* unw_frame.flags */
-#define UNW_FRAME_F_TRAP (1u << 0)	/* ip is exact (first frame, or after a signal frame): no ip-1 */
+/*
+ * ip is exact, not a return address: the sampled frame, the sigreturn
+ * trampoline (its ip was pushed by the kernel) and the frame a signal
+ * interrupted. Symbolize it as is; others at ip - 1 (the call).
+ */
+#define UNW_FRAME_F_TRAP (1u << 0)
 #define UNW_FRAME_F_SIGNAL (1u << 1)	/* this frame is the sigreturn trampoline */
 #define UNW_FRAME_F_FP (1u << 2)	/* reached by the frame-pointer fallback */
 

@@ -1,0 +1,1 @@
+-: unwind/unwind.h

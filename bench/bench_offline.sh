@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The offline side of make bench, everything on the SAME recordings:
+#  - `perf script` vs `xprof report` on one perf.data of a realistic workload
+#    (perf record -F 999 --call-graph dwarf): samples/s and frames/s, xprof
+#    cold (no table cache) and warm; goal >= 20x faster than perf script;
+#  - `xprof report` on xprof's own .xprof recording of the same workload;
+#  - bytes per sample, perf.data vs .xprof, both copying 8 KiB of stack (perf's
+#    default), with the share of complete stacks each one unwinds to;
+#  - peak RSS: perf script vs xprof report on the perf.data, and xprof report
+#    on a ~100k-sample recording.
+# Every timing is the median of BENCH_REPEAT runs, perf and xprof interleaved.
+# Prints "bench: <name>: <value> (<ratio>)"; a piece that cannot run prints
+# "bench: <name>: unavailable: <why>".
+#   bench/bench_offline.sh [BUILD_DIR]
+# Env: BENCH_SECONDS (10: workload length), BENCH_REPEAT (3),
+#      BENCH_RSS_SECONDS (10: length of the big recording), BENCH_WORKLOAD (python | work).
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-build}
+case $build in /*) ;; *) build=$top/$build ;; esac
+X=$build/xprof
+P=$build/progs
+secs=${BENCH_SECONDS:-10}
+reps=${BENCH_REPEAT:-3}
+T=$(mktemp -d /tmp/xprof-bench-offline.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+
+say() { echo "bench: $*"; }
+median() { sort -g | awk '{a[NR] = $1} END {if (NR) print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
+per() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.0f", a / b; else print 0}'; }
+timed() { # tag, command...: appends "wall_s maxrss_kb" to $T/t.<tag>
+	local tag=$1
+	shift
+	/usr/bin/time -f '%e %M' -o "$T/t1" "$@" && cat "$T/t1" >>"$T/t.$tag"
+}
+wall() { awk '{print $1}' "$T/t.$1" | median; }
+rss_mib() { awk '{print $2}' "$T/t.$1" | median | awk '{printf "%.1f", $1 / 1024}'; }
+
+command -v perf >/dev/null || { say "offline: unavailable: perf is not installed (make deps)"; exit 0; }
+[ -x /usr/bin/time ] || { say "offline: unavailable: /usr/bin/time is missing (apt-get install time)"; exit 0; }
+[ "$(id -u)" = 0 ] || { say "offline: unavailable: needs root to record"; exit 0; }
+[ -x "$X" ] || { say "offline: unavailable: no $X (make all)"; exit 0; }
+report_ok=1
+if ! "$X" report --help >/dev/null 2>&1; then
+	report_ok=0
+fi
+record_ok=1
+if ! "$X" record --help >/dev/null 2>&1; then
+	record_ok=0
+fi
+
+# The workload: a Python interpreter running recursive code (30-60 native
+# frames through a large stripped binary and libc), or perf_work.
+workload=${BENCH_WORKLOAD:-python}
+if [ "$workload" = python ] && [ -x /usr/bin/python3 ]; then
+	wl=(/usr/bin/python3 -c "
+import time
+def fib(n): return n if n < 2 else fib(n - 1) + fib(n - 2)
+end = time.time() + $secs
+while time.time() < end: fib(20)")
+else
+	workload=work
+	wl=("$P/perf_work" "$secs")
+fi
+
+# ---- the perf.data ----------------------------------------------------------
+# --no-bpf-event: perf 6.1 aborts (util/build-id.c:1010) on the BPF program
+# records it writes when other BPF programs (xprof sessions) are loaded.
+if ! perf record --no-bpf-event -q -F 999 --call-graph dwarf -o "$T/perf.data" -- "${wl[@]}" >/dev/null 2>"$T/perf.err"; then
+	say "offline: unavailable: perf record failed: $(tail -n 1 "$T/perf.err")"
+	exit 0
+fi
+# perf script once for the counts: samples, frames, complete stacks (ending in a
+# process or thread entry point).
+perf script -i "$T/perf.data" >"$T/perf.txt" 2>/dev/null
+read -r psamples pframes pcomplete < <(awk '
+	/^\t/ { f++; s = $2; sub(/\+0x[0-9a-f]+$/, "", s); last = s; next }
+	/^$/ { if (n) done(); n = 0; next }
+	{ if (n) done(); n = 1; last = "" }
+	function done() { ns++; if (last ~ /^(_start|__libc_start_main.*|__libc_start_call_main|clone3?|__clone.*|start_thread)$/) c++ }
+	END { if (n) done(); printf "%d %d %d\n", ns, f, c }' "$T/perf.txt")
+if [ "${psamples:-0}" = 0 ]; then
+	say "offline: unavailable: perf recorded no samples"
+	exit 0
+fi
+pbytes=$(stat -c %s "$T/perf.data")
+
+if [ $report_ok = 0 ]; then
+	say "offline xprof report on perf.data: unavailable: 'xprof report' does not run yet"
+else
+	# warm the table cache once; cold runs use --no-cache
+	"$X" report -i "$T/perf.data" -o "$T/warm.folded" --cache-dir "$T/cache" 2>"$T/warm.err" ||
+		say "offline xprof report on perf.data: unavailable: $(tail -n 1 "$T/warm.err")"
+fi
+for i in $(seq "$reps"); do
+	timed perf perf script -i "$T/perf.data" >/dev/null 2>&1 </dev/null
+	if [ $report_ok = 1 ]; then
+		timed cold "$X" report -i "$T/perf.data" -o "$T/x.folded" --no-cache 2>"$T/x.err"
+		timed warm "$X" report -i "$T/perf.data" -o "$T/w.folded" --cache-dir "$T/cache" 2>/dev/null
+	fi
+done
+pwall=$(wall perf)
+psps=$(per "$psamples" "$pwall")
+pfps=$(per "$pframes" "$pwall")
+say "offline perf script, perf.data of $workload ($psamples samples, $((pframes / psamples)) frames each): $psps samples/s, $pfps frames/s (reference; median of $reps, $pwall s)"
+
+folded_frames() { awk '{c = $NF; sub(/ [0-9]+$/, ""); n = split($0, a, ";"); f += (n - 1) * c; s += c} END {printf "%d %d\n", s, f}' "$1"; }
+xcomplete() { sed -n 's/.* \([0-9.]*\)% complete.*/\1/p' "$1" | tail -n 1; }
+if [ $report_ok = 1 ] && [ -s "$T/t.cold" ] && [ -s "$T/x.folded" ]; then
+	read -r xs xf < <(folded_frames "$T/x.folded")
+	for m in cold warm; do
+		w=$(wall $m)
+		sps=$(per "$psamples" "$w")
+		fps=$(per "$xf" "$w")
+		say "offline xprof report, same perf.data, $m tables: $sps samples/s, $fps frames/s ($(ratio "$sps" "$psps")x perf script samples/s, $(ratio "$fps" "$pfps")x frames/s; goal >= 20x; $w s)"
+	done
+	say "offline stacks unwound to the entry point on the perf.data: xprof $(xcomplete "$T/x.err")% ($(awk -v c="$pcomplete" -v n="$psamples" 'BEGIN {printf "perf script %.1f%%", 100 * c / n}'))"
+	say "peak RSS perf script on the perf.data: $(rss_mib perf) MiB (reference)"
+	say "peak RSS xprof report on the same perf.data: $(rss_mib cold) MiB ($(ratio "$(rss_mib cold)" "$(rss_mib perf)")x perf script)"
+elif [ $report_ok = 1 ]; then
+	say "offline xprof report on perf.data: unavailable: it failed: $(tail -n 1 "$T/x.err" 2>/dev/null)"
+fi
+say "bytes per sample perf.data (--call-graph dwarf: 8 KiB stacks): $(per "$pbytes" "$psamples") (reference; $((pbytes / 1024)) KiB for $psamples samples)"
+
+# ---- xprof's own recording of the same workload ---------------------------------
+if [ $record_ok = 0 ]; then
+	say "offline xprof report on .xprof: unavailable: 'xprof record' does not run yet"
+elif ! "$X" record -F 999 --stack-size 8192 -o "$T/w.xprof" -- "${wl[@]}" >/dev/null 2>"$T/rec.err"; then
+	say "offline xprof report on .xprof: unavailable: xprof record failed: $(tail -n 1 "$T/rec.err")"
+else
+	xsamples=$("$X" info "$T/w.xprof" 2>/dev/null | awk -F': ' '$1 == "samples" {print $2}')
+	xbytes=$(stat -c %s "$T/w.xprof")
+	if [ "${xsamples:-0}" -gt 0 ]; then
+		bps=$(per "$xbytes" "$xsamples")
+		say "bytes per sample .xprof (--stack-size 8192): $bps ($(ratio "$bps" "$(per "$pbytes" "$psamples")")x perf.data; goal <= 0.5x; $((xbytes / 1024)) KiB for $xsamples samples)"
+	fi
+	if [ $report_ok = 1 ]; then
+		for i in $(seq "$reps"); do
+			timed own "$X" report -i "$T/w.xprof" -o "$T/own.folded" --no-cache 2>"$T/own.err"
+		done
+		if [ -s "$T/t.own" ] && [ "${xsamples:-0}" -gt 0 ]; then
+			read -r _ of < <(folded_frames "$T/own.folded")
+			w=$(wall own)
+			sps=$(per "$xsamples" "$w")
+			say "offline xprof report on its own .xprof of $workload, cold tables: $sps samples/s, $(per "$of" "$w") frames/s ($(ratio "$sps" "$psps")x perf script samples/s on perf.data; $w s)"
+			say "stacks unwound to the entry point, .xprof at 8 KiB: $(xcomplete "$T/own.err")% (perf.data, xprof: $(xcomplete "$T/x.err")%)"
+		fi
+	fi
+fi
+
+# ---- peak RSS on a ~100k-sample recording ------------------------------------------
+if [ $report_ok = 0 ]; then
+	say "peak RSS xprof report on a big recording: unavailable: 'xprof report' does not run yet"
+	exit 0
+fi
+# One busy process per CPU sampled at 10 kHz for BENCH_RSS_SECONDS (default
+# 10 s: ~100k samples on an idle 2-CPU machine; the count reached is printed).
+rsecs=${BENCH_RSS_SECONDS:-10}
+big=""
+if [ $record_ok = 1 ]; then
+	big=$T/big.xprof
+	"$X" record -F 10000 --stack-size 8192 -o "$big" -- \
+		bash -c 'for i in $(seq "$1"); do "$2" "$3" & done; wait' _ "$(nproc)" "$P/perf_work" "$rsecs" \
+		>/dev/null 2>"$T/big.err"
+fi
+bigs=$([ -n "$big" ] && "$X" info "$big" 2>/dev/null | awk -F': ' '$1 == "samples" {print $2}')
+if [ "${bigs:-0}" -gt 0 ]; then
+	timed big "$X" report -i "$big" -o "$T/big.folded" --no-cache 2>"$T/bigrep.err"
+	if [ -s "$T/t.big" ]; then
+		mib=$(rss_mib big)
+		fmib=$(awk -v b="$(stat -c %s "$big")" 'BEGIN {printf "%.0f", b / 1048576}')
+		say "peak RSS xprof report on a $bigs-sample .xprof: $mib MiB ($(ratio "$mib" "$fmib")x the $fmib MiB recording; $(per "$bigs" "$(wall big)") samples/s)"
+	else
+		say "peak RSS xprof report on a big recording: unavailable: $(tail -n 1 "$T/bigrep.err")"
+	fi
+else
+	say "peak RSS xprof report on a big recording: unavailable: could not record it: $(tail -n 1 "$T/big.err" 2>/dev/null)"
+fi

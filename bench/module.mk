@@ -1,0 +1,26 @@
+# SPDX-License-Identifier: MIT
+#
+# perf.data import and benchmarks: test programs for the perf comparison
+# (tests/progs/perf_*.c), the perf_dump probe, and `make bench`.
+
+# perf_dump links the library (it prints what xp_perfdata_read yields);
+# the other perf_* programs are plain targets with known call chains.
+PERF_PROGS := $(patsubst tests/progs/%.c,$(O)/progs/%,$(wildcard tests/progs/perf_*.c))
+EXTRA_TEST_BINS += $(PERF_PROGS)
+unit-bins: $(PERF_PROGS)
+
+$(O)/progs/perf_dump: $(O)/tests/progs/perf_dump.o $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/tests/progs/perf_dump.o: | $(BPF_SKEL)
+
+# Targets are built like a user's program: -O2 -g, no sanitizer, no frame pointers.
+$(O)/progs/perf_%: tests/progs/perf_%.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer -Wall -Wextra -Werror -o $@ $<
+
+bench: deps all $(PERF_PROGS)
+	$(Q)bench/run.sh $(O)

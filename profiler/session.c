@@ -1,0 +1,924 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The report pipeline: events of one recording in, a report profile out.
+ *
+ * Mappings over time. Each process keeps a sorted, non-overlapping array of
+ * its executable mappings. Events arrive in the recording's order: an mmap
+ * replaces whatever it overlaps, exec drops the mappings made before it, a
+ * new process starts with a copy of its parent's. A sample is unwound and
+ * symbolized against the mappings as they are when it is read, which is the
+ * moment it was taken.
+ *
+ * Files. Every mapped file is opened once per session (keyed by build-id,
+ * else path): its executable PT_LOAD segments give each mapping's load bias,
+ * the table cache gives its unwind table, the symbolizer its names. A file
+ * whose build-id no longer matches the recording (replaced since) is not
+ * trusted for either; its frames show as "[name+0xoff]".
+ *
+ * The per-sample path allocates nothing once warm: frames go into a session
+ * buffer, unique (mapping, address) pairs are symbolized once and remembered
+ * as report location ids in a hash table.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/types.h>
+
+#include "bpf/sample.h"
+#include "profiler/profiler_int.h"
+
+#define MAX_SEGS 8
+
+struct module {
+	char *path;
+	uint8_t build_id[XP_BUILD_ID_MAX];
+	uint32_t build_id_len;
+	bool vdso;
+	bool stale;		/* file's build-id differs from the recording's */
+	unsigned nsegs;		/* executable PT_LOADs */
+	uint64_t seg_off[MAX_SEGS], seg_vaddr[MAX_SEGS], seg_filesz[MAX_SEGS];
+	const struct unw_table *table;
+	struct sym_file *sym;
+	struct module *next;	/* session's list, for freeing */
+};
+
+struct map {
+	struct unw_module um;	/* start, end, bias, table: what the unwinder sees */
+	uint64_t pgoff;
+	uint64_t time_ns;	/* when it was mapped */
+	struct module *mod;	/* NULL: anonymous executable memory (JIT) */
+	const char *path;	/* module path, or the anonymous mapping's name */
+};
+
+struct proc {
+	uint32_t pid;
+	bool sampled;
+	struct map *maps;	/* sorted by start, non-overlapping */
+	size_t nmaps, cap;
+};
+
+/* Open-addressing hash of 64-bit keys (0 is never a key) to 64-bit values. */
+struct hmap {
+	uint64_t *keys, *vals;
+	size_t cap, n;		/* cap a power of two, n <= cap / 2 */
+};
+
+struct xp_session {
+	struct xp_session_opts opts;
+	struct sym_session *sym;
+	struct unw_cache *cache;
+	struct rep_profile *prof;
+	struct module *modules;
+	struct hmap procs;	/* pid + 1 -> struct proc * */
+	struct hmap comms;	/* tid + 1 -> index into comm_blob / 16 */
+	struct hmap files;	/* hash of (build-id or path) -> struct module * */
+	struct hmap locs;	/* hash of (mapping key, ip, trap) -> location id + 1 */
+	char (*comm_blob)[XP_EV_COMM_LEN];
+	size_t ncomms, comm_cap;
+	uint8_t *vdso_image;	/* recorded (or, for perf.data, this machine's) vDSO */
+	size_t vdso_len;
+	struct xp_session_stats stats;
+	struct unw_frame frames[XP_MAX_FRAMES];
+	uint32_t loc_ids[XP_MAX_FRAMES + XP_KSTACK_MAX];
+	struct rep_line lines[64];
+};
+
+/* ---- hash map ------------------------------------------------------------ */
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static int hmap_grow(struct hmap *h)
+{
+	size_t ncap = h->cap ? h->cap * 2 : 256;
+	uint64_t *nk = calloc(ncap, sizeof(*nk)), *nv = calloc(ncap, sizeof(*nv));
+
+	if (!nk || !nv) {
+		free(nk);
+		free(nv);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < h->cap; i++) {
+		if (!h->keys[i])
+			continue;
+		size_t j = mix64(h->keys[i]) & (ncap - 1);
+		while (nk[j])
+			j = (j + 1) & (ncap - 1);
+		nk[j] = h->keys[i];
+		nv[j] = h->vals[i];
+	}
+	free(h->keys);
+	free(h->vals);
+	h->keys = nk;
+	h->vals = nv;
+	h->cap = ncap;
+	return 0;
+}
+
+static bool hmap_get(const struct hmap *h, uint64_t key, uint64_t *val)
+{
+	if (!h->cap)
+		return false;
+	for (size_t j = mix64(key) & (h->cap - 1);; j = (j + 1) & (h->cap - 1)) {
+		if (!h->keys[j])
+			return false;
+		if (h->keys[j] == key) {
+			*val = h->vals[j];
+			return true;
+		}
+	}
+}
+
+static int hmap_put(struct hmap *h, uint64_t key, uint64_t val)
+{
+	if ((h->n + 1) * 2 > h->cap && hmap_grow(h))
+		return -ENOMEM;
+	size_t j = mix64(key) & (h->cap - 1);
+	while (h->keys[j] && h->keys[j] != key)
+		j = (j + 1) & (h->cap - 1);
+	if (!h->keys[j])
+		h->n++;
+	h->keys[j] = key;
+	h->vals[j] = val;
+	return 0;
+}
+
+static void hmap_release(struct hmap *h)
+{
+	free(h->keys);
+	free(h->vals);
+	memset(h, 0, sizeof(*h));
+}
+
+/* FNV-1a, then mixed; never 0 so it can be a key. */
+static uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
+{
+	const uint8_t *b = p;
+	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	h = mix64(h);
+	return h ? h : 1;
+}
+
+/* ---- processes and comms ------------------------------------------------- */
+
+static struct proc *proc_get(struct xp_session *s, uint32_t pid, bool create)
+{
+	uint64_t v;
+	struct proc *p;
+
+	if (hmap_get(&s->procs, (uint64_t)pid + 1, &v))
+		return (struct proc *)(uintptr_t)v;
+	if (!create)
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	if (hmap_put(&s->procs, (uint64_t)pid + 1, (uintptr_t)p)) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void comm_set(struct xp_session *s, uint32_t tid, const char *comm)
+{
+	uint64_t v;
+
+	if (!hmap_get(&s->comms, (uint64_t)tid + 1, &v)) {
+		if (s->ncomms == s->comm_cap) {
+			size_t ncap = s->comm_cap ? s->comm_cap * 2 : 64;
+			void *n = realloc(s->comm_blob, ncap * sizeof(*s->comm_blob));
+			if (!n)
+				return;
+			s->comm_blob = n;
+			s->comm_cap = ncap;
+		}
+		v = s->ncomms;
+		if (hmap_put(&s->comms, (uint64_t)tid + 1, v))
+			return;
+		s->ncomms++;
+	}
+	snprintf(s->comm_blob[v], XP_EV_COMM_LEN, "%s", comm);
+}
+
+static const char *comm_get(const struct xp_session *s, uint32_t tid)
+{
+	uint64_t v;
+
+	return hmap_get(&s->comms, (uint64_t)tid + 1, &v) ? s->comm_blob[v] : NULL;
+}
+
+/* ---- modules (mapped files) ---------------------------------------------- */
+
+/* Read the executable PT_LOADs and the build-id note of an ELF file or image. */
+static int module_read_elf(struct module *m, Elf *elf, uint8_t *bid, size_t *bid_len)
+{
+	GElf_Ehdr eh;
+	size_t nph;
+
+	if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64 || elf_getphdrnum(elf, &nph))
+		return -ENOEXEC;
+	*bid_len = 0;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph))
+			continue;
+		if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) && m->nsegs < MAX_SEGS) {
+			m->seg_off[m->nsegs] = ph.p_offset;
+			m->seg_vaddr[m->nsegs] = ph.p_vaddr;
+			m->seg_filesz[m->nsegs] = ph.p_filesz;
+			m->nsegs++;
+		}
+		if (ph.p_type == PT_NOTE && !*bid_len) {
+			Elf_Data *d = elf_getdata_rawchunk(elf, ph.p_offset, ph.p_filesz, ELF_T_NHDR);
+			GElf_Nhdr nh;
+			size_t off = 0, noff, doff;
+
+			while (d && (off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
+				if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+				    !memcmp((char *)d->d_buf + noff, "GNU", 4) &&
+				    nh.n_descsz <= XP_BUILD_ID_MAX) {
+					memcpy(bid, (char *)d->d_buf + doff, nh.n_descsz);
+					*bid_len = nh.n_descsz;
+					break;
+				}
+			}
+		}
+	}
+	return m->nsegs ? 0 : -ENOEXEC;
+}
+
+/* Make sure the session has this machine's vDSO when the recording carried none. */
+static void vdso_capture_own(struct xp_session *s)
+{
+	FILE *f;
+	char line[256];
+	unsigned long lo, hi;
+
+	if (s->vdso_image)
+		return;
+	f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2 && hi > lo &&
+		    lo == getauxval(AT_SYSINFO_EHDR)) {
+			s->vdso_image = malloc(hi - lo);
+			if (s->vdso_image) {
+				memcpy(s->vdso_image, (void *)lo, hi - lo);
+				s->vdso_len = hi - lo;
+			}
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *mm, bool vdso)
+{
+	uint64_t key, v;
+	struct module *m;
+	uint8_t bid[XP_BUILD_ID_MAX];
+	size_t bid_len = 0;
+	Elf *elf = NULL;
+	int fd = -1;
+
+	if (vdso)
+		key = hash_bytes("[vdso]", 6, 2);
+	else if (mm->build_id_len)
+		key = hash_bytes(mm->build_id, mm->build_id_len, 0);
+	else
+		key = hash_bytes(mm->path, strlen(mm->path), 1);
+	if (hmap_get(&s->files, key, &v))
+		return (struct module *)(uintptr_t)v;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->path = strdup(vdso ? "[vdso]" : mm->path);
+	if (!m->path) {
+		free(m);
+		return NULL;
+	}
+	m->vdso = vdso;
+	m->build_id_len = mm->build_id_len;
+	memcpy(m->build_id, mm->build_id, mm->build_id_len);
+	m->next = s->modules;
+	s->modules = m;
+	if (hmap_put(&s->files, key, (uintptr_t)m))
+		return NULL;
+
+	if (vdso) {
+		vdso_capture_own(s);
+		if (s->vdso_image)
+			elf = elf_memory((char *)s->vdso_image, s->vdso_len);
+	} else {
+		fd = open(mm->path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	}
+	if (!elf || module_read_elf(m, elf, bid, &bid_len))
+		goto out;	/* unreadable: no bias, no table; frames become "[name+0xoff]" */
+	if (m->build_id_len && bid_len &&
+	    (bid_len != m->build_id_len || memcmp(bid, m->build_id, bid_len))) {
+		m->stale = true;
+		s->stats.stale_files++;
+		goto out;
+	}
+	if (vdso) {
+		m->table = unw_table_from_image(s->vdso_image, s->vdso_len, NULL);
+		m->sym = sym_file_from_image(s->sym, "[vdso]", s->vdso_image, s->vdso_len);
+	} else {
+		m->table = unw_cache_get(s->cache, m->path, m->build_id_len ? m->build_id : bid,
+					 m->build_id_len ? m->build_id_len : bid_len);
+		m->sym = sym_file_get(s->sym, m->path, m->build_id_len ? m->build_id : bid,
+				      m->build_id_len ? m->build_id_len : bid_len);
+	}
+out:
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	return m;
+}
+
+/* Load bias of a mapping at start with file offset pgoff: runtime address - vaddr. */
+static uint64_t module_bias(const struct module *m, uint64_t start, uint64_t pgoff)
+{
+	for (unsigned i = 0; i < m->nsegs; i++) {
+		uint64_t off = m->seg_off[i] & ~0xfffULL;
+
+		if (pgoff >= off && pgoff < m->seg_off[i] + m->seg_filesz[i])
+			return start + m->seg_off[i] - pgoff - m->seg_vaddr[i];
+	}
+	return start - pgoff;	/* unknown layout: assume vaddr == file offset */
+}
+
+/* ---- mappings ------------------------------------------------------------ */
+
+static int proc_reserve(struct proc *p, size_t n)
+{
+	if (p->nmaps + n <= p->cap)
+		return 0;
+	size_t ncap = p->cap ? p->cap * 2 : 16;
+	while (ncap < p->nmaps + n)
+		ncap *= 2;
+	struct map *nm = realloc(p->maps, ncap * sizeof(*nm));
+	if (!nm)
+		return -ENOMEM;
+	p->maps = nm;
+	p->cap = ncap;
+	return 0;
+}
+
+/*
+ * Insert m, trimming or splitting every mapping it overlaps. Rebuilds the
+ * array: mmap events are rare next to samples, and this keeps it obvious.
+ */
+static int proc_map_insert(struct proc *p, const struct map *m)
+{
+	size_t cap = p->nmaps + 2;	/* m itself, and one more if it splits a mapping */
+	struct map *out = malloc(cap * sizeof(*out));
+	size_t n = 0;
+	bool placed = false;
+
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nmaps; i++) {
+		struct map cur = p->maps[i];
+
+		if (!placed && cur.um.start >= m->um.start) {
+			out[n++] = *m;
+			placed = true;
+		}
+		if (cur.um.end <= m->um.start || cur.um.start >= m->um.end) {
+			out[n++] = cur;
+			continue;
+		}
+		if (cur.um.start < m->um.start) {
+			struct map lo = cur;
+			lo.um.end = m->um.start;
+			out[n++] = lo;
+			if (!placed) {
+				out[n++] = *m;
+				placed = true;
+			}
+		}
+		if (cur.um.end > m->um.end) {
+			struct map hi = cur;
+			hi.pgoff += m->um.end - cur.um.start;
+			hi.um.start = m->um.end;
+			out[n++] = hi;
+		}
+	}
+	if (!placed)
+		out[n++] = *m;
+	free(p->maps);
+	p->maps = out;
+	p->nmaps = n;
+	p->cap = cap;
+	return 0;
+}
+
+static const struct unw_module *proc_find(void *ctx, uint64_t addr)
+{
+	const struct proc *p = ctx;
+	size_t lo = 0, hi = p->nmaps;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->maps[mid].um.start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo && addr < p->maps[lo - 1].um.end)
+		return &p->maps[lo - 1].um;
+	return NULL;
+}
+
+static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
+{
+	struct proc *p;
+	struct map m = {0};
+	bool vdso = !strcmp(mm->path, "[vdso]");
+	/* perf names anonymous memory "//anon"; the recorder may say "[anon:...]" or "". */
+	bool anon = !vdso && (mm->path[0] != '/' || !strncmp(mm->path, "//anon", 6));
+
+	/* prot 0: the reader does not know (perf's MMAP records only executable ones). */
+	if ((mm->prot && !(mm->prot & PROT_EXEC)) || !mm->len)
+		return 0;
+	p = proc_get(s, mm->pid, true);
+	if (!p)
+		return -ENOMEM;
+	m.um.start = mm->start;
+	m.um.end = mm->start + mm->len;
+	m.pgoff = mm->pgoff;
+	m.time_ns = mm->time_ns;
+	if (!anon) {
+		m.mod = module_get(s, mm, vdso);
+		if (!m.mod)
+			return -ENOMEM;
+		m.path = m.mod->path;
+		if (!m.mod->stale) {
+			m.um.bias = module_bias(m.mod, m.um.start, m.pgoff);
+			m.um.table = m.mod->table;
+		}
+	} else {
+		m.path = "[anon]";
+	}
+	return proc_map_insert(p, &m);
+}
+
+static int on_fork(struct xp_session *s, const struct xp_ev_task *t)
+{
+	const char *pc = comm_get(s, t->ptid);
+	struct proc *parent, *child;
+
+	if (pc)
+		comm_set(s, t->tid, pc);
+	if (t->pid == t->ppid)
+		return 0;	/* a new thread shares its process's mappings */
+	parent = proc_get(s, t->ppid, false);
+	child = proc_get(s, t->pid, true);
+	if (!child)
+		return -ENOMEM;
+	child->nmaps = 0;	/* a reused pid starts over */
+	if (parent && parent->nmaps) {
+		if (proc_reserve(child, parent->nmaps))
+			return -ENOMEM;
+		memcpy(child->maps, parent->maps, parent->nmaps * sizeof(*child->maps));
+		child->nmaps = parent->nmaps;
+	}
+	return 0;
+}
+
+static void on_comm(struct xp_session *s, const struct xp_ev_comm *c)
+{
+	struct proc *p;
+
+	comm_set(s, c->tid, c->comm);
+	if (!c->exec || !(p = proc_get(s, c->pid, false)))
+		return;
+	/* A new address space: only mappings made at or after the exec survive. */
+	size_t j = 0;
+	for (size_t i = 0; i < p->nmaps; i++)
+		if (p->maps[i].time_ns >= c->time_ns)
+			p->maps[j++] = p->maps[i];
+	p->nmaps = j;
+}
+
+static int on_vdso(struct xp_session *s, const struct xp_ev_vdso *v)
+{
+	if (s->vdso_image || !v->len)
+		return 0;
+	s->vdso_image = malloc(v->len);
+	if (!s->vdso_image)
+		return -ENOMEM;
+	memcpy(s->vdso_image, v->image, v->len);
+	s->vdso_len = v->len;
+	return 0;
+}
+
+/* ---- samples ------------------------------------------------------------- */
+
+static enum rep_kind kind_of(uint32_t sym_flags)
+{
+	if (sym_flags & SYM_F_KERNEL)
+		return REP_KIND_KERNEL;
+	if (sym_flags & SYM_F_JIT)
+		return REP_KIND_JIT;
+	if (sym_flags & SYM_F_UNKNOWN)
+		return REP_KIND_UNKNOWN;
+	return REP_KIND_USER;
+}
+
+/* Turn symbolizer frames into a report location. */
+static int add_location(struct xp_session *s, uint32_t mapping, uint64_t addr,
+			const struct sym_frame *f, int n, uint32_t *id)
+{
+	unsigned nl = 0;
+
+	for (int i = 0; i < n && nl < sizeof(s->lines) / sizeof(s->lines[0]); i++) {
+		uint32_t fid;
+		int err = rep_profile_function(s->prof, f[i].name, f[i].file, kind_of(f[i].flags), &fid);
+
+		if (err)
+			return err;
+		s->lines[nl].function = fid;
+		s->lines[nl].line = f[i].line;
+		s->lines[nl].inlined = f[i].flags & SYM_F_INLINED;
+		nl++;
+	}
+	return rep_profile_location(s->prof, mapping, addr, s->lines, nl, id);
+}
+
+/* "[name+0xoff]" when nothing better is known about an address. */
+static int unknown_location(struct xp_session *s, uint32_t mapping, uint64_t addr,
+			    const char *path, uint64_t off, uint32_t *id)
+{
+	char name[256];
+	const char *base = path ? strrchr(path, '/') : NULL;
+	struct sym_frame f = {.name = name, .flags = SYM_F_UNKNOWN};
+
+	if (path)
+		snprintf(name, sizeof(name), "[%s+0x%llx]", base ? base + 1 : path,
+			 (unsigned long long)off);
+	else
+		snprintf(name, sizeof(name), "[unknown]");
+	return add_location(s, mapping, addr, &f, 1, id);
+}
+
+/* The report mapping of a process mapping. */
+static int rep_mapping_of(struct xp_session *s, const struct map *m, uint32_t *id)
+{
+	char hex[2 * XP_BUILD_ID_MAX + 1] = "";
+	struct rep_mapping rm = {
+		.start = m->um.start, .limit = m->um.end, .offset = m->pgoff, .file = m->path,
+	};
+
+	if (m->mod && m->mod->build_id_len) {
+		for (uint32_t i = 0; i < m->mod->build_id_len; i++)
+			snprintf(hex + 2 * i, 3, "%02x", m->mod->build_id[i]);
+		rm.build_id = hex;
+	}
+	return rep_profile_mapping(s->prof, &rm, id);
+}
+
+/* Location id of a user frame: symbolized on first sight, then from the hash. */
+static int user_location(struct xp_session *s, const struct proc *p, const struct unw_frame *fr,
+			 uint32_t *id)
+{
+	const struct unw_module *um = proc_find((void *)p, fr->ip);
+	const struct map *m = (const struct map *)um;	/* um is the first member */
+	const struct sym_frame *sf;
+	uint64_t key, v, vaddr;
+	uint32_t mapping;
+	int n, err;
+
+	/*
+	 * A return address points after its call; symbolize the call itself so
+	 * the inline chain and line are the call site's. The key keeps the trap
+	 * bit because the same ip can be both.
+	 */
+	bool trap = fr->flags & UNW_FRAME_F_TRAP;
+	uint64_t sym_ip = trap ? fr->ip : fr->ip - 1;
+
+	if (!m) {
+		key = mix64(sym_ip ^ 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)p->pid << 1) ^ trap;
+		if (key && hmap_get(&s->locs, key, &v)) {
+			*id = (uint32_t)v - 1;
+			return 0;
+		}
+		err = unknown_location(s, UINT32_MAX, fr->ip, NULL, 0, id);
+		goto remember;
+	}
+	err = rep_mapping_of(s, m, &mapping);
+	if (err)
+		return err;
+	key = mix64(((uint64_t)mapping << 32) ^ mix64(sym_ip)) ^ trap;
+	if (key && hmap_get(&s->locs, key, &v)) {
+		*id = (uint32_t)v - 1;
+		return 0;
+	}
+	vaddr = sym_ip - m->um.bias;
+	if (!m->mod) {
+		n = sym_jit_lookup(s->sym, p->pid, sym_ip, &sf);
+		err = n > 0 ? add_location(s, mapping, fr->ip, sf, n, id)
+			    : unknown_location(s, mapping, fr->ip, NULL, 0, id);
+	} else if (m->mod->stale || !m->mod->sym) {
+		err = unknown_location(s, mapping, fr->ip, m->path, sym_ip - m->um.start + m->pgoff, id);
+	} else {
+		n = sym_file_lookup(s->sym, m->mod->sym, vaddr, &sf);
+		err = n > 0 ? add_location(s, mapping, fr->ip, sf, n, id) : n;
+	}
+remember:
+	if (!err && key)
+		err = hmap_put(&s->locs, key, (uint64_t)*id + 1);
+	return err;
+}
+
+static int kernel_location(struct xp_session *s, uint64_t addr, uint32_t *id)
+{
+	const struct sym_frame *sf;
+	uint64_t key = mix64(addr ^ 0x6b65726e656cULL), v;
+	int n, err;
+
+	if (key && hmap_get(&s->locs, key, &v)) {
+		*id = (uint32_t)v - 1;
+		return 0;
+	}
+	n = sym_kernel_lookup(s->sym, addr, &sf);
+	if (n < 0)
+		return n;
+	err = add_location(s, UINT32_MAX, addr, sf, n, id);
+	if (!err && key)
+		err = hmap_put(&s->locs, key, (uint64_t)*id + 1);
+	return err;
+}
+
+static bool filtered_out(const struct xp_filter *f, const struct xp_ev_sample *sm, const char *comm)
+{
+	bool hit;
+
+	if (f->npids) {
+		hit = false;
+		for (unsigned i = 0; i < f->npids; i++)
+			hit |= f->pids[i] == sm->pid;
+		if (!hit)
+			return true;
+	}
+	if (f->ntids) {
+		hit = false;
+		for (unsigned i = 0; i < f->ntids; i++)
+			hit |= f->tids[i] == sm->tid;
+		if (!hit)
+			return true;
+	}
+	return f->comm && strcmp(f->comm, comm);
+}
+
+static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
+{
+	struct unw_input in = {0};
+	struct unw_result res;
+	struct proc *p;
+	const char *comm;
+	unsigned nlocs = 0;
+	int err;
+
+	s->stats.samples++;
+	comm = comm_get(s, sm->tid);
+	if (!comm)
+		comm = comm_get(s, sm->pid);
+	if (!comm)
+		comm = "[unknown]";
+	if (filtered_out(&s->opts.filter, sm, comm))
+		return 0;
+	s->stats.kept++;
+	if (!s->prof) {
+		s->prof = rep_profile_new(sm->period_ns ? sm->period_ns : 10101010);
+		if (!s->prof)
+			return -ENOMEM;
+	}
+	p = proc_get(s, sm->pid, true);
+	if (!p)
+		return -ENOMEM;
+	if (!p->sampled) {
+		p->sampled = true;
+		s->stats.processes++;
+	}
+	if (!p->nmaps)
+		s->stats.no_process++;
+
+	for (uint32_t i = 0; i < sm->nkstack && nlocs < XP_KSTACK_MAX; i++) {
+		err = kernel_location(s, sm->kstack[i], &s->loc_ids[nlocs]);
+		if (err)
+			return err;
+		nlocs++;
+	}
+
+	memcpy(in.regs, sm->regs, sizeof(in.regs));
+	in.nsegs = sm->nsegs > 2 ? 2 : sm->nsegs;
+	for (unsigned i = 0; i < in.nsegs; i++) {
+		in.segs[i].start = sm->segs[i].start;
+		in.segs[i].data = sm->segs[i].data;
+		in.segs[i].len = sm->segs[i].len;
+	}
+	err = unw_walk(&in, proc_find, p, s->frames, XP_MAX_FRAMES, &res);
+	if (err)
+		return err;
+	s->stats.status[res.status < UNW_STATUS_NR ? res.status : UNW_STOP_BAD_RULE]++;
+	s->stats.frames += res.nframes;
+	s->stats.fp_used += !!(res.flags & UNW_RES_F_FP_USED);
+	s->stats.stack2 += !!(res.flags & UNW_RES_F_STACK2);
+
+	for (unsigned i = 0; i < res.nframes; i++) {
+		err = user_location(s, p, &s->frames[i], &s->loc_ids[nlocs]);
+		if (err)
+			return err;
+		nlocs++;
+	}
+	struct rep_sample_key key = {.pid = sm->pid, .tid = sm->tid, .comm = comm};
+	return rep_profile_add(s->prof, &key, s->loc_ids, nlocs, 1);
+}
+
+/* ---- the session --------------------------------------------------------- */
+
+int xp_session_event(void *session, const struct xp_event *ev)
+{
+	struct xp_session *s = session;
+
+	switch (ev->type) {
+	case XP_EV_SAMPLE:
+		return on_sample(s, &ev->sample);
+	case XP_EV_MMAP:
+		return on_mmap(s, &ev->mmap);
+	case XP_EV_COMM:
+		on_comm(s, &ev->comm);
+		return 0;
+	case XP_EV_FORK:
+		return on_fork(s, &ev->task);
+	case XP_EV_VDSO:
+		return on_vdso(s, &ev->vdso);
+	case XP_EV_LOST:
+		s->stats.lost += ev->lost.count;
+		return 0;
+	case XP_EV_EXIT:
+		/* Mappings stay: samples read after the exit may still need them. */
+		return 0;
+	}
+	return 0;
+}
+
+struct xp_session *xp_session_new(const struct xp_session_opts *opts)
+{
+	struct xp_session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	if (opts)
+		s->opts = *opts;
+	elf_version(EV_CURRENT);
+	s->sym = sym_session_new(&s->opts.sym);
+	if (!s->sym)
+		goto fail;
+	/* Without a usable cache directory, tables are built in memory every run. */
+	if (!s->opts.no_cache)
+		s->cache = unw_cache_new(s->opts.cache_dir);
+	if (!s->cache) {
+		char tmpl[] = "/tmp/xprof-tables-XXXXXX";
+		/* A private throw-away directory keeps the cache API the one path. */
+		if (mkdtemp(tmpl))
+			s->cache = unw_cache_new(tmpl);
+		if (!s->cache)
+			goto fail;
+	}
+	return s;
+fail:
+	xp_session_free(s);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void xp_session_free(struct xp_session *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->procs.cap; i++) {
+		if (s->procs.keys[i]) {
+			struct proc *p = (struct proc *)(uintptr_t)s->procs.vals[i];
+			free(p->maps);
+			free(p);
+		}
+	}
+	while (s->modules) {
+		struct module *m = s->modules;
+		s->modules = m->next;
+		if (m->vdso)
+			unw_table_free((struct unw_table *)m->table);
+		free(m->path);
+		free(m);
+	}
+	hmap_release(&s->procs);
+	hmap_release(&s->comms);
+	hmap_release(&s->files);
+	hmap_release(&s->locs);
+	free(s->comm_blob);
+	free(s->vdso_image);
+	unw_cache_free(s->cache);
+	sym_session_free(s->sym);
+	rep_profile_free(s->prof);
+	free(s);
+}
+
+int xp_session_lookup(struct xp_session *s, uint32_t pid, uint64_t addr, const char **path,
+		      uint64_t *bias)
+{
+	struct proc *p = proc_get(s, pid, false);
+	const struct map *m = p ? (const struct map *)proc_find(p, addr) : NULL;
+
+	if (!m)
+		return -ENOENT;
+	*path = m->path;
+	*bias = m->um.bias;
+	return 0;
+}
+
+struct rep_profile *xp_session_profile(struct xp_session *s)
+{
+	if (!s->prof)
+		s->prof = rep_profile_new(10101010);
+	return s->prof;
+}
+
+const struct xp_session_stats *xp_session_stats(const struct xp_session *s)
+{
+	return &s->stats;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+typedef int (*writer_fn)(const struct rep_profile *, const struct rep_opts *, FILE *);
+
+static writer_fn writer_for(const char *path, const char **why)
+{
+	if (ends_with(path, ".folded"))
+		return rep_write_folded;
+	if (ends_with(path, ".svg"))
+		return rep_write_svg;
+	if (ends_with(path, ".pb.gz"))
+		return rep_write_pprof;
+	if (ends_with(path, ".txt"))
+		return rep_write_top;
+	*why = "unknown output format: use .folded, .svg, .pb.gz or .txt (top)";
+	return NULL;
+}
+
+int xp_report_check(const char *path, const char **why)
+{
+	return writer_for(path, why) ? 0 : -EINVAL;
+}
+
+int xp_report_write(const struct rep_profile *p, const struct rep_opts *o, const char *path,
+		    const char **why)
+{
+	writer_fn writer = writer_for(path, why);
+	FILE *f;
+	int err;
+
+	if (!writer)
+		return -EINVAL;
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	err = writer(p, o, f);
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
