@@ -50,9 +50,6 @@ $(UNW_PROG_DIR)/cfi_dbgz: $(UNW_PROG_DIR)/cfi_dbg
 $(UNW_PROG_DIR)/cfi_nobid: $(UNW_PROG_DIR)/cfi_odd
 	$(Q)objcopy --remove-section .note.gnu.build-id $< $@
 
-# The Makefile reads unit-bins' prerequisites before including this file.
-unit-bins: $(UNW_TAB_PROGS)
-
 # The unwind tests link only unwind/'s objects (libdw/libelf come with LDLIBS).
 test_unwind_oracle_OBJS := $(unwind_OBJS)
 test_unwind_cache_OBJS := $(unwind_OBJS)
