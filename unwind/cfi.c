@@ -436,7 +436,8 @@ static void state_to_rule(const struct interp *it, struct unw_rule *r, int *unre
 	 */
 	if (it->cie->signal && s->cfa_is_expr && is_breg7(s->cfa_expr, s->cfa_elen, 160, true) &&
 	    ra->how == R_EXPR && is_breg7(ra->expr, ra->elen, 168, false) && bp->how == R_EXPR &&
-	    is_breg7(bp->expr, bp->elen, 120, false)) {
+	    is_breg7(bp->expr, bp->elen, 120, false) && s->col[COL_RSP].how == R_EXPR &&
+	    is_breg7(s->col[COL_RSP].expr, s->col[COL_RSP].elen, 160, false)) {
 		r->type = UNW_RULE_SIGNAL;
 		return;
 	}

@@ -148,9 +148,13 @@ static bool libdw_rule(Dwarf_CFI *cfi, uint64_t addr, struct unw_rule *r, enum v
 	assert_int_equal(dwarf_frame_cfa(fr, &cops, &cn), 0);
 	ra_ok = reg_loc(fr, 16, &ra_loc, &ra_off, &ra_b, 168);
 	bp_ok = reg_loc(fr, 6, &bp_loc, &bp_off, &bp_b, 120);
+	uint8_t sp_loc;
+	int32_t sp_off;
+	bool sp_b;
 
+	(void)reg_loc(fr, 7, &sp_loc, &sp_off, &sp_b, 160);
 	if (signal && cn == 2 && op_is(&cops[0], DW_OP_breg7, 160) && cops[1].atom == DW_OP_deref &&
-	    ra_b && bp_b) {
+	    ra_b && bp_b && sp_b) {
 		r->type = UNW_RULE_SIGNAL;
 	} else if (ra_ok && ra_loc == UNW_LOC_UNDEF) {
 		r->type = UNW_RULE_OUTERMOST;
