@@ -260,7 +260,7 @@ int cmd_record(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	bool verbose = false;
+	bool verbose = false, reported = false;
 	struct xp_record_opts o = {
 	    .frequency = 99,
 	    .stack_size = XP_STACK_DEFAULT,
@@ -534,12 +534,19 @@ int cmd_record(int argc, char **argv)
 	}
 	{
 		/* Other formats: `xprof report -i REC -o OUT...`. */
-		char *rargv[4 + 2 * MAX_OUTPUTS + 1];
+		char *rargv[5 + 2 * MAX_OUTPUTS + 1];
 		int rargc = 0;
 		size_t nrep = 0;
 
+		/*
+		 * One summary line: report's, which also says how many stacks
+		 * unwound completely; it names the .xprof files written too.
+		 */
 		rargv[rargc++] = "report";
-		rargv[rargc++] = "-q"; /* one summary line: ours */
+		if (written[0]) {
+			rargv[rargc++] = "--also-wrote";
+			rargv[rargc++] = written;
+		}
 		rargv[rargc++] = "-i";
 		rargv[rargc++] = (char *)rec_path;
 		for (size_t i = 0; i < nout; i++) {
@@ -552,6 +559,7 @@ int cmd_record(int argc, char **argv)
 		rargv[rargc] = NULL;
 		if (nrep) {
 			optind = 1;
+			reported = true;
 			if (cmd_report(rargc, rargv)) {
 				rc = 1;
 				if (tmp[0]) {
@@ -573,9 +581,10 @@ int cmd_record(int argc, char **argv)
 	memset(&info, 0, sizeof(info));
 	if (count_file(rec_path, &info))
 		info.samples = res.samples;
-	fprintf(stderr, "xprof: %llu samples, %llu lost, %llu processes; wrote %s\n",
-		(unsigned long long)info.samples, (unsigned long long)res.lost,
-		(unsigned long long)info.processes, written[0] ? written : "nothing");
+	if (!reported)
+		fprintf(stderr, "xprof: %llu samples, %llu lost, %llu processes; wrote %s\n",
+			(unsigned long long)info.samples, (unsigned long long)res.lost,
+			(unsigned long long)info.processes, written[0] ? written : "nothing");
 	if (verbose)
 		fprintf(
 		    stderr,
