@@ -419,6 +419,39 @@ static bool expr_eq(const uint8_t *e, uint64_t len, const uint8_t *want, size_t 
 }
 
 /*
+ * Where a saved register (the RA or rbp) is, as a rule record can say it:
+ * at CFA + off (8-aligned, within +-1 KiB, as every frame here is) or in
+ * another register. Only rbp may also be unchanged or undefined; the RA has
+ * to come from somewhere. Returns -1, or the unrepresentable kind (bad_kind,
+ * or UNW_UNREP_REG_EXPR for an expression).
+ */
+static int loc_of(const struct reg_rule *rr, bool is_bp, uint8_t *loc, int32_t *off, int bad_kind)
+{
+	switch (rr->how) {
+	case R_UNSPEC:
+	case R_SAME:
+		*loc = UNW_LOC_SAME;
+		return is_bp ? -1 : bad_kind;
+	case R_UNDEF:
+		*loc = UNW_LOC_UNDEF;
+		return is_bp ? -1 : bad_kind;
+	case R_OFF:
+		*loc = UNW_LOC_CFA_OFF;
+		*off = (int32_t)rr->off;
+		return rr->off % 8 || rr->off < -1024 || rr->off > 1016 ? bad_kind : -1;
+	case R_REG:
+		*loc = UNW_LOC_REG;
+		*off = (int32_t)rr->off;
+		return rr->off < 0 || rr->off > 127 ? bad_kind : -1;
+	case R_EXPR:
+	case R_VAL_EXPR:
+		return UNW_UNREP_REG_EXPR;
+	default: /* val_offset: a value, not a place to load the register from */
+		return bad_kind;
+	}
+}
+
+/*
  * The rule record for the current state. Counts one unrepresentable kind per
  * row in *unrep (-1 when representable).
  */
@@ -462,63 +495,11 @@ static void state_to_rule(const struct interp *it, struct unw_rule *r, int *unre
 		*unrep = UNW_UNREP_CFA_EXPR;
 		goto fallback;
 	}
-	switch (ra->how) {
-	case R_OFF:
-		r->ra_loc = UNW_LOC_CFA_OFF;
-		r->ra_off = (int32_t)ra->off;
-		if (ra->off % 8 || ra->off < -1024 || ra->off > 1016) {
-			*unrep = UNW_UNREP_RA_LOC;
-			goto fallback;
-		}
-		break;
-	case R_REG:
-		r->ra_loc = UNW_LOC_REG;
-		r->ra_off = (int32_t)ra->off;
-		if (ra->off < 0 || ra->off > 127) {
-			*unrep = UNW_UNREP_RA_LOC;
-			goto fallback;
-		}
-		break;
-	case R_EXPR:
-	case R_VAL_EXPR:
-		*unrep = UNW_UNREP_REG_EXPR;
+	*unrep = loc_of(ra, false, &r->ra_loc, &r->ra_off, UNW_UNREP_RA_LOC);
+	if (*unrep < 0)
+		*unrep = loc_of(bp, true, &r->bp_loc, &r->bp_off, UNW_UNREP_BP_LOC);
+	if (*unrep >= 0)
 		goto fallback;
-	default: /* unspecified, same value, val_offset: not a place to load the RA from */
-		*unrep = UNW_UNREP_RA_LOC;
-		goto fallback;
-	}
-	switch (bp->how) {
-	case R_UNSPEC:
-	case R_SAME:
-		r->bp_loc = UNW_LOC_SAME;
-		break;
-	case R_UNDEF:
-		r->bp_loc = UNW_LOC_UNDEF;
-		break;
-	case R_OFF:
-		r->bp_loc = UNW_LOC_CFA_OFF;
-		r->bp_off = (int32_t)bp->off;
-		if (bp->off % 8 || bp->off < -1024 || bp->off > 1016) {
-			*unrep = UNW_UNREP_BP_LOC;
-			goto fallback;
-		}
-		break;
-	case R_REG:
-		r->bp_loc = UNW_LOC_REG;
-		r->bp_off = (int32_t)bp->off;
-		if (bp->off < 0 || bp->off > 127) {
-			*unrep = UNW_UNREP_BP_LOC;
-			goto fallback;
-		}
-		break;
-	case R_EXPR:
-	case R_VAL_EXPR:
-		*unrep = UNW_UNREP_REG_EXPR;
-		goto fallback;
-	default:
-		*unrep = UNW_UNREP_BP_LOC;
-		goto fallback;
-	}
 	return;
 fallback:
 	memset(r, 0, sizeof(*r));
