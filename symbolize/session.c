@@ -466,6 +466,19 @@ int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
 	return n;
 }
 
+/* A kernel or JIT symbol's frame, demangled the first time it is asked for. */
+static const struct sym_frame *name_once(struct sym_session *s, struct sym_frame *fr,
+					 const char *raw, uint32_t flags)
+{
+	if (!fr->name) {
+		const char *d = s->opts.no_demangle ? NULL : sym_demangle(&s->arena, raw);
+
+		fr->name = d ? d : raw;
+		fr->flags = flags;
+	}
+	return fr;
+}
+
 int sym_kernel_lookup(struct sym_session *s, uint64_t addr, const struct sym_frame **frames)
 {
 	struct sym_ksyms *k = &s->ksyms;
@@ -483,16 +496,7 @@ int sym_kernel_lookup(struct sym_session *s, uint64_t addr, const struct sym_fra
 		*frames = &s->kunknown;
 		return 1;
 	}
-	struct sym_frame *fr = &k->frames[i];
-
-	if (!fr->name) {
-		const char *raw = k->blob + k->name_off[i];
-		const char *d = s->opts.no_demangle ? NULL : sym_demangle(&s->arena, raw);
-
-		fr->name = d ? d : raw;
-		fr->flags = SYM_F_KERNEL;
-	}
-	*frames = fr;
+	*frames = name_once(s, &k->frames[i], k->blob + k->name_off[i], SYM_F_KERNEL);
 	return 1;
 }
 
@@ -595,16 +599,7 @@ int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint64_t addr,
 		*frames = &s->unknown;
 		return 1;
 	}
-	struct sym_frame *fr = &m->frames[i];
-
-	if (!fr->name) {
-		const char *raw = m->blob + m->name_off[i];
-		const char *d = s->opts.no_demangle ? NULL : sym_demangle(&s->arena, raw);
-
-		fr->name = d ? d : raw;
-		fr->flags = SYM_F_JIT;
-	}
-	*frames = fr;
+	*frames = name_once(s, &m->frames[i], m->blob + m->name_off[i], SYM_F_JIT);
 	return 1;
 }
 
