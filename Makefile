@@ -33,11 +33,11 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototy
 CFLAGS   ?= -O2 -g
 XP_CFLAGS := -std=gnu11 $(WARN) $(SANFLAGS) -D_GNU_SOURCE -I. -I$(O) -MMD -MP
 XP_LDFLAGS := $(SANFLAGS)
-LDLIBS   := -lbpf -ldw -lelf -ldebuginfod -llzma -lz -lpthread -lm
+LDLIBS   := -lbpf -ldw -lelf -ldebuginfod -llzma -lz -liberty -lpthread -lm
 
 # Debian packages needed to build, test and benchmark (make deps).
-DEB_PKGS := gcc make clang llvm bpftool libbpf-dev libelf-dev libdw-dev libdebuginfod-dev \
-            libcmocka-dev zlib1g-dev liblzma-dev pkg-config elfutils binutils debuginfod \
+DEB_PKGS := gcc g++ make clang llvm bpftool libbpf-dev libelf-dev libdw-dev libdebuginfod-dev \
+            libcmocka-dev zlib1g-dev liblzma-dev libiberty-dev pkg-config elfutils binutils debuginfod \
             linux-perf libc6-dbg libclang-rt-14-dev golang-go chromium python3 procps \
             coreutils valgrind hyperfine
 
@@ -190,4 +190,5 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(wildcard */module.mk)
+-include unwind/walk.mk
 -include $(shell find $(O) $(FO) -name '*.d' 2>/dev/null)

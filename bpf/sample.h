@@ -77,10 +77,20 @@ struct xp_sample {
 
 #define XP_SAMPLE_HDR_SIZE 1216 /* sizeof(struct xp_sample) */
 
+/*
+ * A ring-buffer record is XP_SAMPLE_HDR_SIZE + stack_size + XP_SAMPLE_SLACK
+ * bytes: the page-by-page copy needs one page of room the verifier can prove
+ * (it bounds offset and length separately). Only stack_len + stack2_len of
+ * the bytes after the header are valid.
+ */
+#define XP_SAMPLE_SLACK 4096u
+
 /* Counters the BPF program keeps in a per-CPU array (map "stats"). */
 #define XP_STAT_SAMPLES 0     /* samples of target tasks written */
 #define XP_STAT_DROP_RB 1     /* ring buffer full: sample dropped */
 #define XP_STAT_READ_FAIL 2   /* no byte of the user stack could be read */
-#define XP_STAT_NR 4
+#define XP_STAT_NO_SIGFRAME 3 /* on a sigaltstack, but no signal frame found in the copy */
+#define XP_STAT_SAMPLE_NS 4   /* time spent filling samples, ns (bpf_ktime_get_ns deltas) */
+#define XP_STAT_NR 8
 
 #endif /* XPROF_BPF_SAMPLE_H */

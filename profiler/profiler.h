@@ -97,6 +97,11 @@ struct xp_event {
 /* Called once per event, in file order. Return 0 to go on, non-zero to stop (that value is returned). */
 typedef int (*xp_event_fn)(void *ctx, const struct xp_event *ev);
 
+/* xp_rec_info.flags */
+#define XP_REC_F_SYSTEM_WIDE (1u << 0)	/* -a: every process */
+#define XP_REC_F_KERNEL_STACK (1u << 1)	/* samples in the kernel carry kernel IPs */
+#define XP_REC_F_INHERIT (1u << 2)	/* processes forked by targets were followed */
+
 /* Settings and counts of a recording, as `xprof info` prints them. */
 struct xp_rec_info {
 	uint32_t version;

@@ -32,7 +32,7 @@ bool unw_rule_encode(const struct unw_rule *in, struct unw_row *out)
 		uint8_t loc;
 		int32_t off;
 		int8_t *slot;
-	} f[2] = { { in->ra_loc, in->ra_off, &out->ra }, { in->bp_loc, in->bp_off, &out->bp } };
+	} f[2] = {{in->ra_loc, in->ra_off, &out->ra}, {in->bp_loc, in->bp_off, &out->bp}};
 	for (int i = 0; i < 2; i++) {
 		switch (f[i].loc) {
 		case UNW_LOC_CFA_OFF:
@@ -52,7 +52,8 @@ bool unw_rule_encode(const struct unw_rule *in, struct unw_row *out)
 	return true;
 }
 
-void unw_rule_decode(const struct unw_row *in, struct unw_rule *out)
+/* Inlined into the lookup: it runs once per unwound frame. */
+static inline void decode(const struct unw_row *in, struct unw_rule *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->type = UNW_ROW_TYPE(in);
@@ -62,8 +63,17 @@ void unw_rule_decode(const struct unw_row *in, struct unw_rule *out)
 	out->cfa_off = in->cfa_off;
 	out->ra_loc = UNW_ROW_RA_LOC(in);
 	out->bp_loc = UNW_ROW_BP_LOC(in);
-	out->ra_off = out->ra_loc == UNW_LOC_CFA_OFF ? in->ra * 8 : out->ra_loc == UNW_LOC_REG ? in->ra : 0;
-	out->bp_off = out->bp_loc == UNW_LOC_CFA_OFF ? in->bp * 8 : out->bp_loc == UNW_LOC_REG ? in->bp : 0;
+	out->ra_off = out->ra_loc == UNW_LOC_CFA_OFF ? in->ra * 8
+		      : out->ra_loc == UNW_LOC_REG   ? in->ra
+						     : 0;
+	out->bp_off = out->bp_loc == UNW_LOC_CFA_OFF ? in->bp * 8
+		      : out->bp_loc == UNW_LOC_REG   ? in->bp
+						     : 0;
+}
+
+void unw_rule_decode(const struct unw_row *in, struct unw_rule *out)
+{
+	decode(in, out);
 }
 
 static uint64_t row_key(const struct unw_row *r)
@@ -76,7 +86,7 @@ static uint64_t row_key(const struct unw_row *r)
 
 /* Offsets of the blob's arrays, from the counts alone. */
 struct layout {
-	size_t blk, rules, ip, rid, size;
+	size_t blk, sub, rules, ip, rid, size;
 };
 
 static int layout_of(uint64_t n, uint64_t nrules, uint64_t nblocks, struct layout *l)
@@ -85,7 +95,8 @@ static int layout_of(uint64_t n, uint64_t nrules, uint64_t nblocks, struct layou
 	if (n > UINT32_MAX / 8 || nrules > UNW_TAB_MAX_RULES || nblocks > (1u << 16))
 		return -EINVAL;
 	l->blk = sizeof(struct unw_tab_hdr);
-	l->rules = l->blk + 4 * (nblocks + 1);
+	l->sub = l->blk + 4 * (nblocks + 1);
+	l->rules = l->sub + 2 * UNW_TAB_SUBS * nblocks;
 	l->rules = (l->rules + 7) & ~(size_t)7;
 	l->ip = l->rules + sizeof(struct unw_row) * nrules;
 	l->rid = l->ip + 2 * n;
@@ -96,7 +107,7 @@ static int layout_of(uint64_t n, uint64_t nrules, uint64_t nblocks, struct layou
 static void table_point(struct unw_table *tab)
 {
 	const struct unw_tab_hdr *h = tab->blob;
-	struct layout l = { 0 };
+	struct layout l = {0};
 
 	layout_of(h->nentries, h->nrules, h->nblocks, &l);
 	tab->size = l.size;
@@ -105,6 +116,7 @@ static void table_point(struct unw_table *tab)
 	tab->nrules = h->nrules;
 	tab->nblocks = h->nblocks;
 	tab->blk = (const uint32_t *)((const char *)tab->blob + l.blk);
+	tab->sub = (const uint16_t *)((const char *)tab->blob + l.sub);
 	tab->rules = (const struct unw_row *)((const char *)tab->blob + l.rules);
 	tab->ip = (const uint16_t *)((const char *)tab->blob + l.ip);
 	tab->rid = (const uint16_t *)((const char *)tab->blob + l.rid);
@@ -282,6 +294,7 @@ struct unw_table *unw_table_from_rows(const uint64_t *addr, const struct unw_rul
 
 	struct unw_tab_hdr *h = tab->blob;
 	uint32_t *blk = (uint32_t *)((char *)tab->blob + l.blk);
+	uint16_t *sub = (uint16_t *)((char *)tab->blob + l.sub);
 	uint16_t *ip = (uint16_t *)((char *)tab->blob + l.ip);
 	uint16_t *rid = (uint16_t *)((char *)tab->blob + l.rid);
 	size_t e = 0;
@@ -292,6 +305,18 @@ struct unw_table *unw_table_from_rows(const uint64_t *addr, const struct unw_rul
 		while (e < ne && eaddr[e] - base < (uint64_t)b << UNW_TAB_BLOCK_SHIFT)
 			e++;
 		blk[b] = (uint32_t)e;
+	}
+	/* sub-blocks: entry index of each 1 KiB step, relative to its block's first */
+	e = 0;
+	for (uint32_t b = 0; b < nblocks; b++) {
+		for (uint32_t k = 0; k < UNW_TAB_SUBS; k++) {
+			uint64_t at = ((uint64_t)b << UNW_TAB_BLOCK_SHIFT) +
+				      ((uint64_t)k << UNW_TAB_SUB_SHIFT);
+
+			while (e < ne && eaddr[e] - base < at)
+				e++;
+			sub[b * UNW_TAB_SUBS + k] = (uint16_t)(e - blk[b]);
+		}
 	}
 	for (e = 0; e < ne; e++) {
 		ip[e] = (uint16_t)((eaddr[e] - base) & (BLOCK_SIZE - 1));
@@ -342,6 +367,7 @@ struct unw_table *unw_table_from_blob(void *blob, size_t size)
 		goto out;
 
 	const uint32_t *blk = (const uint32_t *)((const char *)blob + l.blk);
+	const uint16_t *sub = (const uint16_t *)((const char *)blob + l.sub);
 	const struct unw_row *rules = (const struct unw_row *)((const char *)blob + l.rules);
 	const uint16_t *ip = (const uint16_t *)((const char *)blob + l.ip);
 	const uint16_t *rid = (const uint16_t *)((const char *)blob + l.rid);
@@ -355,6 +381,21 @@ struct unw_table *unw_table_from_blob(void *blob, size_t size)
 		for (uint32_t e = blk[b] + 1; e < blk[b + 1]; e++)
 			if (ip[e] <= ip[e - 1])
 				goto out;
+		/* every entry lies in the sub-block that sub[] says: lookups trust it */
+		const uint16_t *sb = sub + (size_t)b * UNW_TAB_SUBS;
+
+		if (sb[0] != 0)
+			goto out;
+		for (uint32_t k = 0; k < UNW_TAB_SUBS; k++) {
+			uint32_t lo = blk[b] + sb[k];
+			uint32_t hi = k + 1 < UNW_TAB_SUBS ? blk[b] + sb[k + 1] : blk[b + 1];
+
+			if (hi < lo || hi > blk[b + 1])
+				goto out;
+			for (uint32_t e = lo; e < hi; e++)
+				if (ip[e] >> UNW_TAB_SUB_SHIFT != k)
+					goto out;
+		}
 	}
 	for (uint32_t e = 0; e < h->nentries; e++)
 		if (rid[e] >= h->nrules || (e && rid[e] == rid[e - 1]))
@@ -412,8 +453,9 @@ size_t unw_table_count(const struct unw_table *tab)
 static inline long table_find(const struct unw_table *tab, uint64_t vaddr)
 {
 	uint64_t off;
-	uint32_t lo, hi, b;
+	uint32_t lo, hi, b, s;
 	uint16_t key;
+	const uint16_t *sb;
 
 	if (!tab->n || vaddr < tab->base)
 		return -1;
@@ -422,18 +464,27 @@ static inline long table_find(const struct unw_table *tab, uint64_t vaddr)
 	if ((off >> UNW_TAB_BLOCK_SHIFT) >= tab->nblocks)
 		return (long)tab->n - 1;
 	key = (uint16_t)off;
-	lo = tab->blk[b];
-	hi = tab->blk[b + 1];
-	/* Rightmost ip[] <= key in [lo, hi): find the first one above key. */
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
+	s = key >> UNW_TAB_SUB_SHIFT;
+	sb = tab->sub + (size_t)b * UNW_TAB_SUBS;
+	lo = tab->blk[b] + sb[s];
+	hi = s + 1 < UNW_TAB_SUBS ? tab->blk[b] + sb[s + 1] : tab->blk[b + 1];
+	/*
+	 * How many of ip[lo, hi) are <= key, branch-free (Khuong and Morin's
+	 * layout paper): random lookups mispredict every step of a branchy
+	 * binary search.
+	 */
+	if (lo == hi)
+		return (long)lo - 1;
+	const uint16_t *base = tab->ip + lo;
+	uint32_t n = hi - lo;
 
-		if (tab->ip[mid] <= key)
-			lo = mid + 1;
-		else
-			hi = mid;
+	while (n > 1) {
+		uint32_t half = n / 2;
+
+		base += (base[half] <= key) * half; /* a cmov, not a branch */
+		n -= half;
 	}
-	/* lo == blk[b] means every entry of this block is above vaddr: the previous one holds. */
+	lo = (uint32_t)(base - tab->ip) + (*base <= key);
 	return (long)lo - 1;
 }
 
@@ -445,7 +496,7 @@ int unw_table_lookup(const struct unw_table *tab, uint64_t vaddr, struct unw_rul
 		memset(out, 0, sizeof(*out));
 		return -ENOENT;
 	}
-	unw_rule_decode(&tab->rules[tab->rid[i]], out);
+	decode(&tab->rules[tab->rid[i]], out);
 	return out->type == UNW_RULE_NONE ? -ENOENT : 0;
 }
 

@@ -115,8 +115,9 @@ struct unw_cache;
 
 /*
  * A table cache keyed by build-id, in dir (NULL: $XDG_CACHE_HOME/xprof or
- * ~/.cache/xprof). Entries are versioned and checksummed; a corrupt or
- * stale one is regenerated. NULL with errno on failure to create dir.
+ * ~/.cache/xprof; files go to a versioned subdirectory). Entries are
+ * versioned and checksummed; a corrupt or stale one is regenerated. NULL
+ * with errno on failure to create dir. Not thread-safe.
  */
 struct unw_cache *unw_cache_new(const char *dir);
 void unw_cache_free(struct unw_cache *c);
@@ -124,11 +125,24 @@ void unw_cache_free(struct unw_cache *c);
 /*
  * The table for an ELF file, from memory, the cache or built now. The table
  * stays owned by the cache until unw_cache_free(). A file that could not be
- * read is remembered so it is not retried. NULL with errno as
- * unw_table_from_elf().
+ * read is remembered so it is not retried. build_id may be NULL (len 0): the
+ * file's own build-id note is used, or else its path, size and mtime. NULL
+ * with errno as unw_table_from_elf(), or ESTALE: the file at path no longer
+ * has build_id (and no cached table for it exists), or EINVAL.
  */
 const struct unw_table *unw_cache_get(struct unw_cache *c, const char *path,
 				      const uint8_t *build_id, size_t build_id_len);
+
+/* What a cache did so far, for summaries and benchmarks. */
+struct unw_cache_stats {
+	uint64_t mem_hits;	/* answered from memory (tables and remembered failures) */
+	uint64_t disk_hits;	/* loaded from the cache directory */
+	uint64_t built;		/* generated from the ELF file */
+	uint64_t rejected;	/* cache files that failed validation (then rebuilt) */
+	uint64_t failed;	/* files that could not be read (remembered) */
+};
+
+void unw_cache_get_stats(const struct unw_cache *c, struct unw_cache_stats *out);
 
 /* ---- the unwinder --------------------------------------------------------- */
 
@@ -155,7 +169,12 @@ struct unw_input {
 };
 
 /* unw_frame.flags */
-#define UNW_FRAME_F_TRAP (1u << 0)	/* ip is exact (first frame, or after a signal frame): no ip-1 */
+/*
+ * ip is exact, not a return address: the sampled frame, the sigreturn
+ * trampoline (its ip was pushed by the kernel) and the frame a signal
+ * interrupted. Symbolize it as is; others at ip - 1 (the call).
+ */
+#define UNW_FRAME_F_TRAP (1u << 0)
 #define UNW_FRAME_F_SIGNAL (1u << 1)	/* this frame is the sigreturn trampoline */
 #define UNW_FRAME_F_FP (1u << 2)	/* reached by the frame-pointer fallback */
 

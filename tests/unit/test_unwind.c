@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <elf.h>
+#include <sys/auxv.h>
 
 #include <cmocka.h>
 
@@ -19,8 +21,11 @@
 
 static struct unw_rule cfa(uint8_t reg, int32_t off, int32_t bp_off)
 {
-	struct unw_rule r = { .type = UNW_RULE_CFA, .cfa_reg = reg, .cfa_off = off,
-			      .ra_loc = UNW_LOC_CFA_OFF, .ra_off = -8 };
+	struct unw_rule r = {.type = UNW_RULE_CFA,
+			     .cfa_reg = reg,
+			     .cfa_off = off,
+			     .ra_loc = UNW_LOC_CFA_OFF,
+			     .ra_off = -8};
 
 	if (bp_off) {
 		r.bp_loc = UNW_LOC_CFA_OFF;
@@ -29,7 +34,7 @@ static struct unw_rule cfa(uint8_t reg, int32_t off, int32_t bp_off)
 	return r;
 }
 
-static const struct unw_rule none = { .type = UNW_RULE_NONE };
+static const struct unw_rule none = {.type = UNW_RULE_NONE};
 
 static void assert_rule_eq(const struct unw_rule *a, const struct unw_rule *b)
 {
@@ -45,7 +50,7 @@ static void assert_rule_eq(const struct unw_rule *a, const struct unw_rule *b)
 static void test_empty(void **state)
 {
 	struct unw_table *t = unw_table_from_rows(NULL, NULL, 0);
-	struct unw_rule r = { .type = UNW_RULE_CFA };
+	struct unw_rule r = {.type = UNW_RULE_CFA};
 
 	(void)state;
 	assert_non_null(t);
@@ -62,22 +67,22 @@ static void test_empty(void **state)
 /* Two functions with a padding gap between them, each closed by a terminator. */
 static void test_edges(void **state)
 {
-	const uint64_t addr[] = { 0x1000, 0x1001, 0x1004, 0x1010, 0x1020, 0x1021, 0x1024, 0x1030 };
+	const uint64_t addr[] = {0x1000, 0x1001, 0x1004, 0x1010, 0x1020, 0x1021, 0x1024, 0x1030};
 	const struct unw_rule rule[] = {
-		cfa(7, 8, 0), cfa(7, 16, -16), cfa(6, 16, -16), none,
-		cfa(7, 8, 0), cfa(7, 16, -16), cfa(6, 16, -16), none,
+	    cfa(7, 8, 0), cfa(7, 16, -16), cfa(6, 16, -16), none,
+	    cfa(7, 8, 0), cfa(7, 16, -16), cfa(6, 16, -16), none,
 	};
 	const struct {
 		uint64_t vaddr;
 		int ret;
 		int row; /* index into rule[] */
 	} cases[] = {
-		{ 0, -ENOENT, -1 },	      { 0xfff, -ENOENT, -1 },	  { 0x1000, 0, 0 },
-		{ 0x1001, 0, 1 },	      { 0x1003, 0, 1 },		  { 0x1004, 0, 2 },
-		{ 0x100f, 0, 2 },	      { 0x1010, -ENOENT, 3 },	  { 0x101f, -ENOENT, 3 },
-		{ 0x1020, 0, 4 },	      { 0x102f, 0, 6 },		  { 0x1030, -ENOENT, 7 },
-		{ 0x1031, -ENOENT, 7 },	      { 0xffff, -ENOENT, 7 },	  { 0x10000, -ENOENT, 7 },
-		{ UINT64_MAX, -ENOENT, 7 },
+	    {0, -ENOENT, -1},	      {0xfff, -ENOENT, -1}, {0x1000, 0, 0},
+	    {0x1001, 0, 1},	      {0x1003, 0, 1},	    {0x1004, 0, 2},
+	    {0x100f, 0, 2},	      {0x1010, -ENOENT, 3}, {0x101f, -ENOENT, 3},
+	    {0x1020, 0, 4},	      {0x102f, 0, 6},	    {0x1030, -ENOENT, 7},
+	    {0x1031, -ENOENT, 7},     {0xffff, -ENOENT, 7}, {0x10000, -ENOENT, 7},
+	    {UINT64_MAX, -ENOENT, 7},
 	};
 	struct unw_table *t = unw_table_from_rows(addr, rule, 8);
 
@@ -106,18 +111,17 @@ static void test_edges(void **state)
 /* Rows 64 KiB and more apart: empty blocks, entries at block starts and ends. */
 static void test_blocks(void **state)
 {
-	const uint64_t addr[] = { 0x7fff0, 0x80000, 0x8fffe, 0xaffff, 0xd0000, 0xd0001 };
+	const uint64_t addr[] = {0x7fff0, 0x80000, 0x8fffe, 0xaffff, 0xd0000, 0xd0001};
 	const struct unw_rule rule[] = {
-		cfa(7, 8, 0), cfa(7, 16, 0), cfa(7, 24, 0), cfa(7, 32, 0), cfa(7, 40, 0), none,
+	    cfa(7, 8, 0), cfa(7, 16, 0), cfa(7, 24, 0), cfa(7, 32, 0), cfa(7, 40, 0), none,
 	};
 	const struct {
 		uint64_t vaddr;
 		int row;
 	} cases[] = {
-		{ 0x7ffef, -1 }, { 0x70000, -1 }, { 0x7fff0, 0 }, { 0x7ffff, 0 }, { 0x80000, 1 },
-		{ 0x8fffd, 1 },	 { 0x8fffe, 2 },  { 0x8ffff, 2 }, { 0x90000, 2 }, { 0xa0000, 2 },
-		{ 0xafffe, 2 },	 { 0xaffff, 3 },  { 0xb0000, 3 }, { 0xcffff, 3 }, { 0xd0000, 4 },
-		{ 0xd0001, 5 },	 { 0xe0000, 5 },
+	    {0x7ffef, -1}, {0x70000, -1}, {0x7fff0, 0}, {0x7ffff, 0}, {0x80000, 1}, {0x8fffd, 1},
+	    {0x8fffe, 2},  {0x8ffff, 2},  {0x90000, 2}, {0xa0000, 2}, {0xafffe, 2}, {0xaffff, 3},
+	    {0xb0000, 3},  {0xcffff, 3},  {0xd0000, 4}, {0xd0001, 5}, {0xe0000, 5},
 	};
 	struct unw_table *t = unw_table_from_rows(addr, rule, 6);
 
@@ -145,12 +149,13 @@ static void test_blocks(void **state)
 /* Equal neighbours merge; of rows at one address the last wins. */
 static void test_merge(void **state)
 {
-	const uint64_t addr[] = { 0x100, 0x104, 0x108, 0x108, 0x110, 0x110, 0x120 };
+	const uint64_t addr[] = {0x100, 0x104, 0x108, 0x108, 0x110, 0x110, 0x120};
 	const struct unw_rule rule[] = {
-		cfa(7, 8, 0), cfa(7, 8, 0), cfa(7, 32, 0), cfa(7, 16, 0), cfa(7, 24, 0), cfa(7, 16, 0), none,
+	    cfa(7, 8, 0),  cfa(7, 8, 0),  cfa(7, 32, 0), cfa(7, 16, 0),
+	    cfa(7, 24, 0), cfa(7, 16, 0), none,
 	};
-	const uint64_t want_addr[] = { 0x100, 0x108, 0x120 };
-	const struct unw_rule want_rule[] = { cfa(7, 8, 0), cfa(7, 16, 0), none };
+	const uint64_t want_addr[] = {0x100, 0x108, 0x120};
+	const struct unw_rule want_rule[] = {cfa(7, 8, 0), cfa(7, 16, 0), none};
 	struct unw_table *t = unw_table_from_rows(addr, rule, 7);
 
 	(void)state;
@@ -171,24 +176,36 @@ static void test_merge(void **state)
 static void test_rule_kinds(void **state)
 {
 	struct unw_rule rules[] = {
-		{ .type = UNW_RULE_PLT },
-		{ .type = UNW_RULE_SIGNAL },
-		{ .type = UNW_RULE_OUTERMOST },
-		{ .type = UNW_RULE_FALLBACK },
-		cfa(7, 65600, 0),
-		cfa(7, 33360, -48),
-		cfa(6, 16, -16),
-		/* vfork: CFA = rsp + 0, RA in rdi */
-		{ .type = UNW_RULE_CFA, .cfa_reg = 7, .ra_loc = UNW_LOC_REG, .ra_off = 5 },
-		/* longjmp: CFA = rdi, RA in rdx, rbp in r9 */
-		{ .type = UNW_RULE_CFA, .cfa_reg = 5, .ra_loc = UNW_LOC_REG, .ra_off = 1,
-		  .bp_loc = UNW_LOC_REG, .bp_off = 9 },
-		/* setcontext: CFA = rdx, RA at CFA + 168, rbp at CFA + 120 */
-		{ .type = UNW_RULE_CFA, .cfa_reg = 1, .ra_loc = UNW_LOC_CFA_OFF, .ra_off = 168,
-		  .bp_loc = UNW_LOC_CFA_OFF, .bp_off = 120 },
-		{ .type = UNW_RULE_CFA, .cfa_reg = 7, .cfa_off = -8, .ra_loc = UNW_LOC_CFA_OFF,
-		  .ra_off = -1024, .bp_loc = UNW_LOC_UNDEF },
-		none,
+	    {.type = UNW_RULE_PLT},
+	    {.type = UNW_RULE_SIGNAL},
+	    {.type = UNW_RULE_OUTERMOST},
+	    {.type = UNW_RULE_FALLBACK},
+	    cfa(7, 65600, 0),
+	    cfa(7, 33360, -48),
+	    cfa(6, 16, -16),
+	    /* vfork: CFA = rsp + 0, RA in rdi */
+	    {.type = UNW_RULE_CFA, .cfa_reg = 7, .ra_loc = UNW_LOC_REG, .ra_off = 5},
+	    /* longjmp: CFA = rdi, RA in rdx, rbp in r9 */
+	    {.type = UNW_RULE_CFA,
+	     .cfa_reg = 5,
+	     .ra_loc = UNW_LOC_REG,
+	     .ra_off = 1,
+	     .bp_loc = UNW_LOC_REG,
+	     .bp_off = 9},
+	    /* setcontext: CFA = rdx, RA at CFA + 168, rbp at CFA + 120 */
+	    {.type = UNW_RULE_CFA,
+	     .cfa_reg = 1,
+	     .ra_loc = UNW_LOC_CFA_OFF,
+	     .ra_off = 168,
+	     .bp_loc = UNW_LOC_CFA_OFF,
+	     .bp_off = 120},
+	    {.type = UNW_RULE_CFA,
+	     .cfa_reg = 7,
+	     .cfa_off = -8,
+	     .ra_loc = UNW_LOC_CFA_OFF,
+	     .ra_off = -1024,
+	     .bp_loc = UNW_LOC_UNDEF},
+	    none,
 	};
 	size_t n = sizeof(rules) / sizeof(rules[0]);
 	uint64_t addr[sizeof(rules) / sizeof(rules[0])];
@@ -210,13 +227,13 @@ static void test_rule_kinds(void **state)
 
 static void test_bad_rows(void **state)
 {
-	const uint64_t up[] = { 0x10, 0x20 }, down[] = { 0x20, 0x10 };
-	struct unw_rule ok[] = { cfa(7, 8, 0), none };
-	struct unw_rule odd[] = { cfa(7, 8, -12), none };
-	struct unw_rule far[] = { cfa(7, 8, -2048), none };
-	struct unw_rule reg[] = { cfa(40, 8, 0), none };
-	struct unw_rule type[] = { { .type = 9 }, none };
-	const uint64_t huge[] = { 0x1000, 0x1000 + (1ull << 32) };
+	const uint64_t up[] = {0x10, 0x20}, down[] = {0x20, 0x10};
+	struct unw_rule ok[] = {cfa(7, 8, 0), none};
+	struct unw_rule odd[] = {cfa(7, 8, -12), none};
+	struct unw_rule far[] = {cfa(7, 8, -2048), none};
+	struct unw_rule reg[] = {cfa(40, 8, 0), none};
+	struct unw_rule type[] = {{.type = 9}, none};
+	const uint64_t huge[] = {0x1000, 0x1000 + (1ull << 32)};
 
 	(void)state;
 	errno = 0;
@@ -251,7 +268,9 @@ static void test_random(void **state)
 		/* mostly short rows, sometimes a jump over several 64 KiB blocks */
 		a += (seed >> 16) % 97 == 0 ? 200000 : 1 + (seed >> 16) % 300;
 		addr[i] = a;
-		rule[i] = (seed >> 8) % 11 == 0 ? none : cfa(7, 8 * (1 + (int32_t)((seed >> 4) % 1000)), 0);
+		rule[i] = (seed >> 8) % 11 == 0
+			      ? none
+			      : cfa(7, 8 * (1 + (int32_t)((seed >> 4) % 1000)), 0);
 	}
 	rule[N - 1] = none;
 	struct unw_table *t = unw_table_from_rows(addr, rule, N);
@@ -273,7 +292,8 @@ static void test_random(void **state)
 				hi = mid;
 		}
 		const struct unw_rule *want = lo == 0 ? &none : &rule[lo - 1];
-		assert_int_equal(unw_table_lookup(t, v, &r), want->type == UNW_RULE_NONE ? -ENOENT : 0);
+		assert_int_equal(unw_table_lookup(t, v, &r),
+				 want->type == UNW_RULE_NONE ? -ENOENT : 0);
 		assert_rule_eq(&r, want);
 	}
 	unw_table_free(t);
@@ -284,8 +304,8 @@ static void test_random(void **state)
 /* A stored blob loads back; any corrupted byte is caught. */
 static void test_blob(void **state)
 {
-	const uint64_t addr[] = { 0x1000, 0x1004, 0x21000, 0x21010 };
-	const struct unw_rule rule[] = { cfa(7, 8, 0), cfa(7, 16, -16), cfa(6, 16, -16), none };
+	const uint64_t addr[] = {0x1000, 0x1004, 0x21000, 0x21010};
+	const struct unw_rule rule[] = {cfa(7, 8, 0), cfa(7, 16, -16), cfa(6, 16, -16), none};
 	struct unw_table *t = unw_table_from_rows(addr, rule, 4);
 	size_t size;
 	const void *blob;
@@ -327,13 +347,68 @@ static void test_blob(void **state)
 	unw_table_free(t);
 }
 
+/* The error of each kind of bad file, and a real library end to end. */
+static void test_from_elf(void **state)
+{
+	struct unw_gen_stats st;
+	struct unw_table *t;
+	struct unw_rule r;
+
+	(void)state;
+	errno = 0;
+	assert_null(unw_table_from_elf("/nonexistent/libfoo.so", NULL, &st));
+	assert_int_equal(errno, ENOENT);
+	assert_null(unw_table_from_elf("/etc/passwd", NULL, &st));
+	assert_int_equal(errno, ENOEXEC);
+	assert_null(unw_table_from_image("\177ELF", 4, &st));
+	assert_int_equal(errno, ENOEXEC);
+
+	t = unw_table_from_elf("/lib/x86_64-linux-gnu/libc.so.6", NULL, &st);
+	assert_non_null(t);
+	/* cfi-survey.md: 3,713 FDEs and 25,212 rows, every one representable */
+	assert_true(st.fdes > 1000);
+	assert_true(st.rows >= st.fdes);
+	assert_int_equal(st.entries, unw_table_count(t));
+	assert_true(st.rules > 256); /* the reason for u16 rule ids */
+	for (int k = 0; k < UNW_UNREP_NR; k++)
+		assert_int_equal(st.unrep[k], 0);
+	assert_true(st.bytes < st.eh_frame_bytes);
+	/* the last entry closes the last FDE */
+	uint64_t a;
+	unw_table_row(t, unw_table_count(t) - 1, &a, &r);
+	assert_int_equal(r.type, UNW_RULE_NONE);
+	assert_int_equal(unw_table_lookup(t, a, &r), -ENOENT);
+	unw_table_free(t);
+}
+
+/* The vDSO of this process, as the recorder captures it. */
+static void test_vdso(void **state)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)getauxval(AT_SYSINFO_EHDR);
+	struct unw_gen_stats st;
+	struct unw_table *t;
+
+	(void)state;
+	if (!eh)
+		skip();
+	/* The section headers are the vDSO's last bytes. */
+	size_t len = eh->e_shoff + (size_t)eh->e_shnum * eh->e_shentsize;
+	t = unw_table_from_image(eh, len, &st);
+	assert_non_null(t);
+	assert_true(st.fdes > 0);
+	assert_true(unw_table_count(t) > st.fdes);
+	assert_int_equal(st.unrep[UNW_UNREP_BAD_FDE], 0);
+	unw_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty),	   cmocka_unit_test(test_edges),
-		cmocka_unit_test(test_blocks),	   cmocka_unit_test(test_merge),
-		cmocka_unit_test(test_rule_kinds), cmocka_unit_test(test_bad_rows),
-		cmocka_unit_test(test_random),	   cmocka_unit_test(test_blob),
+	    cmocka_unit_test(test_empty),      cmocka_unit_test(test_edges),
+	    cmocka_unit_test(test_blocks),     cmocka_unit_test(test_merge),
+	    cmocka_unit_test(test_rule_kinds), cmocka_unit_test(test_bad_rows),
+	    cmocka_unit_test(test_random),     cmocka_unit_test(test_blob),
+	    cmocka_unit_test(test_from_elf),   cmocka_unit_test(test_vdso),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The record side of make bench:
+#  - the BPF sampler's cost per sample at the default 16 KiB stack copy
+#    (kernel.bpf_stats_enabled=1, run_time_ns / run_cnt of xp_sample);
+#  - the slowdown of a fixed CPU-bound workload (rec_work: 2 threads, depth 16)
+#    at 999 Hz: bare vs `perf record -F 999 --call-graph dwarf` vs
+#    `xprof record -F 999`, interleaved in one run, REPS times, medians.
+# Prints "bench: <name>: <value> (<ratio vs perf>)".
+#   bench/bench_record.sh XPROF PROGS_DIR [REPS]
+set -u
+XPROF=$1 P=$2 REPS=${3:-5}
+[ "$(id -u)" = 0 ] || { echo "bench: record: needs root (BPF); skipped"; exit 0; }
+T=$(mktemp -d)
+old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+trap 'sysctl -q kernel.bpf_stats_enabled="$old_stats"; rm -rf "$T"' EXIT
+median() { sort -g | awk '{a[NR]=$1} END{print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# ---- per-sample BPF cost ------------------------------------------------------
+sysctl -q kernel.bpf_stats_enabled=1
+# Depth 200 gives stacks of 10-20 KiB, so most samples copy the full 16 KiB.
+"$XPROF" record -v -F 999 -o "$T/cost.xprof" -- "$P/rec_spin" 2 2 200 >/dev/null 2>"$T/cost.err" &
+rp=$!
+last=""
+while kill -0 $rp 2>/dev/null; do
+	# Our program: the perf_event program (type 7) this xprof holds an fd of
+	# (other xprof sessions may run at the same time); its numbers from bpftool.
+	id=$(grep -l '^prog_type:[[:space:]]*7$' /proc/$rp/fdinfo/* 2>/dev/null | head -n 1 |
+		xargs -r awk '$1=="prog_id:"{print $2}')
+	cur=""
+	[ -n "$id" ] && cur=$(bpftool prog show id "$id" -j 2>/dev/null |
+		python3 -c 'import json, sys; p = json.load(sys.stdin); print(p.get("run_time_ns", 0), p.get("run_cnt", 0))')
+	[ -n "$cur" ] && last=$cur
+	sleep 0.1
+done
+wait $rp
+samples=$(awk '/ samples, .* lost/{print $2}' "$T/cost.err")
+if [ -n "$last" ] && [ "${samples:-0}" -gt 0 ]; then
+	read -r ns cnt <<<"$last"
+	awk -v ns="$ns" -v cnt="$cnt" -v s="$samples" 'BEGIN{
+		printf "bench: bpf ns per run, bpftool run_time_ns/run_cnt (every tick, targets or not): %.0f (%d runs)\n", ns/cnt, cnt;
+		printf "bench: bpf us per sample, bpftool run_time_ns/samples (upper bound, 16 KiB): %.2f (goal < 5)\n", ns/s/1000 }'
+	awk '/sampler:/{printf "bench: bpf us per sample, measured inside the program (16 KiB): %.2f\n", $5/1000}' "$T/cost.err"
+	bytes=$("$XPROF" info "$T/cost.xprof" | awk -F': ' '$1=="stack bytes"{b=$2} $1=="samples"{n=$2} END{printf "%.0f", b/n}')
+	echo "bench: stack bytes copied per sample: $bytes"
+else
+	echo "bench: bpf cost: could not read run_time_ns for xp_sample"
+fi
+
+# ---- target slowdown at 999 Hz ---------------------------------------------------
+work=("$P/rec_work" 2 300 16)
+run_bare() { "${work[@]}"; }
+run_perf() { perf record -q -F 999 -e cpu-clock --call-graph dwarf -o "$T/perf.data" -- "${work[@]}" 2>/dev/null; }
+run_xprof() { "$XPROF" record -F 999 -o "$T/w.xprof" -- "${work[@]}" 2>/dev/null; }
+for i in $(seq "$REPS"); do
+	for m in bare perf xprof; do
+		run_$m | awk -v m=$m '{print m, $2, $4}' >>"$T/runs"
+	done
+done
+for m in bare perf xprof; do
+	awk -v m=$m '$1==m{print $2}' "$T/runs" | median >"$T/wall.$m"
+	awk -v m=$m '$1==m{print $3}' "$T/runs" | median >"$T/cpu.$m"
+done
+wb=$(cat "$T/wall.bare") wp=$(cat "$T/wall.perf") wx=$(cat "$T/wall.xprof")
+cb=$(cat "$T/cpu.bare") cp=$(cat "$T/cpu.perf") cx=$(cat "$T/cpu.xprof")
+awk -v wb="$wb" -v wp="$wp" -v wx="$wx" -v cb="$cb" -v cp="$cp" -v cx="$cx" -v r="$REPS" 'BEGIN{
+	printf "bench: workload wall s, bare/perf/xprof (median of %d): %.3f / %.3f / %.3f\n", r, wb, wp, wx;
+	printf "bench: slowdown perf --call-graph dwarf -F 999 (wall): %.3fx\n", wp/wb;
+	printf "bench: slowdown xprof record -F 999 (wall): %.3fx (%.3f vs perf)\n", wx/wb, (wx/wb)/(wp/wb);
+	printf "bench: slowdown perf --call-graph dwarf -F 999 (target CPU): %.3fx\n", cp/cb;
+	printf "bench: slowdown xprof record -F 999 (target CPU): %.3fx (%.3f vs perf)\n", cx/cb, (cx/cb)/(cp/cb) }'

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Benchmark of the unwind tables, run by bench/bench_tables.sh:
+ *   tables_bench gen FILE RUNS       table generation from the ELF file (no cache)
+ *   tables_bench warm FILE RUNS      loading the table from a filled cache
+ *   tables_bench lookup FILE RUNS    ns per unw_table_lookup() at random covered addresses
+ *   tables_bench libdw FILE RUNS     ns per dwarf_cfi_addrframe() at the same addresses
+ * Each prints the median of RUNS repetitions as "<name> <value> <unit>".
+ */
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <fcntl.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "unwind/unwind_int.h"
+
+#define NADDR 1000000
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_d);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Random addresses inside the table's covered span (xorshift: reproducible). */
+static uint64_t *addresses(const struct unw_table *t, size_t n)
+{
+	uint64_t lo, hi, x = 88172645463325252ull;
+	struct unw_rule r;
+	uint64_t *a = malloc(n * sizeof(*a));
+
+	if (!a || unw_table_count(t) < 2)
+		exit(1);
+	unw_table_row(t, 0, &lo, &r);
+	unw_table_row(t, unw_table_count(t) - 1, &hi, &r);
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		a[i] = lo + x % (hi - lo);
+	}
+	return a;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 4) {
+		fprintf(stderr, "usage: tables_bench gen|warm|lookup|libdw FILE RUNS\n");
+		return 2;
+	}
+	const char *mode = argv[1], *file = argv[2];
+	int runs = atoi(argv[3]);
+	double *v = calloc((size_t)(runs > 0 ? runs : 1), sizeof(*v));
+	struct unw_table *t = unw_table_from_elf(file, NULL, NULL);
+
+	if (runs <= 0 || !v || !t) {
+		fprintf(stderr, "tables_bench: cannot build the table of '%s'\n", file);
+		return 1;
+	}
+	if (!strcmp(mode, "gen")) {
+		for (int i = 0; i < runs; i++) {
+			double t0 = now_ns();
+			struct unw_table *x = unw_table_from_elf(file, NULL, NULL);
+
+			v[i] = (now_ns() - t0) / 1e6;
+			unw_table_free(x);
+		}
+		printf("gen %.3f ms\n", median(v, runs));
+	} else if (!strcmp(mode, "warm")) {
+		char dir[] = "/tmp/xprof-bench.XXXXXX", cmd[64];
+
+		if (!mkdtemp(dir))
+			return 1;
+		struct unw_cache *c = unw_cache_new(dir);
+
+		if (!c || !unw_cache_get(c, file, NULL, 0))
+			return 1;
+		unw_cache_free(c);
+		for (int i = 0; i < runs; i++) {
+			double t0 = now_ns();
+			struct unw_cache_stats st;
+
+			c = unw_cache_new(dir);
+			if (!unw_cache_get(c, file, NULL, 0))
+				return 1;
+			v[i] = (now_ns() - t0) / 1e6;
+			unw_cache_get_stats(c, &st);
+			if (st.disk_hits != 1)
+				return 1;
+			unw_cache_free(c);
+		}
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		if (system(cmd))
+			return 1;
+		printf("warm %.3f ms\n", median(v, runs));
+	} else if (!strcmp(mode, "lookup")) {
+		uint64_t *a = addresses(t, NADDR);
+		volatile unsigned sink = 0;
+
+		for (int i = 0; i < runs; i++) {
+			struct unw_rule r;
+			double t0 = now_ns();
+
+			for (size_t k = 0; k < NADDR; k++) {
+				unw_table_lookup(t, a[k], &r);
+				sink += r.type;
+			}
+			v[i] = (now_ns() - t0) / NADDR;
+		}
+		free(a);
+		printf("lookup %.1f ns\n", median(v, runs));
+	} else if (!strcmp(mode, "libdw")) {
+		size_t n = NADDR / 10;
+		uint64_t *a = addresses(t, n);
+		int fd = open(file, O_RDONLY);
+		Elf *elf;
+		Dwarf_CFI *cfi;
+
+		elf_version(EV_CURRENT);
+		elf = fd >= 0 ? elf_begin(fd, ELF_C_READ_MMAP, NULL) : NULL;
+		cfi = elf ? dwarf_getcfi_elf(elf) : NULL;
+		if (!cfi)
+			return 1;
+		for (int i = 0; i < runs; i++) {
+			double t0 = now_ns();
+
+			for (size_t k = 0; k < n; k++) {
+				Dwarf_Frame *fr;
+
+				if (dwarf_cfi_addrframe(cfi, a[k], &fr) == 0)
+					free(fr);
+			}
+			v[i] = (now_ns() - t0) / (double)n;
+		}
+		dwarf_cfi_end(cfi);
+		elf_end(elf);
+		close(fd);
+		free(a);
+		printf("libdw %.1f ns\n", median(v, runs));
+	} else {
+		fprintf(stderr, "tables_bench: unknown mode '%s'\n", mode);
+		return 2;
+	}
+	unw_table_free(t);
+	free(v);
+	return 0;
+}

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What /proc says about processes that existed before a recording started:
+ * their executable mappings (with build-ids read from the files' ELF notes),
+ * thread names, threads and the [vdso] range. xprof record turns these into
+ * synthesized MMAP and COMM records, as perf does at start; everything that
+ * happens later comes from the kernel's side-band events.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "profiler/record_int.h"
+
+#define NT_GNU_BUILD_ID_TYPE 3
+
+struct xp_buildid_ent {
+	char *path;
+	int err;	/* 0, or the negative errno the read gave (remembered too) */
+	uint32_t len;
+	uint8_t id[XP_BUILD_ID_MAX];
+};
+
+void xp_buildid_cache_release(struct xp_buildid_cache *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->ent[i].path);
+	free(c->ent);
+	c->ent = NULL;
+	c->n = c->cap = 0;
+}
+
+/* Scan one note section's data for NT_GNU_BUILD_ID. */
+static int find_note(Elf_Data *d, uint8_t *id, uint32_t *len)
+{
+	GElf_Nhdr nh;
+	size_t off = 0, name_off, desc_off, next;
+
+	while ((next = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
+		if (nh.n_type == NT_GNU_BUILD_ID_TYPE && nh.n_namesz == 4 &&
+		    !memcmp((const char *)d->d_buf + name_off, "GNU", 4) && nh.n_descsz > 0) {
+			*len = nh.n_descsz > XP_BUILD_ID_MAX ? XP_BUILD_ID_MAX : nh.n_descsz;
+			memcpy(id, (const char *)d->d_buf + desc_off, *len);
+			return 0;
+		}
+		off = next;
+	}
+	return -ENOENT;
+}
+
+static int build_id_elf(int fd, uint8_t *id, uint32_t *len)
+{
+	Elf *e;
+	size_t nph;
+	int err = -ENOENT;
+
+	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!e)
+		return -EINVAL;
+	if (elf_kind(e) != ELF_K_ELF) {
+		err = -EINVAL;
+		goto out;
+	}
+	if (!elf_getphdrnum(e, &nph)) {
+		for (size_t i = 0; i < nph && err; i++) {
+			GElf_Phdr ph;
+			Elf_Data *d;
+
+			if (!gelf_getphdr(e, i, &ph) || ph.p_type != PT_NOTE)
+				continue;
+			d = elf_getdata_rawchunk(e, ph.p_offset, ph.p_filesz,
+						 ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
+			if (d)
+				err = find_note(d, id, len);
+		}
+	}
+	for (Elf_Scn *s = NULL; err && (s = elf_nextscn(e, s));) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(s, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		d = elf_getdata(s, NULL);
+		if (d)
+			err = find_note(d, id, len);
+	}
+out:
+	elf_end(e);
+	return err;
+}
+
+int xp_build_id_read(struct xp_buildid_cache *c, const char *path, uint8_t *id, uint32_t *len)
+{
+	struct xp_buildid_ent *ent = NULL;
+	int fd, err;
+
+	*len = 0;
+	if (c) {
+		for (size_t i = 0; i < c->n; i++) {
+			if (!strcmp(c->ent[i].path, path)) {
+				*len = c->ent[i].len;
+				memcpy(id, c->ent[i].id, c->ent[i].len);
+				return c->ent[i].err;
+			}
+		}
+	}
+	elf_version(EV_CURRENT);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		err = -errno;
+	else {
+		err = build_id_elf(fd, id, len);
+		close(fd);
+	}
+	if (c) {
+		if (c->n == c->cap) {
+			size_t ncap = c->cap ? 2 * c->cap : 64;
+			struct xp_buildid_ent *ne = realloc(c->ent, ncap * sizeof(*ne));
+
+			if (!ne)
+				return err;
+			c->ent = ne;
+			c->cap = ncap;
+		}
+		ent = &c->ent[c->n];
+		ent->path = strdup(path);
+		if (!ent->path)
+			return err;
+		ent->err = err;
+		ent->len = *len;
+		memcpy(ent->id, id, *len);
+		c->n++;
+	}
+	return err;
+}
+
+int xp_procfs_maps(pid_t pid, uint64_t time_ns, struct xp_buildid_cache *c,
+		   int (*fn)(void *ctx, const struct xp_ev_mmap *m), void *ctx)
+{
+	char fname[64], line[4096 + 256];
+	FILE *f;
+	int err = 0;
+
+	snprintf(fname, sizeof(fname), "/proc/%d/maps", (int)pid);
+	f = fopen(fname, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		struct xp_ev_mmap m = { 0 };
+		uint64_t start, end, pgoff;
+		char perms[8], *path;
+		int n = 0;
+
+		line[strcspn(line, "\n")] = 0;
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s%n", &start, &end,
+			   perms, &pgoff, &n) < 4 || !n)
+			continue;
+		if (perms[2] != 'x')
+			continue;
+		path = line + n;
+		while (*path == ' ')
+			path++;
+		if (!*path)
+			continue;	/* anonymous executable memory (JIT): no file to read */
+		if (*path == '[' && strcmp(path, "[vdso]"))
+			continue;	/* [vsyscall] and friends */
+		m.time_ns = time_ns;
+		m.pid = m.tid = pid;
+		m.start = start;
+		m.len = end - start;
+		m.pgoff = pgoff;
+		m.prot = PROT_EXEC | (perms[0] == 'r' ? PROT_READ : 0) |
+			 (perms[1] == 'w' ? PROT_WRITE : 0);
+		m.path = path;
+		if (*path == '/') {
+			size_t pl = strlen(path);
+			static const char del[] = " (deleted)";
+
+			if (pl > sizeof(del) - 1 && !strcmp(path + pl - (sizeof(del) - 1), del)) {
+				char mf[96];
+
+				snprintf(mf, sizeof(mf), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
+					 (int)pid, start, end);
+				xp_build_id_read(NULL, mf, m.build_id, &m.build_id_len);
+			} else {
+				char rp[4096 + 64];
+
+				/* Through the process's root, so a container's files resolve. */
+				snprintf(rp, sizeof(rp), "/proc/%d/root%s", (int)pid, path);
+				xp_build_id_read(c, rp, m.build_id, &m.build_id_len);
+			}
+		}
+		err = fn(ctx, &m);
+		if (err)
+			break;
+	}
+	fclose(f);
+	return err;
+}
+
+int xp_procfs_comm(pid_t pid, pid_t tid, char comm[XP_EV_COMM_LEN])
+{
+	char fname[64];
+	FILE *f;
+	int err = 0;
+
+	snprintf(fname, sizeof(fname), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+	f = fopen(fname, "re");
+	if (!f)
+		return -errno;
+	if (!fgets(comm, XP_EV_COMM_LEN, f))
+		err = -EIO;
+	else
+		comm[strcspn(comm, "\n")] = 0;
+	fclose(f);
+	return err;
+}
+
+static int for_each_num(const char *dir, int (*fn)(void *ctx, pid_t id), void *ctx)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int err = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char *end;
+		long v = strtol(de->d_name, &end, 10);
+
+		if (*end || v <= 0)
+			continue;
+		err = fn(ctx, (pid_t)v);
+		if (err)
+			break;
+	}
+	closedir(d);
+	return err;
+}
+
+int xp_procfs_threads(pid_t pid, int (*fn)(void *ctx, pid_t tid), void *ctx)
+{
+	char dir[64];
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	return for_each_num(dir, fn, ctx);
+}
+
+int xp_procfs_processes(int (*fn)(void *ctx, pid_t pid), void *ctx)
+{
+	return for_each_num("/proc", fn, ctx);
+}
+
+int xp_procfs_vdso_range(pid_t pid, uint64_t *start, uint64_t *end)
+{
+	char fname[64], line[512];
+	FILE *f;
+	int err = -ENOENT;
+
+	if (pid)
+		snprintf(fname, sizeof(fname), "/proc/%d/maps", (int)pid);
+	else
+		snprintf(fname, sizeof(fname), "/proc/self/maps");
+	f = fopen(fname, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, "[vdso]"))
+			continue;
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64, start, end) == 2)
+			err = 0;
+		break;
+	}
+	fclose(f);
+	return err;
+}

@@ -1,0 +1,820 @@
+// SPDX-License-Identifier: MIT
+/*
+ * One recording session: load the BPF sampler, attach it to a per-CPU
+ * sampling perf event, open per-CPU dummy perf events for the side band
+ * (mmap2 with build-ids, comm, fork, exit), synthesize what existed before
+ * the start from /proc, and stream everything into an .xprof file.
+ *
+ * Ordering. Samples arrive through the BPF ring buffer, side-band events
+ * through the per-CPU perf rings; both carry CLOCK_MONOTONIC times. A reader
+ * replays the file in order, so an mmap must be written before the samples
+ * that need it, and an exit after the samples before it. Each round takes
+ * t0 = now, drains both sources into a staging arena (records already
+ * encoded), sorts the staged records by time and writes those at or before
+ * t0: everything stamped before t0 is visible in the rings by then. Later
+ * ones wait for the next round. The arena is allocated once; the per-sample
+ * path is one memcpy of the valid stack bytes.
+ */
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf/xprof.skel.h"
+#include "bpf/sample.h"
+#include "profiler/record_int.h"
+#include "profiler/xprof_file.h"
+
+_Static_assert(sizeof(struct xp_sample) == XP_SAMPLE_HDR_SIZE, "XP_SAMPLE_HDR_SIZE is stale");
+
+#define SB_PAGES 128		/* side-band ring per CPU: 512 KiB */
+#define ROUND_MS 40		/* how often the rings are drained */
+#define FLUSH_NS 200000000ull	/* how often the file is flushed */
+
+struct sb_ring {
+	int fd;
+	void *base;
+	size_t size;	/* data area */
+};
+
+struct stage_ent {
+	uint64_t time;
+	uint32_t off, len;
+	uint32_t seq;
+	uint32_t is_sample;	/* at equal times, side-band first */
+};
+
+struct session {
+	const struct xp_record_opts *o;
+	struct xprof_bpf *skel;
+	struct ring_buffer *rb;
+	int ncpus;
+	int *ev_fds;			/* sampling events, one per CPU (-1: none) */
+	struct bpf_link **links;
+	struct sb_ring *sb;
+	int targets_fd;
+	long page;
+
+	struct xpf_writer *w;
+	uint8_t *arena, *arena2;	/* staged records; arena2 is for compaction */
+	size_t arena_cap, arena_len;
+	struct stage_ent *ent;
+	size_t ent_cap, nent;
+	uint32_t seq;
+	uint8_t *sbtmp;			/* a side-band record that wraps the ring */
+
+	struct xp_buildid_cache bids;
+	uint64_t lost_written;
+	struct xp_record_result *res;
+	int err;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int cmp_ent(const void *a, const void *b)
+{
+	const struct stage_ent *x = a, *y = b;
+
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	if (x->is_sample != y->is_sample)
+		return x->is_sample < y->is_sample ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Write staged records with time <= upto in time order; keep the rest. */
+static int stage_flush(struct session *s, uint64_t upto)
+{
+	size_t keep = 0, len2 = 0;
+	int err;
+
+	qsort(s->ent, s->nent, sizeof(*s->ent), cmp_ent);
+	for (size_t i = 0; i < s->nent; i++) {
+		struct stage_ent *e = &s->ent[i];
+
+		if (e->time <= upto) {
+			err = xpf_writer_append(s->w, s->arena + e->off, e->len);
+			if (err)
+				return err;
+			continue;
+		}
+		memcpy(s->arena2 + len2, s->arena + e->off, e->len);
+		e->off = len2;
+		len2 += e->len;
+		s->ent[keep++] = *e;
+	}
+	s->nent = keep;
+	s->arena_len = len2;
+	{
+		uint8_t *t = s->arena;
+
+		s->arena = s->arena2;
+		s->arena2 = t;
+	}
+	return 0;
+}
+
+/* Encode ev into the arena. When the arena is full, write everything staged first. */
+static int stage_event(struct session *s, const struct xp_event *ev, uint64_t time, bool is_sample)
+{
+	size_t need = xpf_encode(ev, NULL, 0);
+	int err;
+
+	if (s->arena_len + need > s->arena_cap || s->nent == s->ent_cap) {
+		s->res->misordered += s->nent;
+		err = stage_flush(s, UINT64_MAX);
+		if (err)
+			return err;
+	}
+	if (need > s->arena_cap) {
+		/* Larger than the whole arena (a vDSO image would not be): write it directly. */
+		return xpf_writer_event(s->w, ev);
+	}
+	xpf_encode(ev, s->arena + s->arena_len, need);
+	s->ent[s->nent++] = (struct stage_ent){ .time = time, .off = s->arena_len, .len = need,
+						.seq = s->seq++, .is_sample = is_sample };
+	s->arena_len += need;
+	return 0;
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct session *s = ctx;
+	const struct xp_sample *smp = data;
+	struct xp_event ev;
+	uint32_t avail;
+	int err;
+
+	if (size < sizeof(*smp) || smp->version != XP_SAMPLE_VERSION)
+		return 0;
+	avail = size - sizeof(*smp);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = XP_EV_SAMPLE;
+	ev.sample.time_ns = smp->time_ns;
+	ev.sample.pid = smp->pid;
+	ev.sample.tid = smp->tid;
+	ev.sample.cpu = smp->cpu;
+	ev.sample.flags = smp->flags;
+	memcpy(ev.sample.regs, smp->regs, sizeof(ev.sample.regs));
+	ev.sample.nsegs = 1;
+	ev.sample.segs[0].start = smp->regs[XP_REG_SP];
+	ev.sample.segs[0].data = (const uint8_t *)(smp + 1);
+	ev.sample.segs[0].len = smp->stack_len <= avail ? smp->stack_len : 0;
+	if ((smp->flags & XP_SAMPLE_F_STACK2) && smp->stack2_len <= avail - ev.sample.segs[0].len) {
+		ev.sample.nsegs = 2;
+		ev.sample.segs[1].start = smp->stack2_sp;
+		ev.sample.segs[1].data = ev.sample.segs[0].data + ev.sample.segs[0].len;
+		ev.sample.segs[1].len = smp->stack2_len;
+	}
+	ev.sample.nkstack = smp->kstack_len <= XP_KSTACK_MAX ? smp->kstack_len : 0;
+	ev.sample.kstack = (const uint64_t *)smp->kstack;
+	err = stage_event(s, &ev, smp->time_ns, true);
+	if (err) {
+		s->err = err;
+		return err;
+	}
+	s->res->samples++;
+	return 0;
+}
+
+static bool is_target(struct session *s, uint32_t pid)
+{
+	uint8_t v;
+
+	if (s->o->all)
+		return pid != (uint32_t)getpid() && pid != 0;
+	return bpf_map_lookup_elem(s->targets_fd, &pid, &v) == 0;
+}
+
+/* ---- side band ----------------------------------------------------------- */
+
+static int sb_open(struct session *s, int cpu, struct sb_ring *r)
+{
+	struct perf_event_attr a = { 0 };
+
+	a.size = sizeof(a);
+	a.type = PERF_TYPE_SOFTWARE;
+	a.config = PERF_COUNT_SW_DUMMY;
+	a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
+	a.sample_id_all = 1;
+	a.mmap = 1;
+	a.mmap2 = 1;
+	a.comm = 1;
+	a.comm_exec = 1;
+	a.task = 1;
+	a.build_id = 1;
+	a.use_clockid = 1;
+	a.clockid = CLOCK_MONOTONIC;
+	a.watermark = 1;
+	a.wakeup_watermark = SB_PAGES * s->page / 2;
+	r->fd = syscall(SYS_perf_event_open, &a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+	if (r->fd < 0 && errno == EINVAL) {
+		/* Kernels before 5.12 have no build_id: read build-ids from the files instead. */
+		a.build_id = 0;
+		r->fd = syscall(SYS_perf_event_open, &a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+	}
+	if (r->fd < 0)
+		return -errno;
+	r->size = SB_PAGES * s->page;
+	r->base = mmap(NULL, r->size + s->page, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	if (r->base == MAP_FAILED) {
+		r->base = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+static int sb_record(struct session *s, const struct perf_event_header *h)
+{
+	const uint8_t *p = (const uint8_t *)(h + 1);
+	size_t body = h->size - sizeof(*h);
+	struct xp_event ev;
+	uint64_t time;
+	uint32_t pid;
+
+	if (h->size < sizeof(*h) + 16)
+		return 0;
+	/* sample_id_all with TID|TIME: {u32 pid, tid; u64 time} ends every record. */
+	memcpy(&time, (const uint8_t *)h + h->size - 8, 8);
+	memset(&ev, 0, sizeof(ev));
+	switch (h->type) {
+	case PERF_RECORD_MMAP2: {
+		struct {
+			uint32_t pid, tid;
+			uint64_t addr, len, pgoff;
+			union {
+				struct {
+					uint32_t maj, min;
+					uint64_t ino, ino_generation;
+				};
+				struct {
+					uint8_t build_id_size, r1;
+					uint16_t r2;
+					uint8_t build_id[20];
+				};
+			};
+			uint32_t prot, flags;
+		} m;
+		size_t plen;
+
+		if (body < sizeof(m) + 16)
+			return 0;
+		memcpy(&m, p, sizeof(m));
+		if (!(m.prot & PROT_EXEC) || !is_target(s, m.pid))
+			return 0;
+		plen = strnlen((const char *)p + sizeof(m), body - sizeof(m) - 16);
+		if (plen == body - sizeof(m) - 16)
+			return 0;
+		ev.type = XP_EV_MMAP;
+		ev.mmap.time_ns = time;
+		ev.mmap.pid = m.pid;
+		ev.mmap.tid = m.tid;
+		ev.mmap.start = m.addr;
+		ev.mmap.len = m.len;
+		ev.mmap.pgoff = m.pgoff;
+		ev.mmap.prot = m.prot;
+		ev.mmap.path = (const char *)p + sizeof(m);
+		if (h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID) {
+			ev.mmap.build_id_len = m.build_id_size > 20 ? 20 : m.build_id_size;
+			memcpy(ev.mmap.build_id, m.build_id, ev.mmap.build_id_len);
+		} else if (ev.mmap.path[0] == '/') {
+			char rp[4200];
+
+			snprintf(rp, sizeof(rp), "/proc/%u/root%s", m.pid, ev.mmap.path);
+			if (xp_build_id_read(&s->bids, rp, ev.mmap.build_id, &ev.mmap.build_id_len))
+				xp_build_id_read(&s->bids, ev.mmap.path, ev.mmap.build_id,
+						 &ev.mmap.build_id_len);
+		}
+		break;
+	}
+	case PERF_RECORD_COMM: {
+		uint32_t ids[2];
+		size_t n;
+
+		if (body < 8 + 16)
+			return 0;
+		memcpy(ids, p, 8);
+		if (!is_target(s, ids[0]))
+			return 0;
+		ev.type = XP_EV_COMM;
+		ev.comm.time_ns = time;
+		ev.comm.pid = ids[0];
+		ev.comm.tid = ids[1];
+		ev.comm.exec = !!(h->misc & PERF_RECORD_MISC_COMM_EXEC);
+		n = strnlen((const char *)p + 8, body - 8 - 16);
+		if (n >= XP_EV_COMM_LEN)
+			n = XP_EV_COMM_LEN - 1;
+		memcpy(ev.comm.comm, p + 8, n);
+		break;
+	}
+	case PERF_RECORD_FORK:
+	case PERF_RECORD_EXIT: {
+		uint32_t t[4];
+
+		if (body < 16 + 8 + 16)
+			return 0;
+		memcpy(t, p, 16);
+		pid = t[0];
+		if (!is_target(s, pid))
+			return 0;
+		ev.type = h->type == PERF_RECORD_FORK ? XP_EV_FORK : XP_EV_EXIT;
+		ev.task.time_ns = time;
+		ev.task.pid = t[0];
+		ev.task.ppid = t[1];
+		ev.task.tid = t[2];
+		ev.task.ptid = t[3];
+		break;
+	}
+	case PERF_RECORD_LOST: {
+		uint64_t v[2];
+
+		if (body < 16)
+			return 0;
+		memcpy(v, p, 16);
+		s->res->lost_sideband += v[1];
+		return 0;
+	}
+	default:
+		return 0;
+	}
+	return stage_event(s, &ev, time, false);
+}
+
+static int sb_drain(struct session *s, struct sb_ring *r)
+{
+	struct perf_event_mmap_page *mp = r->base;
+	uint8_t *data = (uint8_t *)r->base + s->page;
+	uint64_t head, tail;
+	int err = 0;
+
+	if (!mp)
+		return 0;
+	head = __atomic_load_n(&mp->data_head, __ATOMIC_ACQUIRE);
+	tail = mp->data_tail;
+	while (tail < head) {
+		size_t off = tail % r->size;
+		struct perf_event_header h;
+		const struct perf_event_header *hp;
+
+		memcpy(&h, data + off, sizeof(h));	/* headers never straddle: 8-aligned */
+		if (h.size < sizeof(h) || h.size > head - tail)
+			break;
+		if (off + h.size > r->size) {
+			size_t first = r->size - off;
+
+			memcpy(s->sbtmp, data + off, first);
+			memcpy(s->sbtmp + first, data, h.size - first);
+			hp = (const struct perf_event_header *)s->sbtmp;
+		} else {
+			hp = (const struct perf_event_header *)(data + off);
+		}
+		err = sb_record(s, hp);
+		if (err)
+			break;
+		if (h.type == PERF_RECORD_EXIT && !s->o->all) {
+			uint32_t t[4];
+
+			memcpy(t, hp + 1, 16);
+			/* A process is gone: forget it, so its pid can be reused by a non-target. */
+			if (t[0] == t[2] && (pid_t)t[0] != s->o->child)
+				bpf_map_delete_elem(s->targets_fd, &t[0]);
+		}
+		tail += h.size;
+	}
+	__atomic_store_n(&mp->data_tail, tail, __ATOMIC_RELEASE);
+	return err;
+}
+
+/* ---- synthesized events ---------------------------------------------------- */
+
+struct synth {
+	struct session *s;
+	pid_t pid;
+	uint64_t time;
+};
+
+static int synth_mmap(void *ctx, const struct xp_ev_mmap *m)
+{
+	struct synth *sy = ctx;
+	struct xp_event ev = { .type = XP_EV_MMAP, .mmap = *m };
+
+	return stage_event(sy->s, &ev, sy->time, false);
+}
+
+static int synth_thread(void *ctx, pid_t tid)
+{
+	struct synth *sy = ctx;
+	struct xp_event ev = { .type = XP_EV_COMM };
+
+	if (xp_procfs_comm(sy->pid, tid, ev.comm.comm))
+		return 0;
+	ev.comm.time_ns = sy->time;
+	ev.comm.pid = sy->pid;
+	ev.comm.tid = tid;
+	return stage_event(sy->s, &ev, sy->time, false);
+}
+
+static int synth_process(void *ctx, pid_t pid)
+{
+	struct synth *sy = ctx;
+	int err;
+
+	if (pid == getpid())
+		return 0;
+	sy->pid = pid;
+	err = xp_procfs_threads(pid, synth_thread, sy);
+	if (err && err != -ENOENT && err != -ESRCH)
+		return err;
+	err = xp_procfs_maps(pid, sy->time, &sy->s->bids, synth_mmap, sy);
+	if (err == -ENOENT || err == -ESRCH || err == -EACCES)
+		err = 0;	/* gone meanwhile */
+	return err;
+}
+
+/* The vDSO image: every 64-bit process of this kernel maps the same one, ours included. */
+static int write_vdso(struct session *s)
+{
+	uint64_t start, end;
+	struct xp_event ev = { .type = XP_EV_VDSO };
+	unsigned long at = getauxval(AT_SYSINFO_EHDR);
+
+	if (!at || xp_procfs_vdso_range(0, &start, &end) || start != at)
+		return 0;
+	ev.vdso.start = start;
+	ev.vdso.image = (const uint8_t *)(uintptr_t)start;
+	ev.vdso.len = end - start;
+	return xpf_writer_event(s->w, &ev);
+}
+
+/* ---- the session ------------------------------------------------------------ */
+
+/* One XP_STAT_* counter of the sampler, summed over CPUs. */
+static uint64_t bpf_stat(struct session *s, uint32_t key)
+{
+	uint64_t *v, sum = 0;
+	int n = libbpf_num_possible_cpus();
+
+	if (n <= 0)
+		return 0;
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return 0;
+	if (!bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.stats), &key, v))
+		for (int i = 0; i < n; i++)
+			sum += v[i];
+	free(v);
+	return sum;
+}
+
+/* Drops since the last call become one LOST record, staged in time order. */
+static int note_drops(struct session *s, uint64_t t)
+{
+	uint64_t d = bpf_stat(s, XP_STAT_DROP_RB);
+	struct xp_event ev = { .type = XP_EV_LOST };
+
+	if (d <= s->lost_written)
+		return 0;
+	ev.lost.time_ns = t;
+	ev.lost.count = d - s->lost_written;
+	s->lost_written = d;
+	s->res->lost = d;
+	return stage_event(s, &ev, t, false);
+}
+
+/* -p: is any target process (given or followed) still there? */
+static bool targets_alive(struct session *s)
+{
+	uint32_t key, next;
+	uint32_t *prev = NULL;
+
+	for (size_t i = 0; i < s->o->npids; i++)
+		if (kill(s->o->pids[i], 0) == 0 || errno == EPERM)
+			return true;
+	while (bpf_map_get_next_key(s->targets_fd, prev, &next) == 0) {
+		if (kill(next, 0) == 0 || errno == EPERM)
+			return true;
+		key = next;
+		prev = &key;
+	}
+	return false;
+}
+
+static int round_drain(struct session *s, uint64_t upto)
+{
+	int err;
+
+	err = ring_buffer__consume(s->rb);
+	if (err < 0)
+		return s->err ? s->err : err;
+	for (int c = 0; c < s->ncpus; c++) {
+		err = sb_drain(s, &s->sb[c]);
+		if (err)
+			return err;
+	}
+	err = note_drops(s, upto == UINT64_MAX ? now_ns() : upto);
+	if (err)
+		return err;
+	return stage_flush(s, upto);
+}
+
+static size_t ringbuf_size(int ncpus, uint32_t stack_size)
+{
+	/* ~100 ms of samples at 1 kHz per CPU, at least 8 MiB, a power of two. */
+	size_t want = (size_t)ncpus * 100 * (XP_SAMPLE_HDR_SIZE + stack_size + XP_SAMPLE_SLACK);
+	size_t sz = 8u << 20;
+
+	while (sz < want && sz < (512u << 20))
+		sz <<= 1;
+	return sz;
+}
+
+static void session_free(struct session *s)
+{
+	if (s->links)
+		for (int c = 0; c < s->ncpus; c++)
+			bpf_link__destroy(s->links[c]);
+	if (s->ev_fds)
+		for (int c = 0; c < s->ncpus; c++)
+			if (s->ev_fds[c] >= 0)
+				close(s->ev_fds[c]);
+	if (s->sb)
+		for (int c = 0; c < s->ncpus; c++) {
+			if (s->sb[c].base)
+				munmap(s->sb[c].base, s->sb[c].size + s->page);
+			if (s->sb[c].fd >= 0)
+				close(s->sb[c].fd);
+		}
+	ring_buffer__free(s->rb);
+	xprof_bpf__destroy(s->skel);
+	xpf_writer_free(s->w);
+	xp_buildid_cache_release(&s->bids);
+	free(s->links);
+	free(s->ev_fds);
+	free(s->sb);
+	free(s->arena);
+	free(s->arena2);
+	free(s->ent);
+	free(s->sbtmp);
+}
+
+/* libbpf's messages only with XPROF_DEBUG=1 (the verifier log): users get one line from us. */
+__attribute__((format(printf, 2, 0))) static int libbpf_quiet(enum libbpf_print_level level,
+								const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_WARN && getenv("XPROF_DEBUG"))
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, char *errbuf,
+		  size_t errlen)
+{
+	struct session S = { 0 }, *s = &S;
+	struct xp_rec_info info = { 0 };
+	uint64_t t_start, t_end = 0, t_flush;
+	size_t rbsz;
+	int err = 0, status;
+
+	memset(res, 0, sizeof(*res));
+	s->o = o;
+	s->res = res;
+	s->page = sysconf(_SC_PAGESIZE);
+	s->ncpus = libbpf_num_possible_cpus();
+	if (s->ncpus <= 0) {
+		snprintf(errbuf, errlen, "cannot count the CPUs: %s", strerror(-s->ncpus));
+		return s->ncpus;
+	}
+	libbpf_set_print(libbpf_quiet);
+
+	rbsz = ringbuf_size(s->ncpus, o->stack_size);
+	s->arena_cap = rbsz + (4u << 20);
+	s->ent_cap = s->arena_cap / 256;
+	s->arena = malloc(s->arena_cap);
+	s->arena2 = malloc(s->arena_cap);
+	s->ent = calloc(s->ent_cap, sizeof(*s->ent));
+	s->sbtmp = malloc(65536 + 8);
+	s->ev_fds = calloc(s->ncpus, sizeof(*s->ev_fds));
+	s->links = calloc(s->ncpus, sizeof(*s->links));
+	s->sb = calloc(s->ncpus, sizeof(*s->sb));
+	if (!s->arena || !s->arena2 || !s->ent || !s->sbtmp || !s->ev_fds || !s->links || !s->sb) {
+		snprintf(errbuf, errlen, "out of memory");
+		err = -ENOMEM;
+		goto out;
+	}
+	for (int c = 0; c < s->ncpus; c++)
+		s->ev_fds[c] = s->sb[c].fd = -1;
+
+	s->skel = xprof_bpf__open();
+	if (!s->skel) {
+		err = -errno;
+		snprintf(errbuf, errlen, "cannot open the BPF sampler: %s", strerror(errno));
+		goto out;
+	}
+	s->skel->rodata->stack_size = o->stack_size;
+	s->skel->rodata->all_tasks = o->all;
+	s->skel->rodata->want_kstack = o->kstack;
+	s->skel->rodata->self_tgid = getpid();
+	s->skel->rodata->wakeup_bytes = rbsz / 4;
+	bpf_map__set_max_entries(s->skel->maps.samples, rbsz);
+	err = xprof_bpf__load(s->skel);
+	if (err) {
+		snprintf(errbuf, errlen,
+			 "the kernel refused the BPF sampler: %s (XPROF_DEBUG=1 shows the verifier log)",
+			 strerror(-err));
+		goto out;
+	}
+	s->targets_fd = bpf_map__fd(s->skel->maps.targets);
+	if (!o->all) {
+		uint8_t one = 1;
+
+		for (size_t i = 0; i < o->npids; i++) {
+			uint32_t pid = o->pids[i];
+
+			bpf_map_update_elem(s->targets_fd, &pid, &one, BPF_ANY);
+		}
+		if (o->child > 0) {
+			uint32_t pid = o->child;
+
+			bpf_map_update_elem(s->targets_fd, &pid, &one, BPF_ANY);
+		}
+		s->skel->links.xp_fork = bpf_program__attach(s->skel->progs.xp_fork);
+		if (!s->skel->links.xp_fork) {
+			err = -errno;
+			snprintf(errbuf, errlen, "cannot attach the fork tracepoint: %s",
+				 strerror(errno));
+			goto out;
+		}
+	}
+
+	info.frequency = o->frequency;
+	info.stack_size = o->stack_size;
+	info.flags = (o->all ? XP_REC_F_SYSTEM_WIDE : XP_REC_F_INHERIT) |
+		     (o->kstack ? XP_REC_F_KERNEL_STACK : 0);
+	snprintf(info.event, sizeof(info.event), "%s", o->ev_name);
+	snprintf(info.target, sizeof(info.target), "%s", o->target);
+	t_start = now_ns();
+	info.start_time_ns = t_start;
+	s->w = xpf_writer_open(o->path, &info, s->ncpus);
+	if (!s->w) {
+		err = -errno;
+		snprintf(errbuf, errlen, "cannot write '%s': %s", o->path, strerror(errno));
+		goto out;
+	}
+	err = write_vdso(s);
+	if (err)
+		goto io_err;
+
+	/* Side band first: from here on no mmap of a target is missed. */
+	for (int c = 0; c < s->ncpus; c++) {
+		err = sb_open(s, c, &s->sb[c]);
+		if (err == -ENODEV || err == -EINVAL) {
+			err = 0;	/* an offline CPU */
+			continue;
+		}
+		if (err) {
+			snprintf(errbuf, errlen, "cannot open side-band perf events: %s%s",
+				 strerror(-err),
+				 err == -EACCES || err == -EPERM
+					 ? " (needs root or CAP_PERFMON; run it with sudo)"
+					 : "");
+			goto out;
+		}
+	}
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.samples), on_sample, s, NULL);
+	if (!s->rb) {
+		err = -errno;
+		snprintf(errbuf, errlen, "cannot set up the ring buffer: %s", strerror(errno));
+		goto out;
+	}
+	for (int c = 0, opened = 0; c < s->ncpus; c++) {
+		struct perf_event_attr a = { 0 };
+
+		a.size = sizeof(a);
+		a.type = o->ev_type;
+		a.config = o->ev_config;
+		a.freq = 1;
+		a.sample_freq = o->frequency;
+		s->ev_fds[c] = syscall(SYS_perf_event_open, &a, -1, c, -1, PERF_FLAG_FD_CLOEXEC);
+		if (s->ev_fds[c] < 0) {
+			err = -errno;
+			if ((err == -ENODEV || err == -EINVAL) && (opened || c + 1 < s->ncpus) &&
+			    o->ev_type == PERF_TYPE_SOFTWARE) {
+				err = 0;	/* an offline CPU */
+				continue;
+			}
+			snprintf(errbuf, errlen, "cannot open the '%s' perf event on CPU %d: %s%s",
+				 o->ev_name, c, strerror(-err),
+				 err == -ENOENT || err == -EOPNOTSUPP
+					 ? " (no such event here; try -e cpu-clock)"
+					 : "");
+			goto out;
+		}
+		s->links[c] = bpf_program__attach_perf_event(s->skel->progs.xp_sample, s->ev_fds[c]);
+		if (!s->links[c]) {
+			err = -errno;
+			snprintf(errbuf, errlen, "cannot attach the sampler to CPU %d: %s", c,
+				 strerror(errno));
+			goto out;
+		}
+		opened++;
+	}
+
+	/* What existed before the start, stamped t_start so it sorts before every sample. */
+	{
+		struct synth sy = { .s = s, .time = t_start };
+
+		if (o->all)
+			err = xp_procfs_processes(synth_process, &sy);
+		for (size_t i = 0; !err && i < o->npids; i++)
+			err = synth_process(&sy, o->pids[i]);
+		if (err) {
+			snprintf(errbuf, errlen, "cannot read /proc: %s", strerror(-err));
+			goto out;
+		}
+	}
+	if (o->armed) {
+		err = o->armed(o->armed_ctx);
+		if (err) {
+			errbuf[0] = 0;
+			goto out;
+		}
+	}
+
+	t_flush = t_start;
+	if (o->duration > 0)
+		t_end = t_start + (uint64_t)(o->duration * 1e9);
+	while (!*o->stop) {
+		uint64_t t0;
+
+		err = ring_buffer__poll(s->rb, ROUND_MS);
+		if (err == -EINTR)
+			err = 0;
+		if (err < 0) {
+			if (s->err)
+				goto io_err;
+			snprintf(errbuf, errlen, "ring buffer: %s", strerror(-err));
+			goto out;
+		}
+		t0 = now_ns();
+		err = round_drain(s, t0);
+		if (err)
+			goto io_err;
+		if (t0 - t_flush >= FLUSH_NS) {
+			err = xpf_writer_flush(s->w);
+			if (err)
+				goto io_err;
+			t_flush = t0;
+		}
+		if (o->child > 0 && waitpid(o->child, &status, WNOHANG) == o->child) {
+			res->child_exited = true;
+			res->child_status = status;
+			break;
+		}
+		if (t_end && t0 >= t_end)
+			break;
+		if (!o->all && !o->child && !targets_alive(s))
+			break;
+	}
+
+	/* Stop sampling, then drain what is left: every event is stamped before now. */
+	for (int c = 0; c < s->ncpus; c++) {
+		bpf_link__destroy(s->links[c]);
+		s->links[c] = NULL;
+	}
+	err = round_drain(s, UINT64_MAX);
+	if (err)
+		goto io_err;
+	res->bpf_samples = bpf_stat(s, XP_STAT_SAMPLES);
+	res->bpf_sample_ns = bpf_stat(s, XP_STAT_SAMPLE_NS);
+	res->read_fail = bpf_stat(s, XP_STAT_READ_FAIL);
+	res->no_sigframe = bpf_stat(s, XP_STAT_NO_SIGFRAME);
+	err = xpf_writer_close(s->w, now_ns(), res->samples, res->lost, res->lost_sideband);
+	s->w = NULL;
+	if (err)
+		goto io_err;
+	goto out;
+io_err:
+	snprintf(errbuf, errlen, "cannot write '%s': %s", o->path, strerror(-err));
+out:
+	session_free(s);
+	return err;
+}

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The .xprof raw recording format, shared by its writer (xprof_file.c, used
+ * by xprof record) and its reader (recording.c): the one definition of the
+ * on-disk layout, as orc_types.h is for ORC. docs/FORMAT.md describes it in
+ * prose; keep the two in step.
+ *
+ * A file is one struct xpf_header, then records until the end of the file.
+ * Every record starts with struct xpf_rec {type, size}; size counts the
+ * whole record, header included, and is a multiple of 8, so records stay
+ * 8-byte aligned. A reader skips record types it does not know. All
+ * integers are little-endian (the recording machine's order, x86-64).
+ */
+#ifndef XPROF_XPROF_FILE_H
+#define XPROF_XPROF_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profiler/profiler.h"
+
+#define XPF_MAGIC "XPROFREC"
+#define XPF_MAGIC_LEN 8
+#define XPF_VERSION 1
+
+struct xpf_header {
+	char magic[XPF_MAGIC_LEN];	/* XPF_MAGIC, no NUL */
+	uint32_t version;		/* XPF_VERSION */
+	uint32_t hdr_size;		/* bytes before the first record, multiple of 8 */
+	uint64_t start_time_ns;		/* CLOCK_MONOTONIC, the clock of every event */
+	uint64_t start_real_ns;		/* CLOCK_REALTIME at start_time_ns */
+	uint32_t frequency;		/* Hz */
+	uint32_t stack_size;		/* bytes of user stack requested per sample */
+	uint32_t flags;			/* XP_REC_F_* */
+	uint32_t sample_version;	/* XP_SAMPLE_VERSION of the sampler */
+	uint32_t ncpus;
+	uint32_t reserved;
+	char event[32];			/* NUL-terminated */
+	char target[256];		/* NUL-terminated */
+	char kernel[64];		/* uname -r, NUL-terminated */
+};
+#define XPF_HEADER_SIZE 408
+
+enum xpf_rec_type {
+	XPF_REC_SAMPLE = 1,
+	XPF_REC_MMAP = 2,
+	XPF_REC_COMM = 3,
+	XPF_REC_FORK = 4,
+	XPF_REC_EXIT = 5,
+	XPF_REC_VDSO = 6,
+	XPF_REC_LOST = 7,
+	XPF_REC_END = 8,
+};
+
+struct xpf_rec {
+	uint32_t type;	/* enum xpf_rec_type */
+	uint32_t size;	/* whole record in bytes, >= 8, multiple of 8 */
+};
+
+/* Followed by kstack[nkstack] (u64), stack_len bytes, stack2_len bytes, padding. */
+struct xpf_sample {
+	struct xpf_rec hdr;
+	uint64_t time_ns;
+	uint64_t regs[XP_EV_NREGS];	/* DWARF order; regs[7] is sp = segment 1's address */
+	uint64_t stack2_sp;
+	uint32_t pid, tid, cpu, flags;	/* flags: XP_SAMPLE_F_* */
+	uint32_t stack_len, stack2_len, nkstack, reserved;
+};
+#define XPF_SAMPLE_SIZE 192
+
+/* Followed by path_len bytes of path (NUL included), padding. */
+struct xpf_mmap {
+	struct xpf_rec hdr;
+	uint64_t time_ns;
+	uint64_t start, len, pgoff;
+	uint32_t pid, tid;
+	uint32_t prot;
+	uint32_t build_id_len;
+	uint8_t build_id[XP_BUILD_ID_MAX];
+	uint32_t path_len;
+};
+#define XPF_MMAP_SIZE 80
+
+struct xpf_comm {
+	struct xpf_rec hdr;
+	uint64_t time_ns;
+	uint32_t pid, tid;
+	uint32_t exec;
+	uint32_t reserved;
+	char comm[XP_EV_COMM_LEN];	/* NUL-terminated */
+};
+#define XPF_COMM_SIZE 48
+
+struct xpf_task {	/* XPF_REC_FORK and XPF_REC_EXIT */
+	struct xpf_rec hdr;
+	uint64_t time_ns;
+	uint32_t pid, tid, ppid, ptid;
+};
+#define XPF_TASK_SIZE 32
+
+/* Followed by len bytes of the vDSO image, padding. */
+struct xpf_vdso {
+	struct xpf_rec hdr;
+	uint64_t start;
+	uint32_t len;
+	uint32_t reserved;
+};
+#define XPF_VDSO_SIZE 24
+
+struct xpf_lost {
+	struct xpf_rec hdr;
+	uint64_t time_ns;
+	uint64_t count;
+};
+#define XPF_LOST_SIZE 24
+
+/* The last record of a complete file; a killed record has none. */
+struct xpf_end {
+	struct xpf_rec hdr;
+	uint64_t end_time_ns;
+	uint64_t samples;		/* sample records written */
+	uint64_t lost;			/* sum of the LOST records */
+	uint64_t lost_sideband;		/* mmap/comm/task events the kernel dropped */
+};
+#define XPF_END_SIZE 40
+
+/*
+ * Encode ev as one record into buf (cap bytes). Returns the record's size,
+ * or the size it needs if that is larger than cap (nothing written then).
+ * An XP_EV_SAMPLE's segs[0].start is not stored: it is regs[SP].
+ */
+size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap);
+
+/* The writer: a header, then records appended through stdio, flushed on demand. */
+struct xpf_writer;
+
+/*
+ * Create path (truncating it) and write the header from info's settings
+ * (version, frequency, stack_size, flags, start_time_ns, event, target).
+ * Returns NULL with errno set.
+ */
+struct xpf_writer *xpf_writer_open(const char *path, const struct xp_rec_info *info,
+				   uint32_t ncpus);
+/* Append len bytes of already encoded records. 0 or -EIO. */
+int xpf_writer_append(struct xpf_writer *w, const void *rec, size_t len);
+/* Encode and append one event. 0, -ENOMEM or -EIO. */
+int xpf_writer_event(struct xpf_writer *w, const struct xp_event *ev);
+/* Make everything appended so far readable by others. 0 or -EIO. */
+int xpf_writer_flush(struct xpf_writer *w);
+/* Write the END record with these counts, close. 0 or -EIO; frees w either way. */
+int xpf_writer_close(struct xpf_writer *w, uint64_t end_time_ns, uint64_t samples, uint64_t lost,
+		     uint64_t lost_sideband);
+/* Close without an END record (error path). Accepts NULL. */
+void xpf_writer_free(struct xpf_writer *w);
+
+/*
+ * Parse an .xprof image in memory (8-byte aligned), calling fn per event.
+ * Same contract as xp_recording_read(): a truncated tail yields the prefix
+ * and 0; a corrupt or foreign image gives -EINVAL and *why.
+ */
+int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct xp_rec_info *info,
+		 const char **why);
+
+#endif /* XPROF_XPROF_FILE_H */

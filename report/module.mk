@@ -1,0 +1,29 @@
+# SPDX-License-Identifier: MIT
+#
+# report/: the driver the end-to-end tests and the benchmark use to build
+# profiles from folded text (tests/progs/rep_gen.c), and the benchmark's
+# synthetic-profile writer (bench/report_bench.c). Both link only report/'s
+# objects, which need nothing but libc and zlib.
+
+REP_GEN := $(O)/progs/rep_gen
+REP_BENCH := $(O)/bench/report_bench
+
+$(REP_GEN): $(O)/tests/progs/rep_gen.o $(report_OBJS)
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ -lz -lm
+
+$(REP_BENCH): $(O)/bench/report_bench.o $(report_OBJS)
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ -lz -lm
+
+# The top Makefile reads unit-bins' prerequisites before including this
+# file, so EXTRA_TEST_BINS alone would come too late: name the target too.
+EXTRA_TEST_BINS += $(REP_GEN)
+unit-bins: $(REP_GEN)
+
+.PHONY: bench-report
+bench-report: $(REP_BENCH) $(REP_GEN)
+	$(Q)O=$(O) bench/bench_report.sh
+bench: bench-report

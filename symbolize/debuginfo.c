@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Separate debuginfo for a file, in the order gdb and perf look:
+ *   1. the file itself when it carries .debug_info and .symtab;
+ *   2. DEBUG_ROOT/.build-id/xx/yyyy.debug (Debian's -dbg and -dbgsym);
+ *   3. .gnu_debuglink next to the file, in its .debug/ and under
+ *      DEBUG_ROOT/<dir>/, accepted only when its CRC32 matches;
+ *   4. debuginfod (libdebuginfod, which caches) when DEBUGINFOD_URLS is set;
+ *   5. MiniDebugInfo: the xz-compressed ELF in .gnu_debugdata (Fedora, RHEL)
+ *      holding the .symtab entries that .dynsym lacks.
+ * A debug file whose build-id differs from the file's is refused.
+ */
+#include <elfutils/debuginfod.h>
+#include <elfutils/libdwelf.h>
+#include <errno.h>
+#include <gelf.h>
+#include <lzma.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "symbolize/symbolize_int.h"
+
+#define XZ_MAX_OUT ((size_t)1 << 30) /* refuse decompression bombs */
+
+int sym_file_crc32(int fd, uint32_t *crc)
+{
+	unsigned char buf[1 << 16];
+	uLong c = crc32(0, Z_NULL, 0);
+	off_t off = 0;
+
+	for (;;) {
+		ssize_t r = pread(fd, buf, sizeof(buf), off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		c = crc32(c, buf, (uInt)r);
+		off += r;
+	}
+	*crc = (uint32_t)c;
+	return 0;
+}
+
+int sym_xz_decompress(const void *in, size_t in_len, void **out, size_t *out_len)
+{
+	lzma_stream strm = LZMA_STREAM_INIT;
+	size_t cap = in_len * 4 + 4096, len = 0;
+	unsigned char *buf = NULL;
+	int err = -EINVAL;
+
+	if (lzma_stream_decoder(&strm, UINT64_MAX, 0) != LZMA_OK)
+		return -ENOMEM;
+	strm.next_in = in;
+	strm.avail_in = in_len;
+	for (;;) {
+		if (!buf || len == cap) {
+			size_t ncap = buf ? cap * 2 : cap;
+			unsigned char *nb;
+
+			if (ncap > XZ_MAX_OUT) {
+				err = -EFBIG;
+				goto out;
+			}
+			nb = realloc(buf, ncap);
+			if (!nb) {
+				err = -ENOMEM;
+				goto out;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		strm.next_out = buf + len;
+		strm.avail_out = cap - len;
+		lzma_ret ret = lzma_code(&strm, LZMA_FINISH);
+
+		len = cap - strm.avail_out;
+		if (ret == LZMA_STREAM_END)
+			break;
+		if (ret != LZMA_OK) {
+			err = ret == LZMA_MEM_ERROR ? -ENOMEM : -EINVAL;
+			goto out;
+		}
+		if (strm.avail_out && !strm.avail_in) {
+			err = -EINVAL; /* truncated */
+			goto out;
+		}
+	}
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
+	err = 0;
+out:
+	free(buf);
+	lzma_end(&strm);
+	return err;
+}
+
+static bool same_build_id(struct sym_file *f, Elf *elf)
+{
+	const void *id;
+	ssize_t len;
+
+	if (!f->build_id_len)
+		return true;
+	len = dwelf_elf_gnu_build_id(elf, &id);
+	if (len <= 0)
+		return true; /* a debug file without a note: trust the path */
+	return (size_t)len == f->build_id_len && !memcmp(id, f->build_id, f->build_id_len);
+}
+
+static bool use_debug_file(struct sym_session *s, struct sym_file *f, const char *path,
+			   const char *prefix, bool check_crc, uint32_t crc)
+{
+	int fd;
+	struct stat a, b;
+
+	/* The debuglink may name the file itself ("libfoo.so" in its dir). */
+	if (f->path[0] && stat(path, &a) == 0 && stat(f->path, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		return false;
+	if (check_crc) {
+		FILE *fp = fopen(path, "re");
+		uint32_t got;
+
+		if (!fp)
+			return false;
+		int err = sym_file_crc32(fileno(fp), &got);
+
+		fclose(fp);
+		if (err || got != crc)
+			return false;
+	}
+	Elf *elf = sym_elf_open(path, &fd);
+
+	if (!elf)
+		return false;
+	if (!same_build_id(f, elf)) {
+		elf_end(elf);
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	f->dbg_elf = elf;
+	f->dbg_fd = fd;
+	f->debug_source = sym_arena_printf(&s->arena, "%s%s", prefix, path);
+	if (!f->debug_source)
+		f->debug_source = "";
+	return true;
+}
+
+static bool try_build_id_dir(struct sym_session *s, struct sym_file *f, const char *root)
+{
+	char path[4096], idhex[2 * 64 + 1];
+
+	if (f->build_id_len < 2)
+		return false;
+	for (size_t i = 0; i < f->build_id_len; i++)
+		snprintf(idhex + 2 * i, 3, "%02x", f->build_id[i]);
+	snprintf(path, sizeof(path), "%s/.build-id/%.2s/%s.debug", root, idhex, idhex + 2);
+	return use_debug_file(s, f, path, "", false, 0);
+}
+
+static bool try_debuglink(struct sym_session *s, struct sym_file *f, const char *root)
+{
+	GElf_Word crc;
+	const char *link;
+	char dir[4096], path[4096 + 256];
+
+	if (!f->elf || !(link = dwelf_elf_gnu_debuglink(f->elf, &crc)) || !link[0] ||
+	    strchr(link, '/'))
+		return false;
+	const char *slash = strrchr(f->path, '/');
+
+	if (slash)
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - f->path), f->path);
+	else
+		snprintf(dir, sizeof(dir), ".");
+	const char *subs[] = { "", "/.debug" };
+
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s%s/%s", dir, subs[i], link);
+		if (use_debug_file(s, f, path, "", true, crc))
+			return true;
+	}
+	snprintf(path, sizeof(path), "%s%s%s/%s", root, dir[0] == '/' ? "" : "/", dir, link);
+	return use_debug_file(s, f, path, "", true, crc);
+}
+
+static bool try_debuginfod(struct sym_session *s, struct sym_file *f)
+{
+	const char *urls = getenv("DEBUGINFOD_URLS");
+	char *path = NULL;
+
+	if (s->opts.no_debuginfod || !urls || !urls[0] || !f->build_id_len)
+		return false;
+	if (!s->dbgd_tried) {
+		s->dbgd_tried = true;
+		s->dbgd = debuginfod_begin();
+	}
+	if (!s->dbgd)
+		return false;
+	int fd = debuginfod_find_debuginfo(s->dbgd, f->build_id, (int)f->build_id_len, &path);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	bool ok = path && use_debug_file(s, f, path, "debuginfod: ", false, 0);
+
+	free(path);
+	return ok;
+}
+
+static bool try_minidebuginfo(struct sym_session *s, struct sym_file *f)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+
+	if (!f->elf || elf_getshdrstrndx(f->elf, &shstrndx) != 0)
+		return false;
+	while ((scn = elf_nextscn(f->elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
+			continue;
+		name = elf_strptr(f->elf, shstrndx, sh.sh_name);
+		if (!name || strcmp(name, ".gnu_debugdata"))
+			continue;
+		Elf_Data *data = elf_rawdata(scn, NULL);
+		void *img;
+		size_t len;
+
+		if (!data || !data->d_buf || sym_xz_decompress(data->d_buf, data->d_size, &img, &len))
+			return false;
+		Elf *elf = elf_memory(img, len);
+
+		if (!elf || elf_kind(elf) != ELF_K_ELF) {
+			if (elf)
+				elf_end(elf);
+			free(img);
+			return false;
+		}
+		f->dbg_elf = elf;
+		f->dbg_image = img;
+		f->debug_source = sym_arena_printf(&s->arena, "%s [.gnu_debugdata]", f->path);
+		if (!f->debug_source)
+			f->debug_source = "";
+		return true;
+	}
+	return false;
+}
+
+void sym_debuginfo_find(struct sym_session *s, struct sym_file *f)
+{
+	const char *root = s->opts.debug_root ? s->opts.debug_root : "/usr/lib/debug";
+
+	if (f->elf && sym_elf_has_section(f->elf, ".debug_info", -1) &&
+	    sym_elf_has_section(f->elf, ".symtab", SHT_SYMTAB)) {
+		f->debug_source = f->path;
+		return;
+	}
+	if (try_build_id_dir(s, f, root) || try_debuglink(s, f, root) || try_debuginfod(s, f) ||
+	    try_minidebuginfo(s, f))
+		return;
+	if (f->elf && sym_elf_has_section(f->elf, ".symtab", SHT_SYMTAB))
+		f->debug_source = f->path;
+}

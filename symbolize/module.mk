@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: MIT
+# symbolize/: test programs (into $(O)/progs/) and the benchmark driver.
+#   sym_lookup   prints frames for addresses (e2e tests, debugging)
+#   sym_target   C target with inlines, static functions, aliases, asm
+#   sym_cxx      C++ target (namespaces, templates, inlines)
+
+SYM_PROGS := $(O)/progs/sym_lookup $(O)/progs/sym_target $(O)/progs/sym_cxx
+EXTRA_TEST_BINS += $(SYM_PROGS)
+# This file is included after the unit-bins rule has been read, when
+# EXTRA_TEST_BINS was still empty: name the prerequisites here as well.
+unit-bins: $(SYM_PROGS)
+
+$(O)/progs/sym_lookup: $(O)/tests/progs/sym_lookup.o $(symbolize_OBJS)
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/progs/sym_bench: $(O)/bench/sym_bench.o $(symbolize_OBJS)
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Targets are built with their own flags: -O2 so that inlining happens, full
+# DWARF, a build-id, and no sanitizer (their addresses are what is tested).
+$(O)/progs/sym_target: tests/progs/sym_target.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -Wl,--build-id -o $@ $<
+
+$(O)/progs/sym_cxx: tests/progs/sym_cxx.cc
+	$(call msg,CXX,$@)
+	@mkdir -p $(@D)
+	$(Q)g++ -O2 -g -Wl,--build-id -o $@ $<

@@ -1,0 +1,613 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The symbolize/ API: a session holds every file it has opened (keyed by
+ * build-id, else path), the kernel table and the perf maps, and answers
+ * lookups with frames in session memory. Each (file, address) is resolved
+ * once; later lookups of it are one hash probe. A file that cannot be read
+ * still answers, with "[basename+0xoff]", so callers need no special case.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <elfutils/debuginfod.h>
+#include <elfutils/libdwelf.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "symbolize/symbolize_int.h"
+
+#define MAX_INLINE 64
+
+struct sym_session *sym_session_new(const struct sym_opts *opts)
+{
+	struct sym_session *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	elf_version(EV_CURRENT);
+	if (opts)
+		s->opts = *opts;
+	/* Option strings are copied: the caller's may not outlive us. */
+	const char **strs[] = { &s->opts.debug_root, &s->opts.kallsyms, &s->opts.perfmap_dir };
+
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		if (*strs[i] && !(*strs[i] = sym_arena_strdup(&s->arena, *strs[i])))
+			goto fail;
+	}
+	s->nbuckets = 256;
+	s->files = calloc(s->nbuckets, sizeof(*s->files));
+	if (!s->files)
+		goto fail;
+	s->unknown = (struct sym_frame){ .name = "[unknown]", .flags = SYM_F_UNKNOWN };
+	s->kunknown = (struct sym_frame){ .name = "[kernel.kallsyms]",
+					  .flags = SYM_F_UNKNOWN | SYM_F_KERNEL };
+	return s;
+fail:
+	sym_session_free(s);
+	errno = ENOMEM;
+	return NULL;
+}
+
+static void file_free(struct sym_file *f)
+{
+	sym_dwarf_free(f->dwarf);
+	if (f->dbg_elf)
+		elf_end(f->dbg_elf);
+	if (f->elf)
+		elf_end(f->elf);
+	if (f->dbg_fd >= 0)
+		close(f->dbg_fd);
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f->image);
+	free(f->dbg_image);
+	free(f->dname);
+	sym_symtab_release(&f->symtab);
+	sym_cache_release(&f->cache);
+	free(f);
+}
+
+void sym_session_free(struct sym_session *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; s->files && i < s->nbuckets; i++) {
+		struct sym_file *f = s->files[i];
+
+		while (f) {
+			struct sym_file *next = f->next;
+
+			file_free(f);
+			f = next;
+		}
+	}
+	free(s->files);
+	sym_ksyms_release(&s->ksyms);
+	sym_cache_release(&s->kcache);
+	for (size_t i = 0; i < s->nperfmaps; i++)
+		sym_perfmap_release(&s->perfmaps[i]);
+	free(s->perfmaps);
+	sym_cache_release(&s->names);
+	if (s->dbgd)
+		debuginfod_end(s->dbgd);
+	sym_arena_release(&s->arena);
+	free(s);
+}
+
+static size_t str_hash(const char *str)
+{
+	size_t h = 1469598103934665603ULL;
+
+	for (; *str; str++)
+		h = (h ^ (unsigned char)*str) * 1099511628211ULL;
+	return h;
+}
+
+static struct sym_file *file_find(struct sym_session *s, const char *key)
+{
+	for (struct sym_file *f = s->files[str_hash(key) % s->nbuckets]; f; f = f->next)
+		if (!strcmp(f->key, key))
+			return f;
+	return NULL;
+}
+
+static void file_insert(struct sym_session *s, struct sym_file *f)
+{
+	if (s->nfiles >= s->nbuckets * 2) {
+		size_t nb = s->nbuckets * 4;
+		struct sym_file **b = calloc(nb, sizeof(*b));
+
+		/* Without memory, chains just get longer. */
+		if (b) {
+			for (size_t i = 0; i < s->nbuckets; i++) {
+				while (s->files[i]) {
+					struct sym_file *x = s->files[i];
+
+					s->files[i] = x->next;
+					x->next = b[str_hash(x->key) % nb];
+					b[str_hash(x->key) % nb] = x;
+				}
+			}
+			free(s->files);
+			s->files = b;
+			s->nbuckets = nb;
+		}
+	}
+	size_t h = str_hash(f->key) % s->nbuckets;
+
+	f->next = s->files[h];
+	s->files[h] = f;
+	s->nfiles++;
+}
+
+static char *hex(char *out, const uint8_t *id, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[id[i] >> 4];
+		out[2 * i + 1] = digits[id[i] & 15];
+	}
+	out[2 * len] = '\0';
+	return out;
+}
+
+static const char *make_key(struct sym_session *s, char kind, const char *path,
+			    const uint8_t *id, size_t len)
+{
+	char buf[2 * 64 + 1];
+
+	if (id && len)
+		return sym_arena_printf(&s->arena, "%c:b:%s", kind, hex(buf, id, len));
+	return sym_arena_printf(&s->arena, "%c:p:%s", kind, path);
+}
+
+static struct sym_file *file_new(struct sym_session *s, const char *key, const char *path)
+{
+	struct sym_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->fd = f->dbg_fd = -1;
+	f->key = (char *)key;
+	f->path = sym_arena_strdup(&s->arena, path ? path : "");
+	f->debug_source = "";
+	if (!f->path) {
+		free(f);
+		return NULL;
+	}
+	const char *slash = strrchr(f->path, '/');
+
+	f->base = slash && slash[1] ? slash + 1 : f->path;
+	if (!f->base[0])
+		f->base = "unknown";
+	return f;
+}
+
+/* Builds the symbol table from the debug file (or the main file) and the main .dynsym. */
+static int file_index(struct sym_session *s, struct sym_file *f)
+{
+	struct sym_symtab_builder b = { 0 };
+	int err = 0;
+
+	sym_debuginfo_find(s, f);
+	if (f->dbg_elf && sym_elf_has_section(f->dbg_elf, ".symtab", SHT_SYMTAB))
+		err = sym_symtab_add_elf(&b, f->dbg_elf, false);
+	else if (f->elf)
+		err = sym_symtab_add_elf(&b, f->elf, false);
+	if (!err && f->elf)
+		err = sym_symtab_add_elf(&b, f->elf, true);
+	if (err) {
+		sym_symtab_builder_release(&b);
+		return err;
+	}
+	err = sym_symtab_finish(&b, &f->symtab);
+	if (err)
+		return err;
+	f->dname = calloc(f->symtab.n ? f->symtab.n : 1, sizeof(*f->dname));
+	if (!f->dname)
+		return -ENOMEM;
+	if (f->dbg_elf && sym_elf_has_section(f->dbg_elf, ".debug_info", -1))
+		f->dwarf_elf = f->dbg_elf;
+	else if (f->elf && sym_elf_has_section(f->elf, ".debug_info", -1))
+		f->dwarf_elf = f->elf;
+	return 0;
+}
+
+/* Reads the build-id note; 0 if none. */
+static size_t elf_build_id(Elf *elf, uint8_t *out, size_t cap)
+{
+	const void *id;
+	ssize_t len = dwelf_elf_gnu_build_id(elf, &id);
+
+	if (len <= 0 || (size_t)len > cap)
+		return 0;
+	memcpy(out, id, (size_t)len);
+	return (size_t)len;
+}
+
+/*
+ * Opens an ELF file for reading through a private mapping; the descriptor
+ * is closed once libelf holds the whole file, so a profile with hundreds
+ * of libraries does not run out of descriptors.
+ */
+Elf *sym_elf_open(const char *path, int *fdp)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	*fdp = -1;
+	if (fd < 0)
+		return NULL;
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+
+	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getclass(elf)) {
+		if (elf)
+			elf_end(elf);
+		close(fd);
+		errno = ENOEXEC;
+		return NULL;
+	}
+	if (elf_cntl(elf, ELF_C_FDREAD) == 0 && elf_cntl(elf, ELF_C_FDDONE) == 0) {
+		close(fd);
+		fd = -1;
+	}
+	*fdp = fd;
+	return elf;
+}
+
+struct sym_file *sym_file_get(struct sym_session *s, const char *path, const uint8_t *build_id,
+			      size_t build_id_len)
+{
+	if (build_id_len > 64)
+		build_id_len = 64;
+	const char *key = make_key(s, 'f', path ? path : "", build_id, build_id_len);
+
+	if (!key)
+		goto nomem;
+	struct sym_file *f = file_find(s, key);
+
+	if (f)
+		return f;
+	f = file_new(s, key, path);
+	if (!f)
+		goto nomem;
+	if (build_id && build_id_len) {
+		memcpy(f->build_id, build_id, build_id_len);
+		f->build_id_len = build_id_len;
+	}
+	if (path && path[0])
+		f->elf = sym_elf_open(path, &f->fd);
+	if (f->elf) {
+		uint8_t id[64];
+		size_t len = elf_build_id(f->elf, id, sizeof(id));
+
+		if (f->build_id_len &&
+		    (len != f->build_id_len || memcmp(id, f->build_id, len) != 0)) {
+			/* The file changed since it was mapped: its symbols would
+			 * be wrong. Debuginfo by build-id may still be found. */
+			elf_end(f->elf);
+			f->elf = NULL;
+			if (f->fd >= 0)
+				close(f->fd);
+			f->fd = -1;
+		} else if (!f->build_id_len) {
+			memcpy(f->build_id, id, len);
+			f->build_id_len = len;
+		}
+	}
+	if (file_index(s, f) == -ENOMEM) {
+		file_free(f);
+		goto nomem;
+	}
+	file_insert(s, f);
+	return f;
+nomem:
+	errno = ENOMEM;
+	return NULL;
+}
+
+struct sym_file *sym_file_from_image(struct sym_session *s, const char *name, const void *image,
+				     size_t len)
+{
+	void *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		goto nomem;
+	memcpy(copy, image, len);
+	Elf *elf = elf_memory(copy, len);
+
+	if (elf && elf_kind(elf) != ELF_K_ELF) {
+		elf_end(elf);
+		elf = NULL;
+	}
+	uint8_t id[64];
+	size_t idlen = elf ? elf_build_id(elf, id, sizeof(id)) : 0;
+	const char *key = make_key(s, 'i', name ? name : "", id, idlen);
+	struct sym_file *f = key ? file_find(s, key) : NULL;
+
+	if (f || !key) {
+		if (elf)
+			elf_end(elf);
+		free(copy);
+		if (!key)
+			goto nomem;
+		return f;
+	}
+	f = file_new(s, key, name);
+	if (!f) {
+		if (elf)
+			elf_end(elf);
+		free(copy);
+		goto nomem;
+	}
+	f->elf = elf;
+	f->image = copy;
+	memcpy(f->build_id, id, idlen);
+	f->build_id_len = idlen;
+	if (file_index(s, f) == -ENOMEM) {
+		file_free(f);
+		goto nomem;
+	}
+	file_insert(s, f);
+	return f;
+nomem:
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* The name to show for a raw symbol or DWARF name, demangled unless asked not to. */
+static const char *display_name(struct sym_session *s, const char *raw)
+{
+	if (s->opts.no_demangle)
+		return raw;
+	const void *val;
+
+	if (sym_cache_get(&s->names, (uint64_t)(uintptr_t)raw, &val))
+		return val;
+	const char *d = sym_demangle(&s->arena, raw);
+
+	if (!d)
+		d = raw;
+	if (sym_cache_put(&s->names, (uint64_t)(uintptr_t)raw, d, 1))
+		return NULL;
+	return d;
+}
+
+static const char *sym_name(struct sym_session *s, struct sym_file *f, long i)
+{
+	if (!f->dname[i]) {
+		const char *raw = f->symtab.blob + f->symtab.syms[i].name_off;
+		const char *d = s->opts.no_demangle ? raw : sym_demangle(&s->arena, raw);
+
+		f->dname[i] = d ? d : raw;
+	}
+	return f->dname[i];
+}
+
+static struct sym_dwarf *file_dwarf(struct sym_file *f)
+{
+	if (!f->dwarf_tried) {
+		f->dwarf_tried = true;
+		if (f->dwarf_elf)
+			f->dwarf = sym_dwarf_new(f->dwarf_elf);
+	}
+	return f->dwarf;
+}
+
+int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
+		    const struct sym_frame **frames)
+{
+	const void *val;
+	int n = sym_cache_get(&f->cache, vaddr, &val);
+
+	if (n) {
+		*frames = val;
+		return n;
+	}
+	struct sym_dwarf_frame df[MAX_INLINE];
+	int nd = 0;
+	bool want_dwarf = !s->opts.no_inline || s->opts.lines;
+
+	if (want_dwarf && file_dwarf(f)) {
+		nd = sym_dwarf_lookup(f->dwarf, vaddr, s->opts.lines, df, MAX_INLINE);
+		if (nd < 0)
+			nd = 0;
+	}
+	/* Without inlines, only the outermost (the function) is kept. */
+	int first = (nd > 0 && s->opts.no_inline) ? nd - 1 : 0;
+
+	n = nd > 0 ? nd - first : 1;
+	struct sym_frame *out = sym_arena_alloc(&s->arena, (size_t)n * sizeof(*out));
+
+	if (!out)
+		return -ENOMEM;
+	for (int i = 0; i < n - 1; i++) {
+		const struct sym_dwarf_frame *d = &df[first + i];
+
+		out[i].name = d->name ? display_name(s, d->name) : "[inlined]";
+		if (!out[i].name)
+			return -ENOMEM;
+		out[i].file = d->file;
+		out[i].line = d->line;
+		out[i].flags = SYM_F_INLINED;
+	}
+	/* The function itself: the ELF symbol (stable, what nm shows), else
+	 * the DWARF subprogram, else the module and offset. */
+	struct sym_frame *last = &out[n - 1];
+	long si = sym_symtab_find(&f->symtab, vaddr);
+
+	memset(last, 0, sizeof(*last));
+	if (si >= 0)
+		last->name = sym_name(s, f, si);
+	else if (nd > 0 && df[nd - 1].name)
+		last->name = display_name(s, df[nd - 1].name);
+	else {
+		last->name = sym_arena_printf(&s->arena, "[%s+0x%" PRIx64 "]", f->base, vaddr);
+		last->flags = SYM_F_UNKNOWN;
+	}
+	if (!last->name)
+		return -ENOMEM;
+	if (nd > 0) {
+		last->file = df[nd - 1].file;
+		last->line = df[nd - 1].line;
+	} else if (s->opts.lines && f->dwarf) {
+		sym_dwarf_line(f->dwarf, vaddr, &last->file, &last->line);
+	}
+	if (sym_cache_put(&f->cache, vaddr, out, n))
+		return -ENOMEM;
+	*frames = out;
+	return n;
+}
+
+int sym_kernel_lookup(struct sym_session *s, uint64_t addr, const struct sym_frame **frames)
+{
+	struct sym_ksyms *k = &s->ksyms;
+
+	if (!s->ksyms_tried) {
+		s->ksyms_tried = true;
+		int err = sym_ksyms_load(k, s->opts.kallsyms ? s->opts.kallsyms : "/proc/kallsyms");
+
+		if (err == -ENOMEM)
+			return err;
+	}
+	long i = sym_ksyms_find(k, addr);
+
+	if (i < 0) {
+		*frames = &s->kunknown;
+		return 1;
+	}
+	struct sym_frame *fr = &k->frames[i];
+
+	if (!fr->name) {
+		const char *raw = k->blob + k->name_off[i];
+		const char *d = s->opts.no_demangle ? NULL : sym_demangle(&s->arena, raw);
+
+		fr->name = d ? d : raw;
+		fr->flags = SYM_F_KERNEL;
+	}
+	*frames = fr;
+	return 1;
+}
+
+/* Reads a whole small file; NULL with errno. */
+static char *read_file(const char *path, size_t *lenp)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		cap = (size_t)st.st_size + 1;
+	if (cap < 4096)
+		cap = 4096;
+	for (;;) {
+		if (len == cap || !buf) {
+			size_t ncap = buf ? cap * 2 : cap;
+			char *nb = ncap > ((size_t)1 << 31) ? NULL : realloc(buf, ncap);
+
+			if (!nb) {
+				free(buf);
+				close(fd);
+				errno = ENOMEM;
+				return NULL;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		ssize_t r = read(fd, buf + len, cap - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+
+			free(buf);
+			close(fd);
+			errno = e;
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	*lenp = len;
+	return buf;
+}
+
+static struct sym_perfmap *perfmap_get(struct sym_session *s, uint32_t pid)
+{
+	for (size_t i = 0; i < s->nperfmaps; i++)
+		if (s->perfmaps[i].pid == pid)
+			return &s->perfmaps[i];
+	if (s->nperfmaps == s->perfmaps_cap) {
+		size_t cap = s->perfmaps_cap ? s->perfmaps_cap * 2 : 8;
+		struct sym_perfmap *m = realloc(s->perfmaps, cap * sizeof(*m));
+
+		if (!m)
+			return NULL;
+		s->perfmaps = m;
+		s->perfmaps_cap = cap;
+	}
+	struct sym_perfmap *m = &s->perfmaps[s->nperfmaps];
+	char path[4096];
+	size_t len = 0;
+
+	memset(m, 0, sizeof(*m));
+	m->pid = pid;
+	snprintf(path, sizeof(path), "%s/perf-%u.map", s->opts.perfmap_dir ? s->opts.perfmap_dir : "/tmp",
+		 pid);
+	char *text = read_file(path, &len);
+
+	if (text) {
+		int err = sym_perfmap_parse(m, text, len);
+
+		free(text);
+		if (err == -ENOMEM)
+			return NULL;
+	} else if (errno == ENOMEM) {
+		return NULL;
+	}
+	s->nperfmaps++;
+	return m;
+}
+
+int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint64_t addr,
+		   const struct sym_frame **frames)
+{
+	struct sym_perfmap *m = perfmap_get(s, pid);
+
+	if (!m)
+		return -ENOMEM;
+	long i = sym_perfmap_find(m, addr);
+
+	if (i < 0) {
+		*frames = &s->unknown;
+		return 1;
+	}
+	struct sym_frame *fr = &m->frames[i];
+
+	if (!fr->name) {
+		const char *raw = m->blob + m->name_off[i];
+		const char *d = s->opts.no_demangle ? NULL : sym_demangle(&s->arena, raw);
+
+		fr->name = d ? d : raw;
+		fr->flags = SYM_F_JIT;
+	}
+	*frames = fr;
+	return 1;
+}
+
+const char *sym_file_debug_source(const struct sym_file *f)
+{
+	return f && f->debug_source ? f->debug_source : "";
+}

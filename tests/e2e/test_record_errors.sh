@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# xprof record's errors: one line naming the problem and the fix, a non-zero
+# exit, and no recording started.
+set -u
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+expect() { # expected-exit-status pattern command...
+	local want=$1 pat=$2; shift 2
+	"$@" >"$T/out" 2>"$T/err"
+	local rc=$?
+	[ $rc = "$want" ] || fail "'$*' exited $rc, not $want: $(cat "$T/err")"
+	[ "$(wc -l <"$T/err")" = 1 ] || fail "'$*': not one line: $(cat "$T/err")"
+	grep -q "^xprof: .*$pat" "$T/err" || fail "'$*': unexpected message: $(cat "$T/err")"
+	echo "ok: $(cat "$T/err")"
+}
+expect 2 "bad frequency" "$XPROF" record -F 0 -o "$T/x.xprof" -- true
+expect 2 "bad frequency" "$XPROF" record -F 1000000 -o "$T/x.xprof" -- true
+expect 2 "bad --stack-size" "$XPROF" record --stack-size 100 -o "$T/x.xprof" -- true
+expect 2 "unknown output format" "$XPROF" record -o "$T/x.txt" -- true
+expect 2 "exactly one target" "$XPROF" record -o "$T/x.xprof"
+expect 2 "unknown event" "$XPROF" record -e nosuch -o "$T/x.xprof" -- true
+expect 1 "cannot write '/nonexistent/x.xprof'" "$XPROF" record -o /nonexistent/x.xprof -- true
+if [ "$(id -u)" = 0 ]; then
+	expect 1 "no process with pid" "$XPROF" record -p 2147483 -o "$T/x.xprof"
+	expect 127 "command not found: 'no-such-command-xp'" "$XPROF" record -o "$T/x.xprof" -- no-such-command-xp
+	if command -v setpriv >/dev/null; then
+		chmod 755 "$T"
+		expect 1 "needs root or CAP_BPF and CAP_PERFMON" setpriv --reuid=65534 --regid=65534 --clear-groups \
+			--inh-caps=-all "$XPROF" record -o "$T/n.xprof" -- true
+	fi
+fi
+[ ! -e "$T/x.xprof" ] || fail "an error left a recording behind"
+"$XPROF" info /nonexistent.xprof 2>"$T/err" && fail "info on a missing file succeeded"
+grep -q "^xprof: cannot read '/nonexistent.xprof'" "$T/err" || fail "info: $(cat "$T/err")"
+printf 'PERFILE2' >"$T/p.data"
+"$XPROF" info "$T/p.data" 2>"$T/err" && true
+grep -q "^xprof: cannot read" "$T/err" || fail "info on perf.data: $(cat "$T/err")"
+head -c 4096 /dev/urandom >"$T/r.xprof"
+"$XPROF" info "$T/r.xprof" 2>"$T/err" && fail "info on random bytes succeeded"
+grep -q "not a recording" "$T/err" || fail "info on random bytes: $(cat "$T/err")"
+echo "all error checks passed"

@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: MIT
+#
+# unwind/: test programs with known CFI for the oracle and SFrame tests
+# (tests/unit/test_unwind_oracle.c), and the table benchmark.
+#
+# The programs are built with the host compiler and their own flags (not
+# XP_CFLAGS: they must keep -fomit-frame-pointer, VLAs and so on), into
+# $(O)/progs/, which is where the tests look ($XPROF_BUILD/progs).
+
+UNW_PROG_DIR := $(O)/progs
+UNW_PROGS := $(UNW_PROG_DIR)/cfi_omitfp $(UNW_PROG_DIR)/cfi_cxx $(UNW_PROG_DIR)/cfi_odd \
+             $(UNW_PROG_DIR)/cfi_dbg $(UNW_PROG_DIR)/cfi_dbg.debug $(UNW_PROG_DIR)/cfi_dbg.stripped \
+             $(UNW_PROG_DIR)/cfi_nobid
+EXTRA_TEST_BINS += $(UNW_PROGS)
+
+# -Wa,--gsframe: the SFrame comparison reads .sframe from these two.
+$(UNW_PROG_DIR)/cfi_omitfp: tests/progs/cfi_omitfp.c
+	$(call msg,PROG,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer -Wa,--gsframe -o $@ $<
+
+$(UNW_PROG_DIR)/cfi_cxx: tests/progs/cfi_cxx.cc
+	$(call msg,PROG,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CXX) -O2 -g -Wa,--gsframe -o $@ $<
+
+$(UNW_PROG_DIR)/cfi_odd: tests/progs/cfi_odd.S
+	$(call msg,PROG,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $< 2>/dev/null
+
+# .debug_frame instead of .eh_frame for the program's own code; then the same
+# split into a stripped file and its separate debug file.
+$(UNW_PROG_DIR)/cfi_dbg: tests/progs/cfi_omitfp.c
+	$(call msg,PROG,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer -fno-asynchronous-unwind-tables -o $@ $<
+
+$(UNW_PROG_DIR)/cfi_dbg.debug: $(UNW_PROG_DIR)/cfi_dbg
+	$(Q)objcopy --only-keep-debug $< $@
+
+$(UNW_PROG_DIR)/cfi_dbg.stripped: $(UNW_PROG_DIR)/cfi_dbg
+	$(Q)objcopy --strip-debug $< $@
+
+# No build-id note: the cache keys it by path, size and mtime.
+$(UNW_PROG_DIR)/cfi_nobid: $(UNW_PROG_DIR)/cfi_odd
+	$(Q)objcopy --remove-section .note.gnu.build-id $< $@
+
+# The Makefile reads unit-bins' prerequisites before including this file.
+unit-bins: $(UNW_PROGS)
+
+# The unwind tests link only unwind/'s objects (libdw/libelf come with LDLIBS).
+test_unwind_oracle_OBJS := $(unwind_OBJS)
+test_unwind_cache_OBJS := $(unwind_OBJS)
+
+# ---- bench ------------------------------------------------------------------
+.PHONY: bench-tables
+bench: bench-tables
+bench-tables: $(XPROF) $(O)/bench/tables_bench
+	$(Q)bench/bench_tables.sh $(O)
+
+$(O)/bench/tables_bench: $(O)/bench/tables_bench.o $(unwind_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)

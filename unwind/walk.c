@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The offline unwinder: walks one sample's copied user stack with the
+ * per-module unwind tables and returns its frames, innermost first.
+ *
+ * Per frame: find the module of the ip, look up the rule at the ip's vaddr
+ * (ip - 1 for a return address, so a call that ends a function is looked
+ * up inside it), compute the CFA and the caller's rip, rsp (= CFA) and rbp.
+ * Memory is read only from the sample's stack segments; a read anywhere
+ * else means the copy was too short (truncated), never a guess.
+ *
+ * Which registers are known is tracked: the sample gives all of them, a
+ * normal frame restores only rip, rsp and rbp (the tables do not describe
+ * callee-saved registers), a signal frame restores every register of the
+ * ucontext. A rule that needs an unknown register stops the walk
+ * (bad rule) instead of using a stale value.
+ *
+ * Where a module has no CFI for an ip, the frame-pointer chain is followed
+ * only when it is plausible (rbp inside the copy, aligned, above rsp, the
+ * return address inside a module, the stack pointer going up); such frames
+ * are marked so a report can say they are less certain.
+ *
+ * Like the kernel's ORC unwinder it tells a clean end (an outermost frame)
+ * from every kind of error and refuses a stack pointer that does not go up.
+ * It never allocates and never loops: every step either adds a frame or
+ * stops, and the frame array is bounded.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "unwind/unwind.h"
+
+#define NREGS 17
+#define REG_BP 6
+#define REG_SP 7
+#define REG_IP 16
+
+#define KNOWN_ALL ((1u << NREGS) - 1)
+#define KNOWN_CALLER ((1u << REG_SP) | (1u << REG_IP) | (1u << REG_BP))
+
+/*
+ * Offsets of the registers in the ucontext that rsp points at inside the
+ * sigreturn trampoline (__restore_rt): the kernel's rt_sigframe minus the
+ * pretcode the handler's ret popped. offsetof(ucontext_t,
+ * uc_mcontext.gregs[REG_x]) = 40 + 8 * REG_x; indexed by DWARF number.
+ * These are the offsets glibc's own CFI for __restore_rt gives.
+ */
+static const uint8_t sigframe_off[NREGS] = {
+	[0] = 144,  /* rax */
+	[1] = 136,  /* rdx */
+	[2] = 152,  /* rcx */
+	[3] = 128,  /* rbx */
+	[4] = 112,  /* rsi */
+	[5] = 104,  /* rdi */
+	[6] = 120,  /* rbp */
+	[7] = 160,  /* rsp */
+	[8] = 40,   /* r8 */
+	[9] = 48,   /* r9 */
+	[10] = 56,  /* r10 */
+	[11] = 64,  /* r11 */
+	[12] = 72,  /* r12 */
+	[13] = 80,  /* r13 */
+	[14] = 88,  /* r14 */
+	[15] = 96,  /* r15 */
+	[16] = 168, /* rip */
+};
+
+static const char *const status_names[UNW_STATUS_NR] = {
+	[UNW_OK_COMPLETE] = "complete",
+	[UNW_STOP_TRUNCATED] = "truncated",
+	[UNW_STOP_NO_MODULE] = "no-module",
+	[UNW_STOP_NO_TABLE] = "no-table",
+	[UNW_STOP_SP_NOT_UP] = "sp-not-up",
+	[UNW_STOP_MAX_FRAMES] = "max-frames",
+	[UNW_STOP_BAD_RULE] = "bad-rule",
+};
+
+const char *unw_status_name(enum unw_status s)
+{
+	if ((unsigned)s >= UNW_STATUS_NR)
+		return "unknown";
+	return status_names[s];
+}
+
+struct walk {
+	const struct unw_input *in;
+	unw_find_fn find;
+	void *ctx;
+	const struct unw_module *mod; /* last module found: consecutive frames often share it */
+	uint64_t regs[NREGS];
+	uint32_t known;		      /* bit r: regs[r] holds the real value */
+	uint32_t res_flags;
+};
+
+/* Index of the segment holding [addr, addr + 8), or -1. */
+static int seg_of(const struct unw_input *in, uint64_t addr)
+{
+	for (unsigned i = 0; i < in->nsegs; i++) {
+		const struct unw_stack_seg *s = &in->segs[i];
+
+		/* Written so that no sum can wrap: len >= 8 and addr - start <= len - 8. */
+		if (addr >= s->start && s->len >= 8 && addr - s->start <= s->len - 8u)
+			return (int)i;
+	}
+	return -1;
+}
+
+static bool read8(struct walk *w, uint64_t addr, uint64_t *val)
+{
+	int i = seg_of(w->in, addr);
+
+	if (i < 0)
+		return false;
+	if (i > 0)
+		w->res_flags |= UNW_RES_F_STACK2;
+	memcpy(val, w->in->segs[i].data + (addr - w->in->segs[i].start), 8);
+	return true;
+}
+
+static const struct unw_module *find_module(struct walk *w, uint64_t addr)
+{
+	if (w->mod && addr >= w->mod->start && addr < w->mod->end)
+		return w->mod;
+	const struct unw_module *m = w->find(w->ctx, addr);
+
+	if (m && addr >= m->start && addr < m->end)
+		w->mod = m;
+	return m;
+}
+
+static bool reg_known(const struct walk *w, unsigned r)
+{
+	return r < NREGS && (w->known & (1u << r));
+}
+
+/*
+ * The caller's registers from a signal frame: every register of the
+ * interrupted context, all known again.
+ */
+static enum unw_status step_signal(struct walk *w)
+{
+	uint64_t base = w->regs[REG_SP];
+	uint64_t regs[NREGS];
+
+	for (unsigned r = 0; r < NREGS; r++)
+		if (!read8(w, base + sigframe_off[r], &regs[r]))
+			return UNW_STOP_TRUNCATED;
+	/*
+	 * The interrupted stack pointer may lie below the handler's when the
+	 * handler ran on a sigaltstack; that is legitimate only if it is on
+	 * another segment than the handler's frame. On the same stack the
+	 * kernel always builds the frame below the interrupted sp.
+	 */
+	if (regs[REG_SP] <= base) {
+		int from = seg_of(w->in, base);
+
+		if (from >= 0 && seg_of(w->in, regs[REG_SP]) == from)
+			return UNW_STOP_SP_NOT_UP;
+	}
+	memcpy(w->regs, regs, sizeof(regs));
+	w->known = KNOWN_ALL;
+	return UNW_OK_COMPLETE;
+}
+
+/*
+ * The caller's registers by the frame-pointer chain, only when it looks
+ * like one: rbp known, aligned, at or above rsp and inside the copy, the
+ * saved return address inside a module, and rsp going up.
+ */
+static enum unw_status step_fp(struct walk *w, enum unw_status fail)
+{
+	uint64_t bp = w->regs[REG_BP], sp = w->regs[REG_SP];
+	uint64_t saved_bp, ra;
+
+	if (!reg_known(w, REG_BP) || (bp & 7) || bp < sp || bp > UINT64_MAX - 16)
+		return fail;
+	if (!read8(w, bp, &saved_bp))
+		return fail;
+	if (!read8(w, bp + 8, &ra))
+		return UNW_STOP_TRUNCATED;	/* rbp at the very end of the copy */
+	if (ra == 0 || !find_module(w, ra - 1))
+		return fail;
+	w->regs[REG_IP] = ra;
+	w->regs[REG_SP] = bp + 16;
+	w->regs[REG_BP] = saved_bp;
+	w->known = KNOWN_CALLER;
+	w->res_flags |= UNW_RES_F_FP_USED;
+	return UNW_OK_COMPLETE;
+}
+
+/*
+ * One step with a CFA rule (or a PLT rule already turned into one).
+ * Returns UNW_OK_COMPLETE with the caller's registers in w, or why not;
+ * *outermost is set when the rule says the stack ends here.
+ */
+static enum unw_status step_cfa(struct walk *w, const struct unw_rule *r, uint64_t cfa,
+				bool *outermost)
+{
+	uint64_t sp = w->regs[REG_SP];
+	uint64_t ra, bp = w->regs[REG_BP];
+	bool bp_known = reg_known(w, REG_BP);
+
+	if (r->ra_loc == UNW_LOC_UNDEF) {
+		*outermost = true;
+		return UNW_OK_COMPLETE;
+	}
+	/*
+	 * The caller's rsp is the CFA and must be above ours. Equal is allowed
+	 * only when the return address was in a register (vfork: the return
+	 * address already popped); that can happen only while registers are
+	 * known, so it cannot repeat.
+	 */
+	if (cfa < sp || (cfa == sp && r->ra_loc != UNW_LOC_REG))
+		return UNW_STOP_SP_NOT_UP;
+
+	switch (r->ra_loc) {
+	case UNW_LOC_CFA_OFF:
+		if (!read8(w, cfa + (int64_t)r->ra_off, &ra))
+			return UNW_STOP_TRUNCATED;
+		break;
+	case UNW_LOC_REG:
+		if (!reg_known(w, (unsigned)r->ra_off))
+			return UNW_STOP_BAD_RULE;
+		ra = w->regs[r->ra_off];
+		break;
+	default:
+		return UNW_STOP_BAD_RULE;
+	}
+	switch (r->bp_loc) {
+	case UNW_LOC_SAME:
+		break;
+	case UNW_LOC_CFA_OFF: {
+		uint64_t slot = cfa + (int64_t)r->bp_off;
+
+		/*
+		 * A slot below sp was already popped: in an epilogue after
+		 * pop %rbp (or leave), gcc's CFI moves the CFA back to rsp + 8
+		 * but keeps "rbp at CFA - 16". The register holds the value
+		 * now, and the copy (which starts at sp) does not.
+		 */
+		if (slot < sp)
+			break;
+		if (!read8(w, slot, &bp))
+			return UNW_STOP_TRUNCATED;
+		bp_known = true;
+		break;
+	}
+	case UNW_LOC_REG:
+		bp_known = reg_known(w, (unsigned)r->bp_off);
+		bp = bp_known ? w->regs[r->bp_off] : 0;
+		break;
+	default:
+		bp_known = false;
+		bp = 0;
+		break;
+	}
+	/* A zero return address is not an outermost frame unless the rule said so. */
+	if (ra == 0)
+		return UNW_STOP_NO_MODULE;
+	w->regs[REG_IP] = ra;
+	w->regs[REG_SP] = cfa;
+	w->regs[REG_BP] = bp;
+	w->known = (1u << REG_IP) | (1u << REG_SP) | (bp_known ? 1u << REG_BP : 0);
+	return UNW_OK_COMPLETE;
+}
+
+int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw_frame *frames,
+	     unsigned max_frames, struct unw_result *res)
+{
+	struct walk w = { .in = in, .find = find, .ctx = ctx };
+	enum unw_status st = UNW_OK_COMPLETE;
+	unsigned n = 0;
+	bool trap = true;
+
+	if (!in || !find || !frames || !max_frames || !res || in->nsegs > 2)
+		return -EINVAL;
+	memcpy(w.regs, in->regs, sizeof(w.regs));
+	w.known = KNOWN_ALL;
+	frames[n++] = (struct unw_frame){ .ip = w.regs[REG_IP], .flags = UNW_FRAME_F_TRAP };
+
+	for (;;) {
+		uint64_t ip = w.regs[REG_IP];
+		/* A return address points after its call: look up the call itself. */
+		uint64_t at = trap ? ip : ip - 1;
+		const struct unw_module *mod = find_module(&w, at);
+		struct unw_rule rule = { .type = UNW_RULE_NONE };
+		uint32_t next_flags = 0;
+		bool outermost = false;
+
+		if (!mod) {
+			st = UNW_STOP_NO_MODULE;
+			break;
+		}
+		if (mod->table && unw_table_lookup(mod->table, at - mod->bias, &rule) < 0)
+			rule.type = UNW_RULE_NONE;
+
+		switch (rule.type) {
+		case UNW_RULE_CFA:
+			if (!reg_known(&w, rule.cfa_reg)) {
+				st = UNW_STOP_BAD_RULE;
+				break;
+			}
+			st = step_cfa(&w, &rule, w.regs[rule.cfa_reg] + (int64_t)rule.cfa_off,
+				      &outermost);
+			break;
+		case UNW_RULE_PLT: {
+			/*
+			 * glibc's PLT CFI: rsp + 8, + 8 more once the entry has
+			 * pushed its index ((rip & 15) >= 11). It uses the runtime
+			 * rip; the load bias is page-aligned, so the low bits of
+			 * ip and vaddr agree. A PLT entry is only ever reached by
+			 * jmp, so this frame is always a trap frame and ip exact.
+			 */
+			static const struct unw_rule plt = { .type = UNW_RULE_CFA,
+							      .ra_loc = UNW_LOC_CFA_OFF,
+							      .ra_off = -8,
+							      .bp_loc = UNW_LOC_SAME };
+			uint64_t cfa = w.regs[REG_SP] + 8 + ((ip & 15) >= 11 ? 8 : 0);
+
+			st = step_cfa(&w, &plt, cfa, &outermost);
+			break;
+		}
+		case UNW_RULE_SIGNAL:
+			/*
+			 * The trampoline's ip was put on the stack by the kernel,
+			 * not by a call: it is exact too, and ip - 1 would name
+			 * the byte before __restore_rt. (Its lookup used ip - 1,
+			 * which glibc's FDE covers for that very reason.)
+			 */
+			frames[n - 1].flags |= UNW_FRAME_F_SIGNAL | UNW_FRAME_F_TRAP;
+			st = step_signal(&w);
+			next_flags = UNW_FRAME_F_TRAP;
+			break;
+		case UNW_RULE_OUTERMOST:
+			outermost = true;
+			break;
+		case UNW_RULE_NONE:
+			/*
+			 * Code without CFI whose rbp is 0: the psABI asks the
+			 * deepest frame to clear rbp, and the kernel starts a
+			 * process with it clear (ld.so's _start has no CFI).
+			 */
+			if (reg_known(&w, REG_BP) && !w.regs[REG_BP]) {
+				outermost = true;
+				break;
+			}
+			st = step_fp(&w, UNW_STOP_NO_TABLE);
+			next_flags = UNW_FRAME_F_FP;
+			break;
+		case UNW_RULE_FALLBACK:
+		default:
+			st = step_fp(&w, UNW_STOP_NO_TABLE);
+			next_flags = UNW_FRAME_F_FP;
+			break;
+		}
+		if (st != UNW_OK_COMPLETE || outermost)
+			break;
+		/*
+		 * A return address outside every mapping is not reported: it
+		 * is garbage more often than code (a stale or inconsistent
+		 * stack). The ip restored from a signal frame is exact and is
+		 * kept, like the sampled ip.
+		 */
+		if (!(next_flags & UNW_FRAME_F_TRAP) && !find_module(&w, w.regs[REG_IP] - 1)) {
+			st = UNW_STOP_NO_MODULE;
+			break;
+		}
+		if (n == max_frames) {
+			st = UNW_STOP_MAX_FRAMES;
+			break;
+		}
+		frames[n++] = (struct unw_frame){ .ip = w.regs[REG_IP], .flags = next_flags };
+		trap = next_flags & UNW_FRAME_F_TRAP;
+	}
+	res->status = st;
+	res->flags = w.res_flags;
+	res->nframes = n;
+	return 0;
+}
