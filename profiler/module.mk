@@ -53,7 +53,7 @@ demo: deps
 	$(Q)$(XPROF) info demo.xprof
 
 # ---- make bench --------------------------------------------------------------
-bench: bench-record
+# make bench runs bench-record through bench/run.sh, which tabulates every part
 .PHONY: bench-record
 bench-record: all $(O)/progs/rec_spin $(O)/progs/rec_work
 	$(Q)bench/bench_record.sh $(XPROF) $(O)/progs
