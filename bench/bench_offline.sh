@@ -131,7 +131,7 @@ if [ $report_ok = 1 ] && [ -s "$T/t.cold" ] && [ -s "$T/x.folded" ]; then
 elif [ $report_ok = 1 ]; then
 	say "offline xprof report on perf.data: unavailable: it failed: $(tail -n 1 "$T/x.err" 2>/dev/null)"
 fi
-say "bytes per sample perf.data (--call-graph dwarf: 8 KiB stacks): $(per "$pbytes" "$psamples") (reference; $((pbytes / 1024)) KiB for $psamples samples)"
+say "bytes per sample perf.data (--call-graph dwarf, 8 KiB stacks): $(per "$pbytes" "$psamples") (reference; $((pbytes / 1024)) KiB for $psamples samples)"
 
 # ---- xprof's own recording of the same workload ---------------------------------
 if [ $record_ok = 0 ]; then
