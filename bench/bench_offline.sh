@@ -105,6 +105,9 @@ else
 fi
 for i in $(seq "$reps"); do
 	timed perf perf script -i "$T/perf.data" >/dev/null 2>&1 </dev/null
+	# ten reads per timing: one takes about the 10 ms resolution of time(1)
+	[ -x "$P/perf_dump" ] && timed reader bash -c 'for i in 1 2 3 4 5 6 7 8 9 10; do "$0" -s "$1" || exit; done' \
+		"$P/perf_dump" "$T/perf.data" >/dev/null 2>&1
 	if [ $report_ok = 1 ]; then
 		timed cold "$X" report -i "$T/perf.data" -o "$T/x.folded" --no-cache 2>"$T/x.err"
 		timed warm "$X" report -i "$T/perf.data" -o "$T/w.folded" --cache-dir "$T/cache" 2>/dev/null
@@ -115,6 +118,11 @@ psps=$(per "$psamples" "$pcpu")
 pfps=$(per "$pframes" "$pcpu")
 say "offline perf script, perf.data of $workload ($psamples samples, $((pframes / psamples)) frames each): $psps samples/s, $pfps frames/s (reference; median of $reps: $pcpu s CPU, $(wall perf) s wall)"
 
+if [ -s "$T/t.reader" ]; then
+	c=$(cpu reader | awk '{printf "%.4f", $1 / 10}')
+	sps=$(per "$psamples" "$c")
+	say "offline perf.data reader alone (perf_dump -s): $sps samples/s, $(awk -v b="$pbytes" -v c="$c" 'BEGIN {if (c > 0) printf "%.0f", b / c / 1048576; else print "n/a"}') MiB/s ($(ratio "$sps" "$psps")x perf script; $c s CPU)"
+fi
 folded_frames() { awk '{c = $NF; sub(/ [0-9]+$/, ""); n = split($0, a, ";"); f += (n - 1) * c; s += c} END {printf "%d %d\n", s, f}' "$1"; }
 xcomplete() { sed -n 's/.* \([0-9.]*\)% complete.*/\1/p' "$1" | tail -n 1; }
 if [ $report_ok = 1 ] && [ -s "$T/t.cold" ] && [ -s "$T/x.folded" ]; then
