@@ -134,7 +134,10 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory fuzz-bins
 	$(Q)tests/run-all.sh $(O) build-asan
 
-unit-bins: $(XPROF) $(UNIT_BINS) $(EXTRA_TEST_BINS)
+# EXTRA_TEST_BINS is filled by the module.mk files, included at the end:
+# name it in a second expansion so their additions count.
+.SECONDEXPANSION:
+unit-bins: $(XPROF) $(UNIT_BINS) $$(EXTRA_TEST_BINS)
 
 unit: deps all unit-bins
 	$(Q)tests/run-all.sh --unit-only $(O)
@@ -180,7 +183,7 @@ hdr-check: | $(BPF_SKEL)
 	$(Q)for h in $(HDRS); do \
 		case $$h in bpf/*) pre='#include <linux/types.h>';; *) pre='';; esac; \
 		printf '%s\n#include "%s"\n' "$$pre" "$$h" | \
-		$(CC) $(XP_CFLAGS) -fsyntax-only -x c - || { echo "hdr-check: $$h does not compile alone"; exit 1; }; \
+		$(CC) $(filter-out -MMD -MP,$(XP_CFLAGS)) -fsyntax-only -x c - || { echo "hdr-check: $$h does not compile alone"; exit 1; }; \
 	done; echo "hdr-check: $(words $(HDRS)) headers ok"
 
 style:

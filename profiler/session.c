@@ -462,7 +462,8 @@ static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
 	struct proc *p;
 	struct map m = {0};
 	bool vdso = !strcmp(mm->path, "[vdso]");
-	bool anon = !vdso && mm->path[0] != '/';
+	/* perf names anonymous memory "//anon"; the recorder may say "[anon:...]" or "". */
+	bool anon = !vdso && (mm->path[0] != '/' || !strncmp(mm->path, "//anon", 6));
 
 	/* prot 0: the reader does not know (perf's MMAP records only executable ones). */
 	if ((mm->prot && !(mm->prot & PROT_EXEC)) || !mm->len)

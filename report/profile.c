@@ -488,7 +488,8 @@ static bool stack_eq(const struct rep_profile *p, const void *key, uint32_t id)
 	/* The hash first: a probe passes over other stacks before it finds its own. */
 	return s->hash == k->hash && s->pid == k->pid && s->tid == k->tid && s->comm == k->comm &&
 	       s->nlocs == k->nlocs &&
-	       !memcmp(&p->stack_locs.v[s->loc0], k->locs, k->nlocs * sizeof(*k->locs));
+	       (!k->nlocs ||
+		!memcmp(&p->stack_locs.v[s->loc0], k->locs, k->nlocs * sizeof(*k->locs)));
 }
 
 static uint32_t stack_hash(const struct rep_profile *p, uint32_t id)

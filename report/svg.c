@@ -44,6 +44,7 @@ struct tree {
 	struct rep_hidx idx;	   /* (parent, key) -> node, slots hold id + 1 */
 	struct rep_profile *roots; /* interned root names: comm[-PID[/TID]] */
 	struct rep_names names;
+	uint32_t *canon; /* frame id -> first frame id with the same display name */
 	const struct rep_profile *p;
 };
 
@@ -132,6 +133,42 @@ static enum rep_frame_class node_class(const struct tree *t, uint32_t n)
 	return rep_frame_class(t->p, t->nodes.v[n].key);
 }
 
+/*
+ * Functions that differ only in file (two static init()s) look the same in
+ * folded output, where their lines merge; merge their boxes too, so a box
+ * is a folded prefix and min_count means the same in both writers.
+ */
+static int canonical_frames(struct tree *t)
+{
+	struct rep_profile *seen = rep_profile_new(0);
+	uint32_t *first = NULL;
+	int err = 0;
+
+	t->canon = malloc((t->names.nframes ? t->names.nframes : 1) * sizeof(*t->canon));
+	/* one string per frame at most, plus "" */
+	first = malloc((t->names.nframes + 1) * sizeof(*first));
+	if (!seen || !t->canon || !first) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i <= t->names.nframes; i++)
+		first[i] = REP_NONE;
+	for (uint32_t f = 0; f < t->names.nframes && !err; f++) {
+		uint32_t len, sid;
+		const char *name = rep_names_get(&t->names, f, &len);
+
+		err = rep_profile_intern(seen, name, len, &sid);
+		if (!err && first[sid] == REP_NONE)
+			first[sid] = f;
+		if (!err)
+			t->canon[f] = first[sid];
+	}
+out:
+	free(first);
+	rep_profile_free(seen);
+	return err;
+}
+
 static int build(struct tree *t, const struct rep_profile *p, const struct rep_opts *o)
 {
 	uint32_t *frames = NULL;
@@ -143,6 +180,8 @@ static int build(struct tree *t, const struct rep_profile *p, const struct rep_o
 	if (!t->roots)
 		return -ENOMEM;
 	err = rep_names_init(&t->names, p);
+	if (!err)
+		err = canonical_frames(t);
 	if (err)
 		return err;
 	err = rep_vec_reserve(&t->nodes, 1);
@@ -172,7 +211,7 @@ static int build(struct tree *t, const struct rep_profile *p, const struct rep_o
 			err = child(t, 0, rid, &node);
 		rep_stack_frames(p, s, frames);
 		for (size_t j = 0; j < nf && !err; j++)
-			err = child(t, node, frames[j], &node);
+			err = child(t, node, t->canon[frames[j]], &node);
 		if (!err)
 			t->nodes.v[node].self += s->count;
 	}
@@ -201,6 +240,7 @@ static void tree_release(struct tree *t)
 {
 	free(t->nodes.v);
 	free(t->idx.slots);
+	free(t->canon);
 	rep_profile_free(t->roots);
 	rep_names_release(&t->names);
 }
@@ -676,6 +716,10 @@ int rep_write_svg(const struct rep_profile *p, const struct rep_opts *o, FILE *o
 		"fg:total=\"%" PRIu64 "\">\n",
 		SVG_WIDTH, e.height, SVG_WIDTH, e.height, SVG_WIDTH, SVG_XPAD,
 		SVG_FONT * SVG_FONT_W, SVG_FRAME_H, frame_y(&e, 0), e.inverted, e.total);
+	/* The document's own title: what a browser tab shows. */
+	fputs("<title>", out);
+	put_xml(out, title, strlen(title), SIZE_MAX);
+	fputs("</title>\n", out);
 	fputs(svg_css, out);
 	fprintf(out, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#f8f8f4\"/>\n",
 		SVG_WIDTH, e.height);
@@ -686,8 +730,8 @@ int rep_write_svg(const struct rep_profile *p, const struct rep_opts *o, FILE *o
 	if (p->period_ns)
 		fprintf(out, ", %.2f s of CPU", (double)e.total * (double)p->period_ns / 1e9);
 	if (omitted)
-		fprintf(out, "; %s frames narrower than %.1f px not drawn", commas(omitted, num),
-			REP_SVG_MINWIDTH);
+		fprintf(out, "; %s frame%s narrower than %.1f px not drawn", commas(omitted, num),
+			omitted == 1 ? "" : "s", REP_SVG_MINWIDTH);
 	fputs("</text>\n", out);
 	/* Legend: one swatch per kind, in the first colour of its palette. */
 	for (int c = 0; c < REP_CLASS_NR; c++) {

@@ -18,7 +18,9 @@
  * Where a module has no CFI for an ip, the frame-pointer chain is followed
  * only when it is plausible (rbp inside the copy, aligned, above rsp, the
  * return address inside a module, the stack pointer going up); such frames
- * are marked so a report can say they are less certain.
+ * are marked so a report can say they are less certain. Code without CFI
+ * and with rbp 0 is the outermost frame (the psABI's end-of-chain mark;
+ * ld.so's _start). A return address outside every module is not reported.
  *
  * Like the kernel's ORC unwinder it tells a clean end (an outermost frame)
  * from every kind of error and refuses a stack pointer that does not go up.
@@ -30,12 +32,12 @@
 
 #include "unwind/unwind.h"
 
-#define NREGS 17
+#define NREGS  17
 #define REG_BP 6
 #define REG_SP 7
 #define REG_IP 16
 
-#define KNOWN_ALL ((1u << NREGS) - 1)
+#define KNOWN_ALL    ((1u << NREGS) - 1)
 #define KNOWN_CALLER ((1u << REG_SP) | (1u << REG_IP) | (1u << REG_BP))
 
 /*
@@ -46,33 +48,30 @@
  * These are the offsets glibc's own CFI for __restore_rt gives.
  */
 static const uint8_t sigframe_off[NREGS] = {
-	[0] = 144,  /* rax */
-	[1] = 136,  /* rdx */
-	[2] = 152,  /* rcx */
-	[3] = 128,  /* rbx */
-	[4] = 112,  /* rsi */
-	[5] = 104,  /* rdi */
-	[6] = 120,  /* rbp */
-	[7] = 160,  /* rsp */
-	[8] = 40,   /* r8 */
-	[9] = 48,   /* r9 */
-	[10] = 56,  /* r10 */
-	[11] = 64,  /* r11 */
-	[12] = 72,  /* r12 */
-	[13] = 80,  /* r13 */
-	[14] = 88,  /* r14 */
-	[15] = 96,  /* r15 */
-	[16] = 168, /* rip */
+    [0] = 144,	/* rax */
+    [1] = 136,	/* rdx */
+    [2] = 152,	/* rcx */
+    [3] = 128,	/* rbx */
+    [4] = 112,	/* rsi */
+    [5] = 104,	/* rdi */
+    [6] = 120,	/* rbp */
+    [7] = 160,	/* rsp */
+    [8] = 40,	/* r8 */
+    [9] = 48,	/* r9 */
+    [10] = 56,	/* r10 */
+    [11] = 64,	/* r11 */
+    [12] = 72,	/* r12 */
+    [13] = 80,	/* r13 */
+    [14] = 88,	/* r14 */
+    [15] = 96,	/* r15 */
+    [16] = 168, /* rip */
 };
 
 static const char *const status_names[UNW_STATUS_NR] = {
-	[UNW_OK_COMPLETE] = "complete",
-	[UNW_STOP_TRUNCATED] = "truncated",
-	[UNW_STOP_NO_MODULE] = "no-module",
-	[UNW_STOP_NO_TABLE] = "no-table",
-	[UNW_STOP_SP_NOT_UP] = "sp-not-up",
-	[UNW_STOP_MAX_FRAMES] = "max-frames",
-	[UNW_STOP_BAD_RULE] = "bad-rule",
+    [UNW_OK_COMPLETE] = "complete",	[UNW_STOP_TRUNCATED] = "truncated",
+    [UNW_STOP_NO_MODULE] = "no-module", [UNW_STOP_NO_TABLE] = "no-table",
+    [UNW_STOP_SP_NOT_UP] = "sp-not-up", [UNW_STOP_MAX_FRAMES] = "max-frames",
+    [UNW_STOP_BAD_RULE] = "bad-rule",
 };
 
 const char *unw_status_name(enum unw_status s)
@@ -87,8 +86,15 @@ struct walk {
 	unw_find_fn find;
 	void *ctx;
 	const struct unw_module *mod; /* last module found: consecutive frames often share it */
+	/* Segment 0 for the fast path of read8(): addr - s0_start <= s0_span; NULL data: none. */
+	const uint8_t *s0_data;
+	uint64_t s0_start, s0_span;
+	/* The last lookup: recursion repeats the same return address frame after frame. */
+	const struct unw_module *memo_mod;
+	uint64_t memo_at;
+	struct unw_rule memo_rule;
 	uint64_t regs[NREGS];
-	uint32_t known;		      /* bit r: regs[r] holds the real value */
+	uint32_t known; /* bit r: regs[r] holds the real value */
 	uint32_t res_flags;
 };
 
@@ -105,7 +111,7 @@ static int seg_of(const struct unw_input *in, uint64_t addr)
 	return -1;
 }
 
-static bool read8(struct walk *w, uint64_t addr, uint64_t *val)
+static bool read8_slow(struct walk *w, uint64_t addr, uint64_t *val)
 {
 	int i = seg_of(w->in, addr);
 
@@ -115,6 +121,17 @@ static bool read8(struct walk *w, uint64_t addr, uint64_t *val)
 		w->res_flags |= UNW_RES_F_STACK2;
 	memcpy(val, w->in->segs[i].data + (addr - w->in->segs[i].start), 8);
 	return true;
+}
+
+/* The 8 bytes at user address addr from whichever segment holds them all. */
+static inline bool read8(struct walk *w, uint64_t addr, uint64_t *val)
+{
+	/* One compare: below s0_start the difference wraps to a huge value. */
+	if (w->s0_data && addr - w->s0_start <= w->s0_span) {
+		memcpy(val, w->s0_data + (addr - w->s0_start), 8);
+		return true;
+	}
+	return read8_slow(w, addr, val);
 }
 
 static const struct unw_module *find_module(struct walk *w, uint64_t addr)
@@ -177,7 +194,7 @@ static enum unw_status step_fp(struct walk *w, enum unw_status fail)
 	if (!read8(w, bp, &saved_bp))
 		return fail;
 	if (!read8(w, bp + 8, &ra))
-		return UNW_STOP_TRUNCATED;	/* rbp at the very end of the copy */
+		return UNW_STOP_TRUNCATED; /* rbp at the very end of the copy */
 	if (ra == 0 || !find_module(w, ra - 1))
 		return fail;
 	w->regs[REG_IP] = ra;
@@ -267,7 +284,7 @@ static enum unw_status step_cfa(struct walk *w, const struct unw_rule *r, uint64
 int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw_frame *frames,
 	     unsigned max_frames, struct unw_result *res)
 {
-	struct walk w = { .in = in, .find = find, .ctx = ctx };
+	struct walk w = {.in = in, .find = find, .ctx = ctx};
 	enum unw_status st = UNW_OK_COMPLETE;
 	unsigned n = 0;
 	bool trap = true;
@@ -276,14 +293,19 @@ int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw
 		return -EINVAL;
 	memcpy(w.regs, in->regs, sizeof(w.regs));
 	w.known = KNOWN_ALL;
-	frames[n++] = (struct unw_frame){ .ip = w.regs[REG_IP], .flags = UNW_FRAME_F_TRAP };
+	if (in->nsegs && in->segs[0].len >= 8 && in->segs[0].data) {
+		w.s0_data = in->segs[0].data;
+		w.s0_start = in->segs[0].start;
+		w.s0_span = in->segs[0].len - 8u;
+	}
+	frames[n++] = (struct unw_frame){.ip = w.regs[REG_IP], .flags = UNW_FRAME_F_TRAP};
 
 	for (;;) {
 		uint64_t ip = w.regs[REG_IP];
 		/* A return address points after its call: look up the call itself. */
 		uint64_t at = trap ? ip : ip - 1;
 		const struct unw_module *mod = find_module(&w, at);
-		struct unw_rule rule = { .type = UNW_RULE_NONE };
+		struct unw_rule rule = {.type = UNW_RULE_NONE};
 		uint32_t next_flags = 0;
 		bool outermost = false;
 
@@ -291,8 +313,15 @@ int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw
 			st = UNW_STOP_NO_MODULE;
 			break;
 		}
-		if (mod->table && unw_table_lookup(mod->table, at - mod->bias, &rule) < 0)
-			rule.type = UNW_RULE_NONE;
+		if (mod == w.memo_mod && at == w.memo_at) {
+			rule = w.memo_rule;
+		} else {
+			if (mod->table && unw_table_lookup(mod->table, at - mod->bias, &rule) < 0)
+				rule.type = UNW_RULE_NONE;
+			w.memo_mod = mod;
+			w.memo_at = at;
+			w.memo_rule = rule;
+		}
 
 		switch (rule.type) {
 		case UNW_RULE_CFA:
@@ -311,10 +340,10 @@ int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw
 			 * ip and vaddr agree. A PLT entry is only ever reached by
 			 * jmp, so this frame is always a trap frame and ip exact.
 			 */
-			static const struct unw_rule plt = { .type = UNW_RULE_CFA,
-							      .ra_loc = UNW_LOC_CFA_OFF,
-							      .ra_off = -8,
-							      .bp_loc = UNW_LOC_SAME };
+			static const struct unw_rule plt = {.type = UNW_RULE_CFA,
+							    .ra_loc = UNW_LOC_CFA_OFF,
+							    .ra_off = -8,
+							    .bp_loc = UNW_LOC_SAME};
 			uint64_t cfa = w.regs[REG_SP] + 8 + ((ip & 15) >= 11 ? 8 : 0);
 
 			st = step_cfa(&w, &plt, cfa, &outermost);
@@ -369,7 +398,7 @@ int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw
 			st = UNW_STOP_MAX_FRAMES;
 			break;
 		}
-		frames[n++] = (struct unw_frame){ .ip = w.regs[REG_IP], .flags = next_flags };
+		frames[n++] = (struct unw_frame){.ip = w.regs[REG_IP], .flags = next_flags};
 		trap = next_flags & UNW_FRAME_F_TRAP;
 	}
 	res->status = st;

@@ -74,7 +74,7 @@ unw_perf() {
 # whose leaf (innermost user frame) fully matches LEAF_RE, at least MIN_PCT
 # (99) percent must fully match CHAIN_RE (frames joined by ';', root first,
 # without the comm root, kernel and inlined frames), and there must be at
-# least MIN_SAMPLES (100) of them. Prints the share.
+# least MIN_SAMPLES (50) of them. Prints the share.
 unw_chain() {
 	unw_py chain "$@" || unw_fail "$(basename "$1"): chain check failed"
 }
@@ -106,7 +106,7 @@ import re, sys
 KERNEL_MIN = 0xffff800000000000
 
 def frames_of(stack):
-    """User frames of a folded stack, root first: no comm root, no kernel or inlined frames."""
+    """The frames of a folded stack, root first, without kernel or inlined frames."""
     fr = [f for f in stack.split(';') if f and not f.endswith(('_[k]', '_[i]'))]
     return fr
 
@@ -120,11 +120,8 @@ def read_folded(path):
             stack, _, count = line.rpartition(' ')
             if not count.isdigit():
                 continue
-            fr = frames_of(stack)
-            # The root frame is the thread name ("comm" or "comm-PID[/TID]") unless it is code.
-            if fr and not re.fullmatch(r'_start|clone3?|__clone3?|\[unknown\]|main', fr[0]) \
-                    and fr[0] not in ('thread_main',):
-                fr = fr[1:]
+            # The root frame is the thread name (xprof's folded and perf2folded alike).
+            fr = frames_of(stack)[1:]
             out.append((fr, int(count)))
     return out
 
@@ -149,7 +146,7 @@ def show_bad(samples, leaf_re, chain_re, limit=5):
     for c, s in bad[:limit]:
         print('    not the chain (%d): %s' % (c, s[-400:]))
 
-def cmd_chain(path, leaf_re, chain_re, min_pct='99', min_n='100'):
+def cmd_chain(path, leaf_re, chain_re, min_pct='99', min_n='50'):
     s = read_folded(path)
     n, ok = chain_share(s, leaf_re, chain_re)
     pct = 100.0 * ok / n if n else 0.0

@@ -7,7 +7,7 @@
 # share, a click on a frame zooms into it and "Reset Zoom" undoes it, hover
 # shows name, samples and share. The view in the URL fragment
 # (#search=...&zoom=...) is read with --dump-dom; clicks, hover and the
-# search prompt go through the DevTools protocol (node's WebSocket).
+# search prompt go through the DevTools protocol (a small python3 client).
 set -eu -o pipefail
 gen="$XPROF_BUILD/progs/rep_gen"
 out="$XPROF_BUILD/test-output/report_svg"
@@ -38,7 +38,7 @@ EOF
 
 dom() { # fragment, output file
 	timeout 60 "$chrome" "${CHROME_FLAGS[@]}" --user-data-dir="$profile_dir/dom$RANDOM" \
-		--virtual-time-budget=2000 --dump-dom "file://$out/flame.svg$1" >"$2" 2>"$2.err" || {
+		--virtual-time-budget=2000 --dump-dom "file://$out/${svg:-flame.svg}$1" >"$2" 2>"$2.err" || {
 		tail -5 "$2.err"; echo "chromium --dump-dom failed"; exit 1; }
 }
 dom '' "$out/dom-plain.xml"
@@ -48,6 +48,7 @@ dom '#search=a%3Cb' "$out/dom-text.xml"
 dom '#search=(' "$out/dom-badre.xml"
 dom '#zoom=demo%3B_start%3Bmain%3Bcompute' "$out/dom-zoom.xml"
 dom '#zoom=demo%3Bnope&search=mix' "$out/dom-badzoom.xml"
+svg=icicle.svg dom '#zoom=demo%3B_start%3Bmain%3Bio' "$out/dom-icicle.xml"
 
 python3 - "$out" <<'EOF'
 import re, sys, xml.etree.ElementTree as ET
@@ -139,90 +140,174 @@ if "hide" in root.find("s:text[@id='unzoom']", NS).get("class"):
     fail("zoom: no Reset Zoom button")
 print("zoom: ok")
 
+# Icicle: the root on top, callees below; zoom works the same way down.
+root, frames = load("dom-icicle.xml")
+by = {f["name"]: f for f in frames}
+ys = {n: float(by[n]["r"].get("y")) for n in ("all", "demo", "main", "io", "ksys_write_[k]")}
+if not ys["all"] < ys["demo"] < ys["main"] < ys["io"] < ys["ksys_write_[k]"]:
+    fail("icicle: frames not top-down: %s" % ys)
+if root.get("data-zoom") != "demo;_start;main;io" or abs(by["io"]["w"] - 1180) > 0.1 \
+        or "hide" not in by["compute"]["cls"] or abs(by["write"]["w"] - 1180) > 0.1:
+    fail("icicle: zoom into io failed")
+print("icicle: ok")
+
 # A zoom path that does not exist leaves the view whole; the search still applies.
 root, frames = load("dom-badzoom.xml")
 if root.get("data-zoom") or any("hide" in f["cls"] for f in frames) or not root.get("data-matched"):
     fail("bad zoom path changed the view")
 EOF
 
-# Clicks, hover and the search prompt through the DevTools protocol.
-cat >"$out/cdp.js" <<'EOF'
-'use strict';
-const [port, shot] = process.argv.slice(2);
-const fs = require('fs');
-(async () => {
-  const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
-  const page = targets.find(t => t.type === 'page' && t.url.endsWith('.svg'));
-  const ws = new WebSocket(page.webSocketDebuggerUrl);
-  let seq = 0, answer = '';
-  const pending = new Map();
-  const send = (method, params = {}) => new Promise((resolve, reject) => {
-    const id = ++seq;
-    pending.set(id, { resolve, reject });
-    ws.send(JSON.stringify({ id, method, params }));
-  });
-  ws.onmessage = m => {
-    const msg = JSON.parse(m.data);
-    if (msg.id && pending.has(msg.id)) {
-      const p = pending.get(msg.id);
-      pending.delete(msg.id);
-      msg.error ? p.reject(new Error(JSON.stringify(msg.error))) : p.resolve(msg.result);
-    } else if (msg.method === 'Page.javascriptDialogOpening') {
-      send('Page.handleJavaScriptDialog', { accept: true, promptText: answer });
-    }
-  };
-  await new Promise(r => ws.onopen = r);
-  const ev = async e => (await send('Runtime.evaluate', { expression: e, returnByValue: true })).result.value;
-  const sleep = ms => new Promise(r => setTimeout(r, ms));
-  await send('Page.enable');
-  for (let i = 0; i < 100 && !(await ev("document.readyState==='complete'&&typeof F!=='undefined'&&F.length>0")); i++)
-    await sleep(100);
-  const center = async sel => ev(`(function(){var e=${sel};var b=e.getBoundingClientRect();return [b.x+b.width/2,b.y+b.height/2];})()`);
-  const mouse = (type, [x, y]) => send('Input.dispatchMouseEvent', { type, x, y, button: 'left', clickCount: 1 });
-  const click = async at => { await mouse('mouseMoved', at); await mouse('mousePressed', at); await mouse('mouseReleased', at); await sleep(100); };
-  const state = () => ev(`({zoom: svg.getAttribute('data-zoom'), hash: location.hash,
-    matched: svg.getAttribute('data-matched'), matchedText: document.getElementById('matched').textContent,
-    details: document.getElementById('details').textContent,
-    computeW: +F.find(f => f.name === 'compute').r.getAttribute('width'),
-    ioHidden: F.find(f => f.name === 'io').g.classList.contains('hide'),
-    unzoomHidden: document.getElementById('unzoom').classList.contains('hide'),
-    lit: F.filter(f => f.r.getAttribute('fill') === 'rgb(230,0,230)').map(f => f.name).sort()})`);
-  const res = {};
-  const compute = await center("F.find(f => f.name === 'compute').r");
-  await mouse('mouseMoved', compute);
-  await sleep(100);
-  res.hover = await state();
-  await click(compute);
-  res.click = await state();
-  await click(await center("document.getElementById('unzoom')"));
-  res.unzoom = await state();
-  answer = 'ksys|mix';
-  await click(await center("document.getElementById('search')"));
-  res.search = await state();
-  await click(await center("F.find(f => f.name === 'io').r"));
-  res.zoomSearch = await state();
-  const png = await send('Page.captureScreenshot', { format: 'png' });
-  fs.writeFileSync(shot, Buffer.from(png.data, 'base64'));
-  console.log(JSON.stringify(res, null, 1));
-  process.exit(0);
-})().catch(e => { console.error('cdp: ' + e.stack); process.exit(1); });
+# Clicks, hover and the search prompt through the DevTools protocol, with a
+# minimal WebSocket client on python3's standard library (RFC 6455: masked
+# client frames, 16/64-bit lengths, fragments, ping).
+cat >"$out/cdp.py" <<'EOF'
+import base64, json, os, socket, struct, sys, time, urllib.request
+
+port, shot = sys.argv[1], sys.argv[2]
+
+class WS:
+    def __init__(self, url):
+        hostport, path = url[len("ws://"):].split("/", 1)
+        host, p = hostport.split(":")
+        self.s = socket.create_connection((host, int(p)), timeout=30)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.s.sendall(("GET /%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                        "Sec-WebSocket-Version: 13\r\n\r\n" % (path, hostport, key)).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.s.recv(1)
+        if b" 101 " not in head.split(b"\r\n")[0]:
+            raise SystemExit("cdp: websocket handshake refused: %r" % head[:200])
+        self.buf = b""
+
+    def send(self, text):
+        data, mask = text.encode(), os.urandom(4)
+        n = len(data)
+        hdr = struct.pack("!B", 0x81)
+        if n < 126:
+            hdr += struct.pack("!B", 0x80 | n)
+        elif n < 65536:
+            hdr += struct.pack("!BH", 0x80 | 126, n)
+        else:
+            hdr += struct.pack("!BQ", 0x80 | 127, n)
+        self.s.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.s.recv(1 << 20)
+            if not chunk:
+                raise SystemExit("cdp: connection closed")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def recv(self):
+        msg = b""
+        while True:
+            b0, b1 = self._read(2)
+            n = b1 & 0x7f
+            if n == 126:
+                n = struct.unpack("!H", self._read(2))[0]
+            elif n == 127:
+                n = struct.unpack("!Q", self._read(8))[0]
+            data = self._read(n)
+            op = b0 & 0x0f
+            if op == 9:  # ping: answer, keep reading
+                self.s.sendall(struct.pack("!BB", 0x8a, 0x80 | len(data)) + b"\0\0\0\0" + data)
+                continue
+            if op == 8:
+                raise SystemExit("cdp: closed by the browser")
+            msg += data
+            if b0 & 0x80:
+                return msg.decode()
+
+targets = json.load(urllib.request.urlopen("http://127.0.0.1:%s/json/list" % port, timeout=30))
+page = [t for t in targets if t["type"] == "page" and t["url"].endswith(".svg")][0]
+ws = WS(page["webSocketDebuggerUrl"])
+seq, answer = 0, [""]
+
+def send(method, **params):
+    global seq
+    seq += 1
+    me = seq
+    ws.send(json.dumps({"id": me, "method": method, "params": params}))
+    while True:
+        m = json.loads(ws.recv())
+        if m.get("id") == me:
+            if "error" in m:
+                raise SystemExit("cdp: %s: %s" % (method, m["error"]))
+            return m["result"]
+        if m.get("method") == "Page.javascriptDialogOpening":
+            # answer the search prompt; the reply to it arrives later on its own id
+            seq += 1
+            ws.send(json.dumps({"id": seq, "method": "Page.handleJavaScriptDialog",
+                                "params": {"accept": True, "promptText": answer[0]}}))
+
+def ev(expr):
+    r = send("Runtime.evaluate", expression=expr, returnByValue=True)
+    if "exceptionDetails" in r:
+        raise SystemExit("cdp: %s: %s" % (expr, r["exceptionDetails"]))
+    return r["result"].get("value")
+
+send("Page.enable")
+for _ in range(100):
+    if ev("document.readyState==='complete'&&typeof F!=='undefined'&&F.length>0"):
+        break
+    time.sleep(0.1)
+
+def center(sel):
+    return ev("(function(){var e=%s;var b=e.getBoundingClientRect();"
+              "return [b.x+b.width/2,b.y+b.height/2];})()" % sel)
+
+def mouse(kind, at):
+    send("Input.dispatchMouseEvent", type=kind, x=at[0], y=at[1], button="left", clickCount=1)
+
+def click(at):
+    for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+        mouse(kind, at)
+    time.sleep(0.1)
+
+STATE = """({zoom: svg.getAttribute('data-zoom'), hash: location.hash,
+  matched: svg.getAttribute('data-matched'),
+  matchedText: document.getElementById('matched').textContent,
+  details: document.getElementById('details').textContent,
+  computeW: +F.find(f => f.name === 'compute').r.getAttribute('width'),
+  ioHidden: F.find(f => f.name === 'io').g.classList.contains('hide'),
+  unzoomHidden: document.getElementById('unzoom').classList.contains('hide'),
+  lit: F.filter(f => f.r.getAttribute('fill') === 'rgb(230,0,230)').map(f => f.name).sort()})"""
+res = {}
+compute = center("F.find(f => f.name === 'compute').r")
+mouse("mouseMoved", compute)
+time.sleep(0.1)
+res["hover"] = ev(STATE)
+click(compute)
+res["click"] = ev(STATE)
+click(center("document.getElementById('unzoom')"))
+res["unzoom"] = ev(STATE)
+answer[0] = "ksys|mix"
+click(center("document.getElementById('search')"))
+res["search"] = ev(STATE)
+click(center("F.find(f => f.name === 'io').r"))
+res["zoomSearch"] = ev(STATE)
+png = send("Page.captureScreenshot", format="png")
+open(shot, "wb").write(base64.b64decode(png["data"]))
+print(json.dumps(res, indent=1))
 EOF
 
-if command -v node >/dev/null && node --experimental-websocket -e 'WebSocket' 2>/dev/null; then
-	udir="$profile_dir/cdp"
-	timeout 60 "$chrome" "${CHROME_FLAGS[@]}" --user-data-dir="$udir" --remote-debugging-port=0 \
-		"file://$out/flame.svg" 2>"$out/cdp-chrome.err" &
-	cpid=$!
-	for _ in $(seq 100); do [ -s "$udir/DevToolsActivePort" ] && break; sleep 0.1; done
-	port=$(head -n 1 "$udir/DevToolsActivePort" 2>/dev/null || true)
-	if [ -z "$port" ]; then kill "$cpid" 2>/dev/null; echo "chromium did not open its DevTools port"; exit 1; fi
-	rc=0
-	timeout 60 node --experimental-websocket --no-warnings "$out/cdp.js" "$port" \
-		"$out/clicked.png" >"$out/cdp.json" || rc=$?
-	kill "$cpid" 2>/dev/null || true
-	wait "$cpid" 2>/dev/null || true
-	[ $rc = 0 ] || { echo "cdp driver failed"; exit 1; }
-	python3 - "$out" <<'EOF'
+udir="$profile_dir/cdp"
+timeout 90 "$chrome" "${CHROME_FLAGS[@]}" --user-data-dir="$udir" --remote-debugging-port=0 \
+	"file://$out/flame.svg" 2>"$out/cdp-chrome.err" &
+cpid=$!
+for _ in $(seq 200); do [ -s "$udir/DevToolsActivePort" ] && break; sleep 0.1; done
+port=$(head -n 1 "$udir/DevToolsActivePort" 2>/dev/null || true)
+if [ -z "$port" ]; then kill "$cpid" 2>/dev/null; echo "chromium did not open its DevTools port"; exit 1; fi
+rc=0
+timeout 60 python3 "$out/cdp.py" "$port" "$out/clicked.png" >"$out/cdp.json" || rc=$?
+kill "$cpid" 2>/dev/null || true
+wait "$cpid" 2>/dev/null || true
+[ $rc = 0 ] || { cat "$out/cdp.json"; echo "cdp driver failed"; exit 1; }
+python3 - "$out" <<'EOF'
 import json, sys
 out = sys.argv[1]
 r = json.load(open(out + "/cdp.json"))
@@ -249,10 +334,6 @@ if z["zoom"] != "demo;_start;main;io" or z["lit"] != s["lit"] \
     fail("zoom after search lost the search or the URL")
 print("click, hover, reset, search prompt: ok")
 EOF
-else
-	echo "node with --experimental-websocket not available: click test skipped (fragment tests ran)"
-	[ "${CI:-}" != true ] || { echo "CI needs node (Debian nodejs >= 20) for the click test"; exit 1; }
-fi
 
 # Screenshots for a person to look at, normal and icicle, searched.
 for v in "flame.svg#search=hash" "icicle.svg"; do

@@ -56,6 +56,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	sink += deep_recurse(1, 1);
 	sink += deep_loop(depth, end);
-	printf("stack from the leaf to main: %lu bytes\n", (unsigned long)((uintptr_t)&here - leaf_sp));
+	printf("stack from the leaf to main: %lu bytes\n",
+	       (unsigned long)((uintptr_t)&here - leaf_sp));
 	return 0;
 }

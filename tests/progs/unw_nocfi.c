@@ -33,7 +33,8 @@ int main(int argc, char **argv)
 {
 	uint64_t end = unw_deadline(argc, argv);
 
-	printf("chain: main;nocfi_caller;asm_fp_spin;nocfi_leaf and main;nocfi_caller;asm_fp_spin\n");
+	printf(
+	    "chain: main;nocfi_caller;asm_fp_spin;nocfi_leaf and main;nocfi_caller;asm_fp_spin\n");
 	fflush(stdout);
 	while (unw_now_ns() < end)
 		sink += nocfi_caller(10);

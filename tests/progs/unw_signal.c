@@ -76,13 +76,13 @@ int main(int argc, char **argv)
 {
 	bool alt = argc > 2 && !strcmp(argv[2], "alt");
 	struct sigaction sa;
-	struct itimerval it = { { 0, 4000 }, { 0, 4000 } };
+	struct itimerval it = {{0, 4000}, {0, 4000}};
 
 	end_ns = unw_deadline(argc, argv);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = sig_handler;
 	if (alt) {
-		stack_t ss = { .ss_size = 65536 };
+		stack_t ss = {.ss_size = 65536};
 
 		ss.ss_sp = malloc(ss.ss_size);
 		if (!ss.ss_sp || sigaltstack(&ss, NULL)) {

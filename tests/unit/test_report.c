@@ -601,6 +601,50 @@ static void test_pprof(void **state)
 	free(gz);
 }
 
+/* The executable goes first (pprof's main binary) even if ld.so was added before it. */
+static void test_pprof_main_mapping(void **state)
+{
+	struct fx *f = *state;
+	struct rep_mapping exe = {0x555555554000, 0x555555560000, 0, "/usr/bin/app", "ee"};
+	uint32_t mexe, fn_start, fn_dl, l_start, l_dl, l_ld;
+	struct rep_line l = {0};
+	struct pprof pp;
+	struct pbf mp, loc;
+	char *gz = NULL;
+	size_t gzlen = 0;
+	FILE *mem;
+
+	/* f->map (/usr/bin/demo, id 0) plays ld.so here: added first, holds no root. */
+	assert_int_equal(rep_profile_mapping(f->p, &exe, &mexe), 0);
+	assert_int_equal(rep_profile_function(f->p, "_start", NULL, REP_KIND_USER, &fn_start), 0);
+	assert_int_equal(rep_profile_function(f->p, "_dl_start", NULL, REP_KIND_USER, &fn_dl), 0);
+	l.function = fn_start;
+	assert_int_equal(rep_profile_location(f->p, mexe, 0x555555555000, &l, 1, &l_start), 0);
+	l.function = fn_dl;
+	assert_int_equal(rep_profile_location(f->p, f->map, 0x401000, &l, 1, &l_dl), 0);
+	assert_int_equal(rep_profile_location(f->p, f->map, 0x401100, &l, 1, &l_ld), 0);
+	add(f, "app", 1, 1, 5, 2, l_start, l_dl);
+	add(f, "app", 1, 1, 1, 1, l_ld); /* ld.so's own start: fewer samples */
+
+	mem = open_memstream(&gz, &gzlen);
+	assert_non_null(mem);
+	assert_int_equal(rep_write_pprof(f->p, NULL, mem), 0);
+	assert_int_equal(fclose(mem), 0);
+	pprof_load(&pp, gz, gzlen);
+	assert_true(pb_get(pp.buf, pp.len, 3, 0, &mp));
+	assert_int_equal(pb_uint(&mp, 1), 1);
+	assert_str(&pp, pb_uint(&mp, 5), "/usr/bin/app");
+	assert_true(pb_get(pp.buf, pp.len, 3, 1, &mp));
+	assert_int_equal(pb_uint(&mp, 1), 2);
+	assert_str(&pp, pb_uint(&mp, 5), "/usr/bin/demo");
+	assert_true(pb_get(pp.buf, pp.len, 4, l_dl, &loc));
+	assert_int_equal(pb_uint(&loc, 2), 2);
+	assert_true(pb_get(pp.buf, pp.len, 4, l_start, &loc));
+	assert_int_equal(pb_uint(&loc, 2), 1);
+	free(pp.buf);
+	free(gz);
+}
+
 /* ---- SVG ------------------------------------------------------------------- */
 
 static void test_svg_escape(void **state)
@@ -656,11 +700,38 @@ static void test_svg_tree(void **state)
 	assert_non_null(strstr(s, "<title>beta (2 samples, 16.67%)</title>"));
 	/* alpha (x 0) before beta; beta starts after alpha's 10 samples. */
 	assert_non_null(strstr(s, "fg:x=\"10\" fg:w=\"2\""));
+	/* Two static init()s from different files: one box, as they make one folded line. */
+	{
+		uint32_t fa, fb, la, lb;
+		struct rep_line l = {0};
+		char *folded;
+
+		assert_int_equal(rep_profile_function(f->p, "init", "a.c", REP_KIND_USER, &fa), 0);
+		assert_int_equal(rep_profile_function(f->p, "init", "b.c", REP_KIND_USER, &fb), 0);
+		assert_int_not_equal(fa, fb);
+		l.function = fa;
+		assert_int_equal(rep_profile_location(f->p, f->map, 0x410000, &l, 1, &la), 0);
+		l.function = fb;
+		assert_int_equal(rep_profile_location(f->p, f->map, 0x420000, &l, 1, &lb), 0);
+		add(f, "demo", 1, 1, 1, 2, m, la);
+		add(f, "demo", 1, 1, 2, 2, m, lb);
+		free(s);
+		s = run(rep_write_svg, f->p, NULL);
+		assert_int_equal(frames_named(s, "init"), 1);
+		assert_non_null(strstr(s, "<title>init (3 samples, 20.00%)</title>"));
+		folded = run(rep_write_folded, f->p, NULL);
+		assert_non_null(strstr(folded, "\ndemo;main;init 3\n"));
+		free(folded);
+	}
 	free(s);
-	/* min_count drops beta's 2-sample line as the folded writer does. */
+	/*
+	 * min_count drops beta's 2-sample line as the folded writer does, and
+	 * keeps init's, whose 1 + 2 samples make one line of 3.
+	 */
 	s = run(rep_write_svg, f->p, &o);
 	assert_int_equal(frames_named(s, "beta"), 0);
-	assert_non_null(strstr(s, "<title>all (10 samples, 100.00%)</title>"));
+	assert_int_equal(frames_named(s, "init"), 1);
+	assert_non_null(strstr(s, "<title>all (13 samples, 100.00%)</title>"));
 	free(s);
 }
 
@@ -740,6 +811,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_top, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_top_inline, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pprof, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pprof_main_mapping, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_svg_escape, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_svg_tree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_svg_prune_inverted, setup, teardown),

@@ -28,19 +28,20 @@
 
 /* ---- the synthetic process ------------------------------------------------ */
 
-#define EXE_BIAS 0x555555554000ull
-#define EXE(off) (EXE_BIAS + (off))
-#define LIBC_BIAS 0x7ffff7a00000ull
-#define LIBC(off) (LIBC_BIAS + (off))
+#define EXE_BIAS    0x555555554000ull
+#define EXE(off)    (EXE_BIAS + (off))
+#define LIBC_BIAS   0x7ffff7a00000ull
+#define LIBC(off)   (LIBC_BIAS + (off))
 #define NOCFI_START 0x7ffff7e00000ull
-#define NOCFI(off) (NOCFI_START + (off))
+#define NOCFI(off)  (NOCFI_START + (off))
 
-/* Segment 0 (sp of the sample) and segment 1 (lower: the interrupted stack of an altstack handler). */
+/* Segment 0 (sp of the sample) and segment 1 (lower: the interrupted stack of an altstack handler).
+ */
 #define S0_START 0x7ffffffde000ull
-#define S0(off) (S0_START + (off))
+#define S0(off)	 (S0_START + (off))
 #define S1_START 0x7ffff0010000ull
-#define S1(off) (S1_START + (off))
-#define SEG_LEN 4096u
+#define S1(off)	 (S1_START + (off))
+#define SEG_LEN	 4096u
 
 #define RESTORE_RT LIBC(0x3c050) /* __restore_rt, as the handler's return address */
 
@@ -62,39 +63,44 @@ enum {
 	F_END = 0x1a00,
 };
 
-#define CFA_RULE(reg, off, bploc, bpoff)                                                   \
-	{ .type = UNW_RULE_CFA, .cfa_reg = (reg), .cfa_off = (off), .ra_loc = UNW_LOC_CFA_OFF, \
-	  .ra_off = -8, .bp_loc = (bploc), .bp_off = (bpoff) }
+#define CFA_RULE(reg, off, bploc, bpoff)                                                           \
+	{                                                                                          \
+		.type = UNW_RULE_CFA, .cfa_reg = (reg), .cfa_off = (off),                          \
+		.ra_loc = UNW_LOC_CFA_OFF, .ra_off = -8, .bp_loc = (bploc), .bp_off = (bpoff)      \
+	}
 
 static const uint64_t exe_addr[] = {
-	F_RSP8, F_RSP24, F_RBP, F_OUTER, F_RBX, F_PLT, F_RSP16BP, F_EPI, F_BPUNDEF, F_RAUNDEF,
-	F_NOCFI, F_BADSP, F_VFORK, F_END,
+    F_RSP8, F_RSP24,   F_RBP,	  F_OUTER, F_RBX,   F_PLT,   F_RSP16BP,
+    F_EPI,  F_BPUNDEF, F_RAUNDEF, F_NOCFI, F_BADSP, F_VFORK, F_END,
 };
 static const struct unw_rule exe_rule[] = {
-	CFA_RULE(XP_REG_SP, 8, UNW_LOC_SAME, 0),
-	CFA_RULE(XP_REG_SP, 24, UNW_LOC_SAME, 0),
-	CFA_RULE(XP_REG_BP, 16, UNW_LOC_CFA_OFF, -16),
-	{ .type = UNW_RULE_OUTERMOST },
-	CFA_RULE(XP_REG_BX, 16, UNW_LOC_SAME, 0),
-	{ .type = UNW_RULE_PLT },
-	CFA_RULE(XP_REG_SP, 16, UNW_LOC_CFA_OFF, -16),
-	CFA_RULE(XP_REG_SP, 8, UNW_LOC_CFA_OFF, -16),
-	CFA_RULE(XP_REG_SP, 8, UNW_LOC_UNDEF, 0),
-	{ .type = UNW_RULE_CFA, .cfa_reg = XP_REG_SP, .cfa_off = 8, .ra_loc = UNW_LOC_UNDEF },
-	{ .type = UNW_RULE_NONE },
-	CFA_RULE(XP_REG_SP, 0, UNW_LOC_SAME, 0),
-	{ .type = UNW_RULE_CFA, .cfa_reg = XP_REG_SP, .cfa_off = 0, .ra_loc = UNW_LOC_REG,
-	  .ra_off = XP_REG_DI },
-	{ .type = UNW_RULE_NONE },
+    CFA_RULE(XP_REG_SP, 8, UNW_LOC_SAME, 0),
+    CFA_RULE(XP_REG_SP, 24, UNW_LOC_SAME, 0),
+    CFA_RULE(XP_REG_BP, 16, UNW_LOC_CFA_OFF, -16),
+    {.type = UNW_RULE_OUTERMOST},
+    CFA_RULE(XP_REG_BX, 16, UNW_LOC_SAME, 0),
+    {.type = UNW_RULE_PLT},
+    CFA_RULE(XP_REG_SP, 16, UNW_LOC_CFA_OFF, -16),
+    CFA_RULE(XP_REG_SP, 8, UNW_LOC_CFA_OFF, -16),
+    CFA_RULE(XP_REG_SP, 8, UNW_LOC_UNDEF, 0),
+    {.type = UNW_RULE_CFA, .cfa_reg = XP_REG_SP, .cfa_off = 8, .ra_loc = UNW_LOC_UNDEF},
+    {.type = UNW_RULE_NONE},
+    CFA_RULE(XP_REG_SP, 0, UNW_LOC_SAME, 0),
+    {.type = UNW_RULE_CFA,
+     .cfa_reg = XP_REG_SP,
+     .cfa_off = 0,
+     .ra_loc = UNW_LOC_REG,
+     .ra_off = XP_REG_DI},
+    {.type = UNW_RULE_NONE},
 };
 
 /* libc: rsp-based code around the __restore_rt FDE at 0x3c04f..0x3c059. */
-static const uint64_t libc_addr[] = { 0x3c000, 0x3c04f, 0x3c059, 0x3c100 };
+static const uint64_t libc_addr[] = {0x3c000, 0x3c04f, 0x3c059, 0x3c100};
 static const struct unw_rule libc_rule[] = {
-	CFA_RULE(XP_REG_SP, 8, UNW_LOC_SAME, 0),
-	{ .type = UNW_RULE_SIGNAL },
-	CFA_RULE(XP_REG_SP, 8, UNW_LOC_SAME, 0),
-	{ .type = UNW_RULE_NONE },
+    CFA_RULE(XP_REG_SP, 8, UNW_LOC_SAME, 0),
+    {.type = UNW_RULE_SIGNAL},
+    CFA_RULE(XP_REG_SP, 8, UNW_LOC_SAME, 0),
+    {.type = UNW_RULE_NONE},
 };
 
 struct world {
@@ -118,14 +124,15 @@ static int setup(void **state)
 
 	if (!w)
 		return -1;
-	w->exe_tab = unw_table_from_rows(exe_addr, exe_rule, sizeof(exe_addr) / sizeof(exe_addr[0]));
+	w->exe_tab =
+	    unw_table_from_rows(exe_addr, exe_rule, sizeof(exe_addr) / sizeof(exe_addr[0]));
 	w->libc_tab =
-		unw_table_from_rows(libc_addr, libc_rule, sizeof(libc_addr) / sizeof(libc_addr[0]));
+	    unw_table_from_rows(libc_addr, libc_rule, sizeof(libc_addr) / sizeof(libc_addr[0]));
 	if (!w->exe_tab || !w->libc_tab)
 		return -1;
-	w->mods[0] = (struct unw_module){ EXE(0x1000), EXE(0x2000), EXE_BIAS, w->exe_tab };
-	w->mods[1] = (struct unw_module){ LIBC(0x3c000), LIBC(0x3d000), LIBC_BIAS, w->libc_tab };
-	w->mods[2] = (struct unw_module){ NOCFI(0), NOCFI(0x1000), NOCFI_START, NULL };
+	w->mods[0] = (struct unw_module){EXE(0x1000), EXE(0x2000), EXE_BIAS, w->exe_tab};
+	w->mods[1] = (struct unw_module){LIBC(0x3c000), LIBC(0x3d000), LIBC_BIAS, w->libc_tab};
+	w->mods[2] = (struct unw_module){NOCFI(0), NOCFI(0x1000), NOCFI_START, NULL};
 	*state = w;
 	return 0;
 }
@@ -156,349 +163,335 @@ struct tcase {
 	uint64_t regs[XP_NREGS];
 	struct {
 		uint64_t addr, val;
-	} words[MAXW];		/* stack contents; addr 0 ends the list */
-	uint32_t seg0_len;	/* 0: SEG_LEN */
-	uint64_t seg0_start;	/* 0: S0_START */
+	} words[MAXW];	     /* stack contents; addr 0 ends the list */
+	uint32_t seg0_len;   /* 0: SEG_LEN */
+	uint64_t seg0_start; /* 0: S0_START */
 	bool two_segs;
-	unsigned max_frames;	/* 0: MAXF */
+	unsigned max_frames; /* 0: MAXF */
 	struct unw_frame want[MAXF];
 	enum unw_status status;
 	uint32_t res_flags;
 };
 
-#define REGS(ip, sp, bp) .regs = { [XP_REG_IP] = (ip), [XP_REG_SP] = (sp), [XP_REG_BP] = (bp) }
-#define T UNW_FRAME_F_TRAP
-#define SIG UNW_FRAME_F_SIGNAL
-#define FP UNW_FRAME_F_FP
+#define REGS(ip, sp, bp) .regs = {[XP_REG_IP] = (ip), [XP_REG_SP] = (sp), [XP_REG_BP] = (bp)}
+#define T		 UNW_FRAME_F_TRAP
+#define SIG		 UNW_FRAME_F_SIGNAL
+#define FP		 UNW_FRAME_F_FP
 
 static const struct tcase cases[] = {
-	{
-		.name = "rsp-based chain to an outermost frame",
-		REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
-		.words = { { S0(0), EXE(F_RSP24 + 0x10) }, { S0(0x18), EXE(F_OUTER + 0x10) } },
-		.want = { { EXE(F_RSP8 + 0x10), T }, { EXE(F_RSP24 + 0x10), 0 },
-			  { EXE(F_OUTER + 0x10), 0 } },
-		.status = UNW_OK_COMPLETE,
-	},
-	{
-		.name = "rbp-based frames, rbp restored through an rsp-based one",
-		REGS(EXE(F_RBP + 0x10), S0(0), S0(0x40)),
-		.words = { { S0(0x40), S0(0x80) },
-			   { S0(0x48), EXE(F_RSP24 + 0x10) },
-			   { S0(0x60), EXE(F_RBP + 0x20) },
-			   { S0(0x80), 0 },
-			   { S0(0x88), EXE(F_OUTER + 0x10) } },
-		.want = { { EXE(F_RBP + 0x10), T },
-			  { EXE(F_RSP24 + 0x10), 0 },
-			  { EXE(F_RBP + 0x20), 0 },
-			  { EXE(F_OUTER + 0x10), 0 } },
-		.status = UNW_OK_COMPLETE,
-	},
-	{
-		.name = "rbx-based CFA in the sampled frame (all registers known)",
-		.regs = { [XP_REG_IP] = EXE(F_RBX + 0x10), [XP_REG_SP] = S0(0),
-			  [XP_REG_BX] = S0(0x20) },
-		.words = { { S0(0x28), EXE(F_OUTER + 0x10) } },
-		.want = { { EXE(F_RBX + 0x10), T }, { EXE(F_OUTER + 0x10), 0 } },
-		.status = UNW_OK_COMPLETE,
-	},
-	{
-		.name = "rbx-based CFA in a caller: rbx unknown there",
-		.regs = { [XP_REG_IP] = EXE(F_RSP8), [XP_REG_SP] = S0(0), [XP_REG_BX] = S0(0x20) },
-		.words = { { S0(0), EXE(F_RBX + 0x10) } },
-		.want = { { EXE(F_RSP8), T }, { EXE(F_RBX + 0x10), 0 } },
-		.status = UNW_STOP_BAD_RULE,
-	},
-	{
-		.name = "PLT entry before its push: CFA = rsp + 8",
-		REGS(EXE(F_PLT + 0x10), S0(0), 0),
-		.words = { { S0(0), EXE(F_RSP24 + 0x10) }, { S0(0x18), EXE(F_OUTER + 0x10) } },
-		.want = { { EXE(F_PLT + 0x10), T }, { EXE(F_RSP24 + 0x10), 0 },
-			  { EXE(F_OUTER + 0x10), 0 } },
-		.status = UNW_OK_COMPLETE,
-	},
-	{
-		.name = "PLT entry after its push: CFA = rsp + 16",
-		REGS(EXE(F_PLT + 0x1b), S0(0), 0),
-		.words = { { S0(0), 3 }, { S0(8), EXE(F_RSP24 + 0x10) },
-			   { S0(0x20), EXE(F_OUTER + 0x10) } },
-		.want = { { EXE(F_PLT + 0x1b), T }, { EXE(F_RSP24 + 0x10), 0 },
-			  { EXE(F_OUTER + 0x10), 0 } },
-		.status = UNW_OK_COMPLETE,
-	},
-	{
-		.name = "PLT entry, last byte of the first half",
-		REGS(EXE(F_PLT + 0x2a), S0(0), 0),
-		.words = { { S0(0), EXE(F_RSP24 + 0x10) }, { S0(0x18), EXE(F_OUTER + 0x10) } },
-		.want = { { EXE(F_PLT + 0x2a), T }, { EXE(F_RSP24 + 0x10), 0 },
-			  { EXE(F_OUTER + 0x10), 0 } },
-		.status = UNW_OK_COMPLETE,
-	},
-	{
-		/*
-		 * The interrupted function is rbp-based and its ip is the
-		 * first byte of the function: looked up as ip - 1 it would
-		 * get F_RSP24's rule and a wrong caller.
-		 */
-		.name = "signal frame into an rbp-based function, trap lookup",
-		REGS(EXE(F_RSP8 + 0x10), S0(0), 0x1111),
-		.words = { { S0(0), RESTORE_RT },
-			   { S0(8 + UC_RBP), S0(0x300) },
-			   { S0(8 + UC_RSP), S0(0x200) },
-			   { S0(8 + UC_RIP), EXE(F_RBP) },
-			   { S0(0x300), 0 },
-			   { S0(0x308), EXE(F_RSP24 + 0x10) },
-			   { S0(0x320), EXE(F_OUTER + 0x10) } },
-		.want = { { EXE(F_RSP8 + 0x10), T },
-			  { RESTORE_RT, SIG | T },
-			  { EXE(F_RBP), T },
-			  { EXE(F_RSP24 + 0x10), 0 },
-			  { EXE(F_OUTER + 0x10), 0 } },
-		.status = UNW_OK_COMPLETE,
-	},
-	{
-		.name = "signal frame restores every register (rbx-based CFA after it)",
-		REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
-		.words = { { S0(0), RESTORE_RT },
-			   { S0(8 + UC_RBX), S0(0x400) },
-			   { S0(8 + UC_RSP), S0(0x200) },
-			   { S0(8 + UC_RIP), EXE(F_RBX + 0x8) },
-			   { S0(0x408), EXE(F_OUTER + 0x10) } },
-		.want = { { EXE(F_RSP8 + 0x10), T },
-			  { RESTORE_RT, SIG | T },
-			  { EXE(F_RBX + 0x8), T },
-			  { EXE(F_OUTER + 0x10), 0 } },
-		.status = UNW_OK_COMPLETE,
-	},
-	{
-		.name = "signal frame whose sp goes down on the same stack",
-		REGS(EXE(F_RSP8 + 0x10), S0(0x100), 0),
-		.words = { { S0(0x100), RESTORE_RT },
-			   { S0(0x108 + UC_RSP), S0(0x10) },
-			   { S0(0x108 + UC_RIP), EXE(F_RSP8) } },
-		.want = { { EXE(F_RSP8 + 0x10), T }, { RESTORE_RT, SIG | T } },
-		.status = UNW_STOP_SP_NOT_UP,
-	},
-	{
-		/* The handler ran on a sigaltstack above the interrupted stack's copy. */
-		.name = "sigaltstack: continue on the second segment, lower",
-		REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
-		.two_segs = true,
-		.words = { { S0(0), RESTORE_RT },
-			   { S0(8 + UC_RSP), S1(0) },
-			   { S0(8 + UC_RIP), EXE(F_RSP8 + 4) },
-			   { S1(0), EXE(F_RSP24 + 0x10) },
-			   { S1(0x18), EXE(F_OUTER + 0x10) } },
-		.want = { { EXE(F_RSP8 + 0x10), T },
-			  { RESTORE_RT, SIG | T },
-			  { EXE(F_RSP8 + 4), T },
-			  { EXE(F_RSP24 + 0x10), 0 },
-			  { EXE(F_OUTER + 0x10), 0 } },
-		.status = UNW_OK_COMPLETE,
-		.res_flags = UNW_RES_F_STACK2,
-	},
-	{
-		.name = "sigaltstack without the second segment: truncated",
-		REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
-		.words = { { S0(0), RESTORE_RT },
-			   { S0(8 + UC_RSP), S1(0) },
-			   { S0(8 + UC_RIP), EXE(F_RSP8 + 4) } },
-		.want = { { EXE(F_RSP8 + 0x10), T }, { RESTORE_RT, SIG | T }, { EXE(F_RSP8 + 4), T } },
-		.status = UNW_STOP_TRUNCATED,
-	},
-	{
-		.name = "sampled in an outermost frame",
-		REGS(EXE(F_OUTER + 0x10), S0(0), 0),
-		.want = { { EXE(F_OUTER + 0x10), T } },
-		.status = UNW_OK_COMPLETE,
-	},
-	{
-		.name = "return address undefined: complete",
-		REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
-		.words = { { S0(0), EXE(F_RAUNDEF + 0x10) } },
-		.want = { { EXE(F_RSP8 + 0x10), T }, { EXE(F_RAUNDEF + 0x10), 0 } },
-		.status = UNW_OK_COMPLETE,
-	},
-	{
-		.name = "return address 0 without an outermost rule: not complete",
-		REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
-		.words = { { S0(0), 0 } },
-		.want = { { EXE(F_RSP8 + 0x10), T } },
-		.status = UNW_STOP_NO_MODULE,
-	},
-	{
-		.name = "return address outside every module: not reported",
-		REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
-		.words = { { S0(0), 0xdead0000 } },
-		.want = { { EXE(F_RSP8 + 0x10), T } },
-		.status = UNW_STOP_NO_MODULE,
-	},
-	{
-		.name = "sampled ip outside every module",
-		REGS(0x1000, S0(0), 0),
-		.want = { { 0x1000, T } },
-		.status = UNW_STOP_NO_MODULE,
-	},
-	{
-		.name = "copy ends before the return address: truncated",
-		REGS(EXE(F_RSP24 + 0x10), S0(0), 0),
-		.seg0_len = 16,
-		.want = { { EXE(F_RSP24 + 0x10), T } },
-		.status = UNW_STOP_TRUNCATED,
-	},
-	{
-		.name = "copy ends after some frames: truncated, only real frames",
-		REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
-		.seg0_len = 0x20,
-		.words = { { S0(0), EXE(F_RSP24 + 0x10) }, { S0(0x18), EXE(F_RSP24 + 0x20) } },
-		.want = { { EXE(F_RSP8 + 0x10), T },
-			  { EXE(F_RSP24 + 0x10), 0 },
-			  { EXE(F_RSP24 + 0x20), 0 } },
-		.status = UNW_STOP_TRUNCATED,
-	},
-	{
-		.name = "CFA = rsp + 0: sp not up",
-		REGS(EXE(F_BADSP + 0x10), S0(0x10), 0),
-		.words = { { S0(8), EXE(F_OUTER + 0x10) } },
-		.want = { { EXE(F_BADSP + 0x10), T } },
-		.status = UNW_STOP_SP_NOT_UP,
-	},
-	{
-		.name = "rbp-based CFA below rsp: sp not up",
-		REGS(EXE(F_RBP + 0x10), S0(0x100), S0(0x10)),
-		.words = { { S0(0x18), EXE(F_OUTER + 0x10) } },
-		.want = { { EXE(F_RBP + 0x10), T } },
-		.status = UNW_STOP_SP_NOT_UP,
-	},
-	{
-		.name = "CFA wraps around the address space: sp not up",
-		REGS(EXE(F_RSP24 + 0x10), 0xfffffffffffffff0ull, 0),
-		.seg0_start = 0xfffffffffffffff0ull,
-		.seg0_len = 16,
-		.want = { { EXE(F_RSP24 + 0x10), T } },
-		.status = UNW_STOP_SP_NOT_UP,
-	},
-	{
-		.name = "return address in a register (vfork): sp may stay",
-		.regs = { [XP_REG_IP] = EXE(F_VFORK + 0x10), [XP_REG_SP] = S0(0),
-			  [XP_REG_DI] = EXE(F_RSP24 + 0x10) },
-		.words = { { S0(0x10), EXE(F_OUTER + 0x10) } },
-		.want = { { EXE(F_VFORK + 0x10), T }, { EXE(F_RSP24 + 0x10), 0 },
-			  { EXE(F_OUTER + 0x10), 0 } },
-		.status = UNW_OK_COMPLETE,
-	},
-	{
-		/* The call ends F_RSP24, so the return address is F_RBP's first byte. */
-		.name = "return address right after a function: looked up as ip - 1",
-		REGS(EXE(F_RSP8 + 0x10), S0(0), 0xbad),
-		.words = { { S0(0), EXE(F_RBP) }, { S0(0x18), EXE(F_OUTER + 0x10) } },
-		.want = { { EXE(F_RSP8 + 0x10), T }, { EXE(F_RBP), 0 }, { EXE(F_OUTER + 0x10), 0 } },
-		.status = UNW_OK_COMPLETE,
-	},
-	{
-		.name = "no table: frame-pointer chain accepted and marked",
-		REGS(NOCFI(0x10), S0(0), S0(0x20)),
-		.words = { { S0(0x20), S0(0x40) },
-			   { S0(0x28), NOCFI(0x50) },
-			   { S0(0x40), 0 },
-			   { S0(0x48), EXE(F_RSP24 + 0x10) },
-			   { S0(0x60), EXE(F_OUTER + 0x10) } },
-		.want = { { NOCFI(0x10), T },
-			  { NOCFI(0x50), FP },
-			  { EXE(F_RSP24 + 0x10), FP },
-			  { EXE(F_OUTER + 0x10), 0 } },
-		.status = UNW_OK_COMPLETE,
-		.res_flags = UNW_RES_F_FP_USED,
-	},
-	{
-		.name = "gap in a table: frame-pointer chain accepted",
-		REGS(EXE(F_NOCFI + 0x10), S0(0), S0(0x10)),
-		.words = { { S0(0x18), EXE(F_RSP8 + 0x30) }, { S0(0x20), EXE(F_OUTER + 0x10) } },
-		.want = { { EXE(F_NOCFI + 0x10), T },
-			  { EXE(F_RSP8 + 0x30), FP },
-			  { EXE(F_OUTER + 0x10), 0 } },
-		.status = UNW_OK_COMPLETE,
-		.res_flags = UNW_RES_F_FP_USED,
-	},
-	{
-		/* ld.so's _start: no CFI, rbp still 0 from the kernel. */
-		.name = "no CFI and rbp 0: the outermost frame",
-		REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
-		.words = { { S0(0), EXE(F_NOCFI + 0x10) } },
-		.want = { { EXE(F_RSP8 + 0x10), T }, { EXE(F_NOCFI + 0x10), 0 } },
-		.status = UNW_OK_COMPLETE,
-	},
-	{
-		.name = "no table, sampled with rbp 0: complete, one frame",
-		REGS(NOCFI(0x10), S0(0), 0),
-		.want = { { NOCFI(0x10), T } },
-		.status = UNW_OK_COMPLETE,
-	},
-	{
-		/* rbp 0 but unknown (not restored by the caller's rule): not an end. */
-		.name = "rbp unknown in code without CFI: no table",
-		REGS(EXE(F_BPUNDEF + 0x10), S0(0), 0),
-		.words = { { S0(0), EXE(F_NOCFI + 0x10) } },
-		.want = { { EXE(F_BPUNDEF + 0x10), T }, { EXE(F_NOCFI + 0x10), 0 } },
-		.status = UNW_STOP_NO_TABLE,
-	},
-	{
-		/*
-		 * At the ret after pop %rbp gcc's CFI still says "rbp at
-		 * CFA - 16", a slot below sp that the copy lacks: rbp is
-		 * already the caller's.
-		 */
-		.name = "rbp slot below sp (epilogue): rbp kept, not truncated",
-		REGS(EXE(F_EPI + 0x10), S0(0), S0(0x80)),
-		.words = { { S0(0), EXE(F_RBP + 0x10) }, { S0(0x80), 0 },
-			   { S0(0x88), EXE(F_OUTER + 0x10) } },
-		.want = { { EXE(F_EPI + 0x10), T }, { EXE(F_RBP + 0x10), 0 },
-			  { EXE(F_OUTER + 0x10), 0 } },
-		.status = UNW_OK_COMPLETE,
-	},
-	{
-		.name = "no table: misaligned rbp refused",
-		REGS(NOCFI(0x10), S0(0), S0(0x21)),
-		.words = { { S0(0x28), NOCFI(0x50) }, { S0(0x30), NOCFI(0x50) } },
-		.want = { { NOCFI(0x10), T } },
-		.status = UNW_STOP_NO_TABLE,
-	},
-	{
-		.name = "no table: rbp below rsp refused",
-		REGS(NOCFI(0x10), S0(0x100), S0(0x20)),
-		.words = { { S0(0x28), NOCFI(0x50) } },
-		.want = { { NOCFI(0x10), T } },
-		.status = UNW_STOP_NO_TABLE,
-	},
-	{
-		.name = "no table: rbp outside the copy refused",
-		REGS(NOCFI(0x10), S0(0), S0(0x2000)),
-		.want = { { NOCFI(0x10), T } },
-		.status = UNW_STOP_NO_TABLE,
-	},
-	{
-		.name = "no table: saved return address outside every module refused",
-		REGS(NOCFI(0x10), S0(0), S0(0x20)),
-		.words = { { S0(0x28), 0x12345678 } },
-		.want = { { NOCFI(0x10), T } },
-		.status = UNW_STOP_NO_TABLE,
-	},
-	{
-		.name = "frame array full: max frames",
-		REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
-		.max_frames = 2,
-		.words = { { S0(0), EXE(F_RSP24 + 0x10) }, { S0(0x18), EXE(F_OUTER + 0x10) } },
-		.want = { { EXE(F_RSP8 + 0x10), T }, { EXE(F_RSP24 + 0x10), 0 } },
-		.status = UNW_STOP_MAX_FRAMES,
-	},
-	{
-		.name = "frame array of one",
-		REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
-		.max_frames = 1,
-		.words = { { S0(0), EXE(F_RSP24 + 0x10) } },
-		.want = { { EXE(F_RSP8 + 0x10), T } },
-		.status = UNW_STOP_MAX_FRAMES,
-	},
+    {
+	.name = "rsp-based chain to an outermost frame",
+	REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
+	.words = {{S0(0), EXE(F_RSP24 + 0x10)}, {S0(0x18), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_RSP8 + 0x10), T}, {EXE(F_RSP24 + 0x10), 0}, {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	.name = "rbp-based frames, rbp restored through an rsp-based one",
+	REGS(EXE(F_RBP + 0x10), S0(0), S0(0x40)),
+	.words = {{S0(0x40), S0(0x80)},
+		  {S0(0x48), EXE(F_RSP24 + 0x10)},
+		  {S0(0x60), EXE(F_RBP + 0x20)},
+		  {S0(0x80), 0},
+		  {S0(0x88), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_RBP + 0x10), T},
+		 {EXE(F_RSP24 + 0x10), 0},
+		 {EXE(F_RBP + 0x20), 0},
+		 {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	.name = "rbx-based CFA in the sampled frame (all registers known)",
+	.regs = {[XP_REG_IP] = EXE(F_RBX + 0x10), [XP_REG_SP] = S0(0), [XP_REG_BX] = S0(0x20)},
+	.words = {{S0(0x28), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_RBX + 0x10), T}, {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	.name = "rbx-based CFA in a caller: rbx unknown there",
+	.regs = {[XP_REG_IP] = EXE(F_RSP8), [XP_REG_SP] = S0(0), [XP_REG_BX] = S0(0x20)},
+	.words = {{S0(0), EXE(F_RBX + 0x10)}},
+	.want = {{EXE(F_RSP8), T}, {EXE(F_RBX + 0x10), 0}},
+	.status = UNW_STOP_BAD_RULE,
+    },
+    {
+	.name = "PLT entry before its push: CFA = rsp + 8",
+	REGS(EXE(F_PLT + 0x10), S0(0), 0),
+	.words = {{S0(0), EXE(F_RSP24 + 0x10)}, {S0(0x18), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_PLT + 0x10), T}, {EXE(F_RSP24 + 0x10), 0}, {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	.name = "PLT entry after its push: CFA = rsp + 16",
+	REGS(EXE(F_PLT + 0x1b), S0(0), 0),
+	.words = {{S0(0), 3}, {S0(8), EXE(F_RSP24 + 0x10)}, {S0(0x20), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_PLT + 0x1b), T}, {EXE(F_RSP24 + 0x10), 0}, {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	.name = "PLT entry, last byte of the first half",
+	REGS(EXE(F_PLT + 0x2a), S0(0), 0),
+	.words = {{S0(0), EXE(F_RSP24 + 0x10)}, {S0(0x18), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_PLT + 0x2a), T}, {EXE(F_RSP24 + 0x10), 0}, {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	/*
+	 * The interrupted function is rbp-based and its ip is the
+	 * first byte of the function: looked up as ip - 1 it would
+	 * get F_RSP24's rule and a wrong caller.
+	 */
+	.name = "signal frame into an rbp-based function, trap lookup",
+	REGS(EXE(F_RSP8 + 0x10), S0(0), 0x1111),
+	.words = {{S0(0), RESTORE_RT},
+		  {S0(8 + UC_RBP), S0(0x300)},
+		  {S0(8 + UC_RSP), S0(0x200)},
+		  {S0(8 + UC_RIP), EXE(F_RBP)},
+		  {S0(0x300), 0},
+		  {S0(0x308), EXE(F_RSP24 + 0x10)},
+		  {S0(0x320), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_RSP8 + 0x10), T},
+		 {RESTORE_RT, SIG | T},
+		 {EXE(F_RBP), T},
+		 {EXE(F_RSP24 + 0x10), 0},
+		 {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	.name = "signal frame restores every register (rbx-based CFA after it)",
+	REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
+	.words = {{S0(0), RESTORE_RT},
+		  {S0(8 + UC_RBX), S0(0x400)},
+		  {S0(8 + UC_RSP), S0(0x200)},
+		  {S0(8 + UC_RIP), EXE(F_RBX + 0x8)},
+		  {S0(0x408), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_RSP8 + 0x10), T},
+		 {RESTORE_RT, SIG | T},
+		 {EXE(F_RBX + 0x8), T},
+		 {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	.name = "signal frame whose sp goes down on the same stack",
+	REGS(EXE(F_RSP8 + 0x10), S0(0x100), 0),
+	.words = {{S0(0x100), RESTORE_RT},
+		  {S0(0x108 + UC_RSP), S0(0x10)},
+		  {S0(0x108 + UC_RIP), EXE(F_RSP8)}},
+	.want = {{EXE(F_RSP8 + 0x10), T}, {RESTORE_RT, SIG | T}},
+	.status = UNW_STOP_SP_NOT_UP,
+    },
+    {
+	/* The handler ran on a sigaltstack above the interrupted stack's copy. */
+	.name = "sigaltstack: continue on the second segment, lower",
+	REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
+	.two_segs = true,
+	.words = {{S0(0), RESTORE_RT},
+		  {S0(8 + UC_RSP), S1(0)},
+		  {S0(8 + UC_RIP), EXE(F_RSP8 + 4)},
+		  {S1(0), EXE(F_RSP24 + 0x10)},
+		  {S1(0x18), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_RSP8 + 0x10), T},
+		 {RESTORE_RT, SIG | T},
+		 {EXE(F_RSP8 + 4), T},
+		 {EXE(F_RSP24 + 0x10), 0},
+		 {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+	.res_flags = UNW_RES_F_STACK2,
+    },
+    {
+	.name = "sigaltstack without the second segment: truncated",
+	REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
+	.words = {{S0(0), RESTORE_RT}, {S0(8 + UC_RSP), S1(0)}, {S0(8 + UC_RIP), EXE(F_RSP8 + 4)}},
+	.want = {{EXE(F_RSP8 + 0x10), T}, {RESTORE_RT, SIG | T}, {EXE(F_RSP8 + 4), T}},
+	.status = UNW_STOP_TRUNCATED,
+    },
+    {
+	.name = "sampled in an outermost frame",
+	REGS(EXE(F_OUTER + 0x10), S0(0), 0),
+	.want = {{EXE(F_OUTER + 0x10), T}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	.name = "return address undefined: complete",
+	REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
+	.words = {{S0(0), EXE(F_RAUNDEF + 0x10)}},
+	.want = {{EXE(F_RSP8 + 0x10), T}, {EXE(F_RAUNDEF + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	.name = "return address 0 without an outermost rule: not complete",
+	REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
+	.words = {{S0(0), 0}},
+	.want = {{EXE(F_RSP8 + 0x10), T}},
+	.status = UNW_STOP_NO_MODULE,
+    },
+    {
+	.name = "return address outside every module: not reported",
+	REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
+	.words = {{S0(0), 0xdead0000}},
+	.want = {{EXE(F_RSP8 + 0x10), T}},
+	.status = UNW_STOP_NO_MODULE,
+    },
+    {
+	.name = "sampled ip outside every module",
+	REGS(0x1000, S0(0), 0),
+	.want = {{0x1000, T}},
+	.status = UNW_STOP_NO_MODULE,
+    },
+    {
+	.name = "copy ends before the return address: truncated",
+	REGS(EXE(F_RSP24 + 0x10), S0(0), 0),
+	.seg0_len = 16,
+	.want = {{EXE(F_RSP24 + 0x10), T}},
+	.status = UNW_STOP_TRUNCATED,
+    },
+    {
+	.name = "copy ends after some frames: truncated, only real frames",
+	REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
+	.seg0_len = 0x20,
+	.words = {{S0(0), EXE(F_RSP24 + 0x10)}, {S0(0x18), EXE(F_RSP24 + 0x20)}},
+	.want = {{EXE(F_RSP8 + 0x10), T}, {EXE(F_RSP24 + 0x10), 0}, {EXE(F_RSP24 + 0x20), 0}},
+	.status = UNW_STOP_TRUNCATED,
+    },
+    {
+	.name = "CFA = rsp + 0: sp not up",
+	REGS(EXE(F_BADSP + 0x10), S0(0x10), 0),
+	.words = {{S0(8), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_BADSP + 0x10), T}},
+	.status = UNW_STOP_SP_NOT_UP,
+    },
+    {
+	.name = "rbp-based CFA below rsp: sp not up",
+	REGS(EXE(F_RBP + 0x10), S0(0x100), S0(0x10)),
+	.words = {{S0(0x18), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_RBP + 0x10), T}},
+	.status = UNW_STOP_SP_NOT_UP,
+    },
+    {
+	.name = "CFA wraps around the address space: sp not up",
+	REGS(EXE(F_RSP24 + 0x10), 0xfffffffffffffff0ull, 0),
+	.seg0_start = 0xfffffffffffffff0ull,
+	.seg0_len = 16,
+	.want = {{EXE(F_RSP24 + 0x10), T}},
+	.status = UNW_STOP_SP_NOT_UP,
+    },
+    {
+	.name = "return address in a register (vfork): sp may stay",
+	.regs = {[XP_REG_IP] = EXE(F_VFORK + 0x10),
+		 [XP_REG_SP] = S0(0),
+		 [XP_REG_DI] = EXE(F_RSP24 + 0x10)},
+	.words = {{S0(0x10), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_VFORK + 0x10), T}, {EXE(F_RSP24 + 0x10), 0}, {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	/* The call ends F_RSP24, so the return address is F_RBP's first byte. */
+	.name = "return address right after a function: looked up as ip - 1",
+	REGS(EXE(F_RSP8 + 0x10), S0(0), 0xbad),
+	.words = {{S0(0), EXE(F_RBP)}, {S0(0x18), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_RSP8 + 0x10), T}, {EXE(F_RBP), 0}, {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	.name = "no table: frame-pointer chain accepted and marked",
+	REGS(NOCFI(0x10), S0(0), S0(0x20)),
+	.words = {{S0(0x20), S0(0x40)},
+		  {S0(0x28), NOCFI(0x50)},
+		  {S0(0x40), 0},
+		  {S0(0x48), EXE(F_RSP24 + 0x10)},
+		  {S0(0x60), EXE(F_OUTER + 0x10)}},
+	.want = {{NOCFI(0x10), T},
+		 {NOCFI(0x50), FP},
+		 {EXE(F_RSP24 + 0x10), FP},
+		 {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+	.res_flags = UNW_RES_F_FP_USED,
+    },
+    {
+	.name = "gap in a table: frame-pointer chain accepted",
+	REGS(EXE(F_NOCFI + 0x10), S0(0), S0(0x10)),
+	.words = {{S0(0x18), EXE(F_RSP8 + 0x30)}, {S0(0x20), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_NOCFI + 0x10), T}, {EXE(F_RSP8 + 0x30), FP}, {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+	.res_flags = UNW_RES_F_FP_USED,
+    },
+    {
+	/* ld.so's _start: no CFI, rbp still 0 from the kernel. */
+	.name = "no CFI and rbp 0: the outermost frame",
+	REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
+	.words = {{S0(0), EXE(F_NOCFI + 0x10)}},
+	.want = {{EXE(F_RSP8 + 0x10), T}, {EXE(F_NOCFI + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	.name = "no table, sampled with rbp 0: complete, one frame",
+	REGS(NOCFI(0x10), S0(0), 0),
+	.want = {{NOCFI(0x10), T}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	/* rbp 0 but unknown (not restored by the caller's rule): not an end. */
+	.name = "rbp unknown in code without CFI: no table",
+	REGS(EXE(F_BPUNDEF + 0x10), S0(0), 0),
+	.words = {{S0(0), EXE(F_NOCFI + 0x10)}},
+	.want = {{EXE(F_BPUNDEF + 0x10), T}, {EXE(F_NOCFI + 0x10), 0}},
+	.status = UNW_STOP_NO_TABLE,
+    },
+    {
+	/*
+	 * At the ret after pop %rbp gcc's CFI still says "rbp at
+	 * CFA - 16", a slot below sp that the copy lacks: rbp is
+	 * already the caller's.
+	 */
+	.name = "rbp slot below sp (epilogue): rbp kept, not truncated",
+	REGS(EXE(F_EPI + 0x10), S0(0), S0(0x80)),
+	.words = {{S0(0), EXE(F_RBP + 0x10)}, {S0(0x80), 0}, {S0(0x88), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_EPI + 0x10), T}, {EXE(F_RBP + 0x10), 0}, {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	.name = "no table: misaligned rbp refused",
+	REGS(NOCFI(0x10), S0(0), S0(0x21)),
+	.words = {{S0(0x28), NOCFI(0x50)}, {S0(0x30), NOCFI(0x50)}},
+	.want = {{NOCFI(0x10), T}},
+	.status = UNW_STOP_NO_TABLE,
+    },
+    {
+	.name = "no table: rbp below rsp refused",
+	REGS(NOCFI(0x10), S0(0x100), S0(0x20)),
+	.words = {{S0(0x28), NOCFI(0x50)}},
+	.want = {{NOCFI(0x10), T}},
+	.status = UNW_STOP_NO_TABLE,
+    },
+    {
+	.name = "no table: rbp outside the copy refused",
+	REGS(NOCFI(0x10), S0(0), S0(0x2000)),
+	.want = {{NOCFI(0x10), T}},
+	.status = UNW_STOP_NO_TABLE,
+    },
+    {
+	.name = "no table: saved return address outside every module refused",
+	REGS(NOCFI(0x10), S0(0), S0(0x20)),
+	.words = {{S0(0x28), 0x12345678}},
+	.want = {{NOCFI(0x10), T}},
+	.status = UNW_STOP_NO_TABLE,
+    },
+    {
+	.name = "frame array full: max frames",
+	REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
+	.max_frames = 2,
+	.words = {{S0(0), EXE(F_RSP24 + 0x10)}, {S0(0x18), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_RSP8 + 0x10), T}, {EXE(F_RSP24 + 0x10), 0}},
+	.status = UNW_STOP_MAX_FRAMES,
+    },
+    {
+	.name = "frame array of one",
+	REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
+	.max_frames = 1,
+	.words = {{S0(0), EXE(F_RSP24 + 0x10)}},
+	.want = {{EXE(F_RSP8 + 0x10), T}},
+	.status = UNW_STOP_MAX_FRAMES,
+    },
 };
 
 static void put(uint8_t *seg, uint64_t seg_start, uint32_t len, uint64_t addr, uint64_t val)
@@ -511,7 +504,7 @@ static void run_case(struct world *w, const struct tcase *c)
 {
 	static uint8_t seg0[SEG_LEN], seg1[SEG_LEN];
 	struct unw_frame frames[MAXF];
-	struct unw_input in = { .nsegs = c->two_segs ? 2 : 1 };
+	struct unw_input in = {.nsegs = c->two_segs ? 2 : 1};
 	struct unw_result res;
 	unsigned nwant = 0;
 
@@ -521,7 +514,7 @@ static void run_case(struct world *w, const struct tcase *c)
 	in.segs[0].start = c->seg0_start ? c->seg0_start : S0_START;
 	in.segs[0].len = c->seg0_len ? c->seg0_len : SEG_LEN;
 	in.segs[0].data = seg0;
-	in.segs[1] = (struct unw_stack_seg){ S1_START, seg1, SEG_LEN };
+	in.segs[1] = (struct unw_stack_seg){S1_START, seg1, SEG_LEN};
 	for (unsigned i = 0; i < MAXW && c->words[i].addr; i++) {
 		put(seg0, in.segs[0].start, in.segs[0].len, c->words[i].addr, c->words[i].val);
 		put(seg1, S1_START, SEG_LEN, c->words[i].addr, c->words[i].val);
@@ -530,9 +523,8 @@ static void run_case(struct world *w, const struct tcase *c)
 		nwant++;
 
 	memset(frames, 0, sizeof(frames));
-	assert_int_equal(unw_walk(&in, world_find, w, frames, c->max_frames ? c->max_frames : MAXF,
-				  &res),
-			 0);
+	assert_int_equal(
+	    unw_walk(&in, world_find, w, frames, c->max_frames ? c->max_frames : MAXF, &res), 0);
 	if (res.status != c->status || res.nframes != nwant || res.flags != c->res_flags) {
 		print_error("case '%s': status %s, %u frames, flags %#x; want %s, %u, %#x\n",
 			    c->name, unw_status_name(res.status), res.nframes, res.flags,
@@ -544,8 +536,8 @@ static void run_case(struct world *w, const struct tcase *c)
 	}
 	for (unsigned i = 0; i < nwant; i++) {
 		if (frames[i].ip != c->want[i].ip || frames[i].flags != c->want[i].flags) {
-			print_error("case '%s': frame %u is %#llx/%#x, want %#llx/%#x\n", c->name, i,
-				    (unsigned long long)frames[i].ip, frames[i].flags,
+			print_error("case '%s': frame %u is %#llx/%#x, want %#llx/%#x\n", c->name,
+				    i, (unsigned long long)frames[i].ip, frames[i].flags,
 				    (unsigned long long)c->want[i].ip, c->want[i].flags);
 			fail();
 		}
@@ -568,7 +560,7 @@ static void test_repeatable(void **state)
 
 static void test_bad_args(void **state)
 {
-	struct unw_input in = { .nsegs = 1 };
+	struct unw_input in = {.nsegs = 1};
 	struct unw_frame f[2];
 	struct unw_result res;
 
@@ -585,7 +577,7 @@ static void test_bad_args(void **state)
 static void test_cycle(void **state)
 {
 	static uint8_t seg[64];
-	struct unw_input in = { .nsegs = 1 };
+	struct unw_input in = {.nsegs = 1};
 	struct unw_frame f[MAXF];
 	struct unw_result res;
 	uint64_t ra = EXE(F_RBP + 0x10), bp = S0_START;
@@ -596,7 +588,7 @@ static void test_cycle(void **state)
 	in.regs[XP_REG_IP] = ra;
 	in.regs[XP_REG_SP] = S0_START;
 	in.regs[XP_REG_BP] = S0_START;
-	in.segs[0] = (struct unw_stack_seg){ S0_START, seg, sizeof(seg) };
+	in.segs[0] = (struct unw_stack_seg){S0_START, seg, sizeof(seg)};
 	assert_int_equal(unw_walk(&in, world_find, *state, f, MAXF, &res), 0);
 	assert_int_equal(res.status, UNW_STOP_SP_NOT_UP);
 	assert_int_equal(res.nframes, 2);
@@ -613,17 +605,15 @@ static void test_status_names(void **state)
 	assert_string_equal(unw_status_name(UNW_STOP_MAX_FRAMES), "max-frames");
 	assert_string_equal(unw_status_name(UNW_STOP_BAD_RULE), "bad-rule");
 	assert_string_equal(unw_status_name(UNW_STATUS_NR), "unknown");
-	assert_string_equal(unw_status_name((enum unw_status)-1), "unknown");
+	assert_string_equal(unw_status_name((enum unw_status) - 1), "unknown");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cases),
-		cmocka_unit_test(test_repeatable),
-		cmocka_unit_test(test_bad_args),
-		cmocka_unit_test(test_cycle),
-		cmocka_unit_test(test_status_names),
+	    cmocka_unit_test(test_cases),	 cmocka_unit_test(test_repeatable),
+	    cmocka_unit_test(test_bad_args),	 cmocka_unit_test(test_cycle),
+	    cmocka_unit_test(test_status_names),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,1 +1,0 @@
--: unwind/unwind.h
