@@ -659,8 +659,7 @@ static uint32_t body_min(uint32_t type)
 	return 8;
 }
 
-static uint64_t rec_time(struct pd_reader *r, const struct pd_attr *a, uint32_t type,
-			 const uint8_t *rec, uint32_t size)
+static uint64_t rec_time(const struct pd_attr *a, uint32_t type, const uint8_t *rec, uint32_t size)
 {
 	if (type == R_SAMPLE) {
 		uint64_t t = a->sample_type;
@@ -673,7 +672,6 @@ static uint64_t rec_time(struct pd_reader *r, const struct pd_attr *a, uint32_t 
 	}
 	if (type == R_FORK || type == R_EXIT)
 		return size >= 32 ? ld64(rec + 24) : 0;
-	(void)r;
 	return trailer_time(a, rec, size, body_min(type));
 }
 
@@ -773,7 +771,7 @@ static int records_index(struct pd_reader *r, const char **why)
 		case R_LOST:
 		case R_LOST_SAMPLES: {
 			const struct pd_attr *a = rec_attr(r, type, rec, size);
-			uint64_t t = a ? rec_time(r, a, type, rec, size) : prev_time;
+			uint64_t t = a ? rec_time(a, type, rec, size) : prev_time;
 			int err;
 
 			/* A record without a time keeps its place after the one before it. */

@@ -76,7 +76,7 @@ with open(perf_txt) as f:
         m = frame_re.match(line) if cur is not None else None
         if not m:
             h = head_re.match(line)
-            cur = [h.group(2), []] if h else None
+            cur = [h.group(2), [], h.group(1)] if h else None
             if h:
                 samples.append(cur)
                 if h.group(1) == comm:
@@ -145,9 +145,14 @@ def norm(n):
         return '?'
     return canon.get(n, n)
 
+# A sample taken while the process was still the program that exec'ed it
+# (perf's own "perf-exec", a shell) counts, but its stack is not compared:
+# the two tools see that instant of exec differently.
 perf = collections.Counter()
-for pid, fr in samples:
-    if pid in pids:
+for pid, fr, c in samples:
+    if pid in pids and c != comm:
+        perf[(pid,)] += 1
+    elif pid in pids:
         perf[(pid,) + tuple('?' if n in labels[d] else norm(n) for n, d in reversed(fr))] += 1
 
 xprof = collections.Counter()
