@@ -186,11 +186,13 @@ def fits(p, x):
 complete = {s: c for s, c in perf.items() if rooted(s)}
 bad = []
 left = collections.Counter(xprof)
-# exact matches first, then wildcards, then the incomplete stacks, longest first
-order = sorted(perf.items(), key=lambda kv: ('?' in kv[0], not rooted(kv[0]), -len(kv[0])))
+# The most constrained first: rooted stacks (exact, then with wildcards), then
+# incomplete ones, longest first; (pid,) alone, which fits anything, last.
+order = sorted(perf.items(), key=lambda kv: (0, '?' in kv[0], -len(kv[0])) if rooted(kv[0])
+               else (1, False, -len(kv[0])))
 for s, c in order:
     need = c
-    if left[s] > 0 and '?' not in s:
+    if left[s] > 0:                # the same stack: always a match
         take = min(need, left[s])
         left[s] -= take
         need -= take
