@@ -177,11 +177,15 @@ entry = {norm(x) for x in ENTRY}
 # partial stacks are not always right: seen skipping the caller of a leaf).
 def rooted(s):
     return len(s) > 1 and s[1] in entry
+def named_leaf(s):
+    """The innermost frame with a name: an unnamed leaf (a PLT stub) one side may not show."""
+    named = [f for f in s[1:] if f != '?']
+    return named[-1] if named else None
 def fits(p, x):
     if x[0] != p[0]:
         return False
     if not rooted(p):
-        return len(x) >= len(p) and (len(p) < 2 or p[-1] == '?' or p[-1] == x[-1])
+        return len(x) >= len(p) and (named_leaf(p) is None or named_leaf(p) == named_leaf(x))
     return len(x) == len(p) and all(a == '?' or a == b for a, b in zip(p[1:], x[1:]))
 complete = {s: c for s, c in perf.items() if rooted(s)}
 bad = []
