@@ -43,6 +43,7 @@ static void report_usage(FILE *f)
 		"      --no-debuginfod     do not fetch debuginfo even if DEBUGINFOD_URLS is set\n"
 		"      --cache-dir DIR     unwind table cache (default $XDG_CACHE_HOME/xprof)\n"
 		"      --no-cache          build unwind tables in memory only\n"
+		"  -v, --verbose           list every mapped file: build-id, unwind table, debuginfo\n"
 		"  -q, --quiet             no summary line\n");
 }
 
@@ -105,6 +106,7 @@ int cmd_report(int argc, char **argv)
 		{"input", required_argument, NULL, 'i'},
 		{"output", required_argument, NULL, 'o'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"top", required_argument, NULL, O_TOP},
 		{"pid", no_argument, NULL, O_PID},
@@ -129,12 +131,12 @@ int cmd_report(int argc, char **argv)
 	struct xp_session_opts so = {0};
 	struct rep_opts ro = {0};
 	struct xp_session *s = NULL;
-	bool quiet = false;
+	bool quiet = false, verbose = false;
 	char *end;
 	int c, err, ret = 1;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "i:o:qh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:o:qvh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			input = optarg;
@@ -148,6 +150,9 @@ int cmd_report(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = true;
+			break;
+		case 'v':
+			verbose = true;
 			break;
 		case 'h':
 			report_usage(stdout);
@@ -275,6 +280,8 @@ int cmd_report(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (verbose)
+		xp_session_describe(s, stderr);
 	if (!quiet)
 		print_summary(xp_session_stats(s), outs, nouts);
 	ret = 0;

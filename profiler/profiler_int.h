@@ -9,6 +9,8 @@
 #ifndef XPROF_PROFILER_INT_H
 #define XPROF_PROFILER_INT_H
 
+#include <stdio.h>
+
 #include "profiler/profiler.h"
 #include "report/report.h"
 #include "symbolize/symbolize.h"
@@ -81,6 +83,9 @@ int xp_session_event(void *session, const struct xp_event *ev);
  */
 int xp_session_lookup(struct xp_session *s, uint32_t pid, uint64_t addr, const char **path,
 		      uint64_t *bias);
+
+/* One line per mapped file: path, build-id, unwind table size, debuginfo source. */
+void xp_session_describe(const struct xp_session *s, FILE *out);
 
 /* The profile built so far (owned by the session) and the counts. */
 struct rep_profile *xp_session_profile(struct xp_session *s);

@@ -865,6 +865,25 @@ int xp_session_lookup(struct xp_session *s, uint32_t pid, uint64_t addr, const c
 	return 0;
 }
 
+void xp_session_describe(const struct xp_session *s, FILE *out)
+{
+	for (const struct module *m = s->modules; m; m = m->next) {
+		char hex[2 * XP_BUILD_ID_MAX + 1] = "-";
+		const char *dbg = m->sym ? sym_file_debug_source(m->sym) : "";
+
+		for (uint32_t i = 0; i < m->build_id_len; i++)
+			snprintf(hex + 2 * i, 3, "%02x", m->build_id[i]);
+		fprintf(out, "xprof: file %s build-id %s: ", m->path, hex);
+		if (m->stale)
+			fprintf(out, "changed since recording, not used\n");
+		else if (!m->nsegs)
+			fprintf(out, "not readable\n");
+		else
+			fprintf(out, "table %zu rows, debuginfo %s\n",
+				m->table ? unw_table_count(m->table) : 0, *dbg ? dbg : "none");
+	}
+}
+
 struct rep_profile *xp_session_profile(struct xp_session *s)
 {
 	if (!s->prof)

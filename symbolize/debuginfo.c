@@ -182,7 +182,7 @@ static bool try_debuglink(struct sym_session *s, struct sym_file *f, const char 
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - f->path), f->path);
 	else
 		snprintf(dir, sizeof(dir), ".");
-	const char *subs[] = { "", "/.debug" };
+	const char *subs[] = {"", "/.debug"};
 
 	for (size_t i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s%s/%s", dir, subs[i], link);
@@ -204,12 +204,29 @@ static bool try_debuginfod(struct sym_session *s, struct sym_file *f)
 		s->dbgd_tried = true;
 		s->dbgd = debuginfod_begin();
 	}
-	if (!s->dbgd)
+	if (!s->dbgd || s->dbgd_down)
 		return false;
 	int fd = debuginfod_find_debuginfo(s->dbgd, f->build_id, (int)f->build_id_len, &path);
 
-	if (fd < 0)
+	if (fd < 0) {
+		/* A server that cannot be reached costs a timeout per file:
+		 * after the first such failure, stop asking (ENOENT, "no such
+		 * build-id", is an answer and does not count). */
+		switch (-fd) {
+		case ETIMEDOUT:
+		case ECONNREFUSED:
+		case ECONNRESET:
+		case EHOSTUNREACH:
+		case ENETUNREACH:
+		case ENETDOWN:
+		case EAGAIN:
+			s->dbgd_down = true;
+			break;
+		default:
+			break;
+		}
 		return false;
+	}
 	close(fd);
 	bool ok = path && use_debug_file(s, f, path, "debuginfod: ", false, 0);
 
@@ -237,7 +254,8 @@ static bool try_minidebuginfo(struct sym_session *s, struct sym_file *f)
 		void *img;
 		size_t len;
 
-		if (!data || !data->d_buf || sym_xz_decompress(data->d_buf, data->d_size, &img, &len))
+		if (!data || !data->d_buf ||
+		    sym_xz_decompress(data->d_buf, data->d_size, &img, &len))
 			return false;
 		Elf *elf = elf_memory(img, len);
 

@@ -18,6 +18,7 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <errno.h>
+#include <gelf.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,7 +62,7 @@ struct cu_range {
 
 struct sym_dwarf {
 	Dwarf *dw;
-	struct sym_arena arena;	/* joined comp_dir/file names */
+	struct sym_arena arena; /* joined comp_dir/file names */
 	struct sym_cache paths; /* raw file name pointer -> absolute name */
 	struct cu_info *cus;
 	size_t ncus;
@@ -78,13 +79,51 @@ static int range_cmp(const void *pa, const void *pb)
 	return 0;
 }
 
-struct sym_dwarf *sym_dwarf_new(Elf *elf)
+/*
+ * libdw decompresses every debug section it knows when it opens a file, and
+ * in Debian's debug files they are all compressed: location lists alone are
+ * a third of libc's. Sections no lookup reads are hidden from it (as
+ * SHT_NOBITS, which libdw skips) in our private copy of the headers.
+ */
+static void hide_unused_sections(Elf *elf, bool lines)
+{
+	static const char *const unused[] = {
+	    ".debug_loc",	   ".debug_loclists",	  ".debug_aranges",  ".debug_macro",
+	    ".debug_macinfo",	   ".debug_pubnames",	  ".debug_pubtypes", ".debug_names",
+	    ".debug_gnu_pubnames", ".debug_gnu_pubtypes", ".debug_frame",
+	};
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+		bool hide = false;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(name = elf_strptr(elf, shstrndx, sh.sh_name)))
+			continue;
+		for (size_t i = 0; i < sizeof(unused) / sizeof(unused[0]) && !hide; i++)
+			hide = !strcmp(name, unused[i]);
+		if (!lines && (!strcmp(name, ".debug_line") || !strcmp(name, ".debug_line_str")))
+			hide = true;
+		if (hide) {
+			sh.sh_type = SHT_NOBITS;
+			gelf_update_shdr(scn, &sh);
+		}
+	}
+}
+
+struct sym_dwarf *sym_dwarf_new(Elf *elf, bool lines)
 {
 	struct sym_dwarf *d = calloc(1, sizeof(*d));
 	size_t cus_cap = 0, ranges_cap = 0;
 
 	if (!d)
 		goto nomem;
+	hide_unused_sections(elf, lines);
 	d->dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
 	if (!d->dw) {
 		free(d);
@@ -134,7 +173,7 @@ struct sym_dwarf *sym_dwarf_new(Elf *elf)
 				d->ranges = r;
 				ranges_cap = cap;
 			}
-			d->ranges[d->nranges++] = (struct cu_range){ lo, hi, (uint32_t)d->ncus };
+			d->ranges[d->nranges++] = (struct cu_range){lo, hi, (uint32_t)d->ncus};
 			any = true;
 		}
 		if (any)
@@ -231,9 +270,9 @@ static int walk(struct cu_info *ci, Dwarf_Die *die, int32_t parent, uint32_t dep
 					continue;
 				if (!any) {
 					struct dnode n = {
-						.off = dwarf_dieoffset(&child),
-						.parent = parent,
-						.inlined = tag == DW_TAG_inlined_subroutine,
+					    .off = dwarf_dieoffset(&child),
+					    .parent = parent,
+					    .inlined = tag == DW_TAG_inlined_subroutine,
 					};
 
 					if (n.inlined) {
@@ -245,7 +284,7 @@ static int walk(struct cu_info *ci, Dwarf_Die *die, int32_t parent, uint32_t dep
 						return err;
 					any = true;
 				}
-				struct ival v = { lo, hi, (uint32_t)me, -1, depth };
+				struct ival v = {lo, hi, (uint32_t)me, -1, depth};
 
 				err = add_ival(ci, &v);
 				if (err)
@@ -259,16 +298,21 @@ static int walk(struct cu_info *ci, Dwarf_Die *die, int32_t parent, uint32_t dep
 			}
 			break;
 		}
+		case DW_TAG_class_type:
+		case DW_TAG_structure_type:
+		case DW_TAG_union_type:
+			/* Member functions of local classes (lambdas) are defined
+			 * inside their class, inside the enclosing function; at
+			 * namespace level classes hold only declarations (GCC and
+			 * clang put definitions beside them), so skip those. */
+			if (parent < 0)
+				break;
+			/* fallthrough */
 		case DW_TAG_lexical_block:
 		case DW_TAG_try_block:
 		case DW_TAG_catch_block:
 		case DW_TAG_namespace:
 		case DW_TAG_module:
-		/* Member functions of local classes (lambdas) are defined inside
-		 * their class, itself inside the enclosing function. */
-		case DW_TAG_class_type:
-		case DW_TAG_structure_type:
-		case DW_TAG_union_type:
 			err = walk(ci, &child, parent, depth + 1);
 			if (err)
 				return err;
@@ -449,8 +493,8 @@ int sym_dwarf_lookup(struct sym_dwarf *d, uint64_t vaddr, bool lines, struct sym
 		struct dnode *dn = &ci->nodes[node];
 
 		out[n] = (struct sym_dwarf_frame){
-			.name = node_name(d, dn),
-			.inlined = dn->inlined,
+		    .name = node_name(d, dn),
+		    .inlined = dn->inlined,
 		};
 		/* Until the lines pass below, .line holds the node index. */
 		out[n].line = (uint32_t)node;

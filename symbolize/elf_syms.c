@@ -145,11 +145,11 @@ int sym_symtab_add_elf(struct sym_symtab_builder *b, Elf *elf, bool want_dynsym)
 			if (sec_end < ssh.sh_addr)
 				sec_end = UINT64_MAX;
 			struct sym_symtab_raw r = {
-				.start = sym.st_value,
-				.size = sym.st_size,
-				.sec_end = sec_end,
-				.name_off = (uint32_t)off,
-				.bind = bind,
+			    .start = sym.st_value,
+			    .size = sym.st_size,
+			    .sec_end = sec_end,
+			    .name_off = (uint32_t)off,
+			    .bind = bind,
 			};
 			int err = builder_push(b, &r);
 
@@ -181,7 +181,7 @@ int sym_symtab_finish(struct sym_symtab_builder *b, struct sym_symtab *out)
 	if (!syms)
 		goto out;
 	/* The final blob holds only the chosen names. */
-	struct sym_blob blob = { 0 };
+	struct sym_blob blob = {0};
 	size_t n = 0;
 
 	for (size_t i = 0; i < b->n;) {
@@ -217,7 +217,7 @@ int sym_symtab_finish(struct sym_symtab_builder *b, struct sym_symtab *out)
 			free(syms);
 			goto out;
 		}
-		syms[n++] = (struct sym_elf_sym){ start, (uint32_t)size, (uint32_t)off };
+		syms[n++] = (struct sym_elf_sym){start, (uint32_t)size, (uint32_t)off};
 		i = j;
 	}
 	out->syms = syms;

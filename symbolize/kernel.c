@@ -30,7 +30,7 @@ static int kraw_cmp(const void *pa, const void *pb)
 
 int sym_ksyms_load(struct sym_ksyms *k, const char *path)
 {
-	struct sym_blob blob = { 0 };
+	struct sym_blob blob = {0};
 	struct kraw *raw = NULL;
 	size_t n = 0, cap = 0, nzero = 0, nlines = 0;
 	char *line = NULL;
@@ -97,7 +97,7 @@ int sym_ksyms_load(struct sym_ksyms *k, const char *path)
 			raw = r;
 			cap = ncap;
 		}
-		raw[n++] = (struct kraw){ addr, (uint32_t)off, (uint32_t)nlines };
+		raw[n++] = (struct kraw){addr, (uint32_t)off, (uint32_t)nlines};
 	}
 	if (n)
 		qsort(raw, n, sizeof(*raw), kraw_cmp);

@@ -3,8 +3,9 @@
 #   sym_lookup   prints frames for addresses (e2e tests, debugging)
 #   sym_target   C target with inlines, static functions, aliases, asm
 #   sym_cxx      C++ target (namespaces, templates, inlines)
+#   sym_bench    timing driver for bench/bench_sym.sh (make bench)
 
-SYM_PROGS := $(O)/progs/sym_lookup $(O)/progs/sym_target $(O)/progs/sym_cxx
+SYM_PROGS := $(O)/progs/sym_lookup $(O)/progs/sym_target $(O)/progs/sym_cxx $(O)/progs/sym_bench
 EXTRA_TEST_BINS += $(SYM_PROGS)
 # This file is included after the unit-bins rule has been read, when
 # EXTRA_TEST_BINS was still empty: name the prerequisites here as well.
@@ -31,3 +32,8 @@ $(O)/progs/sym_cxx: tests/progs/sym_cxx.cc
 	$(call msg,CXX,$@)
 	@mkdir -p $(@D)
 	$(Q)g++ -O2 -g -Wl,--build-id -o $@ $<
+
+# bench/run.sh runs part "sym" through this target (make bench).
+.PHONY: bench-sym
+bench-sym: $(SYM_PROGS)
+	$(Q)bench/bench_sym.sh $(O)

@@ -59,7 +59,7 @@ static bool parse_hex(const char **pp, const char *end, uint64_t *out)
 
 int sym_perfmap_parse(struct sym_perfmap *m, const char *text, size_t len)
 {
-	struct sym_blob blob = { 0 };
+	struct sym_blob blob = {0};
 	struct praw *raw = NULL;
 	size_t n = 0, cap = 0;
 	uint32_t lineno = 0;
@@ -112,8 +112,8 @@ int sym_perfmap_parse(struct sym_perfmap *m, const char *text, size_t len)
 			raw = r;
 			cap = ncap;
 		}
-		raw[n++] = (struct praw){ start, size, (uint32_t)off, lineno };
-next:
+		raw[n++] = (struct praw){start, size, (uint32_t)off, lineno};
+	next:
 		p = eol + 1;
 	}
 	if (n)

@@ -34,7 +34,7 @@ struct sym_session *sym_session_new(const struct sym_opts *opts)
 	if (opts)
 		s->opts = *opts;
 	/* Option strings are copied: the caller's may not outlive us. */
-	const char **strs[] = { &s->opts.debug_root, &s->opts.kallsyms, &s->opts.perfmap_dir };
+	const char **strs[] = {&s->opts.debug_root, &s->opts.kallsyms, &s->opts.perfmap_dir};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		if (*strs[i] && !(*strs[i] = sym_arena_strdup(&s->arena, *strs[i])))
@@ -44,9 +44,9 @@ struct sym_session *sym_session_new(const struct sym_opts *opts)
 	s->files = calloc(s->nbuckets, sizeof(*s->files));
 	if (!s->files)
 		goto fail;
-	s->unknown = (struct sym_frame){ .name = "[unknown]", .flags = SYM_F_UNKNOWN };
-	s->kunknown = (struct sym_frame){ .name = "[kernel.kallsyms]",
-					  .flags = SYM_F_UNKNOWN | SYM_F_KERNEL };
+	s->unknown = (struct sym_frame){.name = "[unknown]", .flags = SYM_F_UNKNOWN};
+	s->kunknown =
+	    (struct sym_frame){.name = "[kernel.kallsyms]", .flags = SYM_F_UNKNOWN | SYM_F_KERNEL};
 	return s;
 fail:
 	sym_session_free(s);
@@ -158,8 +158,8 @@ static char *hex(char *out, const uint8_t *id, size_t len)
 	return out;
 }
 
-static const char *make_key(struct sym_session *s, char kind, const char *path,
-			    const uint8_t *id, size_t len)
+static const char *make_key(struct sym_session *s, char kind, const char *path, const uint8_t *id,
+			    size_t len)
 {
 	char buf[2 * 64 + 1];
 
@@ -193,7 +193,7 @@ static struct sym_file *file_new(struct sym_session *s, const char *key, const c
 /* Builds the symbol table from the debug file (or the main file) and the main .dynsym. */
 static int file_index(struct sym_session *s, struct sym_file *f)
 {
-	struct sym_symtab_builder b = { 0 };
+	struct sym_symtab_builder b = {0};
 	int err = 0;
 
 	sym_debuginfo_find(s, f);
@@ -244,7 +244,8 @@ Elf *sym_elf_open(const char *path, int *fdp)
 	*fdp = -1;
 	if (fd < 0)
 		return NULL;
-	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	/* Private: dwarf.c edits section headers in memory (never the file). */
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP_PRIVATE, NULL);
 
 	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getclass(elf)) {
 		if (elf)
@@ -390,12 +391,12 @@ static const char *sym_name(struct sym_session *s, struct sym_file *f, long i)
 	return f->dname[i];
 }
 
-static struct sym_dwarf *file_dwarf(struct sym_file *f)
+static struct sym_dwarf *file_dwarf(struct sym_session *s, struct sym_file *f)
 {
 	if (!f->dwarf_tried) {
 		f->dwarf_tried = true;
 		if (f->dwarf_elf)
-			f->dwarf = sym_dwarf_new(f->dwarf_elf);
+			f->dwarf = sym_dwarf_new(f->dwarf_elf, s->opts.lines);
 	}
 	return f->dwarf;
 }
@@ -414,7 +415,7 @@ int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
 	int nd = 0;
 	bool want_dwarf = !s->opts.no_inline || s->opts.lines;
 
-	if (want_dwarf && file_dwarf(f)) {
+	if (want_dwarf && file_dwarf(s, f)) {
 		nd = sym_dwarf_lookup(f->dwarf, vaddr, s->opts.lines, df, MAX_INLINE);
 		if (nd < 0)
 			nd = 0;
@@ -564,8 +565,8 @@ static struct sym_perfmap *perfmap_get(struct sym_session *s, uint32_t pid)
 
 	memset(m, 0, sizeof(*m));
 	m->pid = pid;
-	snprintf(path, sizeof(path), "%s/perf-%u.map", s->opts.perfmap_dir ? s->opts.perfmap_dir : "/tmp",
-		 pid);
+	snprintf(path, sizeof(path), "%s/perf-%u.map",
+		 s->opts.perfmap_dir ? s->opts.perfmap_dir : "/tmp", pid);
 	char *text = read_file(path, &len);
 
 	if (text) {

@@ -18,26 +18,26 @@
 #include <stdint.h>
 
 struct sym_opts {
-	bool no_demangle;	/* keep raw (mangled) names */
-	bool lines;		/* fill in file:line (costs DWARF line tables) */
-	bool no_inline;		/* do not expand DWARF inline chains */
-	bool no_debuginfod;	/* ignore DEBUGINFOD_URLS */
-	const char *debug_root;	/* NULL: /usr/lib/debug */
-	const char *kallsyms;	/* NULL: /proc/kallsyms */
-	const char *perfmap_dir;/* NULL: /tmp */
+	bool no_demangle;	 /* keep raw (mangled) names */
+	bool lines;		 /* fill in file:line (costs DWARF line tables) */
+	bool no_inline;		 /* do not expand DWARF inline chains */
+	bool no_debuginfod;	 /* ignore DEBUGINFOD_URLS */
+	const char *debug_root;	 /* NULL: /usr/lib/debug */
+	const char *kallsyms;	 /* NULL: /proc/kallsyms */
+	const char *perfmap_dir; /* NULL: /tmp */
 };
 
 /* sym_frame.flags */
-#define SYM_F_INLINED (1u << 0)	/* an inlined frame (not the last of a chain) */
-#define SYM_F_KERNEL (1u << 1)
-#define SYM_F_JIT (1u << 2)	/* from a perf map */
-#define SYM_F_UNKNOWN (1u << 3)	/* no symbol: name is "[module+0xoff]" or "[unknown]" */
+#define SYM_F_INLINED (1u << 0) /* an inlined frame (not the last of a chain) */
+#define SYM_F_KERNEL  (1u << 1)
+#define SYM_F_JIT     (1u << 2) /* from a perf map */
+#define SYM_F_UNKNOWN (1u << 3) /* no symbol: name is "[module+0xoff]" or "[unknown]" */
 
 struct sym_frame {
-	const char *name;	/* function, demangled unless no_demangle */
-	const char *file;	/* source file, or NULL */
-	uint32_t line;		/* 0: unknown */
-	uint32_t flags;		/* SYM_F_* */
+	const char *name; /* function, demangled unless no_demangle */
+	const char *file; /* source file, or NULL */
+	uint32_t line;	  /* 0: unknown */
+	uint32_t flags;	  /* SYM_F_* */
 };
 
 struct sym_session;
@@ -65,11 +65,23 @@ struct sym_file *sym_file_from_image(struct sym_session *s, const char *name, co
  * Frames for vaddr in file, innermost first: inlined frames (SYM_F_INLINED)
  * then the function that holds them. *frames points into session memory.
  * Returns the number of frames (>= 1) or -ENOMEM.
+ *
+ * The function is named by its ELF symbol as nm shows it (one stable name
+ * per alias group: global before weak before local, then no leading
+ * underscore, then shortest, then lexicographic), inlined frames by DWARF
+ * (linkage name, as addr2line). With lines, the innermost frame has the
+ * address's line and each outer frame the call site of the frame inside it.
+ * Each (file, vaddr) is resolved once per session; repeats are a hash probe.
  */
 int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
 		    const struct sym_frame **frames);
 
-/* A kernel address; names get SYM_F_KERNEL. Same return convention. */
+/*
+ * A kernel address; names ("func" or "func [module]") get SYM_F_KERNEL. When
+ * kallsyms is unreadable or hides addresses (kptr_restrict), the frame is
+ * "[kernel.kallsyms]" with SYM_F_KERNEL | SYM_F_UNKNOWN. Same return
+ * convention.
+ */
 int sym_kernel_lookup(struct sym_session *s, uint64_t addr, const struct sym_frame **frames);
 
 /*
@@ -80,7 +92,12 @@ int sym_kernel_lookup(struct sym_session *s, uint64_t addr, const struct sym_fra
 int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint64_t addr,
 		   const struct sym_frame **frames);
 
-/* Where the debuginfo of f came from ("" if none), for `xprof report -v`. */
+/*
+ * Where the debuginfo of f came from, for `xprof report -v`: the file's own
+ * path (it has .symtab/DWARF), a debug file path (build-id directory or
+ * .gnu_debuglink), "debuginfod: <cache path>", "<path> [.gnu_debugdata]"
+ * (MiniDebugInfo), or "" if none (then .dynsym only).
+ */
 const char *sym_file_debug_source(const struct sym_file *f);
 
 #endif /* XPROF_SYMBOLIZE_H */

@@ -34,7 +34,7 @@ struct sym_arena {
 void *sym_arena_alloc(struct sym_arena *a, size_t size);
 char *sym_arena_strdup(struct sym_arena *a, const char *str);
 char *sym_arena_printf(struct sym_arena *a, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void sym_arena_release(struct sym_arena *a);
 
 /* ---- string blob: grows while a table is built, then frozen ---------------- */
@@ -50,7 +50,7 @@ int64_t sym_blob_add(struct sym_blob *b, const char *str, size_t len);
 /* ---- address cache: vaddr -> frames, open addressing ----------------------- */
 
 struct sym_cache_slot {
-	uint64_t key; /* address + 1, 0 = empty */
+	uint64_t key;	 /* address + 1, 0 = empty */
 	const void *val; /* frames, or a name for the demangle cache */
 	int n;
 };
@@ -58,6 +58,7 @@ struct sym_cache_slot {
 struct sym_cache {
 	struct sym_cache_slot *slots;
 	size_t mask, used;
+	struct sym_cache_slot top; /* key UINT64_MAX, which would wrap to 0 */
 };
 
 /* The n stored for key (0: absent, val untouched). */
@@ -109,8 +110,13 @@ bool sym_elf_has_section(struct Elf *elf, const char *name, int type);
 
 struct sym_dwarf;
 
-/* NULL if the Elf has no usable DWARF (errno set). elf stays owned by caller. */
-struct sym_dwarf *sym_dwarf_new(struct Elf *elf);
+/*
+ * NULL if the Elf has no usable DWARF (errno set). elf stays owned by the
+ * caller and must be writable in memory (ELF_C_READ_MMAP_PRIVATE or an
+ * image): sections lookups never read are hidden from libdw. Without lines,
+ * line tables are hidden too.
+ */
+struct sym_dwarf *sym_dwarf_new(struct Elf *elf, bool lines);
 void sym_dwarf_free(struct sym_dwarf *d);
 
 /* One frame of an inline chain, innermost first. */
@@ -142,8 +148,8 @@ const char *sym_demangle(struct sym_arena *a, const char *name);
 
 /* Text symbols with no sizes: each covers up to the next one. */
 struct sym_ksyms {
-	uint64_t *addr;		/* sorted */
-	uint32_t *name_off;	/* "name" or "name [mod]" in blob */
+	uint64_t *addr;		  /* sorted */
+	uint32_t *name_off;	  /* "name" or "name [mod]" in blob */
 	struct sym_frame *frames; /* filled lazily, one per symbol */
 	size_t n;
 	char *blob;
@@ -156,7 +162,7 @@ long sym_ksyms_find(const struct sym_ksyms *k, uint64_t addr);
 
 struct sym_perfmap {
 	uint32_t pid;
-	bool loaded; /* false: no map file */
+	bool loaded;	 /* false: no map file */
 	uint64_t *start; /* sorted, unique */
 	uint64_t *size;
 	uint32_t *name_off;
@@ -187,7 +193,7 @@ struct sym_file {
 	/* Open ELF handles: main file, separate debug file (either may be NULL). */
 	int fd, dbg_fd;
 	struct Elf *elf, *dbg_elf;
-	void *image;	/* owned copy of an in-memory image (vDSO, MiniDebugInfo) */
+	void *image; /* owned copy of an in-memory image (vDSO, MiniDebugInfo) */
 	void *dbg_image;
 	struct Elf *dwarf_elf; /* the one holding .debug_info, or NULL */
 	struct sym_dwarf *dwarf;
@@ -215,6 +221,7 @@ struct sym_session {
 
 	struct debuginfod_client *dbgd;
 	bool dbgd_tried;
+	bool dbgd_down; /* unreachable once: not asked again */
 
 	struct sym_frame unknown; /* "[unknown]" */
 	struct sym_frame kunknown;

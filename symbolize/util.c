@@ -129,6 +129,11 @@ static inline size_t cache_hash(uint64_t key)
 
 int sym_cache_get(const struct sym_cache *c, uint64_t addr, const void **val)
 {
+	if (addr == UINT64_MAX) {
+		if (c->top.n)
+			*val = c->top.val;
+		return c->top.n;
+	}
 	if (!c->slots)
 		return 0;
 	uint64_t key = addr + 1;
@@ -145,17 +150,25 @@ int sym_cache_get(const struct sym_cache *c, uint64_t addr, const void **val)
 	}
 }
 
-static void cache_insert(struct sym_cache_slot *slots, size_t mask, const struct sym_cache_slot *in)
+/* True if the key is new (a slot was taken). */
+static bool cache_insert(struct sym_cache_slot *slots, size_t mask, const struct sym_cache_slot *in)
 {
 	size_t i = cache_hash(in->key) & mask;
 
 	while (slots[i].key && slots[i].key != in->key)
 		i = (i + 1) & mask;
+	bool fresh = !slots[i].key;
+
 	slots[i] = *in;
+	return fresh;
 }
 
 int sym_cache_put(struct sym_cache *c, uint64_t addr, const void *val, int n)
 {
+	if (addr == UINT64_MAX) {
+		c->top = (struct sym_cache_slot){.key = 0, .val = val, .n = n};
+		return 0;
+	}
 	/* Keep the load under 1/2 so probes stay short. */
 	if (!c->slots || (c->used + 1) * 2 > c->mask + 1) {
 		size_t nslots = c->slots ? (c->mask + 1) * 2 : 1024;
@@ -172,10 +185,10 @@ int sym_cache_put(struct sym_cache *c, uint64_t addr, const void *val, int n)
 		c->slots = slots;
 		c->mask = nslots - 1;
 	}
-	struct sym_cache_slot sl = { .key = addr + 1, .val = val, .n = n };
+	struct sym_cache_slot sl = {.key = addr + 1, .val = val, .n = n};
 
-	cache_insert(c->slots, c->mask, &sl);
-	c->used++;
+	if (cache_insert(c->slots, c->mask, &sl))
+		c->used++;
 	return 0;
 }
 
@@ -184,4 +197,5 @@ void sym_cache_release(struct sym_cache *c)
 	free(c->slots);
 	c->slots = NULL;
 	c->mask = c->used = 0;
+	c->top.n = 0;
 }

@@ -12,7 +12,6 @@ lookup=$build/progs/sym_lookup
 target=$build/progs/sym_target
 [ -x "$lookup" ] && [ -x "$target" ] || { echo "missing $lookup or $target (make unit-bins)"; exit 1; }
 command -v debuginfod >/dev/null || { echo "debuginfod not installed (Debian package debuginfod)"; exit 77; }
-command -v curl >/dev/null || { echo "curl not installed"; exit 77; }
 tmp=$(mktemp -d)
 srv=
 cleanup() {
@@ -38,8 +37,10 @@ for try in 1 2 3; do
 	ok=
 	for _ in $(seq 1 150); do
 		kill -0 "$srv" 2>/dev/null || break
-		code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/buildid/$id/debuginfo")
-		[ "$code" = 200 ] && { ok=1; break; }
+		python3 - "http://127.0.0.1:$port/buildid/$id/debuginfo" <<'PY' 2>/dev/null && { ok=1; break; }
+import sys, urllib.request
+sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=2).status == 200 else 1)
+PY
 		sleep 0.2
 	done
 	[ -n "$ok" ] && break

@@ -44,7 +44,7 @@ static int memfd_with(const uint8_t *data, size_t size, char *path, size_t cap)
 static void lookups(struct sym_session *s, struct sym_file *f, const uint8_t *data, size_t size)
 {
 	const struct sym_frame *fr;
-	uint64_t addrs[16] = { 0, 1, 0x1000, 0x1130, 0x400000, UINT64_MAX };
+	uint64_t addrs[16] = {0, 1, 0x1000, 0x1130, 0x400000, UINT64_MAX};
 	size_t n = 6;
 
 	/* More addresses from the input's tail, so the fuzzer can aim. */
@@ -75,10 +75,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++;
 	size--;
 	struct sym_opts o = {
-		.lines = true,
-		.no_debuginfod = true,
-		.debug_root = "/nonexistent-debug-root",
-		.perfmap_dir = "/nonexistent-perfmap-dir",
+	    .lines = true,
+	    .no_debuginfod = true,
+	    .debug_root = "/nonexistent-debug-root",
+	    .perfmap_dir = "/nonexistent-perfmap-dir",
 	};
 
 	switch (mode) {
@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	case 1: {
-		struct sym_perfmap m = { 0 };
+		struct sym_perfmap m = {0};
 
 		if (sym_perfmap_parse(&m, (const char *)data, size) == 0) {
 			for (size_t i = 0; i < m.n; i++) {

@@ -43,7 +43,7 @@ static void print(uint64_t addr, const struct sym_frame *fr, int n)
 
 int main(int argc, char **argv)
 {
-	struct sym_opts opts = { 0 };
+	struct sym_opts opts = {0};
 	const char *file = NULL;
 	long pid = -1;
 	bool kernel = false, source = false;
@@ -51,19 +51,41 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "lnNDr:e:k:j:m:s")) != -1) {
 		switch (c) {
-		case 'l': opts.lines = true; break;
-		case 'n': opts.no_inline = true; break;
-		case 'N': opts.no_demangle = true; break;
-		case 'D': opts.no_debuginfod = true; break;
-		case 'r': opts.debug_root = optarg; break;
-		case 'e': file = optarg; break;
-		case 'k': opts.kallsyms = optarg; kernel = true; break;
-		case 'j': pid = strtol(optarg, NULL, 10); break;
-		case 'm': opts.perfmap_dir = optarg; break;
-		case 's': source = true; break;
+		case 'l':
+			opts.lines = true;
+			break;
+		case 'n':
+			opts.no_inline = true;
+			break;
+		case 'N':
+			opts.no_demangle = true;
+			break;
+		case 'D':
+			opts.no_debuginfod = true;
+			break;
+		case 'r':
+			opts.debug_root = optarg;
+			break;
+		case 'e':
+			file = optarg;
+			break;
+		case 'k':
+			opts.kallsyms = optarg;
+			kernel = true;
+			break;
+		case 'j':
+			pid = strtol(optarg, NULL, 10);
+			break;
+		case 'm':
+			opts.perfmap_dir = optarg;
+			break;
+		case 's':
+			source = true;
+			break;
 		default:
-			fprintf(stderr, "usage: sym_lookup [-lnNDs] [-r ROOT] -e FILE | -k KALLSYMS | "
-					"-j PID [-m DIR] [ADDR...]\n");
+			fprintf(stderr,
+				"usage: sym_lookup [-lnNDs] [-r ROOT] -e FILE | -k KALLSYMS | "
+				"-j PID [-m DIR] [ADDR...]\n");
 			return 2;
 		}
 	}

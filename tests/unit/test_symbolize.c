@@ -132,22 +132,22 @@ static void test_alias_rule(void **state)
 		int bb;
 		bool a_better;
 	} cases[] = {
-		{ "memcpy", STB_GLOBAL, "__memcpy", STB_GLOBAL, true },
-		{ "__memcpy", STB_GLOBAL, "memcpy", STB_WEAK, true }, /* global first */
-		{ "foo", STB_WEAK, "foo_impl", STB_LOCAL, true },
-		{ "ab", STB_GLOBAL, "abc", STB_GLOBAL, true },	       /* shorter */
-		{ "abd", STB_GLOBAL, "abc", STB_GLOBAL, false },      /* lexicographic */
-		{ "_x", STB_GLOBAL, "long_name", STB_GLOBAL, false }, /* no underscore first */
-		{ "same", STB_LOCAL, "same", STB_LOCAL, false },      /* strict order */
+	    {"memcpy", STB_GLOBAL, "__memcpy", STB_GLOBAL, true},
+	    {"__memcpy", STB_GLOBAL, "memcpy", STB_WEAK, true}, /* global first */
+	    {"foo", STB_WEAK, "foo_impl", STB_LOCAL, true},
+	    {"ab", STB_GLOBAL, "abc", STB_GLOBAL, true},	/* shorter */
+	    {"abd", STB_GLOBAL, "abc", STB_GLOBAL, false},	/* lexicographic */
+	    {"_x", STB_GLOBAL, "long_name", STB_GLOBAL, false}, /* no underscore first */
+	    {"same", STB_LOCAL, "same", STB_LOCAL, false},	/* strict order */
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(sym_alias_better(cases[i].a, cases[i].ba, cases[i].b, cases[i].bb),
 				 cases[i].a_better);
 		if (strcmp(cases[i].a, cases[i].b))
-			assert_int_equal(sym_alias_better(cases[i].b, cases[i].bb, cases[i].a,
-							  cases[i].ba),
-					 !cases[i].a_better);
+			assert_int_equal(
+			    sym_alias_better(cases[i].b, cases[i].bb, cases[i].a, cases[i].ba),
+			    !cases[i].a_better);
 	}
 }
 
@@ -169,7 +169,7 @@ static void test_symbols(void **state)
 {
 	(void)state;
 	const char *t = prog("sym_target");
-	struct sym_opts o = { .no_inline = true, .no_debuginfod = true };
+	struct sym_opts o = {.no_inline = true, .no_debuginfod = true};
 	struct sym_session *s = sym_session_new(&o);
 	struct sym_file *f = sym_file_get(s, t, NULL, 0);
 	uint64_t a, sz, a2;
@@ -209,6 +209,13 @@ static void test_symbols(void **state)
 	/* Before the first function: unknown. */
 	assert_string_equal(name_at(s, f, 0x10, NULL, &flags), "[sym_target+0x10]");
 	assert_int_equal(flags, SYM_F_UNKNOWN);
+	/* The top address (its cache key would wrap) is cached like any other. */
+	const struct sym_frame *t1, *t2;
+
+	assert_int_equal(sym_file_lookup(s, f, UINT64_MAX, &t1), 1);
+	assert_int_equal(sym_file_lookup(s, f, UINT64_MAX, &t2), 1);
+	assert_ptr_equal(t1, t2);
+	assert_string_equal(t1->name, "[sym_target+0xffffffffffffffff]");
 	/* Same file again: same object. */
 	assert_ptr_equal(sym_file_get(s, t, NULL, 0), f);
 	sym_session_free(s);
@@ -218,7 +225,7 @@ static void test_inlines(void **state)
 {
 	(void)state;
 	const char *t = prog("sym_target");
-	struct sym_opts o = { .lines = true, .no_debuginfod = true };
+	struct sym_opts o = {.lines = true, .no_debuginfod = true};
 	struct sym_session *s = sym_session_new(&o);
 	struct sym_file *f = sym_file_get(s, t, NULL, 0);
 	uint64_t a, sz;
@@ -233,7 +240,7 @@ static void test_inlines(void **state)
 			break;
 	}
 	assert_int_equal(n, 4);
-	static const char *chain[] = { "leaf_mix", "middle_mix", "outer_mix", "chain_entry" };
+	static const char *chain[] = {"leaf_mix", "middle_mix", "outer_mix", "chain_entry"};
 
 	for (int i = 0; i < 4; i++) {
 		assert_string_equal(fr[i].name, chain[i]);
@@ -265,7 +272,7 @@ static void test_demangle(void **state)
 	const struct sym_frame *fr;
 
 	assert_true(elf_sym(c, "_ZN3geo7length2ERKNS_3VecIdEE", &a, &sz));
-	struct sym_opts o = { .no_inline = true, .no_debuginfod = true };
+	struct sym_opts o = {.no_inline = true, .no_debuginfod = true};
 	struct sym_session *s = sym_session_new(&o);
 	struct sym_file *f = sym_file_get(s, c, NULL, 0);
 
@@ -278,6 +285,37 @@ static void test_demangle(void **state)
 	assert_int_equal(sym_file_lookup(s, f, a, &fr), 1);
 	assert_string_equal(fr[0].name, "_ZN3geo7length2ERKNS_3VecIdEE");
 	sym_session_free(s);
+}
+
+static void test_demangle_table(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *raw, *want; /* want NULL: not demangled */
+	} cases[] = {
+	    {"_ZN3foo3barEv", "foo::bar()"},
+	    {"_ZN3foo3barEv.cold", "foo::bar() [clone .cold]"},
+	    {"_ZNSt6vectorIiSaIiEE9push_backERKi",
+	     "std::vector<int, std::allocator<int> >::push_back(int const&)"},
+	    /* Rust legacy (hash dropped, as rustfilt and addr2line -C do) and v0. */
+	    {"_ZN4core3fmt9Formatter3pad17h8c9e6fe3e8d5e0b4E", "core::fmt::Formatter::pad"},
+	    {"_RNvCs15kBYyAo9fc_7mycrate7example", "mycrate::example"},
+	    {"main", NULL},
+	    {"_Z", NULL},
+	    {"_Zjunk", NULL},
+	    {"_R", NULL},
+	};
+	struct sym_arena a = {0};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *d = sym_demangle(&a, cases[i].raw);
+
+		if (cases[i].want)
+			assert_string_equal(d, cases[i].want);
+		else
+			assert_null(d);
+	}
+	sym_arena_release(&a);
 }
 
 static void test_unknown_files(void **state)
@@ -307,7 +345,7 @@ static void test_unknown_files(void **state)
 	unlink(path);
 
 	/* A build-id that does not match the file on disk: its symbols are not used. */
-	static const uint8_t wrong[20] = { 1, 2, 3 };
+	static const uint8_t wrong[20] = {1, 2, 3};
 	uint64_t a, sz;
 
 	assert_true(elf_sym(prog("sym_target"), "main", &a, &sz));
@@ -390,7 +428,7 @@ static void test_kallsyms(void **state)
 				     "garbage line\n"
 				     "ffffffffc0000000 t mod_fn\t[e1000e]\n"
 				     "ffffffffc0000080 W weak_fn [e1000e]\n");
-	struct sym_opts o = { .kallsyms = path };
+	struct sym_opts o = {.kallsyms = path};
 	struct sym_session *s = sym_session_new(&o);
 	const struct sym_frame *fr;
 	static const struct {
@@ -398,14 +436,14 @@ static void test_kallsyms(void **state)
 		const char *name;
 		uint32_t flags;
 	} cases[] = {
-		{ 0xffffffff80ffffff, "[kernel.kallsyms]", SYM_F_KERNEL | SYM_F_UNKNOWN },
-		{ 0xffffffff81000000, "_stext", SYM_F_KERNEL },
-		{ 0xffffffff810000ff, "_stext", SYM_F_KERNEL },
-		{ 0xffffffff81000100, "do_thing", SYM_F_KERNEL },
-		{ 0xffffffff81000250, "do_thing", SYM_F_KERNEL }, /* data symbols skipped */
-		{ 0xffffffff81000301, "schedule", SYM_F_KERNEL },
-		{ 0xffffffffc0000010, "mod_fn [e1000e]", SYM_F_KERNEL },
-		{ 0xffffffffc0000090, "weak_fn [e1000e]", SYM_F_KERNEL },
+	    {0xffffffff80ffffff, "[kernel.kallsyms]", SYM_F_KERNEL | SYM_F_UNKNOWN},
+	    {0xffffffff81000000, "_stext", SYM_F_KERNEL},
+	    {0xffffffff810000ff, "_stext", SYM_F_KERNEL},
+	    {0xffffffff81000100, "do_thing", SYM_F_KERNEL},
+	    {0xffffffff81000250, "do_thing", SYM_F_KERNEL}, /* data symbols skipped */
+	    {0xffffffff81000301, "schedule", SYM_F_KERNEL},
+	    {0xffffffffc0000010, "mod_fn [e1000e]", SYM_F_KERNEL},
+	    {0xffffffffc0000090, "weak_fn [e1000e]", SYM_F_KERNEL},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -447,7 +485,7 @@ static void test_perfmap(void **state)
 				     "7f0000004000 0 empty\n"
 				     "7f0000005000 10\n"
 				     "7f0000006000 10 py::f:/x.py\n");
-	struct sym_opts o = { .perfmap_dir = "/tmp" };
+	struct sym_opts o = {.perfmap_dir = "/tmp"};
 	struct sym_session *s = sym_session_new(&o);
 	const struct sym_frame *fr;
 	static const struct {
@@ -455,16 +493,16 @@ static void test_perfmap(void **state)
 		const char *name;
 		uint32_t flags;
 	} cases[] = {
-		{ 0x7f0000001000, "LazyCompile:*foo bar.js:1", SYM_F_JIT },
-		{ 0x7f00000010ff, "LazyCompile:*foo bar.js:1", SYM_F_JIT },
-		{ 0x7f0000001100, "[unknown]", SYM_F_UNKNOWN },
-		{ 0x7f000000200f, "stub", SYM_F_JIT },
-		{ 0x7f0000003010, "new", SYM_F_JIT }, /* the later line wins */
-		{ 0x7f0000003030, "[unknown]", SYM_F_UNKNOWN },
-		{ 0x7f0000004000, "[unknown]", SYM_F_UNKNOWN },
-		{ 0x7f0000005000, "[unknown]", SYM_F_UNKNOWN },
-		{ 0x7f0000006000, "py::f:/x.py", SYM_F_JIT },
-		{ 0x1000, "[unknown]", SYM_F_UNKNOWN },
+	    {0x7f0000001000, "LazyCompile:*foo bar.js:1", SYM_F_JIT},
+	    {0x7f00000010ff, "LazyCompile:*foo bar.js:1", SYM_F_JIT},
+	    {0x7f0000001100, "[unknown]", SYM_F_UNKNOWN},
+	    {0x7f000000200f, "stub", SYM_F_JIT},
+	    {0x7f0000003010, "new", SYM_F_JIT}, /* the later line wins */
+	    {0x7f0000003030, "[unknown]", SYM_F_UNKNOWN},
+	    {0x7f0000004000, "[unknown]", SYM_F_UNKNOWN},
+	    {0x7f0000005000, "[unknown]", SYM_F_UNKNOWN},
+	    {0x7f0000006000, "py::f:/x.py", SYM_F_JIT},
+	    {0x1000, "[unknown]", SYM_F_UNKNOWN},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -482,7 +520,7 @@ static void test_perfmap(void **state)
 static void test_perfmap_parse_empty(void **state)
 {
 	(void)state;
-	struct sym_perfmap m = { 0 };
+	struct sym_perfmap m = {0};
 
 	assert_int_equal(sym_perfmap_parse(&m, "", 0), 0);
 	assert_int_equal(m.n, 0);
@@ -496,15 +534,11 @@ static void test_perfmap_parse_empty(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_alias_rule),
-		cmocka_unit_test(test_symbols),
-		cmocka_unit_test(test_inlines),
-		cmocka_unit_test(test_demangle),
-		cmocka_unit_test(test_unknown_files),
-		cmocka_unit_test(test_vdso),
-		cmocka_unit_test(test_kallsyms),
-		cmocka_unit_test(test_perfmap),
-		cmocka_unit_test(test_perfmap_parse_empty),
+	    cmocka_unit_test(test_alias_rule),	   cmocka_unit_test(test_symbols),
+	    cmocka_unit_test(test_inlines),	   cmocka_unit_test(test_demangle),
+	    cmocka_unit_test(test_demangle_table), cmocka_unit_test(test_unknown_files),
+	    cmocka_unit_test(test_vdso),	   cmocka_unit_test(test_kallsyms),
+	    cmocka_unit_test(test_perfmap),	   cmocka_unit_test(test_perfmap_parse_empty),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+/*
+ * sym_bench: times symbolize/ on address lists, for bench/bench_sym.sh.
+ *
+ *   sym_bench [-r REPEATS] [-w WARM_ROUNDS] [-n] FILE=ADDRFILE...
+ *
+ * Cold: a new session per repeat, every file opened and every address
+ * symbolized once (inline chains and lines, as `addr2line -f -i -C`);
+ * the median wall time is printed, in total and per file ("file PATH N MS"). Warm: the same
+ * addresses looked up again WARM_ROUNDS times in a session that has seen them (the per-address
+ * cache), as lookups per second. -n: no lines.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "symbolize/symbolize.h"
+
+struct input {
+	const char *path;
+	uint64_t *addr;
+	size_t n;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int load(struct input *in, char *arg)
+{
+	char *eq = strchr(arg, '=');
+	char line[128];
+	size_t cap = 0;
+
+	if (!eq)
+		return -EINVAL;
+	*eq = '\0';
+	in->path = arg;
+	FILE *fp = fopen(eq + 1, "r");
+
+	if (!fp)
+		return -errno;
+	while (fgets(line, sizeof(line), fp)) {
+		if (in->n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			uint64_t *a = realloc(in->addr, cap * sizeof(*a));
+
+			if (!a) {
+				fclose(fp);
+				return -ENOMEM;
+			}
+			in->addr = a;
+		}
+		in->addr[in->n++] = strtoull(line, NULL, 16);
+	}
+	fclose(fp);
+	return 0;
+}
+
+/* One pass over every input; returns frames seen (so nothing is optimized away). */
+static long pass(struct sym_session *s, struct sym_file **files, const struct input *in, size_t nin,
+		 double *file_s)
+{
+	long frames = 0;
+
+	for (size_t i = 0; i < nin; i++) {
+		double t0 = now();
+
+		if (!files[i] && !(files[i] = sym_file_get(s, in[i].path, NULL, 0)))
+			return -1;
+		for (size_t j = 0; j < in[i].n; j++) {
+			const struct sym_frame *fr;
+			int n = sym_file_lookup(s, files[i], in[i].addr[j], &fr);
+
+			if (n < 0)
+				return -1;
+			frames += n;
+		}
+		if (file_s)
+			file_s[i] = now() - t0;
+	}
+	return frames;
+}
+
+int main(int argc, char **argv)
+{
+	int repeats = 5, warm_rounds = 20, c;
+	struct sym_opts opts = {.lines = true, .no_debuginfod = true};
+
+	while ((c = getopt(argc, argv, "r:w:n")) != -1) {
+		switch (c) {
+		case 'r':
+			repeats = atoi(optarg);
+			break;
+		case 'w':
+			warm_rounds = atoi(optarg);
+			break;
+		case 'n':
+			opts.lines = false;
+			break;
+		default:
+			fprintf(stderr, "usage: sym_bench [-r N] [-w N] [-n] FILE=ADDRFILE...\n");
+			return 2;
+		}
+	}
+	size_t nin = (size_t)(argc - optind), total = 0;
+	struct input *in = calloc(nin ? nin : 1, sizeof(*in));
+	struct sym_file **files = calloc(nin ? nin : 1, sizeof(*files));
+	double *cold = calloc((size_t)(repeats > 0 ? repeats : 1), sizeof(*cold));
+	double *file_cold =
+	    calloc((nin ? nin : 1) * (size_t)(repeats > 0 ? repeats : 1), sizeof(*file_cold));
+	long frames = 0;
+
+	if (!in || !files || !cold || !file_cold || repeats < 1 || warm_rounds < 1)
+		return 2;
+	for (size_t i = 0; i < nin; i++) {
+		int err = load(&in[i], argv[optind + (int)i]);
+
+		if (err) {
+			fprintf(stderr, "sym_bench: cannot read '%s': %s\n", argv[optind + (int)i],
+				strerror(-err));
+			return 1;
+		}
+		total += in[i].n;
+	}
+	for (int r = 0; r < repeats; r++) {
+		double t0 = now();
+		struct sym_session *s = sym_session_new(&opts);
+
+		memset(files, 0, nin * sizeof(*files));
+		frames = s ? pass(s, files, in, nin, file_cold + (size_t)r * nin) : -1;
+		cold[r] = now() - t0;
+		sym_session_free(s);
+		if (frames < 0) {
+			fprintf(stderr, "sym_bench: lookup failed\n");
+			return 1;
+		}
+	}
+	qsort(cold, (size_t)repeats, sizeof(*cold), cmp_double);
+
+	struct sym_session *s = sym_session_new(&opts);
+
+	memset(files, 0, nin * sizeof(*files));
+	pass(s, files, in, nin, NULL);
+	double t0 = now();
+
+	for (int r = 0; r < warm_rounds; r++)
+		pass(s, files, in, nin, NULL);
+	double warm = now() - t0;
+
+	sym_session_free(s);
+	printf("addresses %zu\nframes %ld\ncold_ms %.2f\nwarm_lookups_per_s %.0f\n", total, frames,
+	       cold[repeats / 2] * 1e3, (double)total * warm_rounds / warm);
+	for (size_t i = 0; i < nin; i++) {
+		double *v = malloc((size_t)repeats * sizeof(*v));
+
+		for (int r = 0; v && r < repeats; r++)
+			v[r] = file_cold[(size_t)r * nin + i];
+		if (v) {
+			qsort(v, (size_t)repeats, sizeof(*v), cmp_double);
+			printf("file %s %zu %.2f\n", in[i].path, in[i].n, v[repeats / 2] * 1e3);
+		}
+		free(v);
+		free(in[i].addr);
+	}
+	free(file_cold);
+	free(in);
+	free(files);
+	free(cold);
+	return 0;
+}
