@@ -3,10 +3,14 @@
  * xprof tables FILE [--addr ADDR] [--debug-file F] [--summary]: build the
  * unwind table of an ELF file the way the profiler does and print it, one
  * line per entry (address range, CFA rule, return address, rbp), like
- * objtool's orc_dump, then a summary: entries, distinct rules, bytes, the
- * ratio to .eh_frame + .eh_frame_hdr and the unrepresentable rows by kind.
+ * objtool's orc_dump, labelled with the function symbols that start in each
+ * entry (.symtab of the debug file or the file, else .dynsym), then a summary: entries, distinct
+ * rules, bytes, the ratio to .eh_frame + .eh_frame_hdr and the unrepresentable rows by kind.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -78,12 +82,93 @@ static void rule_str(char *buf, size_t len, const struct unw_rule *r)
 	snprintf(buf, len, "cfa:%s%+-7d ra:%-7s rbp:%s", reg, r->cfa_off, ra, bp);
 }
 
+/* Function symbols of the file (.symtab, else .dynsym), to label the dump. */
+struct syms {
+	struct sym {
+		uint64_t addr;
+		char *name;
+	} * v;
+	size_t n;
+};
+
+static int sym_cmp(const void *a, const void *b)
+{
+	const struct sym *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Best effort: a file without symbols is dumped without labels. */
+static void syms_load(struct syms *ss, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf *elf;
+	size_t cap = 0;
+
+	memset(ss, 0, sizeof(*ss));
+	if (fd < 0)
+		return;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	for (int pass = 0; elf && pass < 2 && !ss->n; pass++) {
+		Elf_Scn *scn = NULL;
+		unsigned want = pass ? SHT_DYNSYM : SHT_SYMTAB;
+
+		while ((scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+			Elf_Data *d;
+
+			if (!gelf_getshdr(scn, &sh) || sh.sh_type != want || !sh.sh_entsize ||
+			    !(d = elf_getdata(scn, NULL)))
+				continue;
+			for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+				GElf_Sym sym;
+				const char *name;
+
+				if (!gelf_getsym(d, (int)i, &sym) ||
+				    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value ||
+				    sym.st_shndx == SHN_UNDEF ||
+				    !(name = elf_strptr(elf, sh.sh_link, sym.st_name)) || !*name)
+					continue;
+				if (ss->n == cap) {
+					size_t nc = cap ? 2 * cap : 256;
+					struct sym *nv = realloc(ss->v, nc * sizeof(*nv));
+
+					if (!nv)
+						goto out;
+					ss->v = nv;
+					cap = nc;
+				}
+				ss->v[ss->n].addr = sym.st_value;
+				ss->v[ss->n].name = strdup(name);
+				if (ss->v[ss->n].name)
+					ss->n++;
+			}
+		}
+	}
+out:
+	if (ss->n)
+		qsort(ss->v, ss->n, sizeof(*ss->v), sym_cmp);
+	elf_end(elf);
+	close(fd);
+}
+
+static void syms_free(struct syms *ss)
+{
+	for (size_t i = 0; i < ss->n; i++)
+		free(ss->v[i].name);
+	free(ss->v);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: xprof tables FILE [--addr ADDR] [--debug-file F] [--summary]\n"
 		   "\n"
 		   "Build the unwind table xprof uses for an ELF file from its DWARF CFI\n"
-		   "(.eh_frame, .debug_frame) and print it with a summary.\n"
+		   "(.eh_frame, .debug_frame) and print it, labelled with function symbols,\n"
+		   "with a summary.\n"
 		   "\n"
 		   "  --addr ADDR        print only the rule at the virtual address ADDR (hex)\n"
 		   "  --debug-file F     also read .debug_frame from the separate debug file F\n"
@@ -185,6 +270,13 @@ int cmd_tables(int argc, char **argv)
 		return 0;
 	}
 	if (!summary_only) {
+		struct syms ss;
+		size_t k = 0;
+
+		if (debug)
+			syms_load(&ss, debug); /* its .symtab names local functions too */
+		if (!debug || !ss.n)
+			syms_load(&ss, path);
 		for (size_t i = 0; i < n; i++) {
 			uint64_t a, next = 0;
 			struct unw_rule r, dummy;
@@ -192,12 +284,32 @@ int cmd_tables(int argc, char **argv)
 			unw_table_row(tab, i, &a, &r);
 			if (i + 1 < n)
 				unw_table_row(tab, i + 1, &next, &dummy);
+			/* label the functions that start in this entry, aliases on one line */
+			for (uint64_t last = 0; k < ss.n && (i + 1 == n || ss.v[k].addr < next);
+			     k++) {
+				if (ss.v[k].addr < a)
+					continue;
+				if (ss.v[k].addr == last) {
+					printf(", %s", ss.v[k].name);
+				} else {
+					if (last)
+						printf(":\n");
+					printf("%s", ss.v[k].name);
+					if (ss.v[k].addr != a)
+						printf(" (at %#" PRIx64 ")", ss.v[k].addr);
+				}
+				last = ss.v[k].addr;
+				if (k + 1 == ss.n ||
+				    ss.v[k + 1].addr >= (i + 1 == n ? UINT64_MAX : next))
+					printf(":\n");
+			}
 			rule_str(buf, sizeof(buf), &r);
 			if (i + 1 < n)
 				printf("%#014" PRIx64 "-%#014" PRIx64 "  %s\n", a, next, buf);
 			else
 				printf("%#014" PRIx64 "-%-14s  %s\n", a, "", buf);
 		}
+		syms_free(&ss);
 	}
 	printf("file: %s%s%s\n", path, debug ? ", debug file " : "", debug ? debug : "");
 	printf("fdes: %" PRIu64 ", cfi rows: %" PRIu64 "\n", st.fdes, st.rows);

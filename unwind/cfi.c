@@ -436,7 +436,8 @@ static void state_to_rule(const struct interp *it, struct unw_rule *r, int *unre
 	 */
 	if (it->cie->signal && s->cfa_is_expr && is_breg7(s->cfa_expr, s->cfa_elen, 160, true) &&
 	    ra->how == R_EXPR && is_breg7(ra->expr, ra->elen, 168, false) && bp->how == R_EXPR &&
-	    is_breg7(bp->expr, bp->elen, 120, false)) {
+	    is_breg7(bp->expr, bp->elen, 120, false) && s->col[COL_RSP].how == R_EXPR &&
+	    is_breg7(s->col[COL_RSP].expr, s->col[COL_RSP].elen, 160, false)) {
 		r->type = UNW_RULE_SIGNAL;
 		return;
 	}
@@ -803,8 +804,10 @@ int unw_cfi_read(struct unw_cfi *cfi, enum unw_cfi_kind kind, const uint8_t *dat
 		if (dwarf64)
 			length = rd_bytes(&r, 8);
 		if (length == 0) {
-			if (kind == UNW_CFI_EH_FRAME)
+			if (kind == UNW_CFI_EH_FRAME) {
+				off += 4;
 				break; /* the .eh_frame terminator (crtend.o) */
+			}
 			off = (uint64_t)(r.p - data);
 			continue;
 		}
@@ -896,6 +899,7 @@ int unw_cfi_read(struct unw_cfi *cfi, enum unw_cfi_kind kind, const uint8_t *dat
 		if (!err)
 			err = push_fde(cfi, start, start + range, first, prio);
 	}
+	cfi->used = off < len ? (size_t)off : len;
 	free(cies.slot);
 	free(it);
 	return err;

@@ -8,10 +8,10 @@
 # $(O)/progs/, which is where the tests look ($XPROF_BUILD/progs).
 
 UNW_PROG_DIR := $(O)/progs
-UNW_PROGS := $(UNW_PROG_DIR)/cfi_omitfp $(UNW_PROG_DIR)/cfi_cxx $(UNW_PROG_DIR)/cfi_odd \
+UNW_TAB_PROGS := $(UNW_PROG_DIR)/cfi_omitfp $(UNW_PROG_DIR)/cfi_cxx $(UNW_PROG_DIR)/cfi_odd \
              $(UNW_PROG_DIR)/cfi_dbg $(UNW_PROG_DIR)/cfi_dbg.debug $(UNW_PROG_DIR)/cfi_dbg.stripped \
-             $(UNW_PROG_DIR)/cfi_nobid
-EXTRA_TEST_BINS += $(UNW_PROGS)
+             $(UNW_PROG_DIR)/cfi_nobid $(UNW_PROG_DIR)/cfi_dbgz
+EXTRA_TEST_BINS += $(UNW_TAB_PROGS)
 
 # -Wa,--gsframe: the SFrame comparison reads .sframe from these two.
 $(UNW_PROG_DIR)/cfi_omitfp: tests/progs/cfi_omitfp.c
@@ -42,12 +42,13 @@ $(UNW_PROG_DIR)/cfi_dbg.debug: $(UNW_PROG_DIR)/cfi_dbg
 $(UNW_PROG_DIR)/cfi_dbg.stripped: $(UNW_PROG_DIR)/cfi_dbg
 	$(Q)objcopy --strip-debug $< $@
 
+# SHF_COMPRESSED .debug_frame
+$(UNW_PROG_DIR)/cfi_dbgz: $(UNW_PROG_DIR)/cfi_dbg
+	$(Q)objcopy --compress-debug-sections=zlib $< $@
+
 # No build-id note: the cache keys it by path, size and mtime.
 $(UNW_PROG_DIR)/cfi_nobid: $(UNW_PROG_DIR)/cfi_odd
 	$(Q)objcopy --remove-section .note.gnu.build-id $< $@
-
-# The Makefile reads unit-bins' prerequisites before including this file.
-unit-bins: $(UNW_PROGS)
 
 # The unwind tests link only unwind/'s objects (libdw/libelf come with LDLIBS).
 test_unwind_oracle_OBJS := $(unwind_OBJS)

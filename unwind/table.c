@@ -100,7 +100,7 @@ static int layout_of(uint64_t n, uint64_t nrules, uint64_t nblocks, struct layou
 	l->rules = (l->rules + 7) & ~(size_t)7;
 	l->ip = l->rules + sizeof(struct unw_row) * nrules;
 	l->rid = l->ip + 2 * n;
-	l->size = l->rid + 2 * n;
+	l->size = l->rid + UNW_TAB_RID_SIZE(nrules) * n;
 	return 0;
 }
 
@@ -119,7 +119,10 @@ static void table_point(struct unw_table *tab)
 	tab->sub = (const uint16_t *)((const char *)tab->blob + l.sub);
 	tab->rules = (const struct unw_row *)((const char *)tab->blob + l.rules);
 	tab->ip = (const uint16_t *)((const char *)tab->blob + l.ip);
-	tab->rid = (const uint16_t *)((const char *)tab->blob + l.rid);
+	if (UNW_TAB_RID_SIZE(h->nrules) == 1)
+		tab->rid8 = (const uint8_t *)tab->blob + l.rid;
+	else
+		tab->rid16 = (const uint16_t *)((const char *)tab->blob + l.rid);
 }
 
 /* CRC-32 of the whole blob with the crc field taken as 0. */
@@ -296,7 +299,8 @@ struct unw_table *unw_table_from_rows(const uint64_t *addr, const struct unw_rul
 	uint32_t *blk = (uint32_t *)((char *)tab->blob + l.blk);
 	uint16_t *sub = (uint16_t *)((char *)tab->blob + l.sub);
 	uint16_t *ip = (uint16_t *)((char *)tab->blob + l.ip);
-	uint16_t *rid = (uint16_t *)((char *)tab->blob + l.rid);
+	uint8_t *rid = (uint8_t *)tab->blob + l.rid;
+	unsigned rw = UNW_TAB_RID_SIZE(map.n);
 	size_t e = 0;
 
 	if (map.n)
@@ -320,7 +324,10 @@ struct unw_table *unw_table_from_rows(const uint64_t *addr, const struct unw_rul
 	}
 	for (e = 0; e < ne; e++) {
 		ip[e] = (uint16_t)((eaddr[e] - base) & (BLOCK_SIZE - 1));
-		rid[e] = erid[e];
+		if (rw == 1)
+			rid[e] = (uint8_t)erid[e];
+		else
+			memcpy(rid + 2 * e, &erid[e], 2); /* little-endian u16, as rid16 reads it */
 	}
 	h->magic = UNW_TAB_MAGIC;
 	h->version = UNW_TAB_VERSION;
@@ -370,7 +377,8 @@ struct unw_table *unw_table_from_blob(void *blob, size_t size)
 	const uint16_t *sub = (const uint16_t *)((const char *)blob + l.sub);
 	const struct unw_row *rules = (const struct unw_row *)((const char *)blob + l.rules);
 	const uint16_t *ip = (const uint16_t *)((const char *)blob + l.ip);
-	const uint16_t *rid = (const uint16_t *)((const char *)blob + l.rid);
+	const uint8_t *rid = (const uint8_t *)blob + l.rid;
+	unsigned rw = UNW_TAB_RID_SIZE(h->nrules);
 
 	if (h->nblocks && (blk[0] != 0 || blk[h->nblocks] != h->nentries || blk[1] == 0 ||
 			   blk[h->nblocks - 1] == h->nentries))
@@ -397,9 +405,14 @@ struct unw_table *unw_table_from_blob(void *blob, size_t size)
 					goto out;
 		}
 	}
-	for (uint32_t e = 0; e < h->nentries; e++)
-		if (rid[e] >= h->nrules || (e && rid[e] == rid[e - 1]))
+	for (uint32_t e = 0, prev = 0; e < h->nentries; e++) {
+		uint32_t id =
+		    rw == 1 ? rid[e] : (uint32_t)rid[2 * e] | (uint32_t)rid[2 * e + 1] << 8;
+
+		if (id >= h->nrules || (e && id == prev))
 			goto out;
+		prev = id;
+	}
 	for (uint32_t r = 0; r < h->nrules; r++) {
 		struct unw_rule d;
 		struct unw_row back;
@@ -449,6 +462,11 @@ size_t unw_table_count(const struct unw_table *tab)
 	return tab ? tab->n : 0;
 }
 
+static inline uint32_t rule_id(const struct unw_table *tab, size_t i)
+{
+	return tab->rid8 ? tab->rid8[i] : tab->rid16[i];
+}
+
 /* Index of the entry covering vaddr, or -1 when vaddr is before the first one. */
 static inline long table_find(const struct unw_table *tab, uint64_t vaddr)
 {
@@ -496,7 +514,7 @@ int unw_table_lookup(const struct unw_table *tab, uint64_t vaddr, struct unw_rul
 		memset(out, 0, sizeof(*out));
 		return -ENOENT;
 	}
-	decode(&tab->rules[tab->rid[i]], out);
+	decode(&tab->rules[rule_id(tab, (size_t)i)], out);
 	return out->type == UNW_RULE_NONE ? -ENOENT : 0;
 }
 
@@ -514,5 +532,5 @@ void unw_table_row(const struct unw_table *tab, size_t i, uint64_t *addr, struct
 			hi = mid;
 	}
 	*addr = tab->base + ((uint64_t)lo << UNW_TAB_BLOCK_SHIFT) + tab->ip[i];
-	unw_rule_decode(&tab->rules[tab->rid[i]], out);
+	unw_rule_decode(&tab->rules[rule_id(tab, i)], out);
 }

@@ -114,7 +114,7 @@ static int elf_read_cfi(Elf *elf, struct unw_cfi *cfi, bool debug_file, int *nse
 	if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN)
 		return -ENOEXEC;
 	if (elf_getshdrstrndx(elf, &shstrndx))
-		return -ENOEXEC;
+		return 0; /* no usable section headers: the caller tries the program headers */
 	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 		const char *name;
@@ -134,7 +134,8 @@ static int elf_read_cfi(Elf *elf, struct unw_cfi *cfi, bool debug_file, int *nse
 			kind = UNW_CFI_DEBUG_FRAME;
 		else
 			continue;
-		if (sh.sh_type != SHT_PROGBITS) /* NOBITS in separate debug files */
+		/* NOBITS in separate debug files; LLVM types .eh_frame SHT_X86_64_UNWIND */
+		if (sh.sh_type != SHT_PROGBITS && sh.sh_type != SHT_X86_64_UNWIND)
 			continue;
 		if ((sh.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
 			continue;
@@ -154,6 +155,72 @@ static int elf_read_cfi(Elf *elf, struct unw_cfi *cfi, bool debug_file, int *nse
 	return 0;
 }
 
+/* The file bytes at vaddr, through the PT_LOAD that maps them; *avail = bytes up to its end. */
+static const uint8_t *vaddr_bytes(Elf *elf, const uint8_t *raw, size_t rawlen, uint64_t vaddr,
+				  size_t *avail)
+{
+	size_t n;
+
+	if (elf_getphdrnum(elf, &n))
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || vaddr < ph.p_vaddr ||
+		    vaddr - ph.p_vaddr >= ph.p_filesz)
+			continue;
+		/* untrusted headers: no sum may wrap */
+		if (ph.p_offset > rawlen || ph.p_filesz > rawlen - ph.p_offset)
+			return NULL;
+		uint64_t off = ph.p_offset + (vaddr - ph.p_vaddr);
+		uint64_t end = ph.p_offset + ph.p_filesz;
+
+		*avail = (size_t)(end - off);
+		return raw + off;
+	}
+	return NULL;
+}
+
+/*
+ * No section headers (sstrip'ed files, images cut short): find .eh_frame
+ * through PT_GNU_EH_FRAME, whose .eh_frame_hdr starts with a pointer to it.
+ * Its length is unknown; the reader stops at the zero terminator or at the
+ * end of the segment.
+ */
+static int eh_frame_from_phdrs(Elf *elf, struct unw_cfi *cfi, int *nsec)
+{
+	size_t n, rawlen;
+	const uint8_t *raw = (const uint8_t *)elf_rawfile(elf, &rawlen);
+
+	if (!raw || elf_getphdrnum(elf, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+		size_t avail;
+		const uint8_t *hdr;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_GNU_EH_FRAME)
+			continue;
+		hdr = vaddr_bytes(elf, raw, rawlen, ph.p_vaddr, &avail);
+		/* version 1, eh_frame_ptr encoded pcrel|sdata4 as every linker writes it */
+		if (!hdr || avail < 8 || hdr[0] != 1 || hdr[1] != 0x1b)
+			return 0;
+		int32_t rel = (int32_t)((uint32_t)hdr[4] | (uint32_t)hdr[5] << 8 |
+					(uint32_t)hdr[6] << 16 | (uint32_t)hdr[7] << 24);
+		uint64_t eh = ph.p_vaddr + 4 + (uint64_t)(int64_t)rel;
+		const uint8_t *data = vaddr_bytes(elf, raw, rawlen, eh, &avail);
+
+		if (!data)
+			return 0;
+		(*nsec)++;
+		int err = unw_cfi_read(cfi, UNW_CFI_EH_FRAME, data, avail, eh, 0);
+
+		cfi->stats->eh_frame_bytes += ph.p_filesz + cfi->used;
+		return err;
+	}
+	return 0;
+}
+
 static struct unw_table *table_from_elfs(Elf *elf, Elf *debug, struct unw_gen_stats *stats)
 {
 	struct unw_gen_stats local;
@@ -166,6 +233,8 @@ static struct unw_table *table_from_elfs(Elf *elf, Elf *debug, struct unw_gen_st
 	memset(stats, 0, sizeof(*stats));
 	cfi.stats = stats;
 	err = elf_read_cfi(elf, &cfi, false, &nsec);
+	if (!err && !nsec)
+		err = eh_frame_from_phdrs(elf, &cfi, &nsec);
 	if (!err && debug) {
 		err = elf_read_cfi(debug, &cfi, true, &ndebug);
 		if (err == -ENOEXEC)

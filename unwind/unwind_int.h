@@ -13,7 +13,7 @@
  *   (0-6 bytes of padding to 8)
  *   struct unw_row rules[nrules]             distinct rules, 8 bytes each
  *   uint16_t ip[nentries]                    entry address - (base + 64 KiB * block)
- *   uint16_t rid[nentries]                   index into rules[]
+ *   uint8_t or uint16_t rid[nentries]        index into rules[]: 1 byte when nrules <= 256
  *
  * Entry i covers [addr(i), addr(i + 1)); addresses strictly increase and
  * neighbouring entries never have the same rule (runs are merged). Entries
@@ -41,11 +41,13 @@
 #include "unwind/unwind.h"
 
 #define UNW_TAB_MAGIC	    0x58505554u /* "TUPX" little-endian: xprof unwind table */
-#define UNW_TAB_VERSION	    2
+#define UNW_TAB_VERSION	    3
 #define UNW_TAB_BLOCK_SHIFT 16 /* 64 KiB blocks: the u16 ip[] is an offset inside one */
 #define UNW_TAB_SUB_SHIFT   10 /* 1 KiB sub-blocks: the search range of a lookup */
 #define UNW_TAB_SUBS	    (1u << (UNW_TAB_BLOCK_SHIFT - UNW_TAB_SUB_SHIFT))
-#define UNW_TAB_MAX_RULES   65536 /* rid[] is u16 */
+#define UNW_TAB_MAX_RULES   65536 /* rid[] is u16 at most */
+/* Bytes per rule id: libc has 304 rules, ld.so, libm and libstdc++ 94-133. */
+#define UNW_TAB_RID_SIZE(nrules) ((nrules) <= 256 ? 1u : 2u)
 
 /*
  * The stored rule record: 8 bytes, no padding, no bitfields.
@@ -93,7 +95,8 @@ struct unw_table {
 	const uint16_t *sub;
 	const struct unw_row *rules;
 	const uint16_t *ip;
-	const uint16_t *rid;
+	const uint8_t *rid8;	    /* rid[] when nrules <= 256, else NULL */
+	const uint16_t *rid16;	    /* rid[] when nrules > 256, else NULL */
 	struct unw_gen_stats stats; /* generation stats; zero when loaded from the cache */
 };
 
@@ -135,6 +138,7 @@ struct unw_cfi {
 	struct unw_cfi_fde *fdes;
 	size_t nfdes, cap_fdes;
 	struct unw_gen_stats *stats; /* counts fdes, rows, unrep[] */
+	size_t used;		     /* bytes the last unw_cfi_read() walked, terminator included */
 };
 
 enum unw_cfi_kind {

@@ -30,6 +30,16 @@ plt=$(readelf -SW "$LIBC" | awk '$2 == ".plt" { print $4 }')
 clone=$("$XPROF" tables "$LIBC" | grep -c 'outermost')
 [ "$clone" -ge 2 ] || fail "expected the clone and clone3 children as outermost rows, got $clone"
 
+# labels: libc6-dbg's .symtab names the trampoline of the signal row
+bid=$(readelf -n "$LIBC" | sed -n 's/.*Build ID: //p')
+dbg=/usr/lib/debug/.build-id/${bid:0:2}/${bid:2}.debug
+if [ -r "$dbg" ]; then
+	"$XPROF" tables "$LIBC" --debug-file "$dbg" | grep -A1 '^__restore_rt' | grep -q ' signal ' ||
+		fail "no __restore_rt label before the signal row"
+else
+	echo "test_tables: $dbg missing (libc6-dbg): label check skipped"
+fi
+
 # 3. summary
 sum=$("$XPROF" tables --summary "$LIBC") || fail "summary failed"
 echo "$sum"

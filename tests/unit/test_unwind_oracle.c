@@ -148,9 +148,13 @@ static bool libdw_rule(Dwarf_CFI *cfi, uint64_t addr, struct unw_rule *r, enum v
 	assert_int_equal(dwarf_frame_cfa(fr, &cops, &cn), 0);
 	ra_ok = reg_loc(fr, 16, &ra_loc, &ra_off, &ra_b, 168);
 	bp_ok = reg_loc(fr, 6, &bp_loc, &bp_off, &bp_b, 120);
+	uint8_t sp_loc;
+	int32_t sp_off;
+	bool sp_b;
 
+	(void)reg_loc(fr, 7, &sp_loc, &sp_off, &sp_b, 160);
 	if (signal && cn == 2 && op_is(&cops[0], DW_OP_breg7, 160) && cops[1].atom == DW_OP_deref &&
-	    ra_b && bp_b) {
+	    ra_b && bp_b && sp_b) {
 		r->type = UNW_RULE_SIGNAL;
 	} else if (ra_ok && ra_loc == UNW_LOC_UNDEF) {
 		r->type = UNW_RULE_OUTERMOST;
@@ -418,10 +422,54 @@ static void test_progs(void **state)
 	/* .debug_frame for the program's code, .eh_frame for the crt parts */
 	prog("cfi_dbg", p, sizeof(p));
 	oracle_file("cfi_dbg (.debug_frame)", p, NULL, true, true);
+	prog("cfi_dbgz", p, sizeof(p));
+	oracle_file("cfi_dbgz (compressed)", p, NULL, true, true);
 	/* .debug_frame only in the separate debug file */
 	prog("cfi_dbg.stripped", p, sizeof(p));
 	prog("cfi_dbg.debug", d, sizeof(d));
 	oracle_file("cfi_dbg (debug file)", p, d, true, true);
+}
+
+/* A file without section headers: .eh_frame is found through PT_GNU_EH_FRAME. */
+static void test_no_section_headers(void **state)
+{
+	char src[4200], dst[] = "/tmp/xprof-nosh.XXXXXX";
+	struct unw_gen_stats st;
+
+	(void)state;
+	prog("cfi_omitfp", src, sizeof(src));
+	int in = open(src, O_RDONLY), out = mkstemp(dst);
+	assert_true(in >= 0 && out >= 0);
+	char buf[65536];
+	ssize_t n;
+	Elf64_Ehdr eh;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	assert_int_equal(pread(out, &eh, sizeof(eh), 0), sizeof(eh));
+	eh.e_shoff = 0;
+	eh.e_shnum = 0;
+	eh.e_shstrndx = 0;
+	assert_int_equal(pwrite(out, &eh, sizeof(eh), 0), sizeof(eh));
+	close(in);
+	close(out);
+
+	struct unw_table *a = unw_table_from_elf(src, NULL, NULL);
+	struct unw_table *b = unw_table_from_elf(dst, NULL, &st);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(unw_table_count(a), unw_table_count(b));
+	for (size_t i = 0; i < unw_table_count(a); i++) {
+		uint64_t x, y;
+		struct unw_rule r, q;
+
+		unw_table_row(a, i, &x, &r);
+		unw_table_row(b, i, &y, &q);
+		assert_int_equal(x, y);
+		assert_true(rule_eq(&r, &q));
+	}
+	unw_table_free(a);
+	unw_table_free(b);
+	unlink(dst);
 }
 
 static void test_vdso(void **state)
@@ -632,7 +680,7 @@ int main(void)
 	    cmocka_unit_test(test_libc),   cmocka_unit_test(test_ldso),
 	    cmocka_unit_test(test_libm),   cmocka_unit_test(test_libstdcxx),
 	    cmocka_unit_test(test_vdso),   cmocka_unit_test(test_progs),
-	    cmocka_unit_test(test_sframe),
+	    cmocka_unit_test(test_sframe), cmocka_unit_test(test_no_section_headers),
 	};
 
 	elf_version(EV_CURRENT);
