@@ -15,8 +15,8 @@
 
 #include "bpf/sample.h"
 
-#define PAGE_SZ 4096u
-#define PF_KTHREAD 0x00200000u
+#define PAGE_SZ	     4096u
+#define PF_KTHREAD   0x00200000u
 #define PF_IO_WORKER 0x00000010u
 
 /*
@@ -25,15 +25,15 @@
  * bpf_ringbuf_reserve()'s size.
  */
 const volatile __u32 stack_size = XP_STACK_DEFAULT;
-const volatile __u8 all_tasks = 0;	/* -a: every user task but our own */
-const volatile __u8 want_kstack = 0;	/* -g kernel */
+const volatile __u8 all_tasks = 0;   /* -a: every user task but our own */
+const volatile __u8 want_kstack = 0; /* -g kernel */
 const volatile __u32 self_tgid = 0;
 /* Wake the reader only past this much queued data; it polls every few ms anyway. */
 const volatile __u64 wakeup_bytes = 1 << 20;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20);	/* resized by user space before load */
+	__uint(max_entries, 8 << 20); /* resized by user space before load */
 } samples SEC(".maps");
 
 /* tgid -> 1 for every target process; user space seeds it, xp_fork extends it. */
@@ -69,16 +69,15 @@ static __always_inline void stat_inc(__u32 idx)
  * page, stopping at the first page that cannot be read (unmapped, or not
  * present: no page faults in this context). A single large read fails as a
  * whole when any page of it is missing, which is why the copy goes page by
- * page. Returns the new off; *short_read is set when it stopped early.
+ * page. Returns the new off (< limit when it stopped early).
  *
  * The reservation has XP_SAMPLE_SLACK bytes beyond stack_size: the verifier
  * bounds off and len separately (off < limit <= stack_size, len <= 4096), so
  * it needs room for off + len without knowing off + len <= limit.
  */
-static __always_inline __u32 copy_pages(__u8 *dst, __u32 off, __u32 limit, __u64 src,
-					 __u32 *short_read)
+static __always_inline __u32 copy_pages(__u8 *dst, __u32 off, __u32 limit, __u64 src)
 {
-	__u64 base = src - off;	/* user address that lands at dst[0] */
+	__u64 base = src - off; /* user address that lands at dst[0] */
 
 	for (int i = 0; i < XP_STACK_MAX / PAGE_SZ + 1; i++) {
 		__u64 at = base + off;
@@ -95,10 +94,8 @@ static __always_inline __u32 copy_pages(__u8 *dst, __u32 off, __u32 limit, __u64
 		len &= 2 * PAGE_SZ - 1;
 		if (len > PAGE_SZ)
 			break;
-		if (bpf_probe_read_user(dst + off, len, (const void *)at)) {
-			*short_read = 1;
+		if (bpf_probe_read_user(dst + off, len, (const void *)at))
 			break;
-		}
 		off += len;
 	}
 	return off;
@@ -112,7 +109,7 @@ static __always_inline __u32 copy_pages(__u8 *dst, __u32 off, __u32 limit, __u64
  * frame is the one nearest the top, so the scan goes top down. Returns the
  * interrupted sp or 0.
  */
-#define ALT_SCAN_WORDS 2048	/* 16 KiB below the top: covers the xsave area of any CPU */
+#define ALT_SCAN_WORDS 2048 /* 16 KiB below the top: covers the xsave area of any CPU */
 
 struct scan_ctx {
 	const __u8 *stack;
@@ -142,15 +139,15 @@ static long scan_step(__u32 i, struct scan_ctx *c)
 		return 0;
 	rsp = w[18];
 	if (rsp >= c->ss_sp && rsp < c->ss_sp + c->ss_size)
-		return 0;	/* a nested frame: interrupted code was on the altstack too */
+		return 0; /* a nested frame: interrupted code was on the altstack too */
 	c->found = rsp;
 	return 1;
 }
 
 static __always_inline __u64 find_sigframe_sp(const __u8 *stack, __u32 len, __u64 ss_sp,
-					       __u64 ss_size)
+					      __u64 ss_size)
 {
-	struct scan_ctx c = { .stack = stack, .ss_sp = ss_sp, .ss_size = ss_size, .nw = len / 8 };
+	struct scan_ctx c = {.stack = stack, .ss_sp = ss_sp, .ss_size = ss_size, .nw = len / 8};
 
 	if (c.nw < 19)
 		return 0;
@@ -167,7 +164,7 @@ int xp_sample(struct bpf_perf_event_data *ctx)
 	struct pt_regs *regs;
 	struct xp_sample *s;
 	__u8 *stack;
-	__u32 limit, off, short_read = 0;
+	__u32 limit, off;
 	__u64 sp, ss_sp, ss_size, t0;
 
 	if (tid == 0)
@@ -180,7 +177,7 @@ int xp_sample(struct bpf_perf_event_data *ctx)
 	}
 	task = bpf_get_current_task_btf();
 	if (task->flags & (PF_KTHREAD | PF_IO_WORKER))
-		return 0;	/* no user context to unwind */
+		return 0; /* no user context to unwind */
 	/* A BTF pointer: its fields are plain loads, not a probe-read helper call each. */
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	if (!regs)
@@ -249,7 +246,7 @@ int xp_sample(struct bpf_perf_event_data *ctx)
 		if (ss_sp + ss_size - sp < limit)
 			limit = ss_sp + ss_size - sp;
 	}
-	off = copy_pages(stack, 0, limit, sp, &short_read);
+	off = copy_pages(stack, 0, limit, sp);
 	s->stack_len = off;
 	if (off < limit)
 		s->flags |= XP_SAMPLE_F_STACK_SHORT;
@@ -260,7 +257,7 @@ int xp_sample(struct bpf_perf_event_data *ctx)
 		__u64 sp2 = find_sigframe_sp(stack, off, ss_sp, ss_size);
 
 		if (sp2) {
-			__u32 end = copy_pages(stack, off, stack_size, sp2, &short_read);
+			__u32 end = copy_pages(stack, off, stack_size, sp2);
 
 			s->stack2_sp = sp2;
 			s->stack2_len = end - off;

@@ -67,7 +67,7 @@ void on_prof(int)
 	/* A handler that does real work: its samples sit on the altstack. */
 	volatile unsigned long x = 0;
 
-	for (int i = 0; i < 200000; i++)
+	for (int i = 0; i < 3000000; i++)
 		x += mix((unsigned long)i);
 	handler_spins += 1;
 }

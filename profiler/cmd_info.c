@@ -17,7 +17,7 @@
 #include "profiler/profiler_int.h"
 
 struct dump {
-	unsigned words;	/* stack words printed per segment */
+	unsigned words; /* stack words printed per segment */
 };
 
 static void print_hex(const uint8_t *p, uint32_t n)
@@ -89,19 +89,20 @@ static int dump_event(void *ctx, const struct xp_event *ev)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xprof info [--dump[=WORDS]] FILE\n"
-		   "  prints a recording's settings and counts, one 'key: value' per line\n"
-		   "  --dump[=WORDS]  also print every event (and WORDS stack words per segment)\n");
+	fprintf(f,
+		"usage: xprof info [--dump[=WORDS]] FILE\n"
+		"  prints a recording's settings and counts, one 'key: value' per line\n"
+		"  --dump[=WORDS]  also print every event (and WORDS stack words per segment)\n");
 }
 
 int cmd_info(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{ "dump", optional_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"dump", optional_argument, NULL, 'D'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct dump d = { 0 };
+	struct dump d = {0};
 	struct xp_rec_info info;
 	bool dump = false;
 	const char *why = NULL;
@@ -131,7 +132,8 @@ int cmd_info(int argc, char **argv)
 		if (why)
 			fprintf(stderr, "xprof: cannot read '%s': %s\n", argv[optind], why);
 		else
-			fprintf(stderr, "xprof: cannot read '%s': %s\n", argv[optind], strerror(-err));
+			fprintf(stderr, "xprof: cannot read '%s': %s\n", argv[optind],
+				strerror(-err));
 		return 1;
 	}
 	printf("file: %s\n", argv[optind]);

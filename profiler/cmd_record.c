@@ -23,11 +23,11 @@
 #include "profiler/profiler_int.h"
 #include "profiler/record_int.h"
 
-#define MAX_OUTPUTS 16
-#define MAX_PIDS 1024
-#define FREQ_MAX 10000u
-#define CAP_PERFMON_BIT 38
-#define CAP_BPF_BIT 39
+#define MAX_OUTPUTS	  16
+#define MAX_PIDS	  1024
+#define FREQ_MAX	  10000u
+#define CAP_PERFMON_BIT	  38
+#define CAP_BPF_BIT	  39
 #define CAP_SYS_ADMIN_BIT 21
 
 static volatile sig_atomic_t stop_flag;
@@ -43,32 +43,33 @@ static const struct {
 	uint32_t type;
 	uint64_t config;
 } events[] = {
-	{ "cpu-clock", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK },
-	{ "task-clock", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK },
-	{ "cycles", PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES },
-	{ "cpu-cycles", PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES },
-	{ "instructions", PERF_TYPE_HARDWARE, PERF_COUNT_HW_INSTRUCTIONS },
-	{ "cache-misses", PERF_TYPE_HARDWARE, PERF_COUNT_HW_CACHE_MISSES },
-	{ "branch-misses", PERF_TYPE_HARDWARE, PERF_COUNT_HW_BRANCH_MISSES },
+    {"cpu-clock", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK},
+    {"task-clock", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK},
+    {"cycles", PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES},
+    {"cpu-cycles", PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES},
+    {"instructions", PERF_TYPE_HARDWARE, PERF_COUNT_HW_INSTRUCTIONS},
+    {"cache-misses", PERF_TYPE_HARDWARE, PERF_COUNT_HW_CACHE_MISSES},
+    {"branch-misses", PERF_TYPE_HARDWARE, PERF_COUNT_HW_BRANCH_MISSES},
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: xprof record [options] (-p PID[,PID...] | -a | [--] CMD [ARGS...])\n"
-		"\n"
-		"  -p, --pid PID[,PID...]  profile running processes (all their threads)\n"
-		"  -a, --all-cpus          profile every process\n"
-		"  -- CMD [ARGS...]        run CMD and profile it (and its children) until it exits\n"
-		"  -F, --freq HZ           samples per second per CPU (default 99, 1..%u)\n"
-		"  -d, --duration SECONDS  stop after this long\n"
-		"  -o, --output FILE       .xprof (raw), .folded, .svg or .pb.gz; may repeat\n"
-		"                          (default xprof.folded)\n"
-		"  -e, --event NAME        cpu-clock (default), task-clock, cycles, instructions, ...\n"
-		"  -g kernel, --kernel     also record kernel stacks\n"
-		"      --stack-size BYTES  user stack bytes copied per sample (default %u, %u..%u)\n"
-		"  -v, --verbose           print the sampler's own counters at the end\n",
-		FREQ_MAX, XP_STACK_DEFAULT, XP_STACK_MIN, XP_STACK_MAX);
+	fprintf(
+	    f,
+	    "usage: xprof record [options] (-p PID[,PID...] | -a | [--] CMD [ARGS...])\n"
+	    "\n"
+	    "  -p, --pid PID[,PID...]  profile running processes (all their threads)\n"
+	    "  -a, --all-cpus          profile every process\n"
+	    "  -- CMD [ARGS...]        run CMD and profile it (and its children) until it exits\n"
+	    "  -F, --freq HZ           samples per second per CPU (default 99, 1..%u)\n"
+	    "  -d, --duration SECONDS  stop after this long\n"
+	    "  -o, --output FILE       .xprof (raw), .folded, .svg or .pb.gz; may repeat\n"
+	    "                          (default xprof.folded)\n"
+	    "  -e, --event NAME        cpu-clock (default), task-clock, cycles, instructions, ...\n"
+	    "  -g kernel, --kernel     also record kernel stacks\n"
+	    "      --stack-size BYTES  user stack bytes copied per sample (default %u, %u..%u)\n"
+	    "  -v, --verbose           print the sampler's own counters at the end\n",
+	    FREQ_MAX, XP_STACK_DEFAULT, XP_STACK_MIN, XP_STACK_MAX);
 }
 
 static bool has_ext(const char *p, const char *ext)
@@ -133,13 +134,13 @@ static bool command_exists(const char *cmd)
 	path = getenv("PATH");
 	if (!path)
 		path = "/usr/local/bin:/usr/bin:/bin";
-	for (p = path;; ) {
+	for (p = path;;) {
 		const char *e = strchr(p, ':');
 		size_t n = e ? (size_t)(e - p) : strlen(p);
 		struct stat st;
 
 		if (snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, n ? p : ".", cmd) <
-			    (int)sizeof(buf) &&
+			(int)sizeof(buf) &&
 		    !stat(buf, &st) && S_ISREG(st.st_mode) && !access(buf, X_OK))
 			return true;
 		if (!e)
@@ -150,8 +151,8 @@ static bool command_exists(const char *cmd)
 
 struct child {
 	pid_t pid;
-	int go_fd;	/* write end: one byte releases the child */
-	int err_fd;	/* read end: the child's errno if execvp failed, EOF once it ran */
+	int go_fd;  /* write end: one byte releases the child */
+	int err_fd; /* read end: the child's errno if execvp failed, EOF once it ran */
 	int exec_errno;
 };
 
@@ -205,6 +206,36 @@ static int release_child(void *ctx)
 	return 0;
 }
 
+/* A second .xprof output: a copy of the first. 0 or -errno. */
+static int copy_file(const char *from, const char *to)
+{
+	char buf[1 << 16];
+	int in, out, err = 0;
+	ssize_t n;
+
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		err = -errno;
+		close(in);
+		return err;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		if (write(out, buf, n) != n) {
+			err = -EIO;
+			break;
+		}
+	}
+	if (n < 0)
+		err = -errno;
+	close(in);
+	if (close(out) && !err)
+		err = -EIO;
+	return err;
+}
+
 /* The summary's counts, read back from the file just written (which also proves it readable). */
 static int count_file(const char *path, struct xp_rec_info *info)
 {
@@ -216,30 +247,30 @@ static int count_file(const char *path, struct xp_rec_info *info)
 int cmd_record(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "all-cpus", no_argument, NULL, 'a' },
-		{ "freq", required_argument, NULL, 'F' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "event", required_argument, NULL, 'e' },
-		{ "call-graph", required_argument, NULL, 'g' },
-		{ "kernel", no_argument, NULL, 'K' },
-		{ "stack-size", required_argument, NULL, 'S' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"pid", required_argument, NULL, 'p'},
+	    {"all-cpus", no_argument, NULL, 'a'},
+	    {"freq", required_argument, NULL, 'F'},
+	    {"duration", required_argument, NULL, 'd'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"event", required_argument, NULL, 'e'},
+	    {"call-graph", required_argument, NULL, 'g'},
+	    {"kernel", no_argument, NULL, 'K'},
+	    {"stack-size", required_argument, NULL, 'S'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	bool verbose = false;
+	bool verbose = false, reported = false;
 	struct xp_record_opts o = {
-		.frequency = 99,
-		.stack_size = XP_STACK_DEFAULT,
-		.ev_type = PERF_TYPE_SOFTWARE,
-		.ev_config = PERF_COUNT_SW_CPU_CLOCK,
-		.ev_name = "cpu-clock",
-		.stop = &stop_flag,
+	    .frequency = 99,
+	    .stack_size = XP_STACK_DEFAULT,
+	    .ev_type = PERF_TYPE_SOFTWARE,
+	    .ev_config = PERF_COUNT_SW_CPU_CLOCK,
+	    .ev_name = "cpu-clock",
+	    .stop = &stop_flag,
 	};
-	struct xp_record_result res = { 0 };
-	struct child child = { .go_fd = -1, .err_fd = -1 };
+	struct xp_record_result res = {0};
+	struct child child = {.go_fd = -1, .err_fd = -1};
 	const char *outputs[MAX_OUTPUTS];
 	size_t nout = 0;
 	pid_t pids[MAX_PIDS];
@@ -247,7 +278,7 @@ int cmd_record(int argc, char **argv)
 	const char *rec_path = NULL;
 	char **cmd = NULL;
 	int opt, rc = 1, e;
-	struct sigaction sa = { 0 };
+	struct sigaction sa = {0};
 	struct xp_rec_info info;
 
 	optind = 1;
@@ -260,11 +291,13 @@ int cmd_record(int argc, char **argv)
 				long v = strtol(tok, &end, 10);
 
 				if (*end || v <= 0 || v > INT_MAX) {
-					fprintf(stderr, "xprof: bad pid '%s'; give -p PID[,PID...]\n", tok);
+					fprintf(stderr,
+						"xprof: bad pid '%s'; give -p PID[,PID...]\n", tok);
 					return 2;
 				}
 				if (o.npids == MAX_PIDS) {
-					fprintf(stderr, "xprof: too many pids (at most %d)\n", MAX_PIDS);
+					fprintf(stderr, "xprof: too many pids (at most %d)\n",
+						MAX_PIDS);
 					return 2;
 				}
 				pids[o.npids++] = v;
@@ -277,8 +310,8 @@ int cmd_record(int argc, char **argv)
 			unsigned long v = strtoul(optarg, &end, 10);
 
 			if (*end || !*optarg || v < 1 || v > FREQ_MAX) {
-				fprintf(stderr, "xprof: bad frequency '%s'; give -F 1..%u (Hz)\n", optarg,
-					FREQ_MAX);
+				fprintf(stderr, "xprof: bad frequency '%s'; give -F 1..%u (Hz)\n",
+					optarg, FREQ_MAX);
 				return 2;
 			}
 			o.frequency = v;
@@ -306,10 +339,11 @@ int cmd_record(int argc, char **argv)
 				if (!strcmp(optarg, events[i].name))
 					break;
 			if (i == sizeof(events) / sizeof(events[0])) {
-				fprintf(stderr,
-					"xprof: unknown event '%s'; use cpu-clock, task-clock, cycles, "
-					"instructions, cache-misses or branch-misses\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "xprof: unknown event '%s'; use cpu-clock, task-clock, cycles, "
+				    "instructions, cache-misses or branch-misses\n",
+				    optarg);
 				return 2;
 			}
 			o.ev_name = events[i].name;
@@ -319,7 +353,8 @@ int cmd_record(int argc, char **argv)
 		}
 		case 'g':
 			if (strcmp(optarg, "kernel")) {
-				fprintf(stderr, "xprof: unknown -g '%s'; -g kernel adds kernel stacks\n",
+				fprintf(stderr,
+					"xprof: unknown -g '%s'; -g kernel adds kernel stacks\n",
 					optarg);
 				return 2;
 			}
@@ -359,7 +394,8 @@ int cmd_record(int argc, char **argv)
 	}
 	o.pids = pids;
 	if (!have_privileges()) {
-		fprintf(stderr, "xprof: record needs root or CAP_BPF and CAP_PERFMON; run it with sudo\n");
+		fprintf(stderr,
+			"xprof: record needs root or CAP_BPF and CAP_PERFMON; run it with sudo\n");
 		return 1;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
@@ -372,7 +408,8 @@ int cmd_record(int argc, char **argv)
 	for (size_t i = 0; i < nout; i++) {
 		if (!known_format(outputs[i])) {
 			fprintf(stderr,
-				"xprof: unknown output format '%s'; use .xprof, .folded, .svg or .pb.gz\n",
+				"xprof: unknown output format '%s'; use .xprof, .folded, .svg or "
+				".pb.gz\n",
 				outputs[i]);
 			return 2;
 		}
@@ -386,6 +423,26 @@ int cmd_record(int argc, char **argv)
 			rec_path = outputs[i];
 	}
 
+	{
+		/* The kernel refuses (EINVAL) frequencies above this sysctl, which it may lower
+		 * itself. */
+		FILE *f = fopen("/proc/sys/kernel/perf_event_max_sample_rate", "re");
+		unsigned long max = 0;
+
+		if (f) {
+			if (fscanf(f, "%lu", &max) != 1)
+				max = 0;
+			fclose(f);
+		}
+		if (max && o.frequency > max) {
+			fprintf(stderr,
+				"xprof: -F %u is above kernel.perf_event_max_sample_rate (%lu); "
+				"lower -F or "
+				"raise the sysctl\n",
+				o.frequency, max);
+			return 2;
+		}
+	}
 	for (size_t i = 0; i < o.npids; i++) {
 		if (kill(pids[i], 0) && errno == ESRCH) {
 			fprintf(stderr, "xprof: no process with pid %d; check the pid (ps -p %d)\n",
@@ -423,7 +480,8 @@ int cmd_record(int argc, char **argv)
 		snprintf(tmp, sizeof(tmp), "%s/xprof-XXXXXX.xprof", td && *td ? td : "/tmp");
 		fd = mkstemps(tmp, 6);
 		if (fd < 0) {
-			fprintf(stderr, "xprof: cannot create a temporary file in '%s': %s; set TMPDIR\n",
+			fprintf(stderr,
+				"xprof: cannot create a temporary file in '%s': %s; set TMPDIR\n",
 				td && *td ? td : "/tmp", strerror(errno));
 			return 1;
 		}
@@ -462,11 +520,10 @@ int cmd_record(int argc, char **argv)
 		size_t at = strlen(written);
 
 		if (has_ext(outputs[i], ".xprof") && outputs[i] != rec_path) {
-			char cp[2 * PATH_MAX + 16];
-
-			snprintf(cp, sizeof(cp), "cp -f -- '%s' '%s'", rec_path, outputs[i]);
-			if (system(cp)) {
-				fprintf(stderr, "xprof: cannot copy the recording to '%s'\n", outputs[i]);
+			e = copy_file(rec_path, outputs[i]);
+			if (e) {
+				fprintf(stderr, "xprof: cannot copy the recording to '%s': %s\n",
+					outputs[i], strerror(-e));
 				rc = 1;
 				continue;
 			}
@@ -477,11 +534,19 @@ int cmd_record(int argc, char **argv)
 	}
 	{
 		/* Other formats: `xprof report -i REC -o OUT...`. */
-		char *rargv[3 + 2 * MAX_OUTPUTS + 1];
+		char *rargv[5 + 2 * MAX_OUTPUTS + 1];
 		int rargc = 0;
 		size_t nrep = 0;
 
+		/*
+		 * One summary line: report's, which also says how many stacks
+		 * unwound completely; it names the .xprof files written too.
+		 */
 		rargv[rargc++] = "report";
+		if (written[0]) {
+			rargv[rargc++] = "--also-wrote";
+			rargv[rargc++] = written;
+		}
 		rargv[rargc++] = "-i";
 		rargv[rargc++] = (char *)rec_path;
 		for (size_t i = 0; i < nout; i++) {
@@ -494,11 +559,13 @@ int cmd_record(int argc, char **argv)
 		rargv[rargc] = NULL;
 		if (nrep) {
 			optind = 1;
+			reported = true;
 			if (cmd_report(rargc, rargv)) {
 				rc = 1;
 				if (tmp[0]) {
-					fprintf(stderr, "xprof: the recording is kept in '%s'\n", tmp);
-					tmp[0] = 0;	/* keep it */
+					fprintf(stderr, "xprof: the recording is kept in '%s'\n",
+						tmp);
+					tmp[0] = 0; /* keep it */
 				}
 			} else {
 				for (size_t i = 0; i < nout; i++) {
@@ -514,20 +581,28 @@ int cmd_record(int argc, char **argv)
 	memset(&info, 0, sizeof(info));
 	if (count_file(rec_path, &info))
 		info.samples = res.samples;
-	fprintf(stderr, "xprof: %llu samples, %llu lost, %llu processes; wrote %s\n",
-		(unsigned long long)info.samples, (unsigned long long)res.lost,
-		(unsigned long long)info.processes, written[0] ? written : "nothing");
+	if (!reported)
+		fprintf(stderr, "xprof: %llu samples, %llu lost, %llu processes; wrote %s\n",
+			(unsigned long long)info.samples, (unsigned long long)res.lost,
+			(unsigned long long)info.processes, written[0] ? written : "nothing");
 	if (verbose)
+		fprintf(
+		    stderr,
+		    "xprof: sampler: %llu samples, %.0f ns each on average, %llu without any stack "
+		    "byte, %llu on a sigaltstack without a signal frame, %llu written out of "
+		    "order\n",
+		    (unsigned long long)res.bpf_samples,
+		    res.bpf_samples ? (double)res.bpf_sample_ns / res.bpf_samples : 0.0,
+		    (unsigned long long)res.read_fail, (unsigned long long)res.no_sigframe,
+		    (unsigned long long)res.misordered);
+	if (verbose && res.prog_run_cnt)
 		fprintf(stderr,
-			"xprof: sampler: %llu samples, %.0f ns each on average, %llu without any stack "
-			"byte, %llu on a sigaltstack without a signal frame, %llu written out of order\n",
-			(unsigned long long)res.bpf_samples,
-			res.bpf_samples ? (double)res.bpf_sample_ns / res.bpf_samples : 0.0,
-			(unsigned long long)res.read_fail, (unsigned long long)res.no_sigframe,
-			(unsigned long long)res.misordered);
+			"xprof: sampler runs: %llu, %llu ns in total (kernel.bpf_stats_enabled)\n",
+			(unsigned long long)res.prog_run_cnt, (unsigned long long)res.prog_run_ns);
 	if (res.lost_sideband)
-		fprintf(stderr, "xprof: warning: the kernel dropped %llu mmap/comm/task events; "
-				"some samples may lack their mappings\n",
+		fprintf(stderr,
+			"xprof: warning: the kernel dropped %llu mmap/comm/task events; "
+			"some samples may lack their mappings\n",
 			(unsigned long long)res.lost_sideband);
 	if (res.child_exited && rc == 0) {
 		if (WIFEXITED(res.child_status))
@@ -537,7 +612,7 @@ int cmd_record(int argc, char **argv)
 	}
 out:
 	if (child.go_fd >= 0)
-		close(child.go_fd);	/* a held child sees EOF and exits */
+		close(child.go_fd); /* a held child sees EOF and exits */
 	if (child.err_fd >= 0)
 		close(child.err_fd);
 	if (child.pid > 0 && !res.child_exited) {

@@ -64,35 +64,49 @@ static int parse_ids(const char *arg, uint32_t *ids, unsigned *n)
 	return *n ? 0 : -EINVAL;
 }
 
-static double pct(uint64_t a, uint64_t b)
+/* a of b as a percentage for people: a rare case never reads 0.0%, nor a near-total 100.0%. */
+static const char *pct(char *buf, size_t len, uint64_t a, uint64_t b)
 {
-	return b ? 100.0 * (double)a / (double)b : 0.0;
+	double p = b ? 100.0 * (double)a / (double)b : 0.0;
+
+	if (a && p < 0.1)
+		snprintf(buf, len, "<0.1%%");
+	else if (a < b && p > 99.9)
+		snprintf(buf, len, ">99.9%%");
+	else
+		snprintf(buf, len, "%.1f%%", p);
+	return buf;
 }
 
-static void print_summary(const struct xp_session_stats *st, const char *const *outs,
-			  unsigned nouts)
+static void print_summary(const struct xp_session_stats *st, const char *also,
+			  const char *const *outs, unsigned nouts)
 {
 	uint64_t n = st->kept;
 	char why[512] = "";
 	size_t len = 0;
 
+	char p[16];
+
 	for (int i = 1; i < UNW_STATUS_NR; i++)
 		if (st->status[i] && len < sizeof(why))
-			len += snprintf(why + len, sizeof(why) - len, "%s%s %.1f%%",
+			len += snprintf(why + len, sizeof(why) - len, "%s%s %s",
 					len ? ", " : " (", unw_status_name(i),
-					pct(st->status[i], n));
+					pct(p, sizeof(p), st->status[i], n));
 	if (len && len < sizeof(why))
 		snprintf(why + len, sizeof(why) - len, ")");
-	fprintf(stderr, "xprof: %llu samples, %llu lost, %llu processes, %.1f%% complete%s",
+	fprintf(stderr, "xprof: %llu samples, %llu lost, %llu processes, %s complete%s",
 		(unsigned long long)n, (unsigned long long)st->lost,
-		(unsigned long long)st->processes, pct(st->status[UNW_OK_COMPLETE], n), why);
+		(unsigned long long)st->processes,
+		pct(p, sizeof(p), st->status[UNW_OK_COMPLETE], n), why);
 	if (st->fp_used)
-		fprintf(stderr, ", %.1f%% via frame pointers", pct(st->fp_used, n));
+		fprintf(stderr, ", %s via frame pointers", pct(p, sizeof(p), st->fp_used, n));
 	if (st->stale_files)
 		fprintf(stderr, ", %llu files changed since recording",
 			(unsigned long long)st->stale_files);
+	if (also)
+		fprintf(stderr, "; wrote %s", also);
 	for (unsigned i = 0; i < nouts; i++)
-		fprintf(stderr, "%s%s", i ? ", " : "; wrote ", outs[i]);
+		fprintf(stderr, "%s%s", i || also ? ", " : "; wrote ", outs[i]);
 	fputc('\n', stderr);
 }
 
@@ -100,7 +114,7 @@ int cmd_report(int argc, char **argv)
 {
 	enum {
 		O_TOP = 256, O_PID, O_TID, O_FPID, O_FTID, O_FCOMM, O_MIN, O_TITLE, O_INV,
-		O_LINES, O_NOINL, O_NODEM, O_NODI, O_CACHE, O_NOCACHE,
+		O_LINES, O_NOINL, O_NODEM, O_NODI, O_CACHE, O_NOCACHE, O_ALSO,
 	};
 	static const struct option lopts[] = {
 		{"input", required_argument, NULL, 'i'},
@@ -123,9 +137,11 @@ int cmd_report(int argc, char **argv)
 		{"no-debuginfod", no_argument, NULL, O_NODI},
 		{"cache-dir", required_argument, NULL, O_CACHE},
 		{"no-cache", no_argument, NULL, O_NOCACHE},
+		/* Internal, for record: other files it wrote, named in the one summary line. */
+		{"also-wrote", required_argument, NULL, O_ALSO},
 		{0},
 	};
-	const char *input = NULL, *outs[MAX_OUTPUTS], *why = NULL;
+	const char *input = NULL, *outs[MAX_OUTPUTS], *why = NULL, *also = NULL;
 	unsigned nouts = 0, top = 0;
 	uint32_t pids[MAX_IDS], tids[MAX_IDS];
 	struct xp_session_opts so = {0};
@@ -214,6 +230,9 @@ int cmd_report(int argc, char **argv)
 		case O_NOCACHE:
 			so.no_cache = true;
 			break;
+		case O_ALSO:
+			also = optarg;
+			break;
 		default:
 			report_usage(stderr);
 			return 2;
@@ -283,7 +302,7 @@ int cmd_report(int argc, char **argv)
 	if (verbose)
 		xp_session_describe(s, stderr);
 	if (!quiet)
-		print_summary(xp_session_stats(s), outs, nouts);
+		print_summary(xp_session_stats(s), also, outs, nouts);
 	ret = 0;
 out:
 	xp_session_free(s);

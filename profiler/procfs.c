@@ -7,6 +7,7 @@
  * happens later comes from the kernel's side-band events.
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -24,7 +25,7 @@
 
 struct xp_buildid_ent {
 	char *path;
-	int err;	/* 0, or the negative errno the read gave (remembered too) */
+	int err; /* 0, or the negative errno the read gave (remembered too) */
 	uint32_t len;
 	uint8_t id[XP_BUILD_ID_MAX];
 };
@@ -154,14 +155,15 @@ int xp_procfs_maps(pid_t pid, uint64_t time_ns, struct xp_buildid_cache *c,
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		struct xp_ev_mmap m = { 0 };
+		struct xp_ev_mmap m = {0};
 		uint64_t start, end, pgoff;
 		char perms[8], *path;
 		int n = 0;
 
 		line[strcspn(line, "\n")] = 0;
 		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s%n", &start, &end,
-			   perms, &pgoff, &n) < 4 || !n)
+			   perms, &pgoff, &n) < 4 ||
+		    !n)
 			continue;
 		if (perms[2] != 'x')
 			continue;
@@ -169,9 +171,9 @@ int xp_procfs_maps(pid_t pid, uint64_t time_ns, struct xp_buildid_cache *c,
 		while (*path == ' ')
 			path++;
 		if (!*path)
-			continue;	/* anonymous executable memory (JIT): no file to read */
+			continue; /* anonymous executable memory (JIT): no file to read */
 		if (*path == '[' && strcmp(path, "[vdso]"))
-			continue;	/* [vsyscall] and friends */
+			continue; /* [vsyscall] and friends */
 		m.time_ns = time_ns;
 		m.pid = m.tid = pid;
 		m.start = start;
@@ -281,4 +283,34 @@ int xp_procfs_vdso_range(pid_t pid, uint64_t *start, uint64_t *end)
 	}
 	fclose(f);
 	return err;
+}
+
+/* Is a task more than a zombie? /proc/PID/task/TID/stat's state after the ")" of comm. */
+static bool task_running(pid_t pid, pid_t tid)
+{
+	char fname[96], buf[512], *rp;
+	FILE *f;
+	size_t n;
+
+	snprintf(fname, sizeof(fname), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	f = fopen(fname, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+static int any_running(void *ctx, pid_t tid)
+{
+	pid_t pid = *(pid_t *)ctx;
+
+	return task_running(pid, tid) ? 1 : 0;
+}
+
+bool xp_procfs_alive(pid_t pid)
+{
+	return xp_procfs_threads(pid, any_running, &pid) == 1;
 }

@@ -40,21 +40,21 @@
 
 _Static_assert(sizeof(struct xp_sample) == XP_SAMPLE_HDR_SIZE, "XP_SAMPLE_HDR_SIZE is stale");
 
-#define SB_PAGES 128		/* side-band ring per CPU: 512 KiB */
-#define ROUND_MS 40		/* how often the rings are drained */
-#define FLUSH_NS 200000000ull	/* how often the file is flushed */
+#define SB_PAGES 128	      /* side-band ring per CPU: 512 KiB */
+#define ROUND_MS 40	      /* how often the rings are drained */
+#define FLUSH_NS 200000000ull /* how often the file is flushed */
 
 struct sb_ring {
 	int fd;
 	void *base;
-	size_t size;	/* data area */
+	size_t size; /* data area */
 };
 
 struct stage_ent {
 	uint64_t time;
 	uint32_t off, len;
 	uint32_t seq;
-	uint32_t is_sample;	/* at equal times, side-band first */
+	uint32_t is_sample; /* at equal times, side-band first */
 };
 
 struct session {
@@ -62,19 +62,22 @@ struct session {
 	struct xprof_bpf *skel;
 	struct ring_buffer *rb;
 	int ncpus;
-	int *ev_fds;			/* sampling events, one per CPU (-1: none) */
+	int *ev_fds; /* sampling events, one per CPU (-1: none) */
 	struct bpf_link **links;
 	struct sb_ring *sb;
 	int targets_fd;
 	long page;
+	bool sb_build_id;  /* the kernel fills in build-ids (attr.build_id, 5.12+) */
+	bool path_created; /* the output file was created (remove it if nothing started) */
 
 	struct xpf_writer *w;
-	uint8_t *arena, *arena2;	/* staged records; arena2 is for compaction */
+	uint8_t *arena, *arena2; /* staged records; arena2 is for compaction */
 	size_t arena_cap, arena_len;
 	struct stage_ent *ent;
 	size_t ent_cap, nent;
 	uint32_t seq;
-	uint8_t *sbtmp;			/* a side-band record that wraps the ring */
+	uint8_t *sbtmp;	  /* a side-band record that wraps the ring */
+	uint64_t *percpu; /* one per-CPU stats value per possible CPU */
 
 	struct xp_buildid_cache bids;
 	uint64_t lost_written;
@@ -150,8 +153,11 @@ static int stage_event(struct session *s, const struct xp_event *ev, uint64_t ti
 		return xpf_writer_event(s->w, ev);
 	}
 	xpf_encode(ev, s->arena + s->arena_len, need);
-	s->ent[s->nent++] = (struct stage_ent){ .time = time, .off = s->arena_len, .len = need,
-						.seq = s->seq++, .is_sample = is_sample };
+	s->ent[s->nent++] = (struct stage_ent){.time = time,
+					       .off = s->arena_len,
+					       .len = need,
+					       .seq = s->seq++,
+					       .is_sample = is_sample};
 	s->arena_len += need;
 	return 0;
 }
@@ -209,7 +215,7 @@ static bool is_target(struct session *s, uint32_t pid)
 
 static int sb_open(struct session *s, int cpu, struct sb_ring *r)
 {
-	struct perf_event_attr a = { 0 };
+	struct perf_event_attr a = {0};
 
 	a.size = sizeof(a);
 	a.type = PERF_TYPE_SOFTWARE;
@@ -227,6 +233,7 @@ static int sb_open(struct session *s, int cpu, struct sb_ring *r)
 	a.watermark = 1;
 	a.wakeup_watermark = SB_PAGES * s->page / 2;
 	r->fd = syscall(SYS_perf_event_open, &a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+	s->sb_build_id = r->fd >= 0;
 	if (r->fd < 0 && errno == EINVAL) {
 		/* Kernels before 5.12 have no build_id: read build-ids from the files instead. */
 		a.build_id = 0;
@@ -293,10 +300,16 @@ static int sb_record(struct session *s, const struct perf_event_header *h)
 		ev.mmap.pgoff = m.pgoff;
 		ev.mmap.prot = m.prot;
 		ev.mmap.path = (const char *)p + sizeof(m);
-		if (h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID) {
+		/*
+		 * With attr.build_id the id block is always the build-id form; its size
+		 * is 0 when the kernel could not read the id (pages not in memory): then
+		 * read it from the file.
+		 */
+		if ((h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID) && s->sb_build_id) {
 			ev.mmap.build_id_len = m.build_id_size > 20 ? 20 : m.build_id_size;
 			memcpy(ev.mmap.build_id, m.build_id, ev.mmap.build_id_len);
-		} else if (ev.mmap.path[0] == '/') {
+		}
+		if (!ev.mmap.build_id_len && ev.mmap.path[0] == '/') {
 			char rp[4200];
 
 			snprintf(rp, sizeof(rp), "/proc/%u/root%s", m.pid, ev.mmap.path);
@@ -375,7 +388,7 @@ static int sb_drain(struct session *s, struct sb_ring *r)
 		struct perf_event_header h;
 		const struct perf_event_header *hp;
 
-		memcpy(&h, data + off, sizeof(h));	/* headers never straddle: 8-aligned */
+		memcpy(&h, data + off, sizeof(h)); /* headers never straddle: 8-aligned */
 		if (h.size < sizeof(h) || h.size > head - tail)
 			break;
 		if (off + h.size > r->size) {
@@ -394,8 +407,12 @@ static int sb_drain(struct session *s, struct sb_ring *r)
 			uint32_t t[4];
 
 			memcpy(t, hp + 1, 16);
-			/* A process is gone: forget it, so its pid can be reused by a non-target. */
-			if (t[0] == t[2] && (pid_t)t[0] != s->o->child)
+			/*
+			 * A process is gone: forget it, so its pid can be reused by a
+			 * non-target. The leader's exit alone is not the process's (it may
+			 * have called pthread_exit()), hence the check.
+			 */
+			if (t[0] == t[2] && (pid_t)t[0] != s->o->child && !xp_procfs_alive(t[0]))
 				bpf_map_delete_elem(s->targets_fd, &t[0]);
 		}
 		tail += h.size;
@@ -415,7 +432,7 @@ struct synth {
 static int synth_mmap(void *ctx, const struct xp_ev_mmap *m)
 {
 	struct synth *sy = ctx;
-	struct xp_event ev = { .type = XP_EV_MMAP, .mmap = *m };
+	struct xp_event ev = {.type = XP_EV_MMAP, .mmap = *m};
 
 	return stage_event(sy->s, &ev, sy->time, false);
 }
@@ -423,7 +440,7 @@ static int synth_mmap(void *ctx, const struct xp_ev_mmap *m)
 static int synth_thread(void *ctx, pid_t tid)
 {
 	struct synth *sy = ctx;
-	struct xp_event ev = { .type = XP_EV_COMM };
+	struct xp_event ev = {.type = XP_EV_COMM};
 
 	if (xp_procfs_comm(sy->pid, tid, ev.comm.comm))
 		return 0;
@@ -446,7 +463,7 @@ static int synth_process(void *ctx, pid_t pid)
 		return err;
 	err = xp_procfs_maps(pid, sy->time, &sy->s->bids, synth_mmap, sy);
 	if (err == -ENOENT || err == -ESRCH || err == -EACCES)
-		err = 0;	/* gone meanwhile */
+		err = 0; /* gone meanwhile */
 	return err;
 }
 
@@ -454,7 +471,7 @@ static int synth_process(void *ctx, pid_t pid)
 static int write_vdso(struct session *s)
 {
 	uint64_t start, end;
-	struct xp_event ev = { .type = XP_EV_VDSO };
+	struct xp_event ev = {.type = XP_EV_VDSO};
 	unsigned long at = getauxval(AT_SYSINFO_EHDR);
 
 	if (!at || xp_procfs_vdso_range(0, &start, &end) || start != at)
@@ -470,18 +487,11 @@ static int write_vdso(struct session *s)
 /* One XP_STAT_* counter of the sampler, summed over CPUs. */
 static uint64_t bpf_stat(struct session *s, uint32_t key)
 {
-	uint64_t *v, sum = 0;
-	int n = libbpf_num_possible_cpus();
+	uint64_t sum = 0;
 
-	if (n <= 0)
-		return 0;
-	v = calloc(n, sizeof(*v));
-	if (!v)
-		return 0;
-	if (!bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.stats), &key, v))
-		for (int i = 0; i < n; i++)
-			sum += v[i];
-	free(v);
+	if (!bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.stats), &key, s->percpu))
+		for (int i = 0; i < s->ncpus; i++)
+			sum += s->percpu[i];
 	return sum;
 }
 
@@ -489,7 +499,7 @@ static uint64_t bpf_stat(struct session *s, uint32_t key)
 static int note_drops(struct session *s, uint64_t t)
 {
 	uint64_t d = bpf_stat(s, XP_STAT_DROP_RB);
-	struct xp_event ev = { .type = XP_EV_LOST };
+	struct xp_event ev = {.type = XP_EV_LOST};
 
 	if (d <= s->lost_written)
 		return 0;
@@ -507,10 +517,10 @@ static bool targets_alive(struct session *s)
 	uint32_t *prev = NULL;
 
 	for (size_t i = 0; i < s->o->npids; i++)
-		if (kill(s->o->pids[i], 0) == 0 || errno == EPERM)
+		if (xp_procfs_alive(s->o->pids[i]))
 			return true;
 	while (bpf_map_get_next_key(s->targets_fd, prev, &next) == 0) {
-		if (kill(next, 0) == 0 || errno == EPERM)
+		if (xp_procfs_alive(next))
 			return true;
 		key = next;
 		prev = &key;
@@ -574,11 +584,12 @@ static void session_free(struct session *s)
 	free(s->arena2);
 	free(s->ent);
 	free(s->sbtmp);
+	free(s->percpu);
 }
 
 /* libbpf's messages only with XPROF_DEBUG=1 (the verifier log): users get one line from us. */
 __attribute__((format(printf, 2, 0))) static int libbpf_quiet(enum libbpf_print_level level,
-								const char *fmt, va_list ap)
+							      const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_WARN && getenv("XPROF_DEBUG"))
 		return vfprintf(stderr, fmt, ap);
@@ -588,11 +599,12 @@ __attribute__((format(printf, 2, 0))) static int libbpf_quiet(enum libbpf_print_
 int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, char *errbuf,
 		  size_t errlen)
 {
-	struct session S = { 0 }, *s = &S;
-	struct xp_rec_info info = { 0 };
-	uint64_t t_start, t_end = 0, t_flush;
+	struct session S = {0}, *s = &S;
+	struct xp_rec_info info = {0};
+	uint64_t t_start, t_end = 0, t_flush, t_alive = 0;
 	size_t rbsz;
 	int err = 0, status;
+	bool started = false;
 
 	memset(res, 0, sizeof(*res));
 	s->o = o;
@@ -615,7 +627,9 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	s->ev_fds = calloc(s->ncpus, sizeof(*s->ev_fds));
 	s->links = calloc(s->ncpus, sizeof(*s->links));
 	s->sb = calloc(s->ncpus, sizeof(*s->sb));
-	if (!s->arena || !s->arena2 || !s->ent || !s->sbtmp || !s->ev_fds || !s->links || !s->sb) {
+	s->percpu = calloc(s->ncpus, sizeof(*s->percpu));
+	if (!s->arena || !s->arena2 || !s->ent || !s->sbtmp || !s->ev_fds || !s->links || !s->sb ||
+	    !s->percpu) {
 		snprintf(errbuf, errlen, "out of memory");
 		err = -ENOMEM;
 		goto out;
@@ -637,9 +651,10 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	bpf_map__set_max_entries(s->skel->maps.samples, rbsz);
 	err = xprof_bpf__load(s->skel);
 	if (err) {
-		snprintf(errbuf, errlen,
-			 "the kernel refused the BPF sampler: %s (XPROF_DEBUG=1 shows the verifier log)",
-			 strerror(-err));
+		snprintf(
+		    errbuf, errlen,
+		    "the kernel refused the BPF sampler: %s (XPROF_DEBUG=1 shows the verifier log)",
+		    strerror(-err));
 		goto out;
 	}
 	s->targets_fd = bpf_map__fd(s->skel->maps.targets);
@@ -674,6 +689,7 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	t_start = now_ns();
 	info.start_time_ns = t_start;
 	s->w = xpf_writer_open(o->path, &info, s->ncpus);
+	s->path_created = s->w != NULL;
 	if (!s->w) {
 		err = -errno;
 		snprintf(errbuf, errlen, "cannot write '%s': %s", o->path, strerror(errno));
@@ -687,15 +703,15 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	for (int c = 0; c < s->ncpus; c++) {
 		err = sb_open(s, c, &s->sb[c]);
 		if (err == -ENODEV || err == -EINVAL) {
-			err = 0;	/* an offline CPU */
+			err = 0; /* an offline CPU */
 			continue;
 		}
 		if (err) {
 			snprintf(errbuf, errlen, "cannot open side-band perf events: %s%s",
 				 strerror(-err),
 				 err == -EACCES || err == -EPERM
-					 ? " (needs root or CAP_PERFMON; run it with sudo)"
-					 : "");
+				     ? " (needs root or CAP_PERFMON; run it with sudo)"
+				     : "");
 			goto out;
 		}
 	}
@@ -706,7 +722,7 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 		goto out;
 	}
 	for (int c = 0, opened = 0; c < s->ncpus; c++) {
-		struct perf_event_attr a = { 0 };
+		struct perf_event_attr a = {0};
 
 		a.size = sizeof(a);
 		a.type = o->ev_type;
@@ -718,17 +734,18 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 			err = -errno;
 			if ((err == -ENODEV || err == -EINVAL) && (opened || c + 1 < s->ncpus) &&
 			    o->ev_type == PERF_TYPE_SOFTWARE) {
-				err = 0;	/* an offline CPU */
+				err = 0; /* an offline CPU */
 				continue;
 			}
 			snprintf(errbuf, errlen, "cannot open the '%s' perf event on CPU %d: %s%s",
 				 o->ev_name, c, strerror(-err),
 				 err == -ENOENT || err == -EOPNOTSUPP
-					 ? " (no such event here; try -e cpu-clock)"
-					 : "");
+				     ? " (no such event here; try -e cpu-clock)"
+				     : "");
 			goto out;
 		}
-		s->links[c] = bpf_program__attach_perf_event(s->skel->progs.xp_sample, s->ev_fds[c]);
+		s->links[c] =
+		    bpf_program__attach_perf_event(s->skel->progs.xp_sample, s->ev_fds[c]);
 		if (!s->links[c]) {
 			err = -errno;
 			snprintf(errbuf, errlen, "cannot attach the sampler to CPU %d: %s", c,
@@ -740,7 +757,7 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 
 	/* What existed before the start, stamped t_start so it sorts before every sample. */
 	{
-		struct synth sy = { .s = s, .time = t_start };
+		struct synth sy = {.s = s, .time = t_start};
 
 		if (o->all)
 			err = xp_procfs_processes(synth_process, &sy);
@@ -759,6 +776,7 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 		}
 	}
 
+	started = true;
 	t_flush = t_start;
 	if (o->duration > 0)
 		t_end = t_start + (uint64_t)(o->duration * 1e9);
@@ -791,10 +809,25 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 		}
 		if (t_end && t0 >= t_end)
 			break;
-		if (!o->all && !o->child && !targets_alive(s))
-			break;
+		if (!o->all && !o->child && t0 - t_alive >= FLUSH_NS) {
+			t_alive = t0;
+			if (!targets_alive(s))
+				break;
+		}
 	}
 
+	{
+		/* The kernel's run-time stats of the sampler (kernel.bpf_stats_enabled=1), as
+		 * bpftool shows them. */
+		struct bpf_prog_info pi;
+		uint32_t len = sizeof(pi);
+
+		memset(&pi, 0, sizeof(pi));
+		if (!bpf_obj_get_info_by_fd(bpf_program__fd(s->skel->progs.xp_sample), &pi, &len)) {
+			res->prog_run_ns = pi.run_time_ns;
+			res->prog_run_cnt = pi.run_cnt;
+		}
+	}
 	/* Stop sampling, then drain what is left: every event is stamped before now. */
 	for (int c = 0; c < s->ncpus; c++) {
 		bpf_link__destroy(s->links[c]);
@@ -816,5 +849,7 @@ io_err:
 	snprintf(errbuf, errlen, "cannot write '%s': %s", o->path, strerror(-err));
 out:
 	session_free(s);
+	if (err && !started && s->path_created)
+		unlink(o->path); /* nothing was collected: leave no empty recording behind */
 	return err;
 }

@@ -54,26 +54,33 @@ int xp_procfs_threads(pid_t pid, int (*fn)(void *ctx, pid_t tid), void *ctx);
 /* Call fn for every process in /proc. 0, fn's value, or -errno. */
 int xp_procfs_processes(int (*fn)(void *ctx, pid_t pid), void *ctx);
 
+/*
+ * Does process pid still run code: some thread of it that is not a zombie?
+ * A group leader that called pthread_exit() is a zombie while its other
+ * threads run; an exited, unreaped process is nothing but zombies.
+ */
+bool xp_procfs_alive(pid_t pid);
+
 /* The address range of the [vdso] mapping of pid (0 = self). 0 or -ENOENT. */
 int xp_procfs_vdso_range(pid_t pid, uint64_t *start, uint64_t *end);
 
 /* ---- record.c ------------------------------------------------------------ */
 
 struct xp_record_opts {
-	uint32_t frequency;	/* Hz */
-	uint32_t stack_size;	/* bytes, XP_STACK_MIN..XP_STACK_MAX */
-	uint32_t ev_type;	/* perf_event_attr.type of the sampling event */
+	uint32_t frequency;  /* Hz */
+	uint32_t stack_size; /* bytes, XP_STACK_MIN..XP_STACK_MAX */
+	uint32_t ev_type;    /* perf_event_attr.type of the sampling event */
 	uint64_t ev_config;
-	const char *ev_name;	/* "cpu-clock" */
-	bool all;		/* -a */
-	bool kstack;		/* -g kernel */
-	const pid_t *pids;	/* -p, npids of them */
+	const char *ev_name; /* "cpu-clock" */
+	bool all;	     /* -a */
+	bool kstack;	     /* -g kernel */
+	const pid_t *pids;   /* -p, npids of them */
 	size_t npids;
-	pid_t child;		/* -- CMD: held child, already forked; 0 if none */
-	double duration;	/* -d seconds; 0: until stopped */
-	const char *target;	/* for the header: "-p 12", "-a", "-- ./prog" */
-	const char *path;	/* the .xprof file to write */
-	volatile sig_atomic_t *stop;	/* set by SIGINT/SIGTERM */
+	pid_t child;		     /* -- CMD: held child, already forked; 0 if none */
+	double duration;	     /* -d seconds; 0: until stopped */
+	const char *target;	     /* for the header: "-p 12", "-a", "-- ./prog" */
+	const char *path;	     /* the .xprof file to write */
+	volatile sig_atomic_t *stop; /* set by SIGINT/SIGTERM */
 	/* Called once sampling is armed and the child is a target: release it. */
 	int (*armed)(void *ctx);
 	void *armed_ctx;
@@ -82,14 +89,16 @@ struct xp_record_opts {
 struct xp_record_result {
 	uint64_t samples;	/* written */
 	uint64_t lost;		/* samples dropped (ring buffer full) */
-	uint64_t lost_sideband;	/* mmap/comm/task events the kernel dropped */
+	uint64_t lost_sideband; /* mmap/comm/task events the kernel dropped */
 	uint64_t misordered;	/* records written out of time order (staging overflow) */
 	uint64_t bpf_samples;	/* the sampler's own counters (XP_STAT_*) */
 	uint64_t bpf_sample_ns;
 	uint64_t read_fail;
 	uint64_t no_sigframe;
+	uint64_t prog_run_ns;  /* bpf_prog_info run_time_ns/run_cnt of the sampler (every */
+	uint64_t prog_run_cnt; /* tick, targets or not; 0 unless kernel.bpf_stats_enabled) */
 	bool child_exited;
-	int child_status;	/* waitpid status when child_exited */
+	int child_status; /* waitpid status when child_exited */
 };
 
 /*

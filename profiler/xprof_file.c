@@ -48,7 +48,7 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap)
 	switch (ev->type) {
 	case XP_EV_SAMPLE: {
 		const struct xp_ev_sample *s = &ev->sample;
-		struct xpf_sample r = { 0 };
+		struct xpf_sample r = {0};
 		uint32_t l1 = s->nsegs > 0 ? s->segs[0].len : 0;
 		uint32_t l2 = s->nsegs > 1 ? s->segs[1].len : 0;
 
@@ -76,7 +76,7 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap)
 	}
 	case XP_EV_MMAP: {
 		const struct xp_ev_mmap *m = &ev->mmap;
-		struct xpf_mmap r = { 0 };
+		struct xpf_mmap r = {0};
 		size_t plen = strlen(m->path ? m->path : "") + 1;
 
 		need = pad8(sizeof(r) + plen);
@@ -91,7 +91,8 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap)
 		r.pid = m->pid;
 		r.tid = m->tid;
 		r.prot = m->prot;
-		r.build_id_len = m->build_id_len > XP_BUILD_ID_MAX ? XP_BUILD_ID_MAX : m->build_id_len;
+		r.build_id_len =
+		    m->build_id_len > XP_BUILD_ID_MAX ? XP_BUILD_ID_MAX : m->build_id_len;
 		memcpy(r.build_id, m->build_id, r.build_id_len);
 		r.path_len = plen;
 		at = 0;
@@ -100,7 +101,7 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap)
 		break;
 	}
 	case XP_EV_COMM: {
-		struct xpf_comm r = { 0 };
+		struct xpf_comm r = {0};
 
 		need = sizeof(r);
 		if (need > cap)
@@ -119,7 +120,7 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap)
 	}
 	case XP_EV_FORK:
 	case XP_EV_EXIT: {
-		struct xpf_task r = { 0 };
+		struct xpf_task r = {0};
 
 		need = sizeof(r);
 		if (need > cap)
@@ -136,7 +137,7 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap)
 		break;
 	}
 	case XP_EV_VDSO: {
-		struct xpf_vdso r = { 0 };
+		struct xpf_vdso r = {0};
 
 		need = pad8(sizeof(r) + ev->vdso.len);
 		if (need > cap)
@@ -151,7 +152,7 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap)
 		break;
 	}
 	case XP_EV_LOST: {
-		struct xpf_lost r = { 0 };
+		struct xpf_lost r = {0};
 
 		need = sizeof(r);
 		if (need > cap)
@@ -173,7 +174,7 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap)
 
 struct xpf_writer {
 	FILE *f;
-	uint8_t *buf;	/* encode scratch for xpf_writer_event() */
+	uint8_t *buf; /* encode scratch for xpf_writer_event() */
 	size_t cap;
 	uint64_t lost;
 	bool failed;
@@ -181,10 +182,9 @@ struct xpf_writer {
 
 #define XPF_STDIO_BUF (1u << 20)
 
-struct xpf_writer *xpf_writer_open(const char *path, const struct xp_rec_info *info,
-				   uint32_t ncpus)
+struct xpf_writer *xpf_writer_open(const char *path, const struct xp_rec_info *info, uint32_t ncpus)
 {
-	struct xpf_header h = { 0 };
+	struct xpf_header h = {0};
 	struct xpf_writer *w;
 	int err;
 
@@ -274,7 +274,7 @@ int xpf_writer_flush(struct xpf_writer *w)
 int xpf_writer_close(struct xpf_writer *w, uint64_t end_time_ns, uint64_t samples, uint64_t lost,
 		     uint64_t lost_sideband)
 {
-	struct xpf_end e = { 0 };
+	struct xpf_end e = {0};
 	int err;
 
 	e.hdr.type = XPF_REC_END;
@@ -307,7 +307,7 @@ void xpf_writer_free(struct xpf_writer *w)
 
 /* Distinct pids of samples, for xp_rec_info.processes: open addressing, grown at half full. */
 struct pidset {
-	uint32_t *slot;	/* 0 = empty; pid 0 never has samples */
+	uint32_t *slot; /* 0 = empty; pid 0 never has samples */
 	size_t cap, n;
 };
 
@@ -326,7 +326,8 @@ static int pidset_add(struct pidset *ps, uint32_t pid)
 		for (size_t j = 0; j < ps->cap; j++) {
 			if (!ps->slot[j])
 				continue;
-			for (i = (ps->slot[j] * 2654435761u) & (ncap - 1); ns[i]; i = (i + 1) & (ncap - 1))
+			for (i = (ps->slot[j] * 2654435761u) & (ncap - 1); ns[i];
+			     i = (i + 1) & (ncap - 1))
 				;
 			ns[i] = ps->slot[j];
 		}
@@ -356,7 +357,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 	const uint8_t *p = buf;
 	struct xp_rec_info local;
 	struct xpf_header h;
-	struct pidset ps = { 0 };
+	struct pidset ps = {0};
 	size_t at;
 	int err = 0;
 
@@ -406,7 +407,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			goto out;
 		}
 		if (rh.size > len - at)
-			break;	/* a truncated tail: a killed record */
+			break; /* a truncated tail: a killed record */
 		memset(&ev, 0, sizeof(ev));
 		switch (rh.type) {
 		case XPF_REC_SAMPLE: {
@@ -416,7 +417,8 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			if (rh.size < sizeof(s))
 				goto short_rec;
 			memcpy(&s, r, sizeof(s));
-			need = sizeof(s) + 8 * (size_t)s.nkstack + s.stack_len + (size_t)s.stack2_len;
+			need =
+			    sizeof(s) + 8 * (size_t)s.nkstack + s.stack_len + (size_t)s.stack2_len;
 			if (s.nkstack > XP_KSTACK_MAX || s.stack_len > rh.size ||
 			    s.stack2_len > rh.size || need > rh.size)
 				goto short_rec;
@@ -536,7 +538,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			break;
 		}
 		default:
-			emit = false;	/* a newer record type: skip it */
+			emit = false; /* a newer record type: skip it */
 			break;
 		}
 		info->processes = ps.n;

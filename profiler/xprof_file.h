@@ -19,25 +19,25 @@
 
 #include "profiler/profiler.h"
 
-#define XPF_MAGIC "XPROFREC"
+#define XPF_MAGIC     "XPROFREC"
 #define XPF_MAGIC_LEN 8
-#define XPF_VERSION 1
+#define XPF_VERSION   1
 
 struct xpf_header {
-	char magic[XPF_MAGIC_LEN];	/* XPF_MAGIC, no NUL */
-	uint32_t version;		/* XPF_VERSION */
-	uint32_t hdr_size;		/* bytes before the first record, multiple of 8 */
-	uint64_t start_time_ns;		/* CLOCK_MONOTONIC, the clock of every event */
-	uint64_t start_real_ns;		/* CLOCK_REALTIME at start_time_ns */
-	uint32_t frequency;		/* Hz */
-	uint32_t stack_size;		/* bytes of user stack requested per sample */
-	uint32_t flags;			/* XP_REC_F_* */
-	uint32_t sample_version;	/* XP_SAMPLE_VERSION of the sampler */
+	char magic[XPF_MAGIC_LEN]; /* XPF_MAGIC, no NUL */
+	uint32_t version;	   /* XPF_VERSION */
+	uint32_t hdr_size;	   /* bytes before the first record, multiple of 8 */
+	uint64_t start_time_ns;	   /* CLOCK_MONOTONIC, the clock of every event */
+	uint64_t start_real_ns;	   /* CLOCK_REALTIME at start_time_ns */
+	uint32_t frequency;	   /* Hz */
+	uint32_t stack_size;	   /* bytes of user stack requested per sample */
+	uint32_t flags;		   /* XP_REC_F_* */
+	uint32_t sample_version;   /* XP_SAMPLE_VERSION of the sampler */
 	uint32_t ncpus;
 	uint32_t reserved;
-	char event[32];			/* NUL-terminated */
-	char target[256];		/* NUL-terminated */
-	char kernel[64];		/* uname -r, NUL-terminated */
+	char event[32];	  /* NUL-terminated */
+	char target[256]; /* NUL-terminated */
+	char kernel[64];  /* uname -r, NUL-terminated */
 };
 #define XPF_HEADER_SIZE 408
 
@@ -53,17 +53,17 @@ enum xpf_rec_type {
 };
 
 struct xpf_rec {
-	uint32_t type;	/* enum xpf_rec_type */
-	uint32_t size;	/* whole record in bytes, >= 8, multiple of 8 */
+	uint32_t type; /* enum xpf_rec_type */
+	uint32_t size; /* whole record in bytes, >= 8, multiple of 8 */
 };
 
 /* Followed by kstack[nkstack] (u64), stack_len bytes, stack2_len bytes, padding. */
 struct xpf_sample {
 	struct xpf_rec hdr;
 	uint64_t time_ns;
-	uint64_t regs[XP_EV_NREGS];	/* DWARF order; regs[7] is sp = segment 1's address */
+	uint64_t regs[XP_EV_NREGS]; /* DWARF order; regs[7] is sp = segment 1's address */
 	uint64_t stack2_sp;
-	uint32_t pid, tid, cpu, flags;	/* flags: XP_SAMPLE_F_* */
+	uint32_t pid, tid, cpu, flags; /* flags: XP_SAMPLE_F_* */
 	uint32_t stack_len, stack2_len, nkstack, reserved;
 };
 #define XPF_SAMPLE_SIZE 192
@@ -87,11 +87,11 @@ struct xpf_comm {
 	uint32_t pid, tid;
 	uint32_t exec;
 	uint32_t reserved;
-	char comm[XP_EV_COMM_LEN];	/* NUL-terminated */
+	char comm[XP_EV_COMM_LEN]; /* NUL-terminated */
 };
 #define XPF_COMM_SIZE 48
 
-struct xpf_task {	/* XPF_REC_FORK and XPF_REC_EXIT */
+struct xpf_task { /* XPF_REC_FORK and XPF_REC_EXIT */
 	struct xpf_rec hdr;
 	uint64_t time_ns;
 	uint32_t pid, tid, ppid, ptid;
@@ -118,9 +118,9 @@ struct xpf_lost {
 struct xpf_end {
 	struct xpf_rec hdr;
 	uint64_t end_time_ns;
-	uint64_t samples;		/* sample records written */
-	uint64_t lost;			/* sum of the LOST records */
-	uint64_t lost_sideband;		/* mmap/comm/task events the kernel dropped */
+	uint64_t samples;	/* sample records written */
+	uint64_t lost;		/* sum of the LOST records */
+	uint64_t lost_sideband; /* mmap/comm/task events the kernel dropped */
 };
 #define XPF_END_SIZE 40
 

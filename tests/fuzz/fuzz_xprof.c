@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	/* The reader wants 8-byte alignment, as an mmap'ed file has; exact size so ASan sees overruns. */
+	/* The reader wants 8-byte alignment, as an mmap'ed file has; exact size so ASan sees
+	 * overruns. */
 	uint8_t *buf = malloc(size ? size : 1);
 	struct xp_rec_info info;
 	const char *why = NULL;

@@ -48,9 +48,9 @@ static __attribute__((noinline)) void interrupted(double seconds)
 
 int main(int argc, char **argv)
 {
-	stack_t ss = { 0 };
+	stack_t ss = {0};
 	struct sigaction sa;
-	struct itimerval it = { { 0, 10000 }, { 0, 10000 } };
+	struct itimerval it = {{0, 10000}, {0, 10000}};
 
 	ss.ss_sp = malloc(ALT_SIZE);
 	ss.ss_size = ALT_SIZE;

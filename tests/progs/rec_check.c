@@ -53,7 +53,7 @@ static int add(struct state *st, uint32_t pid, uint64_t start, uint64_t end, con
 		st->m = nm;
 		st->cap = nc;
 	}
-	st->m[st->n] = (struct map){ .pid = pid, .start = start, .end = end, .path = strdup(path) };
+	st->m[st->n] = (struct map){.pid = pid, .start = start, .end = end, .path = strdup(path)};
 	if (!st->m[st->n].path)
 		return -ENOMEM;
 	snprintf(st->m[st->n].bid, sizeof(st->m[st->n].bid), "%s", bid);
@@ -137,11 +137,12 @@ static int on_event(void *ctx, const struct xp_event *ev)
 			}
 		}
 		printf("S %u %u flags=%#x map=%s bid=%s seg0=%#" PRIx64 "+%u seg1=%#" PRIx64
-		       "+%u markers=%d mind=%d maxd=%d order=%s word=%s alt=%d s2=%d s2sp=%" PRIu64 "\n",
+		       "+%u markers=%d mind=%d maxd=%d order=%s word=%s alt=%d s2=%d s2sp=%" PRIu64
+		       "\n",
 		       s->pid, s->tid, s->flags, hit ? hit->path : "?", hit ? hit->bid : "-",
 		       s->nsegs > 0 ? s->segs[0].start : 0, s->nsegs > 0 ? s->segs[0].len : 0,
-		       s->nsegs > 1 ? s->segs[1].start : 0, s->nsegs > 1 ? s->segs[1].len : 0, nmark,
-		       nmark ? mind : -1, maxd, ok ? "ok" : "bad", word, !!(s->flags & 4),
+		       s->nsegs > 1 ? s->segs[1].start : 0, s->nsegs > 1 ? s->segs[1].len : 0,
+		       nmark, nmark ? mind : -1, maxd, ok ? "ok" : "bad", word, !!(s->flags & 4),
 		       s->nsegs > 1, s->nsegs > 1 ? s->segs[1].start : 0);
 		return 0;
 	}
@@ -152,7 +153,7 @@ static int on_event(void *ctx, const struct xp_event *ev)
 
 int main(int argc, char **argv)
 {
-	struct state st = { 0 };
+	struct state st = {0};
 	struct xp_rec_info info;
 	const char *why = NULL;
 	int opt, err;

@@ -16,7 +16,7 @@ int main(int argc, char **argv)
 
 	if (argc < 3)
 		return 2;
-	usleep(100000);	/* the library is mapped well after the recording began */
+	usleep(100000); /* the library is mapped well after the recording began */
 	h = dlopen(argv[1], RTLD_NOW);
 	if (!h) {
 		fprintf(stderr, "rec_dl: %s\n", dlerror());

@@ -5,11 +5,14 @@
  * REC_MARKER | depth, then burns SECONDS of its own CPU time at the bottom.
  * Prints "pid N", one "tid N" per thread, and at the end "cpu S" (the
  * process's CPU seconds), so the e2e tests can compare sample counts and ids.
- *   rec_spin THREADS SECONDS DEPTH
+ * With "leader-exit", the main thread leaves with pthread_exit() half a
+ * second after starting the others, which go on (no "cpu" line then).
+ *   rec_spin THREADS SECONDS DEPTH [leader-exit]
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -62,6 +65,10 @@ int main(int argc, char **argv)
 	pthread_barrier_init(&ready, NULL, n);
 	for (int i = 0; i < n; i++)
 		pthread_create(&t[i], NULL, thread_main, NULL);
+	if (argc > 4 && !strcmp(argv[4], "leader-exit")) {
+		usleep(500000);
+		pthread_exit(NULL);
+	}
 	for (int i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
 	printf("cpu %.6f\n", rec_process_cpu());

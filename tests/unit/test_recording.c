@@ -71,8 +71,10 @@ static int teardown(void **state)
 
 static void write_file(struct fixture *f, int nsamples)
 {
-	struct xp_rec_info info = { .frequency = 999, .stack_size = 16384,
-				    .flags = XP_REC_F_INHERIT, .start_time_ns = 1000 };
+	struct xp_rec_info info = {.frequency = 999,
+				   .stack_size = 16384,
+				   .flags = XP_REC_F_INHERIT,
+				   .start_time_ns = 1000};
 	struct xpf_writer *w;
 	struct xp_event ev;
 
@@ -81,20 +83,20 @@ static void write_file(struct fixture *f, int nsamples)
 	w = xpf_writer_open(f->path, &info, 2);
 	assert_non_null(w);
 
-	ev = (struct xp_event){ .type = XP_EV_VDSO };
+	ev = (struct xp_event){.type = XP_EV_VDSO};
 	ev.vdso.start = 0x7fff0000;
 	ev.vdso.image = f->vdso;
 	ev.vdso.len = sizeof(f->vdso);
 	assert_int_equal(xpf_writer_event(w, &ev), 0);
 
-	ev = (struct xp_event){ .type = XP_EV_COMM };
+	ev = (struct xp_event){.type = XP_EV_COMM};
 	ev.comm.time_ns = 1001;
 	ev.comm.pid = ev.comm.tid = 42;
 	ev.comm.exec = true;
 	snprintf(ev.comm.comm, sizeof(ev.comm.comm), "prog");
 	assert_int_equal(xpf_writer_event(w, &ev), 0);
 
-	ev = (struct xp_event){ .type = XP_EV_MMAP };
+	ev = (struct xp_event){.type = XP_EV_MMAP};
 	ev.mmap.time_ns = 1002;
 	ev.mmap.pid = ev.mmap.tid = 42;
 	ev.mmap.start = 0x400000;
@@ -107,12 +109,13 @@ static void write_file(struct fixture *f, int nsamples)
 	ev.mmap.path = "/usr/bin/prog";
 	assert_int_equal(xpf_writer_event(w, &ev), 0);
 
-	ev = (struct xp_event){ .type = XP_EV_FORK };
-	ev.task = (struct xp_ev_task){ .time_ns = 1003, .pid = 43, .tid = 43, .ppid = 42, .ptid = 42 };
+	ev = (struct xp_event){.type = XP_EV_FORK};
+	ev.task =
+	    (struct xp_ev_task){.time_ns = 1003, .pid = 43, .tid = 43, .ppid = 42, .ptid = 42};
 	assert_int_equal(xpf_writer_event(w, &ev), 0);
 
 	for (int i = 0; i < nsamples; i++) {
-		ev = (struct xp_event){ .type = XP_EV_SAMPLE };
+		ev = (struct xp_event){.type = XP_EV_SAMPLE};
 		ev.sample.time_ns = 2000 + i;
 		ev.sample.pid = i % 2 ? 43 : 42;
 		ev.sample.tid = 44;
@@ -122,20 +125,22 @@ static void write_file(struct fixture *f, int nsamples)
 			ev.sample.regs[r] = 0x1000 * r + i;
 		ev.sample.regs[XP_REG_SP] = 0x7ffd0000;
 		ev.sample.nsegs = 2;
-		ev.sample.segs[0] = (struct xp_ev_stack_seg){ 0x7ffd0000, f->stack1, sizeof(f->stack1) };
-		ev.sample.segs[1] = (struct xp_ev_stack_seg){ 0x7ffe0000, f->stack2, sizeof(f->stack2) };
+		ev.sample.segs[0] =
+		    (struct xp_ev_stack_seg){0x7ffd0000, f->stack1, sizeof(f->stack1)};
+		ev.sample.segs[1] =
+		    (struct xp_ev_stack_seg){0x7ffe0000, f->stack2, sizeof(f->stack2)};
 		ev.sample.nkstack = 3;
 		ev.sample.kstack = f->kstack;
 		assert_int_equal(xpf_writer_event(w, &ev), 0);
 	}
 
-	ev = (struct xp_event){ .type = XP_EV_LOST };
+	ev = (struct xp_event){.type = XP_EV_LOST};
 	ev.lost.time_ns = 3000;
 	ev.lost.count = 5;
 	assert_int_equal(xpf_writer_event(w, &ev), 0);
 
-	ev = (struct xp_event){ .type = XP_EV_EXIT };
-	ev.task = (struct xp_ev_task){ .time_ns = 3001, .pid = 43, .tid = 43 };
+	ev = (struct xp_event){.type = XP_EV_EXIT};
+	ev.task = (struct xp_ev_task){.time_ns = 3001, .pid = 43, .tid = 43};
 	assert_int_equal(xpf_writer_event(w, &ev), 0);
 	assert_int_equal(xpf_writer_close(w, 4000, nsamples, 5, 0), 0);
 }
@@ -168,7 +173,7 @@ static int collect(void *ctx, const struct xp_event *ev)
 static void test_round_trip(void **state)
 {
 	struct fixture *f = *state;
-	struct seen s = { 0 };
+	struct seen s = {0};
 	struct xp_rec_info info;
 	const char *why = "unset";
 
@@ -204,7 +209,8 @@ static void test_round_trip(void **state)
 		assert_int_equal(sm->pid, 42);
 		assert_int_equal(sm->tid, 44);
 		assert_int_equal(sm->cpu, 1);
-		assert_int_equal(sm->flags, XP_SAMPLE_F_ALTSTACK | XP_SAMPLE_F_STACK2 | XP_SAMPLE_F_KSTACK);
+		assert_int_equal(sm->flags,
+				 XP_SAMPLE_F_ALTSTACK | XP_SAMPLE_F_STACK2 | XP_SAMPLE_F_KSTACK);
 		for (int r = 0; r < XP_EV_NREGS; r++)
 			if (r != XP_REG_SP)
 				assert_int_equal(sm->regs[r], 0x1000 * r + 2);
@@ -284,25 +290,25 @@ static void test_truncated(void **state)
 
 struct corrupt_case {
 	const char *name;
-	size_t off;	/* byte to overwrite */
-	uint32_t val;	/* with this 32-bit value */
-	const char *why;	/* substring of the reason */
+	size_t off;	 /* byte to overwrite */
+	uint32_t val;	 /* with this 32-bit value */
+	const char *why; /* substring of the reason */
 };
 
 static void test_corrupt(void **state)
 {
 	static const struct corrupt_case cases[] = {
-		{ "magic", 0, 0x46524550, "bad magic" },
-		{ "version", 8, 99, "version" },
-		{ "header size", 12, 13, "header size" },
-		{ "header size past end", 12, 1u << 30, "header size" },
-		{ "sample version", 44, 77, "sample version" },
-		/* the first record (the vDSO) */
-		{ "record size 0", XPF_HEADER_SIZE + 4, 0, "record size" },
-		{ "record size odd", XPF_HEADER_SIZE + 4, 12, "record size" },
-		{ "vdso len", XPF_HEADER_SIZE + 16, 1000000, "sizes do not fit" },
-		/* the second record (COMM, 48 bytes) shrunk below its fixed part */
-		{ "comm size", XPF_HEADER_SIZE + 128 + 4, 16, "sizes do not fit" },
+	    {"magic", 0, 0x46524550, "bad magic"},
+	    {"version", 8, 99, "version"},
+	    {"header size", 12, 13, "header size"},
+	    {"header size past end", 12, 1u << 30, "header size"},
+	    {"sample version", 44, 77, "sample version"},
+	    /* the first record (the vDSO) */
+	    {"record size 0", XPF_HEADER_SIZE + 4, 0, "record size"},
+	    {"record size odd", XPF_HEADER_SIZE + 4, 12, "record size"},
+	    {"vdso len", XPF_HEADER_SIZE + 16, 1000000, "sizes do not fit"},
+	    /* the second record (COMM, 48 bytes) shrunk below its fixed part */
+	    {"comm size", XPF_HEADER_SIZE + 128 + 4, 16, "sizes do not fit"},
 	};
 	struct fixture *f = *state;
 	uint8_t *buf;
@@ -337,7 +343,8 @@ static void test_foreign(void **state)
 	fclose(fp);
 	assert_int_equal(xp_recording_read(f->path, NULL, NULL, NULL, &why), -EINVAL);
 	assert_non_null(why);
-	assert_int_equal(xp_recording_read("/nonexistent/x.xprof", NULL, NULL, NULL, &why), -ENOENT);
+	assert_int_equal(xp_recording_read("/nonexistent/x.xprof", NULL, NULL, NULL, &why),
+			 -ENOENT);
 }
 
 /* A non-zero callback value stops the reader and is returned. */
@@ -359,11 +366,11 @@ static void test_callback_stops(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreign, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_callback_stops, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_foreign, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_callback_stops, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
