@@ -124,7 +124,7 @@ if [ -s "$T/t.reader" ]; then
 	say "offline perf.data reader alone (perf_dump -s): $sps samples/s, $(awk -v b="$pbytes" -v c="$c" 'BEGIN {if (c > 0) printf "%.0f", b / c / 1048576; else print "n/a"}') MiB/s ($(ratio "$sps" "$psps")x perf script; $c s CPU)"
 fi
 folded_frames() { awk '{c = $NF; sub(/ [0-9]+$/, ""); n = split($0, a, ";"); f += (n - 1) * c; s += c} END {printf "%d %d\n", s, f}' "$1"; }
-xcomplete() { sed -n 's/.* \([0-9.]*\)% complete.*/\1/p' "$1" | tail -n 1; }
+xcomplete() { sed -n 's/.*[ <>]\([0-9.]*\)% complete.*/\1/p' "$1" | tail -n 1; }
 if [ $report_ok = 1 ] && [ -s "$T/t.cold" ] && [ -s "$T/x.folded" ]; then
 	read -r xs xf < <(folded_frames "$T/x.folded")
 	for m in cold warm; do
