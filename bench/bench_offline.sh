@@ -9,19 +9,23 @@
 #    default), with the share of complete stacks each one unwinds to;
 #  - peak RSS: perf script vs xprof report on the perf.data, and xprof report
 #    on a ~100k-sample recording.
-# Every timing is the median of BENCH_REPEAT runs, perf and xprof interleaved.
+# Every timing is the median of BENCH_REPEAT runs, perf and xprof interleaved,
+# in CPU seconds (user + system): on this shared 2-CPU machine wall time is
+# mostly time spent waiting for a CPU. Wall times are printed alongside.
 # Prints "bench: <name>: <value> (<ratio>)"; a piece that cannot run prints
 # "bench: <name>: unavailable: <why>".
 #   bench/bench_offline.sh [BUILD_DIR]
-# Env: BENCH_SECONDS (10: workload length), BENCH_REPEAT (3),
-#      BENCH_RSS_SECONDS (10: length of the big recording), BENCH_WORKLOAD (python | work).
+# Env: BENCH_SAMPLES (10000: the workload is a fixed amount of CPU work that
+#      gives about this many samples at 999 Hz however loaded the machine is),
+#      BENCH_REPEAT (3),
+#      BENCH_RSS_SAMPLES (100000: size of the big recording), BENCH_WORKLOAD (python | work).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
 case $build in /*) ;; *) build=$top/$build ;; esac
 X=$build/xprof
 P=$build/progs
-secs=${BENCH_SECONDS:-10}
+nsamples=${BENCH_SAMPLES:-10000}
 reps=${BENCH_REPEAT:-3}
 T=$(mktemp -d /tmp/xprof-bench-offline.XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -30,13 +34,15 @@ say() { echo "bench: $*"; }
 median() { sort -g | awk '{a[NR] = $1} END {if (NR) print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
 per() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.0f", a / b; else print 0}'; }
-timed() { # tag, command...: appends "wall_s maxrss_kb" to $T/t.<tag>
+timed() { # tag, command...: appends "wall_s cpu_s maxrss_kb" to $T/t.<tag>
 	local tag=$1
 	shift
-	/usr/bin/time -f '%e %M' -o "$T/t1" "$@" && cat "$T/t1" >>"$T/t.$tag"
+	/usr/bin/time -f '%e %U %S %M' -o "$T/t1" "$@" &&
+		awk '{printf "%s %.3f %s\n", $1, $2 + $3, $4}' "$T/t1" >>"$T/t.$tag"
 }
 wall() { awk '{print $1}' "$T/t.$1" | median; }
-rss_mib() { awk '{print $2}' "$T/t.$1" | median | awk '{printf "%.1f", $1 / 1024}'; }
+cpu() { awk '{print $2}' "$T/t.$1" | median; }
+rss_mib() { awk '{print $3}' "$T/t.$1" | median | awk '{printf "%.1f", $1 / 1024}'; }
 
 command -v perf >/dev/null || { say "offline: unavailable: perf is not installed (make deps)"; exit 0; }
 [ -x /usr/bin/time ] || { say "offline: unavailable: /usr/bin/time is missing (apt-get install time)"; exit 0; }
@@ -51,24 +57,27 @@ if ! "$X" record --help >/dev/null 2>&1; then
 	record_ok=0
 fi
 
-# The workload: a Python interpreter running recursive code (30-60 native
-# frames through a large stripped binary and libc), or perf_work.
+# The workload: a Python interpreter running recursive code (native frames
+# through a large stripped binary and libc; fib(20) is ~1 ms of CPU), or
+# perf_work (~0.8 ms per iteration).
 workload=${BENCH_WORKLOAD:-python}
 if [ "$workload" = python ] && [ -x /usr/bin/python3 ]; then
 	wl=(/usr/bin/python3 -c "
-import time
 def fib(n): return n if n < 2 else fib(n - 1) + fib(n - 2)
-end = time.time() + $secs
-while time.time() < end: fib(20)")
+for _ in range($nsamples): fib(20)")
 else
 	workload=work
-	wl=("$P/perf_work" "$secs")
+	wl=("$P/perf_work" -i $((nsamples * 6 / 5)))
 fi
 
 # ---- the perf.data ----------------------------------------------------------
-# --no-bpf-event: perf 6.1 aborts (util/build-id.c:1010) on the BPF program
-# records it writes when other BPF programs (xprof sessions) are loaded.
-if ! perf record --no-bpf-event -q -F 999 --call-graph dwarf -o "$T/perf.data" -- "${wl[@]}" >/dev/null 2>"$T/perf.err"; then
+# perf 6.1 aborts (util/build-id.c:1010, stack smashing) reading MMAP2
+# records on which kernel 6.18 left PERF_RECORD_MISC_MMAP_BUILD_ID set for
+# another session's sake (xprof record asks for build-ids): --buildid-mmap
+# makes the flag true for perf's own events. --no-bpf-event keeps the BPF
+# programs of those sessions out of the file.
+PERF_REC=(perf record --buildid-mmap --no-bpf-event)
+if ! "${PERF_REC[@]}" -q -F 999 --call-graph dwarf -o "$T/perf.data" -- "${wl[@]}" >/dev/null 2>"$T/perf.err"; then
 	say "offline: unavailable: perf record failed: $(tail -n 1 "$T/perf.err")"
 	exit 0
 fi
@@ -96,25 +105,33 @@ else
 fi
 for i in $(seq "$reps"); do
 	timed perf perf script -i "$T/perf.data" >/dev/null 2>&1 </dev/null
+	# ten reads per timing: one takes about the 10 ms resolution of time(1)
+	[ -x "$P/perf_dump" ] && timed reader bash -c 'for i in 1 2 3 4 5 6 7 8 9 10; do "$0" -s "$1" || exit; done' \
+		"$P/perf_dump" "$T/perf.data" >/dev/null 2>&1
 	if [ $report_ok = 1 ]; then
 		timed cold "$X" report -i "$T/perf.data" -o "$T/x.folded" --no-cache 2>"$T/x.err"
 		timed warm "$X" report -i "$T/perf.data" -o "$T/w.folded" --cache-dir "$T/cache" 2>/dev/null
 	fi
 done
-pwall=$(wall perf)
-psps=$(per "$psamples" "$pwall")
-pfps=$(per "$pframes" "$pwall")
-say "offline perf script, perf.data of $workload ($psamples samples, $((pframes / psamples)) frames each): $psps samples/s, $pfps frames/s (reference; median of $reps, $pwall s)"
+pcpu=$(cpu perf)
+psps=$(per "$psamples" "$pcpu")
+pfps=$(per "$pframes" "$pcpu")
+say "offline perf script, perf.data of $workload ($psamples samples, $((pframes / psamples)) frames each): $psps samples/s, $pfps frames/s (reference; median of $reps: $pcpu s CPU, $(wall perf) s wall)"
 
+if [ -s "$T/t.reader" ]; then
+	c=$(cpu reader | awk '{printf "%.4f", $1 / 10}')
+	sps=$(per "$psamples" "$c")
+	say "offline perf.data reader alone (perf_dump -s): $sps samples/s, $(awk -v b="$pbytes" -v c="$c" 'BEGIN {if (c > 0) printf "%.0f", b / c / 1048576; else print "n/a"}') MiB/s ($(ratio "$sps" "$psps")x perf script; $c s CPU)"
+fi
 folded_frames() { awk '{c = $NF; sub(/ [0-9]+$/, ""); n = split($0, a, ";"); f += (n - 1) * c; s += c} END {printf "%d %d\n", s, f}' "$1"; }
-xcomplete() { sed -n 's/.* \([0-9.]*\)% complete.*/\1/p' "$1" | tail -n 1; }
+xcomplete() { sed -n 's/.*[ <>]\([0-9.]*\)% complete.*/\1/p' "$1" | tail -n 1; }
 if [ $report_ok = 1 ] && [ -s "$T/t.cold" ] && [ -s "$T/x.folded" ]; then
 	read -r xs xf < <(folded_frames "$T/x.folded")
 	for m in cold warm; do
-		w=$(wall $m)
-		sps=$(per "$psamples" "$w")
-		fps=$(per "$xf" "$w")
-		say "offline xprof report, same perf.data, $m tables: $sps samples/s, $fps frames/s ($(ratio "$sps" "$psps")x perf script samples/s, $(ratio "$fps" "$pfps")x frames/s; goal >= 20x; $w s)"
+		c=$(cpu $m)
+		sps=$(per "$psamples" "$c")
+		fps=$(per "$xf" "$c")
+		say "offline xprof report, same perf.data, $m tables: $sps samples/s, $fps frames/s ($(ratio "$sps" "$psps")x perf script samples/s, $(ratio "$fps" "$pfps")x frames/s; goal >= 20x; $c s CPU, $(wall $m) s wall)"
 	done
 	say "offline stacks unwound to the entry point on the perf.data: xprof $(xcomplete "$T/x.err")% ($(awk -v c="$pcomplete" -v n="$psamples" 'BEGIN {printf "perf script %.1f%%", 100 * c / n}'))"
 	say "peak RSS perf script on the perf.data: $(rss_mib perf) MiB (reference)"
@@ -122,7 +139,7 @@ if [ $report_ok = 1 ] && [ -s "$T/t.cold" ] && [ -s "$T/x.folded" ]; then
 elif [ $report_ok = 1 ]; then
 	say "offline xprof report on perf.data: unavailable: it failed: $(tail -n 1 "$T/x.err" 2>/dev/null)"
 fi
-say "bytes per sample perf.data (--call-graph dwarf: 8 KiB stacks): $(per "$pbytes" "$psamples") (reference; $((pbytes / 1024)) KiB for $psamples samples)"
+say "bytes per sample perf.data (--call-graph dwarf, 8 KiB stacks): $(per "$pbytes" "$psamples") (reference; $((pbytes / 1024)) KiB for $psamples samples)"
 
 # ---- xprof's own recording of the same workload ---------------------------------
 if [ $record_ok = 0 ]; then
@@ -142,9 +159,9 @@ else
 		done
 		if [ -s "$T/t.own" ] && [ "${xsamples:-0}" -gt 0 ]; then
 			read -r _ of < <(folded_frames "$T/own.folded")
-			w=$(wall own)
-			sps=$(per "$xsamples" "$w")
-			say "offline xprof report on its own .xprof of $workload, cold tables: $sps samples/s, $(per "$of" "$w") frames/s ($(ratio "$sps" "$psps")x perf script samples/s on perf.data; $w s)"
+			c=$(cpu own)
+			sps=$(per "$xsamples" "$c")
+			say "offline xprof report on its own .xprof of $workload, cold tables: $sps samples/s, $(per "$of" "$c") frames/s ($(ratio "$sps" "$psps")x perf script samples/s on perf.data; $c s CPU, $(wall own) s wall)"
 			say "stacks unwound to the entry point, .xprof at 8 KiB: $(xcomplete "$T/own.err")% (perf.data, xprof: $(xcomplete "$T/x.err")%)"
 		fi
 	fi
@@ -155,14 +172,15 @@ if [ $report_ok = 0 ]; then
 	say "peak RSS xprof report on a big recording: unavailable: 'xprof report' does not run yet"
 	exit 0
 fi
-# One busy process per CPU sampled at 10 kHz for BENCH_RSS_SECONDS (default
-# 10 s: ~100k samples on an idle 2-CPU machine; the count reached is printed).
-rsecs=${BENCH_RSS_SECONDS:-10}
+# One busy process per CPU sampled at 10 kHz, BENCH_RSS_SAMPLES (100000) in
+# all: fixed work (perf_work -i), so the count does not depend on the load.
+rss_samples=${BENCH_RSS_SAMPLES:-100000}
 big=""
 if [ $record_ok = 1 ]; then
 	big=$T/big.xprof
 	"$X" record -F 10000 --stack-size 8192 -o "$big" -- \
-		bash -c 'for i in $(seq "$1"); do "$2" "$3" & done; wait' _ "$(nproc)" "$P/perf_work" "$rsecs" \
+		bash -c 'for i in $(seq "$1"); do "$2" -i "$3" & done; wait' _ "$(nproc)" "$P/perf_work" \
+		$((rss_samples / 10 * 12 / 10 / $(nproc))) \
 		>/dev/null 2>"$T/big.err"
 fi
 bigs=$([ -n "$big" ] && "$X" info "$big" 2>/dev/null | awk -F': ' '$1 == "samples" {print $2}')
@@ -171,7 +189,7 @@ if [ "${bigs:-0}" -gt 0 ]; then
 	if [ -s "$T/t.big" ]; then
 		mib=$(rss_mib big)
 		fmib=$(awk -v b="$(stat -c %s "$big")" 'BEGIN {printf "%.0f", b / 1048576}')
-		say "peak RSS xprof report on a $bigs-sample .xprof: $mib MiB ($(ratio "$mib" "$fmib")x the $fmib MiB recording; $(per "$bigs" "$(wall big)") samples/s)"
+		say "peak RSS xprof report on a $bigs-sample .xprof: $mib MiB ($(ratio "$mib" "$fmib")x the $fmib MiB recording; $(per "$bigs" "$(cpu big)") samples/s)"
 	else
 		say "peak RSS xprof report on a big recording: unavailable: $(tail -n 1 "$T/bigrep.err")"
 	fi

@@ -23,4 +23,4 @@ $(O)/progs/perf_%: tests/progs/perf_%.c
 	$(Q)$(CC) -O2 -g -fomit-frame-pointer -Wall -Wextra -Werror -o $@ $<
 
 bench: deps all $(PERF_PROGS)
-	$(Q)bench/run.sh $(O)
+	+$(Q)bench/run.sh $(O)

@@ -80,9 +80,11 @@
 #define RF_LOST		      (1ull << 4)
 
 /* perf_event_attr flag bits (the bitfield word at offset 40) */
-#define AF_FREQ		 (1ull << 10)
-#define AF_SAMPLE_ID_ALL (1ull << 18)
-#define AF_BUILD_ID	 (1ull << 34) /* MMAP2 records carry build-ids (perf record --buildid-mmap) */
+#define AF_INHERIT		    (1ull << 1)
+#define AF_FREQ			    (1ull << 10)
+#define AF_SAMPLE_ID_ALL	    (1ull << 18)
+#define AF_EXCLUDE_CALLCHAIN_KERNEL (1ull << 21)
+#define AF_BUILD_ID		    (1ull << 34) /* MMAP2 records carry build-ids (perf record --buildid-mmap) */
 
 #define BRANCH_HW_INDEX (1ull << 17) /* PERF_SAMPLE_BRANCH_HW_INDEX in branch_sample_type */
 
@@ -138,7 +140,7 @@ struct pd_attr {
 	uint64_t config;
 	uint32_t type;
 	uint32_t stack_user;
-	bool freq, sample_id_all, time_event, build_id;
+	bool freq, sample_id_all, time_event, build_id, inherit, kstack;
 	uint32_t nregs;		  /* popcount(regs_mask) */
 	int8_t slot[XP_EV_NREGS]; /* index in the sample's regs[] of each DWARF register, or -1 */
 	uint32_t trailer;	  /* bytes of the sample_id trailer on non-sample records */
@@ -298,6 +300,7 @@ static int attr_parse(struct pd_attr *a, const uint8_t *p, uint64_t avail, const
 	a->freq = flags & AF_FREQ;
 	a->sample_id_all = flags & AF_SAMPLE_ID_ALL;
 	a->build_id = flags & AF_BUILD_ID;
+	a->inherit = flags & AF_INHERIT;
 	if (size >= 80)
 		a->branch_type = ld64(p + 72);
 	if (size >= 96) {
@@ -306,6 +309,7 @@ static int attr_parse(struct pd_attr *a, const uint8_t *p, uint64_t avail, const
 	}
 	if (!(a->sample_type & S_REGS_USER))
 		a->regs_mask = 0;
+	a->kstack = (a->sample_type & S_CALLCHAIN) && !(flags & AF_EXCLUDE_CALLCHAIN_KERNEL);
 	a->nregs = (uint32_t)__builtin_popcountll(a->regs_mask);
 	for (int i = 0; i < XP_EV_NREGS; i++)
 		a->slot[i] = -1;
@@ -552,6 +556,8 @@ static void feat_cmdline(struct pd_reader *r, uint64_t off, uint64_t size)
 			after_record = !strcmp(s, "record");
 			continue;
 		}
+		if (!strcmp(s, "-a") || !strcmp(s, "--all-cpus"))
+			r->info->flags |= XP_REC_F_SYSTEM_WIDE;
 		int n =
 		    snprintf(t + used, sizeof(r->info->target) - used, "%s%s", used ? " " : "", s);
 		if (n < 0 || (size_t)n >= sizeof(r->info->target) - used)
@@ -653,8 +659,7 @@ static uint32_t body_min(uint32_t type)
 	return 8;
 }
 
-static uint64_t rec_time(struct pd_reader *r, const struct pd_attr *a, uint32_t type,
-			 const uint8_t *rec, uint32_t size)
+static uint64_t rec_time(const struct pd_attr *a, uint32_t type, const uint8_t *rec, uint32_t size)
 {
 	if (type == R_SAMPLE) {
 		uint64_t t = a->sample_type;
@@ -667,7 +672,6 @@ static uint64_t rec_time(struct pd_reader *r, const struct pd_attr *a, uint32_t 
 	}
 	if (type == R_FORK || type == R_EXIT)
 		return size >= 32 ? ld64(rec + 24) : 0;
-	(void)r;
 	return trailer_time(a, rec, size, body_min(type));
 }
 
@@ -767,7 +771,7 @@ static int records_index(struct pd_reader *r, const char **why)
 		case R_LOST:
 		case R_LOST_SAMPLES: {
 			const struct pd_attr *a = rec_attr(r, type, rec, size);
-			uint64_t t = a ? rec_time(r, a, type, rec, size) : prev_time;
+			uint64_t t = a ? rec_time(a, type, rec, size) : prev_time;
 			int err;
 
 			/* A record without a time keeps its place after the one before it. */
@@ -1333,6 +1337,10 @@ static int info_fill(struct pd_reader *r)
 	else if (a->time_event && a->period_or_freq)
 		in->frequency = (uint32_t)(1000000000ull / a->period_or_freq);
 	in->stack_size = a->stack_user;
+	if (a->inherit)
+		in->flags |= XP_REC_F_INHERIT;
+	if (a->kstack)
+		in->flags |= XP_REC_F_KERNEL_STACK;
 	snprintf(in->event, sizeof(in->event), "%s", a->name);
 	return 0;
 }
@@ -1358,8 +1366,12 @@ static int pd_parse(struct pd_reader *r, const char **why)
 				window_release(r, w);
 		}
 	}
-	if (r->info)
+	if (r->info) {
 		r->info->processes = r->npids;
+		/* as for .xprof: no end time tells a recording that was cut short */
+		if (r->truncated)
+			r->info->end_time_ns = 0;
+	}
 	return 0;
 }
 

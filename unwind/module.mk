@@ -56,7 +56,7 @@ test_unwind_cache_OBJS := $(unwind_OBJS)
 
 # ---- bench ------------------------------------------------------------------
 .PHONY: bench-tables
-bench: bench-tables
+# make bench runs bench-tables through bench/run.sh, which tabulates every part
 bench-tables: $(XPROF) $(O)/bench/tables_bench
 	$(Q)bench/bench_tables.sh $(O)
 

@@ -68,7 +68,7 @@ $(UNW_WALK_BENCH): $(O)/bench/unwind_bench.o $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: bench-unwind
+# make bench runs bench-unwind through bench/run.sh, which tabulates every part
 .PHONY: bench-unwind
 bench-unwind: all $(UNW_WALK_BENCH) $(UNW_WALK_PD)/unw_deep
 	$(Q)bench/bench_unwind.sh $(XPROF) $(UNW_WALK_BENCH) $(UNW_WALK_PD)

@@ -93,8 +93,8 @@ unw_vs_perf() {
 unw_summary_pct() {
 	local line; line=$(tail -n 1 "$W/$1.summary")
 	case $2 in
-	complete) echo "$line" | sed -n 's/.* \([0-9.]*\)% complete.*/\1/p' ;;
-	via*) echo "$line" | sed -n 's/.* \([0-9.]*\)% via frame pointers.*/\1/p' ;;
+	complete) echo "$line" | sed -n 's/.*[ <>]\([0-9.]*\)% complete.*/\1/p' ;;
+	via*) echo "$line" | sed -n 's/.*[ <>]\([0-9.]*\)% via frame pointers.*/\1/p' ;;
 	*) echo "$line" | sed -n "s/.*[ (]$2 \\([0-9.]*\\)%.*/\\1/p" ;;
 	esac | grep . || echo 0
 }

@@ -512,6 +512,8 @@ static void check_synthetic(uint64_t st)
 	assert_int_equal(info.stack_bytes, 40 + STACK);
 	assert_int_equal(info.start_time_ns, 30);
 	assert_int_equal(info.end_time_ns, 40);
+	/* callchains not excluding the kernel, no inherit, no -a on the command line */
+	assert_int_equal(info.flags, XP_REC_F_KERNEL_STACK);
 	free(s.b.p);
 	free(g);
 }
@@ -557,13 +559,16 @@ static void test_killed_recording(void **state)
 {
 	struct synth s;
 	struct got *g = calloc(1, sizeof(*g));
+	struct xp_rec_info info;
 	const char *why;
 
 	(void)state;
 	synth_build(&s, ST_DEFAULT);
 	set64(&s.b, 48, 0);
 	/* cut inside the second sample: COMM, 2 MMAPs and the first sample remain */
-	assert_int_equal(read_buf(s.b.p, s.at.sample2 + 100, g, NULL, &why), 0);
+	assert_int_equal(read_buf(s.b.p, s.at.sample2 + 100, g, &info, &why), 0);
+	assert_int_equal(info.samples, 1);
+	assert_int_equal(info.end_time_ns, 0); /* tells `xprof info` the record was cut short */
 	assert_int_equal(g->n, 4);
 	assert_int_equal(g->ev[3].type, XP_EV_SAMPLE);
 	/* without the feature section, /bin/prog's build-id is unknown */
