@@ -55,7 +55,10 @@ struct map {
 	uint64_t time_ns;	/* when it was mapped */
 	struct module *mod;	/* NULL: anonymous executable memory (JIT) */
 	const char *path;	/* module path, or the anonymous mapping's name */
+	uint32_t rep_id;	/* its report mapping; NO_REP_ID until first needed */
 };
+
+#define NO_REP_ID UINT32_MAX
 
 struct proc {
 	uint32_t pid;
@@ -417,6 +420,7 @@ static int proc_map_insert(struct proc *p, const struct map *m)
 		if (cur.um.start < m->um.start) {
 			struct map lo = cur;
 			lo.um.end = m->um.start;
+			lo.rep_id = NO_REP_ID;	/* a new range: a new report mapping */
 			out[n++] = lo;
 			if (!placed) {
 				out[n++] = *m;
@@ -427,6 +431,7 @@ static int proc_map_insert(struct proc *p, const struct map *m)
 			struct map hi = cur;
 			hi.pgoff += m->um.end - cur.um.start;
 			hi.um.start = m->um.end;
+			hi.rep_id = NO_REP_ID;
 			out[n++] = hi;
 		}
 	}
@@ -439,9 +444,8 @@ static int proc_map_insert(struct proc *p, const struct map *m)
 	return 0;
 }
 
-static const struct unw_module *proc_find(void *ctx, uint64_t addr)
+static struct map *proc_map_at(struct proc *p, uint64_t addr)
 {
-	const struct proc *p = ctx;
 	size_t lo = 0, hi = p->nmaps;
 
 	while (lo < hi) {
@@ -453,8 +457,16 @@ static const struct unw_module *proc_find(void *ctx, uint64_t addr)
 			hi = mid;
 	}
 	if (lo && addr < p->maps[lo - 1].um.end)
-		return &p->maps[lo - 1].um;
+		return &p->maps[lo - 1];
 	return NULL;
+}
+
+/* The unwinder's unw_find_fn: ctx is the sample's struct proc. */
+static const struct unw_module *proc_find(void *ctx, uint64_t addr)
+{
+	struct map *m = proc_map_at(ctx, addr);
+
+	return m ? &m->um : NULL;
 }
 
 static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
@@ -473,6 +485,7 @@ static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
 		return -ENOMEM;
 	m.um.start = mm->start;
 	m.um.end = mm->start + mm->len;
+	m.rep_id = NO_REP_ID;
 	m.pgoff = mm->pgoff;
 	m.time_ns = mm->time_ns;
 	if (!anon) {
@@ -589,28 +602,36 @@ static int unknown_location(struct xp_session *s, uint32_t mapping, uint64_t add
 	return add_location(s, mapping, addr, &f, 1, id);
 }
 
-/* The report mapping of a process mapping. */
-static int rep_mapping_of(struct xp_session *s, const struct map *m, uint32_t *id)
+/* The report mapping of a process mapping, interned on first use and remembered. */
+static int rep_mapping_of(struct xp_session *s, struct map *m, uint32_t *id)
 {
 	char hex[2 * XP_BUILD_ID_MAX + 1] = "";
 	struct rep_mapping rm = {
 		.start = m->um.start, .limit = m->um.end, .offset = m->pgoff, .file = m->path,
 	};
 
+	int err;
+
+	if (m->rep_id != NO_REP_ID) {
+		*id = m->rep_id;
+		return 0;
+	}
 	if (m->mod && m->mod->build_id_len) {
 		for (uint32_t i = 0; i < m->mod->build_id_len; i++)
 			snprintf(hex + 2 * i, 3, "%02x", m->mod->build_id[i]);
 		rm.build_id = hex;
 	}
-	return rep_profile_mapping(s->prof, &rm, id);
+	err = rep_profile_mapping(s->prof, &rm, id);
+	if (!err)
+		m->rep_id = *id;
+	return err;
 }
 
 /* Location id of a user frame: symbolized on first sight, then from the hash. */
-static int user_location(struct xp_session *s, const struct proc *p, const struct unw_frame *fr,
+static int user_location(struct xp_session *s, struct proc *p, const struct unw_frame *fr,
 			 uint32_t *id)
 {
-	const struct unw_module *um = proc_find((void *)p, fr->ip);
-	const struct map *m = (const struct map *)um;	/* um is the first member */
+	struct map *m = proc_map_at(p, fr->ip);
 	const struct sym_frame *sf;
 	uint64_t key, v, vaddr;
 	uint32_t mapping;
@@ -856,7 +877,7 @@ int xp_session_lookup(struct xp_session *s, uint32_t pid, uint64_t addr, const c
 		      uint64_t *bias)
 {
 	struct proc *p = proc_get(s, pid, false);
-	const struct map *m = p ? (const struct map *)proc_find(p, addr) : NULL;
+	const struct map *m = p ? proc_map_at(p, addr) : NULL;
 
 	if (!m)
 		return -ENOENT;
