@@ -117,7 +117,7 @@ struct xp_rec_info {
 
 /*
  * Read a recording, .xprof or perf.data (told apart by their magic), calling
- * fn for every event. info, if not NULL, receives the settings and counts.
+ * fn for every event (fn NULL: only count, into info). info, if not NULL, receives the settings and counts.
  * A truncated file (a killed record) yields its readable prefix and returns 0.
  * Errors: -ENOENT, -EACCES (open), -EINVAL with *why set to a static
  * message for a corrupt or foreign file, -ENOMEM, or fn's non-zero value.
