@@ -262,6 +262,18 @@ Elf *sym_elf_open(const char *path, int *fdp)
 	return elf;
 }
 
+/* Index a new file and make it findable; on failure it is freed and errno is ENOMEM. */
+static struct sym_file *file_publish(struct sym_session *s, struct sym_file *f)
+{
+	if (file_index(s, f) == -ENOMEM) {
+		file_free(f);
+		errno = ENOMEM;
+		return NULL;
+	}
+	file_insert(s, f);
+	return f;
+}
+
 struct sym_file *sym_file_get(struct sym_session *s, const char *path, const uint8_t *build_id,
 			      size_t build_id_len)
 {
@@ -302,12 +314,7 @@ struct sym_file *sym_file_get(struct sym_session *s, const char *path, const uin
 			f->build_id_len = len;
 		}
 	}
-	if (file_index(s, f) == -ENOMEM) {
-		file_free(f);
-		goto nomem;
-	}
-	file_insert(s, f);
-	return f;
+	return file_publish(s, f);
 nomem:
 	errno = ENOMEM;
 	return NULL;
@@ -351,12 +358,7 @@ struct sym_file *sym_file_from_image(struct sym_session *s, const char *name, co
 	f->image = copy;
 	memcpy(f->build_id, id, idlen);
 	f->build_id_len = idlen;
-	if (file_index(s, f) == -ENOMEM) {
-		file_free(f);
-		goto nomem;
-	}
-	file_insert(s, f);
-	return f;
+	return file_publish(s, f);
 nomem:
 	errno = ENOMEM;
 	return NULL;
