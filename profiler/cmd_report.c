@@ -41,8 +41,9 @@ static void report_usage(FILE *f)
 		"      --no-inline         do not expand inlined frames\n"
 		"      --no-demangle       keep mangled C++/Rust names\n"
 		"      --no-debuginfod     do not fetch debuginfo even if DEBUGINFOD_URLS is set\n"
-		"      --cache-dir DIR     unwind table cache (default $XDG_CACHE_HOME/xprof)\n"
-		"      --no-cache          build unwind tables in memory only\n"
+		"      --cache-dir DIR     cache of unwind tables, symbol indexes and kernel symbols\n"
+		"                          (default $XDG_CACHE_HOME/xprof)\n"
+		"      --no-cache          build them in memory only\n"
 		"  -v, --verbose           list every mapped file: build-id, unwind table, debuginfo\n"
 		"  -q, --quiet             no summary line\n");
 }

@@ -51,8 +51,8 @@ struct xp_filter {
 struct xp_session_opts {
 	struct sym_opts sym;
 	struct xp_filter filter;
-	const char *cache_dir;	/* NULL: default table cache */
-	bool no_cache;		/* build tables in memory only */
+	const char *cache_dir;	/* NULL: default cache root ($XDG_CACHE_HOME/xprof) */
+	bool no_cache;		/* no on-disk caches: tables and symbols in memory only */
 };
 
 struct xp_session_stats {

@@ -821,12 +821,12 @@ struct xp_session *xp_session_new(const struct xp_session_opts *opts)
 	if (opts)
 		s->opts = *opts;
 	elf_version(EV_CURRENT);
-	s->sym = sym_session_new(&s->opts.sym);
-	if (!s->sym)
-		goto fail;
 	/* Without a usable cache directory, tables are built in memory every run. */
 	if (!s->opts.no_cache)
 		s->cache = unw_cache_new(s->opts.cache_dir);
+	/* Symbol indexes and kernel symbols are cached beside the tables. */
+	if (s->cache)
+		s->opts.sym.cache_dir = unw_cache_root(s->cache);
 	if (!s->cache) {
 		char tmpl[] = "/tmp/xprof-tables-XXXXXX";
 		/* A private throw-away directory keeps the cache API the one path. */
@@ -835,6 +835,9 @@ struct xp_session *xp_session_new(const struct xp_session_opts *opts)
 		if (!s->cache)
 			goto fail;
 	}
+	s->sym = sym_session_new(&s->opts.sym);
+	if (!s->sym)
+		goto fail;
 	return s;
 fail:
 	xp_session_free(s);

@@ -34,7 +34,8 @@ struct sym_session *sym_session_new(const struct sym_opts *opts)
 	if (opts)
 		s->opts = *opts;
 	/* Option strings are copied: the caller's may not outlive us. */
-	const char **strs[] = {&s->opts.debug_root, &s->opts.kallsyms, &s->opts.perfmap_dir};
+	const char **strs[] = {&s->opts.debug_root, &s->opts.kallsyms, &s->opts.perfmap_dir,
+			       &s->opts.cache_dir};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		if (*strs[i] && !(*strs[i] = sym_arena_strdup(&s->arena, *strs[i])))

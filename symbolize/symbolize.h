@@ -25,6 +25,7 @@ struct sym_opts {
 	const char *debug_root;	 /* NULL: /usr/lib/debug */
 	const char *kallsyms;	 /* NULL: /proc/kallsyms */
 	const char *perfmap_dir; /* NULL: /tmp */
+	const char *cache_dir;	 /* on-disk caches under it; NULL: none */
 };
 
 /* sym_frame.flags */

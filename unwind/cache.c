@@ -44,7 +44,8 @@ struct cache_entry {
 };
 
 struct unw_cache {
-	char *dir; /* .../xprof/unwind-v1, or NULL when it could not be created */
+	char *dir;  /* .../xprof/unwind-v1, or NULL when it could not be created */
+	char *root; /* .../xprof: other caches (symbols) live beside this one */
 	struct cache_entry *e;
 	size_t n, cap;
 	struct unw_cache_stats st;
@@ -91,6 +92,13 @@ struct unw_cache *unw_cache_new(const char *dir)
 		return NULL;
 	}
 	err = mkdirs(c->dir);
+	if (!err) {
+		c->root = strdup(c->dir);
+		if (c->root)
+			*strrchr(c->root, '/') = '\0';
+		else
+			err = -ENOMEM;
+	}
 	if (err) {
 		free(c->dir);
 		free(c);
@@ -98,6 +106,11 @@ struct unw_cache *unw_cache_new(const char *dir)
 		return NULL;
 	}
 	return c;
+}
+
+const char *unw_cache_root(const struct unw_cache *c)
+{
+	return c->root;
 }
 
 void unw_cache_free(struct unw_cache *c)
@@ -110,6 +123,7 @@ void unw_cache_free(struct unw_cache *c)
 	}
 	free(c->e);
 	free(c->dir);
+	free(c->root);
 	free(c);
 }
 

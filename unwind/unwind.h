@@ -121,6 +121,8 @@ struct unw_cache;
  */
 struct unw_cache *unw_cache_new(const char *dir);
 void unw_cache_free(struct unw_cache *c);
+/* The directory holding the cache's versioned subdirectory, for other caches. */
+const char *unw_cache_root(const struct unw_cache *c);
 
 /*
  * The table for an ELF file, from memory, the cache or built now. The table
