@@ -10,6 +10,7 @@
  *      holding the .symtab entries that .dynsym lacks.
  * A debug file whose build-id differs from the file's is refused.
  */
+#include <dlfcn.h>
 #include <elfutils/debuginfod.h>
 #include <elfutils/libdwelf.h>
 #include <errno.h>
@@ -193,6 +194,31 @@ static bool try_debuglink(struct sym_session *s, struct sym_file *f, const char 
 	return use_debug_file(s, f, path, "", true, crc);
 }
 
+/*
+ * libdebuginfod pulls in libcurl, GnuTLS, Kerberos and LDAP: linking it
+ * would cost every run ~5 ms of loading and constructors, more than a
+ * cached report of a small recording. Like libdwfl, load it only when a
+ * file actually needs it.
+ */
+static bool debuginfod_load(struct sym_session *s)
+{
+	s->dbgd_lib = dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (s->dbgd_lib) {
+		s->dbgd_begin = (debuginfod_client * (*)(void)) dlsym(s->dbgd_lib, "debuginfod_begin");
+		s->dbgd_find = (int (*)(debuginfod_client *, const unsigned char *, int, char **))dlsym(
+		    s->dbgd_lib, "debuginfod_find_debuginfo");
+		s->dbgd_end = (void (*)(debuginfod_client *))dlsym(s->dbgd_lib, "debuginfod_end");
+	}
+	if (!s->dbgd_begin || !s->dbgd_find || !s->dbgd_end) {
+		fprintf(stderr,
+			"xprof: DEBUGINFOD_URLS is set but libdebuginfod.so.1 cannot be loaded: "
+			"install libdebuginfod1 (or unset DEBUGINFOD_URLS)\n");
+		return false;
+	}
+	s->dbgd = s->dbgd_begin();
+	return s->dbgd != NULL;
+}
+
 static bool try_debuginfod(struct sym_session *s, struct sym_file *f)
 {
 	const char *urls = getenv("DEBUGINFOD_URLS");
@@ -202,11 +228,11 @@ static bool try_debuginfod(struct sym_session *s, struct sym_file *f)
 		return false;
 	if (!s->dbgd_tried) {
 		s->dbgd_tried = true;
-		s->dbgd = debuginfod_begin();
+		debuginfod_load(s);
 	}
 	if (!s->dbgd || s->dbgd_down)
 		return false;
-	int fd = debuginfod_find_debuginfo(s->dbgd, f->build_id, (int)f->build_id_len, &path);
+	int fd = s->dbgd_find(s->dbgd, f->build_id, (int)f->build_id_len, &path);
 
 	if (fd < 0) {
 		/* A server that cannot be reached costs a timeout per file:

@@ -8,7 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <elfutils/debuginfod.h>
+#include <dlfcn.h>
 #include <elfutils/libdwelf.h>
 #include <gelf.h>
 #include <inttypes.h>
@@ -90,13 +90,16 @@ void sym_session_free(struct sym_session *s)
 	}
 	free(s->files);
 	sym_ksyms_release(&s->ksyms);
+	sym_ksyms_release(&s->ksyms_live);
 	sym_cache_release(&s->kcache);
 	for (size_t i = 0; i < s->nperfmaps; i++)
 		sym_perfmap_release(&s->perfmaps[i]);
 	free(s->perfmaps);
 	sym_cache_release(&s->names);
 	if (s->dbgd)
-		debuginfod_end(s->dbgd);
+		s->dbgd_end(s->dbgd);
+	if (s->dbgd_lib)
+		dlclose(s->dbgd_lib);
 	sym_arena_release(&s->arena);
 	free(s);
 }
@@ -485,13 +488,27 @@ static const struct sym_frame *name_once(struct sym_session *s, struct sym_frame
 int sym_kernel_lookup(struct sym_session *s, uint64_t addr, const struct sym_frame **frames)
 {
 	struct sym_ksyms *k = &s->ksyms;
+	int err = 0;
 
 	if (!s->ksyms_tried) {
 		s->ksyms_tried = true;
-		int err = sym_ksyms_load(k, s->opts.kallsyms ? s->opts.kallsyms : "/proc/kallsyms");
-
+		if (!s->opts.kallsyms && s->opts.cache_dir)
+			err = sym_ksyms_load_cached(k, s->opts.cache_dir);
+		else
+			err = sym_ksyms_load(k, s->opts.kallsyms ? s->opts.kallsyms : "/proc/kallsyms");
 		if (err == -ENOMEM)
 			return err;
+	}
+	if (!sym_ksyms_covers(k, addr)) {
+		/* Not the kernel text or a module the cache knows: BPF or ftrace
+		 * code, which only the live kallsyms lists. */
+		k = &s->ksyms_live;
+		if (!s->ksyms_live_tried) {
+			s->ksyms_live_tried = true;
+			err = sym_ksyms_load(k, "/proc/kallsyms");
+			if (err == -ENOMEM)
+				return err;
+		}
 	}
 	long i = sym_ksyms_find(k, addr);
 
@@ -501,55 +518,6 @@ int sym_kernel_lookup(struct sym_session *s, uint64_t addr, const struct sym_fra
 	}
 	*frames = name_once(s, &k->frames[i], k->blob + k->name_off[i], SYM_F_KERNEL);
 	return 1;
-}
-
-/* Reads a whole small file; NULL with errno. */
-static char *read_file(const char *path, size_t *lenp)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		cap = (size_t)st.st_size + 1;
-	if (cap < 4096)
-		cap = 4096;
-	for (;;) {
-		if (len == cap || !buf) {
-			size_t ncap = buf ? cap * 2 : cap;
-			char *nb = ncap > ((size_t)1 << 31) ? NULL : realloc(buf, ncap);
-
-			if (!nb) {
-				free(buf);
-				close(fd);
-				errno = ENOMEM;
-				return NULL;
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		ssize_t r = read(fd, buf + len, cap - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-
-			free(buf);
-			close(fd);
-			errno = e;
-			return NULL;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	*lenp = len;
-	return buf;
 }
 
 static struct sym_perfmap *perfmap_get(struct sym_session *s, uint32_t pid)
@@ -574,7 +542,7 @@ static struct sym_perfmap *perfmap_get(struct sym_session *s, uint32_t pid)
 	m->pid = pid;
 	snprintf(path, sizeof(path), "%s/perf-%u.map",
 		 s->opts.perfmap_dir ? s->opts.perfmap_dir : "/tmp", pid);
-	char *text = read_file(path, &len);
+	char *text = sym_read_file(path, &len);
 
 	if (text) {
 		int err = sym_perfmap_parse(m, text, len);

@@ -37,6 +37,9 @@ char *sym_arena_printf(struct sym_arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void sym_arena_release(struct sym_arena *a);
 
+/* A whole (small or /proc) file in a malloc'ed buffer; NULL with errno. */
+char *sym_read_file(const char *path, size_t *lenp);
+
 /* ---- string blob: grows while a table is built, then frozen ---------------- */
 
 struct sym_blob {
@@ -146,6 +149,10 @@ const char *sym_demangle(struct sym_arena *a, const char *name);
 
 /* ---- kernel and perf maps ------------------------------------------------- */
 
+struct sym_krange {
+	uint64_t lo, hi;
+};
+
 /* Text symbols with no sizes: each covers up to the next one. */
 struct sym_ksyms {
 	uint64_t *addr;		  /* sorted */
@@ -153,10 +160,28 @@ struct sym_ksyms {
 	struct sym_frame *frames; /* filled lazily, one per symbol */
 	size_t n;
 	char *blob;
-	bool hidden; /* every address read as 0 (kptr_restrict) */
+	size_t blob_len;
+	bool hidden;		 /* every address read as 0 (kptr_restrict) */
+	uint64_t text_lo, text_hi; /* [_stext, _etext); 0 if not listed */
+
+	/* Loaded from the cache file, mapped: addr, name_off and blob point
+	 * into it. It covers the kernel text and the modules below only. */
+	void *map;
+	size_t map_len;
+	struct sym_krange *mods; /* modules loaded when it was written */
+	size_t nmods;
 };
 
 int sym_ksyms_load(struct sym_ksyms *k, const char *path);
+/*
+ * /proc/kallsyms through the cache in cache_dir, valid for one boot and one
+ * set of loaded modules (boot_id and /proc/modules are its key): mapped if
+ * the cache file matches, else read and written to the cache. 0 or -errno.
+ */
+int sym_ksyms_load_cached(struct sym_ksyms *k, const char *cache_dir);
+/* False for an address a cached table cannot vouch for (BPF JIT, ftrace
+ * trampolines): outside the kernel text and the modules of its key. */
+bool sym_ksyms_covers(const struct sym_ksyms *k, uint64_t addr);
 void sym_ksyms_release(struct sym_ksyms *k);
 long sym_ksyms_find(const struct sym_ksyms *k, uint64_t addr);
 
@@ -210,7 +235,8 @@ struct sym_session {
 	size_t nbuckets, nfiles;
 
 	struct sym_ksyms ksyms;
-	bool ksyms_tried;
+	struct sym_ksyms ksyms_live; /* read when a cached ksyms does not cover an address */
+	bool ksyms_tried, ksyms_live_tried;
 	struct sym_cache kcache;
 
 	struct sym_perfmap *perfmaps; /* small array, searched linearly by pid */
@@ -220,6 +246,10 @@ struct sym_session {
 	struct sym_cache names;
 
 	struct debuginfod_client *dbgd;
+	void *dbgd_lib; /* dlopen()ed on first use; NULL if never needed */
+	struct debuginfod_client *(*dbgd_begin)(void);
+	int (*dbgd_find)(struct debuginfod_client *, const unsigned char *, int, char **);
+	void (*dbgd_end)(struct debuginfod_client *);
 	bool dbgd_tried;
 	bool dbgd_down; /* unreachable once: not asked again */
 

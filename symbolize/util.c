@@ -3,13 +3,16 @@
  * Small containers shared by symbolize/: the session arena (chunks that never
  * move, so frames and names handed out stay valid), the string blob used
  * while building tables, and the address -> frames cache that makes repeated
- * lookups of one address a single hash probe.
+ * lookups of one address a single hash probe; and a whole-file reader.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "symbolize/symbolize_int.h"
 
@@ -198,4 +201,53 @@ void sym_cache_release(struct sym_cache *c)
 	c->slots = NULL;
 	c->mask = c->used = 0;
 	c->top.n = 0;
+}
+
+/* Files of /proc report size 0: read until EOF, doubling the buffer. */
+char *sym_read_file(const char *path, size_t *lenp)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		cap = (size_t)st.st_size + 1;
+	if (cap < 4096)
+		cap = 4096;
+	for (;;) {
+		if (len == cap || !buf) {
+			size_t ncap = buf ? cap * 2 : cap;
+			char *nb = ncap > ((size_t)1 << 31) ? NULL : realloc(buf, ncap);
+
+			if (!nb) {
+				free(buf);
+				close(fd);
+				errno = ENOMEM;
+				return NULL;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		ssize_t r = read(fd, buf + len, cap - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+
+			free(buf);
+			close(fd);
+			errno = e;
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	*lenp = len;
+	return buf;
 }
