@@ -195,6 +195,7 @@ struct pd_reader {
 	uint64_t unknown_id;   /* records whose sample id matched no attr */
 	bool windowed;	       /* release the data section window by window */
 	uint32_t *window_left; /* per window: indexed records not yet yielded */
+	bool *window_mapped;   /* per window: populated since its last release */
 	xp_event_fn fn;
 	void *ctx;
 	struct xp_rec_info *info;
@@ -693,6 +694,30 @@ static void window_release(struct pd_reader *r, uint64_t w)
 		madvise((void *)(r->buf + lo), hi - lo, MADV_DONTNEED);
 }
 
+/*
+ * Faulting a window in page by page costs more than everything else the
+ * reader does (one trap per 64 KiB of fault-around, then per-page work):
+ * MADV_POPULATE_READ maps a whole window in one call. Older kernels refuse
+ * it (EINVAL) and the pages fault in as before.
+ */
+static void window_populate(struct pd_reader *r, uint64_t lo, uint64_t hi)
+{
+	if (hi > r->data_end)
+		hi = r->data_end;
+	lo &= ~(uint64_t)(PD_PAGE - 1);
+	if (lo < hi)
+		madvise((void *)(r->buf + lo), hi - lo, MADV_POPULATE_READ);
+}
+
+static void window_enter(struct pd_reader *r, uint64_t w)
+{
+	if (r->window_mapped[w])
+		return;
+	r->window_mapped[w] = true;
+	window_populate(r, r->data_off + (w << PD_WINDOW_SHIFT),
+			r->data_off + ((w + 1) << PD_WINDOW_SHIFT));
+}
+
 static int rec_push(struct pd_reader *r, uint64_t time, uint64_t off)
 {
 	if (r->nrecs == r->recs_cap) {
@@ -728,13 +753,22 @@ static int records_index(struct pd_reader *r, const char **why)
 	uint64_t p = r->data_off, prev_time = 0, released = 0;
 	bool sorted = true;
 
+	/* Pass 1 reads every record's header, so every page: map them all
+	 * (a small file) or window by window ahead of the walk. */
+	if (!r->windowed)
+		window_populate(r, r->data_off, r->data_end);
+	else
+		window_populate(r, r->data_off, r->data_off + (1ull << PD_WINDOW_SHIFT));
 	while (r->data_end - p >= 8) {
 		const uint8_t *rec = r->buf + p;
 		uint32_t type = ld32(rec);
 		uint16_t size = ld16(rec + 6);
 
-		if (r->windowed && p - r->data_off >= (released + 1) << PD_WINDOW_SHIFT)
+		if (r->windowed && p - r->data_off >= (released + 1) << PD_WINDOW_SHIFT) {
 			window_release(r, released++);
+			window_populate(r, r->data_off + (released << PD_WINDOW_SHIFT),
+					r->data_off + ((released + 1) << PD_WINDOW_SHIFT));
+		}
 		uint64_t step = size;
 
 		if (size < 8) {
@@ -796,7 +830,8 @@ static int records_index(struct pd_reader *r, const char **why)
 		uint64_t n = ((r->data_end - r->data_off) >> PD_WINDOW_SHIFT) + 1;
 
 		r->window_left = calloc(n, sizeof(*r->window_left));
-		if (!r->window_left)
+		r->window_mapped = calloc(n, sizeof(*r->window_mapped));
+		if (!r->window_left || !r->window_mapped)
 			return -ENOMEM;
 		for (size_t i = 0; i < r->nrecs; i++)
 			r->window_left[(r->recs[i].off - r->data_off) >> PD_WINDOW_SHIFT]++;
@@ -1357,6 +1392,8 @@ static int pd_parse(struct pd_reader *r, const char **why)
 	if (err)
 		return err;
 	for (size_t i = 0; i < r->nrecs; i++) {
+		if (r->windowed)
+			window_enter(r, (r->recs[i].off - r->data_off) >> PD_WINDOW_SHIFT);
 		err = do_record(r, r->buf + r->recs[i].off, why);
 		if (err)
 			return err;
@@ -1432,6 +1469,7 @@ out:
 	for (uint32_t i = 0; i < r.nvdso; i++)
 		free(r.vdso[i].image);
 	free(r.window_left);
+	free(r.window_mapped);
 	free(r.pids);
 	free(r.recs);
 	free(r.bids);
