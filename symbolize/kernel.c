@@ -262,12 +262,48 @@ static size_t kcache_names_at(uint64_t n)
 	return sizeof(struct kcache_hdr) + (size_t)n * 8 + (((size_t)n * 4 + 7) & ~(size_t)7);
 }
 
+int sym_ksyms_from_cache(struct sym_ksyms *k, void *map, size_t len, const char *boot_id,
+			 uint64_t modules_hash)
+{
+	const struct kcache_hdr *h = map;
+
+	memset(k, 0, sizeof(*k));
+	if (len < sizeof(*h) || memcmp(h->magic, KCACHE_MAGIC, 8) ||
+	    h->version != KCACHE_VERSION || memcmp(h->boot_id, boot_id, sizeof(h->boot_id)) ||
+	    h->modules_hash != modules_hash || !h->n || h->n > len / 12 || !h->blob_len ||
+	    h->blob_len > len || kcache_names_at(h->n) + h->blob_len != len)
+		return -ESTALE;
+	const uint64_t *addr = (const uint64_t *)(h + 1);
+	const uint32_t *name_off = (const uint32_t *)(addr + h->n);
+	const char *blob = (const char *)map + kcache_names_at(h->n);
+
+	if (blob[h->blob_len - 1])
+		return -ESTALE;
+	for (size_t i = 0; i < h->n; i++) {
+		if (name_off[i] >= h->blob_len || (i && addr[i] <= addr[i - 1]))
+			return -ESTALE;
+	}
+	k->frames = calloc(h->n, sizeof(*k->frames));
+	if (!k->frames)
+		return -ENOMEM;
+	k->addr = (uint64_t *)addr;
+	k->name_off = (uint32_t *)name_off;
+	k->blob = (char *)blob;
+	k->blob_len = h->blob_len;
+	k->n = h->n;
+	k->text_lo = h->text_lo;
+	k->text_hi = h->text_hi;
+	k->map = map;
+	k->map_len = len;
+	return 0;
+}
+
 /* Maps and checks the cache file; 0, or -errno when it is missing or stale. */
 static int kcache_load(struct sym_ksyms *k, const char *path, const struct kcache_key *key)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	void *map = MAP_FAILED;
+	void *map;
 	int err = -ESTALE;
 
 	if (fd < 0)
@@ -279,43 +315,10 @@ static int kcache_load(struct sym_ksyms *k, const char *path, const struct kcach
 		err = -errno;
 		goto out;
 	}
-	const struct kcache_hdr *h = map;
-	size_t len = (size_t)st.st_size;
-
-	if (memcmp(h->magic, KCACHE_MAGIC, 8) || h->version != KCACHE_VERSION ||
-	    memcmp(h->boot_id, key->boot_id, sizeof(h->boot_id)) ||
-	    h->modules_hash != key->modules_hash || !h->n || h->n > len / 12 || !h->blob_len ||
-	    kcache_names_at(h->n) + h->blob_len != len)
-		goto out;
-	const uint64_t *addr = (const uint64_t *)(h + 1);
-	const uint32_t *name_off = (const uint32_t *)(addr + h->n);
-	const char *blob = (const char *)map + kcache_names_at(h->n);
-
-	if (blob[h->blob_len - 1])
-		goto out;
-	for (size_t i = 0; i < h->n; i++) {
-		if (name_off[i] >= h->blob_len || (i && addr[i] <= addr[i - 1]))
-			goto out;
-	}
-	k->frames = calloc(h->n, sizeof(*k->frames));
-	if (!k->frames) {
-		err = -ENOMEM;
-		goto out;
-	}
-	k->addr = (uint64_t *)addr;
-	k->name_off = (uint32_t *)name_off;
-	k->blob = (char *)blob;
-	k->blob_len = h->blob_len;
-	k->n = h->n;
-	k->text_lo = h->text_lo;
-	k->text_hi = h->text_hi;
-	k->map = map;
-	k->map_len = len;
-	map = MAP_FAILED;
-	err = 0;
-out:
-	if (map != MAP_FAILED)
+	err = sym_ksyms_from_cache(k, map, (size_t)st.st_size, key->boot_id, key->modules_hash);
+	if (err)
 		munmap(map, (size_t)st.st_size);
+out:
 	close(fd);
 	return err;
 }

@@ -179,6 +179,13 @@ int sym_ksyms_load(struct sym_ksyms *k, const char *path);
  * the cache file matches, else read and written to the cache. 0 or -errno.
  */
 int sym_ksyms_load_cached(struct sym_ksyms *k, const char *cache_dir);
+/*
+ * Checks a cache file's bytes (map, from mmap: the table takes it over and
+ * munmaps it on release) against the key; -ESTALE if they do not match or
+ * do not hold together. boot_id has 40 bytes, NUL-padded. For the fuzzer.
+ */
+int sym_ksyms_from_cache(struct sym_ksyms *k, void *map, size_t len, const char *boot_id,
+			 uint64_t modules_hash);
 /* False for an address a cached table cannot vouch for (BPF JIT, ftrace
  * trampolines): outside the kernel text and the modules of its key. */
 bool sym_ksyms_covers(const struct sym_ksyms *k, uint64_t addr);

@@ -4,7 +4,8 @@
  * its input.
  *   0: an ELF file (symbols, DWARF with lines and inlines, debuglink,
  *      MiniDebugInfo), opened from a memfd by path and from memory;
- *   1: a perf map; 2: a kallsyms file; 3: an xz stream.
+ *   1: a perf map; 2: a kallsyms file; 3: an xz stream; 4: a kallsyms
+ *   cache file (its own key, so the fuzzer gets past the key check).
  * Nothing outside the input is read: no debug root, no debuginfod.
  *
  * Seeds in tests/fuzz/corpus/sym/ (mode byte + input): elf_dwarf is
@@ -68,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	uint8_t mode = data[0] & 3;
+	uint8_t mode = data[0] & 7;
 	char path[64];
 	const struct sym_frame *fr;
 
@@ -137,6 +138,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			sym_session_free(s);
 		}
 		close(fd);
+		break;
+	}
+	case 4: {
+		struct sym_ksyms k;
+		char boot_id[40] = "";
+		uint64_t hash = 0;
+		void *map;
+
+		if (size >= 64) {
+			memcpy(boot_id, data + 16, sizeof(boot_id));
+			memcpy(&hash, data + 56, 8);
+		}
+		map = mmap(NULL, size ? size : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			   -1, 0);
+		if (map == MAP_FAILED)
+			return 0;
+		memcpy(map, data, size);
+		if (sym_ksyms_from_cache(&k, map, size, boot_id, hash)) {
+			munmap(map, size ? size : 1);
+			break;
+		}
+		for (size_t i = 0; i < k.n; i++) {
+			if (sym_ksyms_find(&k, k.addr[i]) != (long)i ||
+			    strlen(k.blob + k.name_off[i]) >= k.blob_len)
+				abort();
+			sym_ksyms_covers(&k, k.addr[i]);
+		}
+		sym_ksyms_release(&k);
 		break;
 	}
 	default: {
