@@ -394,14 +394,37 @@ static const char *sym_name(struct sym_session *s, struct sym_file *f, long i)
 	return f->dname[i];
 }
 
+/*
+ * The DWARF index of f, with its on-disk copy under the cache root when f
+ * has a build-id (a path says nothing about the content). A cache that
+ * cannot be read or written only costs speed.
+ */
 static struct sym_dwarf *file_dwarf(struct sym_session *s, struct sym_file *f)
 {
 	if (!f->dwarf_tried) {
+		char *index_path = NULL;
+		char id[2 * 64 + 1];
+
 		f->dwarf_tried = true;
-		if (f->dwarf_elf)
-			f->dwarf = sym_dwarf_new(f->dwarf_elf, s->opts.lines);
+		if (!f->dwarf_elf)
+			return NULL;
+		if (s->opts.cache_dir && f->build_id_len &&
+		    asprintf(&index_path, "%s/sym-v%d/%s", s->opts.cache_dir, SYM_INDEX_VERSION,
+			     hex(id, f->build_id, f->build_id_len)) < 0)
+			index_path = NULL;
+		f->dwarf = sym_dwarf_new(f->dwarf_elf, s->opts.lines, index_path);
+		free(index_path);
 	}
 	return f->dwarf;
+}
+
+void sym_session_index_stats(const struct sym_session *s, struct sym_index_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < s->nbuckets; i++)
+		for (const struct sym_file *f = s->files[i]; f; f = f->next)
+			if (f->dwarf)
+				sym_dwarf_add_stats(f->dwarf, out);
 }
 
 int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
