@@ -59,7 +59,7 @@ struct cu_info {
 	Dwarf_Die die; /* valid once d->dw is open */
 	const char *comp_dir;
 	bool indexed, failed;
-	bool built;		  /* data is ours (from libdw), not the index's */
+	bool built;		 /* data is ours (from libdw), not the index's */
 	struct sym_cu_data data; /* when indexed */
 };
 
@@ -319,8 +319,8 @@ static void index_save(struct sym_dwarf *d)
 			cus[i] = &old[i];
 		n += cus[i] != NULL;
 	}
-	if (n && sym_index_write(d->index_path, d->src_id, d->ranges, d->nranges, cus,
-				 d->ncus) == 0)
+	if (n &&
+	    sym_index_write(d->index_path, d->src_id, d->ranges, d->nranges, cus, d->ncus) == 0)
 		d->st.index_written++;
 out:
 	free(cus);
@@ -559,8 +559,8 @@ static int64_t strtab_add(struct strtab *t, const char *raw, bool file)
  * last row at or below the address), and a row repeating the previous
  * answer adds nothing.
  */
-static int build_rows(struct cu_info *ci, struct strtab *t,
-		      struct sym_row **rowsp, uint32_t *nrowsp)
+static int build_rows(struct cu_info *ci, struct strtab *t, struct sym_row **rowsp,
+		      uint32_t *nrowsp)
 {
 	Dwarf_Lines *lines;
 	size_t nlines;
@@ -660,8 +660,8 @@ static int cu_build(struct sym_dwarf *d, struct cu_info *ci)
 	for (size_t i = 0; i < b.niv; i++) {
 		while (sp && b.iv[stack[sp - 1]].hi <= b.iv[i].lo)
 			sp--;
-		iv[i] = (struct sym_iv){b.iv[i].lo, b.iv[i].hi, b.iv[i].node,
-					sp ? stack[sp - 1] : -1};
+		iv[i] =
+		    (struct sym_iv){b.iv[i].lo, b.iv[i].hi, b.iv[i].node, sp ? stack[sp - 1] : -1};
 		stack[sp++] = (int32_t)i;
 	}
 	if (d->lines && dwarf_getsrcfiles(&ci->die, &files, &nfiles) != 0)

@@ -315,7 +315,8 @@ static size_t rec_len(const struct sym_cu_data *cu)
 }
 
 int sym_index_serialize(uint64_t src_id, const struct sym_cu_range *ranges, size_t nranges,
-			const struct sym_cu_data *const *cus, size_t ncus, void **bufp, size_t *lenp)
+			const struct sym_cu_data *const *cus, size_t ncus, void **bufp,
+			size_t *lenp)
 {
 	size_t dir_end = sizeof(struct index_hdr) + nranges * sizeof(*ranges) +
 			 ncus * sizeof(struct sym_index_cu);
@@ -337,8 +338,7 @@ int sym_index_serialize(uint64_t src_id, const struct sym_cu_range *ranges, size
 	if (!buf)
 		return -ENOMEM;
 	struct index_hdr *h = (void *)buf;
-	struct sym_index_cu *dir =
-	    (void *)(buf + sizeof(*h) + nranges * sizeof(*ranges));
+	struct sym_index_cu *dir = (void *)(buf + sizeof(*h) + nranges * sizeof(*ranges));
 	size_t off = align8(dir_end);
 
 	memcpy(h->magic, INDEX_MAGIC, 8);
