@@ -191,6 +191,7 @@ struct sym_index_cu; /* directory entry, on disk */
 struct sym_index {
 	void *buf; /* the whole file */
 	size_t len;
+	bool mapped; /* buf is an mmap of it, else malloc'ed */
 	uint64_t src_id;
 	const struct sym_cu_range *ranges; /* sorted by lo */
 	size_t nranges;

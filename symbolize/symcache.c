@@ -16,7 +16,7 @@
  *
  * The file is untrusted: load checks the header and directory, and a record
  * is checked (CRC, counts, every offset, order) on its first use, so a big
- * library whose profile touches ten CUs pays for ten. Writes go through a
+ * library whose profile touches ten CUs pays for ten (the file is mapped). Writes go through a
  * temporary file and rename(): a reader never sees half a file, and of two
  * writers the last rename wins, which is fine for a cache.
  */
@@ -25,9 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "symbolize/symbolize_int.h"
 
@@ -67,19 +67,45 @@ _Static_assert(sizeof(struct sym_iv) == 24, "interval layout");
 _Static_assert(sizeof(struct sym_row) == 16, "row layout");
 _Static_assert(sizeof(struct sym_node) == 20, "node layout");
 
-static uint32_t crc_of(uint32_t crc, const void *p, size_t len)
+/*
+ * CRC-32C (Castagnoli): the SSE4.2 instruction checks libc's 3 MB index in
+ * a fraction of a millisecond, where zlib's crc32 took a tenth of a cached
+ * session. The bitwise fallback is for CPUs older than 2008.
+ */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p,
+							    size_t len)
 {
-	const unsigned char *b = p;
+	uint64_t c = crc;
 
-	/* zlib takes uInt lengths */
-	while (len) {
-		uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t v;
 
-		crc = (uint32_t)crc32(crc, b, n);
-		b += n;
-		len -= n;
+		memcpy(&v, p, 8);
+		c = __builtin_ia32_crc32di(c, v);
+	}
+	for (; len; p++, len--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p);
+	return (uint32_t)c;
+}
+
+static uint32_t crc32c_sw(uint32_t crc, const uint8_t *p, size_t len)
+{
+	for (; len; p++, len--) {
+		crc ^= *p;
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82f63b78u & -(crc & 1));
 	}
 	return crc;
+}
+
+static uint32_t crc_of(uint32_t crc, const void *p, size_t len)
+{
+	crc = ~crc;
+	if (__builtin_cpu_supports("sse4.2"))
+		crc = crc32c_hw(crc, p, len);
+	else
+		crc = crc32c_sw(crc, p, len);
+	return ~crc;
 }
 
 /*
@@ -148,48 +174,50 @@ const struct sym_row *sym_cu_find_row(const struct sym_cu_data *cu, uint64_t vad
 
 void sym_index_release(struct sym_index *ix)
 {
-	free(ix->buf);
+	if (ix->mapped)
+		munmap(ix->buf, ix->len);
+	else
+		free(ix->buf);
 	memset(ix, 0, sizeof(*ix));
 }
 
-/* Takes ownership of buf (freed on failure). */
+/* Checks the header and directory of buf; on success ix takes it. */
 static int index_check(struct sym_index *ix, void *buf, size_t len, uint64_t src_id)
 {
 	const struct index_hdr *h = buf;
-	int err = -EINVAL;
 
 	memset(ix, 0, sizeof(*ix));
 	if (len < sizeof(*h) || memcmp(h->magic, INDEX_MAGIC, 8) ||
 	    h->version != SYM_INDEX_VERSION || h->hdr_size != sizeof(*h) || h->file_size != len ||
 	    h->src_id != src_id)
-		goto out;
+		return -EINVAL;
 	size_t ranges_off = sizeof(*h);
 	size_t cus_off = ranges_off + (size_t)h->nranges * sizeof(struct sym_cu_range);
 	size_t dir_end = cus_off + (size_t)h->ncus * sizeof(struct sym_index_cu);
 
 	if (dir_end > len)
-		goto out;
+		return -EINVAL;
 	uint32_t crc = crc_of(0, h, offsetof(struct index_hdr, crc));
 
 	crc = crc_of(crc, (const char *)buf + ranges_off, dir_end - ranges_off);
 	if (crc_bad(h->crc, crc))
-		goto out;
+		return -EINVAL;
 	const struct sym_cu_range *r = (const void *)((const char *)buf + ranges_off);
 	const struct sym_index_cu *c = (const void *)((const char *)buf + cus_off);
 
 	for (size_t i = 0; i < h->nranges; i++) {
 		if (r[i].lo >= r[i].hi || r[i].cu >= h->ncus || (i && r[i].lo < r[i - 1].lo))
-			goto out;
+			return -EINVAL;
 	}
 	for (size_t i = 0; i < h->ncus; i++) {
 		if (!c[i].off) {
 			if (c[i].len || c[i].crc)
-				goto out;
+				return -EINVAL;
 			continue;
 		}
 		if (c[i].off % 8 || c[i].off < dir_end || c[i].len < sizeof(struct rec_hdr) ||
 		    c[i].off > len || c[i].len > len - c[i].off)
-			goto out;
+			return -EINVAL;
 	}
 	ix->buf = buf;
 	ix->len = len;
@@ -199,59 +227,56 @@ static int index_check(struct sym_index *ix, void *buf, size_t len, uint64_t src
 	ix->cus = c;
 	ix->ncus = h->ncus;
 	return 0;
-out:
-	free(buf);
-	return err;
 }
 
 int sym_index_from_buf(struct sym_index *ix, const void *buf, size_t len, uint64_t src_id)
 {
 	/* a copy: malloc's alignment is what the records need */
 	void *copy = malloc(len ? len : 1);
+	int err;
 
 	memset(ix, 0, sizeof(*ix));
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, buf, len);
-	return index_check(ix, copy, len, src_id);
+	err = index_check(ix, copy, len, src_id);
+	if (err)
+		free(copy);
+	return err;
 }
 
 int sym_index_load(struct sym_index *ix, const char *path, uint64_t src_id)
 {
-	/* read(), not mmap(): a file truncated under a mapping would be SIGBUS */
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	void *buf = NULL;
-	size_t got = 0;
+	void *map;
 	int err;
 
 	memset(ix, 0, sizeof(*ix));
 	if (fd < 0)
 		return errno == ENOENT ? -ENOENT : -EINVAL;
-	err = -EINVAL;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    (uint64_t)st.st_size > INDEX_MAX)
-		goto out;
-	buf = malloc((size_t)st.st_size);
-	err = -ENOMEM;
-	if (!buf)
-		goto out;
-	err = -EINVAL;
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, (char *)buf + got, (size_t)st.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			goto out;
-		got += (size_t)r;
+	    (uint64_t)st.st_size > INDEX_MAX) {
+		close(fd);
+		return -EINVAL;
 	}
+	/*
+	 * Mapped, not read: a session touches the pages of the CUs it needs,
+	 * where a read copies all of them into fresh memory. Writers replace
+	 * the file by rename() and never truncate it, so the mapped inode
+	 * stays whole (a file truncated under a mapping would fault).
+	 */
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
-	return index_check(ix, buf, got, src_id);
-out:
-	free(buf);
-	close(fd);
-	return err;
+	if (map == MAP_FAILED)
+		return errno == ENOMEM ? -ENOMEM : -EINVAL;
+	err = index_check(ix, map, (size_t)st.st_size, src_id);
+	if (err) {
+		munmap(map, (size_t)st.st_size);
+		return err;
+	}
+	ix->mapped = true;
+	return 0;
 }
 
 static bool str_ok(uint32_t off, uint32_t strs_len)
