@@ -223,17 +223,30 @@ int sym_index_write(const char *path, uint64_t src_id, const struct sym_cu_range
 int sym_index_serialize(uint64_t src_id, const struct sym_cu_range *ranges, size_t nranges,
 			const struct sym_cu_data *const *cus, size_t ncus, void **buf, size_t *len);
 
+/*
+ * The finished ELF symbol table of a file, in <build-id hex>.symtab beside
+ * its DWARF index. src_id (sym_symtab_src_id) names the files it was built
+ * from. Load: 0, -ENOENT, -EINVAL (rejected) or -ENOMEM; t is set only on
+ * success. Save: 0 or -errno, atomically.
+ */
+uint64_t sym_symtab_src_id(struct Elf *elf, struct Elf *dbg);
+int sym_symtab_load(struct sym_symtab *t, const char *path, uint64_t src_id);
+int sym_symtab_save(const struct sym_symtab *t, const char *path, uint64_t src_id);
+
 struct sym_dwarf;
 
 /* What the index saved: counters for tests and `report -v`. */
 struct sym_index_stats {
-	uint32_t index_loaded;	 /* files whose index was read and accepted */
-	uint32_t index_rejected; /* files whose index was corrupt or stale */
-	uint32_t cus_from_index; /* CUs answered from an index */
-	uint32_t cus_rejected;	 /* CU records that failed their checks */
-	uint32_t cus_built;	 /* CUs indexed from DWARF (libdw) */
-	uint32_t dwarf_opened;	 /* dwarf_begin_elf calls */
-	uint32_t index_written;	 /* index files written */
+	uint32_t index_loaded;	  /* files whose index was read and accepted */
+	uint32_t index_rejected;  /* files whose index was corrupt or stale */
+	uint32_t cus_from_index;  /* CUs answered from an index */
+	uint32_t cus_rejected;	  /* CU records that failed their checks */
+	uint32_t cus_built;	  /* CUs indexed from DWARF (libdw) */
+	uint32_t dwarf_opened;	  /* dwarf_begin_elf calls */
+	uint32_t index_written;	  /* index files written */
+	uint32_t symtab_loaded;	  /* symbol tables read from the cache */
+	uint32_t symtab_rejected; /* symbol table files that were corrupt or stale */
+	uint32_t symtab_written;
 };
 
 /*
@@ -321,7 +334,8 @@ struct sym_file {
 	const char *debug_source; /* "" if none */
 
 	struct sym_symtab symtab;
-	const char **dname; /* per symbol: display name, lazily */
+	const char **dname;	   /* per symbol: display name, lazily */
+	struct sym_index_stats st; /* the symtab_* counters */
 
 	/* Open ELF handles: main file, separate debug file (either may be NULL). */
 	int fd, dbg_fd;

@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -457,32 +458,25 @@ static int mkdirs_for(const char *path)
 	return err;
 }
 
-int sym_index_write(const char *path, uint64_t src_id, const struct sym_cu_range *ranges,
-		    size_t nranges, const struct sym_cu_data *const *cus, size_t ncus)
+/* Writes buf to path through a temporary file and rename(): readers see all or nothing. */
+static int write_atomic(const char *path, const void *buf, size_t len)
 {
-	void *buf = NULL;
-	size_t len = 0, done = 0;
+	size_t done = 0;
 	char *tmp = NULL;
-	int fd = -1;
-	int err = sym_index_serialize(src_id, ranges, nranges, cus, ncus, &buf, &len);
+	int fd;
+	int err = mkdirs_for(path);
 
 	if (err)
 		return err;
-	err = mkdirs_for(path);
-	if (err)
-		goto out;
-	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
-		tmp = NULL;
-		err = -ENOMEM;
-		goto out;
-	}
+	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+		return -ENOMEM;
 	fd = mkstemp(tmp);
 	if (fd < 0) {
 		err = -errno;
 		goto out;
 	}
 	while (done < len) {
-		ssize_t w = write(fd, (char *)buf + done, len - done);
+		ssize_t w = write(fd, (const char *)buf + done, len - done);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -494,13 +488,186 @@ int sym_index_write(const char *path, uint64_t src_id, const struct sym_cu_range
 	}
 	if (close(fd) && !err)
 		err = -errno;
-	fd = -1;
 	if (!err && rename(tmp, path))
 		err = -errno;
 	if (err)
 		unlink(tmp);
 out:
 	free(tmp);
+	return err;
+}
+
+int sym_index_write(const char *path, uint64_t src_id, const struct sym_cu_range *ranges,
+		    size_t nranges, const struct sym_cu_data *const *cus, size_t ncus)
+{
+	void *buf = NULL;
+	size_t len = 0;
+	int err = sym_index_serialize(src_id, ranges, nranges, cus, ncus, &buf, &len);
+
+	if (err)
+		return err;
+	err = write_atomic(path, buf, len);
+	free(buf);
+	return err;
+}
+
+/* ---- the ELF symbol table ------------------------------------------------------ */
+
+/*
+ * <build-id hex>.symtab beside the DWARF index: struct sym_symtab as built
+ * (sorted symbols, then the name blob), so that a cached session does not
+ * read, sort and merge libc's 13k symbols again.
+ */
+#define SYMTAB_MAGIC "XPSYMTB1"
+
+struct symtab_hdr {
+	char magic[8];
+	uint32_t version; /* SYM_INDEX_VERSION */
+	uint32_t hdr_size;
+	uint64_t file_size;
+	uint64_t src_id;
+	uint64_t nsyms, blob_len;
+	uint32_t pad;
+	uint32_t crc; /* of the header up to here, the symbols and the blob */
+};
+
+_Static_assert(sizeof(struct symtab_hdr) == 56, "symtab header layout");
+_Static_assert(sizeof(struct sym_elf_sym) == 16, "symbol layout");
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+uint64_t sym_symtab_src_id(Elf *elf, Elf *dbg)
+{
+	/* The section headers of both files: which symbol tables there are,
+	 * their sizes, and the section ends that size zero-size symbols. */
+	Elf *files[2] = {elf, dbg};
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (int i = 0; i < 2; i++) {
+		Elf_Scn *scn = NULL;
+
+		h = fnv(h, &i, sizeof(i));
+		while (files[i] && (scn = elf_nextscn(files[i], scn))) {
+			GElf_Shdr sh;
+
+			if (!gelf_getshdr(scn, &sh))
+				continue;
+			h = fnv(h, &sh.sh_type, sizeof(sh.sh_type));
+			h = fnv(h, &sh.sh_addr, sizeof(sh.sh_addr));
+			h = fnv(h, &sh.sh_size, sizeof(sh.sh_size));
+			h = fnv(h, &sh.sh_flags, sizeof(sh.sh_flags));
+		}
+	}
+	return h;
+}
+
+/* Checks a symbol table read from disk: it is searched by binary search and
+ * its names are read as strings. */
+static bool symtab_ok(const struct sym_symtab *t)
+{
+	if (t->blob_len && t->blob[t->blob_len - 1])
+		return false;
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->syms[i].name_off >= t->blob_len ||
+		    (i && t->syms[i].start <= t->syms[i - 1].start))
+			return false;
+	}
+	return true;
+}
+
+static int read_at(int fd, void *buf, size_t len, off_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t r = pread(fd, (char *)buf + got, len - got, off + (off_t)got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -EINVAL;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+int sym_symtab_load(struct sym_symtab *t, const char *path, uint64_t src_id)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct symtab_hdr h;
+	struct stat st;
+	struct sym_symtab n = {0};
+	int err = -EINVAL;
+
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : -EINVAL;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > INDEX_MAX ||
+	    (size_t)st.st_size < sizeof(h) || read_at(fd, &h, sizeof(h), 0))
+		goto out;
+	if (memcmp(h.magic, SYMTAB_MAGIC, 8) || h.version != SYM_INDEX_VERSION ||
+	    h.hdr_size != sizeof(h) || h.file_size != (uint64_t)st.st_size || h.src_id != src_id ||
+	    h.nsyms > INDEX_MAX / sizeof(*n.syms) || h.blob_len > INDEX_MAX ||
+	    sizeof(h) + h.nsyms * sizeof(*n.syms) + h.blob_len != h.file_size)
+		goto out;
+	n.n = h.nsyms;
+	n.blob_len = h.blob_len;
+	n.syms = malloc(n.n ? n.n * sizeof(*n.syms) : 1);
+	n.blob = malloc(n.blob_len ? n.blob_len : 1);
+	if (!n.syms || !n.blob) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (read_at(fd, n.syms, n.n * sizeof(*n.syms), sizeof(h)) ||
+	    read_at(fd, n.blob, n.blob_len, (off_t)(sizeof(h) + n.n * sizeof(*n.syms))))
+		goto out;
+	uint32_t crc = crc_of(0, &h, offsetof(struct symtab_hdr, crc));
+
+	crc = crc_of(crc, n.syms, n.n * sizeof(*n.syms));
+	crc = crc_of(crc, n.blob, n.blob_len);
+	if (crc_bad(h.crc, crc) || !symtab_ok(&n))
+		goto out;
+	*t = n;
+	memset(&n, 0, sizeof(n));
+	err = 0;
+out:
+	sym_symtab_release(&n);
+	close(fd);
+	return err;
+}
+
+int sym_symtab_save(const struct sym_symtab *t, const char *path, uint64_t src_id)
+{
+	struct symtab_hdr h = {
+	    .version = SYM_INDEX_VERSION,
+	    .hdr_size = sizeof(h),
+	    .src_id = src_id,
+	    .nsyms = t->n,
+	    .blob_len = t->blob_len,
+	};
+	size_t len = sizeof(h) + t->n * sizeof(*t->syms) + t->blob_len;
+	char *buf = malloc(len);
+	int err;
+
+	if (!buf)
+		return -ENOMEM;
+	memcpy(h.magic, SYMTAB_MAGIC, 8);
+	h.file_size = len;
+	h.crc = crc_of(0, &h, offsetof(struct symtab_hdr, crc));
+	h.crc = crc_of(h.crc, t->syms, t->n * sizeof(*t->syms));
+	h.crc = crc_of(h.crc, t->blob, t->blob_len);
+	memcpy(buf, &h, sizeof(h));
+	if (t->n)
+		memcpy(buf + sizeof(h), t->syms, t->n * sizeof(*t->syms));
+	if (t->blob_len)
+		memcpy(buf + sizeof(h) + t->n * sizeof(*t->syms), t->blob, t->blob_len);
+	err = write_atomic(path, buf, len);
 	free(buf);
 	return err;
 }

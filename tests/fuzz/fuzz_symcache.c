@@ -8,9 +8,13 @@
  * rows, strings), and the accepted records are written out and read back,
  * which must succeed.
  *
- * Seeds in tests/fuzz/corpus/symcache/: the indexes that sym_bench -c
- * wrote for build/progs/sym_target (with lines: sym_target, without:
- * sym_target_nolines) and sym_cxx.
+ * The same input is also read as a cached symbol table (<id>.symtab), whose
+ * symbols are then searched and named. Both formats keep the source id at
+ * the same offset.
+ *
+ * Seeds in tests/fuzz/corpus/symcache/: the files that sym_bench -c wrote
+ * for build/progs/sym_target (index with lines: sym_target, without:
+ * sym_target_nolines, symbol table: sym_target.symtab) and sym_cxx.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -122,9 +126,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fd < 0)
 		return 0;
 	if (!size || write(fd, data, size) == (ssize_t)size) {
+		struct sym_symtab t;
+
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		if (sym_index_load(&ix, path, src_id) == 0)
 			sym_index_release(&ix);
+		if (sym_symtab_load(&t, path, src_id) == 0) {
+			uint64_t probe[] = {0, extra, UINT64_MAX, t.n ? t.syms[t.n / 2].start : 1};
+			size_t len = 0;
+
+			for (size_t i = 0; i < sizeof(probe) / sizeof(probe[0]); i++) {
+				long k = sym_symtab_find(&t, probe[i]);
+
+				if (k >= 0)
+					len += strlen(t.blob + t.syms[k].name_off);
+			}
+			if (len > ((size_t)1 << 40))
+				abort();
+			sym_symtab_release(&t);
+		}
 	}
 	close(fd);
 	return 0;

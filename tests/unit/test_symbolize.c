@@ -690,6 +690,10 @@ static void test_index_identical(void **state)
 	assert_int_equal(st2.dwarf_opened, 0);
 	assert_int_equal(st2.cus_built, 0);
 	assert_int_equal(st2.cus_from_index, st1.cus_built);
+	/* The symbol tables too. */
+	assert_int_equal(st1.symtab_written, nin);
+	assert_int_equal(st2.symtab_loaded, nin);
+	assert_int_equal(st2.symtab_rejected + st2.symtab_written, 0);
 	assert_same_text(none, first);
 	assert_same_text(none, second);
 
@@ -831,6 +835,47 @@ static void test_index_corrupt(void **state)
 		free(got);
 		assert_int_equal(st.index_loaded, 1);
 		assert_int_equal(st.index_rejected + st.cus_rejected + st.dwarf_opened, 0);
+	}
+	/* The symbol table file: truncated, or a byte flipped in its header,
+	 * symbols or names, is rejected, rebuilt and rewritten. */
+	char sympath[PATH_MAX + 16];
+
+	snprintf(sympath, sizeof(sympath), "%s.symtab", path);
+	free(good);
+	good = slurp(sympath, &len);
+	free(bad);
+	bad = malloc(len);
+	assert_non_null(bad);
+	static const struct {
+		const char *what;
+		size_t keep_num, keep_den; /* bytes kept: len * num / den */
+		double flip;		   /* < 0: none, else at len * flip */
+	} scases[] = {
+	    {"empty", 0, 1, -1}, {"half", 1, 2, -1},	 {"one short", 0, 0, -1},
+	    {"magic", 1, 1, 0},	 {"symbols", 1, 1, 0.3}, {"last name", 1, 1, 0.9999},
+	};
+
+	for (size_t c = 0; c < sizeof(scases) / sizeof(scases[0]); c++) {
+		size_t n =
+		    scases[c].keep_den ? len * scases[c].keep_num / scases[c].keep_den : len - 1;
+
+		memcpy(bad, good, len);
+		if (scases[c].flip >= 0)
+			bad[(size_t)((double)len * scases[c].flip)] ^= 0x41;
+		spill(sympath, bad, n);
+		char *got = frames_text(&o, &in, 1, &st);
+
+		print_message("corrupt symtab (%s): rejected %u\n", scases[c].what,
+			      st.symtab_rejected);
+		assert_same_text(want, got);
+		free(got);
+		assert_int_equal(st.symtab_rejected, 1);
+		assert_int_equal(st.symtab_written, 1);
+		got = frames_text(&o, &in, 1, &st);
+		assert_same_text(want, got);
+		free(got);
+		assert_int_equal(st.symtab_loaded, 1);
+		assert_int_equal(st.symtab_rejected, 0);
 	}
 	/* A newer version's file beside ours is never read: another directory. */
 	snprintf(path, sizeof(path), "%s/sym-v%d", dir, SYM_INDEX_VERSION + 1);
