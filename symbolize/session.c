@@ -194,34 +194,75 @@ static struct sym_file *file_new(struct sym_session *s, const char *key, const c
 	return f;
 }
 
-/* Builds the symbol table from the debug file (or the main file) and the main .dynsym. */
+/*
+ * <cache_dir>/sym-v<N>/<build-id hex><suffix>, malloc'ed; NULL without a
+ * cache dir or a build-id (a path says nothing about the content).
+ */
+static char *cache_path(const struct sym_session *s, const struct sym_file *f, const char *suffix)
+{
+	char id[2 * 64 + 1], *path;
+
+	if (!s->opts.cache_dir || !f->build_id_len)
+		return NULL;
+	if (asprintf(&path, "%s/sym-v%d/%s%s", s->opts.cache_dir, SYM_INDEX_VERSION,
+		     hex(id, f->build_id, f->build_id_len), suffix) < 0)
+		return NULL;
+	return path;
+}
+
+/*
+ * Builds the symbol table from the debug file (or the main file) and the
+ * main .dynsym, or reads it from the cache. A cache that cannot be read or
+ * written only costs speed.
+ */
 static int file_index(struct sym_session *s, struct sym_file *f)
 {
 	struct sym_symtab_builder b = {0};
+	char *cache;
+	uint64_t src_id = 0;
 	int err = 0;
 
 	sym_debuginfo_find(s, f);
-	if (f->dbg_elf && sym_elf_has_section(f->dbg_elf, ".symtab", SHT_SYMTAB))
-		err = sym_symtab_add_elf(&b, f->dbg_elf, false);
-	else if (f->elf)
-		err = sym_symtab_add_elf(&b, f->elf, false);
-	if (!err && f->elf)
-		err = sym_symtab_add_elf(&b, f->elf, true);
-	if (err) {
-		sym_symtab_builder_release(&b);
-		return err;
+	cache = cache_path(s, f, ".symtab");
+	if (cache) {
+		src_id = sym_symtab_src_id(f->elf, f->dbg_elf);
+		err = sym_symtab_load(&f->symtab, cache, src_id);
+		f->st.symtab_loaded += !err;
+		f->st.symtab_rejected += err == -EINVAL;
+		if (err == -ENOMEM)
+			goto out;
 	}
-	err = sym_symtab_finish(&b, &f->symtab);
-	if (err)
-		return err;
+	if (!cache || err) {
+		if (f->dbg_elf && sym_elf_has_section(f->dbg_elf, ".symtab", SHT_SYMTAB))
+			err = sym_symtab_add_elf(&b, f->dbg_elf, false);
+		else if (f->elf)
+			err = sym_symtab_add_elf(&b, f->elf, false);
+		else
+			err = 0;
+		if (!err && f->elf)
+			err = sym_symtab_add_elf(&b, f->elf, true);
+		if (err) {
+			sym_symtab_builder_release(&b);
+			goto out;
+		}
+		err = sym_symtab_finish(&b, &f->symtab);
+		if (err)
+			goto out;
+		if (cache && sym_symtab_save(&f->symtab, cache, src_id) == 0)
+			f->st.symtab_written++;
+	}
+	err = -ENOMEM;
 	f->dname = calloc(f->symtab.n ? f->symtab.n : 1, sizeof(*f->dname));
 	if (!f->dname)
-		return -ENOMEM;
+		goto out;
 	if (f->dbg_elf && sym_elf_has_section(f->dbg_elf, ".debug_info", -1))
 		f->dwarf_elf = f->dbg_elf;
 	else if (f->elf && sym_elf_has_section(f->elf, ".debug_info", -1))
 		f->dwarf_elf = f->elf;
-	return 0;
+	err = 0;
+out:
+	free(cache);
+	return err;
 }
 
 /* Reads the build-id note; 0 if none. */
@@ -397,14 +438,35 @@ static const char *sym_name(struct sym_session *s, struct sym_file *f, long i)
 	return f->dname[i];
 }
 
+/*
+ * The DWARF index of f, with its on-disk copy under the cache root when f
+ * has a build-id (a path says nothing about the content). A cache that
+ * cannot be read or written only costs speed.
+ */
 static struct sym_dwarf *file_dwarf(struct sym_session *s, struct sym_file *f)
 {
 	if (!f->dwarf_tried) {
+		char *index_path = cache_path(s, f, "");
+
 		f->dwarf_tried = true;
 		if (f->dwarf_elf)
-			f->dwarf = sym_dwarf_new(f->dwarf_elf, s->opts.lines);
+			f->dwarf = sym_dwarf_new(f->dwarf_elf, s->opts.lines, index_path);
+		free(index_path);
 	}
 	return f->dwarf;
+}
+
+void sym_session_index_stats(const struct sym_session *s, struct sym_index_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < s->nbuckets; i++)
+		for (const struct sym_file *f = s->files[i]; f; f = f->next) {
+			out->symtab_loaded += f->st.symtab_loaded;
+			out->symtab_rejected += f->st.symtab_rejected;
+			out->symtab_written += f->st.symtab_written;
+			if (f->dwarf)
+				sym_dwarf_add_stats(f->dwarf, out);
+		}
 }
 
 int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,

@@ -111,20 +111,166 @@ bool sym_elf_has_section(struct Elf *elf, const char *name, int type);
 
 /* ---- DWARF inline index ----------------------------------------------------- */
 
+/*
+ * One compilation unit, indexed: what dwarf.c builds from libdw on the first
+ * address in the CU, and what symcache.c stores on disk and maps back, in the
+ * same layout, so one lookup path serves both. Strings are offsets into
+ * strs (SYM_NO_STR: none); every string is NUL-terminated inside strs.
+ *
+ *   iv:    every address range of a subprogram/inlined_subroutine, sorted by
+ *          (lo, -hi, depth); cparent is the enclosing interval, always an
+ *          earlier index (or -1), so walks towards the root terminate.
+ *   nodes: the scope of each interval: raw name (linkage name preferred),
+ *          parent node, and for inlined ones the call site (absolute file).
+ *   rows:  the line table as dwarf_getsrc_die() answers it: the answer for
+ *          an address is the last row at or below it, none if that row ends
+ *          a sequence (file SYM_END_SEQ). Addresses strictly increase; rows
+ *          that would not change any answer are dropped.
+ */
+#define SYM_NO_STR  UINT32_MAX
+#define SYM_END_SEQ (UINT32_MAX - 1)
+
+struct sym_iv {
+	uint64_t lo, hi;
+	uint32_t node;
+	int32_t cparent;
+};
+
+struct sym_row {
+	uint64_t addr;
+	uint32_t file; /* string offset, SYM_NO_STR or SYM_END_SEQ */
+	int32_t line;
+};
+
+#define SYM_NODE_INLINED (1u << 0)
+
+struct sym_node {
+	uint32_t name, call_file; /* string offsets or SYM_NO_STR */
+	uint32_t call_line;
+	int32_t parent; /* node index, -1 for none */
+	uint32_t flags; /* SYM_NODE_* */
+};
+
+struct sym_cu_data {
+	const struct sym_iv *iv;
+	const struct sym_row *rows;
+	const struct sym_node *nodes;
+	const char *strs;
+	uint32_t niv, nrows, nnodes, strs_len;
+	bool lines; /* rows were recorded (a session without lines skips them) */
+};
+
+/* The string at off, or NULL for SYM_NO_STR (off already validated). */
+static inline const char *sym_cu_str(const struct sym_cu_data *cu, uint32_t off)
+{
+	return off < cu->strs_len ? cu->strs + off : NULL;
+}
+
+/* The innermost interval holding vaddr, or -1. */
+long sym_cu_find_iv(const struct sym_cu_data *cu, uint64_t vaddr);
+/* The line row answering vaddr, or NULL (none, or the end of a sequence). */
+const struct sym_row *sym_cu_find_row(const struct sym_cu_data *cu, uint64_t vaddr);
+
+/* A CU's address range: CU indices count CUs with code, in .debug_info order. */
+struct sym_cu_range {
+	uint64_t lo, hi;
+	uint32_t cu;
+	uint32_t pad;
+};
+
+/* ---- symbol index on disk (symcache.c) --------------------------------------- */
+
+/*
+ * <cache_dir>/sym-v<SYM_INDEX_VERSION>/<build-id hex>: the CU range table of
+ * a file's DWARF and each CU indexed so far (struct sym_cu_data, as is).
+ * Untrusted input: the header and directory are checked on load (magic,
+ * version, sizes, bounds, CRC), each CU record on first use (CRC, counts,
+ * every offset and index, order). A bad file or record is rebuilt from DWARF.
+ */
+#define SYM_INDEX_VERSION 1
+
+struct sym_index_cu; /* directory entry, on disk */
+
+struct sym_index {
+	void *buf; /* the whole file */
+	size_t len;
+	bool mapped; /* buf is an mmap of it, else malloc'ed */
+	uint64_t src_id;
+	const struct sym_cu_range *ranges; /* sorted by lo */
+	size_t nranges;
+	const struct sym_index_cu *cus;
+	size_t ncus;
+};
+
+/*
+ * Reads and checks path. src_id identifies the DWARF it was built from (a
+ * file with another is stale). Returns 0, -ENOENT (no file), -EINVAL
+ * (rejected: corrupt, truncated, another version or source) or -ENOMEM.
+ */
+int sym_index_load(struct sym_index *ix, const char *path, uint64_t src_id);
+/* The same from memory (copied). */
+int sym_index_from_buf(struct sym_index *ix, const void *buf, size_t len, uint64_t src_id);
+/* CU cu's record, checked; out points into ix. 0, -ENOENT (not indexed) or -EINVAL. */
+int sym_index_cu(const struct sym_index *ix, size_t cu, struct sym_cu_data *out);
+void sym_index_release(struct sym_index *ix);
+
+/*
+ * Writes an index atomically (temporary file, rename), creating its
+ * directory. cus[i] with niv == 0 && nrows == 0 && !strs is left out (not
+ * indexed). 0 or -errno; a failure only costs speed next time.
+ */
+int sym_index_write(const char *path, uint64_t src_id, const struct sym_cu_range *ranges,
+		    size_t nranges, const struct sym_cu_data *const *cus, size_t ncus);
+
+/* A serialized index in a malloc'ed buffer (for sym_index_write and tests). */
+int sym_index_serialize(uint64_t src_id, const struct sym_cu_range *ranges, size_t nranges,
+			const struct sym_cu_data *const *cus, size_t ncus, void **buf, size_t *len);
+
+/*
+ * The finished ELF symbol table of a file, in <build-id hex>.symtab beside
+ * its DWARF index. src_id (sym_symtab_src_id) names the files it was built
+ * from. Load: 0, -ENOENT, -EINVAL (rejected) or -ENOMEM; t is set only on
+ * success. Save: 0 or -errno, atomically.
+ */
+uint64_t sym_symtab_src_id(struct Elf *elf, struct Elf *dbg);
+int sym_symtab_load(struct sym_symtab *t, const char *path, uint64_t src_id);
+int sym_symtab_save(const struct sym_symtab *t, const char *path, uint64_t src_id);
+
 struct sym_dwarf;
+
+/* What the index saved: counters for tests and `report -v`. */
+struct sym_index_stats {
+	uint32_t index_loaded;	  /* files whose index was read and accepted */
+	uint32_t index_rejected;  /* files whose index was corrupt or stale */
+	uint32_t cus_from_index;  /* CUs answered from an index */
+	uint32_t cus_rejected;	  /* CU records that failed their checks */
+	uint32_t cus_built;	  /* CUs indexed from DWARF (libdw) */
+	uint32_t dwarf_opened;	  /* dwarf_begin_elf calls */
+	uint32_t index_written;	  /* index files written */
+	uint32_t symtab_loaded;	  /* symbol tables read from the cache */
+	uint32_t symtab_rejected; /* symbol table files that were corrupt or stale */
+	uint32_t symtab_written;
+};
 
 /*
  * NULL if the Elf has no usable DWARF (errno set). elf stays owned by the
  * caller and must be writable in memory (ELF_C_READ_MMAP_PRIVATE or an
  * image): sections lookups never read are hidden from libdw. Without lines,
- * line tables are hidden too.
+ * line tables are hidden too. index_path (may be NULL): the on-disk index
+ * to answer from and to update when d is freed; with a valid one, libdw is
+ * opened only for a CU the index does not hold.
  */
-struct sym_dwarf *sym_dwarf_new(struct Elf *elf, bool lines);
+struct sym_dwarf *sym_dwarf_new(struct Elf *elf, bool lines, const char *index_path);
+/* Writes the index back if CUs were added, then frees. */
 void sym_dwarf_free(struct sym_dwarf *d);
+/* Adds d's counters to *st. */
+void sym_dwarf_add_stats(const struct sym_dwarf *d, struct sym_index_stats *st);
+/* Identifies the DWARF of elf (sizes of its .debug_* sections) for the index. */
+uint64_t sym_dwarf_src_id(struct Elf *elf);
 
 /* One frame of an inline chain, innermost first. */
 struct sym_dwarf_frame {
-	const char *name; /* raw (linkage name preferred), owned by the DWARF data */
+	const char *name; /* raw (linkage name preferred), owned by d */
 	const char *file;
 	uint32_t line;
 	bool inlined;
@@ -220,7 +366,8 @@ struct sym_file {
 	const char *debug_source; /* "" if none */
 
 	struct sym_symtab symtab;
-	const char **dname; /* per symbol: display name, lazily */
+	const char **dname;	   /* per symbol: display name, lazily */
+	struct sym_index_stats st; /* the symtab_* counters */
 
 	/* Open ELF handles: main file, separate debug file (either may be NULL). */
 	int fd, dbg_fd;
@@ -263,6 +410,9 @@ struct sym_session {
 	struct sym_frame unknown; /* "[unknown]" */
 	struct sym_frame kunknown;
 };
+
+/* Counters of every file's symbol index, summed. */
+void sym_session_index_stats(const struct sym_session *s, struct sym_index_stats *out);
 
 /* Opens path as ELF; *fdp is the descriptor still held (-1 if none). NULL with errno. */
 struct Elf *sym_elf_open(const char *path, int *fdp);

@@ -7,7 +7,7 @@
 # or, where addr2line names a clone's DWARF origin, that origin). Variants:
 # embedded DWARF, stripped + .gnu_debuglink (also in .debug/, and a copy with
 # a bad CRC that must be refused), a build-id directory, MiniDebugInfo, and
-# a stripped binary with nothing but .dynsym.
+# a stripped binary with nothing but .dynsym; libc also from the on-disk symbol index.
 set -eu
 build=${XPROF_BUILD:?}
 progs=$build/progs
@@ -222,6 +222,10 @@ lid=$(readelf -n "$libc" | awk '/Build ID/{print $3}')
 ldbg=/usr/lib/debug/.build-id/${lid:0:2}/${lid:2}.debug
 if [ -r "$ldbg" ]; then
 	cmp "$ldbg" - "$libc" "$libc" 0 1 3000 full || fail=1
+	# The same from the symbol index: a first run builds it, a second answers from it.
+	cmp "$ldbg" - "$libc" "$libc" 0 1 3000 full -c "$tmp/cache" || fail=1
+	cmp "$ldbg" - "$libc" "$libc" 0 1 3000 full -c "$tmp/cache" || fail=1
+	[ -s "$tmp/cache/sym-v1/$lid" ] || { echo "no symbol index for libc in $tmp/cache"; fail=1; }
 else
 	echo "no libc debug file $ldbg (libc6-dbg)"; [ "${CI:-}" = true ] && fail=1
 fi

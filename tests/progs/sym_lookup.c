@@ -3,12 +3,13 @@
  * sym_lookup: prints what symbolize/ makes of addresses, for the end-to-end
  * tests (compared with addr2line and nm) and by hand.
  *
- *   sym_lookup [-l] [-n] [-N] [-D] [-r DEBUG_ROOT] [-s] -e FILE [ADDR...]
+ *   sym_lookup [-l] [-n] [-N] [-D] [-r DEBUG_ROOT] [-c CACHE_DIR] [-s] -e FILE [ADDR...]
  *   sym_lookup -k KALLSYMS ADDR...        kernel addresses
  *   sym_lookup -j PID [-m DIR] ADDR...    JIT addresses (perf-PID.map)
  *
- * -l lines, -n no inlines, -N no demangling, -D no debuginfod, -s print the
- * debug source first. Addresses (hex) come from the arguments or, if none,
+ * -l lines, -n no inlines, -N no demangling, -D no debuginfod, -c the cache
+ * root for the symbol index (sym_opts.cache_dir), -s print the debug source
+ * first. Addresses (hex) come from the arguments or, if none,
  * from stdin one per line. Output per address: "ADDR" then one line per
  * frame, innermost first: "\tNAME\tFILE:LINE\tFLAGS" (FLAGS of i k j u).
  */
@@ -49,7 +50,7 @@ int main(int argc, char **argv)
 	bool kernel = false, source = false;
 	int c;
 
-	while ((c = getopt(argc, argv, "lnNDr:e:k:j:m:s")) != -1) {
+	while ((c = getopt(argc, argv, "lnNDr:c:e:k:j:m:s")) != -1) {
 		switch (c) {
 		case 'l':
 			opts.lines = true;
@@ -65,6 +66,9 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			opts.debug_root = optarg;
+			break;
+		case 'c':
+			opts.cache_dir = optarg;
 			break;
 		case 'e':
 			file = optarg;
@@ -83,9 +87,10 @@ int main(int argc, char **argv)
 			source = true;
 			break;
 		default:
-			fprintf(stderr,
-				"usage: sym_lookup [-lnNDs] [-r ROOT] -e FILE | -k KALLSYMS | "
-				"-j PID [-m DIR] [ADDR...]\n");
+			fprintf(
+			    stderr,
+			    "usage: sym_lookup [-lnNDs] [-r ROOT] [-c DIR] -e FILE | -k KALLSYMS | "
+			    "-j PID [-m DIR] [ADDR...]\n");
 			return 2;
 		}
 	}

@@ -4,7 +4,9 @@
  * symbols, IFUNCs, inline chains and lines on the purpose-built sym_target
  * (its symbol addresses read independently with libelf), C++ demangling on
  * sym_cxx, the vDSO from memory, unknown fallbacks, build-id mismatch, the
- * per-address cache, kallsyms and perf-map parsing edge cases.
+ * per-address cache, kallsyms and perf-map parsing edge cases, and the
+ * on-disk symbol index: the same frames with and without it, no DWARF
+ * opened for CUs it holds, corrupt files rejected and rebuilt.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <cmocka.h>
 
 #include <elf.h>
+#include <elfutils/libdw.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -21,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "symbolize/symbolize.h"
@@ -531,6 +536,479 @@ static void test_perfmap_parse_empty(void **state)
 	sym_perfmap_release(&m);
 }
 
+/* ---- the on-disk symbol index ---------------------------------------------- */
+
+struct addrs {
+	char *path;
+	uint64_t *a;
+	size_t n;
+};
+
+/* n addresses spread over path's .text (inside and between functions). */
+static void text_addrs(struct addrs *out, const char *path, size_t n)
+{
+	int fd = open(path, O_RDONLY);
+	Elf *elf;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	uint64_t lo = 0, size = 0;
+
+	assert_true(fd >= 0);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	assert_non_null(elf);
+	assert_int_equal(elf_getshdrstrndx(elf, &shstrndx), 0);
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		if (gelf_getshdr(scn, &sh) &&
+		    !strcmp(elf_strptr(elf, shstrndx, sh.sh_name), ".text")) {
+			lo = sh.sh_addr;
+			size = sh.sh_size;
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	assert_true(size > 0);
+	out->path = strdup(path); /* prog() reuses its buffer */
+	assert_non_null(out->path);
+	out->a = malloc(n * sizeof(*out->a));
+	assert_non_null(out->a);
+	out->n = n;
+	/* a fixed LCG: the same addresses every run */
+	uint64_t x = 88172645463325252ull;
+
+	for (size_t i = 0; i < n; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		out->a[i] = lo + (n <= size ? (x >> 11) % size : i % size);
+	}
+}
+
+/* Frames of every address: one line per frame, for comparing sessions. */
+static char *frames_text(const struct sym_opts *o, const struct addrs *in, size_t nin,
+			 struct sym_index_stats *st)
+{
+	struct sym_session *s = sym_session_new(o);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	assert_non_null(s);
+	assert_non_null(fp);
+	for (size_t i = 0; i < nin; i++) {
+		struct sym_file *f = sym_file_get(s, in[i].path, NULL, 0);
+
+		assert_non_null(f);
+		for (size_t j = 0; j < in[i].n; j++) {
+			const struct sym_frame *fr;
+			int n = sym_file_lookup(s, f, in[i].a[j], &fr);
+
+			assert_true(n >= 1);
+			fprintf(fp, "%zu:%" PRIx64 "\n", i, in[i].a[j]);
+			for (int k = 0; k < n; k++)
+				fprintf(fp, "\t%s\t%s:%u\t%x\n", fr[k].name,
+					fr[k].file ? fr[k].file : "(null)", fr[k].line,
+					fr[k].flags);
+		}
+	}
+	if (st)
+		sym_session_index_stats(s, st);
+	sym_session_free(s);
+	fclose(fp);
+	return buf;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static char *make_cache_dir(void)
+{
+	char *dir = strdup("/tmp/sym_unit_cache_XXXXXX");
+
+	assert_non_null(dir);
+	assert_non_null(mkdtemp(dir));
+	return dir;
+}
+
+static void rm_cache_dir(char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(dir);
+}
+
+/* Reports the first differing line, which a bare assert would not. */
+static void assert_same_text(const char *want, const char *got)
+{
+	if (strcmp(want, got)) {
+		size_t i = 0, line = 1;
+
+		while (want[i] && want[i] == got[i])
+			line += want[i++] == '\n';
+		print_error("frames differ at line %zu:\n  want: %.120s\n  got:  %.120s\n", line,
+			    want + i, got + i);
+		fail();
+	}
+}
+
+static void test_index_identical(void **state)
+{
+	(void)state;
+	struct addrs in[3];
+	size_t nin = 0;
+	char *dir = make_cache_dir();
+	struct sym_opts o = {.lines = true, .no_debuginfod = true};
+	struct sym_index_stats st1, st2, st0;
+
+	text_addrs(&in[nin++], prog("sym_target"), 3000);
+	text_addrs(&in[nin++], prog("sym_cxx"), 3000);
+	/* libc with libc6-dbg: names, inline chains and lines of a big library */
+	if (!access("/lib/x86_64-linux-gnu/libc.so.6", R_OK) &&
+	    !access("/usr/lib/debug/.build-id", R_OK))
+		text_addrs(&in[nin++], "/lib/x86_64-linux-gnu/libc.so.6", 6000);
+
+	char *none = frames_text(&o, in, nin, &st0);
+
+	assert_int_equal(st0.index_loaded + st0.index_written, 0);
+	o.cache_dir = dir;
+	char *first = frames_text(&o, in, nin, &st1);
+
+	assert_int_equal(st1.index_loaded, 0);
+	assert_true(st1.cus_built > 0);
+	char *second = frames_text(&o, in, nin, &st2);
+
+	print_message("index: first %u built %u opened; second %u loaded %u rejected %u/%u from "
+		      "index %u built %u opened\n",
+		      st1.cus_built, st1.dwarf_opened, st2.index_loaded, st2.index_rejected,
+		      st2.cus_rejected, st2.cus_from_index, st2.cus_built, st2.dwarf_opened);
+	/* The second session answers every CU from the index: libdw is never opened. */
+	assert_int_equal(st2.index_loaded, nin);
+	assert_int_equal(st2.index_rejected + st2.cus_rejected, 0);
+	assert_int_equal(st2.dwarf_opened, 0);
+	assert_int_equal(st2.cus_built, 0);
+	assert_int_equal(st2.cus_from_index, st1.cus_built);
+	/* The symbol tables too. */
+	assert_int_equal(st1.symtab_written, nin);
+	assert_int_equal(st2.symtab_loaded, nin);
+	assert_int_equal(st2.symtab_rejected + st2.symtab_written, 0);
+	assert_same_text(none, first);
+	assert_same_text(none, second);
+
+	/* An index made without lines lacks rows: a session with lines rebuilds
+	 * those CUs from DWARF and answers as before. */
+	rm_cache_dir(dir);
+	dir = make_cache_dir();
+	o.cache_dir = dir;
+	o.lines = false;
+	char *nolines_none = frames_text(&(struct sym_opts){.no_debuginfod = true}, in, 2, NULL);
+	char *nolines = frames_text(&o, in, 2, NULL);
+	char *nolines2 = frames_text(&o, in, 2, &st2);
+
+	assert_same_text(nolines_none, nolines);
+	assert_same_text(nolines_none, nolines2);
+	assert_int_equal(st2.dwarf_opened, 0);
+	o.lines = true;
+	char *again = frames_text(&o, in, 2, &st2);
+
+	assert_true(st2.cus_built > 0);
+	assert_int_equal(st2.dwarf_opened, 2);
+	assert_true(!strncmp(none, again, strlen(again)));
+
+	for (size_t i = 0; i < nin; i++) {
+		free(in[i].a);
+		free(in[i].path);
+	}
+	free(none);
+	free(first);
+	free(second);
+	free(nolines_none);
+	free(nolines);
+	free(nolines2);
+	free(again);
+	rm_cache_dir(dir);
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	uint8_t *buf;
+
+	assert_non_null(fp);
+	fseek(fp, 0, SEEK_END);
+	*len = (size_t)ftell(fp);
+	rewind(fp);
+	buf = malloc(*len ? *len : 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, *len, fp), *len);
+	fclose(fp);
+	return buf;
+}
+
+static void spill(const char *path, const uint8_t *buf, size_t len)
+{
+	FILE *fp = fopen(path, "wb");
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(buf, 1, len, fp), len);
+	fclose(fp);
+}
+
+static void test_index_corrupt(void **state)
+{
+	(void)state;
+	struct addrs in;
+	char *dir = make_cache_dir();
+	struct sym_opts o = {.lines = true, .no_debuginfod = true};
+	struct sym_index_stats st;
+	char path[PATH_MAX], id[128] = "";
+	FILE *p;
+
+	text_addrs(&in, prog("sym_target"), 2000);
+	char *want = frames_text(&o, &in, 1, NULL);
+
+	o.cache_dir = dir;
+	free(frames_text(&o, &in, 1, NULL));
+	snprintf(path, sizeof(path), "readelf -n %s | awk '/Build ID/{print $3}'", in.path);
+	p = popen(path, "r");
+	assert_non_null(p);
+	assert_non_null(fgets(id, sizeof(id), p));
+	pclose(p);
+	id[strcspn(id, "\n")] = '\0';
+	snprintf(path, sizeof(path), "%s/sym-v%d/%s", dir, SYM_INDEX_VERSION, id);
+
+	size_t len;
+	uint8_t *good = slurp(path, &len);
+	uint8_t *bad = malloc(len);
+	uint32_t nranges, ncus;
+	uint64_t rec_off = 0;
+	uint32_t rec_len = 0;
+
+	assert_non_null(bad);
+	/* header: magic[8] version hdr_size file_size src_id ncus nranges pad crc */
+	memcpy(&ncus, good + 32, 4);
+	memcpy(&nranges, good + 36, 4);
+	for (uint32_t i = 0; i < ncus && !rec_off; i++) {
+		memcpy(&rec_off, good + 48 + (size_t)nranges * 24 + (size_t)i * 16, 8);
+		memcpy(&rec_len, good + 48 + (size_t)nranges * 24 + (size_t)i * 16 + 8, 4);
+	}
+	assert_true(rec_off > 0 && rec_len > 24);
+	static const struct {
+		const char *what;
+		int trunc;  /* bytes kept: -1 all, else len * trunc / 8 */
+		long flip;  /* byte to flip: >= 0 absolute, -1 none, -2 record start, -3 record
+			       middle */
+		bool whole; /* the whole file is rejected (not only one record) */
+	} cases[] = {
+	    {"empty", 0, -1, true},	      {"half", 4, -1, true},
+	    {"magic", -1, 0, true},	      {"version", -1, 8, true},
+	    {"size", -1, 16, true},	      {"range table", -1, 50, true},
+	    {"record header", -1, -2, false}, {"record middle", -1, -3, false},
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		size_t n = cases[c].trunc < 0 ? len : len * (size_t)cases[c].trunc / 8;
+		long at = cases[c].flip == -2	? (long)rec_off
+			  : cases[c].flip == -3 ? (long)(rec_off + rec_len / 2)
+						: cases[c].flip;
+
+		memcpy(bad, good, len);
+		if (at >= 0)
+			bad[at] ^= 0x41;
+		spill(path, bad, n);
+		char *got = frames_text(&o, &in, 1, &st);
+
+		print_message("corrupt index (%s): rejected %u, records rejected %u\n",
+			      cases[c].what, st.index_rejected, st.cus_rejected);
+		assert_same_text(want, got);
+		free(got);
+		if (cases[c].whole)
+			assert_int_equal(st.index_rejected, 1);
+		else
+			assert_int_equal(st.cus_rejected, 1);
+		assert_int_equal(st.dwarf_opened, 1);
+		/* Rebuilt: the next session reads it and opens no DWARF. */
+		got = frames_text(&o, &in, 1, &st);
+		assert_same_text(want, got);
+		free(got);
+		assert_int_equal(st.index_loaded, 1);
+		assert_int_equal(st.index_rejected + st.cus_rejected + st.dwarf_opened, 0);
+	}
+	/* The symbol table file: truncated, or a byte flipped in its header,
+	 * symbols or names, is rejected, rebuilt and rewritten. */
+	char sympath[PATH_MAX + 16];
+
+	snprintf(sympath, sizeof(sympath), "%s.symtab", path);
+	free(good);
+	good = slurp(sympath, &len);
+	free(bad);
+	bad = malloc(len);
+	assert_non_null(bad);
+	static const struct {
+		const char *what;
+		size_t keep_num, keep_den; /* bytes kept: len * num / den */
+		double flip;		   /* < 0: none, else at len * flip */
+	} scases[] = {
+	    {"empty", 0, 1, -1}, {"half", 1, 2, -1},	 {"one short", 0, 0, -1},
+	    {"magic", 1, 1, 0},	 {"symbols", 1, 1, 0.3}, {"last name", 1, 1, 0.9999},
+	};
+
+	for (size_t c = 0; c < sizeof(scases) / sizeof(scases[0]); c++) {
+		size_t n =
+		    scases[c].keep_den ? len * scases[c].keep_num / scases[c].keep_den : len - 1;
+
+		memcpy(bad, good, len);
+		if (scases[c].flip >= 0)
+			bad[(size_t)((double)len * scases[c].flip)] ^= 0x41;
+		spill(sympath, bad, n);
+		char *got = frames_text(&o, &in, 1, &st);
+
+		print_message("corrupt symtab (%s): rejected %u\n", scases[c].what,
+			      st.symtab_rejected);
+		assert_same_text(want, got);
+		free(got);
+		assert_int_equal(st.symtab_rejected, 1);
+		assert_int_equal(st.symtab_written, 1);
+		got = frames_text(&o, &in, 1, &st);
+		assert_same_text(want, got);
+		free(got);
+		assert_int_equal(st.symtab_loaded, 1);
+		assert_int_equal(st.symtab_rejected, 0);
+	}
+	/* A newer version's file beside ours is never read: another directory. */
+	snprintf(path, sizeof(path), "%s/sym-v%d", dir, SYM_INDEX_VERSION + 1);
+	assert_int_equal(access(path, F_OK), -1);
+	free(good);
+	free(bad);
+	free(want);
+	free(in.a);
+	free(in.path);
+	rm_cache_dir(dir);
+}
+
+/* The loader on its own: every prefix of a real index, and every single byte flipped. */
+static void test_index_loader(void **state)
+{
+	(void)state;
+	static const struct sym_iv iv[] = {{0x10, 0x40, 0, -1}, {0x20, 0x30, 1, 0}};
+	static const struct sym_row rows[] = {{0x10, 0, 7}, {0x28, 0, 9}, {0x40, SYM_END_SEQ, 0}};
+	static const struct sym_node nodes[] = {{4, SYM_NO_STR, 0, -1, 0},
+						{6, 0, 8, 0, SYM_NODE_INLINED}};
+	static const char strs[] = "a.c\0f\0g";
+	const struct sym_cu_data cu = {iv, rows, nodes, strs, 2, 3, 2, sizeof(strs), true};
+	const struct sym_cu_data *cus[] = {&cu, NULL};
+	const struct sym_cu_range ranges[] = {{0x10, 0x40, 0, 0}, {0x50, 0x60, 1, 0}};
+	struct sym_index ix;
+	struct sym_cu_data got;
+	void *buf;
+	size_t len;
+
+	assert_int_equal(sym_index_serialize(42, ranges, 2, cus, 2, &buf, &len), 0);
+	assert_int_equal(sym_index_from_buf(&ix, buf, len, 42), 0);
+	assert_int_equal(sym_index_cu(&ix, 0, &got), 0);
+	assert_int_equal(sym_index_cu(&ix, 1, &got), -ENOENT);
+	assert_int_equal(sym_index_cu(&ix, 0, &got), 0);
+	/* Lookups, including the edges: first and last row, a gap, the terminator. */
+	assert_int_equal(sym_cu_find_iv(&got, 0x0f), -1);
+	assert_int_equal(sym_cu_find_iv(&got, 0x10), 0);
+	assert_int_equal(sym_cu_find_iv(&got, 0x2f), 1);
+	assert_int_equal(sym_cu_find_iv(&got, 0x30), 0);
+	assert_int_equal(sym_cu_find_iv(&got, 0x40), -1);
+	assert_null(sym_cu_find_row(&got, 0x0f));
+	assert_int_equal(sym_cu_find_row(&got, 0x27)->line, 7);
+	assert_int_equal(sym_cu_find_row(&got, 0x28)->line, 9);
+	assert_null(sym_cu_find_row(&got, 0x40));
+	assert_string_equal(sym_cu_str(&got, got.nodes[1].name), "g");
+	assert_null(sym_cu_str(&got, got.nodes[0].call_file));
+	sym_index_release(&ix);
+	assert_int_equal(sym_index_from_buf(&ix, buf, len, 43), -EINVAL); /* another source */
+	for (size_t n = 0; n < len; n++) {
+		int err = sym_index_from_buf(&ix, buf, n, 42);
+
+		assert_int_equal(err, -EINVAL);
+	}
+	uint8_t *b = buf;
+
+	for (size_t i = 0; i < len; i++) {
+		b[i] ^= 0x10;
+		if (sym_index_from_buf(&ix, buf, len, 42) == 0) {
+			/* only the record's CRC can catch it; padding may not matter */
+			int err = sym_index_cu(&ix, 0, &got);
+
+			assert_true(err == 0 || err == -EINVAL);
+			if (err == 0)
+				assert_int_equal(memcmp(got.iv, iv, sizeof(iv)), 0);
+			sym_index_release(&ix);
+		}
+		b[i] ^= 0x10;
+	}
+	free(buf);
+}
+
+/*
+ * The index's line rows against libdw itself: for every address, the
+ * innermost frame has dwarf_getsrc_die's line (0 when it has none), the
+ * answer the rows replaced. Compressing rows must not change one.
+ */
+static void test_index_lines_oracle(void **state)
+{
+	(void)state;
+	const char *names[] = {"sym_target", "sym_cxx"};
+
+	for (size_t p = 0; p < 2; p++) {
+		struct addrs in;
+		char *dir = make_cache_dir();
+		struct sym_opts o = {.lines = true, .no_debuginfod = true, .cache_dir = dir};
+		size_t checked = 0;
+
+		text_addrs(&in, prog(names[p]), 4000);
+		int fd = open(in.path, O_RDONLY);
+		Dwarf *dw = dwarf_begin(fd, DWARF_C_READ);
+
+		assert_non_null(dw);
+		/* twice: built from DWARF, then read from the index */
+		for (int round = 0; round < 2; round++) {
+			struct sym_session *s = sym_session_new(&o);
+			struct sym_file *f = sym_file_get(s, in.path, NULL, 0);
+
+			for (size_t i = 0; i < in.n; i++) {
+				Dwarf_Die cu;
+				Dwarf_Line *l = NULL;
+				int ln = 0;
+				const struct sym_frame *fr;
+
+				if (dwarf_addrdie(dw, in.a[i], &cu))
+					l = dwarf_getsrc_die(&cu, in.a[i]);
+				if (l && (dwarf_lineno(l, &ln) || ln < 0))
+					ln = 0;
+				assert_true(sym_file_lookup(s, f, in.a[i], &fr) >= 1);
+				if (fr[0].line != (uint32_t)ln)
+					print_error("%s 0x%" PRIx64 ": line %u, libdw %d\n",
+						    names[p], in.a[i], fr[0].line, ln);
+				assert_int_equal(fr[0].line, ln);
+				if (ln) {
+					const char *want =
+					    strrchr(dwarf_linesrc(l, NULL, NULL), '/');
+
+					assert_non_null(fr[0].file);
+					assert_non_null(want);
+					assert_string_equal(strrchr(fr[0].file, '/'), want);
+					checked++;
+				}
+			}
+			sym_session_free(s);
+		}
+		assert_true(checked > in.n);
+		dwarf_end(dw);
+		close(fd);
+		free(in.a);
+		free(in.path);
+		rm_cache_dir(dir);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -539,6 +1017,8 @@ int main(void)
 	    cmocka_unit_test(test_demangle_table), cmocka_unit_test(test_unknown_files),
 	    cmocka_unit_test(test_vdso),	   cmocka_unit_test(test_kallsyms),
 	    cmocka_unit_test(test_perfmap),	   cmocka_unit_test(test_perfmap_parse_empty),
+	    cmocka_unit_test(test_index_loader),   cmocka_unit_test(test_index_identical),
+	    cmocka_unit_test(test_index_corrupt),  cmocka_unit_test(test_index_lines_oracle),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
