@@ -25,6 +25,7 @@
 
 struct fixture {
 	char path[64];
+	bool vary_top; /* write_file: sample i ends segment 1 with the word i (so nothing is shared) */
 	uint8_t stack1[300], stack2[64];
 	uint64_t kstack[3];
 	uint8_t vdso[100];
@@ -118,6 +119,11 @@ static void write_file(struct fixture *f, int nsamples)
 	assert_int_equal(xpf_writer_event(w, &ev), 0);
 
 	for (int i = 0; i < nsamples; i++) {
+		uint8_t s1[sizeof(f->stack1)];
+
+		memcpy(s1, f->stack1, sizeof(s1));
+		if (f->vary_top)
+			memcpy(s1 + sizeof(s1) - 8, &(uint64_t){i}, 8);
 		ev = (struct xp_event){.type = XP_EV_SAMPLE};
 		ev.sample.time_ns = 2000 + i;
 		ev.sample.pid = i % 2 ? 43 : 42;
@@ -128,8 +134,7 @@ static void write_file(struct fixture *f, int nsamples)
 			ev.sample.regs[r] = 0x1000 * r + i;
 		ev.sample.regs[XP_REG_SP] = 0x7ffd0000;
 		ev.sample.nsegs = 2;
-		ev.sample.segs[0] =
-		    (struct xp_ev_stack_seg){0x7ffd0000, f->stack1, sizeof(f->stack1)};
+		ev.sample.segs[0] = (struct xp_ev_stack_seg){0x7ffd0000, s1, sizeof(s1)};
 		ev.sample.segs[1] =
 		    (struct xp_ev_stack_seg){0x7ffe0000, f->stack2, sizeof(f->stack2)};
 		ev.sample.nkstack = 3;
@@ -261,20 +266,37 @@ static uint8_t *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-/* A killed record: every cut yields the records before it, never an error past the header. */
+struct big_check {
+	const struct fixture *f;
+	uint64_t samples, bad;
+};
+
+static int check_bytes(void *ctx, const struct xp_event *ev);
+
+/*
+ * A killed record: every cut yields the records before it, never an error
+ * past the header. The samples share their stacks (version 2), and every
+ * one delivered before a cut is whole.
+ */
 static void test_truncated(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t *buf;
 	size_t len;
 	uint64_t prev = 0;
+	struct xp_rec_info full;
+	const char *why0 = NULL;
 
 	write_file(f, 4);
 	buf = slurp(f->path, &len);
+	assert_int_equal(xpf_read_mem(buf, len, NULL, NULL, &full, &why0, NULL), 0);
+	assert_int_equal(full.stack_bytes, 4 * (300 + 64));
+	assert_true(full.stack_stored < full.stack_bytes - 3 * 256);
 	for (size_t cut = 0; cut <= len; cut++) {
 		struct xp_rec_info info;
+		struct big_check c = {.f = f};
 		const char *why = NULL;
-		int err = xpf_read_mem(buf, cut, NULL, NULL, &info, &why);
+		int err = xpf_read_mem(buf, cut, check_bytes, &c, &info, &why, NULL);
 
 		if (cut < XPF_HEADER_SIZE) {
 			assert_int_equal(err, -EINVAL);
@@ -282,6 +304,8 @@ static void test_truncated(void **state)
 			continue;
 		}
 		assert_int_equal(err, 0);
+		assert_int_equal(c.bad, 0);
+		assert_int_equal(c.samples, info.samples);
 		assert_true(info.samples >= prev);
 		assert_true(info.samples <= 4);
 		assert_true(info.end_time_ns == 0 || cut == len);
@@ -327,7 +351,7 @@ static void test_corrupt(void **state)
 		assert_non_null(copy);
 		memcpy(copy, buf, len);
 		memcpy(copy + cases[i].off, &cases[i].val, 4);
-		err = xpf_read_mem(copy, len, NULL, NULL, NULL, &why);
+		err = xpf_read_mem(copy, len, NULL, NULL, NULL, &why, NULL);
 		if (err != -EINVAL || !why || !strstr(why, cases[i].why))
 			fail_msg("case '%s': err %d, why '%s'", cases[i].name, err, why ? why : "");
 		free(copy);
@@ -378,20 +402,24 @@ static void test_count_only(void **state)
 	assert_int_equal(info.samples, 4);
 }
 
-struct big_check {
-	const struct fixture *f;
-	uint64_t samples, bad;
-};
-
+/* Every sample's bytes are exactly what write_file() gave the writer. */
 static int check_bytes(void *ctx, const struct xp_event *ev)
 {
 	struct big_check *c = ctx;
+	const struct fixture *f = c->f;
+	uint64_t top;
 
 	if (ev->type != XP_EV_SAMPLE)
 		return 0;
+	c->bad += ev->sample.segs[0].len != sizeof(f->stack1);
+	c->bad += memcmp(ev->sample.segs[0].data, f->stack1, sizeof(f->stack1) - 8) != 0;
+	memcpy(&top, ev->sample.segs[0].data + sizeof(f->stack1) - 8, 8);
+	if (f->vary_top)
+		c->bad += top != c->samples;
+	else
+		c->bad += memcmp(&top, f->stack1 + sizeof(f->stack1) - 8, 8) != 0;
+	c->bad += memcmp(ev->sample.segs[1].data, f->stack2, sizeof(f->stack2)) != 0;
 	c->samples++;
-	c->bad += memcmp(ev->sample.segs[0].data, c->f->stack1, sizeof(c->f->stack1)) != 0;
-	c->bad += memcmp(ev->sample.segs[1].data, c->f->stack2, sizeof(c->f->stack2)) != 0;
 	return 0;
 }
 
@@ -409,6 +437,7 @@ static void test_large_file_released(void **state)
 	const char *why = NULL;
 	int n = 150000;
 
+	f->vary_top = true; /* nothing shared: the file stays larger than the release step */
 	write_file(f, n);
 	assert_int_equal(stat(f->path, &st), 0);
 	assert_true(st.st_size > 64 << 20);
