@@ -296,7 +296,7 @@ static uint32_t writer_share(struct xpf_writer *w, uint32_t tid, uint64_t sp, co
 		shared = common_top(seg + len, e->buf + w->share_cap - (e->top - top), top - lo);
 	}
 	/* The shared top bytes are already in place when the top is the same. */
-	if (hit && top == e->top)
+	if (len && hit && top == e->top)
 		memcpy(e->buf + w->share_cap - len, seg, len - shared);
 	else if (len)
 		memcpy(e->buf + w->share_cap - len, seg, len);
@@ -651,10 +651,13 @@ static void tstacks_release(struct tstacks *t)
 	free(t->spare);
 }
 
-/* Buffers grow in 4 KiB steps, so a stack that deepens a little does not realloc every time. */
+/*
+ * Buffers grow in 1 KiB steps, so a stack that deepens a little does not
+ * reallocate every time, and thousands of threads with small stacks stay small.
+ */
 static uint32_t round_cap(uint32_t len)
 {
-	return len > UINT32_MAX - 4095 ? UINT32_MAX : (len + 4095) & ~4095u;
+	return len > UINT32_MAX - 1023 ? UINT32_MAX : (len + 1023) & ~1023u;
 }
 
 /*
