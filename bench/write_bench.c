@@ -3,14 +3,12 @@
  * The recorder's cost of writing a sample, run by bench/bench_offline.sh:
  *   write_bench FILE.xprof RUNS [OUT]
  * loads the samples of a recording, then writes them RUNS times through an
- * xpf_writer into a file under /tmp (page cache included), with stack sharing (format version 2: compare
- * with the thread's previous stack, write the changed part) and without it
- * (every stack in full, as version 1 did). OUT /dev/null leaves out the
- * file system, which shows the compare itself. Prints the medians:
- *   "write shared <ns> ns/sample <bytes> bytes/sample"
- *   "write full <ns> ns/sample <bytes> bytes/sample"
- * The difference is what sharing costs (or saves) the daemon per sample;
- * the stdio copy of the bytes that are no longer written is part of it.
+ * xpf_writer into a file under /tmp (page cache included), with stack sharing (format version 2:
+ * compare with the thread's previous stack, write the changed part) and without it (every stack in
+ * full, as version 1 did). OUT /dev/null leaves out the file system, which shows the compare
+ * itself. Prints the medians: "write shared <ns> ns/sample <bytes> bytes/sample" "write full <ns>
+ * ns/sample <bytes> bytes/sample" The difference is what sharing costs (or saves) the daemon per
+ * sample; the stdio copy of the bytes that are no longer written is part of it.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -128,7 +126,9 @@ int main(int argc, char **argv)
 	err = xp_recording_read(argv[1], keep, &s, &info, &why);
 	if (err || !s.n) {
 		fprintf(stderr, "write_bench: cannot read '%s': %s\n", argv[1],
-			why ? why : err ? strerror(-err) : "no samples");
+			why   ? why
+			: err ? strerror(-err)
+			      : "no samples");
 		return 1;
 	}
 	if (argc == 4) {

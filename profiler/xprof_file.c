@@ -289,7 +289,7 @@ static uint32_t writer_share(struct xpf_writer *w, uint32_t tid, uint64_t sp, co
 			return 0;
 		}
 	}
-	/* Share only a range the previous segment covers: [max(sp, its sp), top) with top <= its top. */
+	/* Share only what the previous segment covers: top <= its top, down to max(sp, its sp). */
 	if (hit && len && e->len && top <= e->top && top > e->top - e->len) {
 		uint64_t lo = sp > e->top - e->len ? sp : e->top - e->len;
 
@@ -563,8 +563,8 @@ struct tstack {
 
 struct tstacks {
 	struct tstack *slot;
-	size_t cap, n;	 /* cap: a power of two, or 0 */
-	uint8_t *spare;	 /* a buffer to build a segment in when its top moved */
+	size_t cap, n;	/* cap: a power of two, or 0 */
+	uint8_t *spare; /* a buffer to build a segment in when its top moved */
 	uint32_t spare_cap;
 };
 
@@ -634,7 +634,8 @@ static void tstacks_drop(struct tstacks *t, uint32_t tid)
 		size_t home = tstacks_home(t, t->slot[i].tid);
 
 		/* Move i into the hole unless its home lies cyclically in (hole, i]. */
-		if ((i > hole && (home <= hole || home > i)) || (i < hole && home <= hole && home > i)) {
+		if ((i > hole && (home <= hole || home > i)) ||
+		    (i < hole && home <= hole && home > i)) {
 			t->slot[hole] = t->slot[i];
 			t->slot[i].used = false;
 			hole = i;
@@ -722,8 +723,8 @@ static int tstacks_rebuild(struct tstacks *t, uint32_t tid, uint64_t sp, uint32_
 			t->spare = nb;
 			t->spare_cap = ncap;
 		}
-		memcpy(t->spare + t->spare_cap - shared, e->buf + e->cap - (e->top - (top - shared)),
-		       shared);
+		memcpy(t->spare + t->spare_cap - shared,
+		       e->buf + e->cap - (e->top - (top - shared)), shared);
 		memcpy(t->spare + t->spare_cap - len, data, stored);
 		sb = e->buf;
 		scap = e->cap;
@@ -842,10 +843,11 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			ev.sample.segs[0].data = seg;
 			ev.sample.segs[0].len = s.stack_len;
 			if (h.version >= 2) {
-				/* Every sample's segment 1 is remembered: the next one of its thread may
-				 * share it. */
+				/* Every sample's segment 1 is remembered: the next one of its
+				 * thread may share it. */
 				err = tstacks_rebuild(&ts, s.tid, s.regs[XP_REG_SP], s.stack_len,
-						      s.stack_shared, seg, &ev.sample.segs[0].data, why);
+						      s.stack_shared, seg, &ev.sample.segs[0].data,
+						      why);
 				if (err)
 					goto out;
 			}
@@ -859,7 +861,8 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			ev.sample.stack_shared = s.stack_shared;
 			info->samples++;
 			info->stack_bytes += (uint64_t)s.stack_len + s.stack2_len;
-			info->stack_stored += (uint64_t)(s.stack_len - s.stack_shared) + s.stack2_len;
+			info->stack_stored +=
+			    (uint64_t)(s.stack_len - s.stack_shared) + s.stack2_len;
 			err = pidset_add(&ps, s.pid);
 			if (err)
 				goto out;

@@ -19,9 +19,9 @@
 
 #include "profiler/profiler.h"
 
-#define XPF_MAGIC     "XPROFREC"
-#define XPF_MAGIC_LEN 8
-#define XPF_VERSION   2 /* written; readers accept 1 and 2 */
+#define XPF_MAGIC	"XPROFREC"
+#define XPF_MAGIC_LEN	8
+#define XPF_VERSION	2 /* written; readers accept 1 and 2 */
 #define XPF_VERSION_MIN 1
 
 struct xpf_header {
@@ -87,9 +87,9 @@ struct xpf_sample {
 	uint64_t regs[XP_EV_NREGS]; /* DWARF order; regs[7] is sp = segment 1's address */
 	uint64_t stack2_sp;
 	uint32_t pid, tid, cpu, flags; /* flags: XP_SAMPLE_F_* */
-	uint32_t stack_len;    /* segment 1's length in memory, shared part included */
-	uint32_t stack2_len, nkstack;
-	uint32_t stack_shared; /* version 2: top bytes of segment 1 not stored */
+	/* stack_len: segment 1's length in memory, the shared part included;
+	 * stack_shared: its top bytes that are not stored (version 2) */
+	uint32_t stack_len, stack2_len, nkstack, stack_shared;
 };
 #define XPF_SAMPLE_SIZE 192
 

@@ -27,7 +27,8 @@
 
 struct fixture {
 	char path[64];
-	bool vary_top; /* write_file: sample i ends segment 1 with the word i (so nothing is shared) */
+	bool vary_top; /* write_file: sample i ends segment 1 with the word i (so nothing is shared)
+			*/
 	uint8_t stack1[300], stack2[64];
 	uint64_t kstack[3];
 	uint8_t vdso[100];
@@ -454,10 +455,10 @@ static void test_large_file_released(void **state)
 
 /* ---- version 2: stack bytes shared with the thread's previous sample ---- */
 
-#define SH_MEM 16384
-#define SH_TOP 0x7ff000004000ull /* the top of every thread's stack memory below */
-#define SH_EVICT 3000		 /* threads that push the first ones out of the writer's table */
-#define SH_ANY UINT32_MAX	 /* whatever the writer's table still holds */
+#define SH_MEM	 16384
+#define SH_TOP	 0x7ff000004000ull /* the top of every thread's stack memory below */
+#define SH_EVICT 3000		   /* threads that push the first ones out of the writer's table */
+#define SH_ANY	 UINT32_MAX	   /* whatever the writer's table still holds */
 
 /*
  * One step of a thread's life: a sample of [SH_TOP - below_sp, SH_TOP -
@@ -470,20 +471,20 @@ struct share_step {
 };
 
 static const struct share_step share_steps[] = {
-    {1, 1000, 0, 1000, 0},	/* first sample of tid 1: whole */
-    {1, 1200, 0, 304, 896},	/* deeper, the top 896 bytes unchanged */
-    {2, 500, 0, 500, 0},	/* another thread, same addresses: its own history */
-    {1, 800, 0, 96, 704},	/* shallower, still the same top */
+    {1, 1000, 0, 1000, 0},  /* first sample of tid 1: whole */
+    {1, 1200, 0, 304, 896}, /* deeper, the top 896 bytes unchanged */
+    {2, 500, 0, 500, 0},    /* another thread, same addresses: its own history */
+    {1, 800, 0, 96, 704},   /* shallower, still the same top */
     {2, 600, 0, 200, 400},
-    {1, 2000, 100, 1200, 696},	/* a lower top (a truncated copy): what the last one covers,
-				   in whole words from the top */
-    {1, 1900, 100, 8, 1792},	/* the same lower top again */
-    {1, 900, 0, 8, 0},		/* a higher top than the last sample had: nothing to share */
-    {2, 0, 0, 0, -1},		/* EXIT: tid 2's stack is forgotten ... */
-    {2, 600, 0, 0, 0},		/* ... so an identical stack is written whole */
-    {2, 600, 0, 0, 600},	/* all of it shared: nothing stored */
-    {3, 0, 0, 0, 0},		/* an empty segment */
-    {3, 64, 0, 64, 0},		/* after an empty one: nothing to share */
+    {1, 2000, 100, 1200, 696}, /* a lower top (a truncated copy): what the last one covers,
+				  in whole words from the top */
+    {1, 1900, 100, 8, 1792},   /* the same lower top again */
+    {1, 900, 0, 8, 0},	       /* a higher top than the last sample had: nothing to share */
+    {2, 0, 0, 0, -1},	       /* EXIT: tid 2's stack is forgotten ... */
+    {2, 600, 0, 0, 0},	       /* ... so an identical stack is written whole */
+    {2, 600, 0, 0, 600},       /* all of it shared: nothing stored */
+    {3, 0, 0, 0, 0},	       /* an empty segment */
+    {3, 64, 0, 64, 0},	       /* after an empty one: nothing to share */
     {3, 64, 0, 8, 56},
 };
 
@@ -552,7 +553,8 @@ static int share_check(void *ctx, const struct xp_event *ev)
 	log->shared_seen += s->stack_shared;
 	ok = s->tid == x->tid && s->nsegs == 2 && s->segs[0].start == x->sp &&
 	     s->segs[0].len == x->len && !memcmp(s->segs[0].data, x->bytes, x->len) &&
-	     (s->stack_shared == x->shared || x->shared == SH_ANY) && s->segs[1].len == sizeof(log->stack2) &&
+	     (s->stack_shared == x->shared || x->shared == SH_ANY) &&
+	     s->segs[1].len == sizeof(log->stack2) &&
 	     !memcmp(s->segs[1].data, log->stack2, sizeof(log->stack2)) && s->nkstack == 2 &&
 	     !memcmp(s->kstack, log->kstack, sizeof(log->kstack));
 	if (!ok && !log->bad++)
