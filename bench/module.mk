@@ -28,6 +28,7 @@ bench: deps all $(PERF_PROGS)
 # write_bench: the recorder's cost of writing a sample, stack sharing on and off.
 WRITE_BENCH := $(O)/bench/write_bench
 EXTRA_TEST_BINS += $(WRITE_BENCH)
+bench: $(WRITE_BENCH)
 $(O)/bench/write_bench.o: | $(BPF_SKEL)
 $(WRITE_BENCH): $(O)/bench/write_bench.o $(LIB_OBJS)
 	$(call msg,LINK,$@)
