@@ -6,7 +6,10 @@
 #    cold (no table cache) and warm; goal >= 20x faster than perf script;
 #  - `xprof report` on xprof's own .xprof recording of the same workload;
 #  - bytes per sample, perf.data vs .xprof, both copying 8 KiB of stack (perf's
-#    default), with the share of complete stacks each one unwinds to;
+#    default), with the share of complete stacks each one unwinds to; the
+#    .xprof stores each thread's unchanged stack top once (format version 2);
+#  - the recorder's cost of writing those samples, stack sharing on vs off
+#    (write_bench, into /dev/null);
 #  - peak RSS: perf script vs xprof report on the perf.data, and xprof report
 #    on a ~100k-sample recording.
 # Every timing is the median of BENCH_REPEAT runs, perf and xprof interleaved,
@@ -162,6 +165,16 @@ else
 	if [ "${xsamples:-0}" -gt 0 ]; then
 		bps=$(per "$xbytes" "$xsamples")
 		say "bytes per sample .xprof (--stack-size 8192): $bps ($(ratio "$bps" "$(per "$pbytes" "$psamples")")x perf.data; goal <= 0.5x; $((xbytes / 1024)) KiB for $xsamples samples)"
+		read -r logical stored < <("$X" info "$T/w.xprof" 2>/dev/null |
+			sed -n 's/^stack bytes: \([0-9]*\) (\([0-9]*\) stored)$/\1 \2/p')
+		[ -n "${stored:-}" ] &&
+			say "stack bytes per sample .xprof: $(per "$stored" "$xsamples") stored of $(per "$logical" "$xsamples") copied"
+	fi
+	wb=$build/bench/write_bench
+	if [ -x "$wb" ] && "$wb" "$T/w.xprof" 11 /dev/null >"$T/wb.txt" 2>&1; then
+		ws=$(awk '$2 == "shared" {print $3}' "$T/wb.txt")
+		wf=$(awk '$2 == "full" {print $3}' "$T/wb.txt")
+		say "recorder write cost per sample, .xprof of $workload: $ws ns with stack sharing, $wf ns writing stacks in full ($(ratio "$ws" "$wf")x; into /dev/null, median of 11)"
 	fi
 	if [ $report_ok = 1 ]; then
 		for i in $(seq "$reps"); do

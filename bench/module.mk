@@ -24,3 +24,12 @@ $(O)/progs/perf_%: tests/progs/perf_%.c
 
 bench: deps all $(PERF_PROGS)
 	+$(Q)bench/run.sh $(O)
+
+# write_bench: the recorder's cost of writing a sample, stack sharing on and off.
+WRITE_BENCH := $(O)/bench/write_bench
+EXTRA_TEST_BINS += $(WRITE_BENCH)
+bench: $(WRITE_BENCH)
+$(O)/bench/write_bench.o: | $(BPF_SKEL)
+$(WRITE_BENCH): $(O)/bench/write_bench.o $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * xprof info FILE: a recording's settings and counts, one `key: value` per
- * line, for people and scripts. --dump also prints every event, one line
+ * line, for people and scripts. "stack bytes" is what the samples carry and,
+ * in parentheses, what the file stores of it (an .xprof v2 stores a stack's
+ * unchanged top only once per thread). --dump also prints every event, one line
  * each (samples with their registers, stack segments and the first stack
  * words), which the end-to-end tests use to check what the sampler copied.
  */
@@ -42,6 +44,8 @@ static int dump_event(void *ctx, const struct xp_event *ev)
 			uint32_t n = s->segs[i].len / 8;
 
 			printf(" seg%u=%#" PRIx64 "+%u", i, s->segs[i].start, s->segs[i].len);
+			if (i == 0 && s->stack_shared)
+				printf(" stack_shared=%u", s->stack_shared);
 			if (d->words && n > d->words)
 				n = d->words;
 			if (!d->words)
@@ -151,6 +155,8 @@ int cmd_info(int argc, char **argv)
 	printf("lost: %" PRIu64 "\n", info.lost);
 	printf("processes: %" PRIu64 "\n", info.processes);
 	printf("mappings: %" PRIu64 "\n", info.mappings);
-	printf("stack bytes: %" PRIu64 "\n", info.stack_bytes);
+	/* The logical count first, so scripts that read the number keep working. */
+	printf("stack bytes: %" PRIu64 " (%" PRIu64 " stored)\n", info.stack_bytes,
+	       info.stack_stored);
 	return 0;
 }

@@ -1018,6 +1018,7 @@ static int do_sample(struct pd_reader *r, const struct pd_attr *a, const uint8_t
 			in->end_time_ns = s->time_ns;
 		in->samples++;
 		in->stack_bytes += s->nsegs ? s->segs[0].len : 0;
+		in->stack_stored += s->nsegs ? s->segs[0].len : 0;
 		pid_seen(r, s->pid);
 	}
 	return emit(r, &ev);

@@ -45,6 +45,8 @@ struct xp_ev_sample {
 	uint32_t nkstack;
 	const uint64_t *kstack;	/* kernel IPs, innermost first */
 	uint64_t period_ns;	/* time this sample stands for (1e9 / frequency) */
+	uint32_t stack_shared;	/* for display only: top bytes of segs[0] the file took from the
+				   thread's previous sample (.xprof v2); segs[0] is always whole */
 };
 
 struct xp_ev_mmap {
@@ -112,7 +114,9 @@ struct xp_rec_info {
 	char event[32];		/* "cpu-clock" */
 	char target[256];	/* "-p 1234", "-a", "-- ./prog arg" */
 	/* counts, filled in by the reader as it reads */
-	uint64_t samples, lost, processes, mappings, stack_bytes;
+	uint64_t samples, lost, processes, mappings;
+	uint64_t stack_bytes;	/* user stack bytes the samples carry (both segments) */
+	uint64_t stack_stored;	/* of which stored in the file (.xprof v2 shares the rest) */
 };
 
 /*

@@ -3,9 +3,9 @@
  * Opening a recording: xp_recording_read() tells an .xprof file from a
  * perf.data file by its magic and hands it to the matching reader. The .xprof
  * reader maps the file read-only and parses it in place (xpf_read_mem), so a
- * large recording costs no copy and a sample's stack bytes point into the
- * mapping. Pages behind the read cursor are given back as it goes, so memory
- * does not grow with the file.
+ * large recording costs no copy beyond the stack bytes a version 2 sample
+ * shares with its thread's previous one. Pages behind the read cursor are
+ * given back as it goes, so memory does not grow with the file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,12 +21,13 @@
 #define PERF_MAGIC "PERFILE2"
 #define RELEASE_STEP (16u << 20)	/* give back consumed pages 16 MiB at a time */
 
-/* Wraps the caller's callback to release the mapping behind each sample. */
+/* Wraps the caller's callback to release the mapping behind the read cursor. */
 struct releaser {
 	xp_event_fn fn;
 	void *ctx;
 	uint8_t *map;
 	size_t len, released;	/* bytes [0, released) were given back */
+	size_t pos;		/* offset of the record being delivered (xpf_read_mem sets it) */
 };
 
 static int release_behind(void *ctx, const struct xp_event *ev)
@@ -37,20 +38,16 @@ static int release_behind(void *ctx, const struct xp_event *ev)
 	/*
 	 * Events are parsed in file order, and callbacks copy what they keep
 	 * (the event's pointers are valid only during the call), so every page
-	 * before this sample's stack bytes is done with. MADV_DONTNEED on a
-	 * private read-only file mapping only drops pages: touching one again
-	 * reads it back from the file, so a mistake here costs time, never data.
+	 * before this record is done with (the reader keeps its own copy of
+	 * the stack bytes later samples may share). MADV_DONTNEED on a private
+	 * read-only file mapping only drops pages: touching one again reads it
+	 * back from the file, so a mistake here costs time, never data.
 	 */
-	if (ev->type == XP_EV_SAMPLE && ev->sample.nsegs) {
-		const uint8_t *at = ev->sample.segs[0].data;
+	if (r->pos < r->len && r->pos >= r->released + 2 * RELEASE_STEP) {
+		size_t upto = (r->pos - RELEASE_STEP) & ~(size_t)0xfff;
 
-		if (at >= r->map && at < r->map + r->len &&
-		    (size_t)(at - r->map) >= r->released + 2 * RELEASE_STEP) {
-			size_t upto = ((size_t)(at - r->map) - RELEASE_STEP) & ~(size_t)0xfff;
-
-			madvise(r->map + r->released, upto - r->released, MADV_DONTNEED);
-			r->released = upto;
-		}
+		madvise(r->map + r->released, upto - r->released, MADV_DONTNEED);
+		r->released = upto;
 	}
 	return ret;
 }
@@ -89,7 +86,7 @@ int xp_xprof_read(const char *path, xp_event_fn fn, void *ctx, struct xp_rec_inf
 	struct releaser rel = {.fn = fn, .ctx = ctx, .map = map, .len = st.st_size};
 
 	madvise(map, st.st_size, MADV_SEQUENTIAL);
-	err = xpf_read_mem(map, st.st_size, release_behind, &rel, info, why);
+	err = xpf_read_mem(map, st.st_size, release_behind, &rel, info, why, &rel.pos);
 	munmap(map, st.st_size);
 	return err;
 }

@@ -172,15 +172,150 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap)
 	return need;
 }
 
+/*
+ * The writer's memory of a thread's last segment 1, for stack sharing. The
+ * bytes sit top-aligned in buf (w->share_cap bytes): address a is at
+ * buf + share_cap - (top - a), so a stack that keeps its top (the common
+ * case: the same thread, its outer frames still there) keeps its offsets
+ * and only its changed low part is copied.
+ */
+struct xpf_wstack {
+	uint64_t top;  /* segment 1 was [top - len, top) */
+	uint64_t used; /* w->clock at its last sample; 0: the slot is free */
+	uint32_t tid, len;
+	uint8_t *buf; /* allocated when the slot first holds bytes */
+};
+
+/* Slots are grouped in sets of XPF_WAYS: a tid may sit in any way of its set, the least recently
+ * used one is evicted. */
+#define XPF_WAYS 8
+
 struct xpf_writer {
 	FILE *f;
 	uint8_t *buf; /* encode scratch for xpf_writer_event() */
 	size_t cap;
 	uint64_t lost;
 	bool failed;
+	struct xpf_wstack *wst; /* nsets * XPF_WAYS slots; NULL: no sharing */
+	uint32_t nsets;		/* a power of two */
+	uint32_t share_cap;	/* bytes per slot: the longest segment 1 that is remembered */
+	uint64_t clock;
 };
 
 #define XPF_STDIO_BUF (1u << 20)
+
+/* Size the sharing table from the stack size: XPF_SHARE_MEM bytes at most, in sets of 8 ways. */
+static int writer_share_init(struct xpf_writer *w, uint32_t stack_size)
+{
+	uint32_t slots;
+
+	if (!stack_size)
+		return 0;
+	w->share_cap = pad8(stack_size);
+	slots = XPF_SHARE_MEM / w->share_cap;
+	w->nsets = 1;
+	while (2 * w->nsets * XPF_WAYS <= slots)
+		w->nsets *= 2;
+	w->wst = calloc((size_t)w->nsets * XPF_WAYS, sizeof(*w->wst));
+	return w->wst ? 0 : -ENOMEM;
+}
+
+/* tid's slot, or (hit false) the slot to give it: a free one, else the least recently used. */
+static struct xpf_wstack *writer_slot(struct xpf_writer *w, uint32_t tid, bool *hit)
+{
+	struct xpf_wstack *set, *victim;
+
+	*hit = false;
+	if (!w->wst)
+		return NULL;
+	set = w->wst + (size_t)((tid * 2654435761u) & (w->nsets - 1)) * XPF_WAYS;
+	victim = set;
+	for (int i = 0; i < XPF_WAYS; i++) {
+		if (set[i].used && set[i].tid == tid) {
+			*hit = true;
+			return &set[i];
+		}
+		if (set[i].used < victim->used)
+			victim = &set[i];
+	}
+	return victim;
+}
+
+/*
+ * How many bytes below the common top end a and b agree, in whole 8-byte
+ * words, looking at n bytes at most. Blocks of 1 KiB, then 64 bytes, then
+ * words: the shared part is usually most of the stack, and libc's memcmp
+ * goes through a large block several times faster than a word loop.
+ */
+static uint32_t common_top(const uint8_t *a_end, const uint8_t *b_end, uint64_t n)
+{
+	uint64_t k = 0;
+
+	while (n - k >= 1024 && !memcmp(a_end - k - 1024, b_end - k - 1024, 1024))
+		k += 1024;
+	while (n - k >= 64 && !memcmp(a_end - k - 64, b_end - k - 64, 64))
+		k += 64;
+	while (n - k >= 8 && !memcmp(a_end - k - 8, b_end - k - 8, 8))
+		k += 8;
+	return k;
+}
+
+/*
+ * Sample of tid with segment 1 = seg[0..len) at sp: returns how many of its
+ * top bytes equal the thread's previous segment 1 at the same addresses (0
+ * when it has none the writer remembers), and remembers this one instead.
+ */
+static uint32_t writer_share(struct xpf_writer *w, uint32_t tid, uint64_t sp, const uint8_t *seg,
+			     uint32_t len)
+{
+	uint64_t top = sp + len;
+	struct xpf_wstack *e;
+	uint32_t shared = 0;
+	bool hit;
+
+	e = writer_slot(w, tid, &hit);
+	if (!e)
+		return 0;
+	if (len > w->share_cap || top < sp) {
+		/* Too long to remember: the next sample of tid is written in full. */
+		if (hit)
+			e->used = 0;
+		return 0;
+	}
+	if (len && !e->buf) {
+		e->buf = malloc(w->share_cap);
+		if (!e->buf) {
+			e->used = 0; /* not remembered, so never referred to */
+			return 0;
+		}
+	}
+	/* Share only what the previous segment covers: top <= its top, down to max(sp, its sp). */
+	if (hit && len && e->len && top <= e->top && top > e->top - e->len) {
+		uint64_t lo = sp > e->top - e->len ? sp : e->top - e->len;
+
+		shared = common_top(seg + len, e->buf + w->share_cap - (e->top - top), top - lo);
+	}
+	/* The shared top bytes are already in place when the top is the same. */
+	if (len && hit && top == e->top)
+		memcpy(e->buf + w->share_cap - len, seg, len - shared);
+	else if (len)
+		memcpy(e->buf + w->share_cap - len, seg, len);
+	e->tid = tid;
+	e->top = top;
+	e->len = len;
+	e->used = ++w->clock;
+	return shared;
+}
+
+/* A thread's EXIT: the reader forgets its stack there, so the writer must too. */
+static void writer_forget(struct xpf_writer *w, uint32_t tid)
+{
+	bool hit;
+	struct xpf_wstack *e = writer_slot(w, tid, &hit);
+
+	if (hit)
+		e->used = 0;
+}
 
 struct xpf_writer *xpf_writer_open(const char *path, const struct xp_rec_info *info, uint32_t ncpus)
 {
@@ -191,6 +326,11 @@ struct xpf_writer *xpf_writer_open(const char *path, const struct xp_rec_info *i
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
+	err = writer_share_init(w, info->stack_size);
+	if (err) {
+		errno = -err;
+		goto fail;
+	}
 	w->f = fopen(path, "wb");
 	if (!w->f)
 		goto fail;
@@ -233,15 +373,76 @@ fail:
 	return NULL;
 }
 
-int xpf_writer_append(struct xpf_writer *w, const void *rec, size_t len)
+static int writer_put(struct xpf_writer *w, const void *p, size_t len)
 {
 	if (w->failed)
 		return -EIO;
-	if (len && fwrite(rec, len, 1, w->f) != 1) {
+	if (len && fwrite(p, len, 1, w->f) != 1) {
 		w->failed = true;
 		return -EIO;
 	}
 	return 0;
+}
+
+/* One full SAMPLE record r (size bytes): written with its shared top bytes left out. */
+static int writer_sample(struct xpf_writer *w, const uint8_t *r, size_t size)
+{
+	static const uint8_t zeros[8];
+	struct xpf_sample s;
+	const uint8_t *seg;
+	size_t kbytes, body;
+	uint32_t shared;
+	int err;
+
+	memcpy(&s, r, sizeof(s));
+	kbytes = 8 * (size_t)s.nkstack;
+	if (s.stack_shared || sizeof(s) + kbytes + s.stack_len + (size_t)s.stack2_len > size)
+		return writer_put(w, r, size); /* not an xpf_encode record: pass it through */
+	seg = r + sizeof(s) + kbytes;
+	shared = writer_share(w, s.tid, s.regs[XP_REG_SP], seg, s.stack_len);
+	if (!shared)
+		return writer_put(w, r, size);
+	body = kbytes + s.stack_len - shared; /* kernel IPs and the stored low part, contiguous */
+	s.stack_shared = shared;
+	s.hdr.size = pad8(sizeof(s) + body + s.stack2_len);
+	err = writer_put(w, &s, sizeof(s));
+	if (!err)
+		err = writer_put(w, r + sizeof(s), body);
+	if (!err)
+		err = writer_put(w, seg + s.stack_len, s.stack2_len);
+	if (!err)
+		err = writer_put(w, zeros, s.hdr.size - (sizeof(s) + body + s.stack2_len));
+	return err;
+}
+
+int xpf_writer_append(struct xpf_writer *w, const void *rec, size_t len)
+{
+	const uint8_t *p = rec;
+	size_t at = 0;
+	int err = 0;
+
+	while (!err && len - at >= sizeof(struct xpf_rec)) {
+		struct xpf_rec h;
+
+		memcpy(&h, p + at, sizeof(h));
+		if (h.size < sizeof(h) || h.size > len - at)
+			break; /* not whole records: written as they are below */
+		if (h.type == XPF_REC_SAMPLE && h.size >= sizeof(struct xpf_sample)) {
+			err = writer_sample(w, p + at, h.size);
+		} else {
+			if (h.type == XPF_REC_EXIT && h.size >= sizeof(struct xpf_task)) {
+				struct xpf_task t;
+
+				memcpy(&t, p + at, sizeof(t));
+				writer_forget(w, t.tid);
+			}
+			err = writer_put(w, p + at, h.size);
+		}
+		at += h.size;
+	}
+	if (!err && at < len)
+		err = writer_put(w, p + at, len - at);
+	return err;
 }
 
 int xpf_writer_event(struct xpf_writer *w, const struct xp_event *ev)
@@ -283,7 +484,7 @@ int xpf_writer_close(struct xpf_writer *w, uint64_t end_time_ns, uint64_t sample
 	e.samples = samples;
 	e.lost = lost;
 	e.lost_sideband = lost_sideband;
-	err = xpf_writer_append(w, &e, sizeof(e));
+	err = writer_put(w, &e, sizeof(e));
 	if (!err)
 		err = xpf_writer_flush(w);
 	if (fclose(w->f) && !err)
@@ -299,6 +500,9 @@ void xpf_writer_free(struct xpf_writer *w)
 		return;
 	if (w->f)
 		fclose(w->f);
+	for (size_t i = 0; w->wst && i < (size_t)w->nsets * XPF_WAYS; i++)
+		free(w->wst[i].buf);
+	free(w->wst);
 	free(w->buf);
 	free(w);
 }
@@ -343,6 +547,202 @@ static int pidset_add(struct pidset *ps, uint32_t pid)
 	return 0;
 }
 
+/*
+ * The reader's per-thread last segment 1, for version 2's shared stack
+ * bytes: open addressing on tid (linear probing, grown at half full, removal
+ * by backward shift so no tombstones pile up as threads come and go). Bytes
+ * are top-aligned in buf as in the writer, so a sample with the same top
+ * only copies its stored low part.
+ */
+struct tstack {
+	uint64_t top; /* segment 1 was [top - len, top) */
+	uint32_t tid, len, cap;
+	bool used;
+	uint8_t *buf; /* cap bytes */
+};
+
+struct tstacks {
+	struct tstack *slot;
+	size_t cap, n;	/* cap: a power of two, or 0 */
+	uint8_t *spare; /* a buffer to build a segment in when its top moved */
+	uint32_t spare_cap;
+};
+
+static size_t tstacks_home(const struct tstacks *t, uint32_t tid)
+{
+	return (tid * 2654435761u) & (t->cap - 1);
+}
+
+static struct tstack *tstacks_find(struct tstacks *t, uint32_t tid)
+{
+	if (!t->cap)
+		return NULL;
+	for (size_t i = tstacks_home(t, tid);; i = (i + 1) & (t->cap - 1)) {
+		if (!t->slot[i].used)
+			return NULL;
+		if (t->slot[i].tid == tid)
+			return &t->slot[i];
+	}
+}
+
+/* tid's entry, created empty if it has none. NULL: out of memory. */
+static struct tstack *tstacks_get(struct tstacks *t, uint32_t tid)
+{
+	struct tstack *e = tstacks_find(t, tid);
+	size_t i;
+
+	if (e)
+		return e;
+	if (2 * (t->n + 1) > t->cap) {
+		size_t ncap = t->cap ? 2 * t->cap : 64;
+		struct tstack *ns = calloc(ncap, sizeof(*ns));
+
+		if (!ns)
+			return NULL;
+		for (size_t j = 0; j < t->cap; j++) {
+			if (!t->slot[j].used)
+				continue;
+			for (i = (t->slot[j].tid * 2654435761u) & (ncap - 1); ns[i].used;
+			     i = (i + 1) & (ncap - 1))
+				;
+			ns[i] = t->slot[j];
+		}
+		free(t->slot);
+		t->slot = ns;
+		t->cap = ncap;
+	}
+	for (i = tstacks_home(t, tid); t->slot[i].used; i = (i + 1) & (t->cap - 1))
+		;
+	t->slot[i] = (struct tstack){.tid = tid, .used = true};
+	t->n++;
+	return &t->slot[i];
+}
+
+/* The tid's EXIT: free its stack, and close the gap so later probes still find their entries. */
+static void tstacks_drop(struct tstacks *t, uint32_t tid)
+{
+	struct tstack *e = tstacks_find(t, tid);
+	size_t hole, i;
+
+	if (!e)
+		return;
+	free(e->buf);
+	hole = e - t->slot;
+	t->slot[hole].used = false;
+	t->n--;
+	for (i = (hole + 1) & (t->cap - 1); t->slot[i].used; i = (i + 1) & (t->cap - 1)) {
+		size_t home = tstacks_home(t, t->slot[i].tid);
+
+		/* Move i into the hole unless its home lies cyclically in (hole, i]. */
+		if ((i > hole && (home <= hole || home > i)) ||
+		    (i < hole && home <= hole && home > i)) {
+			t->slot[hole] = t->slot[i];
+			t->slot[i].used = false;
+			hole = i;
+		}
+	}
+}
+
+static void tstacks_release(struct tstacks *t)
+{
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->slot[i].used)
+			free(t->slot[i].buf);
+	free(t->slot);
+	free(t->spare);
+}
+
+/*
+ * Buffers grow in 1 KiB steps, so a stack that deepens a little does not
+ * reallocate every time, and thousands of threads with small stacks stay small.
+ */
+static uint32_t round_cap(uint32_t len)
+{
+	return len > UINT32_MAX - 1023 ? UINT32_MAX : (len + 1023) & ~1023u;
+}
+
+/*
+ * Rebuild segment 1 of a SAMPLE of tid: len bytes at sp, of which the low
+ * len - shared are stored at data and the top shared bytes come from the
+ * thread's previous segment 1. Remembers the result and points *out to it.
+ * 0, -ENOMEM, or -EINVAL with *why.
+ */
+static int tstacks_rebuild(struct tstacks *t, uint32_t tid, uint64_t sp, uint32_t len,
+			   uint32_t shared, const uint8_t *data, const uint8_t **out,
+			   const char **why)
+{
+	struct tstack *e = shared ? tstacks_find(t, tid) : tstacks_get(t, tid);
+	uint64_t top = sp + len;
+	uint32_t stored = len - shared;
+
+	if (!e && !shared)
+		return -ENOMEM;
+	if (shared && (!e || !e->len)) {
+		*why = "corrupt sample in .xprof (shares stack bytes, but its thread has no "
+		       "previous stack)";
+		return -EINVAL;
+	}
+	if (top < sp) {
+		if (shared)
+			goto bad_range;
+		/* Wraps the address space: nothing can share with it. */
+		e->len = 0;
+		*out = data;
+		return 0;
+	}
+	if (shared && (top - shared < e->top - e->len || top > e->top))
+		goto bad_range;
+	if (shared && top == e->top && e->cap >= len) {
+		/* The shared top bytes are already in place. */
+		memcpy(e->buf + e->cap - len, data, stored);
+	} else if (!shared) {
+		if (e->cap < len) {
+			uint32_t ncap = round_cap(len);
+			uint8_t *nb = malloc(ncap);
+
+			if (!nb)
+				return -ENOMEM;
+			free(e->buf);
+			e->buf = nb;
+			e->cap = ncap;
+		}
+		if (len)
+			memcpy(e->buf + e->cap - len, data, len);
+	} else {
+		/* The top moved or the stack grew: build it in the spare buffer and swap. */
+		uint8_t *sb;
+		uint32_t scap;
+
+		if (t->spare_cap < len) {
+			uint32_t ncap = round_cap(len);
+			uint8_t *nb = malloc(ncap);
+
+			if (!nb)
+				return -ENOMEM;
+			free(t->spare);
+			t->spare = nb;
+			t->spare_cap = ncap;
+		}
+		memcpy(t->spare + t->spare_cap - shared,
+		       e->buf + e->cap - (e->top - (top - shared)), shared);
+		memcpy(t->spare + t->spare_cap - len, data, stored);
+		sb = e->buf;
+		scap = e->cap;
+		e->buf = t->spare;
+		e->cap = t->spare_cap;
+		t->spare = sb;
+		t->spare_cap = scap;
+	}
+	e->top = top;
+	e->len = len;
+	*out = len ? e->buf + e->cap - len : data;
+	return 0;
+bad_range:
+	*why = "corrupt sample in .xprof (shares a stack range its thread's previous sample does "
+	       "not cover)";
+	return -EINVAL;
+}
+
 static void copy_str(char *dst, size_t cap, const char *src, size_t srclen)
 {
 	size_t n = strnlen(src, srclen < cap ? srclen : cap - 1);
@@ -352,12 +752,13 @@ static void copy_str(char *dst, size_t cap, const char *src, size_t srclen)
 }
 
 int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct xp_rec_info *info,
-		 const char **why)
+		 const char **why, size_t *pos)
 {
 	const uint8_t *p = buf;
 	struct xp_rec_info local;
 	struct xpf_header h;
 	struct pidset ps = {0};
+	struct tstacks ts = {0};
 	size_t at;
 	int err = 0;
 
@@ -374,7 +775,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 		return -EINVAL;
 	}
 	memcpy(&h, p, sizeof(h));
-	if (h.version != XPF_VERSION) {
+	if (h.version < XPF_VERSION_MIN || h.version > XPF_VERSION) {
 		*why = "unsupported .xprof version (written by a different xprof)";
 		return -EINVAL;
 	}
@@ -412,16 +813,22 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 		switch (rh.type) {
 		case XPF_REC_SAMPLE: {
 			struct xpf_sample s;
+			const uint8_t *seg;
 			size_t need;
 
 			if (rh.size < sizeof(s))
 				goto short_rec;
 			memcpy(&s, r, sizeof(s));
-			need =
-			    sizeof(s) + 8 * (size_t)s.nkstack + s.stack_len + (size_t)s.stack2_len;
-			if (s.nkstack > XP_KSTACK_MAX || s.stack_len > rh.size ||
-			    s.stack2_len > rh.size || need > rh.size)
+			if (h.version < 2)
+				s.stack_shared = 0; /* reserved in version 1 */
+			if (s.nkstack > XP_KSTACK_MAX || s.stack_shared > s.stack_len)
 				goto short_rec;
+			/* Only the low stack_len - stack_shared bytes of segment 1 are stored. */
+			need = sizeof(s) + 8 * (size_t)s.nkstack + (s.stack_len - s.stack_shared) +
+			       (size_t)s.stack2_len;
+			if (need > rh.size)
+				goto short_rec;
+			seg = r + sizeof(s) + 8 * (size_t)s.nkstack;
 			ev.type = XP_EV_SAMPLE;
 			ev.sample.time_ns = s.time_ns;
 			ev.sample.pid = s.pid;
@@ -433,17 +840,29 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			ev.sample.kstack = (const uint64_t *)(r + sizeof(s));
 			ev.sample.nsegs = 1;
 			ev.sample.segs[0].start = s.regs[XP_REG_SP];
-			ev.sample.segs[0].data = r + sizeof(s) + 8 * (size_t)s.nkstack;
+			ev.sample.segs[0].data = seg;
 			ev.sample.segs[0].len = s.stack_len;
+			if (h.version >= 2) {
+				/* Every sample's segment 1 is remembered: the next one of its
+				 * thread may share it. */
+				err = tstacks_rebuild(&ts, s.tid, s.regs[XP_REG_SP], s.stack_len,
+						      s.stack_shared, seg, &ev.sample.segs[0].data,
+						      why);
+				if (err)
+					goto out;
+			}
 			if (s.stack2_len) {
 				ev.sample.nsegs = 2;
 				ev.sample.segs[1].start = s.stack2_sp;
-				ev.sample.segs[1].data = ev.sample.segs[0].data + s.stack_len;
+				ev.sample.segs[1].data = seg + (s.stack_len - s.stack_shared);
 				ev.sample.segs[1].len = s.stack2_len;
 			}
 			ev.sample.period_ns = h.frequency ? 1000000000ull / h.frequency : 0;
+			ev.sample.stack_shared = s.stack_shared;
 			info->samples++;
 			info->stack_bytes += (uint64_t)s.stack_len + s.stack2_len;
+			info->stack_stored +=
+			    (uint64_t)(s.stack_len - s.stack_shared) + s.stack2_len;
 			err = pidset_add(&ps, s.pid);
 			if (err)
 				goto out;
@@ -494,6 +913,8 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 				goto short_rec;
 			memcpy(&t, r, sizeof(t));
 			ev.type = rh.type == XPF_REC_FORK ? XP_EV_FORK : XP_EV_EXIT;
+			if (ev.type == XP_EV_EXIT)
+				tstacks_drop(&ts, t.tid);
 			ev.task.time_ns = t.time_ns;
 			ev.task.pid = t.pid;
 			ev.task.tid = t.tid;
@@ -542,6 +963,8 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			break;
 		}
 		info->processes = ps.n;
+		if (pos)
+			*pos = at;
 		if (emit && fn) {
 			err = fn(ctx, &ev);
 			if (err)
@@ -556,5 +979,6 @@ short_rec:
 out:
 	info->processes = ps.n;
 	free(ps.slot);
+	tstacks_release(&ts);
 	return err;
 }

@@ -19,9 +19,10 @@
 
 #include "profiler/profiler.h"
 
-#define XPF_MAGIC     "XPROFREC"
-#define XPF_MAGIC_LEN 8
-#define XPF_VERSION   1
+#define XPF_MAGIC	"XPROFREC"
+#define XPF_MAGIC_LEN	8
+#define XPF_VERSION	2 /* written; readers accept 1 and 2 */
+#define XPF_VERSION_MIN 1
 
 struct xpf_header {
 	char magic[XPF_MAGIC_LEN]; /* XPF_MAGIC, no NUL */
@@ -57,14 +58,38 @@ struct xpf_rec {
 	uint32_t size; /* whole record in bytes, >= 8, multiple of 8 */
 };
 
-/* Followed by kstack[nkstack] (u64), stack_len bytes, stack2_len bytes, padding. */
+/*
+ * Followed by kstack[nkstack] (u64), stack_len - stack_shared bytes (the low
+ * part of segment 1), stack2_len bytes, padding.
+ *
+ * Segment 1 is user memory [sp, top) with sp = regs[7] and top = sp +
+ * stack_len. Version 2 lets a sample leave out its top stack_shared bytes,
+ * [top - stack_shared, top), because they equal the same addresses in the
+ * previous sample of the same thread (the outer frames of callers that are
+ * still suspended do not change between samples):
+ *
+ *  - "previous sample" P of a SAMPLE S: the last SAMPLE record before S in
+ *    file order with the same tid, with no EXIT record of that tid between P
+ *    and S. P's segment 1 is its full (reconstructed) segment 1.
+ *  - stack_shared <= stack_len, and the shared range lies inside P's segment
+ *    1: P.sp <= top - stack_shared and top <= P.top. Writers only share when
+ *    the bytes are equal; they may always write a sample in full (0).
+ *  - A reader keeps, per tid, the last segment 1 it reconstructed, drops it at
+ *    the tid's EXIT record, and treats stack_shared > 0 without such a P, or
+ *    with a range P does not cover, as a corrupt file.
+ *  - Segment 2 is always stored in full.
+ *
+ * In version 1 the field is reserved (0) and every segment is stored in full.
+ */
 struct xpf_sample {
 	struct xpf_rec hdr;
 	uint64_t time_ns;
 	uint64_t regs[XP_EV_NREGS]; /* DWARF order; regs[7] is sp = segment 1's address */
 	uint64_t stack2_sp;
 	uint32_t pid, tid, cpu, flags; /* flags: XP_SAMPLE_F_* */
-	uint32_t stack_len, stack2_len, nkstack, reserved;
+	/* stack_len: segment 1's length in memory, the shared part included;
+	 * stack_shared: its top bytes that are not stored (version 2) */
+	uint32_t stack_len, stack2_len, nkstack, stack_shared;
 };
 #define XPF_SAMPLE_SIZE 192
 
@@ -127,12 +152,21 @@ struct xpf_end {
 /*
  * Encode ev as one record into buf (cap bytes). Returns the record's size,
  * or the size it needs if that is larger than cap (nothing written then).
- * An XP_EV_SAMPLE's segs[0].start is not stored: it is regs[SP].
+ * An XP_EV_SAMPLE's segs[0].start is not stored: it is regs[SP]. A SAMPLE is
+ * encoded in full (stack_shared 0); the writer shares stack bytes as it
+ * appends, since only it knows the file order.
  */
 size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap);
 
-/* The writer: a header, then records appended through stdio, flushed on demand. */
+/*
+ * The writer: a header, then records appended through stdio, flushed on
+ * demand. It remembers the last segment 1 written for a bounded number of
+ * tids (at most XPF_SHARE_MEM bytes in all, allocated as tids appear) and
+ * writes each SAMPLE with the top bytes it shares with that segment left
+ * out; a tid it does not remember is written in full.
+ */
 struct xpf_writer;
+#define XPF_SHARE_MEM (16u << 20)
 
 /*
  * Create path (truncating it) and write the header from info's settings
@@ -141,7 +175,10 @@ struct xpf_writer;
  */
 struct xpf_writer *xpf_writer_open(const char *path, const struct xp_rec_info *info,
 				   uint32_t ncpus);
-/* Append len bytes of already encoded records. 0 or -EIO. */
+/*
+ * Append len bytes of already encoded records (whole records, as
+ * xpf_encode makes them: SAMPLEs in full). 0 or -EIO.
+ */
 int xpf_writer_append(struct xpf_writer *w, const void *rec, size_t len);
 /* Encode and append one event. 0, -ENOMEM or -EIO. */
 int xpf_writer_event(struct xpf_writer *w, const struct xp_event *ev);
@@ -156,9 +193,14 @@ void xpf_writer_free(struct xpf_writer *w);
 /*
  * Parse an .xprof image in memory (8-byte aligned), calling fn per event.
  * Same contract as xp_recording_read(): a truncated tail yields the prefix
- * and 0; a corrupt or foreign image gives -EINVAL and *why.
+ * and 0; a corrupt or foreign image gives -EINVAL and *why. A SAMPLE's
+ * segment 1 is always whole: shared bytes are filled in from the reader's
+ * own copy of the thread's previous stack (so it may not point into buf).
+ * pos, if not NULL, is set to the offset of each record before fn sees its
+ * event: everything before it is done with, so a caller that mapped the
+ * file may give those pages back.
  */
 int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct xp_rec_info *info,
-		 const char **why);
+		 const char **why, size_t *pos);
 
 #endif /* XPROF_XPROF_FILE_H */

@@ -44,6 +44,14 @@ thr=$(awk -v p="$pid" '$1=="S" && $3!=p && $5 ~ /rec_spin$/' "$T/spin.chk" | wc 
 good=$(awk -v p="$pid" '$1=="S" && $3!=p && $5 ~ /rec_spin$/ && / markers=8 mind=1 maxd=8 order=ok /' "$T/spin.chk" | wc -l)
 [ "$thr" -gt 0 ] && [ "$good" -ge $((thr * 95 / 100)) ] || fail "markers: $good of $thr samples hold depths 1..8 in order"
 ok "markers 1..8 in order in $good of $thr samples"
+# A steady loop keeps its outer frames: the file stores each thread's stack
+# top once and the samples only their changed low part (format version 2),
+# and the markers above were read from the rebuilt stacks.
+read -r logical stored < <("$XPROF" info "$T/spin.xprof" |
+	sed -n 's/^stack bytes: \([0-9]*\) (\([0-9]*\) stored)$/\1 \2/p')
+[ "${logical:-0}" -gt 0 ] && [ $((stored * 4)) -lt "$logical" ] ||
+	fail "stack bytes stored: ${stored:-?} of ${logical:-?}, expected under a quarter"
+ok "stack bytes per sample: $((stored / n)) stored of $((logical / n))"
 
 # --- 2. a dlopen'ed library ---------------------------------------------------
 lib=$P/librec_dl.so

@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!buf)
 		return 0;
 	memcpy(buf, data, size);
-	err = xpf_read_mem(buf, size, touch, &sum, &info, &why);
+	err = xpf_read_mem(buf, size, touch, &sum, &info, &why, NULL);
 	if (err && (err != -EINVAL || !why) && err != -ENOMEM)
 		abort();
 	free(buf);

@@ -5,6 +5,8 @@
  * foreign input is refused with -EINVAL and a reason, never a crash.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +27,8 @@
 
 struct fixture {
 	char path[64];
+	bool vary_top; /* write_file: sample i ends segment 1 with the word i (so nothing is shared)
+			*/
 	uint8_t stack1[300], stack2[64];
 	uint64_t kstack[3];
 	uint8_t vdso[100];
@@ -118,6 +122,11 @@ static void write_file(struct fixture *f, int nsamples)
 	assert_int_equal(xpf_writer_event(w, &ev), 0);
 
 	for (int i = 0; i < nsamples; i++) {
+		uint8_t s1[sizeof(f->stack1)];
+
+		memcpy(s1, f->stack1, sizeof(s1));
+		if (f->vary_top)
+			memcpy(s1 + sizeof(s1) - 8, &(uint64_t){i}, 8);
 		ev = (struct xp_event){.type = XP_EV_SAMPLE};
 		ev.sample.time_ns = 2000 + i;
 		ev.sample.pid = i % 2 ? 43 : 42;
@@ -128,8 +137,7 @@ static void write_file(struct fixture *f, int nsamples)
 			ev.sample.regs[r] = 0x1000 * r + i;
 		ev.sample.regs[XP_REG_SP] = 0x7ffd0000;
 		ev.sample.nsegs = 2;
-		ev.sample.segs[0] =
-		    (struct xp_ev_stack_seg){0x7ffd0000, f->stack1, sizeof(f->stack1)};
+		ev.sample.segs[0] = (struct xp_ev_stack_seg){0x7ffd0000, s1, sizeof(s1)};
 		ev.sample.segs[1] =
 		    (struct xp_ev_stack_seg){0x7ffe0000, f->stack2, sizeof(f->stack2)};
 		ev.sample.nkstack = 3;
@@ -261,20 +269,37 @@ static uint8_t *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-/* A killed record: every cut yields the records before it, never an error past the header. */
+struct big_check {
+	const struct fixture *f;
+	uint64_t samples, bad;
+};
+
+static int check_bytes(void *ctx, const struct xp_event *ev);
+
+/*
+ * A killed record: every cut yields the records before it, never an error
+ * past the header. The samples share their stacks (version 2), and every
+ * one delivered before a cut is whole.
+ */
 static void test_truncated(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t *buf;
 	size_t len;
 	uint64_t prev = 0;
+	struct xp_rec_info full;
+	const char *why0 = NULL;
 
 	write_file(f, 4);
 	buf = slurp(f->path, &len);
+	assert_int_equal(xpf_read_mem(buf, len, NULL, NULL, &full, &why0, NULL), 0);
+	assert_int_equal(full.stack_bytes, 4 * (300 + 64));
+	assert_true(full.stack_stored < full.stack_bytes - 3 * 256);
 	for (size_t cut = 0; cut <= len; cut++) {
 		struct xp_rec_info info;
+		struct big_check c = {.f = f};
 		const char *why = NULL;
-		int err = xpf_read_mem(buf, cut, NULL, NULL, &info, &why);
+		int err = xpf_read_mem(buf, cut, check_bytes, &c, &info, &why, NULL);
 
 		if (cut < XPF_HEADER_SIZE) {
 			assert_int_equal(err, -EINVAL);
@@ -282,6 +307,8 @@ static void test_truncated(void **state)
 			continue;
 		}
 		assert_int_equal(err, 0);
+		assert_int_equal(c.bad, 0);
+		assert_int_equal(c.samples, info.samples);
 		assert_true(info.samples >= prev);
 		assert_true(info.samples <= 4);
 		assert_true(info.end_time_ns == 0 || cut == len);
@@ -327,7 +354,7 @@ static void test_corrupt(void **state)
 		assert_non_null(copy);
 		memcpy(copy, buf, len);
 		memcpy(copy + cases[i].off, &cases[i].val, 4);
-		err = xpf_read_mem(copy, len, NULL, NULL, NULL, &why);
+		err = xpf_read_mem(copy, len, NULL, NULL, NULL, &why, NULL);
 		if (err != -EINVAL || !why || !strstr(why, cases[i].why))
 			fail_msg("case '%s': err %d, why '%s'", cases[i].name, err, why ? why : "");
 		free(copy);
@@ -378,20 +405,24 @@ static void test_count_only(void **state)
 	assert_int_equal(info.samples, 4);
 }
 
-struct big_check {
-	const struct fixture *f;
-	uint64_t samples, bad;
-};
-
+/* Every sample's bytes are exactly what write_file() gave the writer. */
 static int check_bytes(void *ctx, const struct xp_event *ev)
 {
 	struct big_check *c = ctx;
+	const struct fixture *f = c->f;
+	uint64_t top;
 
 	if (ev->type != XP_EV_SAMPLE)
 		return 0;
+	c->bad += ev->sample.segs[0].len != sizeof(f->stack1);
+	c->bad += memcmp(ev->sample.segs[0].data, f->stack1, sizeof(f->stack1) - 8) != 0;
+	memcpy(&top, ev->sample.segs[0].data + sizeof(f->stack1) - 8, 8);
+	if (f->vary_top)
+		c->bad += top != c->samples;
+	else
+		c->bad += memcmp(&top, f->stack1 + sizeof(f->stack1) - 8, 8) != 0;
+	c->bad += memcmp(ev->sample.segs[1].data, f->stack2, sizeof(f->stack2)) != 0;
 	c->samples++;
-	c->bad += memcmp(ev->sample.segs[0].data, c->f->stack1, sizeof(c->f->stack1)) != 0;
-	c->bad += memcmp(ev->sample.segs[1].data, c->f->stack2, sizeof(c->f->stack2)) != 0;
 	return 0;
 }
 
@@ -409,6 +440,7 @@ static void test_large_file_released(void **state)
 	const char *why = NULL;
 	int n = 150000;
 
+	f->vary_top = true; /* nothing shared: the file stays larger than the release step */
 	write_file(f, n);
 	assert_int_equal(stat(f->path, &st), 0);
 	assert_true(st.st_size > 64 << 20);
@@ -421,6 +453,346 @@ static void test_large_file_released(void **state)
 	assert_true((after.ru_maxrss - before.ru_maxrss) * 1024 < st.st_size / 2);
 }
 
+/* ---- version 2: stack bytes shared with the thread's previous sample ---- */
+
+#define SH_MEM	 16384
+#define SH_TOP	 0x7ff000004000ull /* the top of every thread's stack memory below */
+#define SH_EVICT 3000		   /* threads that push the first ones out of the writer's table */
+#define SH_ANY	 UINT32_MAX	   /* whatever the writer's table still holds */
+
+/*
+ * One step of a thread's life: a sample of [SH_TOP - below_sp, SH_TOP -
+ * below_top) after its lowest `mutate` bytes changed, and the stack_shared
+ * the writer must choose for it; shared -1 is an EXIT of tid instead.
+ */
+struct share_step {
+	uint32_t tid, below_sp, below_top, mutate;
+	int shared;
+};
+
+static const struct share_step share_steps[] = {
+    {1, 1000, 0, 1000, 0},  /* first sample of tid 1: whole */
+    {1, 1200, 0, 304, 896}, /* deeper, the top 896 bytes unchanged */
+    {2, 500, 0, 500, 0},    /* another thread, same addresses: its own history */
+    {1, 800, 0, 96, 704},   /* shallower, still the same top */
+    {2, 600, 0, 200, 400},
+    {1, 2000, 100, 1200, 696}, /* a lower top (a truncated copy): what the last one covers,
+				  in whole words from the top */
+    {1, 1900, 100, 8, 1792},   /* the same lower top again */
+    {1, 900, 0, 8, 0},	       /* a higher top than the last sample had: nothing to share */
+    {2, 0, 0, 0, -1},	       /* EXIT: tid 2's stack is forgotten ... */
+    {2, 600, 0, 0, 0},	       /* ... so an identical stack is written whole */
+    {2, 600, 0, 0, 600},       /* all of it shared: nothing stored */
+    {3, 0, 0, 0, 0},	       /* an empty segment */
+    {3, 64, 0, 64, 0},	       /* after an empty one: nothing to share */
+    {3, 64, 0, 8, 56},
+};
+
+struct share_expect {
+	uint32_t tid, len;
+	uint64_t sp;
+	uint32_t shared;
+	uint8_t *bytes;
+};
+
+struct share_log {
+	struct share_expect *e;
+	size_t n, cap, seen;
+	uint8_t stack2[64];
+	uint64_t kstack[2];
+	uint64_t bad, shared_seen;
+	char first_bad[160];
+};
+
+static uint8_t sh_mem[4][SH_MEM];
+
+static void share_sample(struct xpf_writer *w, struct share_log *log, uint32_t tid, uint64_t sp,
+			 uint32_t len, const uint8_t *bytes, uint32_t expect_shared)
+{
+	struct xp_event ev = {.type = XP_EV_SAMPLE};
+	struct share_expect *x;
+
+	if (log->n == log->cap) {
+		log->cap = log->cap ? 2 * log->cap : 64;
+		log->e = realloc(log->e, log->cap * sizeof(*log->e));
+		assert_non_null(log->e);
+	}
+	x = &log->e[log->n++];
+	*x = (struct share_expect){.tid = tid, .len = len, .sp = sp, .shared = expect_shared};
+	x->bytes = malloc(len ? len : 1);
+	assert_non_null(x->bytes);
+	memcpy(x->bytes, bytes, len);
+
+	ev.sample.time_ns = 5000 + log->n;
+	ev.sample.pid = 100;
+	ev.sample.tid = tid;
+	ev.sample.flags = XP_SAMPLE_F_STACK2 | XP_SAMPLE_F_KSTACK;
+	ev.sample.regs[XP_REG_SP] = sp;
+	ev.sample.nsegs = 2;
+	ev.sample.segs[0] = (struct xp_ev_stack_seg){sp, bytes, len};
+	ev.sample.segs[1] = (struct xp_ev_stack_seg){0x10000, log->stack2, sizeof(log->stack2)};
+	ev.sample.nkstack = 2;
+	ev.sample.kstack = log->kstack;
+	assert_int_equal(xpf_writer_event(w, &ev), 0);
+}
+
+static int share_check(void *ctx, const struct xp_event *ev)
+{
+	struct share_log *log = ctx;
+	const struct xp_ev_sample *s = &ev->sample;
+	const struct share_expect *x;
+	bool ok;
+
+	if (ev->type != XP_EV_SAMPLE)
+		return 0;
+	if (log->seen >= log->n) {
+		log->bad++;
+		return 0;
+	}
+	x = &log->e[log->seen++];
+	log->shared_seen += s->stack_shared;
+	ok = s->tid == x->tid && s->nsegs == 2 && s->segs[0].start == x->sp &&
+	     s->segs[0].len == x->len && !memcmp(s->segs[0].data, x->bytes, x->len) &&
+	     (s->stack_shared == x->shared || x->shared == SH_ANY) &&
+	     s->segs[1].len == sizeof(log->stack2) &&
+	     !memcmp(s->segs[1].data, log->stack2, sizeof(log->stack2)) && s->nkstack == 2 &&
+	     !memcmp(s->kstack, log->kstack, sizeof(log->kstack));
+	if (!ok && !log->bad++)
+		snprintf(log->first_bad, sizeof(log->first_bad),
+			 "sample %zu (tid %u): len %u/%u, stack_shared %u, want %u", log->seen - 1,
+			 s->tid, s->segs[0].len, x->len, s->stack_shared, x->shared);
+	return 0;
+}
+
+static void share_log_free(struct share_log *log)
+{
+	for (size_t i = 0; i < log->n; i++)
+		free(log->e[i].bytes);
+	free(log->e);
+}
+
+/* Write the steps, then SH_EVICT other threads, then tid 1 twice. */
+static void write_share_file(const char *path, struct share_log *log,
+			     const struct share_step *steps, size_t nsteps, bool evict)
+{
+	struct xp_rec_info info = {.frequency = 99, .stack_size = SH_MEM};
+	struct xpf_writer *w = xpf_writer_open(path, &info, 1);
+
+	assert_non_null(w);
+	for (size_t i = 0; i < sizeof(log->stack2); i++)
+		log->stack2[i] = 0xc0 + i;
+	log->kstack[0] = 0xffffffff81000100ull;
+	log->kstack[1] = 0xffffffff81000200ull;
+	for (int t = 0; t < 4; t++)
+		for (int k = 0; k < SH_MEM; k++)
+			sh_mem[t][k] = (k * 31 + t * 7) & 0x7f;
+	for (size_t i = 0; i < nsteps; i++) {
+		const struct share_step *st = &steps[i];
+		uint8_t *m;
+
+		if (st->shared < 0) {
+			struct xp_event ev = {.type = XP_EV_EXIT};
+
+			ev.task = (struct xp_ev_task){.time_ns = 5000, .pid = 100, .tid = st->tid};
+			assert_int_equal(xpf_writer_event(w, &ev), 0);
+			continue;
+		}
+		/* 0x80 | step: differs from the seed and from every other step's bytes */
+		m = sh_mem[st->tid];
+		memset(m + SH_MEM - st->below_sp, 0x80 | i, st->mutate);
+		share_sample(w, log, st->tid, SH_TOP - st->below_sp, st->below_sp - st->below_top,
+			     m + SH_MEM - st->below_sp, st->shared);
+	}
+	if (evict) {
+		for (uint32_t t = 0; t < SH_EVICT; t++)
+			share_sample(w, log, 1000 + t, SH_TOP - 64, 64, sh_mem[0] + SH_MEM - 64, 0);
+		share_sample(w, log, 1, SH_TOP - 900, 900, sh_mem[1] + SH_MEM - 900, 0);
+		/* whole words from the top: 896 of 900 */
+		share_sample(w, log, 1, SH_TOP - 900, 900, sh_mem[1] + SH_MEM - 900, 896);
+		/* Many threads end: the reader must still find the others' stacks. */
+		for (uint32_t t = 0; t < SH_EVICT; t += 2) {
+			struct xp_event ev = {.type = XP_EV_EXIT};
+
+			ev.task = (struct xp_ev_task){.time_ns = 8000, .pid = 100, .tid = 1000 + t};
+			assert_int_equal(xpf_writer_event(w, &ev), 0);
+		}
+		/* Newest first, so a thread the writer misses evicts only ones already seen. */
+		for (uint32_t t = SH_EVICT - 1; t < SH_EVICT; t -= 2)
+			share_sample(w, log, 1000 + t, SH_TOP - 64, 64, sh_mem[0] + SH_MEM - 64,
+				     SH_ANY);
+		/* The same again with tids that collide in both hash tables (equal low bits). */
+		for (uint32_t k = 0; k < 200; k++)
+			share_sample(w, log, 100000 + (k << 16), SH_TOP - 64, 64,
+				     sh_mem[0] + SH_MEM - 64, SH_ANY);
+		for (uint32_t k = 0; k < 200; k += 2) {
+			struct xp_event ev = {.type = XP_EV_EXIT};
+
+			ev.task = (struct xp_ev_task){
+			    .time_ns = 8500, .pid = 100, .tid = 100000 + (k << 16)};
+			assert_int_equal(xpf_writer_event(w, &ev), 0);
+		}
+		for (uint32_t k = 199; k < 200; k -= 2)
+			share_sample(w, log, 100000 + (k << 16), SH_TOP - 64, 64,
+				     sh_mem[0] + SH_MEM - 64, k >= 193 ? 64 : SH_ANY);
+	}
+	assert_int_equal(xpf_writer_close(w, 9000, log->n, 0, 0), 0);
+}
+
+/*
+ * The writer shares exactly the unchanged top of each thread's stack (what
+ * the previous sample of the same tid covers, forgotten at EXIT and when
+ * evicted), and the reader rebuilds every byte.
+ */
+static void test_share_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct share_log log = {0};
+	struct xp_rec_info info;
+	const char *why = NULL;
+	uint64_t logical = 0;
+
+	write_share_file(f->path, &log, share_steps, sizeof(share_steps) / sizeof(share_steps[0]),
+			 true);
+	assert_int_equal(xp_recording_read(f->path, share_check, &log, &info, &why), 0);
+	if (log.bad)
+		fail_msg("%" PRIu64 " bad samples; first: %s", log.bad, log.first_bad);
+	assert_int_equal(log.seen, log.n);
+	assert_int_equal(info.version, 2);
+	for (size_t i = 0; i < log.n; i++)
+		logical += log.e[i].len + sizeof(log.stack2);
+	assert_int_equal(info.stack_bytes, logical);
+	assert_int_equal(info.stack_stored, logical - log.shared_seen);
+	assert_true(log.shared_seen > 10000); /* the later odd threads did share */
+	share_log_free(&log);
+}
+
+/* Byte offset of the nth (from 0) record of a type. */
+static size_t find_rec(const uint8_t *buf, size_t len, uint32_t type, int nth)
+{
+	for (size_t at = XPF_HEADER_SIZE; at + sizeof(struct xpf_rec) <= len;) {
+		struct xpf_rec h;
+
+		memcpy(&h, buf + at, sizeof(h));
+		assert_true(h.size >= sizeof(h));
+		if (h.type == type && nth-- == 0)
+			return at;
+		at += h.size;
+	}
+	fail_msg("no record of type %u", type);
+	return 0;
+}
+
+struct share_corrupt_case {
+	const char *name;
+	uint32_t type;	 /* the first record of this type after the first sample */
+	size_t field;	 /* offset in that record */
+	int64_t add;	 /* added to that u32 (u64 for sp) */
+	const char *why; /* substring of the reason */
+};
+
+/*
+ * A shared range without a previous sample, or one it does not cover, is a
+ * corrupt file; the samples before it are still delivered.
+ */
+static void test_share_corrupt(void **state)
+{
+	static const struct share_step steps[] = {
+	    {1, 1000, 0, 1000, 0},
+	    {9, 0, 0, 0, -1}, /* an EXIT of another thread */
+	    {1, 1200, 0, 304, 896},
+	};
+	static const struct share_corrupt_case cases[] = {
+	    {"other tid", XPF_REC_SAMPLE, offsetof(struct xpf_sample, tid), 7, "no previous stack"},
+	    {"after its thread's exit", XPF_REC_EXIT, offsetof(struct xpf_task, tid), -8,
+	     "no previous stack"},
+	    {"more than the last covers", XPF_REC_SAMPLE, offsetof(struct xpf_sample, stack_shared),
+	     200, "does not cover"},
+	    {"top above the last one", XPF_REC_SAMPLE, offsetof(struct xpf_sample, regs[XP_REG_SP]),
+	     8, "does not cover"},
+	    {"more than the segment", XPF_REC_SAMPLE, offsetof(struct xpf_sample, stack_shared),
+	     1200 - 896 + 8, "sizes do not fit"},
+	};
+	struct fixture *f = *state;
+	struct share_log log = {0};
+	uint8_t *buf;
+	size_t len;
+
+	write_share_file(f->path, &log, steps, 3, false);
+	buf = slurp(f->path, &len);
+	{
+		struct xpf_sample s;
+
+		memcpy(&s, buf + find_rec(buf, len, XPF_REC_SAMPLE, 1), sizeof(s));
+		assert_int_equal(s.stack_shared, 896);
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct share_corrupt_case *c = &cases[i];
+		size_t at = find_rec(buf, len, c->type, c->type == XPF_REC_SAMPLE);
+		uint8_t *copy = malloc(len);
+		const char *why = NULL;
+		int err;
+
+		assert_non_null(copy);
+		memcpy(copy, buf, len);
+		if (c->field == offsetof(struct xpf_sample, regs[XP_REG_SP])) {
+			uint64_t v;
+
+			memcpy(&v, copy + at + c->field, 8);
+			v += c->add;
+			memcpy(copy + at + c->field, &v, 8);
+		} else {
+			uint32_t v;
+
+			memcpy(&v, copy + at + c->field, 4);
+			v += c->add;
+			memcpy(copy + at + c->field, &v, 4);
+		}
+		log.seen = 0;
+		log.bad = 0;
+		err = xpf_read_mem(copy, len, share_check, &log, NULL, &why, NULL);
+		if (err != -EINVAL || !why || !strstr(why, c->why))
+			fail_msg("case '%s': err %d, why '%s'", c->name, err, why ? why : "");
+		if (log.seen != 1 || log.bad)
+			fail_msg("case '%s': %zu samples before the corrupt one, %" PRIu64 " bad",
+				 c->name, log.seen, log.bad);
+		free(copy);
+	}
+	free(buf);
+	share_log_free(&log);
+}
+
+/*
+ * Version 1 files still read, and there the stack_shared field is reserved:
+ * a non-zero value is ignored, where version 2 would find it does not fit.
+ */
+static void test_v1_reads(void **state)
+{
+	struct fixture *f = *state;
+	struct big_check c = {.f = f};
+	struct xp_rec_info info;
+	const char *why = NULL;
+	uint32_t v = 1, junk = 12345;
+	uint8_t *buf;
+	size_t len, at;
+
+	f->vary_top = true; /* no sharing: a file a version 1 writer could have written */
+	write_file(f, 3);
+	buf = slurp(f->path, &len);
+	at = find_rec(buf, len, XPF_REC_SAMPLE, 1);
+	memcpy(buf + at + offsetof(struct xpf_sample, stack_shared), &junk, 4);
+	why = NULL;
+	assert_int_equal(xpf_read_mem(buf, len, NULL, NULL, NULL, &why, NULL), -EINVAL);
+	assert_non_null(strstr(why, "sizes do not fit"));
+	memcpy(buf + offsetof(struct xpf_header, version), &v, 4);
+	why = NULL;
+	assert_int_equal(xpf_read_mem(buf, len, check_bytes, &c, &info, &why, NULL), 0);
+	assert_int_equal(info.version, 1);
+	assert_int_equal(c.samples, 3);
+	assert_int_equal(c.bad, 0);
+	assert_int_equal(info.stack_stored, info.stack_bytes);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +803,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_foreign, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_callback_stops, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_share_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_share_corrupt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_v1_reads, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
