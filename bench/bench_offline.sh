@@ -177,14 +177,20 @@ else
 		say "recorder write cost per sample, .xprof of $workload: $ws ns with stack sharing, $wf ns writing stacks in full ($(ratio "$ws" "$wf")x; into /dev/null, median of 11)"
 	fi
 	if [ $report_ok = 1 ]; then
+		"$X" report -i "$T/w.xprof" -o "$T/ownw.folded" --cache-dir "$T/cache" 2>/dev/null
 		for i in $(seq "$reps"); do
 			timed own "$X" report -i "$T/w.xprof" -o "$T/own.folded" --no-cache 2>"$T/own.err"
+			timed ownwarm "$X" report -i "$T/w.xprof" -o "$T/ownw.folded" --cache-dir "$T/cache" 2>/dev/null
 		done
 		if [ -s "$T/t.own" ] && [ "${xsamples:-0}" -gt 0 ]; then
 			read -r _ of < <(folded_frames "$T/own.folded")
-			c=$(cpu own)
-			sps=$(per "$xsamples" "$c")
-			say "offline xprof report on its own .xprof of $workload, cold tables: $sps samples/s, $(per "$of" "$c") frames/s ($(ratio "$sps" "$psps")x perf script samples/s on perf.data; $c s CPU, $(wall own) s wall)"
+			for m in own ownwarm; do
+				c=$(cpu $m)
+				sps=$(per "$xsamples" "$c")
+				how="no caches"
+				[ $m = ownwarm ] && how="warm caches"
+				say "offline xprof report on its own .xprof of $workload, $how: $sps samples/s, $(per "$of" "$c") frames/s ($(ratio "$sps" "$psps")x perf script samples/s on perf.data; $c s CPU, $(wall $m) s wall)"
+			done
 			say "stacks unwound to the entry point, .xprof at 8 KiB: $(xcomplete "$T/own.err")% (perf.data, xprof: $(xcomplete "$T/x.err")%)"
 		fi
 	fi
