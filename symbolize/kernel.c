@@ -323,14 +323,16 @@ out:
 	return err;
 }
 
-/* Writes k under path atomically (temporary file, then rename). */
+/* Writes k under path (0600: kernel addresses are what KASLR hides from others). */
 static int kcache_store(const struct sym_ksyms *k, const char *path, const struct kcache_key *key)
 {
 	struct kcache_hdr h = {.version = KCACHE_VERSION};
-	char *tmp = NULL;
-	int fd, err = 0;
-	FILE *fp = NULL;
+	size_t names_at = kcache_names_at(k->n), len = names_at + k->blob_len;
+	uint8_t *buf = calloc(1, len);
+	int err;
 
+	if (!buf)
+		return -ENOMEM;
 	memcpy(h.magic, KCACHE_MAGIC, 8);
 	memcpy(h.boot_id, key->boot_id, sizeof(h.boot_id));
 	h.modules_hash = key->modules_hash;
@@ -338,31 +340,12 @@ static int kcache_store(const struct sym_ksyms *k, const char *path, const struc
 	h.blob_len = k->blob_len;
 	h.text_lo = k->text_lo;
 	h.text_hi = k->text_hi;
-	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
-		return -ENOMEM;
-	/* 0600 (mkstemp): kernel addresses are what KASLR hides from others. */
-	fd = mkstemp(tmp);
-	if (fd < 0 || !(fp = fdopen(fd, "w"))) {
-		err = -errno;
-		if (fd >= 0)
-			close(fd);
-		goto out;
-	}
-	static const char zeros[8];
-	size_t pad = kcache_names_at(k->n) - sizeof(h) - k->n * 12;
-
-	if (fwrite(&h, sizeof(h), 1, fp) != 1 || fwrite(k->addr, 8, k->n, fp) != k->n ||
-	    fwrite(k->name_off, 4, k->n, fp) != k->n || fwrite(zeros, 1, pad, fp) != pad ||
-	    fwrite(k->blob, 1, k->blob_len, fp) != k->blob_len)
-		err = -EIO;
-	if (fclose(fp) && !err)
-		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
-out:
-	free(tmp);
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), k->addr, k->n * 8);
+	memcpy(buf + sizeof(h) + k->n * 8, k->name_off, k->n * 4);
+	memcpy(buf + names_at, k->blob, k->blob_len);
+	err = sym_write_atomic(path, buf, len);
+	free(buf);
 	return err;
 }
 

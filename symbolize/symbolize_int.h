@@ -37,6 +37,12 @@ char *sym_arena_printf(struct sym_arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void sym_arena_release(struct sym_arena *a);
 
+/*
+ * Writes buf to path (mode 0600, directories made) through a temporary file
+ * and rename(): readers see all or nothing. 0 or -errno.
+ */
+int sym_write_atomic(const char *path, const void *buf, size_t len);
+
 /* A whole (small or /proc) file in a malloc'ed buffer; NULL with errno. */
 char *sym_read_file(const char *path, size_t *lenp);
 

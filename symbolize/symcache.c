@@ -458,8 +458,7 @@ static int mkdirs_for(const char *path)
 	return err;
 }
 
-/* Writes buf to path through a temporary file and rename(): readers see all or nothing. */
-static int write_atomic(const char *path, const void *buf, size_t len)
+int sym_write_atomic(const char *path, const void *buf, size_t len)
 {
 	size_t done = 0;
 	char *tmp = NULL;
@@ -506,7 +505,7 @@ int sym_index_write(const char *path, uint64_t src_id, const struct sym_cu_range
 
 	if (err)
 		return err;
-	err = write_atomic(path, buf, len);
+	err = sym_write_atomic(path, buf, len);
 	free(buf);
 	return err;
 }
@@ -667,7 +666,7 @@ int sym_symtab_save(const struct sym_symtab *t, const char *path, uint64_t src_i
 		memcpy(buf + sizeof(h), t->syms, t->n * sizeof(*t->syms));
 	if (t->blob_len)
 		memcpy(buf + sizeof(h) + t->n * sizeof(*t->syms), t->blob, t->blob_len);
-	err = write_atomic(path, buf, len);
+	err = sym_write_atomic(path, buf, len);
 	free(buf);
 	return err;
 }
