@@ -18,38 +18,38 @@
 #define XP_SAMPLE_VERSION 1
 
 /* DWARF register numbers, x86-64 psABI figure 3.36. */
-#define XP_REG_AX 0
-#define XP_REG_DX 1
-#define XP_REG_CX 2
-#define XP_REG_BX 3
-#define XP_REG_SI 4
-#define XP_REG_DI 5
-#define XP_REG_BP 6
-#define XP_REG_SP 7
-#define XP_REG_R8 8
-#define XP_REG_R9 9
+#define XP_REG_AX  0
+#define XP_REG_DX  1
+#define XP_REG_CX  2
+#define XP_REG_BX  3
+#define XP_REG_SI  4
+#define XP_REG_DI  5
+#define XP_REG_BP  6
+#define XP_REG_SP  7
+#define XP_REG_R8  8
+#define XP_REG_R9  9
 #define XP_REG_R10 10
 #define XP_REG_R11 11
 #define XP_REG_R12 12
 #define XP_REG_R13 13
 #define XP_REG_R14 14
 #define XP_REG_R15 15
-#define XP_REG_IP 16 /* the return-address column */
-#define XP_NREGS 17
+#define XP_REG_IP  16 /* the return-address column */
+#define XP_NREGS   17
 
-#define XP_COMM_LEN 16
+#define XP_COMM_LEN   16
 #define XP_KSTACK_MAX 127 /* kernel IPs kept with -g kernel */
 
 /* Bounds of the user stack copy (--stack-size). */
-#define XP_STACK_MIN 1024u
+#define XP_STACK_MIN	 1024u
 #define XP_STACK_DEFAULT 16384u
-#define XP_STACK_MAX 65536u
+#define XP_STACK_MAX	 65536u
 
 /* xp_sample.flags */
-#define XP_SAMPLE_F_IN_KERNEL (1u << 0)	 /* the sample interrupted the task in the kernel */
-#define XP_SAMPLE_F_KSTACK (1u << 1)	 /* kstack[] holds kstack_len kernel IPs */
-#define XP_SAMPLE_F_ALTSTACK (1u << 2)	 /* sp was on the task's sigaltstack */
-#define XP_SAMPLE_F_STACK2 (1u << 3)	 /* a second segment follows (see stack2_*) */
+#define XP_SAMPLE_F_IN_KERNEL	(1u << 0) /* the sample interrupted the task in the kernel */
+#define XP_SAMPLE_F_KSTACK	(1u << 1) /* kstack[] holds kstack_len kernel IPs */
+#define XP_SAMPLE_F_ALTSTACK	(1u << 2) /* sp was on the task's sigaltstack */
+#define XP_SAMPLE_F_STACK2	(1u << 3) /* a second segment follows (see stack2_*) */
 #define XP_SAMPLE_F_STACK_SHORT (1u << 4) /* a read stopped before stack_size: unmapped page */
 
 /*
@@ -60,18 +60,18 @@
  * from the handler's sp upward never reaches it.
  */
 struct xp_sample {
-	__u64 time_ns;		       /* CLOCK_MONOTONIC, bpf_ktime_get_ns() */
-	__u64 regs[XP_NREGS];	       /* user registers, DWARF order */
-	__u64 stack2_sp;	       /* user address of stack2's first byte */
-	__u64 kstack[XP_KSTACK_MAX];   /* kernel IPs, innermost first */
-	__u32 version;		       /* XP_SAMPLE_VERSION */
-	__u32 flags;		       /* XP_SAMPLE_F_* */
-	__u32 pid;		       /* tgid */
+	__u64 time_ns;		     /* CLOCK_MONOTONIC, bpf_ktime_get_ns() */
+	__u64 regs[XP_NREGS];	     /* user registers, DWARF order */
+	__u64 stack2_sp;	     /* user address of stack2's first byte */
+	__u64 kstack[XP_KSTACK_MAX]; /* kernel IPs, innermost first */
+	__u32 version;		     /* XP_SAMPLE_VERSION */
+	__u32 flags;		     /* XP_SAMPLE_F_* */
+	__u32 pid;		     /* tgid */
 	__u32 tid;
 	__u32 cpu;
-	__u32 stack_len;	       /* valid bytes of the copy at regs[SP] */
-	__u32 stack2_len;	       /* valid bytes of the copy at stack2_sp */
-	__u32 kstack_len;	       /* entries used in kstack[] */
+	__u32 stack_len;  /* valid bytes of the copy at regs[SP] */
+	__u32 stack2_len; /* valid bytes of the copy at stack2_sp */
+	__u32 kstack_len; /* entries used in kstack[] */
 	char comm[XP_COMM_LEN];
 };
 
@@ -86,11 +86,11 @@ struct xp_sample {
 #define XP_SAMPLE_SLACK 4096u
 
 /* Counters the BPF program keeps in a per-CPU array (map "stats"). */
-#define XP_STAT_SAMPLES 0     /* samples of target tasks written */
-#define XP_STAT_DROP_RB 1     /* ring buffer full: sample dropped */
-#define XP_STAT_READ_FAIL 2   /* no byte of the user stack could be read */
+#define XP_STAT_SAMPLES	    0 /* samples of target tasks written */
+#define XP_STAT_DROP_RB	    1 /* ring buffer full: sample dropped */
+#define XP_STAT_READ_FAIL   2 /* no byte of the user stack could be read */
 #define XP_STAT_NO_SIGFRAME 3 /* on a sigaltstack, but no signal frame found in the copy */
-#define XP_STAT_SAMPLE_NS 4   /* time spent filling samples, ns (bpf_ktime_get_ns deltas) */
-#define XP_STAT_NR 8
+#define XP_STAT_SAMPLE_NS   4 /* time spent filling samples, ns (bpf_ktime_get_ns deltas) */
+#define XP_STAT_NR	    8
 
 #endif /* XPROF_BPF_SAMPLE_H */

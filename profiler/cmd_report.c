@@ -15,37 +15,38 @@
 #include "profiler/profiler_int.h"
 
 #define MAX_OUTPUTS 16
-#define MAX_IDS 256
+#define MAX_IDS	    256
 
 static void report_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: xprof report -i FILE [-o OUT]... [options]\n"
-		"\n"
-		"Unwinds and symbolizes a recording (.xprof, or perf.data from\n"
-		"'perf record --call-graph dwarf') and writes outputs chosen by extension:\n"
-		"  .folded  folded stacks   .svg  flamegraph   .pb.gz  pprof   .txt  top table\n"
-		"Without -o and --top, writes xprof.folded.\n"
-		"\n"
-		"  -i, --input FILE        recording to read\n"
-		"  -o, --output FILE       output file (repeatable)\n"
-		"      --top N             print the N functions with most samples to stdout\n"
-		"      --pid, --tid        put PID (and TID) in the folded root frame: comm-PID/TID\n"
-		"      --filter-pid LIST   keep samples of these processes (comma-separated)\n"
-		"      --filter-tid LIST   keep samples of these threads\n"
-		"      --filter-comm NAME  keep samples of threads with this name\n"
-		"      --min-count N       drop folded/SVG stacks seen fewer than N times\n"
-		"      --title TEXT        flamegraph title\n"
-		"      --inverted          flamegraph as an icicle graph (roots at the top)\n"
-		"      --lines             add file:line to frames (pprof, top)\n"
-		"      --no-inline         do not expand inlined frames\n"
-		"      --no-demangle       keep mangled C++/Rust names\n"
-		"      --no-debuginfod     do not fetch debuginfo even if DEBUGINFOD_URLS is set\n"
-		"      --cache-dir DIR     cache of unwind tables, symbol indexes and kernel symbols\n"
-		"                          (default $XDG_CACHE_HOME/xprof)\n"
-		"      --no-cache          build them in memory only\n"
-		"  -v, --verbose           list every mapped file: build-id, unwind table, debuginfo\n"
-		"  -q, --quiet             no summary line\n");
+	fprintf(
+	    f,
+	    "usage: xprof report -i FILE [-o OUT]... [options]\n"
+	    "\n"
+	    "Unwinds and symbolizes a recording (.xprof, or perf.data from\n"
+	    "'perf record --call-graph dwarf') and writes outputs chosen by extension:\n"
+	    "  .folded  folded stacks   .svg  flamegraph   .pb.gz  pprof   .txt  top table\n"
+	    "Without -o and --top, writes xprof.folded.\n"
+	    "\n"
+	    "  -i, --input FILE        recording to read\n"
+	    "  -o, --output FILE       output file (repeatable)\n"
+	    "      --top N             print the N functions with most samples to stdout\n"
+	    "      --pid, --tid        put PID (and TID) in the folded root frame: comm-PID/TID\n"
+	    "      --filter-pid LIST   keep samples of these processes (comma-separated)\n"
+	    "      --filter-tid LIST   keep samples of these threads\n"
+	    "      --filter-comm NAME  keep samples of threads with this name\n"
+	    "      --min-count N       drop folded/SVG stacks seen fewer than N times\n"
+	    "      --title TEXT        flamegraph title\n"
+	    "      --inverted          flamegraph as an icicle graph (roots at the top)\n"
+	    "      --lines             add file:line to frames (pprof, top)\n"
+	    "      --no-inline         do not expand inlined frames\n"
+	    "      --no-demangle       keep mangled C++/Rust names\n"
+	    "      --no-debuginfod     do not fetch debuginfo even if DEBUGINFOD_URLS is set\n"
+	    "      --cache-dir DIR     cache of unwind tables, symbol indexes and kernel symbols\n"
+	    "                          (default $XDG_CACHE_HOME/xprof)\n"
+	    "      --no-cache          build them in memory only\n"
+	    "  -v, --verbose           list every mapped file: build-id, unwind table, debuginfo\n"
+	    "  -q, --quiet             no summary line\n");
 }
 
 /* "1,2,3" into ids; 0 or -EINVAL. */
@@ -90,9 +91,8 @@ static void print_summary(const struct xp_session_stats *st, const char *also,
 
 	for (int i = 1; i < UNW_STATUS_NR; i++)
 		if (st->status[i] && len < sizeof(why))
-			len += snprintf(why + len, sizeof(why) - len, "%s%s %s",
-					len ? ", " : " (", unw_status_name(i),
-					pct(p, sizeof(p), st->status[i], n));
+			len += snprintf(why + len, sizeof(why) - len, "%s%s %s", len ? ", " : " (",
+					unw_status_name(i), pct(p, sizeof(p), st->status[i], n));
 	if (len && len < sizeof(why))
 		snprintf(why + len, sizeof(why) - len, ")");
 	fprintf(stderr, "xprof: %llu samples, %llu lost, %llu processes, %s complete%s",
@@ -114,33 +114,47 @@ static void print_summary(const struct xp_session_stats *st, const char *also,
 int cmd_report(int argc, char **argv)
 {
 	enum {
-		O_TOP = 256, O_PID, O_TID, O_FPID, O_FTID, O_FCOMM, O_MIN, O_TITLE, O_INV,
-		O_LINES, O_NOINL, O_NODEM, O_NODI, O_CACHE, O_NOCACHE, O_ALSO,
+		O_TOP = 256,
+		O_PID,
+		O_TID,
+		O_FPID,
+		O_FTID,
+		O_FCOMM,
+		O_MIN,
+		O_TITLE,
+		O_INV,
+		O_LINES,
+		O_NOINL,
+		O_NODEM,
+		O_NODI,
+		O_CACHE,
+		O_NOCACHE,
+		O_ALSO,
 	};
 	static const struct option lopts[] = {
-		{"input", required_argument, NULL, 'i'},
-		{"output", required_argument, NULL, 'o'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"top", required_argument, NULL, O_TOP},
-		{"pid", no_argument, NULL, O_PID},
-		{"tid", no_argument, NULL, O_TID},
-		{"filter-pid", required_argument, NULL, O_FPID},
-		{"filter-tid", required_argument, NULL, O_FTID},
-		{"filter-comm", required_argument, NULL, O_FCOMM},
-		{"min-count", required_argument, NULL, O_MIN},
-		{"title", required_argument, NULL, O_TITLE},
-		{"inverted", no_argument, NULL, O_INV},
-		{"lines", no_argument, NULL, O_LINES},
-		{"no-inline", no_argument, NULL, O_NOINL},
-		{"no-demangle", no_argument, NULL, O_NODEM},
-		{"no-debuginfod", no_argument, NULL, O_NODI},
-		{"cache-dir", required_argument, NULL, O_CACHE},
-		{"no-cache", no_argument, NULL, O_NOCACHE},
-		/* Internal, for record: other files it wrote, named in the one summary line. */
-		{"also-wrote", required_argument, NULL, O_ALSO},
-		{0},
+	    {"input", required_argument, NULL, 'i'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"top", required_argument, NULL, O_TOP},
+	    {"pid", no_argument, NULL, O_PID},
+	    {"tid", no_argument, NULL, O_TID},
+	    {"filter-pid", required_argument, NULL, O_FPID},
+	    {"filter-tid", required_argument, NULL, O_FTID},
+	    {"filter-comm", required_argument, NULL, O_FCOMM},
+	    {"min-count", required_argument, NULL, O_MIN},
+	    {"title", required_argument, NULL, O_TITLE},
+	    {"inverted", no_argument, NULL, O_INV},
+	    {"lines", no_argument, NULL, O_LINES},
+	    {"no-inline", no_argument, NULL, O_NOINL},
+	    {"no-demangle", no_argument, NULL, O_NODEM},
+	    {"no-debuginfod", no_argument, NULL, O_NODI},
+	    {"cache-dir", required_argument, NULL, O_CACHE},
+	    {"no-cache", no_argument, NULL, O_NOCACHE},
+	    /* Internal, for record: other files it wrote, named in the one summary line. */
+	    {"also-wrote", required_argument, NULL, O_ALSO},
+	    {0},
 	};
 	const char *input = NULL, *outs[MAX_OUTPUTS], *why = NULL, *also = NULL;
 	unsigned nouts = 0, top = 0;
@@ -177,7 +191,8 @@ int cmd_report(int argc, char **argv)
 		case O_TOP:
 			top = (unsigned)strtoul(optarg, &end, 10);
 			if (*end || !top) {
-				fprintf(stderr, "xprof: --top takes a positive number, not '%s'\n", optarg);
+				fprintf(stderr, "xprof: --top takes a positive number, not '%s'\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -191,7 +206,9 @@ int cmd_report(int argc, char **argv)
 		case O_FTID:
 			if (parse_ids(optarg, c == O_FPID ? pids : tids,
 				      c == O_FPID ? &so.filter.npids : &so.filter.ntids)) {
-				fprintf(stderr, "xprof: bad id list '%s': give numbers like 12,34\n", optarg);
+				fprintf(stderr,
+					"xprof: bad id list '%s': give numbers like 12,34\n",
+					optarg);
 				return 2;
 			}
 			so.filter.pids = pids;
@@ -203,7 +220,8 @@ int cmd_report(int argc, char **argv)
 		case O_MIN:
 			ro.min_count = strtoull(optarg, &end, 10);
 			if (*end) {
-				fprintf(stderr, "xprof: --min-count takes a number, not '%s'\n", optarg);
+				fprintf(stderr, "xprof: --min-count takes a number, not '%s'\n",
+					optarg);
 				return 2;
 			}
 			break;

@@ -12,10 +12,10 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } cmds[] = {
-	{ "record", cmd_record, "sample a process, a command or the whole system" },
-	{ "report", cmd_report, "unwind and symbolize a recording into folded, SVG, pprof or top" },
-	{ "info", cmd_info, "print a recording's settings and counts" },
-	{ "tables", cmd_tables, "dump the unwind table xprof builds for an ELF file" },
+    {"record", cmd_record, "sample a process, a command or the whole system"},
+    {"report", cmd_report, "unwind and symbolize a recording into folded, SVG, pprof or top"},
+    {"info", cmd_info, "print a recording's settings and counts"},
+    {"tables", cmd_tables, "dump the unwind table xprof builds for an ELF file"},
 };
 
 static void usage(FILE *f)

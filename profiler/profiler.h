@@ -16,21 +16,21 @@
 #include <stdint.h>
 
 #define XP_BUILD_ID_MAX 20
-#define XP_EV_NREGS 17	 /* = XP_NREGS: DWARF register order */
-#define XP_EV_COMM_LEN 16
+#define XP_EV_NREGS	17 /* = XP_NREGS: DWARF register order */
+#define XP_EV_COMM_LEN	16
 
 enum xp_ev_type {
 	XP_EV_SAMPLE = 1,
-	XP_EV_MMAP,	/* an executable file mapping appeared */
-	XP_EV_COMM,	/* a thread's name; exec = true when it came from execve */
-	XP_EV_FORK,	/* a process or thread was created */
-	XP_EV_EXIT,	/* a process or thread ended */
-	XP_EV_VDSO,	/* the vDSO's image, once per distinct image */
-	XP_EV_LOST,	/* samples dropped before they reached the file */
+	XP_EV_MMAP, /* an executable file mapping appeared */
+	XP_EV_COMM, /* a thread's name; exec = true when it came from execve */
+	XP_EV_FORK, /* a process or thread was created */
+	XP_EV_EXIT, /* a process or thread ended */
+	XP_EV_VDSO, /* the vDSO's image, once per distinct image */
+	XP_EV_LOST, /* samples dropped before they reached the file */
 };
 
 struct xp_ev_stack_seg {
-	uint64_t start;		/* user address of data[0] */
+	uint64_t start; /* user address of data[0] */
 	const uint8_t *data;
 	uint32_t len;
 };
@@ -38,12 +38,12 @@ struct xp_ev_stack_seg {
 struct xp_ev_sample {
 	uint64_t time_ns;
 	uint32_t pid, tid, cpu;
-	uint32_t flags;		/* XP_SAMPLE_F_* from bpf/sample.h */
+	uint32_t flags; /* XP_SAMPLE_F_* from bpf/sample.h */
 	uint64_t regs[XP_EV_NREGS];
-	uint32_t nsegs;		/* 0..2: [0] at regs[SP], [1] the interrupted stack */
+	uint32_t nsegs; /* 0..2: [0] at regs[SP], [1] the interrupted stack */
 	struct xp_ev_stack_seg segs[2];
 	uint32_t nkstack;
-	const uint64_t *kstack;	/* kernel IPs, innermost first */
+	const uint64_t *kstack; /* kernel IPs, innermost first */
 	uint64_t period_ns;	/* time this sample stands for (1e9 / frequency) */
 	uint32_t stack_shared;	/* for display only: top bytes of segs[0] the file took from the
 				   thread's previous sample (.xprof v2); segs[0] is always whole */
@@ -52,12 +52,12 @@ struct xp_ev_sample {
 struct xp_ev_mmap {
 	uint64_t time_ns;
 	uint32_t pid, tid;
-	uint64_t start, len;	/* runtime address range */
-	uint64_t pgoff;		/* file offset of start */
-	uint32_t prot;		/* PROT_* */
-	uint32_t build_id_len;	/* 0: unknown */
+	uint64_t start, len;   /* runtime address range */
+	uint64_t pgoff;	       /* file offset of start */
+	uint32_t prot;	       /* PROT_* */
+	uint32_t build_id_len; /* 0: unknown */
 	uint8_t build_id[XP_BUILD_ID_MAX];
-	const char *path;	/* "[vdso]", "//anon", or an absolute path */
+	const char *path; /* "[vdso]", "//anon", or an absolute path */
 };
 
 struct xp_ev_comm {
@@ -67,14 +67,14 @@ struct xp_ev_comm {
 	char comm[XP_EV_COMM_LEN];
 };
 
-struct xp_ev_task {		/* XP_EV_FORK and XP_EV_EXIT */
+struct xp_ev_task { /* XP_EV_FORK and XP_EV_EXIT */
 	uint64_t time_ns;
 	uint32_t pid, tid;
-	uint32_t ppid, ptid;	/* FORK only */
+	uint32_t ppid, ptid; /* FORK only */
 };
 
 struct xp_ev_vdso {
-	uint64_t start;		/* address it was mapped at in the recording process */
+	uint64_t start; /* address it was mapped at in the recording process */
 	const uint8_t *image;
 	uint32_t len;
 };
@@ -96,35 +96,36 @@ struct xp_event {
 	};
 };
 
-/* Called once per event, in file order. Return 0 to go on, non-zero to stop (that value is returned). */
+/* Called once per event, in file order. Return 0 to go on, non-zero to stop (that value is
+ * returned). */
 typedef int (*xp_event_fn)(void *ctx, const struct xp_event *ev);
 
 /* xp_rec_info.flags */
-#define XP_REC_F_SYSTEM_WIDE (1u << 0)	/* -a: every process */
-#define XP_REC_F_KERNEL_STACK (1u << 1)	/* samples in the kernel carry kernel IPs */
-#define XP_REC_F_INHERIT (1u << 2)	/* processes forked by targets were followed */
+#define XP_REC_F_SYSTEM_WIDE  (1u << 0) /* -a: every process */
+#define XP_REC_F_KERNEL_STACK (1u << 1) /* samples in the kernel carry kernel IPs */
+#define XP_REC_F_INHERIT      (1u << 2) /* processes forked by targets were followed */
 
 /* Settings and counts of a recording, as `xprof info` prints them. */
 struct xp_rec_info {
 	uint32_t version;
-	uint32_t frequency;	/* Hz */
-	uint32_t stack_size;	/* bytes requested per sample */
-	uint32_t flags;		/* XP_REC_F_* */
+	uint32_t frequency;  /* Hz */
+	uint32_t stack_size; /* bytes requested per sample */
+	uint32_t flags;	     /* XP_REC_F_* */
 	uint64_t start_time_ns, end_time_ns;
-	char event[32];		/* "cpu-clock" */
-	char target[256];	/* "-p 1234", "-a", "-- ./prog arg" */
+	char event[32];	  /* "cpu-clock" */
+	char target[256]; /* "-p 1234", "-a", "-- ./prog arg" */
 	/* counts, filled in by the reader as it reads */
 	uint64_t samples, lost, processes, mappings;
-	uint64_t stack_bytes;	/* user stack bytes the samples carry (both segments) */
-	uint64_t stack_stored;	/* of which stored in the file (.xprof v2 shares the rest) */
+	uint64_t stack_bytes;  /* user stack bytes the samples carry (both segments) */
+	uint64_t stack_stored; /* of which stored in the file (.xprof v2 shares the rest) */
 };
 
 /*
  * Read a recording, .xprof or perf.data (told apart by their magic), calling
- * fn for every event (fn NULL: only count, into info). info, if not NULL, receives the settings and counts.
- * A truncated file (a killed record) yields its readable prefix and returns 0.
- * Errors: -ENOENT, -EACCES (open), -EINVAL with *why set to a static
- * message for a corrupt or foreign file, -ENOMEM, or fn's non-zero value.
+ * fn for every event (fn NULL: only count, into info). info, if not NULL, receives the settings and
+ * counts. A truncated file (a killed record) yields its readable prefix and returns 0. Errors:
+ * -ENOENT, -EACCES (open), -EINVAL with *why set to a static message for a corrupt or foreign file,
+ * -ENOMEM, or fn's non-zero value.
  */
 int xp_recording_read(const char *path, xp_event_fn fn, void *ctx, struct xp_rec_info *info,
 		      const char **why);

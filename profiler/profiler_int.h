@@ -41,31 +41,31 @@ int xp_xprof_read(const char *path, xp_event_fn fn, void *ctx, struct xp_rec_inf
 #define XP_MAX_FRAMES 512
 
 struct xp_filter {
-	const uint32_t *pids;	/* keep only these processes (NULL: all) */
+	const uint32_t *pids; /* keep only these processes (NULL: all) */
 	unsigned npids;
 	const uint32_t *tids;
 	unsigned ntids;
-	const char *comm;	/* keep only this thread name (NULL: all) */
+	const char *comm; /* keep only this thread name (NULL: all) */
 };
 
 struct xp_session_opts {
 	struct sym_opts sym;
 	struct xp_filter filter;
-	const char *cache_dir;	/* NULL: default cache root ($XDG_CACHE_HOME/xprof) */
-	bool no_cache;		/* no on-disk caches: tables and symbols in memory only */
+	const char *cache_dir; /* NULL: default cache root ($XDG_CACHE_HOME/xprof) */
+	bool no_cache;	       /* no on-disk caches: tables and symbols in memory only */
 };
 
 struct xp_session_stats {
-	uint64_t samples;	/* samples read */
-	uint64_t kept;		/* samples that passed the filters */
-	uint64_t lost;		/* samples the recorder lost */
-	uint64_t frames;	/* user frames unwound */
+	uint64_t samples; /* samples read */
+	uint64_t kept;	  /* samples that passed the filters */
+	uint64_t lost;	  /* samples the recorder lost */
+	uint64_t frames;  /* user frames unwound */
 	uint64_t status[UNW_STATUS_NR];
-	uint64_t fp_used;	/* samples with frame-pointer fallback frames */
-	uint64_t stack2;	/* samples that continued on a second stack segment */
-	uint64_t no_process;	/* samples of a process with no known mapping */
-	uint64_t processes;	/* distinct processes sampled */
-	uint64_t stale_files;	/* mapped files whose build-id no longer matches */
+	uint64_t fp_used;     /* samples with frame-pointer fallback frames */
+	uint64_t stack2;      /* samples that continued on a second stack segment */
+	uint64_t no_process;  /* samples of a process with no known mapping */
+	uint64_t processes;   /* distinct processes sampled */
+	uint64_t stale_files; /* mapped files whose build-id no longer matches */
 };
 
 struct xp_session;

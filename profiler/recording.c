@@ -18,22 +18,22 @@
 #include "profiler/profiler_int.h"
 #include "profiler/xprof_file.h"
 
-#define PERF_MAGIC "PERFILE2"
-#define RELEASE_STEP (16u << 20)	/* give back consumed pages 16 MiB at a time */
+#define PERF_MAGIC   "PERFILE2"
+#define RELEASE_STEP (16u << 20) /* give back consumed pages 16 MiB at a time */
 
 /* Wraps the caller's callback to release the mapping behind the read cursor. */
 struct releaser {
 	xp_event_fn fn;
 	void *ctx;
 	uint8_t *map;
-	size_t len, released;	/* bytes [0, released) were given back */
-	size_t pos;		/* offset of the record being delivered (xpf_read_mem sets it) */
+	size_t len, released; /* bytes [0, released) were given back */
+	size_t pos;	      /* offset of the record being delivered (xpf_read_mem sets it) */
 };
 
 static int release_behind(void *ctx, const struct xp_event *ev)
 {
 	struct releaser *r = ctx;
-	int ret = r->fn ? r->fn(r->ctx, ev) : 0;	/* NULL: the caller only counts */
+	int ret = r->fn ? r->fn(r->ctx, ev) : 0; /* NULL: the caller only counts */
 
 	/*
 	 * Events are parsed in file order, and callbacks copy what they keep

@@ -41,21 +41,21 @@ struct module {
 	uint8_t build_id[XP_BUILD_ID_MAX];
 	uint32_t build_id_len;
 	bool vdso;
-	bool stale;		/* file's build-id differs from the recording's */
-	unsigned nsegs;		/* executable PT_LOADs */
+	bool stale;	/* file's build-id differs from the recording's */
+	unsigned nsegs; /* executable PT_LOADs */
 	uint64_t seg_off[MAX_SEGS], seg_vaddr[MAX_SEGS], seg_filesz[MAX_SEGS];
 	const struct unw_table *table;
 	struct sym_file *sym;
-	struct module *next;	/* session's list, for freeing */
+	struct module *next; /* session's list, for freeing */
 };
 
 struct map {
-	struct unw_module um;	/* start, end, bias, table: what the unwinder sees */
+	struct unw_module um; /* start, end, bias, table: what the unwinder sees */
 	uint64_t pgoff;
-	uint64_t time_ns;	/* when it was mapped */
-	struct module *mod;	/* NULL: anonymous executable memory (JIT) */
-	const char *path;	/* module path, or the anonymous mapping's name */
-	uint32_t rep_id;	/* its report mapping; NO_REP_ID until first needed */
+	uint64_t time_ns;   /* when it was mapped */
+	struct module *mod; /* NULL: anonymous executable memory (JIT) */
+	const char *path;   /* module path, or the anonymous mapping's name */
+	uint32_t rep_id;    /* its report mapping; NO_REP_ID until first needed */
 };
 
 #define NO_REP_ID UINT32_MAX
@@ -63,14 +63,14 @@ struct map {
 struct proc {
 	uint32_t pid;
 	bool sampled;
-	struct map *maps;	/* sorted by start, non-overlapping */
+	struct map *maps; /* sorted by start, non-overlapping */
 	size_t nmaps, cap;
 };
 
 /* Open-addressing hash of 64-bit keys (0 is never a key) to 64-bit values. */
 struct hmap {
 	uint64_t *keys, *vals;
-	size_t cap, n;		/* cap a power of two, n <= cap / 2 */
+	size_t cap, n; /* cap a power of two, n <= cap / 2 */
 };
 
 struct xp_session {
@@ -79,13 +79,13 @@ struct xp_session {
 	struct unw_cache *cache;
 	struct rep_profile *prof;
 	struct module *modules;
-	struct hmap procs;	/* pid + 1 -> struct proc * */
-	struct hmap comms;	/* tid + 1 -> index into comm_blob / 16 */
-	struct hmap files;	/* hash of (build-id or path) -> struct module * */
-	struct hmap locs;	/* hash of (mapping key, ip, trap) -> location id + 1 */
+	struct hmap procs; /* pid + 1 -> struct proc * */
+	struct hmap comms; /* tid + 1 -> index into comm_blob / 16 */
+	struct hmap files; /* hash of (build-id or path) -> struct module * */
+	struct hmap locs;  /* hash of (mapping key, ip, trap) -> location id + 1 */
 	char (*comm_blob)[XP_EV_COMM_LEN];
 	size_t ncomms, comm_cap;
-	uint8_t *vdso_image;	/* recorded (or, for perf.data, this machine's) vDSO */
+	uint8_t *vdso_image; /* recorded (or, for perf.data, this machine's) vDSO */
 	size_t vdso_len;
 	struct xp_session_stats stats;
 	struct unw_frame frames[XP_MAX_FRAMES];
@@ -252,7 +252,8 @@ static int module_read_elf(struct module *m, Elf *elf, uint8_t *bid, size_t *bid
 			m->nsegs++;
 		}
 		if (ph.p_type == PT_NOTE && !*bid_len) {
-			Elf_Data *d = elf_getdata_rawchunk(elf, ph.p_offset, ph.p_filesz, ELF_T_NHDR);
+			Elf_Data *d =
+			    elf_getdata_rawchunk(elf, ph.p_offset, ph.p_filesz, ELF_T_NHDR);
 			GElf_Nhdr nh;
 			size_t off = 0, noff, doff;
 
@@ -340,7 +341,7 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 			elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	}
 	if (!elf || module_read_elf(m, elf, bid, &bid_len))
-		goto out;	/* unreadable: no bias, no table; frames become "[name+0xoff]" */
+		goto out; /* unreadable: no bias, no table; frames become "[name+0xoff]" */
 	if (m->build_id_len && bid_len &&
 	    (bid_len != m->build_id_len || memcmp(bid, m->build_id, bid_len))) {
 		m->stale = true;
@@ -373,7 +374,7 @@ static uint64_t module_bias(const struct module *m, uint64_t start, uint64_t pgo
 		if (pgoff >= off && pgoff < m->seg_off[i] + m->seg_filesz[i])
 			return start + m->seg_off[i] - pgoff - m->seg_vaddr[i];
 	}
-	return start - pgoff;	/* unknown layout: assume vaddr == file offset */
+	return start - pgoff; /* unknown layout: assume vaddr == file offset */
 }
 
 /* ---- mappings ------------------------------------------------------------ */
@@ -399,7 +400,7 @@ static int proc_reserve(struct proc *p, size_t n)
  */
 static int proc_map_insert(struct proc *p, const struct map *m)
 {
-	size_t cap = p->nmaps + 2;	/* m itself, and one more if it splits a mapping */
+	size_t cap = p->nmaps + 2; /* m itself, and one more if it splits a mapping */
 	struct map *out = malloc(cap * sizeof(*out));
 	size_t n = 0;
 	bool placed = false;
@@ -420,7 +421,7 @@ static int proc_map_insert(struct proc *p, const struct map *m)
 		if (cur.um.start < m->um.start) {
 			struct map lo = cur;
 			lo.um.end = m->um.start;
-			lo.rep_id = NO_REP_ID;	/* a new range: a new report mapping */
+			lo.rep_id = NO_REP_ID; /* a new range: a new report mapping */
 			out[n++] = lo;
 			if (!placed) {
 				out[n++] = *m;
@@ -511,12 +512,12 @@ static int on_fork(struct xp_session *s, const struct xp_ev_task *t)
 	if (pc)
 		comm_set(s, t->tid, pc);
 	if (t->pid == t->ppid)
-		return 0;	/* a new thread shares its process's mappings */
+		return 0; /* a new thread shares its process's mappings */
 	parent = proc_get(s, t->ppid, false);
 	child = proc_get(s, t->pid, true);
 	if (!child)
 		return -ENOMEM;
-	child->nmaps = 0;	/* a reused pid starts over */
+	child->nmaps = 0; /* a reused pid starts over */
 	if (parent && parent->nmaps) {
 		if (proc_reserve(child, parent->nmaps))
 			return -ENOMEM;
@@ -574,7 +575,8 @@ static int add_location(struct xp_session *s, uint32_t mapping, uint64_t addr,
 
 	for (int i = 0; i < n && nl < sizeof(s->lines) / sizeof(s->lines[0]); i++) {
 		uint32_t fid;
-		int err = rep_profile_function(s->prof, f[i].name, f[i].file, kind_of(f[i].flags), &fid);
+		int err =
+		    rep_profile_function(s->prof, f[i].name, f[i].file, kind_of(f[i].flags), &fid);
 
 		if (err)
 			return err;
@@ -587,8 +589,8 @@ static int add_location(struct xp_session *s, uint32_t mapping, uint64_t addr,
 }
 
 /* "[name+0xoff]" when nothing better is known about an address. */
-static int unknown_location(struct xp_session *s, uint32_t mapping, uint64_t addr,
-			    const char *path, uint64_t off, uint32_t *id)
+static int unknown_location(struct xp_session *s, uint32_t mapping, uint64_t addr, const char *path,
+			    uint64_t off, uint32_t *id)
 {
 	char name[256];
 	const char *base = path ? strrchr(path, '/') : NULL;
@@ -607,7 +609,10 @@ static int rep_mapping_of(struct xp_session *s, struct map *m, uint32_t *id)
 {
 	char hex[2 * XP_BUILD_ID_MAX + 1] = "";
 	struct rep_mapping rm = {
-		.start = m->um.start, .limit = m->um.end, .offset = m->pgoff, .file = m->path,
+	    .start = m->um.start,
+	    .limit = m->um.end,
+	    .offset = m->pgoff,
+	    .file = m->path,
 	};
 
 	int err;
@@ -668,7 +673,8 @@ static int user_location(struct xp_session *s, struct proc *p, const struct unw_
 		err = n > 0 ? add_location(s, mapping, fr->ip, sf, n, id)
 			    : unknown_location(s, mapping, fr->ip, NULL, 0, id);
 	} else if (m->mod->stale || !m->mod->sym) {
-		err = unknown_location(s, mapping, fr->ip, m->path, sym_ip - m->um.start + m->pgoff, id);
+		err = unknown_location(s, mapping, fr->ip, m->path, sym_ip - m->um.start + m->pgoff,
+				       id);
 	} else {
 		n = sym_file_lookup(s->sym, m->mod->sym, vaddr, &sf);
 		err = n > 0 ? add_location(s, mapping, fr->ip, sf, n, id) : n;

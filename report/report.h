@@ -19,23 +19,23 @@
 
 enum rep_kind {
 	REP_KIND_USER = 0,
-	REP_KIND_KERNEL,	/* folded suffix _[k] */
-	REP_KIND_JIT,		/* folded suffix _[j] */
-	REP_KIND_UNKNOWN,	/* "[unknown]", "[libfoo.so+0x1a2b]" */
+	REP_KIND_KERNEL,  /* folded suffix _[k] */
+	REP_KIND_JIT,	  /* folded suffix _[j] */
+	REP_KIND_UNKNOWN, /* "[unknown]", "[libfoo.so+0x1a2b]" */
 	REP_KIND_NR
 };
 
 struct rep_mapping {
-	uint64_t start, limit;	/* runtime range */
-	uint64_t offset;	/* file offset of start */
+	uint64_t start, limit; /* runtime range */
+	uint64_t offset;       /* file offset of start */
 	const char *file;
-	const char *build_id;	/* hex, or NULL */
+	const char *build_id; /* hex, or NULL */
 };
 
 struct rep_line {
-	uint32_t function;	/* id from rep_profile_function() */
-	uint32_t line;		/* 0: unknown */
-	bool inlined;		/* folded suffix _[i] */
+	uint32_t function; /* id from rep_profile_function() */
+	uint32_t line;	   /* 0: unknown */
+	bool inlined;	   /* folded suffix _[i] */
 };
 
 /* A sample's identity beyond its stack: the folded root and the filters use it. */
@@ -69,15 +69,15 @@ int rep_profile_location(struct rep_profile *p, uint32_t mapping, uint64_t addr,
 int rep_profile_add(struct rep_profile *p, const struct rep_sample_key *key, const uint32_t *locs,
 		    unsigned nlocs, uint64_t count);
 
-uint64_t rep_profile_total(const struct rep_profile *p);	/* samples added */
+uint64_t rep_profile_total(const struct rep_profile *p); /* samples added */
 
 struct rep_opts {
-	bool with_pid;		/* folded root "comm-PID" (perf's stackcollapse --pid) */
-	bool with_tid;		/* folded root "comm-PID/TID" */
-	uint64_t min_count;	/* drop folded/SVG stacks seen fewer times */
-	const char *title;	/* SVG title; NULL: "xprof" */
-	bool inverted;		/* SVG: icicle graph */
-	unsigned top;		/* top: rows (0: 20) */
+	bool with_pid;	    /* folded root "comm-PID" (perf's stackcollapse --pid) */
+	bool with_tid;	    /* folded root "comm-PID/TID" */
+	uint64_t min_count; /* drop folded/SVG stacks seen fewer times */
+	const char *title;  /* SVG title; NULL: "xprof" */
+	bool inverted;	    /* SVG: icicle graph */
+	unsigned top;	    /* top: rows (0: 20) */
 };
 
 /* Writers. 0, or -errno of the failed write (-EIO if the stream does not say). */

@@ -204,9 +204,10 @@ static bool debuginfod_load(struct sym_session *s)
 {
 	s->dbgd_lib = dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_LOCAL);
 	if (s->dbgd_lib) {
-		s->dbgd_begin = (debuginfod_client * (*)(void)) dlsym(s->dbgd_lib, "debuginfod_begin");
-		s->dbgd_find = (int (*)(debuginfod_client *, const unsigned char *, int, char **))dlsym(
-		    s->dbgd_lib, "debuginfod_find_debuginfo");
+		s->dbgd_begin =
+		    (debuginfod_client * (*)(void)) dlsym(s->dbgd_lib, "debuginfod_begin");
+		s->dbgd_find = (int (*)(debuginfod_client *, const unsigned char *, int,
+					char **))dlsym(s->dbgd_lib, "debuginfod_find_debuginfo");
 		s->dbgd_end = (void (*)(debuginfod_client *))dlsym(s->dbgd_lib, "debuginfod_end");
 	}
 	if (!s->dbgd_begin || !s->dbgd_find || !s->dbgd_end) {

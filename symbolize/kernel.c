@@ -268,10 +268,10 @@ int sym_ksyms_from_cache(struct sym_ksyms *k, void *map, size_t len, const char 
 	const struct kcache_hdr *h = map;
 
 	memset(k, 0, sizeof(*k));
-	if (len < sizeof(*h) || memcmp(h->magic, KCACHE_MAGIC, 8) ||
-	    h->version != KCACHE_VERSION || memcmp(h->boot_id, boot_id, sizeof(h->boot_id)) ||
-	    h->modules_hash != modules_hash || !h->n || h->n > len / 12 || !h->blob_len ||
-	    h->blob_len > len || kcache_names_at(h->n) + h->blob_len != len)
+	if (len < sizeof(*h) || memcmp(h->magic, KCACHE_MAGIC, 8) || h->version != KCACHE_VERSION ||
+	    memcmp(h->boot_id, boot_id, sizeof(h->boot_id)) || h->modules_hash != modules_hash ||
+	    !h->n || h->n > len / 12 || !h->blob_len || h->blob_len > len ||
+	    kcache_names_at(h->n) + h->blob_len != len)
 		return -ESTALE;
 	const uint64_t *addr = (const uint64_t *)(h + 1);
 	const uint32_t *name_off = (const uint32_t *)(addr + h->n);

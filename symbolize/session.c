@@ -557,7 +557,8 @@ int sym_kernel_lookup(struct sym_session *s, uint64_t addr, const struct sym_fra
 		if (!s->opts.kallsyms && s->opts.cache_dir)
 			err = sym_ksyms_load_cached(k, s->opts.cache_dir);
 		else
-			err = sym_ksyms_load(k, s->opts.kallsyms ? s->opts.kallsyms : "/proc/kallsyms");
+			err = sym_ksyms_load(k, s->opts.kallsyms ? s->opts.kallsyms
+								 : "/proc/kallsyms");
 		if (err == -ENOMEM)
 			return err;
 	}

@@ -313,7 +313,7 @@ struct sym_ksyms {
 	size_t n;
 	char *blob;
 	size_t blob_len;
-	bool hidden;		 /* every address read as 0 (kptr_restrict) */
+	bool hidden;		   /* every address read as 0 (kptr_restrict) */
 	uint64_t text_lo, text_hi; /* [_stext, _etext); 0 if not listed */
 
 	/* Loaded from the cache file, mapped: addr, name_off and blob point

@@ -21,26 +21,26 @@
 /* ---- rules ---------------------------------------------------------------- */
 
 enum unw_rule_type {
-	UNW_RULE_NONE = 0,	/* no CFI covers this IP (gap, terminator, unknown code) */
-	UNW_RULE_CFA,		/* CFA = cfa_reg + cfa_off; RA and rbp as ra_* / bp_* say */
-	UNW_RULE_PLT,		/* PLT entry: CFA = rsp + 8, + 8 more once (ip & 15) >= 11 */
-	UNW_RULE_SIGNAL,	/* sigreturn trampoline: every register from the ucontext at rsp */
-	UNW_RULE_OUTERMOST,	/* return address undefined: the stack ends here, complete */
-	UNW_RULE_FALLBACK,	/* CFI exists but cannot be represented: use frame pointers */
+	UNW_RULE_NONE = 0,  /* no CFI covers this IP (gap, terminator, unknown code) */
+	UNW_RULE_CFA,	    /* CFA = cfa_reg + cfa_off; RA and rbp as ra_* / bp_* say */
+	UNW_RULE_PLT,	    /* PLT entry: CFA = rsp + 8, + 8 more once (ip & 15) >= 11 */
+	UNW_RULE_SIGNAL,    /* sigreturn trampoline: every register from the ucontext at rsp */
+	UNW_RULE_OUTERMOST, /* return address undefined: the stack ends here, complete */
+	UNW_RULE_FALLBACK,  /* CFI exists but cannot be represented: use frame pointers */
 };
 
 enum unw_loc {
-	UNW_LOC_SAME = 0,	/* register keeps its value in the caller (rbp not saved) */
-	UNW_LOC_CFA_OFF,	/* saved at memory CFA + off */
-	UNW_LOC_REG,		/* held in register number off (DWARF numbering) */
-	UNW_LOC_UNDEF,		/* undefined */
+	UNW_LOC_SAME = 0, /* register keeps its value in the caller (rbp not saved) */
+	UNW_LOC_CFA_OFF,  /* saved at memory CFA + off */
+	UNW_LOC_REG,	  /* held in register number off (DWARF numbering) */
+	UNW_LOC_UNDEF,	  /* undefined */
 };
 
 struct unw_rule {
-	uint8_t type;		/* enum unw_rule_type */
-	uint8_t cfa_reg;	/* DWARF register number, for UNW_RULE_CFA */
-	uint8_t ra_loc;		/* enum unw_loc; UNW_LOC_CFA_OFF with ra_off -8 is the common case */
-	uint8_t bp_loc;		/* enum unw_loc */
+	uint8_t type;	 /* enum unw_rule_type */
+	uint8_t cfa_reg; /* DWARF register number, for UNW_RULE_CFA */
+	uint8_t ra_loc;	 /* enum unw_loc; UNW_LOC_CFA_OFF with ra_off -8 is the common case */
+	uint8_t bp_loc;	 /* enum unw_loc */
 	int32_t cfa_off;
 	int32_t ra_off;
 	int32_t bp_off;
@@ -52,21 +52,21 @@ struct unw_table;
 
 /* What generation saw; rows it could not represent are counted by kind. */
 enum unw_unrep {
-	UNW_UNREP_CFA_EXPR,	/* CFA given by a DWARF expression other than the PLT one */
-	UNW_UNREP_REG_EXPR,	/* a register rule given by an expression (outside signal frames) */
-	UNW_UNREP_RA_LOC,	/* return address somewhere the rule record cannot say */
-	UNW_UNREP_BP_LOC,	/* rbp somewhere the rule record cannot say */
-	UNW_UNREP_BAD_FDE,	/* truncated, overlapping or cyclic FDE: skipped */
+	UNW_UNREP_CFA_EXPR, /* CFA given by a DWARF expression other than the PLT one */
+	UNW_UNREP_REG_EXPR, /* a register rule given by an expression (outside signal frames) */
+	UNW_UNREP_RA_LOC,   /* return address somewhere the rule record cannot say */
+	UNW_UNREP_BP_LOC,   /* rbp somewhere the rule record cannot say */
+	UNW_UNREP_BAD_FDE,  /* truncated, overlapping or cyclic FDE: skipped */
 	UNW_UNREP_NR
 };
 
 struct unw_gen_stats {
-	uint64_t fdes;		/* FDEs read (.eh_frame + .debug_frame) */
-	uint64_t rows;		/* CFI rows interpreted */
-	uint64_t entries;	/* table entries after merging, terminators included */
-	uint64_t rules;		/* distinct rule records */
-	uint64_t bytes;		/* size of the compact table */
-	uint64_t eh_frame_bytes;	/* .eh_frame + .eh_frame_hdr of the file, for the ratio */
+	uint64_t fdes;		 /* FDEs read (.eh_frame + .debug_frame) */
+	uint64_t rows;		 /* CFI rows interpreted */
+	uint64_t entries;	 /* table entries after merging, terminators included */
+	uint64_t rules;		 /* distinct rule records */
+	uint64_t bytes;		 /* size of the compact table */
+	uint64_t eh_frame_bytes; /* .eh_frame + .eh_frame_hdr of the file, for the ratio */
 	uint64_t unrep[UNW_UNREP_NR];
 };
 
@@ -137,11 +137,11 @@ const struct unw_table *unw_cache_get(struct unw_cache *c, const char *path,
 
 /* What a cache did so far, for summaries and benchmarks. */
 struct unw_cache_stats {
-	uint64_t mem_hits;	/* answered from memory (tables and remembered failures) */
-	uint64_t disk_hits;	/* loaded from the cache directory */
-	uint64_t built;		/* generated from the ELF file */
-	uint64_t rejected;	/* cache files that failed validation (then rebuilt) */
-	uint64_t failed;	/* files that could not be read (remembered) */
+	uint64_t mem_hits;  /* answered from memory (tables and remembered failures) */
+	uint64_t disk_hits; /* loaded from the cache directory */
+	uint64_t built;	    /* generated from the ELF file */
+	uint64_t rejected;  /* cache files that failed validation (then rebuilt) */
+	uint64_t failed;    /* files that could not be read (remembered) */
 };
 
 void unw_cache_get_stats(const struct unw_cache *c, struct unw_cache_stats *out);
@@ -150,24 +150,24 @@ void unw_cache_get_stats(const struct unw_cache *c, struct unw_cache_stats *out)
 
 /* One executable mapping, as the unwinder sees it. */
 struct unw_module {
-	uint64_t start, end;		/* runtime address range [start, end) */
-	uint64_t bias;			/* runtime address - vaddr */
-	const struct unw_table *table;	/* NULL: no CFI for this mapping */
+	uint64_t start, end;	       /* runtime address range [start, end) */
+	uint64_t bias;		       /* runtime address - vaddr */
+	const struct unw_table *table; /* NULL: no CFI for this mapping */
 };
 
 /* The module containing runtime address addr, or NULL. */
 typedef const struct unw_module *(*unw_find_fn)(void *ctx, uint64_t addr);
 
 struct unw_stack_seg {
-	uint64_t start;			/* user address of data[0] */
+	uint64_t start; /* user address of data[0] */
 	const uint8_t *data;
 	uint32_t len;
 };
 
 struct unw_input {
-	uint64_t regs[17];		/* DWARF order, = XP_NREGS of bpf/sample.h */
+	uint64_t regs[17]; /* DWARF order, = XP_NREGS of bpf/sample.h */
 	unsigned nsegs;
-	struct unw_stack_seg segs[2];	/* [0] at regs[SP]; [1] the interrupted stack (sigaltstack) */
+	struct unw_stack_seg segs[2]; /* [0] at regs[SP]; [1] the interrupted stack (sigaltstack) */
 };
 
 /* unw_frame.flags */
@@ -176,9 +176,9 @@ struct unw_input {
  * trampoline (its ip was pushed by the kernel) and the frame a signal
  * interrupted. Symbolize it as is; others at ip - 1 (the call).
  */
-#define UNW_FRAME_F_TRAP (1u << 0)
-#define UNW_FRAME_F_SIGNAL (1u << 1)	/* this frame is the sigreturn trampoline */
-#define UNW_FRAME_F_FP (1u << 2)	/* reached by the frame-pointer fallback */
+#define UNW_FRAME_F_TRAP   (1u << 0)
+#define UNW_FRAME_F_SIGNAL (1u << 1) /* this frame is the sigreturn trampoline */
+#define UNW_FRAME_F_FP	   (1u << 2) /* reached by the frame-pointer fallback */
 
 struct unw_frame {
 	uint64_t ip;
@@ -186,13 +186,14 @@ struct unw_frame {
 };
 
 enum unw_status {
-	UNW_OK_COMPLETE = 0,	/* reached an outermost frame */
-	UNW_STOP_TRUNCATED,	/* the stack copy ended before the stack did */
-	UNW_STOP_NO_MODULE,	/* an ip outside every mapping */
-	UNW_STOP_NO_TABLE,	/* an ip in a mapping without usable CFI, and no plausible frame pointer */
-	UNW_STOP_SP_NOT_UP,	/* the stack pointer did not move up */
-	UNW_STOP_MAX_FRAMES,	/* more frames than the caller's array holds */
-	UNW_STOP_BAD_RULE,	/* a rule asked for a register that is unknown here */
+	UNW_OK_COMPLETE = 0, /* reached an outermost frame */
+	UNW_STOP_TRUNCATED,  /* the stack copy ended before the stack did */
+	UNW_STOP_NO_MODULE,  /* an ip outside every mapping */
+	UNW_STOP_NO_TABLE,  /* an ip in a mapping without usable CFI, and no plausible frame pointer
+			     */
+	UNW_STOP_SP_NOT_UP, /* the stack pointer did not move up */
+	UNW_STOP_MAX_FRAMES, /* more frames than the caller's array holds */
+	UNW_STOP_BAD_RULE,   /* a rule asked for a register that is unknown here */
 	UNW_STATUS_NR
 };
 
@@ -200,8 +201,8 @@ enum unw_status {
 const char *unw_status_name(enum unw_status s);
 
 /* unw_result.flags */
-#define UNW_RES_F_FP_USED (1u << 0)	/* at least one frame came from the frame-pointer fallback */
-#define UNW_RES_F_STACK2 (1u << 1)	/* the walk continued on the second segment */
+#define UNW_RES_F_FP_USED (1u << 0) /* at least one frame came from the frame-pointer fallback */
+#define UNW_RES_F_STACK2  (1u << 1) /* the walk continued on the second segment */
 
 struct unw_result {
 	enum unw_status status;

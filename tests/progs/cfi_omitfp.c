@@ -86,7 +86,8 @@ __attribute__((noinline)) long realign(int n)
 	volatile char aligned[64] __attribute__((aligned(64)));
 
 	aligned[0] = (char)n;
-	return many_args(aligned[0], 1, 2, 3, 4, 5, 6, 7, 8, n) + (long)((unsigned long)aligned & 63);
+	return many_args(aligned[0], 1, 2, 3, 4, 5, 6, 7, 8, n) +
+	       (long)((unsigned long)aligned & 63);
 }
 
 __attribute__((noinline)) long many_saved(long n)

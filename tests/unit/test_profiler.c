@@ -93,7 +93,7 @@ static void test_exec_fork_thread(void **state)
 	strcpy(ev.comm.comm, "new");
 	assert_int_equal(xp_session_event(s, &ev), 0);
 	expect_map(s, 20, 0x400000, NULL);
-	expect_map(s, 21, 0x400000, "/nonexistent/old");	/* the child did not exec */
+	expect_map(s, 21, 0x400000, "/nonexistent/old"); /* the child did not exec */
 	ev_mmap(s, 20, 7, 0x500000, 0x1000, 0, "/nonexistent/new");
 	expect_map(s, 20, 0x500000, "/nonexistent/new");
 }
@@ -115,7 +115,8 @@ static void test_bias_of_real_file(void **state)
 	exe[n] = 0;
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %4095s", &lo, &hi, perm, &off, path) == 5 &&
+		if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %4095s", &lo, &hi, perm, &off, path) ==
+			5 &&
 		    perm[2] == 'x' && !strcmp(path, exe)) {
 			found = true;
 			break;
@@ -124,8 +125,8 @@ static void test_bias_of_real_file(void **state)
 	fclose(f);
 	assert_true(found);
 	ev_mmap(s, 30, 1, lo, hi - lo, off, exe);
-	assert_int_equal(xp_session_lookup(s, 30, (uint64_t)(uintptr_t)test_bias_of_real_file, &got,
-					   &bias), 0);
+	assert_int_equal(
+	    xp_session_lookup(s, 30, (uint64_t)(uintptr_t)test_bias_of_real_file, &got, &bias), 0);
 	/* Our own code's runtime address minus the bias is its link-time address. */
 	uint64_t vaddr = (uint64_t)(uintptr_t)test_bias_of_real_file - bias;
 	assert_true(vaddr < hi - lo + off + 0x200000);
@@ -136,9 +137,9 @@ static void test_bias_of_real_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_mmap_overlap_splits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_exec_fork_thread, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bias_of_real_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mmap_overlap_splits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_exec_fork_thread, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bias_of_real_file, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
