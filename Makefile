@@ -39,7 +39,7 @@ LDLIBS   := -lbpf -ldw -lelf -llzma -lz -liberty -lpthread -lm
 DEB_PKGS := gcc g++ make clang llvm bpftool libbpf-dev libelf-dev libdw-dev libdebuginfod-dev \
             libcmocka-dev zlib1g-dev liblzma-dev libiberty-dev pkg-config elfutils binutils debuginfod \
             linux-perf libc6-dbg libclang-rt-14-dev golang-go chromium python3 procps \
-            coreutils valgrind hyperfine bc xz-utils file
+            coreutils valgrind hyperfine bc xz-utils file clang-format
 
 MODULES  := unwind symbolize report profiler
 

@@ -48,6 +48,9 @@ if [ $mode = all ] || [ $mode = e2e ]; then
 	done
 fi
 if [ $mode = all ]; then
+	# Layout drift is cheap to stop here and costly to review later.
+	run "style:clang-format" make -C "$top" --no-print-directory style
+	run "style:hdr-check" make -C "$top" --no-print-directory hdr-check
 	for f in "$top"/build-fuzz/fuzz_*; do
 		[ -x "$f" ] || continue
 		n=$(basename "$f")
