@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "report/report.h"
 
 #define NFUNCS	 3000
@@ -58,13 +59,6 @@ static double now(void)
 static double cpu(void)
 {
 	return clock_s(CLOCK_PROCESS_CPUTIME_ID);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static long peak_rss_kib(void)
@@ -264,8 +258,8 @@ int main(int argc, char **argv)
 				if (err)
 					die(path, err);
 			}
-			qsort(times, repeat, sizeof(times[0]), cmp_double);
-			qsort(ctimes, repeat, sizeof(ctimes[0]), cmp_double);
+			qsort(times, repeat, sizeof(times[0]), bench_cmp_double);
+			qsort(ctimes, repeat, sizeof(ctimes[0]), bench_cmp_double);
 			stat(path, &st);
 			printf(
 			    "bench: report_write_%s: %.3f s (%.2f of the 1 s goal; median of %u, "

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "symbolize/symbolize.h"
 
 struct input {
@@ -32,21 +33,6 @@ struct input {
 	uint64_t *addr;
 	size_t n;
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static int load(struct input *in, char *arg)
 {
@@ -94,7 +80,7 @@ static long pass(struct sym_session *s, struct sym_file **files, const struct in
 	long frames = 0;
 
 	for (size_t i = 0; i < nin; i++) {
-		double t0 = now();
+		double t0 = bench_now_s();
 
 		if (!files[i] && !(files[i] = sym_file_get(s, in[i].path, NULL, 0)))
 			return -1;
@@ -107,7 +93,7 @@ static long pass(struct sym_session *s, struct sym_file **files, const struct in
 			frames += n;
 		}
 		if (file_s)
-			file_s[i] = now() - t0;
+			file_s[i] = bench_now_s() - t0;
 	}
 	return frames;
 }
@@ -165,34 +151,34 @@ int main(int argc, char **argv)
 	for (int r = 0; r < repeats; r++) {
 		if (fresh && opts.cache_dir)
 			nftw(opts.cache_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-		double t0 = now();
+		double t0 = bench_now_s();
 		struct sym_session *s = sym_session_new(&opts);
 
 		memset(files, 0, nin * sizeof(*files));
 		frames = s ? pass(s, files, in, nin, file_cold + (size_t)r * nin) : -1;
-		double t1 = now();
+		double t1 = bench_now_s();
 
 		/* The end of a session is timed too: it writes the index. */
 		sym_session_free(s);
-		cold[r] = now() - t0;
-		teardown[r] = now() - t1;
+		cold[r] = bench_now_s() - t0;
+		teardown[r] = bench_now_s() - t1;
 		if (frames < 0) {
 			fprintf(stderr, "sym_bench: lookup failed\n");
 			return 1;
 		}
 	}
-	qsort(cold, (size_t)repeats, sizeof(*cold), cmp_double);
-	qsort(teardown, (size_t)repeats, sizeof(*teardown), cmp_double);
+	qsort(cold, (size_t)repeats, sizeof(*cold), bench_cmp_double);
+	qsort(teardown, (size_t)repeats, sizeof(*teardown), bench_cmp_double);
 
 	struct sym_session *s = sym_session_new(&opts);
 
 	memset(files, 0, nin * sizeof(*files));
 	pass(s, files, in, nin, NULL);
-	double t0 = now();
+	double t0 = bench_now_s();
 
 	for (int r = 0; r < warm_rounds; r++)
 		pass(s, files, in, nin, NULL);
-	double warm = now() - t0;
+	double warm = bench_now_s() - t0;
 
 	sym_session_free(s);
 	printf(
@@ -205,7 +191,7 @@ int main(int argc, char **argv)
 		for (int r = 0; v && r < repeats; r++)
 			v[r] = file_cold[(size_t)r * nin + i];
 		if (v) {
-			qsort(v, (size_t)repeats, sizeof(*v), cmp_double);
+			qsort(v, (size_t)repeats, sizeof(*v), bench_cmp_double);
 			printf("file %s %zu %.2f\n", in[i].path, in[i].n, v[repeats / 2] * 1e3);
 		}
 		free(v);

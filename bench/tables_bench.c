@@ -18,29 +18,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "unwind/unwind_int.h"
 
 #define NADDR 1000000
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* Sorts v; v[0] is then the minimum, which a loaded machine disturbs least. */
 static double median(double *v, int n)
 {
-	qsort(v, (size_t)n, sizeof(*v), cmp_d);
+	qsort(v, (size_t)n, sizeof(*v), bench_cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
@@ -82,10 +68,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "gen")) {
 		for (int i = 0; i < runs; i++) {
-			double t0 = now_ns();
+			double t0 = bench_now_ns();
 			struct unw_table *x = unw_table_from_elf(file, NULL, NULL);
 
-			v[i] = (now_ns() - t0) / 1e6;
+			v[i] = (bench_now_ns() - t0) / 1e6;
 			unw_table_free(x);
 		}
 		med = median(v, runs);
@@ -101,13 +87,13 @@ int main(int argc, char **argv)
 			return 1;
 		unw_cache_free(c);
 		for (int i = 0; i < runs; i++) {
-			double t0 = now_ns();
+			double t0 = bench_now_ns();
 			struct unw_cache_stats st;
 
 			c = unw_cache_new(dir);
 			if (!unw_cache_get(c, file, NULL, 0))
 				return 1;
-			v[i] = (now_ns() - t0) / 1e6;
+			v[i] = (bench_now_ns() - t0) / 1e6;
 			unw_cache_get_stats(c, &st);
 			if (st.disk_hits != 1)
 				return 1;
@@ -124,13 +110,13 @@ int main(int argc, char **argv)
 
 		for (int i = 0; i < runs; i++) {
 			struct unw_rule r;
-			double t0 = now_ns();
+			double t0 = bench_now_ns();
 
 			for (size_t k = 0; k < NADDR; k++) {
 				unw_table_lookup(t, a[k], &r);
 				sink += r.type;
 			}
-			v[i] = (now_ns() - t0) / NADDR;
+			v[i] = (bench_now_ns() - t0) / NADDR;
 		}
 		free(a);
 		med = median(v, runs);
@@ -148,7 +134,7 @@ int main(int argc, char **argv)
 		if (!cfi)
 			return 1;
 		for (int i = 0; i < runs; i++) {
-			double t0 = now_ns();
+			double t0 = bench_now_ns();
 
 			for (size_t k = 0; k < n; k++) {
 				Dwarf_Frame *fr;
@@ -156,7 +142,7 @@ int main(int argc, char **argv)
 				if (dwarf_cfi_addrframe(cfi, a[k], &fr) == 0)
 					free(fr);
 			}
-			v[i] = (now_ns() - t0) / (double)n;
+			v[i] = (bench_now_ns() - t0) / (double)n;
 		}
 		dwarf_cfi_end(cfi);
 		elf_end(elf);

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "profiler/profiler.h"
 #include "unwind/unwind.h"
 
@@ -305,14 +306,6 @@ static void dump_frames(const struct proc_view *v, const struct unw_frame *f, un
 	}
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int main(int argc, char **argv)
 {
 	static struct unw_frame frames[MAX_FRAMES];
@@ -390,7 +383,7 @@ int main(int argc, char **argv)
 	t = 0;
 	for (int trial = 0; trial < TRIALS; trial++) {
 		sink = 0;
-		t0 = now_s();
+		t0 = bench_now_s();
 		for (unsigned r = 0; r < rounds; r++)
 			for (size_t i = 0; i < b.nsamples; i++) {
 				struct unw_result res;
@@ -399,7 +392,7 @@ int main(int argc, char **argv)
 					 &res);
 				sink += res.nframes;
 			}
-		t0 = now_s() - t0;
+		t0 = bench_now_s() - t0;
 		if (!trial || t0 < t)
 			t = t0;
 	}

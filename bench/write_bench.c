@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "bench/bench.h"
 #include "profiler/xprof_file.h"
 
 struct samples {
@@ -65,21 +66,6 @@ static int keep(void *ctx, const struct xp_event *ev)
 	return 0;
 }
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* One pass into path: ns per sample; *bytes gets the file's bytes per sample. */
 static double pass(const struct samples *s, const char *path, uint32_t stack_size, double *bytes)
 {
@@ -93,7 +79,7 @@ static double pass(const struct samples *s, const char *path, uint32_t stack_siz
 		fprintf(stderr, "write_bench: cannot create '%s': %s\n", path, strerror(errno));
 		exit(1);
 	}
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	for (size_t i = 0; i < s->n; i++)
 		if (xpf_writer_event(w, &s->ev[i])) {
 			fprintf(stderr, "write_bench: write failed\n");
@@ -103,7 +89,7 @@ static double pass(const struct samples *s, const char *path, uint32_t stack_siz
 		fprintf(stderr, "write_bench: write failed\n");
 		exit(1);
 	}
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	*bytes = stat(path, &st) ? 0 : (double)st.st_size / (double)s->n;
 	return (t1 - t0) / (double)s->n;
 }
@@ -149,7 +135,7 @@ int main(int argc, char **argv)
 		/* stack_size 0 gives the writer no table: every stack in full. */
 		for (int r = 0; r < runs; r++)
 			t[r] = pass(&s, path, mode == 0 ? info.stack_size : 0, &bytes);
-		qsort(t, runs, sizeof(*t), cmp_d);
+		qsort(t, runs, sizeof(*t), bench_cmp_double);
 		printf("write %s %.0f ns/sample %.0f bytes/sample\n", mode == 0 ? "shared" : "full",
 		       t[runs / 2], bytes);
 		free(t);
