@@ -111,6 +111,11 @@ static void test_cache(void **state)
 	struct stat st;
 
 	if (!text_hi || npick < 50) {
+		const char *ci = getenv("CI");
+
+		/* CI runs as root: there a hidden kallsyms is a failure, not a skip. */
+		if (ci && !strcmp(ci, "true"))
+			fail_msg("kallsyms hides addresses (kptr_restrict?) under CI=true");
 		print_message("kallsyms hides addresses here (not root?): nothing to compare\n");
 		skip();
 	}
