@@ -41,7 +41,7 @@ DEB_PKGS := gcc g++ make clang llvm bpftool libbpf-dev libelf-dev libdw-dev libd
             linux-perf libc6-dbg libclang-rt-14-dev golang-go chromium python3 procps \
             coreutils valgrind hyperfine bc xz-utils file clang-format
 
-MODULES  := unwind symbolize report profiler
+MODULES  := unwind symbolize report recording capture pipeline profiler
 
 # Sources per module; profiler/main.c is the program, not part of the library.
 define module_objs
@@ -98,8 +98,8 @@ $(O)/bpf/%.skel.h: $(O)/bpf/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
 # ---- C -------------------------------------------------------------------
-# Profiler objects include the skeleton; make sure it exists before they compile.
-$(profiler_OBJS) $(O)/profiler/main.o: | $(BPF_SKEL)
+# Capture and profiler objects include the skeleton; make sure it exists before they compile.
+$(capture_OBJS) $(profiler_OBJS) $(O)/profiler/main.o: | $(BPF_SKEL)
 
 $(O)/%.o: %.c
 	$(call msg,CC,$@)

@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
-#include "profiler/profiler.h"
+#include "recording/recording.h"
 #include "unwind/unwind.h"
 
 #define MAX_FRAMES 512

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 
 #include "bench/bench.h"
-#include "profiler/xprof_file.h"
+#include "recording/xprof_file.h"
 
 struct samples {
 	struct xp_event *ev;

@@ -21,7 +21,7 @@
 
 #include "bpf/sample.h"
 #include "profiler/profiler_int.h"
-#include "profiler/record_int.h"
+#include "capture/capture.h"
 
 #define MAX_OUTPUTS	  16
 #define MAX_PIDS	  1024

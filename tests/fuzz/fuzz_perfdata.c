@@ -16,7 +16,7 @@
 #include <linux/types.h>
 
 #include "bpf/sample.h"
-#include "profiler/profiler_int.h"
+#include "recording/recording_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

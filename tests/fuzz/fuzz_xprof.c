@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profiler/xprof_file.h"
+#include "recording/xprof_file.h"
 
 static int touch(void *ctx, const struct xp_event *ev)
 {

@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #include "bpf/sample.h"
-#include "profiler/profiler_int.h"
+#include "recording/recording_int.h"
 
 struct dump {
 	bool summary_only;

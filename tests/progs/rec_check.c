@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "profiler/profiler.h"
+#include "recording/recording.h"
 #include "rec_common.h"
 
 struct map {

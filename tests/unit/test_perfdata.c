@@ -25,7 +25,7 @@
 #include <linux/types.h>
 
 #include "bpf/sample.h"
-#include "profiler/profiler_int.h"
+#include "recording/recording_int.h"
 
 /* ---- a growable byte buffer and a perf.data writer on top of it ---------- */
 

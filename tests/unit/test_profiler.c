@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "profiler/profiler_int.h"
+#include "pipeline/pipeline.h"
 
 static int setup(void **state)
 {

@@ -22,8 +22,8 @@
 #include <cmocka.h>
 
 #include "bpf/sample.h"
-#include "profiler/profiler_int.h"
-#include "profiler/xprof_file.h"
+#include "recording/recording_int.h"
+#include "recording/xprof_file.h"
 
 struct fixture {
 	char path[64];

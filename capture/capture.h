@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internals of xprof record, shared by cmd_record.c, record.c (the sampling
- * session), procfs.c (what /proc says about existing processes) and their
- * tests.
+ * capture/: the BPF sampler and its side-band events (record.c) and what
+ * /proc says about running processes (procfs.c), for xprof record.
  */
-#ifndef XPROF_RECORD_INT_H
-#define XPROF_RECORD_INT_H
+#ifndef XPROF_CAPTURE_H
+#define XPROF_CAPTURE_H
 
 #include <signal.h>
 #include <stdbool.h>
@@ -13,7 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "profiler/profiler.h"
+#include "recording/recording.h"
 
 /* ---- procfs.c ------------------------------------------------------------ */
 
@@ -109,4 +108,4 @@ struct xp_record_result {
 int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, char *err,
 		  size_t errlen);
 
-#endif /* XPROF_RECORD_INT_H */
+#endif /* XPROF_CAPTURE_H */

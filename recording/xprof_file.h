@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "profiler/profiler.h"
+#include "recording/recording.h"
 
 #define XPF_MAGIC	"XPROFREC"
 #define XPF_MAGIC_LEN	8

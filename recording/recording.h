@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * profiler/: the xprof program. It records (BPF sampler, targets, process
- * and mapping tracking, the .xprof writer), reads recordings back (.xprof and
- * perf.data), and wires unwind/, symbolize/ and report/ together.
+ * recording/: the event model every source yields (a live capture, a .xprof
+ * file, a perf.data file), the .xprof format (xprof_file.h) and both readers.
  *
  * The event model below is what every recording reader yields and what the
  * report pipeline consumes, whatever the file it came from. Readers own the
  * memory an event points to; it stays valid only during the callback.
  */
-#ifndef XPROF_PROFILER_H
-#define XPROF_PROFILER_H
+#ifndef XPROF_RECORDING_H
+#define XPROF_RECORDING_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -130,4 +129,4 @@ struct xp_rec_info {
 int xp_recording_read(const char *path, xp_event_fn fn, void *ctx, struct xp_rec_info *info,
 		      const char **why);
 
-#endif /* XPROF_PROFILER_H */
+#endif /* XPROF_RECORDING_H */

@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "profiler/profiler_int.h"
-#include "profiler/xprof_file.h"
+#include "recording/recording_int.h"
+#include "recording/xprof_file.h"
 
 #define PERF_MAGIC   "PERFILE2"
 #define RELEASE_STEP (16u << 20) /* give back consumed pages 16 MiB at a time */

@@ -19,7 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "profiler/record_int.h"
+#include "capture/capture.h"
 
 #define NT_GNU_BUILD_ID_TYPE 3
 

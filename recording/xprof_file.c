@@ -16,7 +16,7 @@
 #include <linux/types.h>
 
 #include "bpf/sample.h"
-#include "profiler/xprof_file.h"
+#include "recording/xprof_file.h"
 
 _Static_assert(sizeof(struct xpf_header) == XPF_HEADER_SIZE, "xpf_header size");
 _Static_assert(sizeof(struct xpf_sample) == XPF_SAMPLE_SIZE, "xpf_sample size");

@@ -36,7 +36,7 @@
 
 #include "bpf/sample.h"
 
-#include "profiler/profiler_int.h"
+#include "recording/recording_int.h"
 
 #define PD_MAGIC	 0x32454c4946524550ull /* "PERFILE2" read little-endian */
 #define PD_MAGIC_SWAPPED 0x50455246494c4532ull /* the same, big-endian file */

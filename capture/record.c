@@ -35,8 +35,8 @@
 
 #include "bpf/xprof.skel.h"
 #include "bpf/sample.h"
-#include "profiler/record_int.h"
-#include "profiler/xprof_file.h"
+#include "capture/capture.h"
+#include "recording/xprof_file.h"
 
 _Static_assert(sizeof(struct xp_sample) == XP_SAMPLE_HDR_SIZE, "XP_SAMPLE_HDR_SIZE is stale");
 

@@ -32,7 +32,7 @@
 #include <linux/types.h>
 
 #include "bpf/sample.h"
-#include "profiler/profiler_int.h"
+#include "pipeline/pipeline.h"
 
 #define MAX_SEGS 8
 
