@@ -39,7 +39,8 @@ LDLIBS   := -lbpf -ldw -lelf -llzma -lz -liberty -lpthread -lm
 DEB_PKGS := gcc g++ make clang llvm bpftool libbpf-dev libelf-dev libdw-dev libdebuginfod-dev \
             libcmocka-dev zlib1g-dev liblzma-dev libiberty-dev pkg-config elfutils binutils debuginfod \
             linux-perf libc6-dbg libclang-rt-14-dev golang-go chromium python3 procps \
-            coreutils valgrind hyperfine bc xz-utils file clang-format
+            coreutils valgrind hyperfine bc xz-utils file clang-format \
+            libcurl4-openssl-dev libzydis-dev clickhouse-server clickhouse-client
 
 MODULES  := unwind symbolize report recording capture pipeline profiler
 
