@@ -63,7 +63,7 @@ static void usage(FILE *f)
 	    "  -a, --all-cpus          profile every process\n"
 	    "  -- CMD [ARGS...]        run CMD and profile it (and its children) until it exits\n"
 	    "  -F, --freq HZ           samples per second per CPU (default 99, 1..%u)\n"
-	    "  -d, --duration SECONDS  stop after this long\n"
+	    "  -d, --duration SECONDS  stop after this long (at most 10000000)\n"
 	    "  -o, --output FILE       .xprof (raw), .folded, .svg or .pb.gz; may repeat\n"
 	    "                          (default xprof.folded)\n"
 	    "  -e, --event NAME        cpu-clock (default), task-clock, cycles, instructions, ...\n"
