@@ -52,6 +52,8 @@ struct xp_session_stats {
 	uint64_t no_process;  /* samples of a process with no known mapping */
 	uint64_t processes;   /* distinct processes sampled */
 	uint64_t stale_files; /* mapped files whose build-id no longer matches */
+	uint64_t callchain;   /* samples without a stack copy: the recorder's frame-pointer
+				 callchain taken as is, not unwound (in no status[]) */
 };
 
 struct xp_session;

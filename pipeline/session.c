@@ -765,20 +765,36 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 		nlocs++;
 	}
 
-	memcpy(in.regs, sm->regs, sizeof(in.regs));
-	in.nsegs = sm->nsegs > 2 ? 2 : sm->nsegs;
-	for (unsigned i = 0; i < in.nsegs; i++) {
-		in.segs[i].start = sm->segs[i].start;
-		in.segs[i].data = sm->segs[i].data;
-		in.segs[i].len = sm->segs[i].len;
+	if (sm->flags & XP_EV_SAMPLE_F_CALLCHAIN) {
+		/*
+		 * No stack copy to unwind: the recorder's frame-pointer walk is
+		 * the stack, taken as it is (no status: nothing here can tell a
+		 * complete chain from one that lost frames without a frame
+		 * pointer). [0] is the interrupted ip, the rest return addresses.
+		 */
+		res.nframes = sm->nuser < XP_MAX_FRAMES ? sm->nuser : XP_MAX_FRAMES;
+		for (unsigned i = 0; i < res.nframes; i++) {
+			s->frames[i].ip = sm->ustack[i];
+			s->frames[i].flags = UNW_FRAME_F_FP | (i ? 0 : UNW_FRAME_F_TRAP);
+		}
+		s->stats.callchain++;
+		s->stats.frames += res.nframes;
+	} else {
+		memcpy(in.regs, sm->regs, sizeof(in.regs));
+		in.nsegs = sm->nsegs > 2 ? 2 : sm->nsegs;
+		for (unsigned i = 0; i < in.nsegs; i++) {
+			in.segs[i].start = sm->segs[i].start;
+			in.segs[i].data = sm->segs[i].data;
+			in.segs[i].len = sm->segs[i].len;
+		}
+		err = unw_walk(&in, proc_find, p, s->frames, XP_MAX_FRAMES, &res);
+		if (err)
+			return err;
+		s->stats.status[res.status < UNW_STATUS_NR ? res.status : UNW_STOP_BAD_RULE]++;
+		s->stats.frames += res.nframes;
+		s->stats.fp_used += !!(res.flags & UNW_RES_F_FP_USED);
+		s->stats.stack2 += !!(res.flags & UNW_RES_F_STACK2);
 	}
-	err = unw_walk(&in, proc_find, p, s->frames, XP_MAX_FRAMES, &res);
-	if (err)
-		return err;
-	s->stats.status[res.status < UNW_STATUS_NR ? res.status : UNW_STOP_BAD_RULE]++;
-	s->stats.frames += res.nframes;
-	s->stats.fp_used += !!(res.flags & UNW_RES_F_FP_USED);
-	s->stats.stack2 += !!(res.flags & UNW_RES_F_STACK2);
 
 	for (unsigned i = 0; i < res.nframes; i++) {
 		err = user_location(s, p, &s->frames[i], &s->loc_ids[nlocs]);

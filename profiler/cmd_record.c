@@ -26,6 +26,7 @@
 #define MAX_OUTPUTS	  16
 #define MAX_PIDS	  1024
 #define FREQ_MAX	  10000u
+#define DURATION_MAX	  1e7 /* seconds (115 days) */
 #define CAP_PERFMON_BIT	  38
 #define CAP_BPF_BIT	  39
 #define CAP_SYS_ADMIN_BIT 21
@@ -62,7 +63,7 @@ static void usage(FILE *f)
 	    "  -a, --all-cpus          profile every process\n"
 	    "  -- CMD [ARGS...]        run CMD and profile it (and its children) until it exits\n"
 	    "  -F, --freq HZ           samples per second per CPU (default 99, 1..%u)\n"
-	    "  -d, --duration SECONDS  stop after this long\n"
+	    "  -d, --duration SECONDS  stop after this long (at most 10000000)\n"
 	    "  -o, --output FILE       .xprof (raw), .folded, .svg or .pb.gz; may repeat\n"
 	    "                          (default xprof.folded)\n"
 	    "  -e, --event NAME        cpu-clock (default), task-clock, cycles, instructions, ...\n"
@@ -123,30 +124,99 @@ static bool have_privileges(void)
 	return (eff & (1ull << CAP_BPF_BIT)) && (eff & (1ull << CAP_PERFMON_BIT));
 }
 
-/* Is cmd something execvp can run? Mirrors its PATH search. */
-static bool command_exists(const char *cmd)
+/*
+ * Can execvp run cmd? Mirrors its PATH search: 0, -ENOENT (no such file),
+ * -EACCES (a file that is not executable: execvp's answer too) or -EISDIR.
+ * A name found only as a non-executable file gives -EACCES, as in execvp.
+ */
+static int command_check(const char *cmd)
 {
 	const char *path, *p;
 	char buf[PATH_MAX];
+	struct stat st;
+	int found = -ENOENT;
 
-	if (strchr(cmd, '/'))
-		return access(cmd, X_OK) == 0;
+	if (strchr(cmd, '/')) {
+		if (stat(cmd, &st))
+			return -ENOENT;
+		if (S_ISDIR(st.st_mode))
+			return -EISDIR;
+		return S_ISREG(st.st_mode) && !access(cmd, X_OK) ? 0 : -EACCES;
+	}
 	path = getenv("PATH");
 	if (!path)
 		path = "/usr/local/bin:/usr/bin:/bin";
 	for (p = path;;) {
 		const char *e = strchr(p, ':');
 		size_t n = e ? (size_t)(e - p) : strlen(p);
-		struct stat st;
 
 		if (snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, n ? p : ".", cmd) <
 			(int)sizeof(buf) &&
-		    !stat(buf, &st) && S_ISREG(st.st_mode) && !access(buf, X_OK))
-			return true;
+		    !stat(buf, &st) && S_ISREG(st.st_mode)) {
+			if (!access(buf, X_OK))
+				return 0;
+			found = -EACCES;
+		}
 		if (!e)
-			return false;
+			return found;
 		p = e + 1;
 	}
+}
+
+/* The Threads: count of /proc/PID/status, 0 when unknown. */
+static unsigned long proc_threads(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned long n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %lu", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/*
+ * Why pid cannot be profiled, as a message for "xprof: pid N ...", or NULL:
+ * a zombie (it has exited and has no address space left) or a kernel thread
+ * (no user space at all). Both would run to the end with 0 samples.
+ * /proc/PID/stat: "pid (comm) state ppid pgrp session tty tpgid flags ...".
+ */
+static const char *pid_unprofilable(pid_t pid, char *comm, size_t len)
+{
+	char path[64], buf[1024];
+	unsigned long flags = 0;
+	const char *close_paren;
+	char state = 0;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL; /* gone or hidden: the recording will say so */
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	close_paren = strrchr(buf, ')'); /* comm may itself hold ')' */
+	if (!close_paren ||
+	    sscanf(close_paren + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+		return NULL;
+	const char *open_paren = strchr(buf, '(');
+	snprintf(comm, len, "%.*s", open_paren ? (int)(close_paren - open_paren - 1) : 0,
+		 open_paren ? open_paren + 1 : "");
+	if (flags & 0x00200000) /* PF_KTHREAD */
+		return "is a kernel thread: it has no user space to profile";
+	/* A leader that called pthread_exit() is 'Z' too, while its other threads run on. */
+	if ((state == 'Z' || state == 'X') && proc_threads(pid) <= 1)
+		return "has exited (a zombie its parent has not reaped): there is nothing left to "
+		       "profile";
+	return NULL;
 }
 
 struct child {
@@ -319,9 +389,12 @@ int cmd_record(int argc, char **argv)
 		}
 		case 'd':
 			o.duration = strtod(optarg, &end);
-			if (*end || !*optarg || !(o.duration > 0) || o.duration > 1e7) {
-				fprintf(stderr, "xprof: bad duration '%s'; give -d SECONDS (> 0)\n",
-					optarg);
+			if (*end || !*optarg || !(o.duration > 0) || o.duration > DURATION_MAX) {
+				fprintf(
+				    stderr,
+				    "xprof: bad duration '%s'; give -d SECONDS, more than 0 and at "
+				    "most %.0f (%d days)\n",
+				    optarg, DURATION_MAX, (int)(DURATION_MAX / 86400));
 				return 2;
 			}
 			break;
@@ -444,16 +517,31 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 	for (size_t i = 0; i < o.npids; i++) {
+		char comm[64];
+		const char *why;
+
 		if (kill(pids[i], 0) && errno == ESRCH) {
 			fprintf(stderr, "xprof: no process with pid %d; check the pid (ps -p %d)\n",
 				(int)pids[i], (int)pids[i]);
 			return 1;
 		}
+		why = pid_unprofilable(pids[i], comm, sizeof(comm));
+		if (why) {
+			fprintf(stderr, "xprof: pid %d (%s) %s\n", (int)pids[i], comm, why);
+			return 1;
+		}
 	}
-	if (cmd && !command_exists(cmd[0])) {
+	e = cmd ? command_check(cmd[0]) : 0;
+	if (e == -ENOENT) {
 		fprintf(stderr, "xprof: command not found: '%s'; check the name or give its path\n",
 			cmd[0]);
 		return 127;
+	}
+	if (e) {
+		/* 126, as a shell says for a command it found but cannot execute. */
+		fprintf(stderr, "xprof: '%s' is %s; give a program to run\n", cmd[0],
+			e == -EISDIR ? "a directory, not a program" : "not executable");
+		return 126;
 	}
 
 	/* The target string, for the file's header. */

@@ -24,7 +24,8 @@ static void report_usage(FILE *f)
 	    "usage: xprof report -i FILE [-o OUT]... [options]\n"
 	    "\n"
 	    "Unwinds and symbolizes a recording (.xprof, or perf.data from\n"
-	    "'perf record --call-graph dwarf') and writes outputs chosen by extension:\n"
+	    "'perf record --call-graph dwarf'; from 'perf record -g' or without -g, perf's\n"
+	    "own callchains as they are) and writes outputs chosen by extension:\n"
 	    "  .folded  folded stacks   .svg  flamegraph   .pb.gz  pprof   .txt  top table\n"
 	    "Without -o and --top, writes xprof.folded.\n"
 	    "\n"
@@ -101,6 +102,9 @@ static void print_summary(const struct xp_session_stats *st, const char *also,
 		pct(p, sizeof(p), st->status[UNW_OK_COMPLETE], n), why);
 	if (st->fp_used)
 		fprintf(stderr, ", %s via frame pointers", pct(p, sizeof(p), st->fp_used, n));
+	if (st->callchain)
+		fprintf(stderr, ", %s perf callchains (not unwound)",
+			pct(p, sizeof(p), st->callchain, n));
 	if (st->stale_files)
 		fprintf(stderr, ", %llu files changed since recording",
 			(unsigned long long)st->stale_files);
@@ -320,6 +324,13 @@ int cmd_report(int argc, char **argv)
 	}
 	if (verbose)
 		xp_session_describe(s, stderr);
+	if (!quiet && xp_session_stats(s)->callchain)
+		fprintf(stderr,
+			"xprof: '%s' has no stack copies: its stacks are perf's frame-pointer "
+			"callchains (-g), which lose callers of code built without frame pointers, "
+			"or the sampled function alone (no -g); 'perf record --call-graph dwarf' "
+			"gives complete stacks\n",
+			input);
 	if (!quiet)
 		print_summary(xp_session_stats(s), also, outs, nouts);
 	ret = 0;

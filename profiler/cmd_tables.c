@@ -7,6 +7,7 @@
  * entry (.symtab of the debug file or the file, else .dynsym), then a summary: entries, distinct
  * rules, bytes, the ratio to .eh_frame + .eh_frame_hdr and the unrepresentable rows by kind.
  */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "profiler/profiler_int.h"
@@ -162,6 +164,80 @@ static void syms_free(struct syms *ss)
 	free(ss->v);
 }
 
+/*
+ * Bytes an ELF64 file's own headers say it has: the ends of the program and
+ * section header tables, of every PT_LOAD's file image and of every section
+ * with file contents. 0 when the file is not ELF64 or its headers cannot be
+ * read (then the table generator says what is wrong).
+ */
+static uint64_t elf_extent(int fd)
+{
+	Elf64_Ehdr eh;
+	uint64_t end;
+
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64)
+		return 0;
+	end = sizeof(eh);
+	if (eh.e_phnum && eh.e_phentsize == sizeof(Elf64_Phdr)) {
+		uint64_t tab = eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr);
+
+		end = tab > end ? tab : end;
+		for (unsigned i = 0; i < eh.e_phnum; i++) {
+			Elf64_Phdr ph;
+
+			if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) !=
+			    (ssize_t)sizeof(ph))
+				break; /* the table itself is cut: end already covers it */
+			if (ph.p_type == PT_LOAD && ph.p_offset + ph.p_filesz > end)
+				end = ph.p_offset + ph.p_filesz;
+		}
+	}
+	/* e_shnum 0 with a section table: the count is in section 0 (> 0xff00 sections); rare,
+	 * and the table's first entry still bounds the file. */
+	if (eh.e_shoff && eh.e_shentsize == sizeof(Elf64_Shdr)) {
+		uint64_t n = eh.e_shnum ? eh.e_shnum : 1;
+		uint64_t tab = eh.e_shoff + n * sizeof(Elf64_Shdr);
+
+		end = tab > end ? tab : end;
+		for (uint64_t i = 0; i < n; i++) {
+			Elf64_Shdr sh;
+
+			if (pread(fd, &sh, sizeof(sh), (off_t)(eh.e_shoff + i * sizeof(sh))) !=
+			    (ssize_t)sizeof(sh))
+				break;
+			if (sh.sh_type != SHT_NOBITS && sh.sh_type != SHT_NULL &&
+			    sh.sh_offset + sh.sh_size > end)
+				end = sh.sh_offset + sh.sh_size;
+		}
+	}
+	return end;
+}
+
+/*
+ * A file shorter than its ELF headers say (a copy or download cut short):
+ * nothing read from it can be trusted to be whole, and the generator would
+ * blame missing unwind information. Prints the error and returns true.
+ */
+static bool refuse_truncated(const char *path)
+{
+	struct stat st;
+	uint64_t need;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false; /* the generator reports why it cannot be opened */
+	need = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? elf_extent(fd) : 0;
+	close(fd);
+	if (!need || need <= (uint64_t)st.st_size)
+		return false;
+	fprintf(stderr,
+		"xprof: '%s' is truncated: %lld bytes, but its ELF headers describe %" PRIu64
+		"; copy the whole file again\n",
+		path, (long long)st.st_size, need);
+	return true;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: xprof tables FILE [--addr ADDR] [--debug-file F] [--summary]\n"
@@ -238,6 +314,8 @@ int cmd_tables(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (refuse_truncated(path) || (debug && refuse_truncated(debug)))
+		return 1;
 	tab = unw_table_from_elf(path, debug, &st);
 	if (!tab) {
 		int e = errno;

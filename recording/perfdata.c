@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * perf.data reader: turns a `perf record --call-graph dwarf` file into
- * xprof's event model (profiler.h), so the report pipeline unwinds perf's
- * register and stack copies with xprof's own tables.
+ * xprof's event model (recording.h), so the report pipeline unwinds perf's
+ * register and stack copies with xprof's own tables. A file without stack
+ * copies (`perf record -g`, or no -g) yields perf's own callchain, or the
+ * sampled ip alone, marked XP_EV_SAMPLE_F_CALLCHAIN.
  *
  * The file is mapped read-only and parsed in memory; every size read from it
  * is checked against the bytes that are really there, so a corrupt or hostile
@@ -104,6 +106,7 @@ enum {
 
 #define MISC_CPUMODE_MASK  7u
 #define MISC_KERNEL	   1u
+#define MISC_USER	   2u
 #define MISC_GUEST_KERNEL  4u
 #define MISC_MMAP_DATA	   (1u << 13)
 #define MISC_COMM_EXEC	   (1u << 13)
@@ -113,6 +116,7 @@ enum {
 /* Callchain context markers (PERF_CONTEXT_*), as unsigned 64-bit values. */
 #define CTX_MAX	   ((uint64_t)-4095)
 #define CTX_KERNEL ((uint64_t)-128)
+#define CTX_USER   ((uint64_t)-512)
 
 /* Feature bits (HEADER_*) we read. */
 #define FEAT_BUILD_ID	2
@@ -121,6 +125,7 @@ enum {
 #define FEAT_BITS	256
 
 #define PD_KSTACK_MAX	512 /* kernel IPs kept per sample; PERF_MAX_STACK_DEPTH is 127 */
+#define PD_USTACK_MAX	512 /* user IPs of a callchain kept per sample */
 #define PD_WINDOW_SHIFT 24  /* 16 MiB windows of the data section, see window_release() */
 #define PD_PAGE		4096
 #define PD_PROT_EXEC	4 /* PROT_EXEC, spelled out so no header is needed for one bit */
@@ -182,6 +187,7 @@ struct pd_reader {
 	uint64_t data_off, data_end;
 	bool truncated;
 	uint64_t kstack[PD_KSTACK_MAX];
+	uint64_t ustack[PD_USTACK_MAX];
 	/* vDSO images already yielded, by build-id, and the buffers that hold them */
 	struct {
 		uint8_t id[XP_BUILD_ID_MAX];
@@ -882,7 +888,7 @@ static int do_sample(struct pd_reader *r, const struct pd_attr *a, const uint8_t
 		     uint32_t size, const char **why)
 {
 	struct cur c = {rec + 8, rec + size, false};
-	uint64_t t = a->sample_type, period = 0;
+	uint64_t t = a->sample_type, period = 0, ip = 0;
 	uint16_t misc = ld16(rec + 4);
 	struct xp_event ev;
 	struct xp_ev_sample *s = &ev.sample;
@@ -892,7 +898,7 @@ static int do_sample(struct pd_reader *r, const struct pd_attr *a, const uint8_t
 	if (t & S_IDENTIFIER)
 		cur_u64(&c);
 	if (t & S_IP)
-		cur_u64(&c);
+		ip = cur_u64(&c);
 	if (t & S_TID) {
 		uint64_t v = cur_u64(&c);
 		s->pid = (uint32_t)v;
@@ -929,18 +935,20 @@ static int do_sample(struct pd_reader *r, const struct pd_attr *a, const uint8_t
 		uint64_t nr = cur_u64(&c);
 		const uint8_t *ips =
 		    nr <= (uint64_t)(c.end - c.p) / 8 ? cur_skip(&c, 8 * nr) : NULL;
-		bool kernel = false;
+		uint64_t ctx = 0; /* the PERF_CONTEXT_* marker the entries follow */
 
 		if (!ips)
 			c.bad = true;
 		for (uint64_t i = 0; ips && i < nr; i++) {
-			uint64_t ip = ld64(ips + 8 * i);
-			if (ip >= CTX_MAX) {
-				kernel = ip == CTX_KERNEL;
+			uint64_t e = ld64(ips + 8 * i);
+			if (e >= CTX_MAX) {
+				ctx = e;
 				continue;
 			}
-			if (kernel && s->nkstack < PD_KSTACK_MAX)
-				r->kstack[s->nkstack++] = ip;
+			if (ctx == CTX_KERNEL && s->nkstack < PD_KSTACK_MAX)
+				r->kstack[s->nkstack++] = e;
+			else if (ctx == CTX_USER && s->nuser < PD_USTACK_MAX)
+				r->ustack[s->nuser++] = e;
 		}
 	}
 	if (t & S_RAW) {
@@ -995,8 +1003,29 @@ static int do_sample(struct pd_reader *r, const struct pd_attr *a, const uint8_t
 		}
 	}
 	uint32_t mode = misc & MISC_CPUMODE_MASK;
-	if (mode == MISC_KERNEL || mode == MISC_GUEST_KERNEL)
+	bool in_kernel = mode == MISC_KERNEL || mode == MISC_GUEST_KERNEL;
+	if (in_kernel)
 		s->flags |= XP_SAMPLE_F_IN_KERNEL;
+	if (!s->nsegs) {
+		/*
+		 * No stack copy (perf record -g, or no -g at all): what perf
+		 * walked itself is all there is. Without a callchain the
+		 * sampled ip is the one frame known, in the kernel or in user
+		 * space by the record's cpumode.
+		 */
+		s->flags |= XP_EV_SAMPLE_F_CALLCHAIN;
+		if (!(t & S_CALLCHAIN) && ip && in_kernel)
+			r->kstack[s->nkstack++] = ip;
+		else if (!(t & S_CALLCHAIN) && ip && mode == MISC_USER)
+			r->ustack[s->nuser++] = ip;
+		if (s->nuser) {
+			s->ustack = r->ustack;
+			if (a->slot[XP_REG_IP] < 0 || !regs)
+				s->regs[XP_REG_IP] = r->ustack[0];
+		}
+	} else {
+		s->nuser = 0; /* the stack copy is unwound; perf's user chain is not needed */
+	}
 	if (s->nkstack) {
 		s->flags |= XP_SAMPLE_F_KSTACK;
 		s->kstack = r->kstack;

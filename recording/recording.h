@@ -34,15 +34,30 @@ struct xp_ev_stack_seg {
 	uint32_t len;
 };
 
+/*
+ * xp_ev_sample.flags: the XP_SAMPLE_F_* bits of bpf/sample.h (bits 0..15), and
+ * these, which readers set (bits 16..31).
+ *
+ * XP_EV_SAMPLE_F_CALLCHAIN: the sample carries no stack copy to unwind; the
+ * recorder's own frame-pointer callchain (ustack, kstack) is its stack (perf
+ * record -g; without -g, ustack holds the sampled ip alone).
+ */
+#define XP_EV_SAMPLE_F_CALLCHAIN (1u << 31)
+
 struct xp_ev_sample {
 	uint64_t time_ns;
 	uint32_t pid, tid, cpu;
-	uint32_t flags; /* XP_SAMPLE_F_* from bpf/sample.h */
+	uint32_t flags; /* XP_SAMPLE_F_* from bpf/sample.h, XP_EV_SAMPLE_F_* */
 	uint64_t regs[XP_EV_NREGS];
 	uint32_t nsegs; /* 0..2: [0] at regs[SP], [1] the interrupted stack */
 	struct xp_ev_stack_seg segs[2];
 	uint32_t nkstack;
 	const uint64_t *kstack; /* kernel IPs, innermost first */
+	uint32_t nuser;		/* XP_EV_SAMPLE_F_CALLCHAIN only: entries of ustack */
+	const uint64_t *ustack; /* user IPs, innermost first: [0] the interrupted ip (exact),
+				   then return addresses as the recorder's frame-pointer walk
+				   found them (unchecked: a frame without a frame pointer is
+				   skipped or ends the chain) */
 	uint64_t period_ns;	/* time this sample stands for (1e9 / frequency) */
 	uint32_t stack_shared;	/* for display only: top bytes of segs[0] the file took from the
 				   thread's previous sample (.xprof v2); segs[0] is always whole */

@@ -14,12 +14,14 @@
 #include <elfutils/debuginfod.h>
 #include <elfutils/libdwelf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <gelf.h>
 #include <lzma.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -195,29 +197,148 @@ static bool try_debuglink(struct sym_session *s, struct sym_file *f, const char 
 }
 
 /*
+ * xprof's limits for one debuginfod query, used when the user has not set
+ * libdebuginfod's own variables (debuginfod-client-config(7)). Its defaults
+ * are a 90 s "commencing" timeout (tried three times: DEBUGINFOD_RETRY_LIMIT
+ * is 2), no limit on the whole download and none on its size: a server that
+ * drips a byte a second held a report for minutes, and a 300 MB reply filled
+ * the cache. A report waits at most this long for one file, and only once:
+ * after a timeout the server counts as down for the session.
+ */
+#define DBGD_TIMEOUT	 "10"	       /* s: at least 100 KiB within this time, or give up */
+#define DBGD_MAXTIME	 "60"	       /* s: a whole download, all retries included */
+#define DBGD_MAXSIZE	 "268435456"   /* bytes (256 MiB): Debian's largest -dbgsym files fit */
+#define DBGD_FIRST_BYTES (100 * 1024L) /* what DEBUGINFOD_TIMEOUT asks for */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The user's value of a DEBUGINFOD_* variable, else ours (set for libdebuginfod to read too). */
+static long dbgd_knob(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+
+	if (!v) {
+		/*
+		 * libdebuginfod 0.188 reads its limits from the environment at
+		 * every query and has no API for them; setenv is the only way
+		 * to hand it ours. Not overwriting keeps the user's choice.
+		 */
+		setenv(name, dflt, 0);
+		v = dflt;
+	}
+	return atol(v);
+}
+
+/*
+ * libdebuginfod calls this about once a second during a query (a: bytes
+ * received once a server answers, b: its announced size, 0 before). It
+ * enforces the limits where the library does not: its size cap trusts
+ * Content-Length (a reply without one is never cut), its timeout and
+ * maxtime restart with every retry. Non-zero cancels the query. (It takes
+ * the place of the progress display DEBUGINFOD_PROGRESS would give.)
+ */
+static int dbgd_progress(debuginfod_client *c, long a, long b)
+{
+	void *(*get_user_data)(debuginfod_client *);
+	struct sym_session *s;
+	void *lib;
+	double secs;
+
+	/*
+	 * The callback gets only the client; the session rides on it as user
+	 * data, read with a function of the library, which is loaded
+	 * RTLD_LOCAL: find it through the loaded library (RTLD_NOLOAD takes a
+	 * reference to it, dropped again; it is never unloaded anyway).
+	 */
+	lib = dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+	if (!lib)
+		return 0;
+	get_user_data = (void *(*)(debuginfod_client *))dlsym(lib, "debuginfod_get_user_data");
+	s = get_user_data ? get_user_data(c) : NULL;
+	dlclose(lib);
+	if (!s)
+		return 0;
+	secs = (double)(now_ns() - s->dbgd_start_ns) / 1e9;
+	/* b is 0 until a server answers; a is then the bytes received so far */
+	long got = b ? a : 0;
+
+	if (s->dbgd_maxsize > 0 && (got > s->dbgd_maxsize || b > s->dbgd_maxsize)) {
+		s->dbgd_cancel = -EFBIG;
+		return 1;
+	}
+	if ((s->dbgd_maxtime > 0 && secs > (double)s->dbgd_maxtime) ||
+	    (s->dbgd_timeout > 0 && secs > (double)s->dbgd_timeout && got < DBGD_FIRST_BYTES)) {
+		s->dbgd_cancel = -ETIME;
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * libdebuginfod pulls in libcurl, GnuTLS, Kerberos and LDAP: linking it
  * would cost every run ~5 ms of loading and constructors, more than a
  * cached report of a small recording. Like libdwfl, load it only when a
  * file actually needs it.
+ *
+ * RTLD_NODELETE: it is never unloaded. libcurl's global state, which
+ * libdebuginfod initializes and never cleans up (curl_global_init), lives
+ * in the library's memory: unloading it made ~107 KB unreachable, reported
+ * by LeakSanitizer on every run with DEBUGINFOD_URLS set.
  */
 static bool debuginfod_load(struct sym_session *s)
 {
-	s->dbgd_lib = dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_LOCAL);
+	s->dbgd_lib = dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (s->dbgd_lib) {
 		s->dbgd_begin =
 		    (debuginfod_client * (*)(void)) dlsym(s->dbgd_lib, "debuginfod_begin");
 		s->dbgd_find = (int (*)(debuginfod_client *, const unsigned char *, int,
 					char **))dlsym(s->dbgd_lib, "debuginfod_find_debuginfo");
 		s->dbgd_end = (void (*)(debuginfod_client *))dlsym(s->dbgd_lib, "debuginfod_end");
+		s->dbgd_set_progressfn =
+		    (void (*)(debuginfod_client *, debuginfod_progressfn_t))dlsym(
+			s->dbgd_lib, "debuginfod_set_progressfn");
+		s->dbgd_set_user_data = (void (*)(debuginfod_client *, void *))dlsym(
+		    s->dbgd_lib, "debuginfod_set_user_data");
+		s->dbgd_get_user_data =
+		    (void *(*)(debuginfod_client *))dlsym(s->dbgd_lib, "debuginfod_get_user_data");
+		s->dbgd_set_verbose_fd = (void (*)(debuginfod_client *, int))dlsym(
+		    s->dbgd_lib, "debuginfod_set_verbose_fd");
 	}
-	if (!s->dbgd_begin || !s->dbgd_find || !s->dbgd_end) {
+	if (!s->dbgd_begin || !s->dbgd_find || !s->dbgd_end || !s->dbgd_set_progressfn ||
+	    !s->dbgd_set_user_data || !s->dbgd_get_user_data) {
 		fprintf(stderr,
 			"xprof: DEBUGINFOD_URLS is set but libdebuginfod.so.1 cannot be loaded: "
 			"install libdebuginfod1 (or unset DEBUGINFOD_URLS)\n");
 		return false;
 	}
+	s->dbgd_timeout = dbgd_knob("DEBUGINFOD_TIMEOUT", DBGD_TIMEOUT);
+	s->dbgd_maxtime = dbgd_knob("DEBUGINFOD_MAXTIME", DBGD_MAXTIME);
+	s->dbgd_maxsize = dbgd_knob("DEBUGINFOD_MAXSIZE", DBGD_MAXSIZE);
 	s->dbgd = s->dbgd_begin();
-	return s->dbgd != NULL;
+	if (!s->dbgd)
+		return false;
+	s->dbgd_set_user_data(s->dbgd, s);
+	s->dbgd_set_progressfn(s->dbgd, dbgd_progress);
+	/*
+	 * libdebuginfod 0.188 writes some verbose lines without checking that
+	 * verbose output is on ("if (vfd)" with vfd -1, e.g. "using max size"),
+	 * and glibc's dprintf() to a bad fd leaks its 8 KiB buffer: once per
+	 * query. A real fd that discards them avoids it; DEBUGINFOD_VERBOSE
+	 * still gets stderr.
+	 */
+	if (!getenv("DEBUGINFOD_VERBOSE") && s->dbgd_set_verbose_fd) {
+		s->dbgd_null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		s->dbgd_null_open = s->dbgd_null_fd >= 0;
+		if (s->dbgd_null_open)
+			s->dbgd_set_verbose_fd(s->dbgd, s->dbgd_null_fd);
+	}
+	return true;
 }
 
 static bool try_debuginfod(struct sym_session *s, struct sym_file *f)
@@ -233,13 +354,20 @@ static bool try_debuginfod(struct sym_session *s, struct sym_file *f)
 	}
 	if (!s->dbgd || s->dbgd_down)
 		return false;
+	s->dbgd_start_ns = now_ns();
+	s->dbgd_cancel = 0;
 	int fd = s->dbgd_find(s->dbgd, f->build_id, (int)f->build_id_len, &path);
 
 	if (fd < 0) {
-		/* A server that cannot be reached costs a timeout per file:
-		 * after the first such failure, stop asking (ENOENT, "no such
-		 * build-id", is an answer and does not count). */
-		switch (-fd) {
+		/* A cancelled query returns -ENOENT; the callback knows why. */
+		int err = s->dbgd_cancel ? s->dbgd_cancel : fd;
+
+		/* A server that cannot be reached or is too slow costs a timeout per file:
+		 * after the first such failure, stop asking (ENOENT, "no such build-id", and
+		 * EFBIG, "too large", are answers and do not count). libdebuginfod says
+		 * ETIME for its own timeouts. */
+		switch (-err) {
+		case ETIME:
 		case ETIMEDOUT:
 		case ECONNREFUSED:
 		case ECONNRESET:
@@ -252,6 +380,7 @@ static bool try_debuginfod(struct sym_session *s, struct sym_file *f)
 		default:
 			break;
 		}
+		free(path);
 		return false;
 	}
 	close(fd);

@@ -98,6 +98,8 @@ void sym_session_free(struct sym_session *s)
 	sym_cache_release(&s->names);
 	if (s->dbgd)
 		s->dbgd_end(s->dbgd);
+	if (s->dbgd_null_open)
+		close(s->dbgd_null_fd);
 	if (s->dbgd_lib)
 		dlclose(s->dbgd_lib);
 	sym_arena_release(&s->arena);

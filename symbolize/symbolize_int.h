@@ -410,8 +410,20 @@ struct sym_session {
 	struct debuginfod_client *(*dbgd_begin)(void);
 	int (*dbgd_find)(struct debuginfod_client *, const unsigned char *, int, char **);
 	void (*dbgd_end)(struct debuginfod_client *);
+	void (*dbgd_set_progressfn)(struct debuginfod_client *,
+				    int (*)(struct debuginfod_client *, long, long));
+	void (*dbgd_set_user_data)(struct debuginfod_client *, void *);
+	void *(*dbgd_get_user_data)(struct debuginfod_client *);
+	void (*dbgd_set_verbose_fd)(struct debuginfod_client *, int);
+	int dbgd_null_fd; /* /dev/null as the client's verbose fd (debuginfo.c), if opened */
+	bool dbgd_null_open;
 	bool dbgd_tried;
 	bool dbgd_down; /* unreachable once: not asked again */
+	/* Limits of one query (debuginfo.c), from DEBUGINFOD_* or xprof's defaults; 0: none. */
+	long dbgd_timeout, dbgd_maxtime; /* seconds */
+	long dbgd_maxsize;		 /* bytes */
+	uint64_t dbgd_start_ns;		 /* CLOCK_MONOTONIC when the current query began */
+	int dbgd_cancel;		 /* why the progress callback stopped it: -ETIME, -EFBIG */
 
 	struct sym_frame unknown; /* "[unknown]" */
 	struct sym_frame kunknown;

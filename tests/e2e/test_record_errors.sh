@@ -21,10 +21,25 @@ expect 2 "bad --stack-size" "$XPROF" record --stack-size 100 -o "$T/x.xprof" -- 
 expect 2 "unknown output format" "$XPROF" record -o "$T/x.txt" -- true
 expect 2 "exactly one target" "$XPROF" record -o "$T/x.xprof"
 expect 2 "unknown event" "$XPROF" record -e nosuch -o "$T/x.xprof" -- true
+expect 2 "bad duration '1e9'; give -d SECONDS, more than 0 and at most 10000000" "$XPROF" record -d 1e9 -o "$T/x.xprof" -- true
 expect 1 "cannot write '/nonexistent/x.xprof'" "$XPROF" record -o /nonexistent/x.xprof -- true
 if [ "$(id -u)" = 0 ]; then
 	expect 1 "no process with pid" "$XPROF" record -p 2147483 -o "$T/x.xprof"
 	expect 127 "command not found: 'no-such-command-xp'" "$XPROF" record -o "$T/x.xprof" -- no-such-command-xp
+	expect 126 "'/etc/passwd' is not executable" "$XPROF" record -o "$T/x.xprof" -- /etc/passwd
+	expect 126 "'/etc' is a directory, not a program" "$XPROF" record -o "$T/x.xprof" -- /etc
+	# Nothing to sample: a kernel thread (kthreadd is always pid 2) and a zombie
+	# (a child its parent, exec'ed into sleep, never reaps).
+	expect 1 "pid 2 (kthreadd) is a kernel thread" "$XPROF" record -p 2 -o "$T/x.xprof"
+	( sleep 0.01 & echo $! >"$T/zpid"; exec sleep 30 ) &
+	zparent=$!
+	for _ in $(seq 1 100); do
+		[ -s "$T/zpid" ] && [ "$(awk '{print $3}' "/proc/$(cat "$T/zpid")/stat" 2>/dev/null)" = Z ] && break
+		sleep 0.05
+	done
+	zpid=$(cat "$T/zpid")
+	expect 1 "pid $zpid (sleep) has exited (a zombie" "$XPROF" record -p "$zpid" -o "$T/x.xprof"
+	kill "$zparent"; wait "$zparent" 2>/dev/null
 	if [ ! -e /sys/bus/event_source/devices/cpu ]; then
 		# No hardware PMU (a VM): -e cycles fails once sampling is set up; no file left behind.
 		expect 1 "cannot open the 'cycles' perf event.*try -e cpu-clock" "$XPROF" record -e cycles -o "$T/x.xprof" -- true

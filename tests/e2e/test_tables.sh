@@ -72,5 +72,11 @@ expect_error() { # pattern, args...
 expect_error "xprof: cannot read '$tmp/missing': No such file or directory" "$tmp/missing"
 expect_error "xprof: '/etc/passwd' is not an x86-64 ELF" /etc/passwd
 expect_error "xprof: '$tmp/nocfi' has no unwind information" "$tmp/nocfi"
+# cut short (a copy that did not finish): said so, not blamed on missing unwind information
+head -c 4096 "$XPROF_BUILD/progs/cfi_dbg.stripped" >"$tmp/cut"
+expect_error "xprof: '$tmp/cut' is truncated: 4096 bytes, but its ELF headers describe [0-9]*; copy the whole file again" "$tmp/cut"
+head -c $(($(stat -c %s "$LIBC") - 100)) "$LIBC" >"$tmp/libc-cut"
+expect_error "xprof: '$tmp/libc-cut' is truncated" "$tmp/libc-cut"
+expect_error "xprof: '$tmp/cut' is truncated" "$LIBC" --debug-file "$tmp/cut"
 "$XPROF" tables --addr zz "$LIBC" >/dev/null 2>&1 && fail "bad --addr accepted"
 echo "test_tables: ok"

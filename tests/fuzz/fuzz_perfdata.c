@@ -31,6 +31,8 @@ static int touch(void *ctx, const struct xp_event *ev)
 				*sum += ev->sample.segs[i].data[j];
 		for (uint32_t i = 0; i < ev->sample.nkstack; i++)
 			*sum += ev->sample.kstack[i];
+		for (uint32_t i = 0; i < ev->sample.nuser; i++)
+			*sum += ev->sample.ustack[i];
 		break;
 	case XP_EV_MMAP:
 		*sum += strlen(ev->mmap.path);

@@ -472,6 +472,9 @@ static void check_synthetic(uint64_t st)
 	assert_int_equal(e->sample.segs[0].len, 40); /* dyn_size, not size */
 	assert_int_equal(g->stack0[3], 39);
 	assert_true(e->sample.flags & XP_SAMPLE_F_STACK_SHORT);
+	/* a stack copy is unwound: perf's user callchain (0x400123) is not passed on */
+	assert_false(e->sample.flags & XP_EV_SAMPLE_F_CALLCHAIN);
+	assert_int_equal(e->sample.nuser, 0);
 
 	assert_int_equal(g->ev[4].type, XP_EV_FORK);
 	assert_int_equal(g->ev[4].task.pid, 100);
@@ -692,6 +695,166 @@ static void test_leaked_build_id_flag(void **state)
 	free(g);
 }
 
+/* ---- files without stack copies (perf record -g, or no -g) --------------- */
+
+/*
+ * One cpu-clock attr of sample_type st (no REGS_USER, no STACK_USER), and
+ * samples of pid 7: what perf record -g (CALLCHAIN) and plain perf record
+ * (IP only) write.
+ */
+static void nostack_begin(struct buf *b, uint64_t st)
+{
+	size_t attr;
+
+	memset(b, 0, sizeof(*b));
+	put(b, "PERFILE2", 8);
+	put64(b, 104);
+	put64(b, 128 + 16);
+	put(b, NULL, 104 - 24);
+	attr = b->len;
+	put(b, NULL, 128 + 16);
+	set32(b, attr, 1); /* PERF_TYPE_SOFTWARE, cpu-clock */
+	set32(b, attr + 4, 128);
+	set64(b, attr + 16, 999);
+	set64(b, attr + 24, st);
+	set64(b, attr + 40, 1ull << 10); /* freq */
+	set64(b, attr + 128, b->len);	 /* no ids: one attr needs none */
+	set64(b, 24, attr);
+	set64(b, 32, 128 + 16);
+	set64(b, 40, b->len);
+}
+
+static void nostack_sample(struct buf *b, uint64_t st, uint16_t misc, uint64_t ip, uint64_t time,
+			   const uint64_t *chain, int n)
+{
+	size_t at = rec_begin(b, 9, misc);
+
+	put64(b, ip);
+	put32(b, 7);
+	put32(b, 8);
+	put64(b, time);
+	put64(b, 1001001);
+	if (st & ST_CALLCHAIN) {
+		put64(b, (uint64_t)n);
+		for (int i = 0; i < n; i++)
+			put64(b, chain[i]);
+	}
+	rec_end(b, at);
+}
+
+static void nostack_end(struct buf *b)
+{
+	uint64_t data;
+
+	memcpy(&data, b->p + 40, 8);
+	set64(b, 48, b->len - data);
+}
+
+struct chains {
+	int n;
+	uint32_t flags[4], nuser[4], nkstack[4];
+	uint64_t ip[4], ustack[4][4], kstack[4][4];
+};
+
+static int chains_collect(void *ctx, const struct xp_event *ev)
+{
+	struct chains *c = ctx;
+	const struct xp_ev_sample *s = &ev->sample;
+
+	if (ev->type != XP_EV_SAMPLE || c->n == 4)
+		return 0;
+	c->flags[c->n] = s->flags;
+	c->nuser[c->n] = s->nuser;
+	c->nkstack[c->n] = s->nkstack;
+	c->ip[c->n] = s->regs[XP_REG_IP];
+	for (uint32_t i = 0; i < s->nuser && i < 4; i++)
+		c->ustack[c->n][i] = s->ustack[i];
+	for (uint32_t i = 0; i < s->nkstack && i < 4; i++)
+		c->kstack[c->n][i] = s->kstack[i];
+	c->n++;
+	return 0;
+}
+
+static void read_chains(const struct buf *b, struct chains *c)
+{
+	char path[] = "/tmp/test_perfdata.XXXXXX";
+	int fd = mkstemp(path);
+	const char *why = NULL;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, b->p, b->len), (ssize_t)b->len);
+	close(fd);
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(xp_perfdata_read(path, chains_collect, c, NULL, &why), 0);
+	unlink(path);
+}
+
+/* perf record -g: the user part of the callchain is the stack, marked as such. */
+static void test_fp_callchain(void **state)
+{
+	const uint64_t st = ST_IP | ST_TID | ST_TIME | ST_PERIOD | ST_CALLCHAIN;
+	const uint64_t user[] = {CTX_USER, 0x401010, 0x402020, 0x403030};
+	const uint64_t both[] = {
+	    CTX_KERNEL, 0xffffffff81000010ull, 0xffffffff81000020ull, CTX_USER, 0x401111, 0x402222};
+	struct buf b;
+	struct chains c;
+
+	(void)state;
+	nostack_begin(&b, st);
+	nostack_sample(&b, st, 2, 0x401010, 10, user, 4);	       /* in user space */
+	nostack_sample(&b, st, 1, 0xffffffff81000010ull, 20, both, 6); /* in a syscall */
+	nostack_end(&b);
+	read_chains(&b, &c);
+	assert_int_equal(c.n, 2);
+
+	assert_true(c.flags[0] & XP_EV_SAMPLE_F_CALLCHAIN);
+	assert_int_equal(c.nuser[0], 3);
+	assert_int_equal(c.ustack[0][0], 0x401010);
+	assert_int_equal(c.ustack[0][1], 0x402020);
+	assert_int_equal(c.ustack[0][2], 0x403030);
+	assert_int_equal(c.ip[0], 0x401010); /* ip is the sampled one, not 0 */
+	assert_int_equal(c.nkstack[0], 0);
+
+	assert_true(c.flags[1] & XP_EV_SAMPLE_F_CALLCHAIN);
+	assert_true(c.flags[1] & XP_SAMPLE_F_IN_KERNEL);
+	assert_true(c.flags[1] & XP_SAMPLE_F_KSTACK);
+	assert_int_equal(c.nkstack[1], 2); /* split at the markers */
+	assert_int_equal(c.kstack[1][0], 0xffffffff81000010ull);
+	assert_int_equal(c.kstack[1][1], 0xffffffff81000020ull);
+	assert_int_equal(c.nuser[1], 2);
+	assert_int_equal(c.ustack[1][0], 0x401111);
+	assert_int_equal(c.ustack[1][1], 0x402222);
+	assert_int_equal(c.ip[1], 0x401111); /* the user ip, not the kernel's */
+	free(b.p);
+}
+
+/* Plain perf record: the sampled ip is the one frame, user or kernel by cpumode. */
+static void test_ip_only(void **state)
+{
+	const uint64_t st = ST_IP | ST_TID | ST_TIME | ST_PERIOD;
+	struct buf b;
+	struct chains c;
+
+	(void)state;
+	nostack_begin(&b, st);
+	nostack_sample(&b, st, 2, 0x401234, 10, NULL, 0);
+	nostack_sample(&b, st, 1, 0xffffffff81000040ull, 20, NULL, 0);
+	nostack_end(&b);
+	read_chains(&b, &c);
+	assert_int_equal(c.n, 2);
+	assert_true(c.flags[0] & XP_EV_SAMPLE_F_CALLCHAIN);
+	assert_int_equal(c.nuser[0], 1);
+	assert_int_equal(c.ustack[0][0], 0x401234);
+	assert_int_equal(c.ip[0], 0x401234);
+	assert_int_equal(c.nkstack[0], 0);
+	assert_true(c.flags[1] & XP_EV_SAMPLE_F_CALLCHAIN);
+	assert_int_equal(c.nuser[1], 0);
+	assert_int_equal(c.nkstack[1], 1);
+	assert_int_equal(c.kstack[1][0], 0xffffffff81000040ull);
+	assert_true(c.flags[1] & XP_SAMPLE_F_KSTACK);
+	free(b.p);
+}
+
 static void test_open_errors(void **state)
 {
 	const char *why;
@@ -891,6 +1054,8 @@ int main(void)
 		cmocka_unit_test(test_killed_recording),
 		cmocka_unit_test(test_corruptions),
 		cmocka_unit_test(test_leaked_build_id_flag),
+		cmocka_unit_test(test_fp_callchain),
+		cmocka_unit_test(test_ip_only),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_real_recording),
 	};
