@@ -327,12 +327,36 @@ out:
 	free(old);
 }
 
+void sym_dwarf_flush(struct sym_dwarf *d)
+{
+	if (d && d->dirty && d->index_path && d->cus) {
+		index_save(d);
+		d->dirty = false;
+	}
+}
+
+size_t sym_dwarf_bytes(const struct sym_dwarf *d)
+{
+	size_t n;
+
+	if (!d)
+		return 0;
+	n = sizeof(*d) + d->ncus * sizeof(*d->cus) + d->nranges * sizeof(*d->ranges) + d->ix.len;
+	for (size_t i = 0; i < d->ncus; i++) {
+		const struct sym_cu_data *c = &d->cus[i].data;
+
+		if (d->cus[i].built)
+			n += c->niv * sizeof(*c->iv) + c->nrows * sizeof(*c->rows) +
+			     c->nnodes * sizeof(*c->nodes) + c->strs_len;
+	}
+	return n;
+}
+
 void sym_dwarf_free(struct sym_dwarf *d)
 {
 	if (!d)
 		return;
-	if (d->dirty && d->index_path && d->cus)
-		index_save(d);
+	sym_dwarf_flush(d);
 	for (size_t i = 0; i < d->ncus; i++) {
 		if (d->cus[i].built) {
 			free((void *)d->cus[i].data.iv);

@@ -149,6 +149,7 @@ out:
 
 void sym_perfmap_release(struct sym_perfmap *m)
 {
+	sym_arena_release(&m->arena);
 	free(m->start);
 	free(m->size);
 	free(m->name_off);
