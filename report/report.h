@@ -71,6 +71,14 @@ int rep_profile_add(struct rep_profile *p, const struct rep_sample_key *key, con
 
 uint64_t rep_profile_total(const struct rep_profile *p); /* samples added */
 
+/*
+ * When the profile was taken: time_ns the wall-clock (CLOCK_REALTIME) start
+ * in ns since the epoch, duration_ns its length (the recording's or the
+ * window's). pprof writes them as time_nanos and duration_nanos; 0 means
+ * unknown and is left out.
+ */
+void rep_profile_set_time(struct rep_profile *p, uint64_t time_ns, uint64_t duration_ns);
+
 struct rep_opts {
 	bool with_pid;	    /* folded root "comm-PID" (perf's stackcollapse --pid) */
 	bool with_tid;	    /* folded root "comm-PID/TID" */

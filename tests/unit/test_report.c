@@ -645,6 +645,37 @@ static void test_pprof_main_mapping(void **state)
 	free(gz);
 }
 
+/* time_nanos (9) and duration_nanos (10): written when known, left out when not. */
+static void test_pprof_time(void **state)
+{
+	struct fx *f = *state;
+	struct pprof pp;
+	struct pbf v;
+	char *gz = NULL;
+	size_t gzlen = 0;
+	FILE *mem;
+
+	add(f, "app", 1, 1, 3, 1, loc(f, "main"));
+	for (int known = 0; known < 2; known++) {
+		if (known)
+			rep_profile_set_time(f->p, 1765000000123456789ull, 2500000000ull);
+		mem = open_memstream(&gz, &gzlen);
+		assert_non_null(mem);
+		assert_int_equal(rep_write_pprof(f->p, NULL, mem), 0);
+		assert_int_equal(fclose(mem), 0);
+		pprof_load(&pp, gz, gzlen);
+		assert_int_equal(pb_get(pp.buf, pp.len, 9, 0, &v), known);
+		if (known)
+			assert_int_equal(v.v, 1765000000123456789ull);
+		assert_int_equal(pb_get(pp.buf, pp.len, 10, 0, &v), known);
+		if (known)
+			assert_int_equal(v.v, 2500000000ull);
+		free(pp.buf);
+		free(gz);
+		gz = NULL;
+	}
+}
+
 /* ---- SVG ------------------------------------------------------------------- */
 
 static void test_svg_escape(void **state)
@@ -812,6 +843,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_top_inline, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pprof, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pprof_main_mapping, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pprof_time, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_svg_escape, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_svg_tree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_svg_prune_inverted, setup, teardown),
