@@ -18,6 +18,16 @@
  * The per-sample path allocates nothing once warm: frames go into a session
  * buffer, unique (mapping, address) pairs are symbolized once and remembered
  * as report location ids in a hash table.
+ *
+ * Windows and expiry. The profile belongs to the current window: taking it
+ * (xp_session_window_take) hands it to the caller and forgets every id that
+ * pointed into it (the locs hash, each mapping's rep_id), while processes,
+ * mappings, modules and symbols stay. A process goes XP_EXIT_GRACE_NS of
+ * stream time after its EXIT (a sample may be read just after the EXIT of
+ * its process), a thread's name likewise; a module goes when the last
+ * mapping of it does, handing its unwind table and symbol file back to their
+ * caches, which keep what fits in opts.memory_limit, least recently used
+ * first. So memory follows what is alive, not what ever lived.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +48,8 @@
 
 struct module {
 	char *path;
+	uint64_t key;  /* in s->files */
+	unsigned refs; /* mappings of it, in every process */
 	uint8_t build_id[XP_BUILD_ID_MAX];
 	uint32_t build_id_len;
 	bool vdso;
@@ -46,7 +58,7 @@ struct module {
 	uint64_t seg_off[MAX_SEGS], seg_vaddr[MAX_SEGS], seg_filesz[MAX_SEGS];
 	const struct unw_table *table;
 	struct sym_file *sym;
-	struct module *next; /* session's list, for freeing */
+	struct module *prev, *next; /* session's list */
 };
 
 struct map {
@@ -62,7 +74,10 @@ struct map {
 
 struct proc {
 	uint32_t pid;
+	uint64_t last_ns; /* time of its last sample or mmap */
 	bool sampled;
+	uint64_t window;  /* s->window when it was last counted in wprocesses */
+	uint64_t exit_ns; /* time of its EXIT, 0 while alive */
 	struct map *maps; /* sorted by start, non-overlapping */
 	size_t nmaps, cap;
 };
@@ -73,6 +88,18 @@ struct hmap {
 	size_t cap, n; /* cap a power of two, n <= cap / 2 */
 };
 
+/* A thread's name; exit_ns: time of its EXIT, 0 while alive. */
+struct comm {
+	char name[XP_EV_COMM_LEN];
+	uint64_t exit_ns;
+};
+
+/* An EXIT waiting for its grace time to pass. */
+struct exit_ev {
+	uint32_t pid, tid;
+	uint64_t time_ns;
+};
+
 struct xp_session {
 	struct xp_session_opts opts;
 	struct sym_session *sym;
@@ -80,12 +107,27 @@ struct xp_session {
 	struct rep_profile *prof;
 	struct module *modules;
 	struct hmap procs; /* pid + 1 -> struct proc * */
-	struct hmap comms; /* tid + 1 -> index into comm_blob / 16 */
+	struct hmap comms; /* tid + 1 -> index into comm_blob */
 	struct hmap files; /* hash of (build-id or path) -> struct module * */
-	struct hmap locs;  /* hash of (mapping key, ip, trap) -> location id + 1 */
-	char (*comm_blob)[XP_EV_COMM_LEN];
+	struct hmap locs;  /* hash of (mapping key, ip, trap) -> location id + 1 (this window's) */
+	struct comm *comm_blob;
 	size_t ncomms, comm_cap;
-	uint8_t *vdso_image; /* recorded (or, for perf.data, this machine's) vDSO */
+	uint32_t *comm_free; /* slots of comm_blob freed by expiry, reused first */
+	size_t ncomm_free, comm_free_cap;
+	struct exit_ev *exits; /* ring of EXITs in arrival order */
+	size_t exit_head, nexits, exit_cap;
+	uint64_t now_ns;	    /* latest event time seen */
+	uint64_t next_trim_ns;	    /* stream time of the next cache trim (memory_limit) */
+	uint64_t window;	    /* windows taken so far */
+	uint64_t window_start_ns;   /* stream time the current window began (0: first event) */
+	uint64_t clock_ns, real_ns; /* one moment on the recording's clock and CLOCK_REALTIME */
+	uint64_t nprocs, nmodules;
+	uint64_t period_ns;		/* of the latest sample: a new window's profile gets it */
+	uint64_t first_ns;		/* time of the first event */
+	struct xp_session_stats wbase;	/* stats when the current window began */
+	struct xp_session_stats wstats; /* of the last window taken */
+	uint64_t wprocesses;		/* distinct processes sampled in this window */
+	uint8_t *vdso_image;		/* recorded (or, for perf.data, this machine's) vDSO */
 	size_t vdso_len;
 	struct xp_session_stats stats;
 	struct unw_frame frames[XP_MAX_FRAMES];
@@ -160,6 +202,47 @@ static int hmap_put(struct hmap *h, uint64_t key, uint64_t val)
 	return 0;
 }
 
+/* Remove key (backward-shift deletion keeps every probe chain whole). */
+static void hmap_del(struct hmap *h, uint64_t key)
+{
+	size_t i, j;
+
+	if (!h->cap)
+		return;
+	for (i = mix64(key) & (h->cap - 1);; i = (i + 1) & (h->cap - 1)) {
+		if (!h->keys[i])
+			return;
+		if (h->keys[i] == key)
+			break;
+	}
+	for (j = (i + 1) & (h->cap - 1); h->keys[j]; j = (j + 1) & (h->cap - 1)) {
+		size_t home = mix64(h->keys[j]) & (h->cap - 1);
+
+		/* Move j back to the hole at i unless its home lies in (i, j]. */
+		if (((j - home) & (h->cap - 1)) >= ((j - i) & (h->cap - 1))) {
+			h->keys[i] = h->keys[j];
+			h->vals[i] = h->vals[j];
+			i = j;
+		}
+	}
+	h->keys[i] = 0;
+	h->n--;
+}
+
+/* Empty the map; a large one is freed rather than kept at its peak size. */
+static void hmap_clear(struct hmap *h)
+{
+	if (h->cap > 4096) {
+		free(h->keys);
+		free(h->vals);
+		memset(h, 0, sizeof(*h));
+		return;
+	}
+	if (h->cap)
+		memset(h->keys, 0, h->cap * sizeof(*h->keys));
+	h->n = 0;
+}
+
 static void hmap_release(struct hmap *h)
 {
 	free(h->keys);
@@ -198,35 +281,74 @@ static struct proc *proc_get(struct xp_session *s, uint32_t pid, bool create)
 		free(p);
 		return NULL;
 	}
+	s->nprocs++;
 	return p;
 }
 
 static void comm_set(struct xp_session *s, uint32_t tid, const char *comm)
 {
+	char name[XP_EV_COMM_LEN];
 	uint64_t v;
 
+	/* comm may point into comm_blob (a fork copies the parent's): copy it before growing. */
+	snprintf(name, sizeof(name), "%s", comm);
 	if (!hmap_get(&s->comms, (uint64_t)tid + 1, &v)) {
-		if (s->ncomms == s->comm_cap) {
-			size_t ncap = s->comm_cap ? s->comm_cap * 2 : 64;
-			void *n = realloc(s->comm_blob, ncap * sizeof(*s->comm_blob));
-			if (!n)
-				return;
-			s->comm_blob = n;
-			s->comm_cap = ncap;
+		if (s->ncomm_free) {
+			v = s->comm_free[s->ncomm_free - 1];
+		} else {
+			if (s->ncomms == s->comm_cap) {
+				size_t ncap = s->comm_cap ? s->comm_cap * 2 : 64;
+				void *n = realloc(s->comm_blob, ncap * sizeof(*s->comm_blob));
+				if (!n)
+					return;
+				s->comm_blob = n;
+				s->comm_cap = ncap;
+			}
+			v = s->ncomms;
 		}
-		v = s->ncomms;
 		if (hmap_put(&s->comms, (uint64_t)tid + 1, v))
 			return;
-		s->ncomms++;
+		if (s->ncomm_free)
+			s->ncomm_free--;
+		else
+			s->ncomms++;
 	}
-	snprintf(s->comm_blob[v], XP_EV_COMM_LEN, "%s", comm);
+	memcpy(s->comm_blob[v].name, name, sizeof(name));
+	s->comm_blob[v].exit_ns = 0;
 }
 
 static const char *comm_get(const struct xp_session *s, uint32_t tid)
 {
 	uint64_t v;
 
-	return hmap_get(&s->comms, (uint64_t)tid + 1, &v) ? s->comm_blob[v] : NULL;
+	return hmap_get(&s->comms, (uint64_t)tid + 1, &v) ? s->comm_blob[v].name : NULL;
+}
+
+static struct comm *comm_entry(const struct xp_session *s, uint32_t tid)
+{
+	uint64_t v;
+
+	return hmap_get(&s->comms, (uint64_t)tid + 1, &v) ? &s->comm_blob[v] : NULL;
+}
+
+/* Forget thread tid's name; its slot is reused. */
+static void comm_del(struct xp_session *s, uint32_t tid)
+{
+	uint64_t v;
+
+	if (!hmap_get(&s->comms, (uint64_t)tid + 1, &v))
+		return;
+	if (s->ncomm_free == s->comm_free_cap) {
+		size_t ncap = s->comm_free_cap ? s->comm_free_cap * 2 : 64;
+		uint32_t *n = realloc(s->comm_free, ncap * sizeof(*n));
+
+		if (!n)
+			return; /* keep the name: it costs 24 bytes, a lost slot would too */
+		s->comm_free = n;
+		s->comm_free_cap = ncap;
+	}
+	hmap_del(&s->comms, (uint64_t)tid + 1);
+	s->comm_free[s->ncomm_free++] = (uint32_t)v;
 }
 
 /* ---- modules (mapped files) ---------------------------------------------- */
@@ -324,12 +446,19 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 		return NULL;
 	}
 	m->vdso = vdso;
+	m->key = key;
 	m->build_id_len = mm->build_id_len;
 	memcpy(m->build_id, mm->build_id, mm->build_id_len);
-	m->next = s->modules;
-	s->modules = m;
-	if (hmap_put(&s->files, key, (uintptr_t)m))
+	if (hmap_put(&s->files, key, (uintptr_t)m)) {
+		free(m->path);
+		free(m);
 		return NULL;
+	}
+	m->next = s->modules;
+	if (s->modules)
+		s->modules->prev = m;
+	s->modules = m;
+	s->nmodules++;
 
 	if (vdso) {
 		vdso_capture_own(s);
@@ -365,6 +494,40 @@ out:
 	return m;
 }
 
+/* A module no mapping uses any more: its table and symbols go back to their caches. */
+static void module_free(struct xp_session *s, struct module *m)
+{
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		s->modules = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	hmap_del(&s->files, m->key);
+	s->nmodules--;
+	if (m->vdso)
+		unw_table_free((struct unw_table *)m->table);
+	else
+		unw_cache_put(s->cache, m->table);
+	sym_file_put(s->sym, m->sym);
+	free(m->path);
+	free(m);
+}
+
+static void maps_ref(struct map *maps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (maps[i].mod)
+			maps[i].mod->refs++;
+}
+
+static void maps_unref(struct xp_session *s, struct map *maps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (maps[i].mod && !--maps[i].mod->refs)
+			module_free(s, maps[i].mod);
+}
+
 /* Load bias of a mapping at start with file offset pgoff: runtime address - vaddr. */
 static uint64_t module_bias(const struct module *m, uint64_t start, uint64_t pgoff)
 {
@@ -398,7 +561,7 @@ static int proc_reserve(struct proc *p, size_t n)
  * Insert m, trimming or splitting every mapping it overlaps. Rebuilds the
  * array: mmap events are rare next to samples, and this keeps it obvious.
  */
-static int proc_map_insert(struct proc *p, const struct map *m)
+static int proc_map_insert(struct xp_session *s, struct proc *p, const struct map *m)
 {
 	size_t cap = p->nmaps + 2; /* m itself, and one more if it splits a mapping */
 	struct map *out = malloc(cap * sizeof(*out));
@@ -438,6 +601,9 @@ static int proc_map_insert(struct proc *p, const struct map *m)
 	}
 	if (!placed)
 		out[n++] = *m;
+	/* New references first: a module in both arrays never drops to 0 on the way. */
+	maps_ref(out, n);
+	maps_unref(s, p->maps, p->nmaps);
 	free(p->maps);
 	p->maps = out;
 	p->nmaps = n;
@@ -484,6 +650,7 @@ static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
 	p = proc_get(s, mm->pid, true);
 	if (!p)
 		return -ENOMEM;
+	p->last_ns = mm->time_ns;
 	m.um.start = mm->start;
 	m.um.end = mm->start + mm->len;
 	m.rep_id = NO_REP_ID;
@@ -501,7 +668,7 @@ static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
 	} else {
 		m.path = "[anon]";
 	}
-	return proc_map_insert(p, &m);
+	return proc_map_insert(s, p, &m);
 }
 
 static int on_fork(struct xp_session *s, const struct xp_ev_task *t)
@@ -517,12 +684,15 @@ static int on_fork(struct xp_session *s, const struct xp_ev_task *t)
 	child = proc_get(s, t->pid, true);
 	if (!child)
 		return -ENOMEM;
+	child->exit_ns = 0;
+	maps_unref(s, child->maps, child->nmaps);
 	child->nmaps = 0; /* a reused pid starts over */
 	if (parent && parent->nmaps) {
 		if (proc_reserve(child, parent->nmaps))
 			return -ENOMEM;
 		memcpy(child->maps, parent->maps, parent->nmaps * sizeof(*child->maps));
 		child->nmaps = parent->nmaps;
+		maps_ref(child->maps, child->nmaps);
 	}
 	return 0;
 }
@@ -536,10 +706,90 @@ static void on_comm(struct xp_session *s, const struct xp_ev_comm *c)
 		return;
 	/* A new address space: only mappings made at or after the exec survive. */
 	size_t j = 0;
-	for (size_t i = 0; i < p->nmaps; i++)
-		if (p->maps[i].time_ns >= c->time_ns)
-			p->maps[j++] = p->maps[i];
+	for (size_t i = 0; i < p->nmaps; i++) {
+		struct map m = p->maps[i];
+
+		if (m.time_ns >= c->time_ns)
+			p->maps[j++] = m;
+		else
+			maps_unref(s, &m, 1);
+	}
 	p->nmaps = j;
+}
+
+static void proc_free(struct xp_session *s, struct proc *p)
+{
+	maps_unref(s, p->maps, p->nmaps);
+	hmap_del(&s->procs, (uint64_t)p->pid + 1);
+	sym_jit_forget(s->sym, p->pid);
+	s->nprocs--;
+	free(p->maps);
+	free(p);
+}
+
+static int exit_push(struct xp_session *s, uint32_t pid, uint32_t tid, uint64_t time_ns)
+{
+	if (s->nexits == s->exit_cap) {
+		size_t ncap = s->exit_cap ? s->exit_cap * 2 : 64;
+		struct exit_ev *n = malloc(ncap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		for (size_t i = 0; i < s->nexits; i++)
+			n[i] = s->exits[(s->exit_head + i) % s->exit_cap];
+		free(s->exits);
+		s->exits = n;
+		s->exit_cap = ncap;
+		s->exit_head = 0;
+	}
+	s->exits[(s->exit_head + s->nexits++) % s->exit_cap] =
+	    (struct exit_ev){.pid = pid, .tid = tid, .time_ns = time_ns};
+	return 0;
+}
+
+/*
+ * Forget what exited XP_EXIT_GRACE_NS or more before now: a thread's name,
+ * and at its leader's EXIT the process, unless one of its threads was still
+ * heard of since (the leader called pthread_exit(); then it waits for
+ * silence), or its pid started over (a FORK cleared exit_ns).
+ */
+static void expire(struct xp_session *s, uint64_t now)
+{
+	while (s->nexits) {
+		struct exit_ev e = s->exits[s->exit_head];
+		struct comm *c;
+		struct proc *p;
+
+		if (e.time_ns + XP_EXIT_GRACE_NS > now)
+			break;
+		s->exit_head = (s->exit_head + 1) % s->exit_cap;
+		s->nexits--;
+		c = comm_entry(s, e.tid);
+		if (c && c->exit_ns && c->exit_ns <= e.time_ns)
+			comm_del(s, e.tid);
+		if (e.pid != e.tid || !(p = proc_get(s, e.pid, false)) || !p->exit_ns)
+			continue;
+		if (p->last_ns > e.time_ns) {
+			/* Without memory to wait, let it go now. */
+			if (!exit_push(s, e.pid, e.pid, p->last_ns))
+				continue;
+		}
+		proc_free(s, p);
+	}
+}
+
+static int on_exit_ev(struct xp_session *s, const struct xp_ev_task *t)
+{
+	struct comm *c = comm_entry(s, t->tid);
+	struct proc *p;
+
+	if (c)
+		c->exit_ns = t->time_ns;
+	if (t->pid == t->tid && (p = proc_get(s, t->pid, false)))
+		p->exit_ns = t->time_ns;
+	else if (!c)
+		return 0; /* nothing to forget */
+	return exit_push(s, t->pid, t->tid, t->time_ns);
 }
 
 static int on_vdso(struct xp_session *s, const struct xp_ev_vdso *v)
@@ -743,17 +993,24 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 	if (filtered_out(&s->opts.filter, sm, comm))
 		return 0;
 	s->stats.kept++;
+	if (sm->period_ns)
+		s->period_ns = sm->period_ns;
 	if (!s->prof) {
-		s->prof = rep_profile_new(sm->period_ns ? sm->period_ns : 10101010);
+		s->prof = rep_profile_new(s->period_ns);
 		if (!s->prof)
 			return -ENOMEM;
 	}
 	p = proc_get(s, sm->pid, true);
 	if (!p)
 		return -ENOMEM;
+	p->last_ns = sm->time_ns;
 	if (!p->sampled) {
 		p->sampled = true;
 		s->stats.processes++;
+	}
+	if (p->window != s->window + 1) {
+		p->window = s->window + 1;
+		s->wprocesses++;
 	}
 	if (!p->nmaps)
 		s->stats.no_process++;
@@ -808,10 +1065,58 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 
 /* ---- the session --------------------------------------------------------- */
 
+uint64_t xp_event_time(const struct xp_event *ev)
+{
+	switch (ev->type) {
+	case XP_EV_SAMPLE:
+		return ev->sample.time_ns;
+	case XP_EV_MMAP:
+		return ev->mmap.time_ns;
+	case XP_EV_COMM:
+		return ev->comm.time_ns;
+	case XP_EV_FORK:
+	case XP_EV_EXIT:
+		return ev->task.time_ns;
+	case XP_EV_LOST:
+		return ev->lost.time_ns;
+	case XP_EV_VDSO:
+		break;
+	}
+	return 0;
+}
+
+/* Caches down to their share of opts.memory_limit; symbol indexes written back. */
+static void caches_trim(struct xp_session *s)
+{
+	size_t limit = s->opts.memory_limit;
+
+	/* Tables are small next to symbols and DWARF: a quarter of the budget. */
+	if (limit)
+		unw_cache_trim(s->cache, limit / 4);
+	sym_session_trim(s->sym, limit ? limit - limit / 4 : SIZE_MAX);
+}
+
+/* Stream time moves on: expire what exited long enough ago, trim caches once a second. */
+static void advance(struct xp_session *s, uint64_t t)
+{
+	if (!t || t <= s->now_ns)
+		return;
+	if (!s->first_ns)
+		s->first_ns = t;
+	s->now_ns = t;
+	if (s->nexits)
+		expire(s, t);
+	if (s->opts.memory_limit && t >= s->next_trim_ns) {
+		caches_trim(s);
+		s->next_trim_ns = t + 1000000000ull;
+	}
+}
+
 int xp_session_event(void *session, const struct xp_event *ev)
 {
 	struct xp_session *s = session;
 
+	advance(s, xp_event_time(ev));
 	switch (ev->type) {
 	case XP_EV_SAMPLE:
 		return on_sample(s, &ev->sample);
@@ -828,10 +1133,85 @@ int xp_session_event(void *session, const struct xp_event *ev)
 		s->stats.lost += ev->lost.count;
 		return 0;
 	case XP_EV_EXIT:
-		/* Mappings stay: samples read after the exit may still need them. */
-		return 0;
+		/* Not yet: samples read just after the exit may still need its mappings. */
+		return on_exit_ev(s, &ev->task);
 	}
 	return 0;
+}
+
+struct rep_profile *xp_session_window_take(struct xp_session *s, uint64_t end_ns)
+{
+	struct rep_profile *p = s->prof;
+	uint64_t start = s->window_start_ns ? s->window_start_ns : s->first_ns;
+
+	if (!p && !(p = rep_profile_new(s->period_ns))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	s->prof = NULL;
+	if (!end_ns)
+		end_ns = s->now_ns;
+	if (start && end_ns > start)
+		rep_profile_set_time(p, s->clock_ns ? s->real_ns + (start - s->clock_ns) : 0,
+				     end_ns - start);
+	/* Every id cached so far points into p: the next window starts its own. */
+	hmap_clear(&s->locs);
+	for (size_t i = 0; i < s->procs.cap; i++) {
+		if (s->procs.keys[i]) {
+			struct proc *pr = (struct proc *)(uintptr_t)s->procs.vals[i];
+
+			for (size_t j = 0; j < pr->nmaps; j++)
+				pr->maps[j].rep_id = NO_REP_ID;
+		}
+	}
+	advance(s, end_ns);
+	caches_trim(s);
+	if (s->opts.memory_limit)
+		s->next_trim_ns = s->now_ns + 1000000000ull;
+
+	/* Every count is a uint64_t: the window's are the differences. */
+	_Static_assert(sizeof(struct xp_session_stats) % sizeof(uint64_t) == 0, "stats layout");
+	s->wstats = s->stats;
+	uint64_t *w = (uint64_t *)&s->wstats;
+	const uint64_t *b = (const uint64_t *)&s->wbase;
+	for (size_t i = 0; i < sizeof(s->wstats) / sizeof(uint64_t); i++)
+		w[i] -= b[i];
+	s->wstats.processes = s->wprocesses;
+	s->wbase = s->stats;
+	s->wprocesses = 0;
+	s->window++;
+	s->window_start_ns = end_ns;
+	return p;
+}
+
+const struct xp_session_stats *xp_session_window_stats(const struct xp_session *s)
+{
+	return &s->wstats;
+}
+
+void xp_session_set_clock(struct xp_session *s, uint64_t time_ns, uint64_t real_ns)
+{
+	s->clock_ns = time_ns;
+	s->real_ns = real_ns;
+}
+
+void xp_session_memory(const struct xp_session *s, struct xp_session_mem *out)
+{
+	struct unw_cache_stats us;
+	struct sym_session_stats ss;
+
+	unw_cache_get_stats(s->cache, &us);
+	sym_session_get_stats(s->sym, &ss);
+	*out = (struct xp_session_mem){
+	    .processes = s->nprocs,
+	    .threads = s->comms.n,
+	    .modules = s->nmodules,
+	    .exits_pending = s->nexits,
+	    .tables = us.entries,
+	    .table_bytes = us.bytes,
+	    .sym_files = ss.files,
+	    .sym_bytes = ss.bytes,
+	};
 }
 
 struct xp_session *xp_session_new(const struct xp_session_opts *opts)
@@ -842,6 +1222,7 @@ struct xp_session *xp_session_new(const struct xp_session_opts *opts)
 		return NULL;
 	if (opts)
 		s->opts = *opts;
+	s->period_ns = 10101010; /* until a sample says: 99 Hz */
 	elf_version(EV_CURRENT);
 	/* Without a usable cache directory, tables are built in memory every run. */
 	if (!s->opts.no_cache)
@@ -878,6 +1259,7 @@ void xp_session_free(struct xp_session *s)
 			free(p);
 		}
 	}
+	/* The caches go below, whole: no need to hand tables and files back one by one. */
 	while (s->modules) {
 		struct module *m = s->modules;
 		s->modules = m->next;
@@ -886,6 +1268,8 @@ void xp_session_free(struct xp_session *s)
 		free(m->path);
 		free(m);
 	}
+	free(s->comm_free);
+	free(s->exits);
 	hmap_release(&s->procs);
 	hmap_release(&s->comms);
 	hmap_release(&s->files);
