@@ -166,6 +166,7 @@ int cmd_report(int argc, char **argv)
 	struct xp_session_opts so = {0};
 	struct rep_opts ro = {0};
 	struct xp_session *s = NULL;
+	struct xp_rec_info info = {0};
 	bool quiet = false, verbose = false;
 	char *end;
 	int c, err, ret = 1;
@@ -293,7 +294,7 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "xprof: cannot start the report: %s\n", strerror(errno));
 		return 1;
 	}
-	err = xp_recording_read(input, xp_session_event, s, NULL, &why);
+	err = xp_recording_read(input, xp_session_event, s, &info, &why);
 	if (err) {
 		if (err == -EINVAL && why)
 			fprintf(stderr, "xprof: '%s': %s\n", input, why);
@@ -306,6 +307,10 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "xprof: out of memory\n");
 		goto out;
 	}
+	/* pprof's time_nanos and duration_nanos; a cut-short recording has no end. */
+	rep_profile_set_time(
+	    prof, info.start_real_ns,
+	    info.end_time_ns > info.start_time_ns ? info.end_time_ns - info.start_time_ns : 0);
 	for (unsigned i = 0; i < nouts; i++) {
 		err = xp_report_write(prof, &ro, outs[i], &why);
 		if (err) {

@@ -122,6 +122,7 @@ enum {
 #define FEAT_BUILD_ID	2
 #define FEAT_CMDLINE	11
 #define FEAT_EVENT_DESC 12
+#define FEAT_CLOCK_DATA 29 /* perf record -k: the sample clock against CLOCK_REALTIME */
 #define FEAT_BITS	256
 
 #define PD_KSTACK_MAX	512 /* kernel IPs kept per sample; PERF_MAX_STACK_DEPTH is 127 */
@@ -198,7 +199,9 @@ struct pd_reader {
 	/* distinct pids for info->processes: open addressing, 0 = empty slot */
 	uint32_t *pids;
 	uint32_t pids_cap, npids;
-	uint64_t unknown_id;   /* records whose sample id matched no attr */
+	uint64_t unknown_id; /* records whose sample id matched no attr */
+	bool has_clock; /* HEADER_CLOCK_DATA: at clock_ns on the sample clock, real was real_ns */
+	uint64_t clock_ns, real_ns;
 	bool windowed;	       /* release the data section window by window */
 	uint32_t *window_left; /* per window: indexed records not yet yielded */
 	bool *window_mapped;   /* per window: populated since its last release */
@@ -629,6 +632,11 @@ static int features_read(struct pd_reader *r, const uint8_t *bitmap, uint64_t ta
 			feat_cmdline(r, off, size);
 		} else if (bit == FEAT_EVENT_DESC) {
 			feat_event_desc(r, off, size);
+		} else if (bit == FEAT_CLOCK_DATA && size >= 24 && ld32(r->buf + off) >= 1) {
+			/* u32 version, u32 clockid, u64 wall-clock ns, u64 clockid ns */
+			r->has_clock = true;
+			r->real_ns = ld64(r->buf + off + 8);
+			r->clock_ns = ld64(r->buf + off + 16);
 		}
 	}
 	return 0;
@@ -1435,6 +1443,9 @@ static int pd_parse(struct pd_reader *r, const char **why)
 	}
 	if (r->info) {
 		r->info->processes = r->npids;
+		if (r->has_clock && r->info->start_time_ns)
+			r->info->start_real_ns =
+			    r->real_ns + (r->info->start_time_ns - r->clock_ns);
 		/* as for .xprof: no end time tells a recording that was cut short */
 		if (r->truncated)
 			r->info->end_time_ns = 0;

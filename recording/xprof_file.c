@@ -792,6 +792,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 	info->stack_size = h.stack_size;
 	info->flags = h.flags;
 	info->start_time_ns = h.start_time_ns;
+	info->start_real_ns = h.start_real_ns;
 	copy_str(info->event, sizeof(info->event), h.event, sizeof(h.event));
 	copy_str(info->target, sizeof(info->target), h.target, sizeof(h.target));
 
