@@ -52,7 +52,7 @@ struct xp_session_opts {
 	const char *cache_dir; /* NULL: default cache root ($XDG_CACHE_HOME/xprof) */
 	bool no_cache;	       /* no on-disk caches: tables and symbols in memory only */
 	/*
-	 * Bytes the unwind tables (a quarter) and symbol data (the rest) of
+	 * Bytes the unwind tables (an eighth) and symbol data (the rest) of
 	 * files no live mapping uses may keep; least recently used go first,
 	 * at window boundaries and once a second of stream time. 0: keep all.
 	 */

@@ -1090,10 +1090,13 @@ static void caches_trim(struct xp_session *s)
 {
 	size_t limit = s->opts.memory_limit;
 
-	/* Tables are small next to symbols and DWARF: a quarter of the budget. */
+	/*
+	 * Tables are small next to symbols and DWARF (libc: a 118 KB table, MBs
+	 * of symbols and line tables): an eighth of the budget.
+	 */
 	if (limit)
-		unw_cache_trim(s->cache, limit / 4);
-	sym_session_trim(s->sym, limit ? limit - limit / 4 : SIZE_MAX);
+		unw_cache_trim(s->cache, limit / 8);
+	sym_session_trim(s->sym, limit ? limit - limit / 8 : SIZE_MAX);
 }
 
 /* Stream time moves on: expire what exited long enough ago, trim caches once a second. */
