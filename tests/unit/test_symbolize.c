@@ -707,6 +707,54 @@ static void assert_same_text(const char *want, const char *got)
 	}
 }
 
+/*
+ * A long-running session writes each symbol index back at sym_session_trim()
+ * (its window boundaries), not only when the file is closed: a second
+ * session started meanwhile answers from it without opening libdw.
+ */
+static void test_index_written_at_trim(void **state)
+{
+	(void)state;
+	struct addrs in;
+	char *dir = make_cache_dir();
+	struct sym_opts o = {.no_debuginfod = true, .cache_dir = dir};
+	struct sym_index_stats st;
+	struct sym_session *s = sym_session_new(&o), *s2;
+	const struct sym_frame *fr;
+
+	text_addrs(&in, prog("sym_target"), 200);
+	struct sym_file *f = sym_file_get(s, in.path, NULL, 0);
+
+	assert_non_null(f);
+	for (size_t i = 0; i < in.n; i++)
+		assert_true(sym_file_lookup(s, f, in.a[i], &fr) >= 1);
+	sym_session_index_stats(s, &st);
+	assert_true(st.cus_built > 0);
+	assert_int_equal(st.index_written, 0); /* nothing on disk yet */
+	sym_session_trim(s, SIZE_MAX);	       /* a window ends; f stays held */
+	sym_session_index_stats(s, &st);
+	assert_int_equal(st.index_written, 1);
+
+	s2 = sym_session_new(&o);
+	struct sym_file *f2 = sym_file_get(s2, in.path, NULL, 0);
+
+	assert_non_null(f2);
+	for (size_t i = 0; i < in.n; i++)
+		assert_true(sym_file_lookup(s2, f2, in.a[i], &fr) >= 1);
+	sym_session_index_stats(s2, &st);
+	assert_int_equal(st.index_loaded, 1);
+	assert_int_equal(st.dwarf_opened, 0);
+	/* Nothing new since: the next trim writes nothing. */
+	sym_session_trim(s, SIZE_MAX);
+	sym_session_index_stats(s, &st);
+	assert_int_equal(st.index_written, 1);
+	sym_session_free(s2);
+	sym_session_free(s);
+	free(in.a);
+	free(in.path);
+	rm_cache_dir(dir);
+}
+
 static void test_index_identical(void **state)
 {
 	(void)state;
@@ -1078,6 +1126,7 @@ int main(void)
 	    cmocka_unit_test(test_perfmap_parse_empty),
 	    cmocka_unit_test(test_index_loader),
 	    cmocka_unit_test(test_index_identical),
+	    cmocka_unit_test(test_index_written_at_trim),
 	    cmocka_unit_test(test_index_corrupt),
 	    cmocka_unit_test(test_index_lines_oracle),
 	};
