@@ -132,13 +132,7 @@ const struct xp_session_stats *xp_session_window_stats(const struct xp_session *
 /* Tie the recording's clock to CLOCK_REALTIME: time_ns on it was real_ns. */
 void xp_session_set_clock(struct xp_session *s, uint64_t time_ns, uint64_t real_ns);
 
+/* What the session holds now: processes, names, modules and the caches' bytes. */
 void xp_session_memory(const struct xp_session *s, struct xp_session_mem *out);
-
-/* Whether path names a format xprof writes: 0, or -EINVAL with *why. */
-int xp_report_check(const char *path, const char **why);
-
-/* Write a profile to path, the format chosen by its extension. 0 or -errno; *why for -EINVAL. */
-int xp_report_write(const struct rep_profile *p, const struct rep_opts *o, const char *path,
-		    const char **why);
 
 #endif /* XPROF_PIPELINE_H */

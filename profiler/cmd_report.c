@@ -277,7 +277,7 @@ int cmd_report(int argc, char **argv)
 		FILE *f;
 
 		/* Refuse a bad name before reading a large recording. */
-		if (xp_report_check(outs[i], &why)) {
+		if (rep_output_check(outs[i], &why)) {
 			fprintf(stderr, "xprof: '%s': %s\n", outs[i], why);
 			return 2;
 		}
@@ -312,7 +312,7 @@ int cmd_report(int argc, char **argv)
 	    prof, info.start_real_ns,
 	    info.end_time_ns > info.start_time_ns ? info.end_time_ns - info.start_time_ns : 0);
 	for (unsigned i = 0; i < nouts; i++) {
-		err = xp_report_write(prof, &ro, outs[i], &why);
+		err = rep_output_write(prof, &ro, outs[i], &why);
 		if (err) {
 			fprintf(stderr, "xprof: cannot write '%s': %s\n", outs[i],
 				err == -EINVAL && why ? why : strerror(-err));

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * report/: a profile (samples aggregated by unique stack) and its writers:
- * folded stacks, flamegraph SVG, pprof (.pb.gz) and a top-N text table.
+ * folded stacks, flamegraph SVG, pprof (.pb.gz) and a top-N text table,
+ * and the file writer that picks one by the output's extension.
  *
  * The model follows pprof's: mappings, functions, locations (an address in
  * a mapping, with one line per inlined frame) and samples (a stack of
@@ -93,5 +94,16 @@ int rep_write_folded(const struct rep_profile *p, const struct rep_opts *o, FILE
 int rep_write_svg(const struct rep_profile *p, const struct rep_opts *o, FILE *out);
 int rep_write_pprof(const struct rep_profile *p, const struct rep_opts *o, FILE *out); /* gzipped */
 int rep_write_top(const struct rep_profile *p, const struct rep_opts *o, FILE *out);
+
+/*
+ * Whether path names a format xprof writes, by its extension: .folded, .svg,
+ * .pb.gz (pprof), .txt (top). 0, or -EINVAL with *why a static message
+ * naming the formats.
+ */
+int rep_output_check(const char *path, const char **why);
+
+/* Write p to path in the format of its extension. 0 or -errno; *why for -EINVAL. */
+int rep_output_write(const struct rep_profile *p, const struct rep_opts *o, const char *path,
+		     const char **why);
 
 #endif /* XPROF_REPORT_H */

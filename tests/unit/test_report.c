@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <zlib.h>
@@ -676,6 +677,47 @@ static void test_pprof_time(void **state)
 	}
 }
 
+/* ---- the writer chosen by extension ----------------------------------------- */
+
+static void test_output_by_extension(void **state)
+{
+	struct fx *f = *state;
+	static const char *const good[] = {"a.folded", "dir/b.svg", "c.pb.gz", "d.txt"};
+	static const char *const bad[] = {"a.fold", "b.gz", "c", "d.svg.tmp"};
+	char path[] = "/tmp/rep_output_XXXXXX", file[64], got[4096];
+	const char *why = NULL;
+	struct rep_opts o = {0};
+	FILE *in;
+	size_t n;
+
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(rep_output_check(good[i], &why), 0);
+	for (size_t i = 0; i < 4; i++) {
+		why = NULL;
+		assert_int_equal(rep_output_check(bad[i], &why), -EINVAL);
+		assert_non_null(strstr(why, ".folded"));
+	}
+	add(f, "app", 1, 1, 3, 2, loc(f, "main"), loc(f, "work"));
+	assert_non_null(mkdtemp(path));
+	snprintf(file, sizeof(file), "%s/x.folded", path);
+	assert_int_equal(rep_output_write(f->p, &o, file, &why), 0);
+	in = fopen(file, "r");
+	assert_non_null(in);
+	n = fread(got, 1, sizeof(got) - 1, in);
+	got[n] = 0;
+	fclose(in);
+	char *want = run(rep_write_folded, f->p, &o);
+
+	assert_string_equal(got, want);
+	free(want);
+	assert_int_equal(rep_output_write(f->p, &o, "x.unknown", &why), -EINVAL);
+	snprintf(file, sizeof(file), "%s/missing/x.svg", path);
+	assert_int_equal(rep_output_write(f->p, &o, file, &why), -ENOENT);
+	snprintf(file, sizeof(file), "%s/x.folded", path);
+	unlink(file);
+	rmdir(path);
+}
+
 /* ---- SVG ------------------------------------------------------------------- */
 
 static void test_svg_escape(void **state)
@@ -844,6 +886,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pprof, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pprof_main_mapping, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pprof_time, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_output_by_extension, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_svg_escape, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_svg_tree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_svg_prune_inverted, setup, teardown),
