@@ -110,6 +110,7 @@ int cmd_info(int argc, char **argv)
 	struct xp_rec_info info;
 	bool dump = false;
 	const char *why = NULL;
+	char skipped[512];
 	int opt, err;
 
 	optind = 1;
@@ -140,6 +141,8 @@ int cmd_info(int argc, char **argv)
 				strerror(-err));
 		return 1;
 	}
+	if (xp_rec_info_skipped(&info, argv[optind], skipped, sizeof(skipped)))
+		fprintf(stderr, "xprof: %s\n", skipped);
 	printf("file: %s\n", argv[optind]);
 	printf("version: %u\n", info.version);
 	printf("event: %s\n", info.event);
@@ -148,7 +151,13 @@ int cmd_info(int argc, char **argv)
 	printf("target: %s\n", info.target);
 	printf("system wide: %s\n", info.flags & XP_REC_F_SYSTEM_WIDE ? "yes" : "no");
 	printf("kernel stacks: %s\n", info.flags & XP_REC_F_KERNEL_STACK ? "yes" : "no");
-	printf("complete: %s\n", info.end_time_ns ? "yes" : "no (truncated: record was killed)");
+	if (info.skip_why)
+		printf("complete: no (corrupt record at offset %" PRIu64 ", %" PRIu64
+		       " bytes skipped)\n",
+		       info.skip_offset, info.skip_bytes);
+	else
+		printf("complete: %s\n",
+		       info.end_time_ns ? "yes" : "no (truncated: record was killed)");
 	if (info.end_time_ns && info.end_time_ns >= info.start_time_ns)
 		printf("duration: %.3f s\n", (info.end_time_ns - info.start_time_ns) / 1e9);
 	printf("samples: %" PRIu64 "\n", info.samples);

@@ -162,6 +162,8 @@ int cmd_report(int argc, char **argv)
 	struct xp_session_opts so = {0};
 	struct rep_opts ro = {0};
 	struct xp_session *s = NULL;
+	struct xp_rec_info info;
+	char skipped[512];
 	bool quiet = false, verbose = false;
 	char *end;
 	int c, err, ret = 1;
@@ -289,7 +291,7 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "xprof: cannot start the report: %s\n", strerror(errno));
 		return 1;
 	}
-	err = xp_recording_read(input, xp_session_event, s, NULL, &why);
+	err = xp_recording_read(input, xp_session_event, s, &info, &why);
 	if (err) {
 		if (err == -EINVAL && why)
 			fprintf(stderr, "xprof: '%s': %s\n", input, why);
@@ -297,6 +299,9 @@ int cmd_report(int argc, char **argv)
 			fprintf(stderr, "xprof: cannot read '%s': %s\n", input, strerror(-err));
 		goto out;
 	}
+	/* A damaged or cut recording still reports its readable prefix; say what was left out. */
+	if (xp_rec_info_skipped(&info, input, skipped, sizeof(skipped)))
+		fprintf(stderr, "xprof: %s\n", skipped);
 	struct rep_profile *prof = xp_session_profile(s);
 	if (!prof) {
 		fprintf(stderr, "xprof: out of memory\n");

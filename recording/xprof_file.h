@@ -192,8 +192,12 @@ void xpf_writer_free(struct xpf_writer *w);
 
 /*
  * Parse an .xprof image in memory (8-byte aligned), calling fn per event.
- * Same contract as xp_recording_read(): a truncated tail yields the prefix
- * and 0; a corrupt or foreign image gives -EINVAL and *why. A SAMPLE's
+ * Same contract as xp_recording_read(): a truncated tail or a corrupt
+ * record yields the records before it and 0, with info->skip_* set; a
+ * foreign image or a bad header gives -EINVAL and *why. Records of types
+ * 1..8 must be exactly as long as their contents padded to 8 bytes (every
+ * writer makes them so), which catches most damage to a size field at the
+ * record itself. A SAMPLE's
  * segment 1 is always whole: shared bytes are filled in from the reader's
  * own copy of the thread's previous stack (so it may not point into buf).
  * pos, if not NULL, is set to the offset of each record before fn sees its
