@@ -208,6 +208,30 @@ int xp_procfs_maps(pid_t pid, uint64_t time_ns, struct xp_buildid_cache *c,
 	return err;
 }
 
+int xp_procfs_uid(pid_t pid, uint32_t *uid)
+{
+	char fname[64], line[256];
+	unsigned ruid, euid;
+	FILE *f;
+	int err = -EINVAL;
+
+	snprintf(fname, sizeof(fname), "/proc/%d/status", (int)pid);
+	f = fopen(fname, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		/* "Uid:\treal\teffective\tsaved\tfs": files are created with fsuid, which
+		 * follows the effective uid unless the process set it apart. */
+		if (sscanf(line, "Uid: %u %u", &ruid, &euid) == 2) {
+			*uid = euid;
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
 int xp_procfs_comm(pid_t pid, pid_t tid, char comm[XP_EV_COMM_LEN])
 {
 	char fname[64];

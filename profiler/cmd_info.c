@@ -87,6 +87,10 @@ static int dump_event(void *ctx, const struct xp_event *ev)
 		printf("lost time=%" PRIu64 " count=%" PRIu64 "\n", ev->lost.time_ns,
 		       ev->lost.count);
 		break;
+	case XP_EV_UID:
+		printf("uid time=%" PRIu64 " pid=%u uid=%u\n", ev->uid.time_ns, ev->uid.pid,
+		       ev->uid.uid);
+		break;
 	}
 	return 0;
 }

@@ -46,7 +46,10 @@ static void report_usage(FILE *f)
 	    "                          (default $XDG_CACHE_HOME/xprof)\n"
 	    "      --no-cache          build them in memory only\n"
 	    "  -v, --verbose           list every mapped file: build-id, unwind table, debuginfo\n"
-	    "  -q, --quiet             no summary line\n");
+	    "  -q, --quiet             no summary line\n"
+	    "\n"
+	    "JIT frames come from /tmp/perf-PID.map, read only if it is a regular file owned by\n"
+	    "root, the process's user or you and at most XPROF_PERF_MAP_MAX bytes (256 MiB).\n");
 }
 
 /* "1,2,3" into ids; 0 or -EINVAL. */
@@ -323,6 +326,7 @@ int cmd_report(int argc, char **argv)
 			goto out;
 		}
 	}
+	xp_session_warnings(s, stderr);
 	if (verbose)
 		xp_session_describe(s, stderr);
 	if (!quiet)

@@ -26,6 +26,7 @@ enum xp_ev_type {
 	XP_EV_EXIT, /* a process or thread ended */
 	XP_EV_VDSO, /* the vDSO's image, once per distinct image */
 	XP_EV_LOST, /* samples dropped before they reached the file */
+	XP_EV_UID,  /* the user a process runs as, read from /proc by the recorder */
 };
 
 struct xp_ev_stack_seg {
@@ -83,6 +84,13 @@ struct xp_ev_lost {
 	uint64_t count;
 };
 
+/* Whose process pid is, from time_ns on (its effective uid): a JIT map it wrote is owned by it. */
+struct xp_ev_uid {
+	uint64_t time_ns;
+	uint32_t pid;
+	uint32_t uid;
+};
+
 struct xp_event {
 	enum xp_ev_type type;
 	union {
@@ -92,6 +100,7 @@ struct xp_event {
 		struct xp_ev_task task;
 		struct xp_ev_vdso vdso;
 		struct xp_ev_lost lost;
+		struct xp_ev_uid uid;
 	};
 };
 

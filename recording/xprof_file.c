@@ -26,6 +26,7 @@ _Static_assert(sizeof(struct xpf_task) == XPF_TASK_SIZE, "xpf_task size");
 _Static_assert(sizeof(struct xpf_vdso) == XPF_VDSO_SIZE, "xpf_vdso size");
 _Static_assert(sizeof(struct xpf_lost) == XPF_LOST_SIZE, "xpf_lost size");
 _Static_assert(sizeof(struct xpf_end) == XPF_END_SIZE, "xpf_end size");
+_Static_assert(sizeof(struct xpf_uid) == XPF_UID_SIZE, "xpf_uid size");
 _Static_assert(XP_EV_NREGS == XP_NREGS, "event and sample register counts differ");
 
 static size_t pad8(size_t n)
@@ -149,6 +150,21 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap)
 		at = 0;
 		put_tail(p, &at, &r, sizeof(r));
 		put_tail(p, &at, ev->vdso.image, ev->vdso.len);
+		break;
+	}
+	case XP_EV_UID: {
+		struct xpf_uid r = {0};
+
+		need = sizeof(r);
+		if (need > cap)
+			return need;
+		r.hdr.type = XPF_REC_UID;
+		r.hdr.size = need;
+		r.time_ns = ev->uid.time_ns;
+		r.pid = ev->uid.pid;
+		r.uid = ev->uid.uid;
+		at = 0;
+		put_tail(p, &at, &r, sizeof(r));
 		break;
 	}
 	case XP_EV_LOST: {
@@ -948,6 +964,18 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			ev.lost.time_ns = l.time_ns;
 			ev.lost.count = l.count;
 			info->lost += l.count;
+			break;
+		}
+		case XPF_REC_UID: {
+			struct xpf_uid u;
+
+			if (rh.size != sizeof(u))
+				goto short_rec;
+			memcpy(&u, r, sizeof(u));
+			ev.type = XP_EV_UID;
+			ev.uid.time_ns = u.time_ns;
+			ev.uid.pid = u.pid;
+			ev.uid.uid = u.uid;
 			break;
 		}
 		case XPF_REC_END: {

@@ -51,6 +51,7 @@ enum xpf_rec_type {
 	XPF_REC_VDSO = 6,
 	XPF_REC_LOST = 7,
 	XPF_REC_END = 8,
+	XPF_REC_UID = 9,
 };
 
 struct xpf_rec {
@@ -138,6 +139,18 @@ struct xpf_lost {
 	uint64_t count;
 };
 #define XPF_LOST_SIZE 24
+
+/*
+ * The effective uid of process pid from time_ns on, read from /proc/PID/status when the
+ * recorder first saw the process and after each exec. Older readers skip it.
+ */
+struct xpf_uid {
+	struct xpf_rec hdr;
+	uint64_t time_ns;
+	uint32_t pid;
+	uint32_t uid;
+};
+#define XPF_UID_SIZE 24
 
 /* The last record of a complete file; a killed record has none. */
 struct xpf_end {

@@ -35,8 +35,8 @@ struct fixture {
 };
 
 struct seen {
-	int n[XP_EV_LOST + 1];
-	struct xp_event last[XP_EV_LOST + 1];
+	int n[XP_EV_UID + 1];
+	struct xp_event last[XP_EV_UID + 1];
 	uint8_t s1[300], s2[64];
 	uint64_t k[3];
 	char path[64];
@@ -153,6 +153,10 @@ static void write_file(struct fixture *f, int nsamples)
 	ev = (struct xp_event){.type = XP_EV_EXIT};
 	ev.task = (struct xp_ev_task){.time_ns = 3001, .pid = 43, .tid = 43};
 	assert_int_equal(xpf_writer_event(w, &ev), 0);
+
+	ev = (struct xp_event){.type = XP_EV_UID};
+	ev.uid = (struct xp_ev_uid){.time_ns = 3002, .pid = 42, .uid = 1234};
+	assert_int_equal(xpf_writer_event(w, &ev), 0);
 	assert_int_equal(xpf_writer_close(w, 4000, nsamples, 5, 0), 0);
 }
 
@@ -160,7 +164,7 @@ static int collect(void *ctx, const struct xp_event *ev)
 {
 	struct seen *s = ctx;
 
-	assert_true(ev->type >= XP_EV_SAMPLE && ev->type <= XP_EV_LOST);
+	assert_true(ev->type >= XP_EV_SAMPLE && ev->type <= XP_EV_UID);
 	s->n[ev->type]++;
 	s->last[ev->type] = *ev;
 	/* Event memory lives only during the callback: copy what the test checks. */
@@ -212,6 +216,10 @@ static void test_round_trip(void **state)
 	assert_int_equal(s.n[XP_EV_EXIT], 1);
 	assert_int_equal(s.n[XP_EV_VDSO], 1);
 	assert_int_equal(s.n[XP_EV_LOST], 1);
+	assert_int_equal(s.n[XP_EV_UID], 1);
+	assert_int_equal(s.last[XP_EV_UID].uid.time_ns, 3002);
+	assert_int_equal(s.last[XP_EV_UID].uid.pid, 42);
+	assert_int_equal(s.last[XP_EV_UID].uid.uid, 1234);
 
 	{
 		const struct xp_ev_sample *sm = &s.last[XP_EV_SAMPLE].sample;
@@ -841,6 +849,9 @@ static uint64_t ev_digest(const struct xp_event *ev)
 		break;
 	case XP_EV_LOST:
 		h = fnv(h, &ev->lost, sizeof(ev->lost));
+		break;
+	case XP_EV_UID:
+		h = fnv(h, &ev->uid, sizeof(ev->uid));
 		break;
 	}
 	return h;
