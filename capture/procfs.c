@@ -170,10 +170,15 @@ int xp_procfs_maps(pid_t pid, uint64_t time_ns, struct xp_buildid_cache *c,
 		path = line + n;
 		while (*path == ' ')
 			path++;
+		/*
+		 * Anonymous executable memory is JIT code: without its mapping, samples
+		 * there have no process mapping and never reach the perf map (perf names
+		 * it "//anon" too). [vsyscall] is the kernel's, the same in every process.
+		 */
 		if (!*path)
-			continue; /* anonymous executable memory (JIT): no file to read */
-		if (*path == '[' && strcmp(path, "[vdso]"))
-			continue; /* [vsyscall] and friends */
+			path = "//anon";
+		if (!strcmp(path, "[vsyscall]"))
+			continue;
 		m.time_ns = time_ns;
 		m.pid = m.tid = pid;
 		m.start = start;
