@@ -161,7 +161,8 @@ out:
 }
 
 /* Sets m->refused to "ignoring JIT map 'path': " and the reason; -EPERM, or -ENOMEM. */
-static int refuse(struct sym_perfmap *m, const char *path, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int refuse(struct sym_perfmap *m, const char *path,
+							const char *fmt, ...)
 {
 	char why[256];
 	va_list ap;
