@@ -207,15 +207,14 @@ void xpf_writer_free(struct xpf_writer *w);
  * Parse an .xprof image in memory (8-byte aligned), calling fn per event.
  * Same contract as xp_recording_read(): a truncated tail or a corrupt
  * record yields the records before it and 0, with info->skip_* set; a
- * foreign image or a bad header gives -EINVAL and *why. Records of types
- * 1..8 must be exactly as long as their contents padded to 8 bytes (every
- * writer makes them so), which catches most damage to a size field at the
- * record itself. A SAMPLE's
- * segment 1 is always whole: shared bytes are filled in from the reader's
- * own copy of the thread's previous stack (so it may not point into buf).
- * pos, if not NULL, is set to the offset of each record before fn sees its
- * event: everything before it is done with, so a caller that mapped the
- * file may give those pages back.
+ * foreign image or a bad header gives -EINVAL and *why. Records of the
+ * known types must be exactly as long as their contents padded to 8 bytes
+ * (every writer makes them so), which catches most damage to a size field
+ * at the record it hits. A SAMPLE's segment 1 is always whole: shared bytes
+ * are filled in from the reader's own copy of the thread's previous stack
+ * (so it may not point into buf). pos, if not NULL, is set to the offset of
+ * each record before fn sees its event: everything before it is done with,
+ * so a caller that mapped the file may give those pages back.
  */
 int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct xp_rec_info *info,
 		 const char **why, size_t *pos);
