@@ -38,11 +38,15 @@ int xp_build_id_read(struct xp_buildid_cache *c, const char *path, uint8_t *id, 
  * Call fn for every executable mapping in /proc/PID/maps, in address order,
  * with time_ns as its time and the build-id read from the file (through
  * /proc/PID/map_files when the path is not reachable, e.g. deleted). The
- * [vdso] mapping comes with path "[vdso]". 0, fn's non-zero value, or
- * -errno (-ENOENT: the process is gone).
+ * [vdso] mapping comes with path "[vdso]", anonymous executable memory (JIT
+ * code) with perf's "//anon", a named one ("[anon:...]") with its name.
+ * 0, fn's non-zero value, or -errno (-ENOENT: the process is gone).
  */
 int xp_procfs_maps(pid_t pid, uint64_t time_ns, struct xp_buildid_cache *c,
 		   int (*fn)(void *ctx, const struct xp_ev_mmap *m), void *ctx);
+
+/* The effective uid of pid (/proc/PID/status "Uid:"). 0, -errno, or -EINVAL if unreadable. */
+int xp_procfs_uid(pid_t pid, uint32_t *uid);
 
 /* /proc/PID/task/TID/comm into comm (NUL-terminated). 0 or -errno. */
 int xp_procfs_comm(pid_t pid, pid_t tid, char comm[XP_EV_COMM_LEN]);

@@ -162,6 +162,22 @@ static int stage_event(struct session *s, const struct xp_event *ev, uint64_t ti
 	return 0;
 }
 
+/*
+ * Whom pid runs as, staged at time: a report trusts the process's JIT map
+ * (/tmp/perf-PID.map) only if root or this user owns it. A process already
+ * gone is left out, and the report falls back to perf's rule.
+ */
+static int stage_uid(struct session *s, uint32_t pid, uint64_t time)
+{
+	struct xp_event ev = {.type = XP_EV_UID};
+
+	if (xp_procfs_uid((pid_t)pid, &ev.uid.uid))
+		return 0;
+	ev.uid.time_ns = time;
+	ev.uid.pid = pid;
+	return stage_event(s, &ev, time, false);
+}
+
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct session *s = ctx;
@@ -337,6 +353,12 @@ static int sb_record(struct session *s, const struct perf_event_header *h)
 		if (n >= XP_EV_COMM_LEN)
 			n = XP_EV_COMM_LEN - 1;
 		memcpy(ev.comm.comm, p + 8, n);
+		if (ev.comm.exec) {
+			/* An exec can change the user (setuid): read it again. */
+			int err = stage_event(s, &ev, time, false);
+
+			return err ? err : stage_uid(s, ids[0], time);
+		}
 		break;
 	}
 	case PERF_RECORD_FORK:
@@ -458,6 +480,9 @@ static int synth_process(void *ctx, pid_t pid)
 	if (pid == getpid())
 		return 0;
 	sy->pid = pid;
+	err = stage_uid(sy->s, pid, sy->time);
+	if (err)
+		return err;
 	err = xp_procfs_threads(pid, synth_thread, sy);
 	if (err && err != -ENOENT && err != -ESRCH)
 		return err;

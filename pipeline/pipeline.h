@@ -72,6 +72,9 @@ int xp_session_event(void *session, const struct xp_event *ev);
 int xp_session_lookup(struct xp_session *s, uint32_t pid, uint64_t addr, const char **path,
 		      uint64_t *bias);
 
+/* One "xprof: ..." line per input the session refused to trust (a JIT map another user wrote). */
+void xp_session_warnings(const struct xp_session *s, FILE *out);
+
 /* One line per mapped file: path, build-id, unwind table size, debuginfo source. */
 void xp_session_describe(const struct xp_session *s, FILE *out);
 

@@ -63,6 +63,8 @@ struct map {
 struct proc {
 	uint32_t pid;
 	bool sampled;
+	bool uid_known; /* the recording said whom it ran as (an UID event, or its parent's) */
+	uint32_t uid;
 	struct map *maps; /* sorted by start, non-overlapping */
 	size_t nmaps, cap;
 };
@@ -518,6 +520,9 @@ static int on_fork(struct xp_session *s, const struct xp_ev_task *t)
 	if (!child)
 		return -ENOMEM;
 	child->nmaps = 0; /* a reused pid starts over */
+	/* A child runs as its parent until an exec or setuid says otherwise. */
+	child->uid_known = parent && parent->uid_known;
+	child->uid = parent ? parent->uid : 0;
 	if (parent && parent->nmaps) {
 		if (proc_reserve(child, parent->nmaps))
 			return -ENOMEM;
@@ -669,7 +674,8 @@ static int user_location(struct xp_session *s, struct proc *p, const struct unw_
 	}
 	vaddr = sym_ip - m->um.bias;
 	if (!m->mod) {
-		n = sym_jit_lookup(s->sym, p->pid, sym_ip, &sf);
+		n = sym_jit_lookup(s->sym, p->pid, p->uid_known ? p->uid : SYM_UID_UNKNOWN, sym_ip,
+				   &sf);
 		err = n > 0 ? add_location(s, mapping, fr->ip, sf, n, id)
 			    : unknown_location(s, mapping, fr->ip, NULL, 0, id);
 	} else if (m->mod->stale || !m->mod->sym) {
@@ -830,6 +836,15 @@ int xp_session_event(void *session, const struct xp_event *ev)
 	case XP_EV_EXIT:
 		/* Mappings stay: samples read after the exit may still need them. */
 		return 0;
+	case XP_EV_UID: {
+		struct proc *p = proc_get(s, ev->uid.pid, true);
+
+		if (!p)
+			return -ENOMEM;
+		p->uid = ev->uid.uid;
+		p->uid_known = true;
+		return 0;
+	}
 	}
 	return 0;
 }
@@ -909,6 +924,14 @@ int xp_session_lookup(struct xp_session *s, uint32_t pid, uint64_t addr, const c
 	*path = m->path;
 	*bias = m->um.bias;
 	return 0;
+}
+
+void xp_session_warnings(const struct xp_session *s, FILE *out)
+{
+	const char *line;
+
+	for (size_t i = 0; (line = sym_session_refused(s->sym, i)); i++)
+		fprintf(out, "xprof: %s\n", line);
 }
 
 void xp_session_describe(const struct xp_session *s, FILE *out)

@@ -47,7 +47,10 @@ static void report_usage(FILE *f)
 	    "                          (default $XDG_CACHE_HOME/xprof)\n"
 	    "      --no-cache          build them in memory only\n"
 	    "  -v, --verbose           list every mapped file: build-id, unwind table, debuginfo\n"
-	    "  -q, --quiet             no summary line\n");
+	    "  -q, --quiet             no summary line\n"
+	    "\n"
+	    "JIT frames come from /tmp/perf-PID.map, read only if it is a regular file owned by\n"
+	    "root, the process's user or you and at most XPROF_PERF_MAP_MAX bytes (256 MiB).\n");
 }
 
 /* "1,2,3" into ids; 0 or -EINVAL. */
@@ -166,6 +169,8 @@ int cmd_report(int argc, char **argv)
 	struct xp_session_opts so = {0};
 	struct rep_opts ro = {0};
 	struct xp_session *s = NULL;
+	struct xp_rec_info info;
+	char skipped[512];
 	bool quiet = false, verbose = false;
 	char *end;
 	int c, err, ret = 1;
@@ -293,7 +298,7 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "xprof: cannot start the report: %s\n", strerror(errno));
 		return 1;
 	}
-	err = xp_recording_read(input, xp_session_event, s, NULL, &why);
+	err = xp_recording_read(input, xp_session_event, s, &info, &why);
 	if (err) {
 		if (err == -EINVAL && why)
 			fprintf(stderr, "xprof: '%s': %s\n", input, why);
@@ -301,6 +306,9 @@ int cmd_report(int argc, char **argv)
 			fprintf(stderr, "xprof: cannot read '%s': %s\n", input, strerror(-err));
 		goto out;
 	}
+	/* A damaged or cut recording still reports its readable prefix; say what was left out. */
+	if (xp_rec_info_skipped(&info, input, skipped, sizeof(skipped)))
+		fprintf(stderr, "xprof: %s\n", skipped);
 	struct rep_profile *prof = xp_session_profile(s);
 	if (!prof) {
 		fprintf(stderr, "xprof: out of memory\n");
@@ -322,6 +330,7 @@ int cmd_report(int argc, char **argv)
 			goto out;
 		}
 	}
+	xp_session_warnings(s, stderr);
 	if (verbose)
 		xp_session_describe(s, stderr);
 	if (!quiet && xp_session_stats(s)->callchain)

@@ -26,6 +26,7 @@ _Static_assert(sizeof(struct xpf_task) == XPF_TASK_SIZE, "xpf_task size");
 _Static_assert(sizeof(struct xpf_vdso) == XPF_VDSO_SIZE, "xpf_vdso size");
 _Static_assert(sizeof(struct xpf_lost) == XPF_LOST_SIZE, "xpf_lost size");
 _Static_assert(sizeof(struct xpf_end) == XPF_END_SIZE, "xpf_end size");
+_Static_assert(sizeof(struct xpf_uid) == XPF_UID_SIZE, "xpf_uid size");
 _Static_assert(XP_EV_NREGS == XP_NREGS, "event and sample register counts differ");
 
 static size_t pad8(size_t n)
@@ -149,6 +150,21 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap)
 		at = 0;
 		put_tail(p, &at, &r, sizeof(r));
 		put_tail(p, &at, ev->vdso.image, ev->vdso.len);
+		break;
+	}
+	case XP_EV_UID: {
+		struct xpf_uid r = {0};
+
+		need = sizeof(r);
+		if (need > cap)
+			return need;
+		r.hdr.type = XPF_REC_UID;
+		r.hdr.size = need;
+		r.time_ns = ev->uid.time_ns;
+		r.pid = ev->uid.pid;
+		r.uid = ev->uid.uid;
+		at = 0;
+		put_tail(p, &at, &r, sizeof(r));
 		break;
 	}
 	case XP_EV_LOST: {
@@ -678,8 +694,7 @@ static int tstacks_rebuild(struct tstacks *t, uint32_t tid, uint64_t sp, uint32_
 	if (!e && !shared)
 		return -ENOMEM;
 	if (shared && (!e || !e->len)) {
-		*why = "corrupt sample in .xprof (shares stack bytes, but its thread has no "
-		       "previous stack)";
+		*why = "a sample shares stack bytes, but its thread has no previous stack";
 		return -EINVAL;
 	}
 	if (top < sp) {
@@ -738,8 +753,7 @@ static int tstacks_rebuild(struct tstacks *t, uint32_t tid, uint64_t sp, uint32_
 	*out = len ? e->buf + e->cap - len : data;
 	return 0;
 bad_range:
-	*why = "corrupt sample in .xprof (shares a stack range its thread's previous sample does "
-	       "not cover)";
+	*why = "a sample shares a stack range its thread's previous sample does not cover";
 	return -EINVAL;
 }
 
@@ -759,6 +773,8 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 	struct xpf_header h;
 	struct pidset ps = {0};
 	struct tstacks ts = {0};
+	const char *bad = NULL; /* why the record at `at` is rejected; NULL: cut short */
+	uint32_t rtype = 0;
 	size_t at;
 	int err = 0;
 
@@ -802,13 +818,13 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 		bool emit = true;
 
 		memcpy(&rh, r, sizeof(rh));
+		rtype = rh.type;
 		if (rh.size < sizeof(rh) || rh.size % 8) {
-			*why = "corrupt record size in .xprof";
-			err = -EINVAL;
-			goto out;
+			bad = "corrupt record size";
+			goto skip;
 		}
 		if (rh.size > len - at)
-			break; /* a truncated tail: a killed record */
+			goto skip; /* a truncated tail: a killed record */
 		memset(&ev, 0, sizeof(ev));
 		switch (rh.type) {
 		case XPF_REC_SAMPLE: {
@@ -826,7 +842,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			/* Only the low stack_len - stack_shared bytes of segment 1 are stored. */
 			need = sizeof(s) + 8 * (size_t)s.nkstack + (s.stack_len - s.stack_shared) +
 			       (size_t)s.stack2_len;
-			if (need > rh.size)
+			if (pad8(need) != rh.size)
 				goto short_rec;
 			seg = r + sizeof(s) + 8 * (size_t)s.nkstack;
 			ev.type = XP_EV_SAMPLE;
@@ -847,7 +863,9 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 				 * thread may share it. */
 				err = tstacks_rebuild(&ts, s.tid, s.regs[XP_REG_SP], s.stack_len,
 						      s.stack_shared, seg, &ev.sample.segs[0].data,
-						      why);
+						      &bad);
+				if (err == -EINVAL)
+					goto skip;
 				if (err)
 					goto out;
 			}
@@ -874,7 +892,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			if (rh.size < sizeof(m))
 				goto short_rec;
 			memcpy(&m, r, sizeof(m));
-			if (m.path_len < 1 || m.path_len > rh.size - sizeof(m) ||
+			if (m.path_len < 1 || pad8(sizeof(m) + (size_t)m.path_len) != rh.size ||
 			    r[sizeof(m) + m.path_len - 1] != 0 || m.build_id_len > XP_BUILD_ID_MAX)
 				goto short_rec;
 			ev.type = XP_EV_MMAP;
@@ -894,7 +912,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 		case XPF_REC_COMM: {
 			struct xpf_comm c;
 
-			if (rh.size < sizeof(c))
+			if (rh.size != sizeof(c))
 				goto short_rec;
 			memcpy(&c, r, sizeof(c));
 			ev.type = XP_EV_COMM;
@@ -909,7 +927,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 		case XPF_REC_EXIT: {
 			struct xpf_task t;
 
-			if (rh.size < sizeof(t))
+			if (rh.size != sizeof(t))
 				goto short_rec;
 			memcpy(&t, r, sizeof(t));
 			ev.type = rh.type == XPF_REC_FORK ? XP_EV_FORK : XP_EV_EXIT;
@@ -928,7 +946,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			if (rh.size < sizeof(v))
 				goto short_rec;
 			memcpy(&v, r, sizeof(v));
-			if (v.len > rh.size - sizeof(v))
+			if (pad8(sizeof(v) + (size_t)v.len) != rh.size)
 				goto short_rec;
 			ev.type = XP_EV_VDSO;
 			ev.vdso.start = v.start;
@@ -939,7 +957,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 		case XPF_REC_LOST: {
 			struct xpf_lost l;
 
-			if (rh.size < sizeof(l))
+			if (rh.size != sizeof(l))
 				goto short_rec;
 			memcpy(&l, r, sizeof(l));
 			ev.type = XP_EV_LOST;
@@ -948,10 +966,22 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			info->lost += l.count;
 			break;
 		}
+		case XPF_REC_UID: {
+			struct xpf_uid u;
+
+			if (rh.size != sizeof(u))
+				goto short_rec;
+			memcpy(&u, r, sizeof(u));
+			ev.type = XP_EV_UID;
+			ev.uid.time_ns = u.time_ns;
+			ev.uid.pid = u.pid;
+			ev.uid.uid = u.uid;
+			break;
+		}
 		case XPF_REC_END: {
 			struct xpf_end e;
 
-			if (rh.size < sizeof(e))
+			if (rh.size != sizeof(e))
 				goto short_rec;
 			memcpy(&e, r, sizeof(e));
 			info->end_time_ns = e.end_time_ns;
@@ -972,10 +1002,23 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 		}
 		at += rh.size;
 	}
-	goto out;
+	if (at == len)
+		goto out;
+	goto skip; /* a tail shorter than a record header: cut */
 short_rec:
-	*why = "corrupt record in .xprof (sizes do not fit)";
-	err = -EINVAL;
+	bad = "sizes do not fit";
+skip:
+	/*
+	 * Keep everything before the first bad record and skip the rest. Records carry no
+	 * checksum and no sync marker, so once one is bad its size cannot be trusted either,
+	 * and whatever follows could be stack bytes read as records: there is no sound place
+	 * to resume. A cut tail (a killed record) ends the same way, with no reason.
+	 */
+	info->skip_offset = at;
+	info->skip_bytes = len - at;
+	info->skip_type = len - at >= sizeof(struct xpf_rec) ? rtype : 0;
+	info->skip_why = bad;
+	err = 0;
 out:
 	info->processes = ps.n;
 	free(ps.slot);

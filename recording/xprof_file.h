@@ -51,6 +51,7 @@ enum xpf_rec_type {
 	XPF_REC_VDSO = 6,
 	XPF_REC_LOST = 7,
 	XPF_REC_END = 8,
+	XPF_REC_UID = 9,
 };
 
 struct xpf_rec {
@@ -139,6 +140,18 @@ struct xpf_lost {
 };
 #define XPF_LOST_SIZE 24
 
+/*
+ * The effective uid of process pid from time_ns on, read from /proc/PID/status when the
+ * recorder first saw the process and after each exec. Older readers skip it.
+ */
+struct xpf_uid {
+	struct xpf_rec hdr;
+	uint64_t time_ns;
+	uint32_t pid;
+	uint32_t uid;
+};
+#define XPF_UID_SIZE 24
+
 /* The last record of a complete file; a killed record has none. */
 struct xpf_end {
 	struct xpf_rec hdr;
@@ -192,13 +205,16 @@ void xpf_writer_free(struct xpf_writer *w);
 
 /*
  * Parse an .xprof image in memory (8-byte aligned), calling fn per event.
- * Same contract as xp_recording_read(): a truncated tail yields the prefix
- * and 0; a corrupt or foreign image gives -EINVAL and *why. A SAMPLE's
- * segment 1 is always whole: shared bytes are filled in from the reader's
- * own copy of the thread's previous stack (so it may not point into buf).
- * pos, if not NULL, is set to the offset of each record before fn sees its
- * event: everything before it is done with, so a caller that mapped the
- * file may give those pages back.
+ * Same contract as xp_recording_read(): a truncated tail or a corrupt
+ * record yields the records before it and 0, with info->skip_* set; a
+ * foreign image or a bad header gives -EINVAL and *why. Records of the
+ * known types must be exactly as long as their contents padded to 8 bytes
+ * (every writer makes them so), which catches most damage to a size field
+ * at the record it hits. A SAMPLE's segment 1 is always whole: shared bytes
+ * are filled in from the reader's own copy of the thread's previous stack
+ * (so it may not point into buf). pos, if not NULL, is set to the offset of
+ * each record before fn sees its event: everything before it is done with,
+ * so a caller that mapped the file may give those pages back.
  */
 int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct xp_rec_info *info,
 		 const char **why, size_t *pos);

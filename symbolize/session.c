@@ -585,7 +585,27 @@ int sym_kernel_lookup(struct sym_session *s, uint64_t addr, const struct sym_fra
 	return 1;
 }
 
-static struct sym_perfmap *perfmap_get(struct sym_session *s, uint32_t pid)
+/* 256 MiB: the map of a large, long-running JVM or node process, with room to spare. */
+#define PERFMAP_MAX_DEFAULT (256ull << 20)
+
+static uint64_t perfmap_max(const struct sym_session *s)
+{
+	const char *env = getenv("XPROF_PERF_MAP_MAX");
+	char *end;
+	unsigned long long v;
+
+	if (s->opts.perfmap_max)
+		return s->opts.perfmap_max;
+	if (env && *env) {
+		errno = 0;
+		v = strtoull(env, &end, 10);
+		if (!errno && !*end && v)
+			return v;
+	}
+	return PERFMAP_MAX_DEFAULT;
+}
+
+static struct sym_perfmap *perfmap_get(struct sym_session *s, uint32_t pid, uint32_t uid)
 {
 	for (size_t i = 0; i < s->nperfmaps; i++)
 		if (s->perfmaps[i].pid == pid)
@@ -601,31 +621,32 @@ static struct sym_perfmap *perfmap_get(struct sym_session *s, uint32_t pid)
 	}
 	struct sym_perfmap *m = &s->perfmaps[s->nperfmaps];
 	char path[4096];
-	size_t len = 0;
 
 	memset(m, 0, sizeof(*m));
 	m->pid = pid;
+	m->uid = uid;
 	snprintf(path, sizeof(path), "%s/perf-%u.map",
 		 s->opts.perfmap_dir ? s->opts.perfmap_dir : "/tmp", pid);
-	char *text = sym_read_file(path, &len);
-
-	if (text) {
-		int err = sym_perfmap_parse(m, text, len);
-
-		free(text);
-		if (err == -ENOMEM)
-			return NULL;
-	} else if (errno == ENOMEM) {
+	if (sym_perfmap_load(m, path, uid, perfmap_max(s)) == -ENOMEM) {
+		sym_perfmap_release(m);
 		return NULL;
 	}
 	s->nperfmaps++;
 	return m;
 }
 
-int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint64_t addr,
+const char *sym_session_refused(const struct sym_session *s, size_t i)
+{
+	for (size_t k = 0; k < s->nperfmaps; k++)
+		if (s->perfmaps[k].refused && i-- == 0)
+			return s->perfmaps[k].refused;
+	return NULL;
+}
+
+int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint32_t uid, uint64_t addr,
 		   const struct sym_frame **frames)
 {
-	struct sym_perfmap *m = perfmap_get(s, pid);
+	struct sym_perfmap *m = perfmap_get(s, pid, uid);
 
 	if (!m)
 		return -ENOMEM;

@@ -25,7 +25,8 @@ struct sym_opts {
 	const char *debug_root;	 /* NULL: /usr/lib/debug */
 	const char *kallsyms;	 /* NULL: /proc/kallsyms */
 	const char *perfmap_dir; /* NULL: /tmp */
-	const char *cache_dir;	 /* on-disk caches under it; NULL: none */
+	uint64_t perfmap_max;  /* largest perf map read, bytes; 0: $XPROF_PERF_MAP_MAX or 256 MiB */
+	const char *cache_dir; /* on-disk caches under it; NULL: none */
 };
 
 /* sym_frame.flags */
@@ -85,13 +86,33 @@ int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
  */
 int sym_kernel_lookup(struct sym_session *s, uint64_t addr, const struct sym_frame **frames);
 
+/* sym_jit_lookup()'s uid when the recording does not say who ran the process. */
+#define SYM_UID_UNKNOWN UINT32_MAX
+
 /*
  * An address in anonymous executable memory of process pid: looked up in
  * perf-PID.map (JIT code). Same return convention; "[unknown]" if no map
  * covers it.
+ *
+ * The map names frames of a process, so it is read only if whoever wrote it
+ * could have run that code: it must be a regular file (opened with
+ * O_NOFOLLOW | O_NONBLOCK: no symlink, FIFO or device), owned by root, by
+ * uid (the user the process ran as, from the recording) or by the user
+ * running this (perf's rule, and the only one left when uid is
+ * SYM_UID_UNKNOWN), not writable by every user, and at most perfmap_max
+ * bytes. A refused map is as good as none; sym_session_refused() says why.
+ * The map of a pid is read once, with the uid of the first lookup.
  */
-int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint64_t addr,
+int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint32_t uid, uint64_t addr,
 		   const struct sym_frame **frames);
+
+/*
+ * The i-th JIT map the session refused to read (from 0), as one line for the
+ * user without a "xprof: " prefix ("ignoring JIT map '/tmp/perf-12.map':
+ * owned by uid 1001, ..."), or NULL past the last. Valid until
+ * sym_session_free().
+ */
+const char *sym_session_refused(const struct sym_session *s, size_t i);
 
 /*
  * Where the debuginfo of f came from, for `xprof report -v`: the file's own

@@ -345,9 +345,10 @@ void sym_ksyms_release(struct sym_ksyms *k);
 long sym_ksyms_find(const struct sym_ksyms *k, uint64_t addr);
 
 struct sym_perfmap {
-	uint32_t pid;
-	bool loaded;	 /* false: no map file */
-	uint64_t *start; /* sorted, unique */
+	uint32_t pid, uid; /* uid: whom the process ran as (SYM_UID_UNKNOWN) */
+	bool loaded;	   /* false: no map file, or refused */
+	char *refused;	   /* why it was not read, for sym_session_refused(); NULL if it was */
+	uint64_t *start;   /* sorted, unique */
 	uint64_t *size;
 	uint32_t *name_off;
 	struct sym_frame *frames;
@@ -357,6 +358,13 @@ struct sym_perfmap {
 
 /* Parses a perf map from memory: "START SIZE name" per line, hex. */
 int sym_perfmap_parse(struct sym_perfmap *m, const char *text, size_t len);
+/*
+ * Reads and parses the perf map at path if it may be trusted for a process
+ * of uid (see sym_jit_lookup()) and holds at most max bytes. 0 (read, or no
+ * file: m->loaded says which), -EPERM with m->refused set (not trusted, too
+ * large, unreadable), or -ENOMEM.
+ */
+int sym_perfmap_load(struct sym_perfmap *m, const char *path, uint32_t uid, uint64_t max);
 void sym_perfmap_release(struct sym_perfmap *m);
 long sym_perfmap_find(const struct sym_perfmap *m, uint64_t addr);
 

@@ -35,8 +35,8 @@ struct fixture {
 };
 
 struct seen {
-	int n[XP_EV_LOST + 1];
-	struct xp_event last[XP_EV_LOST + 1];
+	int n[XP_EV_UID + 1];
+	struct xp_event last[XP_EV_UID + 1];
 	uint8_t s1[300], s2[64];
 	uint64_t k[3];
 	char path[64];
@@ -153,6 +153,10 @@ static void write_file(struct fixture *f, int nsamples)
 	ev = (struct xp_event){.type = XP_EV_EXIT};
 	ev.task = (struct xp_ev_task){.time_ns = 3001, .pid = 43, .tid = 43};
 	assert_int_equal(xpf_writer_event(w, &ev), 0);
+
+	ev = (struct xp_event){.type = XP_EV_UID};
+	ev.uid = (struct xp_ev_uid){.time_ns = 3002, .pid = 42, .uid = 1234};
+	assert_int_equal(xpf_writer_event(w, &ev), 0);
 	assert_int_equal(xpf_writer_close(w, 4000, nsamples, 5, 0), 0);
 }
 
@@ -160,7 +164,7 @@ static int collect(void *ctx, const struct xp_event *ev)
 {
 	struct seen *s = ctx;
 
-	assert_true(ev->type >= XP_EV_SAMPLE && ev->type <= XP_EV_LOST);
+	assert_true(ev->type >= XP_EV_SAMPLE && ev->type <= XP_EV_UID);
 	s->n[ev->type]++;
 	s->last[ev->type] = *ev;
 	/* Event memory lives only during the callback: copy what the test checks. */
@@ -212,6 +216,10 @@ static void test_round_trip(void **state)
 	assert_int_equal(s.n[XP_EV_EXIT], 1);
 	assert_int_equal(s.n[XP_EV_VDSO], 1);
 	assert_int_equal(s.n[XP_EV_LOST], 1);
+	assert_int_equal(s.n[XP_EV_UID], 1);
+	assert_int_equal(s.last[XP_EV_UID].uid.time_ns, 3002);
+	assert_int_equal(s.last[XP_EV_UID].uid.pid, 42);
+	assert_int_equal(s.last[XP_EV_UID].uid.uid, 1234);
 
 	{
 		const struct xp_ev_sample *sm = &s.last[XP_EV_SAMPLE].sample;
@@ -309,6 +317,10 @@ static void test_truncated(void **state)
 		assert_int_equal(err, 0);
 		assert_int_equal(c.bad, 0);
 		assert_int_equal(c.samples, info.samples);
+		/* A cut, not damage: no reason, and what is skipped runs to the cut. */
+		assert_null(info.skip_why);
+		if (info.skip_bytes)
+			assert_int_equal(info.skip_offset + info.skip_bytes, cut);
 		assert_true(info.samples >= prev);
 		assert_true(info.samples <= 4);
 		assert_true(info.end_time_ns == 0 || cut == len);
@@ -323,24 +335,32 @@ struct corrupt_case {
 	size_t off;	 /* byte to overwrite */
 	uint32_t val;	 /* with this 32-bit value */
 	const char *why; /* substring of the reason */
+	size_t rec;	 /* 0: the header, the file is refused; else the bad record's offset */
 };
 
 static void test_corrupt(void **state)
 {
 	static const struct corrupt_case cases[] = {
-	    {"magic", 0, 0x46524550, "bad magic"},
-	    {"version", 8, 99, "version"},
-	    {"header size", 12, 13, "header size"},
-	    {"header size past end", 12, 1u << 30, "header size"},
-	    {"sample version", 44, 77, "sample version"},
-	    /* the first record (the vDSO) */
-	    {"record size 0", XPF_HEADER_SIZE + 4, 0, "record size"},
-	    {"record size odd", XPF_HEADER_SIZE + 4, 12, "record size"},
-	    {"vdso len", XPF_HEADER_SIZE + 16, 1000000, "sizes do not fit"},
-	    /* the second record (COMM, 48 bytes) shrunk below its fixed part */
-	    {"comm size", XPF_HEADER_SIZE + 128 + 4, 16, "sizes do not fit"},
+	    {"magic", 0, 0x46524550, "bad magic", 0},
+	    {"version", 8, 99, "version", 0},
+	    {"header size", 12, 13, "header size", 0},
+	    {"header size past end", 12, 1u << 30, "header size", 0},
+	    {"sample version", 44, 77, "sample version", 0},
+	    /* the first record (the vDSO): nothing before it, the header still read */
+	    {"record size 0", XPF_HEADER_SIZE + 4, 0, "record size", XPF_HEADER_SIZE},
+	    {"record size odd", XPF_HEADER_SIZE + 4, 12, "record size", XPF_HEADER_SIZE},
+	    {"vdso len", XPF_HEADER_SIZE + 16, 1000000, "sizes do not fit", XPF_HEADER_SIZE},
+	    {"vdso len one word short", XPF_HEADER_SIZE + 16, 100 - 8, "sizes do not fit",
+	     XPF_HEADER_SIZE},
+	    /* the second record (COMM, 48 bytes) shrunk below its fixed part, or grown: it
+	     * would swallow the next record */
+	    {"comm size", XPF_HEADER_SIZE + 128 + 4, 16, "sizes do not fit", XPF_HEADER_SIZE + 128},
+	    {"comm size grown", XPF_HEADER_SIZE + 128 + 4, 48 + 32, "sizes do not fit",
+	     XPF_HEADER_SIZE + 128},
 	};
 	struct fixture *f = *state;
+	struct xp_rec_info info;
+	struct seen seen;
 	uint8_t *buf;
 	size_t len;
 
@@ -354,9 +374,22 @@ static void test_corrupt(void **state)
 		assert_non_null(copy);
 		memcpy(copy, buf, len);
 		memcpy(copy + cases[i].off, &cases[i].val, 4);
-		err = xpf_read_mem(copy, len, NULL, NULL, NULL, &why, NULL);
-		if (err != -EINVAL || !why || !strstr(why, cases[i].why))
-			fail_msg("case '%s': err %d, why '%s'", cases[i].name, err, why ? why : "");
+		memset(&seen, 0, sizeof(seen));
+		err = xpf_read_mem(copy, len, collect, &seen, &info, &why, NULL);
+		if (!cases[i].rec) {
+			if (err != -EINVAL || !why || !strstr(why, cases[i].why))
+				fail_msg("case '%s': err %d, why '%s'", cases[i].name, err,
+					 why ? why : "");
+		} else if (err || !info.skip_why || !strstr(info.skip_why, cases[i].why) ||
+			   info.skip_offset != cases[i].rec ||
+			   info.skip_bytes != len - cases[i].rec ||
+			   seen.n[XP_EV_VDSO] != (cases[i].rec > XPF_HEADER_SIZE) ||
+			   seen.n[XP_EV_SAMPLE]) {
+			fail_msg("case '%s': err %d, skipped %" PRIu64 " bytes at %" PRIu64
+				 " '%s', %d vdso",
+				 cases[i].name, err, info.skip_bytes, info.skip_offset,
+				 info.skip_why ? info.skip_why : "", seen.n[XP_EV_VDSO]);
+		}
 		free(copy);
 	}
 	free(buf);
@@ -692,7 +725,7 @@ struct share_corrupt_case {
 
 /*
  * A shared range without a previous sample, or one it does not cover, is a
- * corrupt file; the samples before it are still delivered.
+ * corrupt record: the samples before it are delivered, the rest is skipped.
  */
 static void test_share_corrupt(void **state)
 {
@@ -705,8 +738,9 @@ static void test_share_corrupt(void **state)
 	    {"other tid", XPF_REC_SAMPLE, offsetof(struct xpf_sample, tid), 7, "no previous stack"},
 	    {"after its thread's exit", XPF_REC_EXIT, offsetof(struct xpf_task, tid), -8,
 	     "no previous stack"},
+	    /* sharing more leaves fewer bytes stored than the record holds */
 	    {"more than the last covers", XPF_REC_SAMPLE, offsetof(struct xpf_sample, stack_shared),
-	     200, "does not cover"},
+	     200, "sizes do not fit"},
 	    {"top above the last one", XPF_REC_SAMPLE, offsetof(struct xpf_sample, regs[XP_REG_SP]),
 	     8, "does not cover"},
 	    {"more than the segment", XPF_REC_SAMPLE, offsetof(struct xpf_sample, stack_shared),
@@ -714,6 +748,7 @@ static void test_share_corrupt(void **state)
 	};
 	struct fixture *f = *state;
 	struct share_log log = {0};
+	struct xp_rec_info info;
 	uint8_t *buf;
 	size_t len;
 
@@ -749,9 +784,12 @@ static void test_share_corrupt(void **state)
 		}
 		log.seen = 0;
 		log.bad = 0;
-		err = xpf_read_mem(copy, len, share_check, &log, NULL, &why, NULL);
-		if (err != -EINVAL || !why || !strstr(why, c->why))
-			fail_msg("case '%s': err %d, why '%s'", c->name, err, why ? why : "");
+		err = xpf_read_mem(copy, len, share_check, &log, &info, &why, NULL);
+		if (err || !info.skip_why || !strstr(info.skip_why, c->why) ||
+		    info.skip_offset != find_rec(buf, len, XPF_REC_SAMPLE, 1) ||
+		    info.skip_type != XPF_REC_SAMPLE)
+			fail_msg("case '%s': err %d, skipped at %" PRIu64 " '%s'", c->name, err,
+				 info.skip_offset, info.skip_why ? info.skip_why : "");
 		if (log.seen != 1 || log.bad)
 			fail_msg("case '%s': %zu samples before the corrupt one, %" PRIu64 " bad",
 				 c->name, log.seen, log.bad);
@@ -759,6 +797,167 @@ static void test_share_corrupt(void **state)
 	}
 	free(buf);
 	share_log_free(&log);
+}
+
+/* ---- damage: single-byte flips ---------------------------------------------- */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* Everything a consumer can see of an event, hashed: its fields and every byte it points to. */
+static uint64_t ev_digest(const struct xp_event *ev)
+{
+	uint64_t h = fnv(0xcbf29ce484222325ull, &ev->type, sizeof(ev->type));
+
+	switch (ev->type) {
+	case XP_EV_SAMPLE: {
+		const struct xp_ev_sample *sm = &ev->sample;
+
+		h = fnv(h, &sm->time_ns, sizeof(sm->time_ns));
+		h = fnv(h, &sm->pid, 4 * 4);
+		h = fnv(h, sm->regs, sizeof(sm->regs));
+		h = fnv(h, &sm->nsegs, sizeof(sm->nsegs));
+		for (uint32_t i = 0; i < sm->nsegs; i++) {
+			h = fnv(h, &sm->segs[i].start, 8);
+			h = fnv(h, &sm->segs[i].len, 4);
+			h = fnv(h, sm->segs[i].data, sm->segs[i].len);
+		}
+		h = fnv(h, sm->kstack, 8 * (size_t)sm->nkstack);
+		h = fnv(h, &sm->period_ns, 8);
+		break;
+	}
+	case XP_EV_MMAP:
+		h = fnv(h, &ev->mmap, offsetof(struct xp_ev_mmap, path));
+		h = fnv(h, ev->mmap.path, strlen(ev->mmap.path));
+		break;
+	case XP_EV_VDSO:
+		h = fnv(h, &ev->vdso.start, 8);
+		h = fnv(h, ev->vdso.image, ev->vdso.len);
+		break;
+	case XP_EV_COMM:
+		h = fnv(h, &ev->comm, sizeof(ev->comm));
+		break;
+	case XP_EV_FORK:
+	case XP_EV_EXIT:
+		h = fnv(h, &ev->task, sizeof(ev->task));
+		break;
+	case XP_EV_LOST:
+		h = fnv(h, &ev->lost, sizeof(ev->lost));
+		break;
+	case XP_EV_UID:
+		h = fnv(h, &ev->uid, sizeof(ev->uid));
+		break;
+	}
+	return h;
+}
+
+#define FLIP_MAX_EV 64
+
+struct flip_log {
+	size_t pos; /* xpf_read_mem sets it to each record's offset */
+	size_t n;
+	uint64_t digest[FLIP_MAX_EV];
+	size_t off[FLIP_MAX_EV]; /* the record each event came from */
+	uint64_t touched;
+};
+
+static int flip_collect(void *ctx, const struct xp_event *ev)
+{
+	struct flip_log *l = ctx;
+
+	if (l->n < FLIP_MAX_EV) {
+		l->digest[l->n] = ev_digest(ev);
+		l->off[l->n] = l->pos;
+	}
+	l->n++;
+	return 0;
+}
+
+/*
+ * One flipped byte anywhere in the records must never cost the records
+ * before it: the read returns 0, every event whose record lies wholly before
+ * the flipped byte arrives unchanged and in order, and a stop is reported as
+ * running to the end of the file. Every byte, three ways each; under ASan a
+ * length the reader trusted too far shows up as well.
+ */
+static void test_byte_flips(void **state)
+{
+	static const uint8_t flips[] = {0x01, 0x80, 0xff};
+	struct fixture *f = *state;
+	struct flip_log ref = {0};
+	struct xp_rec_info info;
+	const char *why = NULL;
+	uint64_t reads = 0, stopped = 0, lost_before = 0;
+	size_t len, hdr_refused = 0;
+	uint8_t *buf, *copy;
+
+	write_file(f, 6); /* version 2: samples 2..6 share their stack top with the one before */
+	buf = slurp(f->path, &len);
+	assert_int_equal(xpf_read_mem(buf, len, flip_collect, &ref, &info, &why, &ref.pos), 0);
+	assert_true(ref.n <= FLIP_MAX_EV);
+	assert_int_equal(info.skip_bytes, 0);
+	copy = malloc(len);
+	assert_non_null(copy);
+	for (size_t i = 0; i < len; i++) {
+		for (size_t k = 0; k < sizeof(flips); k++) {
+			struct flip_log got = {0};
+			size_t before = 0;
+			int err;
+
+			memcpy(copy, buf, len);
+			copy[i] ^= flips[k];
+			why = NULL;
+			err = xpf_read_mem(copy, len, flip_collect, &got, &info, &why, &got.pos);
+			reads++;
+			if (i < XPF_HEADER_SIZE) {
+				/* the header: read as is (a name, a time) or refused with a reason
+				 */
+				if (err) {
+					assert_int_equal(err, -EINVAL);
+					assert_non_null(why);
+					hdr_refused++;
+				}
+				continue;
+			}
+			if (err)
+				fail_msg("flip 0x%02x at %zu: err %d '%s'", flips[k], i, err,
+					 why ? why : "");
+			/* events from records wholly before the flip */
+			while (before < ref.n) {
+				struct xpf_rec h;
+
+				memcpy(&h, buf + ref.off[before], sizeof(h));
+				if (ref.off[before] + h.size > i)
+					break;
+				before++;
+			}
+			if (got.n < before)
+				fail_msg("flip 0x%02x at %zu: %zu events, %zu before the flip",
+					 flips[k], i, got.n, before);
+			for (size_t e = 0; e < before; e++)
+				if (got.digest[e] != ref.digest[e] || got.off[e] != ref.off[e])
+					fail_msg("flip 0x%02x at %zu: event %zu differs", flips[k],
+						 i, e);
+			if (info.skip_bytes) {
+				stopped++;
+				assert_int_equal(info.skip_offset + info.skip_bytes, len);
+				assert_true(info.skip_offset >= XPF_HEADER_SIZE);
+			}
+			lost_before += got.n < ref.n;
+		}
+	}
+	print_message("byte flips: %" PRIu64 " reads, %zu header flips refused, %" PRIu64
+		      " stopped at a bad record, %" PRIu64 " delivered fewer events\n",
+		      reads, hdr_refused, stopped, lost_before);
+	assert_true(stopped > 0);
+	free(copy);
+	free(buf);
 }
 
 /*
@@ -781,8 +980,10 @@ static void test_v1_reads(void **state)
 	at = find_rec(buf, len, XPF_REC_SAMPLE, 1);
 	memcpy(buf + at + offsetof(struct xpf_sample, stack_shared), &junk, 4);
 	why = NULL;
-	assert_int_equal(xpf_read_mem(buf, len, NULL, NULL, NULL, &why, NULL), -EINVAL);
-	assert_non_null(strstr(why, "sizes do not fit"));
+	assert_int_equal(xpf_read_mem(buf, len, NULL, NULL, &info, &why, NULL), 0);
+	assert_non_null(strstr(info.skip_why, "sizes do not fit"));
+	assert_int_equal(info.skip_offset, at);
+	assert_int_equal(info.samples, 1);
 	memcpy(buf + offsetof(struct xpf_header, version), &v, 4);
 	why = NULL;
 	assert_int_equal(xpf_read_mem(buf, len, check_bytes, &c, &info, &why, NULL), 0);
@@ -806,6 +1007,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_share_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_share_corrupt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_v1_reads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_byte_flips, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

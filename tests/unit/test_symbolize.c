@@ -511,15 +511,160 @@ static void test_perfmap(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(sym_jit_lookup(s, pid, cases[i].addr, &fr), 1);
+		assert_int_equal(sym_jit_lookup(s, pid, SYM_UID_UNKNOWN, cases[i].addr, &fr), 1);
 		assert_string_equal(fr->name, cases[i].name);
 		assert_int_equal(fr->flags, cases[i].flags);
 	}
 	/* No map for this pid. */
-	assert_int_equal(sym_jit_lookup(s, pid - 1, 0x7f0000001000, &fr), 1);
+	assert_int_equal(sym_jit_lookup(s, pid - 1, SYM_UID_UNKNOWN, 0x7f0000001000, &fr), 1);
 	assert_string_equal(fr->name, "[unknown]");
 	sym_session_free(s);
 	unlink(path);
+}
+
+/* ---- perf maps that must not be trusted ------------------------------------ */
+
+struct pm_dir {
+	char dir[64];
+	char path[128]; /* dir/perf-PM_PID.map */
+};
+
+#define PM_PID	 4000000001u
+#define PM_MAP	 "7f0000001000 100 jit_fn\n"
+#define PM_ADDR	 0x7f0000001010ull
+#define PM_OTHER 4242 /* a uid that is neither root nor the process's */
+
+static void pm_setup(struct pm_dir *d)
+{
+	snprintf(d->dir, sizeof(d->dir), "/tmp/test_perfmap_XXXXXX");
+	assert_non_null(mkdtemp(d->dir));
+	snprintf(d->path, sizeof(d->path), "%s/perf-%u.map", d->dir, PM_PID);
+}
+
+static void pm_write(const char *path, const char *text, mode_t mode)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void pm_cleanup(struct pm_dir *d)
+{
+	char other[160];
+
+	snprintf(other, sizeof(other), "%s/real.map", d->dir);
+	unlink(other);
+	unlink(d->path);
+	rmdir(d->dir);
+}
+
+/*
+ * Look PM_ADDR up for a process of uid, with a 5 s alarm so that a reader
+ * that blocks (a FIFO) fails the test instead of hanging it. Returns the
+ * frame's name; *refused gets the session's first refusal (or "").
+ */
+static const char *pm_lookup(const struct pm_dir *d, uint32_t uid, uint64_t max, char *refused,
+			     size_t cap)
+{
+	static char name[64];
+	struct sym_opts o = {.perfmap_dir = d->dir, .perfmap_max = max};
+	struct sym_session *s = sym_session_new(&o);
+	const struct sym_frame *fr;
+	const char *why;
+
+	assert_non_null(s);
+	alarm(5);
+	assert_int_equal(sym_jit_lookup(s, PM_PID, uid, PM_ADDR, &fr), 1);
+	alarm(0);
+	snprintf(name, sizeof(name), "%s", fr->name);
+	why = sym_session_refused(s, 0);
+	snprintf(refused, cap, "%s", why ? why : "");
+	assert_null(sym_session_refused(s, 1));
+	sym_session_free(s);
+	return name;
+}
+
+static void test_perfmap_trust(void **state)
+{
+	(void)state;
+	struct pm_dir d;
+	char why[512], real[160];
+
+	pm_setup(&d);
+	/* Our own regular file: read, whoever the process was. */
+	pm_write(d.path, PM_MAP, 0644);
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 0, why, sizeof(why)), "jit_fn");
+	assert_string_equal(why, "");
+	assert_string_equal(pm_lookup(&d, PM_OTHER, 0, why, sizeof(why)), "jit_fn");
+
+	/* Writable by every user: anyone could have rewritten it. */
+	assert_int_equal(chmod(d.path, 0666), 0);
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 0, why, sizeof(why)), "[unknown]");
+	assert_non_null(strstr(why, "writable by every user"));
+	assert_non_null(strstr(why, d.path));
+	assert_int_equal(chmod(d.path, 0644), 0);
+
+	/* Larger than the limit (sym_opts, then the environment). */
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 16, why, sizeof(why)), "[unknown]");
+	assert_non_null(strstr(why, "above the limit of 16"));
+	assert_non_null(strstr(why, "XPROF_PERF_MAP_MAX"));
+	setenv("XPROF_PERF_MAP_MAX", "16", 1);
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 0, why, sizeof(why)), "[unknown]");
+	setenv("XPROF_PERF_MAP_MAX", "4096", 1);
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 0, why, sizeof(why)), "jit_fn");
+	unsetenv("XPROF_PERF_MAP_MAX");
+
+	/* A symlink, even to a good map (and /dev/zero would never end). */
+	snprintf(real, sizeof(real), "%s/real.map", d.dir);
+	assert_int_equal(rename(d.path, real), 0);
+	assert_int_equal(symlink(real, d.path), 0);
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 0, why, sizeof(why)), "[unknown]");
+	assert_non_null(strstr(why, "symbolic link"));
+	unlink(d.path);
+	assert_int_equal(symlink("/dev/zero", d.path), 0);
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 0, why, sizeof(why)), "[unknown]");
+	assert_non_null(strstr(why, "symbolic link"));
+	unlink(d.path);
+
+	/* A FIFO: refused at once, not waited on (the alarm fails a hang). */
+	assert_int_equal(mkfifo(d.path, 0644), 0);
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 0, why, sizeof(why)), "[unknown]");
+	assert_non_null(strstr(why, "not a regular file"));
+	unlink(d.path);
+	pm_cleanup(&d);
+}
+
+/*
+ * Another user's map names no frame of a process that ran as root (or as a
+ * third user); the process's own user's map is read. Needs root to chown.
+ */
+static void test_perfmap_owner(void **state)
+{
+	(void)state;
+	struct pm_dir d;
+	char why[512];
+
+	if (geteuid() != 0)
+		skip();
+	pm_setup(&d);
+	pm_write(d.path, PM_MAP, 0644);
+	assert_int_equal(chown(d.path, PM_OTHER, PM_OTHER), 0);
+	assert_string_equal(pm_lookup(&d, 0, 0, why, sizeof(why)), "[unknown]");
+	assert_non_null(strstr(why, "owned by uid 4242, not by root or uid 0"));
+	assert_string_equal(pm_lookup(&d, 1000, 0, why, sizeof(why)), "[unknown]");
+	/* not recorded: perf's rule, root or the reader */
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 0, why, sizeof(why)), "[unknown]");
+	assert_non_null(strstr(why, "does not say who ran the process"));
+	/* the process's own user wrote it */
+	assert_string_equal(pm_lookup(&d, PM_OTHER, 0, why, sizeof(why)), "jit_fn");
+	assert_string_equal(why, "");
+	/* root's map is trusted for any process */
+	assert_int_equal(chown(d.path, 0, 0), 0);
+	assert_string_equal(pm_lookup(&d, PM_OTHER, 0, why, sizeof(why)), "jit_fn");
+	pm_cleanup(&d);
 }
 
 static void test_perfmap_parse_empty(void **state)
@@ -1017,6 +1162,7 @@ int main(void)
 	    cmocka_unit_test(test_demangle_table), cmocka_unit_test(test_unknown_files),
 	    cmocka_unit_test(test_vdso),	   cmocka_unit_test(test_kallsyms),
 	    cmocka_unit_test(test_perfmap),	   cmocka_unit_test(test_perfmap_parse_empty),
+	    cmocka_unit_test(test_perfmap_trust),  cmocka_unit_test(test_perfmap_owner),
 	    cmocka_unit_test(test_index_loader),   cmocka_unit_test(test_index_identical),
 	    cmocka_unit_test(test_index_corrupt),  cmocka_unit_test(test_index_lines_oracle),
 	};
