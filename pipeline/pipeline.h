@@ -80,7 +80,12 @@ const struct xp_session_stats *xp_session_stats(const struct xp_session *s);
 /* Whether path names a format xprof writes: 0, or -EINVAL with *why. */
 int xp_report_check(const char *path, const char **why);
 
-/* Write a profile to path, the format chosen by its extension. 0 or -errno; *why for -EINVAL. */
+/*
+ * Write a profile to path, the format chosen by its extension, through a
+ * temporary file renamed over path when whole (lib.h): on failure path is
+ * left as it was. 0 or -errno: -EINVAL with *why (format), -ELOOP (a link
+ * of another user at path), -ENOSPC and other write errors.
+ */
 int xp_report_write(const struct rep_profile *p, const struct rep_opts *o, const char *path,
 		    const char **why);
 

@@ -32,6 +32,7 @@
 #include <linux/types.h>
 
 #include "bpf/sample.h"
+#include "lib/lib.h"
 #include "pipeline/pipeline.h"
 
 #define MAX_SEGS 8
@@ -958,16 +959,30 @@ int xp_report_write(const struct rep_profile *p, const struct rep_opts *o, const
 		    const char **why)
 {
 	writer_fn writer = writer_for(path, why);
+	struct xl_out out;
 	FILE *f;
 	int err;
 
 	if (!writer)
 		return -EINVAL;
-	f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	err = writer(p, o, f);
-	if (fclose(f) && !err)
+	/*
+	 * Through a temporary file renamed when whole: a full disk or a failed
+	 * writer leaves the old file (or none), never a 0-byte or half output,
+	 * and a link planted at path by another user is refused.
+	 */
+	err = xl_out_open(&out, path, XL_OUT_SYNC, 0644);
+	if (err)
+		return err;
+	f = xl_out_stdio(&out);
+	if (!f) {
 		err = -errno;
-	return err;
+		xl_out_abort(&out);
+		return err;
+	}
+	err = writer(p, o, f);
+	if (err) {
+		xl_out_abort(&out);
+		return err;
+	}
+	return xl_out_commit(&out);
 }
