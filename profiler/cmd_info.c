@@ -148,7 +148,14 @@ int cmd_info(int argc, char **argv)
 	printf("target: %s\n", info.target);
 	printf("system wide: %s\n", info.flags & XP_REC_F_SYSTEM_WIDE ? "yes" : "no");
 	printf("kernel stacks: %s\n", info.flags & XP_REC_F_KERNEL_STACK ? "yes" : "no");
-	printf("complete: %s\n", info.end_time_ns ? "yes" : "no (truncated: record was killed)");
+	if (info.end_time_ns)
+		printf("complete: yes\n");
+	else if (info.flags & XP_REC_F_WRITE_ERROR)
+		printf("complete: no (truncated: writing stopped: %s)\n",
+		       info.write_errno == ENOSPC ? "no space left on device"
+						  : strerror((int)info.write_errno));
+	else
+		printf("complete: no (truncated: record was killed)\n");
 	if (info.end_time_ns && info.end_time_ns >= info.start_time_ns)
 		printf("duration: %.3f s\n", (info.end_time_ns - info.start_time_ns) / 1e9);
 	printf("samples: %" PRIu64 "\n", info.samples);
