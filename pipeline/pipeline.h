@@ -73,6 +73,13 @@ int xp_session_lookup(struct xp_session *s, uint32_t pid, uint64_t addr, const c
 /* One line per mapped file: path, build-id, unwind table size, debuginfo source. */
 void xp_session_describe(const struct xp_session *s, FILE *out);
 
+/*
+ * Why the on-disk cache was refused (a directory another user owns or may
+ * write, a planted link), naming the directory and the fix; NULL if it is in
+ * use or was not asked for. The session then runs without it. Owned by s.
+ */
+const char *xp_session_cache_refused(const struct xp_session *s);
+
 /* The profile built so far (owned by the session) and the counts. */
 struct rep_profile *xp_session_profile(struct xp_session *s);
 const struct xp_session_stats *xp_session_stats(const struct xp_session *s);

@@ -78,6 +78,7 @@ struct xp_session {
 	struct xp_session_opts opts;
 	struct sym_session *sym;
 	struct unw_cache *cache;
+	char *cache_refused; /* why the cache directory was not used, or NULL */
 	struct rep_profile *prof;
 	struct module *modules;
 	struct hmap procs; /* pid + 1 -> struct proc * */
@@ -830,7 +831,7 @@ struct xp_session *xp_session_new(const struct xp_session_opts *opts)
 	elf_version(EV_CURRENT);
 	/* Without a usable cache directory, tables are built in memory every run. */
 	if (!s->opts.no_cache)
-		s->cache = unw_cache_new(s->opts.cache_dir);
+		s->cache = unw_cache_open(s->opts.cache_dir, &s->cache_refused);
 	/* Symbol indexes and kernel symbols are cached beside the tables. */
 	if (s->cache)
 		s->opts.sym.cache_dir = unw_cache_root(s->cache);
@@ -877,6 +878,7 @@ void xp_session_free(struct xp_session *s)
 	hmap_release(&s->locs);
 	free(s->comm_blob);
 	free(s->vdso_image);
+	free(s->cache_refused);
 	unw_cache_free(s->cache);
 	sym_session_free(s->sym);
 	rep_profile_free(s->prof);
@@ -920,6 +922,11 @@ struct rep_profile *xp_session_profile(struct xp_session *s)
 	if (!s->prof)
 		s->prof = rep_profile_new(10101010);
 	return s->prof;
+}
+
+const char *xp_session_cache_refused(const struct xp_session *s)
+{
+	return s->cache_refused;
 }
 
 const struct xp_session_stats *xp_session_stats(const struct xp_session *s)

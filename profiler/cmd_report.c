@@ -288,6 +288,9 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "xprof: cannot start the report: %s\n", strerror(errno));
 		return 1;
 	}
+	if (xp_session_cache_refused(s))
+		fprintf(stderr, "xprof: %s; going on without the cache\n",
+			xp_session_cache_refused(s));
 	err = xp_recording_read(input, xp_session_event, s, NULL, &why);
 	if (err) {
 		if (err == -EINVAL && why)
