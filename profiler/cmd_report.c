@@ -44,7 +44,8 @@ static void report_usage(FILE *f)
 	    "      --no-demangle       keep mangled C++/Rust names\n"
 	    "      --no-debuginfod     do not fetch debuginfo even if DEBUGINFOD_URLS is set\n"
 	    "      --cache-dir DIR     cache of unwind tables, symbol indexes and kernel symbols\n"
-	    "                          (default $XDG_CACHE_HOME/xprof)\n"
+	    "                          (default $XDG_CACHE_HOME/xprof; used only if it is yours\n"
+	    "                          and not writable by group or others)\n"
 	    "      --no-cache          build them in memory only\n"
 	    "  -v, --verbose           list every mapped file: build-id, unwind table, debuginfo\n"
 	    "  -q, --quiet             no summary line\n");
