@@ -836,10 +836,8 @@ struct xp_session *xp_session_new(const struct xp_session_opts *opts)
 	if (s->cache)
 		s->opts.sym.cache_dir = unw_cache_root(s->cache);
 	if (!s->cache) {
-		char tmpl[] = "/tmp/xprof-tables-XXXXXX";
-		/* A private throw-away directory keeps the cache API the one path. */
-		if (mkdtemp(tmpl))
-			s->cache = unw_cache_new(tmpl);
+		/* In memory only: --no-cache must not leave tables in a /tmp directory per run. */
+		s->cache = unw_cache_new_memory();
 		if (!s->cache)
 			goto fail;
 	}

@@ -66,8 +66,8 @@ struct cache_entry {
 };
 
 struct unw_cache {
-	char *dir;  /* .../xprof/unwind-v1, or NULL when it could not be created */
-	char *root; /* .../xprof: other caches (symbols) live beside this one */
+	char *dir;  /* .../xprof/unwind-v3-c2, or NULL: in memory only */
+	char *root; /* .../xprof: other caches (symbols) live beside this one; NULL in memory */
 	struct cache_entry *e;
 	size_t n, cap;
 	struct unw_cache_stats st;
@@ -177,6 +177,11 @@ fail:
 struct unw_cache *unw_cache_new(const char *dir)
 {
 	return unw_cache_open(dir, NULL);
+}
+
+struct unw_cache *unw_cache_new_memory(void)
+{
+	return calloc(1, sizeof(struct unw_cache)); /* dir NULL: nothing is read or written */
 }
 
 const char *unw_cache_root(const struct unw_cache *c)
@@ -453,7 +458,7 @@ const struct unw_table *unw_cache_get(struct unw_cache *c, const char *path,
 		return NULL;
 	}
 
-	have_file = entry_file(c, path, build_id, build_id_len, file, sizeof(file), &key);
+	have_file = c->dir && entry_file(c, path, build_id, build_id_len, file, sizeof(file), &key);
 	if (have_file) {
 		struct cache_hdr h;
 		size_t len;

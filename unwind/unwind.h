@@ -130,8 +130,10 @@ struct unw_cache *unw_cache_new(const char *dir);
  * ELOOP, ENOTDIR or mkdir's.
  */
 struct unw_cache *unw_cache_open(const char *dir, char **why);
+/* A cache in memory only, for --no-cache and a refused directory: nothing touches the disk. */
+struct unw_cache *unw_cache_new_memory(void);
 void unw_cache_free(struct unw_cache *c);
-/* The directory holding the cache's versioned subdirectory, for other caches. */
+/* The directory holding the cache's versioned subdirectory, for other caches; NULL in memory. */
 const char *unw_cache_root(const struct unw_cache *c);
 
 /*

@@ -4,7 +4,8 @@
 # (issue 14, item 5):
 #  - a cache directory writable by group or others, or owned by another user,
 #    is refused with one line naming it and the fix; the report goes on
-#    without the cache, gives the same stacks, and writes nothing there;
+#    without the cache, gives the same stacks, and writes nothing there (nor,
+#    as with --no-cache, into a throw-away directory);
 #  - links planted by another user for the cache's subdirectories are not
 #    followed: nothing is written where they point;
 #  - an unwind table file swapped with another build-id's table is rejected
@@ -37,6 +38,18 @@ grep -q "^xprof: cache directory '$T/shared' is writable by group or others; run
 	fail "shared dir: $(cat "$T/err")"
 same "$T/a.folded" "$T/ref.folded" || fail "shared dir: other stacks than without a cache"
 [ -z "$(ls -A "$T/shared")" ] || fail "shared dir: written into: $(ls -A "$T/shared")"
+
+# Without a cache (refused, or --no-cache) nothing goes to disk: no throw-away /tmp directory per run.
+if command -v strace >/dev/null; then
+	for opt in "--cache-dir $T/shared" --no-cache; do
+		strace -f -e trace=mkdir,mkdirat,openat -o "$T/trace" \
+			"$XPROF" report -q $opt -i "$T/rec.xprof" -o "$T/a.folded" 2>/dev/null ||
+			fail "report $opt under strace"
+		grep -E 'mkdir|\.tab' "$T/trace" | grep -v ENOENT | grep -q . &&
+			fail "report $opt made directories or table files: $(grep -E 'mkdir|\.tab' "$T/trace" | head -3)"
+	done
+	echo "ok: without a cache, no directory or table file is created"
+fi
 
 chmod 700 "$T/shared"
 chown 65534:65534 "$T/shared"

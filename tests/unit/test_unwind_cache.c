@@ -387,6 +387,25 @@ static void test_dir_trust(void **state)
 	}
 }
 
+/* In memory only: built once, then answered from memory; no root for other caches. */
+static void test_memory(void **state)
+{
+	(void)state;
+	struct unw_cache *c = unw_cache_new_memory();
+	struct unw_cache_stats st;
+
+	assert_non_null(c);
+	assert_null(unw_cache_root(c));
+	const struct unw_table *t = unw_cache_get(c, LIBC, NULL, 0);
+	assert_non_null(t);
+	assert_ptr_equal(unw_cache_get(c, LIBC, NULL, 0), t);
+	unw_cache_get_stats(c, &st);
+	assert_int_equal(st.built, 1);
+	assert_int_equal(st.mem_hits, 1);
+	assert_int_equal(st.disk_hits + st.rejected, 0);
+	unw_cache_free(c);
+}
+
 /* $XDG_CACHE_HOME decides the directory when none is given. */
 static void test_xdg(void **state)
 {
@@ -424,6 +443,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_xdg, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_swapped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dir_trust, setup, teardown),
+	    cmocka_unit_test(test_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
