@@ -97,10 +97,24 @@ static int resolve_out(const char *path, char **out)
 			if (n < 0)
 				return -errno;
 			buf[n] = 0;
-			if (buf[0] != '/')
-				return -ELOOP; /* relative dangling link: not worth the ambiguity */
-			if (!lstat(buf, &st) && S_ISLNK(st.st_mode))
+			if (buf[0] != '/') {
+				/* relative to the link's directory */
+				const char *slash = strrchr(path, '/');
+				int len = slash ? (int)(slash - path) + 1 : 0;
+
+				if (asprintf(out, "%.*s%s", len, path, buf) < 0) {
+					*out = NULL;
+					return -ENOMEM;
+				}
+			} else if (!(*out = strdup(buf))) {
+				return -ENOMEM;
+			}
+			if (!lstat(*out, &st) && S_ISLNK(st.st_mode)) {
+				free(*out); /* a dangling chain of links: not worth the ambiguity */
+				*out = NULL;
 				return -ELOOP;
+			}
+			return 0;
 		}
 		*out = strdup(buf);
 		return *out ? 0 : -ENOMEM;

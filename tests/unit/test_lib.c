@@ -146,6 +146,14 @@ static void test_links(void **state)
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISLNK(st.st_mode));
 
+	/* the caller's own dangling, relative link: the file is created where it points */
+	snprintf(path, sizeof(path), "%s/rel.svg", f->dir);
+	snprintf(target, sizeof(target), "%s/made.svg", f->dir);
+	assert_int_equal(symlink("made.svg", path), 0);
+	assert_int_equal(xl_write_file(path, "made\n", 5), 0);
+	assert_string_equal(get(target), "made\n");
+	snprintf(target, sizeof(target), "%s/target", f->dir);
+
 	/* a directory is no output */
 	assert_int_equal(xl_out_check(f->dir), -EISDIR);
 	snprintf(path, sizeof(path), "%s/no/such/dir/x.svg", f->dir);
