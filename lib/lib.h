@@ -59,7 +59,8 @@ int xl_out_check(const char *path);
  * XL_OUT_*. Without XL_OUT_STREAM the data goes to a temporary file beside
  * path until xl_out_commit(). With it, path itself is opened (created if
  * needed) and truncated once the exclusive lock is held; an existing file
- * must be a regular file owned by the caller. Errors: -ELOOP (another
+ * must be a regular file owned by the caller, or a character device of root
+ * or the caller (/dev/null), which is neither locked nor truncated. Errors: -ELOOP (another
  * user's link), -EBUSY (another process holds the lock), -EPERM (existing
  * file of another user), -EINVAL (not a regular file), -ENOMEM, or open(2)'s.
  * On error o holds nothing to release.
