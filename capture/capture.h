@@ -102,6 +102,8 @@ struct xp_record_result {
 	uint64_t prog_run_cnt; /* tick, targets or not; 0 unless kernel.bpf_stats_enabled) */
 	bool child_exited;
 	int child_status; /* waitpid status when child_exited */
+	int write_err; /* -errno that stopped the recording (full disk); the file keeps its prefix
+			*/
 };
 
 /*

@@ -36,6 +36,7 @@
 #include "bpf/xprof.skel.h"
 #include "bpf/sample.h"
 #include "capture/capture.h"
+#include "lib/lib.h"
 #include "recording/xprof_file.h"
 
 _Static_assert(sizeof(struct xp_sample) == XP_SAMPLE_HDR_SIZE, "XP_SAMPLE_HDR_SIZE is stale");
@@ -717,7 +718,7 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	s->path_created = s->w != NULL;
 	if (!s->w) {
 		err = -errno;
-		snprintf(errbuf, errlen, "cannot write '%s': %s", o->path, strerror(errno));
+		snprintf(errbuf, errlen, "cannot write '%s': %s", o->path, xl_strerror(-errno));
 		goto out;
 	}
 	err = write_vdso(s);
@@ -871,7 +872,12 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 		goto io_err;
 	goto out;
 io_err:
-	snprintf(errbuf, errlen, "cannot write '%s': %s", o->path, strerror(-err));
+	/* The file keeps what was written before (marked by the writer); record says so. */
+	res->write_err = err;
+	if (err == -ENOSPC || err == -EDQUOT)
+		snprintf(errbuf, errlen, "%s: %s", xl_strerror(err), o->path);
+	else
+		snprintf(errbuf, errlen, "cannot write '%s': %s", o->path, strerror(-err));
 out:
 	session_free(s);
 	if (err && !started && s->path_created)

@@ -78,6 +78,13 @@ void xp_session_warnings(const struct xp_session *s, FILE *out);
 /* One line per mapped file: path, build-id, unwind table size, debuginfo source. */
 void xp_session_describe(const struct xp_session *s, FILE *out);
 
+/*
+ * Why the on-disk cache was refused (a directory another user owns or may
+ * write, a planted link), naming the directory and the fix; NULL if it is in
+ * use or was not asked for. The session then runs without it. Owned by s.
+ */
+const char *xp_session_cache_refused(const struct xp_session *s);
+
 /* The profile built so far (owned by the session) and the counts. */
 struct rep_profile *xp_session_profile(struct xp_session *s);
 const struct xp_session_stats *xp_session_stats(const struct xp_session *s);
@@ -85,7 +92,12 @@ const struct xp_session_stats *xp_session_stats(const struct xp_session *s);
 /* Whether path names a format xprof writes: 0, or -EINVAL with *why. */
 int xp_report_check(const char *path, const char **why);
 
-/* Write a profile to path, the format chosen by its extension. 0 or -errno; *why for -EINVAL. */
+/*
+ * Write a profile to path, the format chosen by its extension, through a
+ * temporary file renamed over path when whole (lib.h): on failure path is
+ * left as it was. 0 or -errno: -EINVAL with *why (format), -ELOOP (a link
+ * of another user at path), -ENOSPC and other write errors.
+ */
 int xp_report_write(const struct rep_profile *p, const struct rep_opts *o, const char *path,
 		    const char **why);
 

@@ -159,9 +159,14 @@ int cmd_info(int argc, char **argv)
 		printf("complete: no (corrupt record at offset %" PRIu64 ", %" PRIu64
 		       " bytes skipped)\n",
 		       info.skip_offset, info.skip_bytes);
+	else if (info.end_time_ns)
+		printf("complete: yes\n");
+	else if (info.flags & XP_REC_F_WRITE_ERROR)
+		printf("complete: no (truncated: writing stopped: %s)\n",
+		       info.write_errno == ENOSPC ? "no space left on device"
+						  : strerror((int)info.write_errno));
 	else
-		printf("complete: %s\n",
-		       info.end_time_ns ? "yes" : "no (truncated: record was killed)");
+		printf("complete: no (truncated: record was killed)\n");
 	if (info.end_time_ns && info.end_time_ns >= info.start_time_ns)
 		printf("duration: %.3f s\n", (info.end_time_ns - info.start_time_ns) / 1e9);
 	printf("samples: %" PRIu64 "\n", info.samples);

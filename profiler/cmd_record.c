@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bpf/sample.h"
+#include "lib/lib.h"
 #include "profiler/profiler_int.h"
 #include "capture/capture.h"
 
@@ -84,24 +85,6 @@ static bool known_format(const char *p)
 {
 	return has_ext(p, ".xprof") || has_ext(p, ".folded") || has_ext(p, ".svg") ||
 	       has_ext(p, ".pb.gz");
-}
-
-/* Can we create or overwrite path? Leaves no new file behind. */
-static int check_writable(const char *path)
-{
-	struct stat st;
-	bool existed = stat(path, &st) == 0;
-	int fd;
-
-	if (existed && S_ISDIR(st.st_mode))
-		return -EISDIR;
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	if (!existed)
-		unlink(path);
-	return 0;
 }
 
 static bool have_privileges(void)
@@ -276,34 +259,47 @@ static int release_child(void *ctx)
 	return 0;
 }
 
-/* A second .xprof output: a copy of the first. 0 or -errno. */
+/*
+ * A second .xprof output: a copy of the first, through a temporary file
+ * renamed when whole (a full disk leaves no partial copy). 0 or -errno.
+ */
 static int copy_file(const char *from, const char *to)
 {
 	char buf[1 << 16];
-	int in, out, err = 0;
+	struct xl_out out;
+	int in, err;
 	ssize_t n;
 
-	in = open(from, O_RDONLY | O_CLOEXEC);
+	in = xl_open_regular(from);
 	if (in < 0)
-		return -errno;
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0) {
-		err = -errno;
+		return in;
+	err = xl_out_open(&out, to, XL_OUT_SYNC, 0644);
+	if (err) {
 		close(in);
 		return err;
 	}
 	while ((n = read(in, buf, sizeof(buf))) > 0) {
-		if (write(out, buf, n) != n) {
-			err = -EIO;
+		err = xl_write_all(out.fd, buf, (size_t)n);
+		if (err)
 			break;
-		}
 	}
-	if (n < 0)
+	if (n < 0 && !err)
 		err = -errno;
 	close(in);
-	if (close(out) && !err)
-		err = -EIO;
-	return err;
+	if (err) {
+		xl_out_abort(&out);
+		return err;
+	}
+	return xl_out_commit(&out);
+}
+
+/* One line for a failed output: a full disk in the words of issue reports, else why. */
+static void write_failed(const char *path, int err)
+{
+	if (err == -ENOSPC || err == -EDQUOT)
+		fprintf(stderr, "xprof: %s: %s\n", xl_strerror(err), path);
+	else
+		fprintf(stderr, "xprof: cannot write '%s': %s\n", path, xl_strerror(err));
 }
 
 /* The summary's counts, read back from the file just written (which also proves it readable). */
@@ -330,7 +326,7 @@ int cmd_record(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	bool verbose = false, reported = false;
+	bool verbose = false, reported = false, write_err = false;
 	struct xp_record_opts o = {
 	    .frequency = 99,
 	    .stack_size = XP_STACK_DEFAULT,
@@ -486,10 +482,11 @@ int cmd_record(int argc, char **argv)
 				outputs[i]);
 			return 2;
 		}
-		e = check_writable(outputs[i]);
+		/* Nothing is created yet: a refused run leaves no file behind. */
+		e = xl_out_check(outputs[i]);
 		if (e) {
 			fprintf(stderr, "xprof: cannot write '%s': %s; choose another -o path\n",
-				outputs[i], strerror(-e));
+				outputs[i], xl_strerror(e));
 			return 1;
 		}
 		if (!rec_path && has_ext(outputs[i], ".xprof"))
@@ -600,25 +597,32 @@ int cmd_record(int argc, char **argv)
 	}
 	if (e) {
 		fprintf(stderr, "xprof: %s\n", err);
-		goto out;
+		/*
+		 * A write error (a full disk) after sampling started leaves a
+		 * readable, marked prefix: the other outputs are still made from
+		 * it, and the run fails.
+		 */
+		if (!res.write_err || count_file(rec_path, &info))
+			goto out;
+		write_err = true;
 	}
 
-	rc = 0;
+	rc = write_err;
 	for (size_t i = 0; i < nout; i++) {
 		size_t at = strlen(written);
 
 		if (has_ext(outputs[i], ".xprof") && outputs[i] != rec_path) {
 			e = copy_file(rec_path, outputs[i]);
 			if (e) {
-				fprintf(stderr, "xprof: cannot copy the recording to '%s': %s\n",
-					outputs[i], strerror(-e));
+				write_failed(outputs[i], e);
 				rc = 1;
 				continue;
 			}
 		}
 		if (has_ext(outputs[i], ".xprof"))
-			snprintf(written + at, sizeof(written) - at, "%s%s", at ? ", " : "",
-				 outputs[i]);
+			snprintf(written + at, sizeof(written) - at, "%s%s%s", at ? ", " : "",
+				 outputs[i],
+				 write_err && outputs[i] == rec_path ? " (truncated)" : "");
 	}
 	{
 		/* Other formats: `xprof report -i REC -o OUT...`. */

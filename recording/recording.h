@@ -127,13 +127,15 @@ typedef int (*xp_event_fn)(void *ctx, const struct xp_event *ev);
 #define XP_REC_F_SYSTEM_WIDE  (1u << 0) /* -a: every process */
 #define XP_REC_F_KERNEL_STACK (1u << 1) /* samples in the kernel carry kernel IPs */
 #define XP_REC_F_INHERIT      (1u << 2) /* processes forked by targets were followed */
+#define XP_REC_F_WRITE_ERROR  (1u << 3) /* the writer stopped at a write error (a full disk) */
 
 /* Settings and counts of a recording, as `xprof info` prints them. */
 struct xp_rec_info {
 	uint32_t version;
-	uint32_t frequency;  /* Hz */
-	uint32_t stack_size; /* bytes requested per sample */
-	uint32_t flags;	     /* XP_REC_F_* */
+	uint32_t frequency;   /* Hz */
+	uint32_t stack_size;  /* bytes requested per sample */
+	uint32_t flags;	      /* XP_REC_F_* */
+	uint32_t write_errno; /* with XP_REC_F_WRITE_ERROR: why the file ends early (ENOSPC) */
 	uint64_t start_time_ns, end_time_ns;
 	char event[32];	  /* "cpu-clock" */
 	char target[256]; /* "-p 1234", "-a", "-- ./prog arg" */

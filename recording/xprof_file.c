@@ -8,14 +8,17 @@
  * records are copied into aligned locals with memcpy.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <linux/types.h>
 
 #include "bpf/sample.h"
+#include "lib/lib.h"
 #include "recording/xprof_file.h"
 
 _Static_assert(sizeof(struct xpf_header) == XPF_HEADER_SIZE, "xpf_header size");
@@ -207,7 +210,10 @@ struct xpf_wstack {
 #define XPF_WAYS 8
 
 struct xpf_writer {
-	FILE *f;
+	struct xl_out out; /* the file, locked for the writer's whole life */
+	FILE *f;	   /* out's stdio stream */
+	int err;	   /* the first write error (-errno); the file is marked with it */
+	uint32_t hdr_flags;
 	uint8_t *buf; /* encode scratch for xpf_writer_event() */
 	size_t cap;
 	uint64_t lost;
@@ -342,14 +348,26 @@ struct xpf_writer *xpf_writer_open(const char *path, const struct xp_rec_info *i
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
+	w->out.fd = -1;
 	err = writer_share_init(w, info->stack_size);
 	if (err) {
 		errno = -err;
 		goto fail;
 	}
-	w->f = fopen(path, "wb");
-	if (!w->f)
+	/*
+	 * In place, not through a temporary name: a record killed by SIGKILL or
+	 * a crash must leave its prefix at the path the user gave. The lock
+	 * makes a second record to the same path fail at once (-EBUSY) instead
+	 * of interleaving its records into this file.
+	 */
+	err = xl_out_open(&w->out, path, XL_OUT_STREAM | XL_OUT_SYNC, 0644);
+	if (err) {
+		errno = -err;
 		goto fail;
+	}
+	w->f = xl_out_stdio(&w->out);
+	if (!w->f)
+		goto fail_unlink;
 	setvbuf(w->f, NULL, _IOFBF, XPF_STDIO_BUF);
 	memcpy(h.magic, XPF_MAGIC, XPF_MAGIC_LEN);
 	h.version = XPF_VERSION;
@@ -377,11 +395,16 @@ struct xpf_writer *xpf_writer_open(const char *path, const struct xp_rec_info *i
 			fclose(k);
 		}
 	}
+	w->hdr_flags = h.flags;
 	if (fwrite(&h, sizeof(h), 1, w->f) != 1 || fflush(w->f)) {
-		errno = EIO;
-		goto fail;
+		if (!errno)
+			errno = EIO;
+		goto fail_unlink;
 	}
 	return w;
+fail_unlink:
+	/* Not even a header: no recording, and a 0-byte file would only mislead. */
+	unlink(w->out.path);
 fail:
 	err = errno;
 	xpf_writer_free(w);
@@ -389,14 +412,35 @@ fail:
 	return NULL;
 }
 
+/*
+ * The first write error: remembered, and written into the header's flags
+ * (XP_REC_F_WRITE_ERROR) and write_errno so that readers can tell a file cut
+ * short by a full disk from one whose recorder was killed. Overwriting the
+ * header needs no new blocks, so this works on a full disk too.
+ */
+static int writer_fail(struct xpf_writer *w, int err)
+{
+	uint32_t flags = w->hdr_flags | XP_REC_F_WRITE_ERROR, e = (uint32_t)-err;
+
+	if (w->failed)
+		return w->err;
+	w->failed = true;
+	w->err = err;
+	ssize_t r = pwrite(w->out.fd, &flags, sizeof(flags), offsetof(struct xpf_header, flags));
+
+	if (r == sizeof(flags))
+		r = pwrite(w->out.fd, &e, sizeof(e), offsetof(struct xpf_header, write_errno));
+	(void)r; /* if even this fails, the prefix reads as a killed record: nothing better to do */
+	return err;
+}
+
 static int writer_put(struct xpf_writer *w, const void *p, size_t len)
 {
 	if (w->failed)
-		return -EIO;
-	if (len && fwrite(p, len, 1, w->f) != 1) {
-		w->failed = true;
-		return -EIO;
-	}
+		return w->err;
+	errno = 0;
+	if (len && fwrite(p, len, 1, w->f) != 1)
+		return writer_fail(w, errno ? -errno : -EIO);
 	return 0;
 }
 
@@ -481,10 +525,11 @@ int xpf_writer_event(struct xpf_writer *w, const struct xp_event *ev)
 
 int xpf_writer_flush(struct xpf_writer *w)
 {
-	if (w->failed || fflush(w->f)) {
-		w->failed = true;
-		return -EIO;
-	}
+	if (w->failed)
+		return w->err;
+	errno = 0;
+	if (fflush(w->f))
+		return writer_fail(w, errno ? -errno : -EIO);
 	return 0;
 }
 
@@ -503,9 +548,15 @@ int xpf_writer_close(struct xpf_writer *w, uint64_t end_time_ns, uint64_t sample
 	err = writer_put(w, &e, sizeof(e));
 	if (!err)
 		err = xpf_writer_flush(w);
-	if (fclose(w->f) && !err)
-		err = -EIO;
+	if (err) {
+		xpf_writer_free(w);
+		return err;
+	}
+	/* fsync: the recording is the one output that cannot be made again */
+	err = xl_out_commit(&w->out);
 	w->f = NULL;
+	if (err)
+		err = writer_fail(w, err);
 	xpf_writer_free(w);
 	return err;
 }
@@ -514,8 +565,9 @@ void xpf_writer_free(struct xpf_writer *w)
 {
 	if (!w)
 		return;
-	if (w->f)
-		fclose(w->f);
+	/* a streamed file is kept: its prefix is readable */
+	if (w->out.fd >= 0 || w->out.f)
+		xl_out_abort(&w->out);
 	for (size_t i = 0; w->wst && i < (size_t)w->nsets * XPF_WAYS; i++)
 		free(w->wst[i].buf);
 	free(w->wst);
@@ -807,6 +859,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 	info->frequency = h.frequency;
 	info->stack_size = h.stack_size;
 	info->flags = h.flags;
+	info->write_errno = h.flags & XP_REC_F_WRITE_ERROR ? h.write_errno : 0;
 	info->start_time_ns = h.start_time_ns;
 	copy_str(info->event, sizeof(info->event), h.event, sizeof(h.event));
 	copy_str(info->target, sizeof(info->target), h.target, sizeof(h.target));

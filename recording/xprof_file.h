@@ -35,10 +35,10 @@ struct xpf_header {
 	uint32_t flags;		   /* XP_REC_F_* */
 	uint32_t sample_version;   /* XP_SAMPLE_VERSION of the sampler */
 	uint32_t ncpus;
-	uint32_t reserved;
-	char event[32];	  /* NUL-terminated */
-	char target[256]; /* NUL-terminated */
-	char kernel[64];  /* uname -r, NUL-terminated */
+	uint32_t write_errno; /* with XP_REC_F_WRITE_ERROR: the errno that stopped the writer */
+	char event[32];	      /* NUL-terminated */
+	char target[256];     /* NUL-terminated */
+	char kernel[64];      /* uname -r, NUL-terminated */
 };
 #define XPF_HEADER_SIZE 408
 
@@ -182,22 +182,32 @@ struct xpf_writer;
 #define XPF_SHARE_MEM (16u << 20)
 
 /*
- * Create path (truncating it) and write the header from info's settings
- * (version, frequency, stack_size, flags, start_time_ns, event, target).
- * Returns NULL with errno set.
+ * Create or open path in place and hold an exclusive lock on it for the
+ * writer's life (lib.h, XL_OUT_STREAM), truncate it, and write the header
+ * from info's settings (version, frequency, stack_size, flags,
+ * start_time_ns, event, target). Returns NULL with errno set: EBUSY (another
+ * writer holds path), ELOOP (another user's link), EPERM (another user's
+ * file), or the error of the create or the first write.
+ *
+ * The first failed write (ENOSPC) is final: later calls return it again,
+ * and it is recorded in the header (XP_REC_F_WRITE_ERROR, write_errno) so
+ * the prefix on disk reads as cut short by that error.
  */
 struct xpf_writer *xpf_writer_open(const char *path, const struct xp_rec_info *info,
 				   uint32_t ncpus);
 /*
  * Append len bytes of already encoded records (whole records, as
- * xpf_encode makes them: SAMPLEs in full). 0 or -EIO.
+ * xpf_encode makes them: SAMPLEs in full). 0 or -errno of the write.
  */
 int xpf_writer_append(struct xpf_writer *w, const void *rec, size_t len);
-/* Encode and append one event. 0, -ENOMEM or -EIO. */
+/* Encode and append one event. 0, -ENOMEM or -errno of the write. */
 int xpf_writer_event(struct xpf_writer *w, const struct xp_event *ev);
-/* Make everything appended so far readable by others. 0 or -EIO. */
+/* Make everything appended so far readable by others. 0 or -errno (-ENOSPC). */
 int xpf_writer_flush(struct xpf_writer *w);
-/* Write the END record with these counts, close. 0 or -EIO; frees w either way. */
+/*
+ * Write the END record with these counts, fsync, close and unlock. 0 or
+ * -errno (-ENOSPC); frees w either way.
+ */
 int xpf_writer_close(struct xpf_writer *w, uint64_t end_time_ns, uint64_t samples, uint64_t lost,
 		     uint64_t lost_sideband);
 /* Close without an END record (error path). Accepts NULL. */

@@ -11,12 +11,12 @@ EXTRA_TEST_BINS += $(SYM_PROGS)
 # EXTRA_TEST_BINS was still empty: name the prerequisites here as well.
 unit-bins: $(SYM_PROGS)
 
-$(O)/progs/sym_lookup: $(O)/tests/progs/sym_lookup.o $(symbolize_OBJS)
+$(O)/progs/sym_lookup: $(O)/tests/progs/sym_lookup.o $(symbolize_OBJS) $(lib_OBJS)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(O)/progs/sym_bench: $(O)/bench/sym_bench.o $(symbolize_OBJS)
+$(O)/progs/sym_bench: $(O)/bench/sym_bench.o $(symbolize_OBJS) $(lib_OBJS)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -38,8 +38,10 @@ char *sym_arena_printf(struct sym_arena *a, const char *fmt, ...)
 void sym_arena_release(struct sym_arena *a);
 
 /*
- * Writes buf to path (mode 0600, directories made) through a temporary file
- * and rename(): readers see all or nothing. 0 or -errno.
+ * Writes buf to path (mode 0600) through a temporary file and rename()
+ * (lib's xl_write_file()): readers see all or nothing. Its directory is made
+ * 0700 without following another user's link and must be the caller's
+ * alone. 0 or -errno (-ELOOP, -EPERM, -EACCES for a directory refused).
  */
 int sym_write_atomic(const char *path, const void *buf, size_t len);
 
