@@ -207,10 +207,11 @@ static struct proc *proc_get(struct xp_session *s, uint32_t pid, bool create)
  */
 static void comm_set(struct xp_session *s, uint32_t tid, const char *comm)
 {
-	char name[XP_EV_COMM_LEN];
+	char name[XP_EV_COMM_LEN] = "";
 	uint64_t v;
 
-	snprintf(name, sizeof(name), "%s", comm);
+	/* A reader's name need not end in a NUL within its 16 bytes. */
+	memcpy(name, comm, strnlen(comm, sizeof(name) - 1));
 	if (!hmap_get(&s->comms, (uint64_t)tid + 1, &v)) {
 		if (s->ncomms == s->comm_cap) {
 			size_t ncap = s->comm_cap ? s->comm_cap * 2 : 64;

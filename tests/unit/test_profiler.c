@@ -224,6 +224,27 @@ static void test_names_survive_table_growth(void **state)
 	free(folded);
 }
 
+/* A name that fills all 16 bytes without a NUL is cut to 15, never read past its array. */
+static void test_name_without_nul(void **state)
+{
+	struct xp_session *s = *state;
+	struct xp_event ev;
+	char *folded;
+
+	memset(&ev, 'A', sizeof(ev)); /* no NUL anywhere: a read past comm[] runs off the end */
+	ev.type = XP_EV_COMM;
+	ev.comm.time_ns = 1;
+	ev.comm.pid = ev.comm.tid = 7;
+	ev.comm.exec = false;
+	memset(ev.comm.comm, 'B', sizeof(ev.comm.comm));
+	assert_int_equal(xp_session_event(s, &ev), 0);
+	ev_sample(s, 2, 7, 7);
+	folded = folded_of(s);
+	assert_non_null(strstr(folded, "BBBBBBBBBBBBBBB-7/7;"));
+	assert_null(strstr(folded, "BBBBBBBBBBBBBBBB"));
+	free(folded);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +252,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_exec_fork_thread, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bias_of_real_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_names_survive_table_growth, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_name_without_nul, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
