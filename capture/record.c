@@ -14,6 +14,12 @@
  * t0: everything stamped before t0 is visible in the rings by then. Later
  * ones wait for the next round. The arena is allocated once; the per-sample
  * path is one memcpy of the valid stack bytes.
+ *
+ * Exits. In -p mode an exited process is removed from the target map so its
+ * pid can be reused by a non-target, but only after one more full round: the
+ * rings are drained one CPU after another, and another CPU's ring may still
+ * hold the process's fork, comm or mmap records, which the target filter
+ * would then drop.
  */
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -50,6 +56,12 @@ struct sb_ring {
 	size_t size; /* data area */
 };
 
+/* A process exit seen in the side band, applied one round later. */
+struct exited {
+	uint32_t pid;
+	uint32_t round;
+};
+
 struct stage_ent {
 	uint64_t time;
 	uint32_t off, len;
@@ -80,6 +92,9 @@ struct session {
 	uint64_t *percpu; /* one per-CPU stats value per possible CPU */
 
 	struct xp_buildid_cache bids;
+	struct exited *exited;
+	size_t nexited, exited_cap;
+	uint32_t round; /* rounds drained so far */
 	uint64_t lost_written;
 	struct xp_record_result *res;
 	int err;
@@ -347,7 +362,11 @@ static int sb_record(struct session *s, const struct perf_event_header *h)
 			return 0;
 		memcpy(t, p, 16);
 		pid = t[0];
-		if (!is_target(s, pid))
+		/*
+		 * The kernel writes a fork record before the fork tracepoint adds the
+		 * child to the targets: a target parent makes it a target's fork too.
+		 */
+		if (!is_target(s, pid) && !(h->type == PERF_RECORD_FORK && is_target(s, t[1])))
 			return 0;
 		ev.type = h->type == PERF_RECORD_FORK ? XP_EV_FORK : XP_EV_EXIT;
 		ev.task.time_ns = time;
@@ -370,6 +389,49 @@ static int sb_record(struct session *s, const struct perf_event_header *h)
 		return 0;
 	}
 	return stage_event(s, &ev, time, false);
+}
+
+/* A leader's exit: forget the process one full round later (see the top of the file). */
+static int exit_note(struct session *s, uint32_t pid)
+{
+	if (s->nexited == s->exited_cap) {
+		size_t ncap = s->exited_cap ? 2 * s->exited_cap : 256;
+		struct exited *ne = realloc(s->exited, ncap * sizeof(*ne));
+
+		if (!ne)
+			return -ENOMEM;
+		s->exited = ne;
+		s->exited_cap = ncap;
+	}
+	s->exited[s->nexited++] = (struct exited){.pid = pid, .round = s->round};
+	return 0;
+}
+
+/*
+ * Apply the exits seen before this round, now that every ring has been
+ * drained once since: no record of those processes is left in the rings.
+ */
+static void exits_apply(struct session *s)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < s->nexited; i++) {
+		struct exited e = s->exited[i];
+
+		if (e.round == s->round) {
+			s->exited[keep++] = e;
+			continue;
+		}
+		/*
+		 * Off the target map, so a non-target reusing the pid is not
+		 * sampled. The leader's exit alone is not the process's (it may
+		 * have called pthread_exit()), hence the check.
+		 */
+		if ((pid_t)e.pid != s->o->child && !xp_procfs_alive(e.pid))
+			bpf_map_delete_elem(s->targets_fd, &e.pid);
+	}
+	s->nexited = keep;
+	s->round++;
 }
 
 static int sb_drain(struct session *s, struct sb_ring *r)
@@ -407,13 +469,11 @@ static int sb_drain(struct session *s, struct sb_ring *r)
 			uint32_t t[4];
 
 			memcpy(t, hp + 1, 16);
-			/*
-			 * A process is gone: forget it, so its pid can be reused by a
-			 * non-target. The leader's exit alone is not the process's (it may
-			 * have called pthread_exit()), hence the check.
-			 */
-			if (t[0] == t[2] && (pid_t)t[0] != s->o->child && !xp_procfs_alive(t[0]))
-				bpf_map_delete_elem(s->targets_fd, &t[0]);
+			if (t[0] == t[2]) {
+				err = exit_note(s, t[0]);
+				if (err)
+					break;
+			}
 		}
 		tail += h.size;
 	}
@@ -540,6 +600,7 @@ static int round_drain(struct session *s, uint64_t upto)
 		if (err)
 			return err;
 	}
+	exits_apply(s);
 	err = note_drops(s, upto == UINT64_MAX ? now_ns() : upto);
 	if (err)
 		return err;
@@ -577,6 +638,7 @@ static void session_free(struct session *s)
 	xprof_bpf__destroy(s->skel);
 	xpf_writer_free(s->w);
 	xp_buildid_cache_release(&s->bids);
+	free(s->exited);
 	free(s->links);
 	free(s->ev_fds);
 	free(s->sb);
