@@ -1008,8 +1008,9 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 
 	started = true;
 	t_flush = t_start;
+	/* -d is time sampled: the /proc scan before the sampler was armed does not count. */
 	if (o->duration > 0)
-		t_end = t_start + (uint64_t)(o->duration * 1e9);
+		t_end = now_ns() + (uint64_t)(o->duration * 1e9);
 	while (!*o->stop) {
 		uint64_t t0;
 

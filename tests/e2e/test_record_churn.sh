@@ -9,7 +9,8 @@
 #     to be dropped when another CPU's exit had removed the pid already.
 #  2. -a while processes come and go (a `timeout 0.03` loop), 8 times: the
 #     samples whose process has no mapping in the file are exactly the ones
-#     record reports ("N samples without mappings"), never more.
+#     record reports ("N samples without mappings"), never more; and the
+#     samples span the whole -d (the /proc scan comes before it).
 set -u
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (BPF)"; exit 77; }
 [ -r /sys/kernel/btf/vmlinux ] || { echo "skip: no kernel BTF"; exit 77; }
@@ -75,6 +76,10 @@ for i in $(seq 8); do
 	echo "run $i: $n samples, $spin in rec_spin, $unknown of unknown processes, $counted reported"
 	[ "$unknown" -le "$counted" ] || fail "run $i: $unknown samples of processes without mappings, $counted reported"
 	[ "$n" -gt 0 ] || fail "run $i: no samples"
+	# -d is time sampled: the /proc scan before the sampler is armed does not eat into it.
+	span=$("$XPROF" info --dump "$T/a.xprof" | awk '$1=="sample" { split($2, kv, "="); t = kv[2] + 0;
+		if (!lo || t < lo) lo = t; if (t > hi) hi = t } END { printf "%d", (hi - lo) / 1e6 }')
+	echo "span $span ms"; [ "$span" -ge 190 ] || fail "run $i: samples span $span ms of -d 0.2"
 done
 kill $loop
 wait $loop 2>/dev/null
