@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdio.h>
@@ -85,6 +86,7 @@ struct xp_session {
 	struct hmap locs;  /* hash of (mapping key, ip, trap) -> location id + 1 */
 	char (*comm_blob)[XP_EV_COMM_LEN];
 	size_t ncomms, comm_cap;
+	char *tmp_dir;	     /* the cache directory this session made (no cache): removed at free */
 	uint8_t *vdso_image; /* recorded (or, for perf.data, this machine's) vDSO */
 	size_t vdso_len;
 	struct xp_session_stats stats;
@@ -845,10 +847,23 @@ struct xp_session *xp_session_new(const struct xp_session_opts *opts)
 	if (s->cache)
 		s->opts.sym.cache_dir = unw_cache_root(s->cache);
 	if (!s->cache) {
-		char tmpl[] = "/tmp/xprof-tables-XXXXXX";
-		/* A private throw-away directory keeps the cache API the one path. */
-		if (mkdtemp(tmpl))
-			s->cache = unw_cache_new(tmpl);
+		const char *td = getenv("TMPDIR");
+
+		/*
+		 * A private throw-away directory keeps the cache API the one path;
+		 * xp_session_free() removes it, so "no cache" leaves nothing behind.
+		 */
+		if (asprintf(&s->tmp_dir, "%s/xprof-tables-XXXXXX",
+			     td && td[0] == '/' ? td : "/tmp") < 0) {
+			s->tmp_dir = NULL;
+			goto fail;
+		}
+		if (!mkdtemp(s->tmp_dir)) {
+			free(s->tmp_dir);
+			s->tmp_dir = NULL;
+			goto fail;
+		}
+		s->cache = unw_cache_new(s->tmp_dir);
 		if (!s->cache)
 			goto fail;
 	}
@@ -860,6 +875,15 @@ fail:
 	xp_session_free(s);
 	errno = ENOMEM;
 	return NULL;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0; /* remove what can be removed */
 }
 
 void xp_session_free(struct xp_session *s)
@@ -888,6 +912,11 @@ void xp_session_free(struct xp_session *s)
 	free(s->comm_blob);
 	free(s->vdso_image);
 	unw_cache_free(s->cache);
+	if (s->tmp_dir) {
+		/* FTW_PHYS: a symlink in it is removed, never followed. */
+		nftw(s->tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		free(s->tmp_dir);
+	}
 	sym_session_free(s->sym);
 	rep_profile_free(s->prof);
 	free(s);

@@ -44,7 +44,8 @@ static void report_usage(FILE *f)
 	    "      --no-debuginfod     do not fetch debuginfo even if DEBUGINFOD_URLS is set\n"
 	    "      --cache-dir DIR     cache of unwind tables, symbol indexes and kernel symbols\n"
 	    "                          (default $XDG_CACHE_HOME/xprof)\n"
-	    "      --no-cache          build them in memory only\n"
+	    "      --no-cache          build them for this run only (in a private directory under\n"
+	    "                          $TMPDIR or /tmp, removed at the end)\n"
 	    "  -v, --verbose           list every mapped file: build-id, unwind table, debuginfo\n"
 	    "  -q, --quiet             no summary line\n");
 }

@@ -3,6 +3,7 @@
  * The report session's view of mappings over time: mmap over mmap, exec,
  * fork, threads, and load biases computed from real ELF files.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -245,6 +246,52 @@ static void test_name_without_nul(void **state)
 	free(folded);
 }
 
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/*
+ * Without a cache, a session keeps its tables in a private directory under
+ * $TMPDIR while it runs, with the tables of the files it mapped, and leaves
+ * nothing behind (it used to leave a /tmp/xprof-tables-* per run).
+ */
+static void test_no_cache_leaves_nothing(void **state)
+{
+	struct xp_session_opts o = {.sym.no_debuginfod = true, .no_cache = true};
+	char tmp[] = "/tmp/xprof-test-tmpdir-XXXXXX", exe[4096];
+	const char *old = getenv("TMPDIR");
+	char *saved = old ? strdup(old) : NULL;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct xp_session *s;
+
+	(void)state;
+	assert_true(n > 0);
+	exe[n] = 0;
+	assert_non_null(mkdtemp(tmp));
+	setenv("TMPDIR", tmp, 1);
+	s = xp_session_new(&o);
+	assert_non_null(s);
+	assert_int_equal(count_entries(tmp), 1);
+	ev_mmap(s, 40, 1, 0x400000, 0x1000, 0, exe); /* builds a table in the directory */
+	xp_session_free(s);
+	assert_int_equal(count_entries(tmp), 0);
+	if (saved)
+		setenv("TMPDIR", saved, 1);
+	else
+		unsetenv("TMPDIR");
+	free(saved);
+	assert_int_equal(rmdir(tmp), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +300,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bias_of_real_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_names_survive_table_growth, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_name_without_nul, setup, teardown),
+	    cmocka_unit_test(test_no_cache_leaves_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
