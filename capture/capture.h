@@ -94,6 +94,9 @@ struct xp_record_result {
 	uint64_t lost;		/* samples dropped (ring buffer full) */
 	uint64_t lost_sideband; /* mmap/comm/task events the kernel dropped */
 	uint64_t misordered;	/* records written out of time order (staging overflow) */
+	uint64_t maps_late;	/* processes whose mappings came from /proc at their first sample */
+	uint64_t unmapped;	/* samples of processes whose mappings nothing told (gone before
+				   /proc could be read, their events lost) */
 	uint64_t bpf_samples;	/* the sampler's own counters (XP_STAT_*) */
 	uint64_t bpf_sample_ns;
 	uint64_t read_fail;

@@ -205,10 +205,17 @@ static struct proc *proc_get(struct xp_session *s, uint32_t pid, bool create)
 	return p;
 }
 
+/*
+ * Name thread tid. comm may point into comm_blob itself (a fork copies the
+ * parent's name), and growing the blob moves it: copy the name out first.
+ */
 static void comm_set(struct xp_session *s, uint32_t tid, const char *comm)
 {
+	char name[XP_EV_COMM_LEN] = "";
 	uint64_t v;
 
+	/* A reader's name need not end in a NUL within its 16 bytes. */
+	memcpy(name, comm, strnlen(comm, sizeof(name) - 1));
 	if (!hmap_get(&s->comms, (uint64_t)tid + 1, &v)) {
 		if (s->ncomms == s->comm_cap) {
 			size_t ncap = s->comm_cap ? s->comm_cap * 2 : 64;
@@ -223,14 +230,21 @@ static void comm_set(struct xp_session *s, uint32_t tid, const char *comm)
 			return;
 		s->ncomms++;
 	}
-	snprintf(s->comm_blob[v], XP_EV_COMM_LEN, "%s", comm);
+	memcpy(s->comm_blob[v], name, sizeof(name));
 }
 
-static const char *comm_get(const struct xp_session *s, uint32_t tid)
+/*
+ * Copy thread tid's name into out; false if it has none. A copy, not a
+ * pointer: the blob moves whenever comm_set() grows it.
+ */
+static bool comm_get(const struct xp_session *s, uint32_t tid, char out[XP_EV_COMM_LEN])
 {
 	uint64_t v;
 
-	return hmap_get(&s->comms, (uint64_t)tid + 1, &v) ? s->comm_blob[v] : NULL;
+	if (!hmap_get(&s->comms, (uint64_t)tid + 1, &v))
+		return false;
+	memcpy(out, s->comm_blob[v], XP_EV_COMM_LEN);
+	return true;
 }
 
 /* ---- modules (mapped files) ---------------------------------------------- */
@@ -510,10 +524,10 @@ static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
 
 static int on_fork(struct xp_session *s, const struct xp_ev_task *t)
 {
-	const char *pc = comm_get(s, t->ptid);
+	char pc[XP_EV_COMM_LEN];
 	struct proc *parent, *child;
 
-	if (pc)
+	if (comm_get(s, t->ptid, pc))
 		comm_set(s, t->tid, pc);
 	if (t->pid == t->ppid)
 		return 0; /* a new thread shares its process's mappings */
@@ -738,16 +752,13 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 	struct unw_input in = {0};
 	struct unw_result res;
 	struct proc *p;
-	const char *comm;
+	char comm[XP_EV_COMM_LEN];
 	unsigned nlocs = 0;
 	int err;
 
 	s->stats.samples++;
-	comm = comm_get(s, sm->tid);
-	if (!comm)
-		comm = comm_get(s, sm->pid);
-	if (!comm)
-		comm = "[unknown]";
+	if (!comm_get(s, sm->tid, comm) && !comm_get(s, sm->pid, comm))
+		snprintf(comm, sizeof(comm), "[unknown]");
 	if (filtered_out(&s->opts.filter, sm, comm))
 		return 0;
 	s->stats.kept++;

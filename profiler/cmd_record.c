@@ -673,10 +673,15 @@ int cmd_record(int argc, char **argv)
 	memset(&info, 0, sizeof(info));
 	if (count_file(rec_path, &info))
 		info.samples = res.samples;
-	if (!reported)
-		fprintf(stderr, "xprof: %llu samples, %llu lost, %llu processes; wrote %s\n",
+	if (!reported) {
+		fprintf(stderr, "xprof: %llu samples, %llu lost, %llu processes",
 			(unsigned long long)info.samples, (unsigned long long)res.lost,
-			(unsigned long long)info.processes, written[0] ? written : "nothing");
+			(unsigned long long)info.processes);
+		if (res.unmapped)
+			fprintf(stderr, ", %llu samples without mappings",
+				(unsigned long long)res.unmapped);
+		fprintf(stderr, "; wrote %s\n", written[0] ? written : "nothing");
+	}
 	if (verbose)
 		fprintf(
 		    stderr,
@@ -687,6 +692,11 @@ int cmd_record(int argc, char **argv)
 		    res.bpf_samples ? (double)res.bpf_sample_ns / res.bpf_samples : 0.0,
 		    (unsigned long long)res.read_fail, (unsigned long long)res.no_sigframe,
 		    (unsigned long long)res.misordered);
+	if (verbose)
+		fprintf(stderr,
+			"xprof: mappings: %llu processes read from /proc at their first sample, "
+			"%llu samples without mappings (process gone, or amid exit or exec)\n",
+			(unsigned long long)res.maps_late, (unsigned long long)res.unmapped);
 	if (verbose && res.prog_run_cnt)
 		fprintf(stderr,
 			"xprof: sampler runs: %llu, %llu ns in total (kernel.bpf_stats_enabled)\n",
