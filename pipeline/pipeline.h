@@ -38,8 +38,7 @@ struct xp_session_opts {
 	struct sym_opts sym;
 	struct xp_filter filter;
 	const char *cache_dir; /* NULL: default cache root ($XDG_CACHE_HOME/xprof) */
-	bool no_cache;	       /* no lasting caches: tables go to a private directory under
-				  $TMPDIR (or /tmp) that xp_session_free() removes */
+	bool no_cache;	       /* no on-disk caches: tables and symbols in memory only */
 };
 
 struct xp_session_stats {
