@@ -174,21 +174,24 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap)
 
 /*
  * The writer's memory of a thread's last segment 1, for stack sharing. The
- * bytes sit top-aligned in buf (w->share_cap bytes): address a is at
- * buf + share_cap - (top - a), so a stack that keeps its top (the common
- * case: the same thread, its outer frames still there) keeps its offsets
- * and only its changed low part is copied.
+ * bytes sit top-aligned in buf (cap bytes): address a is at
+ * buf + cap - (top - a), so a stack that keeps its top (the common case: the
+ * same thread, its outer frames still there) keeps its offsets and only its
+ * changed low part is copied. Buffers grow with the stacks they hold, so
+ * many threads with small stacks and a few with deep ones both fit.
  */
 struct xpf_wstack {
 	uint64_t top;  /* segment 1 was [top - len, top) */
 	uint64_t used; /* w->clock at its last sample; 0: the slot is free */
 	uint32_t tid, len;
+	uint32_t cap; /* bytes of buf */
 	uint8_t *buf; /* allocated when the slot first holds bytes */
 };
 
 /* Slots are grouped in sets of XPF_WAYS: a tid may sit in any way of its set, the least recently
  * used one is evicted. */
-#define XPF_WAYS 8
+#define XPF_WAYS       8
+#define XPF_SHARE_SETS 128 /* 1024 threads remembered */
 
 struct xpf_writer {
 	FILE *f;
@@ -196,26 +199,22 @@ struct xpf_writer {
 	size_t cap;
 	uint64_t lost;
 	bool failed;
-	struct xpf_wstack *wst; /* nsets * XPF_WAYS slots; NULL: no sharing */
+	struct xpf_wstack *wst; /* XPF_SHARE_SETS * XPF_WAYS slots; NULL: no sharing */
 	uint32_t nsets;		/* a power of two */
-	uint32_t share_cap;	/* bytes per slot: the longest segment 1 that is remembered */
+	uint32_t share_max;	/* the longest segment 1 that is remembered */
+	uint64_t share_bytes;	/* the slots' buffers, at most XPF_SHARE_MEM */
 	uint64_t clock;
 };
 
 #define XPF_STDIO_BUF (1u << 20)
 
-/* Size the sharing table from the stack size: XPF_SHARE_MEM bytes at most, in sets of 8 ways. */
+/* Sharing is on when the recording copies stacks (stack_size > 0). */
 static int writer_share_init(struct xpf_writer *w, uint32_t stack_size)
 {
-	uint32_t slots;
-
 	if (!stack_size)
 		return 0;
-	w->share_cap = pad8(stack_size);
-	slots = XPF_SHARE_MEM / w->share_cap;
-	w->nsets = 1;
-	while (2 * w->nsets * XPF_WAYS <= slots)
-		w->nsets *= 2;
+	w->share_max = stack_size < XPF_SHARE_MEM ? pad8(stack_size) : XPF_SHARE_MEM;
+	w->nsets = XPF_SHARE_SETS;
 	w->wst = calloc((size_t)w->nsets * XPF_WAYS, sizeof(*w->wst));
 	return w->wst ? 0 : -ENOMEM;
 }
@@ -271,35 +270,49 @@ static uint32_t writer_share(struct xpf_writer *w, uint32_t tid, uint64_t sp, co
 	uint64_t top = sp + len;
 	struct xpf_wstack *e;
 	uint32_t shared = 0;
-	bool hit;
+	bool hit, in_place;
 
 	e = writer_slot(w, tid, &hit);
 	if (!e)
 		return 0;
-	if (len > w->share_cap || top < sp) {
+	if (len > w->share_max || top < sp) {
 		/* Too long to remember: the next sample of tid is written in full. */
 		if (hit)
 			e->used = 0;
 		return 0;
 	}
-	if (len && !e->buf) {
-		e->buf = malloc(w->share_cap);
-		if (!e->buf) {
-			e->used = 0; /* not remembered, so never referred to */
-			return 0;
-		}
-	}
 	/* Share only what the previous segment covers: top <= its top, down to max(sp, its sp). */
 	if (hit && len && e->len && top <= e->top && top > e->top - e->len) {
 		uint64_t lo = sp > e->top - e->len ? sp : e->top - e->len;
 
-		shared = common_top(seg + len, e->buf + w->share_cap - (e->top - top), top - lo);
+		shared = common_top(seg + len, e->buf + e->cap - (e->top - top), top - lo);
 	}
 	/* The shared top bytes are already in place when the top is the same. */
-	if (len && hit && top == e->top)
-		memcpy(e->buf + w->share_cap - len, seg, len - shared);
-	else if (len)
-		memcpy(e->buf + w->share_cap - len, seg, len);
+	in_place = hit && top == e->top && e->cap >= len;
+	if (len > e->cap) {
+		/* Grow by a quarter at least, in 4 KiB steps, so a deepening stack rarely moves. */
+		uint64_t want = (uint64_t)len + len / 4;
+		uint32_t ncap =
+		    (uint32_t)((want < w->share_max ? want : w->share_max) + 4095) & ~4095u;
+		uint8_t *nb = NULL;
+
+		if (ncap < len)
+			ncap = len;
+		if (w->share_bytes - e->cap + ncap <= XPF_SHARE_MEM)
+			nb = malloc(ncap);
+		if (!nb) {
+			/* Over the budget (or out of memory): not remembered, so never referred to.
+			 */
+			e->used = 0;
+			return shared;
+		}
+		free(e->buf);
+		w->share_bytes = w->share_bytes - e->cap + ncap;
+		e->buf = nb;
+		e->cap = ncap;
+	}
+	if (len)
+		memcpy(e->buf + e->cap - len, seg, in_place ? len - shared : len);
 	e->tid = tid;
 	e->top = top;
 	e->len = len;

@@ -161,12 +161,13 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap);
 /*
  * The writer: a header, then records appended through stdio, flushed on
  * demand. It remembers the last segment 1 written for a bounded number of
- * tids (at most XPF_SHARE_MEM bytes in all, allocated as tids appear) and
+ * tids (1024, and at most XPF_SHARE_MEM bytes in all, allocated as the tids'
+ * stacks need) and
  * writes each SAMPLE with the top bytes it shares with that segment left
  * out; a tid it does not remember is written in full.
  */
 struct xpf_writer;
-#define XPF_SHARE_MEM (16u << 20)
+#define XPF_SHARE_MEM (64u << 20)
 
 /*
  * Create path (truncating it) and write the header from info's settings
