@@ -148,14 +148,17 @@ static long vma_found(struct task_struct *task, struct vm_area_struct *vma, stru
 /*
  * The user address where the stack that sp is on ends (its outermost frame
  * lies below it), or 0 when it is unknown. The main thread's frames end at
- * the argument vector the kernel built at exec (mm->arg_start, above argc,
- * argv, envp and the aux vector): no lookup at all. Any other stack ends at
+ * argc, where the kernel left sp at exec (mm->start_stack): no lookup at all.
+ * MAIN_STACK_SLACK above it covers ld.so run as a command, which moves
+ * _start's sp up past its own arguments; the envp and aux vectors and up to
+ * 8 KiB of random padding above them hold no frames. Any other stack ends at
  * the end of its mapping. bpf_find_vma() takes the mmap lock with a trylock
  * and, from the interrupt a sample runs in, releases it through an irq_work
  * (a self-IPI, several microseconds on a VM), so its answer is kept per
  * thread and reused while sp stays inside that mapping.
  */
-#define MAIN_STACK_SPAN (1ull << 30) /* sp this far below arg_start: still the main stack */
+#define MAIN_STACK_SPAN	 (1ull << 30) /* sp this far below start_stack: still the main stack */
+#define MAIN_STACK_SLACK 512u
 
 static __always_inline __u64 stack_end(struct task_struct *task, struct mm_struct *mm, __u32 tgid,
 				       __u32 tid, __u64 sp)
@@ -164,7 +167,9 @@ static __always_inline __u64 stack_end(struct task_struct *task, struct mm_struc
 	__u64 top;
 
 	if (tid == tgid) {
-		top = mm->arg_start;
+		top = mm->start_stack + MAIN_STACK_SLACK;
+		if (top > mm->arg_start)
+			top = mm->arg_start;
 		if (sp < top && top - sp <= MAIN_STACK_SPAN)
 			return top;
 	}
