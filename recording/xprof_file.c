@@ -204,6 +204,9 @@ struct xpf_writer {
 	uint32_t share_max;	/* the longest segment 1 that is remembered */
 	uint64_t share_bytes;	/* the slots' buffers, at most XPF_SHARE_MEM */
 	uint64_t clock;
+	/* the holes of the last writer_share()'s shared range (version 3) */
+	struct xpf_patches ph;
+	struct xpf_patch patch[XPF_PATCH_MAX];
 };
 
 #define XPF_STDIO_BUF (1u << 20)
@@ -261,8 +264,10 @@ static uint32_t common_top(const uint8_t *a_end, const uint8_t *b_end, uint64_t 
 
 /*
  * Sample of tid with segment 1 = seg[0..len) at sp: returns how many of its
- * top bytes equal the thread's previous segment 1 at the same addresses (0
- * when it has none the writer remembers), and remembers this one instead.
+ * top bytes can be taken from the thread's previous segment 1 at the same
+ * addresses (0 when it has none the writer remembers), with the words that
+ * differ inside that range as patches (w->ph, w->patch), and remembers this
+ * one instead.
  */
 static uint32_t writer_share(struct xpf_writer *w, uint32_t tid, uint64_t sp, const uint8_t *seg,
 			     uint32_t len)
@@ -281,11 +286,31 @@ static uint32_t writer_share(struct xpf_writer *w, uint32_t tid, uint64_t sp, co
 			e->used = 0;
 		return 0;
 	}
-	/* Share only what the previous segment covers: top <= its top, down to max(sp, its sp). */
+	/*
+	 * Share only what the previous segment covers: top <= its top, down to
+	 * max(sp, its sp). A run of differing words becomes a patch when equal
+	 * words follow it; the range ends at a run that reaches the bottom, or
+	 * when the patches run out.
+	 */
+	w->ph.npatch = w->ph.patch_bytes = 0;
 	if (hit && len && e->len && top <= e->top && top > e->top - e->len) {
-		uint64_t lo = sp > e->top - e->len ? sp : e->top - e->len;
+		uint64_t lo = sp > e->top - e->len ? sp : e->top - e->len, n = top - lo;
+		const uint8_t *a = seg + len, *b = e->buf + e->cap - (e->top - top);
+		uint32_t m;
 
-		shared = common_top(seg + len, e->buf + e->cap - (e->top - top), top - lo);
+		for (;;) {
+			shared += common_top(a - shared, b - shared, n - shared);
+			if (n - shared < 8 || w->ph.npatch == XPF_PATCH_MAX)
+				break;
+			for (m = 8; n - shared - m >= 8 &&
+				    memcmp(a - shared - m - 8, b - shared - m - 8, 8);)
+				m += 8;
+			if (n - shared - m < 8)
+				break; /* differs down to the bottom: stored anyway */
+			w->patch[w->ph.npatch++] = (struct xpf_patch){.off = shared + m, .len = m};
+			w->ph.patch_bytes += m;
+			shared += m;
+		}
 	}
 	/* The shared top bytes are already in place when the top is the same. */
 	in_place = hit && top == e->top && e->cap >= len;
@@ -301,8 +326,7 @@ static uint32_t writer_share(struct xpf_writer *w, uint32_t tid, uint64_t sp, co
 		if (w->share_bytes - e->cap + ncap <= XPF_SHARE_MEM)
 			nb = malloc(ncap);
 		if (!nb) {
-			/* Over the budget (or out of memory): not remembered, so never referred to.
-			 */
+			/* Over the budget or out of memory: forgotten, never referred to. */
 			e->used = 0;
 			return shared;
 		}
@@ -313,6 +337,9 @@ static uint32_t writer_share(struct xpf_writer *w, uint32_t tid, uint64_t sp, co
 	}
 	if (len)
 		memcpy(e->buf + e->cap - len, seg, in_place ? len - shared : len);
+	for (uint32_t i = 0; in_place && i < w->ph.npatch; i++)
+		memcpy(e->buf + e->cap - w->patch[i].off, seg + len - w->patch[i].off,
+		       w->patch[i].len);
 	e->tid = tid;
 	e->top = top;
 	e->len = len;
@@ -415,16 +442,30 @@ static int writer_sample(struct xpf_writer *w, const uint8_t *r, size_t size)
 	shared = writer_share(w, s.tid, s.regs[XP_REG_SP], seg, s.stack_len);
 	if (!shared)
 		return writer_put(w, r, size);
-	body = kbytes + s.stack_len - shared; /* kernel IPs and the stored low part, contiguous */
+	/* kernel IPs, [patches,] the stored low part, segment 2 */
+	body = kbytes + s.stack_len - shared + s.stack2_len;
+	if (w->ph.npatch) {
+		s.flags |= XPF_SAMPLE_F_PATCHES;
+		body += sizeof(w->ph) + w->ph.npatch * sizeof(w->patch[0]) + w->ph.patch_bytes;
+	}
 	s.stack_shared = shared;
-	s.hdr.size = pad8(sizeof(s) + body + s.stack2_len);
+	s.hdr.size = pad8(sizeof(s) + body);
 	err = writer_put(w, &s, sizeof(s));
 	if (!err)
-		err = writer_put(w, r + sizeof(s), body);
+		err = writer_put(w, r + sizeof(s), kbytes);
+	if (!err && w->ph.npatch) {
+		err = writer_put(w, &w->ph, sizeof(w->ph));
+		if (!err)
+			err = writer_put(w, w->patch, w->ph.npatch * sizeof(w->patch[0]));
+		for (uint32_t i = 0; !err && i < w->ph.npatch; i++)
+			err = writer_put(w, seg + s.stack_len - w->patch[i].off, w->patch[i].len);
+	}
+	if (!err)
+		err = writer_put(w, seg, s.stack_len - shared);
 	if (!err)
 		err = writer_put(w, seg + s.stack_len, s.stack2_len);
 	if (!err)
-		err = writer_put(w, zeros, s.hdr.size - (sizeof(s) + body + s.stack2_len));
+		err = writer_put(w, zeros, s.hdr.size - (sizeof(s) + body));
 	return err;
 }
 
@@ -756,6 +797,36 @@ bad_range:
 	return -EINVAL;
 }
 
+/*
+ * Apply a version 3 sample's patches (ph, the table pt, their bytes at data)
+ * to the segment 1 of tid that tstacks_rebuild() just made, shared bytes at
+ * its top. 0, or -EINVAL with *why when a patch lies outside the shared range
+ * or the lengths do not add up.
+ */
+static int tstacks_patch(struct tstacks *t, uint32_t tid, uint32_t shared,
+			 const struct xpf_patches *ph, const uint8_t *pt, const uint8_t *data,
+			 const char **why)
+{
+	struct tstack *e = tstacks_find(t, tid);
+	uint64_t used = 0;
+
+	for (uint32_t i = 0; i < ph->npatch; i++) {
+		struct xpf_patch p;
+
+		memcpy(&p, pt + i * sizeof(p), sizeof(p));
+		if (!e || !p.len || p.len > p.off || p.off > shared || p.off > e->len ||
+		    used + p.len > ph->patch_bytes)
+			goto bad;
+		memcpy(e->buf + e->cap - p.off, data + used, p.len);
+		used += p.len;
+	}
+	if (used == ph->patch_bytes)
+		return 0;
+bad:
+	*why = "corrupt sample in .xprof (a patch outside its shared stack range)";
+	return -EINVAL;
+}
+
 static void copy_str(char *dst, size_t cap, const char *src, size_t srclen)
 {
 	size_t n = strnlen(src, srclen < cap ? srclen : cap - 1);
@@ -826,22 +897,39 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 		switch (rh.type) {
 		case XPF_REC_SAMPLE: {
 			struct xpf_sample s;
-			const uint8_t *seg;
-			size_t need;
+			struct xpf_patches ph = {0};
+			const uint8_t *seg, *pt = NULL;
+			size_t need, pbytes = 0;
+			bool patched;
 
 			if (rh.size < sizeof(s))
 				goto short_rec;
 			memcpy(&s, r, sizeof(s));
 			if (h.version < 2)
 				s.stack_shared = 0; /* reserved in version 1 */
+			patched = h.version >= 3 && (s.flags & XPF_SAMPLE_F_PATCHES);
+			s.flags &= ~XPF_SAMPLE_F_PATCHES;
 			if (s.nkstack > XP_KSTACK_MAX || s.stack_shared > s.stack_len)
 				goto short_rec;
 			/* Only the low stack_len - stack_shared bytes of segment 1 are stored. */
 			need = sizeof(s) + 8 * (size_t)s.nkstack + (s.stack_len - s.stack_shared) +
 			       (size_t)s.stack2_len;
+			if (patched) {
+				/* Version 3: patches of the shared range before the low part. */
+				if (need + sizeof(ph) > rh.size)
+					goto short_rec;
+				memcpy(&ph, r + sizeof(s) + 8 * (size_t)s.nkstack, sizeof(ph));
+				if (!ph.npatch || ph.npatch > XPF_PATCH_MAX ||
+				    ph.patch_bytes > s.stack_shared)
+					goto short_rec;
+				pt = r + sizeof(s) + 8 * (size_t)s.nkstack + sizeof(ph);
+				pbytes = sizeof(ph) + ph.npatch * sizeof(struct xpf_patch) +
+					 (size_t)ph.patch_bytes;
+			}
+			need += pbytes;
 			if (need > rh.size)
 				goto short_rec;
-			seg = r + sizeof(s) + 8 * (size_t)s.nkstack;
+			seg = r + sizeof(s) + 8 * (size_t)s.nkstack + pbytes;
 			ev.type = XP_EV_SAMPLE;
 			ev.sample.time_ns = s.time_ns;
 			ev.sample.pid = s.pid;
@@ -861,6 +949,10 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 				err = tstacks_rebuild(&ts, s.tid, s.regs[XP_REG_SP], s.stack_len,
 						      s.stack_shared, seg, &ev.sample.segs[0].data,
 						      why);
+				if (!err && patched)
+					err = tstacks_patch(
+					    &ts, s.tid, s.stack_shared, &ph, pt,
+					    pt + ph.npatch * sizeof(struct xpf_patch), why);
 				if (err)
 					goto out;
 			}
@@ -874,8 +966,8 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			ev.sample.stack_shared = s.stack_shared;
 			info->samples++;
 			info->stack_bytes += (uint64_t)s.stack_len + s.stack2_len;
-			info->stack_stored +=
-			    (uint64_t)(s.stack_len - s.stack_shared) + s.stack2_len;
+			info->stack_stored += (uint64_t)(s.stack_len - s.stack_shared) +
+					      s.stack2_len + ph.patch_bytes;
 			err = pidset_add(&ps, s.pid);
 			if (err)
 				goto out;
