@@ -20,3 +20,8 @@ $(CAP_PD)/cap_%: tests/progs/cap_%.c
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CAP_CFLAGS) -fomit-frame-pointer -o $@ $<
+
+# make bench runs bench-capture through bench/run.sh, which tabulates every part.
+.PHONY: bench-capture
+bench-capture: all $(CAP_PROGS)
+	$(Q)bench/bench_capture.sh $(XPROF) $(CAP_PD)
