@@ -851,6 +851,9 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	res->bpf_sample_ns = bpf_stat(s, XP_STAT_SAMPLE_NS);
 	res->read_fail = bpf_stat(s, XP_STAT_READ_FAIL);
 	res->no_sigframe = bpf_stat(s, XP_STAT_NO_SIGFRAME);
+	res->vma_find = bpf_stat(s, XP_STAT_VMA_FIND);
+	res->vma_fail = bpf_stat(s, XP_STAT_VMA_FAIL);
+	res->drop_stack2 = bpf_stat(s, XP_STAT_DROP_STACK2);
 	err = xpf_writer_close(s->w, now_ns(), res->samples, res->lost, res->lost_sideband);
 	s->w = NULL;
 	if (err)

@@ -605,6 +605,13 @@ int cmd_record(int argc, char **argv)
 		    res.bpf_samples ? (double)res.bpf_sample_ns / res.bpf_samples : 0.0,
 		    (unsigned long long)res.read_fail, (unsigned long long)res.no_sigframe,
 		    (unsigned long long)res.misordered);
+	if (verbose)
+		fprintf(stderr,
+			"xprof: sampler stacks: %llu thread stacks looked up, %llu lookups failed "
+			"(copied as far as mapped), %llu interrupted stacks left out (ring buffer "
+			"full)\n",
+			(unsigned long long)res.vma_find, (unsigned long long)res.vma_fail,
+			(unsigned long long)res.drop_stack2);
 	if (verbose && res.prog_run_cnt)
 		fprintf(stderr,
 			"xprof: sampler runs: %llu, %llu ns in total (kernel.bpf_stats_enabled)\n",
