@@ -68,10 +68,10 @@ static void usage(FILE *f)
 	    "  -e, --event NAME        cpu-clock (default), task-clock, cycles, instructions, ...\n"
 	    "  -g kernel, --kernel     also record kernel stacks\n"
 	    "      --stack-max BYTES   copy each sample's user stack from sp to its end, at most\n"
-	    "                          this many bytes (default %u, %u..%u; K and M suffixes)\n"
+	    "                          this many bytes (default %uM, %uK..%uM; K, M suffixes)\n"
 	    "      --stack-size BYTES  the same bound, under its old name\n"
 	    "  -v, --verbose           print the sampler's own counters at the end\n",
-	    FREQ_MAX, XP_STACK_DEFAULT, XP_STACK_MIN, XP_STACK_MAX);
+	    FREQ_MAX, XP_STACK_DEFAULT >> 20, XP_STACK_MIN >> 10, XP_STACK_MAX >> 20);
 }
 
 static bool has_ext(const char *p, const char *ext)
