@@ -32,7 +32,7 @@ done
 # exported eval loop: one _PyEval_EvalFrameDefault per Python call.
 py=$(command -v python3) || unw_skip "python3 is not installed"
 py=$(readlink -f "$py")
-unw_xprof py "$py" "$XPROF_TOP/tests/progs/cap_pymap.py" "$UNW_SECONDS" 300
+unw_xprof py "$py" "${XPROF_TOP:?XPROF_TOP must name the source tree}/tests/progs/cap_pymap.py" "$UNW_SECONDS" 300
 pct_at_least "python3 map() 300 deep complete" "$(unw_summary_pct py complete)" 99
 deep=$(awk '{ n = $NF; total += n; if (gsub(/;_PyEval_EvalFrameDefault/, "&") >= 300) d += n }
 	END { printf "%.1f", total ? 100 * d / total : 0 }' "$W/py.folded")
