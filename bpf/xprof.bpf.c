@@ -72,10 +72,13 @@ static __always_inline void stat_inc(__u32 idx)
  */
 struct copy_ctx {
 	struct bpf_dynptr *dp;
-	__u64 base; /* user address that lands at record offset 0 */
-	__u32 off;  /* next record offset to fill */
-	__u32 end;  /* record offset to stop at */
+	__u64 base;  /* user address that lands at record offset 0 */
+	__u32 off;   /* next record offset to fill */
+	__u32 end;   /* record offset to stop at */
+	__u32 pages; /* 1: copy page by page (a large read failed) */
 };
+
+#define COPY_BIG (16u * PAGE_SZ)
 
 /*
  * One page of the copy, through bpf_loop(): [off, next page boundary or end).
@@ -95,6 +98,19 @@ static long copy_step(__u32 i, struct copy_ctx *c)
 
 	if (off >= c->end)
 		return 1;
+	/*
+	 * Deep stacks: one read of COPY_BIG bytes costs far less than 16 page
+	 * reads; if any page of it is missing it fails whole, and the copy goes
+	 * on page by page from there.
+	 */
+	if (!c->pages && c->end - off >= COPY_BIG) {
+		dst = bpf_dynptr_data(c->dp, off, COPY_BIG);
+		if (dst && !bpf_probe_read_user(dst, COPY_BIG, (const void *)at)) {
+			c->off = off + COPY_BIG;
+			return 0;
+		}
+		c->pages = 1;
+	}
 	len = PAGE_SZ - (__u32)(at & (PAGE_SZ - 1));
 	if (len > c->end - off)
 		len = c->end - off;
