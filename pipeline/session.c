@@ -809,6 +809,13 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 		err = unw_walk(&in, proc_find, p, s->frames, XP_MAX_FRAMES, &res);
 		if (err)
 			return err;
+		/*
+		 * The sampler saw the task exiting with no user memory left (do_exit past
+		 * exit_mm): the walk could only stop at the end of an empty copy, which is
+		 * not a stack too deep for the copy.
+		 */
+		if ((sm->flags & XP_SAMPLE_F_EXITING) && res.status != UNW_OK_COMPLETE)
+			res.status = UNW_STOP_EXITING;
 		s->stats.status[res.status < UNW_STATUS_NR ? res.status : UNW_STOP_BAD_RULE]++;
 		s->stats.frames += res.nframes;
 		s->stats.fp_used += !!(res.flags & UNW_RES_F_FP_USED);
