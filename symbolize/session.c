@@ -187,10 +187,24 @@ static struct sym_file *file_new(struct sym_session *s, const char *key, const c
 		return NULL;
 	}
 	const char *slash = strrchr(f->path, '/');
+	size_t len;
 
 	f->base = slash && slash[1] ? slash + 1 : f->path;
 	if (!f->base[0])
 		f->base = "unknown";
+	/* A pseudo-file ("[vdso]") already wears brackets: unknowns in it read
+	 * "[vdso+0x7bd]", not "[[vdso]+0x7bd]". */
+	len = strlen(f->base);
+	if (len > 2 && f->base[0] == '[' && f->base[len - 1] == ']') {
+		const char *inner =
+		    sym_arena_printf(&s->arena, "%.*s", (int)(len - 2), f->base + 1);
+
+		if (!inner) {
+			free(f);
+			return NULL;
+		}
+		f->base = inner;
+	}
 	return f;
 }
 

@@ -403,6 +403,11 @@ static void test_vdso(void **state)
 	}
 	elf_end(elf);
 	assert_true(found);
+	/* An address no function covers (the ELF header): the pseudo-file's
+	 * brackets are not doubled. */
+	assert_int_equal(sym_file_lookup(s, f, 0x10, &fr), 1);
+	assert_string_equal(fr[0].name, "[vdso+0x10]");
+	assert_int_equal(fr[0].flags, SYM_F_UNKNOWN);
 	sym_session_free(s);
 }
 
