@@ -3,9 +3,11 @@
 #   sym_lookup   prints frames for addresses (e2e tests, debugging)
 #   sym_target   C target with inlines, static functions, aliases, asm
 #   sym_cxx      C++ target (namespaces, templates, inlines)
+#   sym_reexec   executes itself N times (samples of ld.so starting processes)
 #   sym_bench    timing driver for bench/bench_sym.sh (make bench)
 
-SYM_PROGS := $(O)/progs/sym_lookup $(O)/progs/sym_target $(O)/progs/sym_cxx $(O)/progs/sym_bench
+SYM_PROGS := $(O)/progs/sym_lookup $(O)/progs/sym_target $(O)/progs/sym_cxx $(O)/progs/sym_bench \
+             $(O)/progs/sym_reexec
 EXTRA_TEST_BINS += $(SYM_PROGS)
 # This file is included after the unit-bins rule has been read, when
 # EXTRA_TEST_BINS was still empty: name the prerequisites here as well.
@@ -27,6 +29,11 @@ $(O)/progs/sym_target: tests/progs/sym_target.c
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -O2 -g -Wl,--build-id -o $@ $<
+
+$(O)/progs/sym_reexec: tests/progs/sym_reexec.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -o $@ $<
 
 $(O)/progs/sym_cxx: tests/progs/sym_cxx.cc
 	$(call msg,CXX,$@)

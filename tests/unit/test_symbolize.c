@@ -80,7 +80,7 @@ static bool elf_sym(const char *path, const char *name, uint64_t *value, uint64_
 	return found;
 }
 
-/* Start of the first function symbol above addr. */
+/* Start of the first function symbol (or untyped label in code) above addr. */
 static uint64_t next_func(const char *path, uint64_t addr)
 {
 	int fd = open(path, O_RDONLY);
@@ -98,9 +98,16 @@ static uint64_t next_func(const char *path, uint64_t addr)
 		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
 			GElf_Sym s;
 
-			if (gelf_getsym(d, (int)i, &s) &&
-			    (GELF_ST_TYPE(s.st_info) == STT_FUNC ||
-			     GELF_ST_TYPE(s.st_info) == STT_GNU_IFUNC) &&
+			GElf_Shdr ssh;
+			Elf_Scn *ss;
+
+			if (!gelf_getsym(d, (int)i, &s) || s.st_shndx == SHN_UNDEF ||
+			    s.st_shndx >= SHN_LORESERVE || !(ss = elf_getscn(elf, s.st_shndx)) ||
+			    !gelf_getshdr(ss, &ssh) || !(ssh.sh_flags & SHF_EXECINSTR))
+				continue;
+			if ((GELF_ST_TYPE(s.st_info) == STT_FUNC ||
+			     GELF_ST_TYPE(s.st_info) == STT_GNU_IFUNC ||
+			     GELF_ST_TYPE(s.st_info) == STT_NOTYPE) &&
 			    s.st_value > addr && s.st_value < best)
 				best = s.st_value;
 		}
@@ -208,6 +215,24 @@ static void test_symbols(void **state)
 	assert_string_equal(name_at(s, f, a, NULL, NULL), "asm_nosize");
 	assert_string_equal(name_at(s, f, a2 - 1, NULL, NULL), "asm_nosize");
 	assert_string_not_equal(name_at(s, f, a2, NULL, NULL), "asm_nosize");
+	/* Untyped labels (ld.so's _start, _dl_start_user): each a function up
+	 * to the next symbol, global or local; a label inside a sized function
+	 * is part of it. */
+	uint64_t lu, ls, szs;
+
+	assert_true(elf_sym(t, "asm_label_entry", &a, &sz));
+	assert_true(elf_sym(t, "asm_label_user", &lu, &sz));
+	assert_true(elf_sym(t, "asm_sized", &ls, &szs));
+	assert_true(a < lu && lu < ls);
+	assert_string_equal(name_at(s, f, a, NULL, &flags), "asm_label_entry");
+	assert_int_equal(flags, 0);
+	assert_string_equal(name_at(s, f, lu - 1, NULL, NULL), "asm_label_entry");
+	assert_string_equal(name_at(s, f, lu, NULL, NULL), "asm_label_user");
+	assert_string_equal(name_at(s, f, ls - 1, NULL, NULL), "asm_label_user");
+	assert_true(elf_sym(t, "asm_sized_inner", &a2, &sz));
+	assert_true(ls < a2 && a2 < ls + szs);
+	assert_string_equal(name_at(s, f, a2, NULL, NULL), "asm_sized");
+	assert_string_equal(name_at(s, f, ls + szs - 1, NULL, NULL), "asm_sized");
 	/* The cold part keeps its own symbol. */
 	assert_true(elf_sym(t, "hot_path.cold", &a, &sz));
 	assert_string_equal(name_at(s, f, a + 1, NULL, NULL), "hot_path.cold");
