@@ -3,7 +3,9 @@
  * Unit tests for symbolize/: alias choice, symbol sizes and zero-size
  * symbols, IFUNCs, inline chains and lines on the purpose-built sym_target
  * (its symbol addresses read independently with libelf), C++ demangling on
- * sym_cxx, the vDSO from memory, unknown fallbacks, build-id mismatch, the
+ * sym_cxx, the vDSO from memory, unknown fallbacks, build-id mismatch,
+ * unnamed functions of stripped files grouped by their FDEs (against libdw's
+ * CFI at every byte of their code), the
  * per-address cache, kallsyms and perf-map parsing edge cases, and the
  * on-disk symbol index: the same frames with and without it, no DWARF
  * opened for CUs it holds, corrupt files rejected and rebuilt.
@@ -434,6 +436,195 @@ static void test_vdso(void **state)
 	assert_string_equal(fr[0].name, "[vdso+0x10]");
 	assert_int_equal(fr[0].flags, SYM_F_UNKNOWN);
 	sym_session_free(s);
+}
+
+/* [lo, hi) of the executable sections of path, via its section headers. */
+static void code_range(Elf *elf, uint64_t *lo, uint64_t *hi)
+{
+	Elf_Scn *scn = NULL;
+
+	*lo = UINT64_MAX, *hi = 0;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_EXECINSTR) ||
+		    sh.sh_type != SHT_PROGBITS)
+			continue;
+		if (sh.sh_addr < *lo)
+			*lo = sh.sh_addr;
+		if (sh.sh_addr + sh.sh_size > *hi)
+			*hi = sh.sh_addr + sh.sh_size;
+	}
+}
+
+struct fde_range {
+	uint64_t lo, hi;
+};
+
+static int fde_cmp(const void *pa, const void *pb)
+{
+	const struct fde_range *a = pa, *b = pb;
+
+	return (a->lo > b->lo) - (a->lo < b->lo);
+}
+
+/* The FDEs of path as binutils reads them (readelf --debug-dump=frames), sorted. */
+static struct fde_range *readelf_fdes(const char *path, size_t *n)
+{
+	char cmd[PATH_MAX + 64], line[512];
+	struct fde_range *v = NULL;
+	size_t cap = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "readelf --debug-dump=frames '%s' 2>/dev/null", path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	*n = 0;
+	while (fgets(line, sizeof(line), p)) {
+		const char *pc = strstr(line, " FDE cie=");
+		unsigned long long lo, hi;
+
+		if (!pc || !(pc = strstr(pc, "pc=")) || sscanf(pc, "pc=%llx..%llx", &lo, &hi) != 2)
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 256;
+			v = realloc(v, cap * sizeof(*v));
+			assert_non_null(v);
+		}
+		v[(*n)++] = (struct fde_range){lo, hi};
+	}
+	pclose(p);
+	assert_true(*n > 0);
+	qsort(v, *n, sizeof(*v), fde_cmp);
+	return v;
+}
+
+/* Drops the FDEs of PLT sections (.plt, .plt.sec, .plt.got): stubs, not functions. */
+static size_t drop_plt_fdes(Elf *elf, struct fde_range *v, size_t n)
+{
+	size_t shstrndx, k = 0;
+
+	assert_int_equal(elf_getshdrstrndx(elf, &shstrndx), 0);
+	for (size_t i = 0; i < n; i++) {
+		Elf_Scn *scn = NULL;
+		bool plt = false;
+
+		while ((scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+
+			if (gelf_getshdr(scn, &sh) && sh.sh_addr <= v[i].lo &&
+			    v[i].lo < sh.sh_addr + sh.sh_size &&
+			    !strncmp(elf_strptr(elf, shstrndx, sh.sh_name), ".plt", 4))
+				plt = true;
+		}
+		if (!plt)
+			v[k++] = v[i];
+	}
+	return k;
+}
+
+/*
+ * Every stride-th byte of a stripped file's code, against readelf's FDEs as
+ * the oracle: an address no symbol names is "base+0xSTART" exactly when an
+ * FDE covers it and START is that FDE's start, "[base+0xADDR]" (unknown)
+ * exactly when none does (or a PLT's does). Returns how many addresses went
+ * to FDE functions; *nfuncs the distinct FDEs among them.
+ */
+static size_t check_fde_names(const char *path, const char *base, uint64_t stride, size_t *nfuncs)
+{
+	struct sym_opts o = {.no_debuginfod = true, .debug_root = "/nonexistent"};
+	struct sym_session *s = sym_session_new(&o);
+	struct sym_file *f = sym_file_get(s, path, NULL, 0);
+	int fd = open(path, O_RDONLY);
+	Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
+	size_t nfde, named = 0, unknown = 0, by_fde = 0, k = 0;
+	struct fde_range *fde = readelf_fdes(path, &nfde);
+	uint64_t lo, hi, last_start = UINT64_MAX;
+	char want[256];
+
+	assert_non_null(f);
+	assert_non_null(elf);
+	assert_string_equal(sym_file_debug_source(f), "");
+	nfde = drop_plt_fdes(elf, fde, nfde);
+	code_range(elf, &lo, &hi);
+	assert_true(lo < hi);
+	*nfuncs = 0;
+	for (uint64_t a = lo; a < hi; a += stride) {
+		const struct sym_frame *fr;
+		int nfr = sym_file_lookup(s, f, a, &fr);
+
+		assert_true(nfr >= 1);
+		while (k < nfde && fde[k].hi <= a)
+			k++;
+		bool covered = k < nfde && fde[k].lo <= a && a < fde[k].hi;
+		const char *name = fr[nfr - 1].name;
+
+		if (!strncmp(name, base, strlen(base)) && name[strlen(base)] == '+') {
+			if (!covered)
+				fail_msg("0x%" PRIx64 ": %s, but readelf has no FDE there", a,
+					 name);
+			snprintf(want, sizeof(want), "%s+0x%" PRIx64, base, fde[k].lo);
+			assert_string_equal(name, want);
+			assert_int_equal(fr[nfr - 1].flags, 0);
+			by_fde++;
+			if (fde[k].lo != last_start)
+				(*nfuncs)++;
+			last_start = fde[k].lo;
+		} else if (name[0] == '[') {
+			if (covered)
+				fail_msg("0x%" PRIx64 ": %s, but readelf has the FDE [0x%" PRIx64
+					 ", 0x%" PRIx64 ")",
+					 a, name, fde[k].lo, fde[k].hi);
+			snprintf(want, sizeof(want), "[%s+0x%" PRIx64 "]", base, a);
+			assert_string_equal(name, want);
+			unknown++;
+		} else {
+			named++; /* .dynsym */
+		}
+	}
+	print_message("%s: %zu addresses, %zu named by .dynsym, %zu in %zu FDE functions, %zu "
+		      "unknown\n",
+		      base, named + by_fde + unknown, named, by_fde, *nfuncs, unknown);
+	free(fde);
+	elf_end(elf);
+	close(fd);
+	sym_session_free(s);
+	return by_fde;
+}
+
+static void test_fde_functions(void **state)
+{
+	(void)state;
+	size_t nfuncs;
+	uint64_t a, sz;
+	char want[64];
+
+	/* The stripped target: every one of its own functions with an FDE is
+	 * one name, at its start (the unstripped file says where that is). */
+	assert_true(
+	    check_fde_names(prog("sym_target.stripped"), "sym_target.stripped", 1, &nfuncs) > 0);
+	assert_true(nfuncs >= 8);
+	struct sym_opts o = {.no_debuginfod = true, .debug_root = "/nonexistent"};
+	struct sym_session *s = sym_session_new(&o);
+	struct sym_file *f = sym_file_get(s, prog("sym_target.stripped"), NULL, 0);
+
+	assert_true(elf_sym(prog("sym_target"), "local_worker", &a, &sz));
+	snprintf(want, sizeof(want), "sym_target.stripped+0x%" PRIx64, a);
+	assert_string_equal(name_at(s, f, a, NULL, NULL), want);
+	assert_string_equal(name_at(s, f, a + sz / 2, NULL, NULL), want);
+	assert_string_equal(name_at(s, f, a + sz - 1, NULL, NULL), want);
+	/* main is not exported either: one name for all of it. */
+	assert_true(elf_sym(prog("sym_target"), "main", &a, &sz));
+	snprintf(want, sizeof(want), "sym_target.stripped+0x%" PRIx64, a);
+	for (uint64_t i = 0; i < sz; i++)
+		assert_string_equal(name_at(s, f, a + i, NULL, NULL), want);
+	sym_session_free(s);
+
+	/* libc without its debug file: .dynsym names the exported functions,
+	 * the FDEs the rest. */
+	if (!access("/lib/x86_64-linux-gnu/libc.so.6", R_OK))
+		assert_true(check_fde_names("/lib/x86_64-linux-gnu/libc.so.6", "libc.so.6", 7,
+					    &nfuncs) > 1000);
 }
 
 static char *write_tmp(const char *name, const char *text)
@@ -1042,13 +1233,21 @@ static void test_index_lines_oracle(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_alias_rule),	   cmocka_unit_test(test_symbols),
-	    cmocka_unit_test(test_inlines),	   cmocka_unit_test(test_demangle),
-	    cmocka_unit_test(test_demangle_table), cmocka_unit_test(test_unknown_files),
-	    cmocka_unit_test(test_vdso),	   cmocka_unit_test(test_kallsyms),
-	    cmocka_unit_test(test_perfmap),	   cmocka_unit_test(test_perfmap_parse_empty),
-	    cmocka_unit_test(test_index_loader),   cmocka_unit_test(test_index_identical),
-	    cmocka_unit_test(test_index_corrupt),  cmocka_unit_test(test_index_lines_oracle),
+	    cmocka_unit_test(test_alias_rule),
+	    cmocka_unit_test(test_symbols),
+	    cmocka_unit_test(test_inlines),
+	    cmocka_unit_test(test_demangle),
+	    cmocka_unit_test(test_demangle_table),
+	    cmocka_unit_test(test_unknown_files),
+	    cmocka_unit_test(test_vdso),
+	    cmocka_unit_test(test_fde_functions),
+	    cmocka_unit_test(test_kallsyms),
+	    cmocka_unit_test(test_perfmap),
+	    cmocka_unit_test(test_perfmap_parse_empty),
+	    cmocka_unit_test(test_index_loader),
+	    cmocka_unit_test(test_index_identical),
+	    cmocka_unit_test(test_index_corrupt),
+	    cmocka_unit_test(test_index_lines_oracle),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
