@@ -627,6 +627,54 @@ static void test_fde_functions(void **state)
 					    &nfuncs) > 1000);
 }
 
+/*
+ * The vDSO's own unnamed functions (static helpers of clock_gettime and the
+ * like) are one frame each too, "vdso+0xSTART": each FDE of the image (as
+ * readelf reads a copy of it) names its first and last byte alike, after an
+ * exported symbol or as that.
+ */
+static void test_vdso_fde(void **state)
+{
+	(void)state;
+	const unsigned char *img = (const void *)getauxval(AT_SYSINFO_EHDR);
+	char path[64], want[64];
+	size_t nfde, unnamed = 0;
+
+	if (!img)
+		skip();
+	const Elf64_Ehdr *eh = (const void *)img;
+	size_t len = eh->e_shoff + (size_t)eh->e_shnum * eh->e_shentsize;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/tmp/sym_unit_vdso_%d.so", getpid());
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(img, 1, len, fp), len);
+	fclose(fp);
+	struct fde_range *fde = readelf_fdes(path, &nfde);
+	struct sym_session *s = sym_session_new(NULL);
+	struct sym_file *f = sym_file_from_image(s, "[vdso]", img, len);
+
+	unlink(path);
+	for (size_t i = 0; i < nfde; i++) {
+		uint32_t flags;
+		const char *first = name_at(s, f, fde[i].lo, NULL, &flags);
+		const char *last = name_at(s, f, fde[i].hi - 1, NULL, NULL);
+
+		assert_string_equal(first, last);
+		assert_int_equal(flags, 0);
+		assert_true(first[0] != '[');
+		if (!strncmp(first, "vdso+", 5)) {
+			snprintf(want, sizeof(want), "vdso+0x%" PRIx64, fde[i].lo);
+			assert_string_equal(first, want);
+			unnamed++;
+		}
+	}
+	print_message("vdso: %zu FDEs, %zu of them unnamed functions\n", nfde, unnamed);
+	free(fde);
+	sym_session_free(s);
+}
+
 static char *write_tmp(const char *name, const char *text)
 {
 	static char path[PATH_MAX];
@@ -1233,21 +1281,14 @@ static void test_index_lines_oracle(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_alias_rule),
-	    cmocka_unit_test(test_symbols),
-	    cmocka_unit_test(test_inlines),
-	    cmocka_unit_test(test_demangle),
-	    cmocka_unit_test(test_demangle_table),
-	    cmocka_unit_test(test_unknown_files),
-	    cmocka_unit_test(test_vdso),
-	    cmocka_unit_test(test_fde_functions),
-	    cmocka_unit_test(test_kallsyms),
-	    cmocka_unit_test(test_perfmap),
-	    cmocka_unit_test(test_perfmap_parse_empty),
-	    cmocka_unit_test(test_index_loader),
-	    cmocka_unit_test(test_index_identical),
-	    cmocka_unit_test(test_index_corrupt),
-	    cmocka_unit_test(test_index_lines_oracle),
+	    cmocka_unit_test(test_alias_rule),	   cmocka_unit_test(test_symbols),
+	    cmocka_unit_test(test_inlines),	   cmocka_unit_test(test_demangle),
+	    cmocka_unit_test(test_demangle_table), cmocka_unit_test(test_unknown_files),
+	    cmocka_unit_test(test_vdso),	   cmocka_unit_test(test_fde_functions),
+	    cmocka_unit_test(test_vdso_fde),	   cmocka_unit_test(test_kallsyms),
+	    cmocka_unit_test(test_perfmap),	   cmocka_unit_test(test_perfmap_parse_empty),
+	    cmocka_unit_test(test_index_loader),   cmocka_unit_test(test_index_identical),
+	    cmocka_unit_test(test_index_corrupt),  cmocka_unit_test(test_index_lines_oracle),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
