@@ -30,7 +30,7 @@ export HOME=$W PPROF_TMPDIR=$W/pprof # pprof keeps state under $HOME
 nm -S "$full" >"$W/nm.txt" || fail "nm $full"
 readelf -lW "$full" >"$W/phdrs.txt" || fail "readelf $full"
 for run in 1 2; do
-	timeout 60 "$XPROF" record -F 999 -o "$W/$run.xprof" -- "$prog" 2 >/dev/null 2>"$W/$run.rec" ||
+	timeout 60 "$XPROF" record -F 999 -o "$W/$run.xprof" -- "$prog" 1200 >/dev/null 2>"$W/$run.rec" ||
 		{ cat "$W/$run.rec"; fail "xprof record failed"; }
 	timeout 60 "$XPROF" report -i "$W/$run.xprof" --filter-comm sym_strip \
 		-o "$W/$run.folded" -o "$W/$run.pb.gz" 2>"$W/$run.rep" ||

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * sym_strip SECONDS: a release-style C program for test_sym_stripped.sh,
+ * sym_strip ROUNDS: a release-style C program for test_sym_stripped.sh,
  * built -O2 and stripped (strip --strip-all leaves no symbol for any of its
  * functions). main calls work, which spends its time in two hot functions
  * with loops of many instructions, so that samples land on many different
- * addresses of each; none of them is exported. sym_strip.full is the same
- * build before strip, from which the test learns where each function is.
+ * addresses of each; none of them is exported. The work is fixed (about
+ * 1.3 ms of CPU per round), not the time, so a busy machine does not thin
+ * out the samples. sym_strip.full is the same build before strip, from
+ * which the test learns where each function is.
  */
 #include <stdlib.h>
-#include <time.h>
 
 volatile unsigned long sink;
 
@@ -43,22 +44,14 @@ __attribute__((noinline)) static void work(unsigned *v, int n)
 	}
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
-	double secs = argc > 1 ? atof(argv[1]) : 1, end = now() + secs;
+	long rounds = argc > 1 ? atol(argv[1]) : 1;
 	static unsigned v[8192];
 
 	for (int i = 0; i < 8192; i++)
 		v[i] = (unsigned)i * 2654435761u;
-	while (now() < end)
+	for (long r = 0; r < rounds; r++)
 		work(v, 8192);
 	return (int)(sink & 1) * 0;
 }
