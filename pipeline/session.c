@@ -617,7 +617,11 @@ static int unknown_location(struct xp_session *s, uint32_t mapping, uint64_t add
 	const char *base = path ? strrchr(path, '/') : NULL;
 	struct sym_frame f = {.name = name, .flags = SYM_F_UNKNOWN};
 
-	if (path)
+	/* A pseudo-file ("[vdso]") keeps one pair of brackets: "[vdso+0x7bd]". */
+	if (path && !base && path[0] == '[' && strlen(path) > 2 && path[strlen(path) - 1] == ']')
+		snprintf(name, sizeof(name), "[%.*s+0x%llx]", (int)strlen(path) - 2, path + 1,
+			 (unsigned long long)off);
+	else if (path)
 		snprintf(name, sizeof(name), "[%s+0x%llx]", base ? base + 1 : path,
 			 (unsigned long long)off);
 	else
