@@ -996,6 +996,9 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 			err = xp_procfs_processes(synth_process, &sy);
 		for (size_t i = 0; !err && i < o->npids; i++)
 			err = synth_process(&sy, o->pids[i]);
+		/* The held child ("xprof-exec" until its exec): its name and mappings. */
+		if (!err && o->child > 0)
+			err = synth_process(&sy, o->child);
 		if (err) {
 			snprintf(errbuf, errlen, "cannot read /proc: %s", strerror(-err));
 			goto out;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -228,6 +229,11 @@ static int start_child(struct child *c, char **argv)
 		close(er[0]);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		/*
+		 * Named as perf names its own ("perf-exec"): the few samples between the
+		 * release and the exec are the launcher's, and say so.
+		 */
+		prctl(PR_SET_NAME, "xprof-exec", 0, 0, 0);
 		/* Held until sampling is armed: its first instruction is then sampled. */
 		if (read(go[0], &b, 1) != 1)
 			_exit(127);
