@@ -42,7 +42,7 @@ DEB_PKGS := gcc g++ make clang llvm bpftool libbpf-dev libelf-dev libdw-dev libd
             coreutils valgrind hyperfine bc xz-utils file clang-format \
             libcurl4-openssl-dev libzydis-dev clickhouse-server clickhouse-client
 
-MODULES  := unwind symbolize report recording capture pipeline profiler
+MODULES  := lib unwind symbolize report recording capture pipeline profiler
 
 # Sources per module; profiler/main.c is the program, not part of the library.
 define module_objs
@@ -112,11 +112,12 @@ $(XPROF): $(O)/profiler/main.o $(LIB_OBJS)
 	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # One cmocka binary per module, linked against that module's objects and the
-# modules it may use (symbolize and report stand alone; unwind reads only
-# bpf/sample.h; profiler wires everything).
-test_unwind_OBJS    := $(unwind_OBJS)
-test_symbolize_OBJS := $(symbolize_OBJS)
-test_report_OBJS    := $(report_OBJS)
+# modules it may use (lib/ stands alone and everyone may use it; report
+# uses only lib; unwind reads only bpf/sample.h; profiler wires everything).
+test_lib_OBJS       := $(lib_OBJS)
+test_unwind_OBJS    := $(unwind_OBJS) $(lib_OBJS)
+test_symbolize_OBJS := $(symbolize_OBJS) $(lib_OBJS)
+test_report_OBJS    := $(report_OBJS) $(lib_OBJS)
 test_profiler_OBJS  := $(LIB_OBJS)
 
 $(O)/tests/test_%: $(O)/tests/unit/test_%.o $(TESTLIB_OBJS) $(LIB_OBJS)

@@ -38,11 +38,15 @@ int xp_build_id_read(struct xp_buildid_cache *c, const char *path, uint8_t *id, 
  * Call fn for every executable mapping in /proc/PID/maps, in address order,
  * with time_ns as its time and the build-id read from the file (through
  * /proc/PID/map_files when the path is not reachable, e.g. deleted). The
- * [vdso] mapping comes with path "[vdso]". 0, fn's non-zero value, or
- * -errno (-ENOENT: the process is gone).
+ * [vdso] mapping comes with path "[vdso]", anonymous executable memory (JIT
+ * code) with perf's "//anon", a named one ("[anon:...]") with its name.
+ * 0, fn's non-zero value, or -errno (-ENOENT: the process is gone).
  */
 int xp_procfs_maps(pid_t pid, uint64_t time_ns, struct xp_buildid_cache *c,
 		   int (*fn)(void *ctx, const struct xp_ev_mmap *m), void *ctx);
+
+/* The effective uid of pid (/proc/PID/status "Uid:"). 0, -errno, or -EINVAL if unreadable. */
+int xp_procfs_uid(pid_t pid, uint32_t *uid);
 
 /* /proc/PID/task/TID/comm into comm (NUL-terminated). 0 or -errno. */
 int xp_procfs_comm(pid_t pid, pid_t tid, char comm[XP_EV_COMM_LEN]);
@@ -90,14 +94,22 @@ struct xp_record_result {
 	uint64_t lost;		/* samples dropped (ring buffer full) */
 	uint64_t lost_sideband; /* mmap/comm/task events the kernel dropped */
 	uint64_t misordered;	/* records written out of time order (staging overflow) */
+	uint64_t maps_late;	/* processes whose mappings came from /proc at their first sample */
+	uint64_t unmapped;	/* samples of processes whose mappings nothing told (gone before
+				   /proc could be read, their events lost) */
 	uint64_t bpf_samples;	/* the sampler's own counters (XP_STAT_*) */
 	uint64_t bpf_sample_ns;
 	uint64_t read_fail;
 	uint64_t no_sigframe;
+	uint64_t vma_find;     /* stack mappings looked up (once per thread stack) */
+	uint64_t vma_fail;     /* ... that failed: those samples copied as far as mapped */
+	uint64_t drop_stack2;  /* interrupted stacks left out: no ring-buffer room */
 	uint64_t prog_run_ns;  /* bpf_prog_info run_time_ns/run_cnt of the sampler (every */
 	uint64_t prog_run_cnt; /* tick, targets or not; 0 unless kernel.bpf_stats_enabled) */
 	bool child_exited;
 	int child_status; /* waitpid status when child_exited */
+	int write_err; /* -errno that stopped the recording (full disk); the file keeps its prefix
+			*/
 };
 
 /*

@@ -170,10 +170,15 @@ int xp_procfs_maps(pid_t pid, uint64_t time_ns, struct xp_buildid_cache *c,
 		path = line + n;
 		while (*path == ' ')
 			path++;
+		/*
+		 * Anonymous executable memory is JIT code: without its mapping, samples
+		 * there have no process mapping and never reach the perf map (perf names
+		 * it "//anon" too). [vsyscall] is the kernel's, the same in every process.
+		 */
 		if (!*path)
-			continue; /* anonymous executable memory (JIT): no file to read */
-		if (*path == '[' && strcmp(path, "[vdso]"))
-			continue; /* [vsyscall] and friends */
+			path = "//anon";
+		if (!strcmp(path, "[vsyscall]"))
+			continue;
 		m.time_ns = time_ns;
 		m.pid = m.tid = pid;
 		m.start = start;
@@ -203,6 +208,30 @@ int xp_procfs_maps(pid_t pid, uint64_t time_ns, struct xp_buildid_cache *c,
 		err = fn(ctx, &m);
 		if (err)
 			break;
+	}
+	fclose(f);
+	return err;
+}
+
+int xp_procfs_uid(pid_t pid, uint32_t *uid)
+{
+	char fname[64], line[256];
+	unsigned ruid, euid;
+	FILE *f;
+	int err = -EINVAL;
+
+	snprintf(fname, sizeof(fname), "/proc/%d/status", (int)pid);
+	f = fopen(fname, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		/* "Uid:\treal\teffective\tsaved\tfs": files are created with fsuid, which
+		 * follows the effective uid unless the process set it apart. */
+		if (sscanf(line, "Uid: %u %u", &ruid, &euid) == 2) {
+			*uid = euid;
+			err = 0;
+			break;
+		}
 	}
 	fclose(f);
 	return err;

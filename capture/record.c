@@ -14,6 +14,22 @@
  * t0: everything stamped before t0 is visible in the rings by then. Later
  * ones wait for the next round. The arena is allocated once; the per-sample
  * path is one memcpy of the valid stack bytes.
+ *
+ * Every sample needs its process's mappings before it in the file. They come
+ * from the /proc scan at the start, from mmap records, or from the parent's
+ * through a fork record; pid_state[] follows which pids a reader will know
+ * that way. A sample of a pid it does not know (its records were lost, or
+ * are still in another CPU's ring) makes the recorder read /proc/PID/maps
+ * right then, while the process still lives. What a reader will still not
+ * know is counted as the records are written, in file order, the way a
+ * reader replays them (file_maps[]): res->unmapped samples of a process that
+ * has no mapping at that point.
+ *
+ * Exits. In -p mode an exited process is removed from the target map so its
+ * pid can be reused by a non-target, but only after one more full round: the
+ * rings are drained one CPU after another, and another CPU's ring may still
+ * hold the process's fork, comm or mmap records, which the target filter
+ * would then drop.
  */
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -36,13 +52,16 @@
 #include "bpf/xprof.skel.h"
 #include "bpf/sample.h"
 #include "capture/capture.h"
+#include "lib/lib.h"
 #include "recording/xprof_file.h"
 
 _Static_assert(sizeof(struct xp_sample) == XP_SAMPLE_HDR_SIZE, "XP_SAMPLE_HDR_SIZE is stale");
 
-#define SB_PAGES 128	      /* side-band ring per CPU: 512 KiB */
-#define ROUND_MS 40	      /* how often the rings are drained */
-#define FLUSH_NS 200000000ull /* how often the file is flushed */
+#define SB_PAGES  128	       /* side-band ring per CPU: 512 KiB */
+#define PID_LIMIT 4194304u     /* PID_MAX_LIMIT on 64-bit: pid_state[] covers every pid */
+#define LATE_NS	  1000000ull   /* late /proc mappings sort this much before the first sample */
+#define ROUND_MS  40	       /* how often the rings are drained */
+#define FLUSH_NS  200000000ull /* how often the file is flushed */
 
 struct sb_ring {
 	int fd;
@@ -50,11 +69,27 @@ struct sb_ring {
 	size_t size; /* data area */
 };
 
+/* What a reader of the file will know of a process's mappings (pid_state[]). */
+enum pid_state {
+	PID_UNSEEN = 0, /* nothing yet */
+	PID_MAPPED, /* mappings precede its samples: /proc scan, mmap, or a known parent's fork */
+	PID_GONE,   /* sampled while unknown, and /proc had nothing any more */
+};
+
+/* A process exit seen in the side band, applied one round later. */
+struct exited {
+	uint32_t pid;
+	uint32_t round;
+};
+
 struct stage_ent {
 	uint64_t time;
 	uint32_t off, len;
 	uint32_t seq;
 	uint32_t is_sample; /* at equal times, side-band first */
+	uint32_t pid, ppid; /* for file_note(): the event's pid, and a fork's parent */
+	uint8_t type;	    /* enum xp_ev_type */
+	uint8_t exec;	    /* a COMM from execve */
 };
 
 struct session {
@@ -80,6 +115,12 @@ struct session {
 	uint64_t *percpu; /* one per-CPU stats value per possible CPU */
 
 	struct xp_buildid_cache bids;
+	uint8_t *pid_state; /* enum pid_state, by pid (PID_LIMIT bytes, pages touched on use) */
+	uint8_t *file_maps; /* by pid: the records written so far give it a mapping */
+	struct exited *exited;
+	size_t nexited, exited_cap;
+	uint32_t round;	    /* rounds drained so far */
+	uint64_t last_upto; /* the last round's time bound: everything before it is written */
 	uint64_t lost_written;
 	struct xp_record_result *res;
 	int err;
@@ -104,6 +145,38 @@ static int cmp_ent(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/*
+ * A record is written: follow what a reader replaying the file will know of
+ * its process's mappings (as the report session does: a fork copies the
+ * parent's, an exec drops them, an mmap adds one) and count the samples it
+ * cannot place.
+ */
+static void file_note(struct session *s, const struct stage_ent *e)
+{
+	uint8_t *fm = s->file_maps;
+
+	if (e->pid >= PID_LIMIT)
+		return;
+	switch (e->type) {
+	case XP_EV_MMAP:
+		fm[e->pid] = 1;
+		break;
+	case XP_EV_FORK:
+		if (e->pid != e->ppid)
+			fm[e->pid] = e->ppid < PID_LIMIT && fm[e->ppid];
+		break;
+	case XP_EV_COMM:
+		if (e->exec)
+			fm[e->pid] = 0;
+		break;
+	case XP_EV_SAMPLE:
+		s->res->unmapped += !fm[e->pid];
+		break;
+	default:
+		break;
+	}
+}
+
 /* Write staged records with time <= upto in time order; keep the rest. */
 static int stage_flush(struct session *s, uint64_t upto)
 {
@@ -118,6 +191,7 @@ static int stage_flush(struct session *s, uint64_t upto)
 			err = xpf_writer_append(s->w, s->arena + e->off, e->len);
 			if (err)
 				return err;
+			file_note(s, e);
 			continue;
 		}
 		memcpy(s->arena2 + len2, s->arena + e->off, e->len);
@@ -127,6 +201,8 @@ static int stage_flush(struct session *s, uint64_t upto)
 	}
 	s->nent = keep;
 	s->arena_len = len2;
+	if (upto != UINT64_MAX)
+		s->last_upto = upto;
 	{
 		uint8_t *t = s->arena;
 
@@ -153,14 +229,54 @@ static int stage_event(struct session *s, const struct xp_event *ev, uint64_t ti
 		return xpf_writer_event(s->w, ev);
 	}
 	xpf_encode(ev, s->arena + s->arena_len, need);
-	s->ent[s->nent++] = (struct stage_ent){.time = time,
-					       .off = s->arena_len,
-					       .len = need,
-					       .seq = s->seq++,
-					       .is_sample = is_sample};
+	s->ent[s->nent] = (struct stage_ent){.time = time,
+					     .off = s->arena_len,
+					     .len = need,
+					     .seq = s->seq++,
+					     .is_sample = is_sample,
+					     .type = ev->type};
+	switch (ev->type) {
+	case XP_EV_SAMPLE:
+		s->ent[s->nent].pid = ev->sample.pid;
+		break;
+	case XP_EV_MMAP:
+		s->ent[s->nent].pid = ev->mmap.pid;
+		break;
+	case XP_EV_COMM:
+		s->ent[s->nent].pid = ev->comm.pid;
+		s->ent[s->nent].exec = ev->comm.exec;
+		break;
+	case XP_EV_FORK:
+	case XP_EV_EXIT:
+		s->ent[s->nent].pid = ev->task.pid;
+		s->ent[s->nent].ppid = ev->task.ppid;
+		break;
+	default:
+		s->ent[s->nent].pid = UINT32_MAX;
+		break;
+	}
+	s->nent++;
 	s->arena_len += need;
 	return 0;
 }
+
+/*
+ * Whom pid runs as, staged at time: a report trusts the process's JIT map
+ * (/tmp/perf-PID.map) only if root or this user owns it. A process already
+ * gone is left out, and the report falls back to perf's rule.
+ */
+static int stage_uid(struct session *s, uint32_t pid, uint64_t time)
+{
+	struct xp_event ev = {.type = XP_EV_UID};
+
+	if (xp_procfs_uid((pid_t)pid, &ev.uid.uid))
+		return 0;
+	ev.uid.time_ns = time;
+	ev.uid.pid = pid;
+	return stage_event(s, &ev, time, false);
+}
+
+static void pid_resolve(struct session *s, uint32_t pid, uint64_t time);
 
 static int on_sample(void *ctx, void *data, size_t size)
 {
@@ -193,6 +309,10 @@ static int on_sample(void *ctx, void *data, size_t size)
 	}
 	ev.sample.nkstack = smp->kstack_len <= XP_KSTACK_MAX ? smp->kstack_len : 0;
 	ev.sample.kstack = (const uint64_t *)smp->kstack;
+	/* Before the sample is staged: mappings read now must sort before it. */
+	pid_resolve(s, smp->pid, smp->time_ns);
+	if (s->err)
+		return s->err;
 	err = stage_event(s, &ev, smp->time_ns, true);
 	if (err) {
 		s->err = err;
@@ -248,6 +368,31 @@ static int sb_open(struct session *s, int cpu, struct sb_ring *r)
 		return -errno;
 	}
 	return 0;
+}
+
+/* What an event staged for the file tells a reader about its process's mappings. */
+static void pid_note(struct session *s, const struct xp_event *ev)
+{
+	uint8_t *st = s->pid_state;
+
+	switch (ev->type) {
+	case XP_EV_MMAP:
+		if (ev->mmap.pid < PID_LIMIT)
+			st[ev->mmap.pid] = PID_MAPPED;
+		break;
+	case XP_EV_FORK:
+		/*
+		 * Only ever upgrade: the child's first sample may have been read
+		 * (and its mappings from /proc) before this record, which sat in
+		 * another CPU's ring.
+		 */
+		if (ev->task.pid != ev->task.ppid && ev->task.pid < PID_LIMIT &&
+		    ev->task.ppid < PID_LIMIT && st[ev->task.ppid] == PID_MAPPED)
+			st[ev->task.pid] = PID_MAPPED;
+		break;
+	default:
+		break;
+	}
 }
 
 static int sb_record(struct session *s, const struct perf_event_header *h)
@@ -337,6 +482,12 @@ static int sb_record(struct session *s, const struct perf_event_header *h)
 		if (n >= XP_EV_COMM_LEN)
 			n = XP_EV_COMM_LEN - 1;
 		memcpy(ev.comm.comm, p + 8, n);
+		if (ev.comm.exec) {
+			/* An exec can change the user (setuid): read it again. */
+			int err = stage_event(s, &ev, time, false);
+
+			return err ? err : stage_uid(s, ids[0], time);
+		}
 		break;
 	}
 	case PERF_RECORD_FORK:
@@ -347,7 +498,11 @@ static int sb_record(struct session *s, const struct perf_event_header *h)
 			return 0;
 		memcpy(t, p, 16);
 		pid = t[0];
-		if (!is_target(s, pid))
+		/*
+		 * The kernel writes a fork record before the fork tracepoint adds the
+		 * child to the targets: a target parent makes it a target's fork too.
+		 */
+		if (!is_target(s, pid) && !(h->type == PERF_RECORD_FORK && is_target(s, t[1])))
 			return 0;
 		ev.type = h->type == PERF_RECORD_FORK ? XP_EV_FORK : XP_EV_EXIT;
 		ev.task.time_ns = time;
@@ -369,7 +524,54 @@ static int sb_record(struct session *s, const struct perf_event_header *h)
 	default:
 		return 0;
 	}
+	pid_note(s, &ev);
 	return stage_event(s, &ev, time, false);
+}
+
+/* A leader's exit: forget the process one full round later (see the top of the file). */
+static int exit_note(struct session *s, uint32_t pid)
+{
+	if (s->nexited == s->exited_cap) {
+		size_t ncap = s->exited_cap ? 2 * s->exited_cap : 256;
+		struct exited *ne = realloc(s->exited, ncap * sizeof(*ne));
+
+		if (!ne)
+			return -ENOMEM;
+		s->exited = ne;
+		s->exited_cap = ncap;
+	}
+	s->exited[s->nexited++] = (struct exited){.pid = pid, .round = s->round};
+	return 0;
+}
+
+/*
+ * Apply the exits seen before this round, now that every ring has been
+ * drained once since: no record of those processes is left in the rings.
+ */
+static void exits_apply(struct session *s)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < s->nexited; i++) {
+		struct exited e = s->exited[i];
+
+		if (e.round == s->round) {
+			s->exited[keep++] = e;
+			continue;
+		}
+		/* A new process with this pid starts unknown, whatever the old one was. */
+		if (e.pid < PID_LIMIT)
+			s->pid_state[e.pid] = PID_UNSEEN;
+		/*
+		 * Off the target map, so a non-target reusing the pid is not
+		 * sampled. The leader's exit alone is not the process's (it may
+		 * have called pthread_exit()), hence the check.
+		 */
+		if (!s->o->all && (pid_t)e.pid != s->o->child && !xp_procfs_alive(e.pid))
+			bpf_map_delete_elem(s->targets_fd, &e.pid);
+	}
+	s->nexited = keep;
+	s->round++;
 }
 
 static int sb_drain(struct session *s, struct sb_ring *r)
@@ -403,17 +605,15 @@ static int sb_drain(struct session *s, struct sb_ring *r)
 		err = sb_record(s, hp);
 		if (err)
 			break;
-		if (h.type == PERF_RECORD_EXIT && !s->o->all) {
+		if (h.type == PERF_RECORD_EXIT) {
 			uint32_t t[4];
 
 			memcpy(t, hp + 1, 16);
-			/*
-			 * A process is gone: forget it, so its pid can be reused by a
-			 * non-target. The leader's exit alone is not the process's (it may
-			 * have called pthread_exit()), hence the check.
-			 */
-			if (t[0] == t[2] && (pid_t)t[0] != s->o->child && !xp_procfs_alive(t[0]))
-				bpf_map_delete_elem(s->targets_fd, &t[0]);
+			if (t[0] == t[2]) {
+				err = exit_note(s, t[0]);
+				if (err)
+					break;
+			}
 		}
 		tail += h.size;
 	}
@@ -434,6 +634,7 @@ static int synth_mmap(void *ctx, const struct xp_ev_mmap *m)
 	struct synth *sy = ctx;
 	struct xp_event ev = {.type = XP_EV_MMAP, .mmap = *m};
 
+	pid_note(sy->s, &ev);
 	return stage_event(sy->s, &ev, sy->time, false);
 }
 
@@ -458,6 +659,9 @@ static int synth_process(void *ctx, pid_t pid)
 	if (pid == getpid())
 		return 0;
 	sy->pid = pid;
+	err = stage_uid(sy->s, pid, sy->time);
+	if (err)
+		return err;
 	err = xp_procfs_threads(pid, synth_thread, sy);
 	if (err && err != -ENOENT && err != -ESRCH)
 		return err;
@@ -465,6 +669,44 @@ static int synth_process(void *ctx, pid_t pid)
 	if (err == -ENOENT || err == -ESRCH || err == -EACCES)
 		err = 0; /* gone meanwhile */
 	return err;
+}
+
+static int sb_drain_all(struct session *s)
+{
+	for (int c = 0; c < s->ncpus; c++) {
+		int err = sb_drain(s, &s->sb[c]);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Make sure a reader will know the mappings of pid for a sample at time. If
+ * nothing told them yet, the side band may hold its fork or mmap records
+ * already; failing that, read /proc/PID now, stamped to sort before the
+ * sample (and its process's other samples of this round), but after what is
+ * written. A process gone by then is not tried again.
+ */
+static void pid_resolve(struct session *s, uint32_t pid, uint64_t time)
+{
+	struct synth sy = {.s = s};
+	int err;
+
+	if (pid >= PID_LIMIT || s->pid_state[pid] != PID_UNSEEN)
+		return;
+	err = sb_drain_all(s);
+	if (!err && s->pid_state[pid] == PID_UNSEEN) {
+		sy.time = time > s->last_upto + LATE_NS ? time - LATE_NS : s->last_upto + 1;
+		err = synth_process(&sy, (pid_t)pid);
+		if (s->pid_state[pid] == PID_MAPPED)
+			s->res->maps_late++;
+		else
+			s->pid_state[pid] = PID_GONE;
+	}
+	if (err && !s->err)
+		s->err = err;
 }
 
 /* The vDSO image: every 64-bit process of this kernel maps the same one, ours included. */
@@ -532,26 +774,39 @@ static int round_drain(struct session *s, uint64_t upto)
 {
 	int err;
 
+	/* Side band first: a sample's fork and mmap records are then mostly in already. */
+	err = sb_drain_all(s);
+	if (err)
+		return err;
 	err = ring_buffer__consume(s->rb);
 	if (err < 0)
 		return s->err ? s->err : err;
-	for (int c = 0; c < s->ncpus; c++) {
-		err = sb_drain(s, &s->sb[c]);
-		if (err)
-			return err;
-	}
+	if (s->err)
+		return s->err;
+	exits_apply(s);
 	err = note_drops(s, upto == UINT64_MAX ? now_ns() : upto);
 	if (err)
 		return err;
 	return stage_flush(s, upto);
 }
 
-static size_t ringbuf_size(int ncpus, uint32_t stack_size)
+/*
+ * ~100 ms of samples at 1 kHz per CPU, records sized for stacks of up to
+ * 128 KiB live (deeper ones are rare, and a sample's record is only as long
+ * as its stack), and room for 4 records of the largest size: at least 8 MiB,
+ * a power of two. A burst beyond that is counted as lost.
+ */
+#define RB_TYPICAL_STACK (128u << 10)
+
+static size_t ringbuf_size(int ncpus, uint32_t stack_max)
 {
-	/* ~100 ms of samples at 1 kHz per CPU, at least 8 MiB, a power of two. */
-	size_t want = (size_t)ncpus * 100 * (XP_SAMPLE_HDR_SIZE + stack_size + XP_SAMPLE_SLACK);
+	size_t typ = stack_max < RB_TYPICAL_STACK ? stack_max : RB_TYPICAL_STACK;
+	size_t want = (size_t)ncpus * 100 * (XP_SAMPLE_HDR_SIZE + typ + XP_SAMPLE_SLACK);
+	size_t big = 4 * ((size_t)XP_SAMPLE_HDR_SIZE + stack_max + XP_SAMPLE_SLACK);
 	size_t sz = 8u << 20;
 
+	if (want < big)
+		want = big;
 	while (sz < want && sz < (512u << 20))
 		sz <<= 1;
 	return sz;
@@ -577,6 +832,9 @@ static void session_free(struct session *s)
 	xprof_bpf__destroy(s->skel);
 	xpf_writer_free(s->w);
 	xp_buildid_cache_release(&s->bids);
+	free(s->exited);
+	free(s->pid_state);
+	free(s->file_maps);
 	free(s->links);
 	free(s->ev_fds);
 	free(s->sb);
@@ -628,8 +886,10 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	s->links = calloc(s->ncpus, sizeof(*s->links));
 	s->sb = calloc(s->ncpus, sizeof(*s->sb));
 	s->percpu = calloc(s->ncpus, sizeof(*s->percpu));
+	s->pid_state = calloc(PID_LIMIT, 1);
+	s->file_maps = calloc(PID_LIMIT, 1);
 	if (!s->arena || !s->arena2 || !s->ent || !s->sbtmp || !s->ev_fds || !s->links || !s->sb ||
-	    !s->percpu) {
+	    !s->percpu || !s->pid_state || !s->file_maps) {
 		snprintf(errbuf, errlen, "out of memory");
 		err = -ENOMEM;
 		goto out;
@@ -643,7 +903,7 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 		snprintf(errbuf, errlen, "cannot open the BPF sampler: %s", strerror(errno));
 		goto out;
 	}
-	s->skel->rodata->stack_size = o->stack_size;
+	s->skel->rodata->stack_max = o->stack_size;
 	s->skel->rodata->all_tasks = o->all;
 	s->skel->rodata->want_kstack = o->kstack;
 	s->skel->rodata->self_tgid = getpid();
@@ -688,11 +948,12 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	snprintf(info.target, sizeof(info.target), "%s", o->target);
 	t_start = now_ns();
 	info.start_time_ns = t_start;
+	s->last_upto = t_start;
 	s->w = xpf_writer_open(o->path, &info, s->ncpus);
 	s->path_created = s->w != NULL;
 	if (!s->w) {
 		err = -errno;
-		snprintf(errbuf, errlen, "cannot write '%s': %s", o->path, strerror(errno));
+		snprintf(errbuf, errlen, "cannot write '%s': %s", o->path, xl_strerror(-errno));
 		goto out;
 	}
 	err = write_vdso(s);
@@ -720,6 +981,28 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 		err = -errno;
 		snprintf(errbuf, errlen, "cannot set up the ring buffer: %s", strerror(errno));
 		goto out;
+	}
+	/*
+	 * What existed before the start, stamped t_start so it sorts before every
+	 * sample. The side band is armed already, the sampler not yet: a process
+	 * that starts after this scan has its fork and exec records, and one that
+	 * is sampled lived past the scan, so the scan saw it (only a process
+	 * already exiting, its memory gone, can slip through; it is counted).
+	 */
+	{
+		struct synth sy = {.s = s, .time = t_start};
+
+		if (o->all)
+			err = xp_procfs_processes(synth_process, &sy);
+		for (size_t i = 0; !err && i < o->npids; i++)
+			err = synth_process(&sy, o->pids[i]);
+		/* The held child ("xprof-exec" until its exec): its name and mappings. */
+		if (!err && o->child > 0)
+			err = synth_process(&sy, o->child);
+		if (err) {
+			snprintf(errbuf, errlen, "cannot read /proc: %s", strerror(-err));
+			goto out;
+		}
 	}
 	for (int c = 0, opened = 0; c < s->ncpus; c++) {
 		struct perf_event_attr a = {0};
@@ -755,19 +1038,6 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 		opened++;
 	}
 
-	/* What existed before the start, stamped t_start so it sorts before every sample. */
-	{
-		struct synth sy = {.s = s, .time = t_start};
-
-		if (o->all)
-			err = xp_procfs_processes(synth_process, &sy);
-		for (size_t i = 0; !err && i < o->npids; i++)
-			err = synth_process(&sy, o->pids[i]);
-		if (err) {
-			snprintf(errbuf, errlen, "cannot read /proc: %s", strerror(-err));
-			goto out;
-		}
-	}
 	if (o->armed) {
 		err = o->armed(o->armed_ctx);
 		if (err) {
@@ -778,8 +1048,9 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 
 	started = true;
 	t_flush = t_start;
+	/* -d is time sampled: the /proc scan before the sampler was armed does not count. */
 	if (o->duration > 0)
-		t_end = t_start + (uint64_t)(o->duration * 1e9);
+		t_end = now_ns() + (uint64_t)(o->duration * 1e9);
 	while (!*o->stop) {
 		uint64_t t0;
 
@@ -840,13 +1111,21 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	res->bpf_sample_ns = bpf_stat(s, XP_STAT_SAMPLE_NS);
 	res->read_fail = bpf_stat(s, XP_STAT_READ_FAIL);
 	res->no_sigframe = bpf_stat(s, XP_STAT_NO_SIGFRAME);
+	res->vma_find = bpf_stat(s, XP_STAT_VMA_FIND);
+	res->vma_fail = bpf_stat(s, XP_STAT_VMA_FAIL);
+	res->drop_stack2 = bpf_stat(s, XP_STAT_DROP_STACK2);
 	err = xpf_writer_close(s->w, now_ns(), res->samples, res->lost, res->lost_sideband);
 	s->w = NULL;
 	if (err)
 		goto io_err;
 	goto out;
 io_err:
-	snprintf(errbuf, errlen, "cannot write '%s': %s", o->path, strerror(-err));
+	/* The file keeps what was written before (marked by the writer); record says so. */
+	res->write_err = err;
+	if (err == -ENOSPC || err == -EDQUOT)
+		snprintf(errbuf, errlen, "%s: %s", xl_strerror(err), o->path);
+	else
+		snprintf(errbuf, errlen, "cannot write '%s': %s", o->path, strerror(-err));
 out:
 	session_free(s);
 	if (err && !started && s->path_created)

@@ -28,7 +28,12 @@
  * windows, the one profile covers the whole recording.
  */
 
-#define XP_MAX_FRAMES 512
+/*
+ * Frames kept per sample. The sampler copies whole stacks (up to 1 MiB by
+ * default): a recursion 2,500 deep must fit, and 16 Ki frames of at least
+ * 16 bytes each are 256 KiB of stack.
+ */
+#define XP_MAX_FRAMES 16384
 
 /*
  * A process's mappings and a thread's name are forgotten this long (stream
@@ -100,8 +105,18 @@ int xp_session_event(void *session, const struct xp_event *ev);
 int xp_session_lookup(struct xp_session *s, uint32_t pid, uint64_t addr, const char **path,
 		      uint64_t *bias);
 
+/* One "xprof: ..." line per input the session refused to trust (a JIT map another user wrote). */
+void xp_session_warnings(const struct xp_session *s, FILE *out);
+
 /* One line per mapped file: path, build-id, unwind table size, debuginfo source. */
 void xp_session_describe(const struct xp_session *s, FILE *out);
+
+/*
+ * Why the on-disk cache was refused (a directory another user owns or may
+ * write, a planted link), naming the directory and the fix; NULL if it is in
+ * use or was not asked for. The session then runs without it. Owned by s.
+ */
+const char *xp_session_cache_refused(const struct xp_session *s);
 
 /* The profile built so far (owned by the session) and the counts. */
 struct rep_profile *xp_session_profile(struct xp_session *s);

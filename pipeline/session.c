@@ -42,6 +42,7 @@
 #include <linux/types.h>
 
 #include "bpf/sample.h"
+#include "lib/lib.h"
 #include "pipeline/pipeline.h"
 
 #define MAX_SEGS 8
@@ -78,6 +79,8 @@ struct proc {
 	bool sampled;
 	uint64_t window;  /* s->window when it was last counted in wprocesses */
 	uint64_t exit_ns; /* time of its EXIT, 0 while alive */
+	bool uid_known;	  /* the recording said whom it ran as (an UID event, or its parent's) */
+	uint32_t uid;
 	struct map *maps; /* sorted by start, non-overlapping */
 	size_t nmaps, cap;
 };
@@ -104,6 +107,7 @@ struct xp_session {
 	struct xp_session_opts opts;
 	struct sym_session *sym;
 	struct unw_cache *cache;
+	char *cache_refused; /* why the cache directory was not used, or NULL */
 	struct rep_profile *prof;
 	struct module *modules;
 	struct hmap procs; /* pid + 1 -> struct proc * */
@@ -285,13 +289,17 @@ static struct proc *proc_get(struct xp_session *s, uint32_t pid, bool create)
 	return p;
 }
 
+/*
+ * Name thread tid. comm may point into comm_blob itself (a fork copies the
+ * parent's name), and growing the blob moves it: copy the name out first.
+ */
 static void comm_set(struct xp_session *s, uint32_t tid, const char *comm)
 {
-	char name[XP_EV_COMM_LEN];
+	char name[XP_EV_COMM_LEN] = "";
 	uint64_t v;
 
-	/* comm may point into comm_blob (a fork copies the parent's): copy it before growing. */
-	snprintf(name, sizeof(name), "%s", comm);
+	/* A reader's name need not end in a NUL within its 16 bytes. */
+	memcpy(name, comm, strnlen(comm, sizeof(name) - 1));
 	if (!hmap_get(&s->comms, (uint64_t)tid + 1, &v)) {
 		if (s->ncomm_free) {
 			v = s->comm_free[s->ncomm_free - 1];
@@ -317,11 +325,18 @@ static void comm_set(struct xp_session *s, uint32_t tid, const char *comm)
 	s->comm_blob[v].exit_ns = 0;
 }
 
-static const char *comm_get(const struct xp_session *s, uint32_t tid)
+/*
+ * Copy thread tid's name into out; false if it has none. A copy, not a
+ * pointer: the blob moves whenever comm_set() grows it.
+ */
+static bool comm_get(const struct xp_session *s, uint32_t tid, char out[XP_EV_COMM_LEN])
 {
 	uint64_t v;
 
-	return hmap_get(&s->comms, (uint64_t)tid + 1, &v) ? s->comm_blob[v].name : NULL;
+	if (!hmap_get(&s->comms, (uint64_t)tid + 1, &v))
+		return false;
+	memcpy(out, s->comm_blob[v].name, XP_EV_COMM_LEN);
+	return true;
 }
 
 static struct comm *comm_entry(const struct xp_session *s, uint32_t tid)
@@ -673,10 +688,10 @@ static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
 
 static int on_fork(struct xp_session *s, const struct xp_ev_task *t)
 {
-	const char *pc = comm_get(s, t->ptid);
+	char pc[XP_EV_COMM_LEN];
 	struct proc *parent, *child;
 
-	if (pc)
+	if (comm_get(s, t->ptid, pc))
 		comm_set(s, t->tid, pc);
 	if (t->pid == t->ppid)
 		return 0; /* a new thread shares its process's mappings */
@@ -687,6 +702,9 @@ static int on_fork(struct xp_session *s, const struct xp_ev_task *t)
 	child->exit_ns = 0;
 	maps_unref(s, child->maps, child->nmaps);
 	child->nmaps = 0; /* a reused pid starts over */
+	/* A child runs as its parent until an exec or setuid says otherwise. */
+	child->uid_known = parent && parent->uid_known;
+	child->uid = parent ? parent->uid : 0;
 	if (parent && parent->nmaps) {
 		if (proc_reserve(child, parent->nmaps))
 			return -ENOMEM;
@@ -846,7 +864,11 @@ static int unknown_location(struct xp_session *s, uint32_t mapping, uint64_t add
 	const char *base = path ? strrchr(path, '/') : NULL;
 	struct sym_frame f = {.name = name, .flags = SYM_F_UNKNOWN};
 
-	if (path)
+	/* A pseudo-file ("[vdso]") keeps one pair of brackets: "[vdso+0x7bd]". */
+	if (path && !base && path[0] == '[' && strlen(path) > 2 && path[strlen(path) - 1] == ']')
+		snprintf(name, sizeof(name), "[%.*s+0x%llx]", (int)strlen(path) - 2, path + 1,
+			 (unsigned long long)off);
+	else if (path)
 		snprintf(name, sizeof(name), "[%s+0x%llx]", base ? base + 1 : path,
 			 (unsigned long long)off);
 	else
@@ -919,7 +941,8 @@ static int user_location(struct xp_session *s, struct proc *p, const struct unw_
 	}
 	vaddr = sym_ip - m->um.bias;
 	if (!m->mod) {
-		n = sym_jit_lookup(s->sym, p->pid, sym_ip, &sf);
+		n = sym_jit_lookup(s->sym, p->pid, p->uid_known ? p->uid : SYM_UID_UNKNOWN, sym_ip,
+				   &sf);
 		err = n > 0 ? add_location(s, mapping, fr->ip, sf, n, id)
 			    : unknown_location(s, mapping, fr->ip, NULL, 0, id);
 	} else if (m->mod->stale || !m->mod->sym) {
@@ -980,16 +1003,13 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 	struct unw_input in = {0};
 	struct unw_result res;
 	struct proc *p;
-	const char *comm;
+	char comm[XP_EV_COMM_LEN];
 	unsigned nlocs = 0;
 	int err;
 
 	s->stats.samples++;
-	comm = comm_get(s, sm->tid);
-	if (!comm)
-		comm = comm_get(s, sm->pid);
-	if (!comm)
-		comm = "[unknown]";
+	if (!comm_get(s, sm->tid, comm) && !comm_get(s, sm->pid, comm))
+		snprintf(comm, sizeof(comm), "[unknown]");
 	if (filtered_out(&s->opts.filter, sm, comm))
 		return 0;
 	s->stats.kept++;
@@ -1047,6 +1067,13 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 		err = unw_walk(&in, proc_find, p, s->frames, XP_MAX_FRAMES, &res);
 		if (err)
 			return err;
+		/*
+		 * The sampler saw the task exiting with no user memory left (do_exit past
+		 * exit_mm): the walk could only stop at the end of an empty copy, which is
+		 * not a stack too deep for the copy.
+		 */
+		if ((sm->flags & XP_SAMPLE_F_EXITING) && res.status != UNW_OK_COMPLETE)
+			res.status = UNW_STOP_EXITING;
 		s->stats.status[res.status < UNW_STATUS_NR ? res.status : UNW_STOP_BAD_RULE]++;
 		s->stats.frames += res.nframes;
 		s->stats.fp_used += !!(res.flags & UNW_RES_F_FP_USED);
@@ -1080,6 +1107,7 @@ uint64_t xp_event_time(const struct xp_event *ev)
 	case XP_EV_LOST:
 		return ev->lost.time_ns;
 	case XP_EV_VDSO:
+	case XP_EV_UID:
 		break;
 	}
 	return 0;
@@ -1138,6 +1166,15 @@ int xp_session_event(void *session, const struct xp_event *ev)
 	case XP_EV_EXIT:
 		/* Not yet: samples read just after the exit may still need its mappings. */
 		return on_exit_ev(s, &ev->task);
+	case XP_EV_UID: {
+		struct proc *p = proc_get(s, ev->uid.pid, true);
+
+		if (!p)
+			return -ENOMEM;
+		p->uid = ev->uid.uid;
+		p->uid_known = true;
+		return 0;
+	}
 	}
 	return 0;
 }
@@ -1229,15 +1266,13 @@ struct xp_session *xp_session_new(const struct xp_session_opts *opts)
 	elf_version(EV_CURRENT);
 	/* Without a usable cache directory, tables are built in memory every run. */
 	if (!s->opts.no_cache)
-		s->cache = unw_cache_new(s->opts.cache_dir);
+		s->cache = unw_cache_open(s->opts.cache_dir, &s->cache_refused);
 	/* Symbol indexes and kernel symbols are cached beside the tables. */
 	if (s->cache)
 		s->opts.sym.cache_dir = unw_cache_root(s->cache);
 	if (!s->cache) {
-		char tmpl[] = "/tmp/xprof-tables-XXXXXX";
-		/* A private throw-away directory keeps the cache API the one path. */
-		if (mkdtemp(tmpl))
-			s->cache = unw_cache_new(tmpl);
+		/* In memory only: --no-cache must not leave tables in a /tmp directory per run. */
+		s->cache = unw_cache_new_memory();
 		if (!s->cache)
 			goto fail;
 	}
@@ -1279,6 +1314,7 @@ void xp_session_free(struct xp_session *s)
 	hmap_release(&s->locs);
 	free(s->comm_blob);
 	free(s->vdso_image);
+	free(s->cache_refused);
 	unw_cache_free(s->cache);
 	sym_session_free(s->sym);
 	rep_profile_free(s->prof);
@@ -1296,6 +1332,14 @@ int xp_session_lookup(struct xp_session *s, uint32_t pid, uint64_t addr, const c
 	*path = m->path;
 	*bias = m->um.bias;
 	return 0;
+}
+
+void xp_session_warnings(const struct xp_session *s, FILE *out)
+{
+	const char *line;
+
+	for (size_t i = 0; (line = sym_session_refused(s->sym, i)); i++)
+		fprintf(out, "xprof: %s\n", line);
 }
 
 void xp_session_describe(const struct xp_session *s, FILE *out)
@@ -1322,6 +1366,11 @@ struct rep_profile *xp_session_profile(struct xp_session *s)
 	if (!s->prof)
 		s->prof = rep_profile_new(10101010);
 	return s->prof;
+}
+
+const char *xp_session_cache_refused(const struct xp_session *s)
+{
+	return s->cache_refused;
 }
 
 const struct xp_session_stats *xp_session_stats(const struct xp_session *s)

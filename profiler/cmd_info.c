@@ -87,6 +87,10 @@ static int dump_event(void *ctx, const struct xp_event *ev)
 		printf("lost time=%" PRIu64 " count=%" PRIu64 "\n", ev->lost.time_ns,
 		       ev->lost.count);
 		break;
+	case XP_EV_UID:
+		printf("uid time=%" PRIu64 " pid=%u uid=%u\n", ev->uid.time_ns, ev->uid.pid,
+		       ev->uid.uid);
+		break;
 	}
 	return 0;
 }
@@ -110,6 +114,7 @@ int cmd_info(int argc, char **argv)
 	struct xp_rec_info info;
 	bool dump = false;
 	const char *why = NULL;
+	char skipped[512];
 	int opt, err;
 
 	optind = 1;
@@ -140,6 +145,8 @@ int cmd_info(int argc, char **argv)
 				strerror(-err));
 		return 1;
 	}
+	if (xp_rec_info_skipped(&info, argv[optind], skipped, sizeof(skipped)))
+		fprintf(stderr, "xprof: %s\n", skipped);
 	printf("file: %s\n", argv[optind]);
 	printf("version: %u\n", info.version);
 	printf("event: %s\n", info.event);
@@ -148,7 +155,18 @@ int cmd_info(int argc, char **argv)
 	printf("target: %s\n", info.target);
 	printf("system wide: %s\n", info.flags & XP_REC_F_SYSTEM_WIDE ? "yes" : "no");
 	printf("kernel stacks: %s\n", info.flags & XP_REC_F_KERNEL_STACK ? "yes" : "no");
-	printf("complete: %s\n", info.end_time_ns ? "yes" : "no (truncated: record was killed)");
+	if (info.skip_why)
+		printf("complete: no (corrupt record at offset %" PRIu64 ", %" PRIu64
+		       " bytes skipped)\n",
+		       info.skip_offset, info.skip_bytes);
+	else if (info.end_time_ns)
+		printf("complete: yes\n");
+	else if (info.flags & XP_REC_F_WRITE_ERROR)
+		printf("complete: no (truncated: writing stopped: %s)\n",
+		       info.write_errno == ENOSPC ? "no space left on device"
+						  : strerror((int)info.write_errno));
+	else
+		printf("complete: no (truncated: record was killed)\n");
 	if (info.end_time_ns && info.end_time_ns >= info.start_time_ns)
 		printf("duration: %.3f s\n", (info.end_time_ns - info.start_time_ns) / 1e9);
 	printf("samples: %" PRIu64 "\n", info.samples);

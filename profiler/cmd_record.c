@@ -15,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bpf/sample.h"
+#include "lib/lib.h"
 #include "profiler/profiler_int.h"
 #include "capture/capture.h"
 
@@ -68,9 +70,11 @@ static void usage(FILE *f)
 	    "                          (default xprof.folded)\n"
 	    "  -e, --event NAME        cpu-clock (default), task-clock, cycles, instructions, ...\n"
 	    "  -g kernel, --kernel     also record kernel stacks\n"
-	    "      --stack-size BYTES  user stack bytes copied per sample (default %u, %u..%u)\n"
+	    "      --stack-max BYTES   copy each sample's user stack from sp to its end, at most\n"
+	    "                          this many bytes (default %uM, %uK..%uM; K, M suffixes)\n"
+	    "      --stack-size BYTES  the same bound, under its old name\n"
 	    "  -v, --verbose           print the sampler's own counters at the end\n",
-	    FREQ_MAX, XP_STACK_DEFAULT, XP_STACK_MIN, XP_STACK_MAX);
+	    FREQ_MAX, XP_STACK_DEFAULT >> 20, XP_STACK_MIN >> 10, XP_STACK_MAX >> 20);
 }
 
 static bool has_ext(const char *p, const char *ext)
@@ -84,24 +88,6 @@ static bool known_format(const char *p)
 {
 	return has_ext(p, ".xprof") || has_ext(p, ".folded") || has_ext(p, ".svg") ||
 	       has_ext(p, ".pb.gz");
-}
-
-/* Can we create or overwrite path? Leaves no new file behind. */
-static int check_writable(const char *path)
-{
-	struct stat st;
-	bool existed = stat(path, &st) == 0;
-	int fd;
-
-	if (existed && S_ISDIR(st.st_mode))
-		return -EISDIR;
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	if (!existed)
-		unlink(path);
-	return 0;
 }
 
 static bool have_privileges(void)
@@ -243,6 +229,11 @@ static int start_child(struct child *c, char **argv)
 		close(er[0]);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		/*
+		 * Named as perf names its own ("perf-exec"): the few samples between the
+		 * release and the exec are the launcher's, and say so.
+		 */
+		prctl(PR_SET_NAME, "xprof-exec", 0, 0, 0);
 		/* Held until sampling is armed: its first instruction is then sampled. */
 		if (read(go[0], &b, 1) != 1)
 			_exit(127);
@@ -276,34 +267,47 @@ static int release_child(void *ctx)
 	return 0;
 }
 
-/* A second .xprof output: a copy of the first. 0 or -errno. */
+/*
+ * A second .xprof output: a copy of the first, through a temporary file
+ * renamed when whole (a full disk leaves no partial copy). 0 or -errno.
+ */
 static int copy_file(const char *from, const char *to)
 {
 	char buf[1 << 16];
-	int in, out, err = 0;
+	struct xl_out out;
+	int in, err;
 	ssize_t n;
 
-	in = open(from, O_RDONLY | O_CLOEXEC);
+	in = xl_open_regular(from);
 	if (in < 0)
-		return -errno;
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0) {
-		err = -errno;
+		return in;
+	err = xl_out_open(&out, to, XL_OUT_SYNC, 0644);
+	if (err) {
 		close(in);
 		return err;
 	}
 	while ((n = read(in, buf, sizeof(buf))) > 0) {
-		if (write(out, buf, n) != n) {
-			err = -EIO;
+		err = xl_write_all(out.fd, buf, (size_t)n);
+		if (err)
 			break;
-		}
 	}
-	if (n < 0)
+	if (n < 0 && !err)
 		err = -errno;
 	close(in);
-	if (close(out) && !err)
-		err = -EIO;
-	return err;
+	if (err) {
+		xl_out_abort(&out);
+		return err;
+	}
+	return xl_out_commit(&out);
+}
+
+/* One line for a failed output: a full disk in the words of issue reports, else why. */
+static void write_failed(const char *path, int err)
+{
+	if (err == -ENOSPC || err == -EDQUOT)
+		fprintf(stderr, "xprof: %s: %s\n", xl_strerror(err), path);
+	else
+		fprintf(stderr, "xprof: cannot write '%s': %s\n", path, xl_strerror(err));
 }
 
 /* The summary's counts, read back from the file just written (which also proves it readable). */
@@ -326,11 +330,12 @@ int cmd_record(int argc, char **argv)
 	    {"call-graph", required_argument, NULL, 'g'},
 	    {"kernel", no_argument, NULL, 'K'},
 	    {"stack-size", required_argument, NULL, 'S'},
+	    {"stack-max", required_argument, NULL, 'M'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	bool verbose = false, reported = false;
+	bool verbose = false, reported = false, write_err = false;
 	struct xp_record_opts o = {
 	    .frequency = 99,
 	    .stack_size = XP_STACK_DEFAULT,
@@ -436,12 +441,19 @@ int cmd_record(int argc, char **argv)
 		case 'K':
 			o.kstack = true;
 			break;
-		case 'S': {
+		case 'S':
+		case 'M': {
 			unsigned long v = strtoul(optarg, &end, 0);
 
+			if (*end == 'K' || *end == 'k')
+				v = v > ULONG_MAX >> 10 ? ULONG_MAX : v << 10, end++;
+			else if (*end == 'M' || *end == 'm')
+				v = v > ULONG_MAX >> 20 ? ULONG_MAX : v << 20, end++;
 			if (*end || !*optarg || v < XP_STACK_MIN || v > XP_STACK_MAX) {
-				fprintf(stderr, "xprof: bad --stack-size '%s'; give %u..%u bytes\n",
-					optarg, XP_STACK_MIN, XP_STACK_MAX);
+				fprintf(stderr,
+					"xprof: bad %s '%s'; give %u..%u bytes (or 1K..%uM)\n",
+					opt == 'S' ? "--stack-size" : "--stack-max", optarg,
+					XP_STACK_MIN, XP_STACK_MAX, XP_STACK_MAX >> 20);
 				return 2;
 			}
 			o.stack_size = (v + 7) & ~7ul;
@@ -486,10 +498,11 @@ int cmd_record(int argc, char **argv)
 				outputs[i]);
 			return 2;
 		}
-		e = check_writable(outputs[i]);
+		/* Nothing is created yet: a refused run leaves no file behind. */
+		e = xl_out_check(outputs[i]);
 		if (e) {
 			fprintf(stderr, "xprof: cannot write '%s': %s; choose another -o path\n",
-				outputs[i], strerror(-e));
+				outputs[i], xl_strerror(e));
 			return 1;
 		}
 		if (!rec_path && has_ext(outputs[i], ".xprof"))
@@ -600,25 +613,32 @@ int cmd_record(int argc, char **argv)
 	}
 	if (e) {
 		fprintf(stderr, "xprof: %s\n", err);
-		goto out;
+		/*
+		 * A write error (a full disk) after sampling started leaves a
+		 * readable, marked prefix: the other outputs are still made from
+		 * it, and the run fails.
+		 */
+		if (!res.write_err || count_file(rec_path, &info))
+			goto out;
+		write_err = true;
 	}
 
-	rc = 0;
+	rc = write_err;
 	for (size_t i = 0; i < nout; i++) {
 		size_t at = strlen(written);
 
 		if (has_ext(outputs[i], ".xprof") && outputs[i] != rec_path) {
 			e = copy_file(rec_path, outputs[i]);
 			if (e) {
-				fprintf(stderr, "xprof: cannot copy the recording to '%s': %s\n",
-					outputs[i], strerror(-e));
+				write_failed(outputs[i], e);
 				rc = 1;
 				continue;
 			}
 		}
 		if (has_ext(outputs[i], ".xprof"))
-			snprintf(written + at, sizeof(written) - at, "%s%s", at ? ", " : "",
-				 outputs[i]);
+			snprintf(written + at, sizeof(written) - at, "%s%s%s", at ? ", " : "",
+				 outputs[i],
+				 write_err && outputs[i] == rec_path ? " (truncated)" : "");
 	}
 	{
 		/* Other formats: `xprof report -i REC -o OUT...`. */
@@ -669,10 +689,15 @@ int cmd_record(int argc, char **argv)
 	memset(&info, 0, sizeof(info));
 	if (count_file(rec_path, &info))
 		info.samples = res.samples;
-	if (!reported)
-		fprintf(stderr, "xprof: %llu samples, %llu lost, %llu processes; wrote %s\n",
+	if (!reported) {
+		fprintf(stderr, "xprof: %llu samples, %llu lost, %llu processes",
 			(unsigned long long)info.samples, (unsigned long long)res.lost,
-			(unsigned long long)info.processes, written[0] ? written : "nothing");
+			(unsigned long long)info.processes);
+		if (res.unmapped)
+			fprintf(stderr, ", %llu samples without mappings",
+				(unsigned long long)res.unmapped);
+		fprintf(stderr, "; wrote %s\n", written[0] ? written : "nothing");
+	}
 	if (verbose)
 		fprintf(
 		    stderr,
@@ -683,6 +708,18 @@ int cmd_record(int argc, char **argv)
 		    res.bpf_samples ? (double)res.bpf_sample_ns / res.bpf_samples : 0.0,
 		    (unsigned long long)res.read_fail, (unsigned long long)res.no_sigframe,
 		    (unsigned long long)res.misordered);
+	if (verbose)
+		fprintf(stderr,
+			"xprof: mappings: %llu processes read from /proc at their first sample, "
+			"%llu samples without mappings (process gone, or amid exit or exec)\n",
+			(unsigned long long)res.maps_late, (unsigned long long)res.unmapped);
+	if (verbose)
+		fprintf(stderr,
+			"xprof: sampler stacks: %llu thread stacks looked up, %llu lookups failed "
+			"(copied as far as mapped), %llu interrupted stacks left out (ring buffer "
+			"full)\n",
+			(unsigned long long)res.vma_find, (unsigned long long)res.vma_fail,
+			(unsigned long long)res.drop_stack2);
 	if (verbose && res.prog_run_cnt)
 		fprintf(stderr,
 			"xprof: sampler runs: %llu, %llu ns in total (kernel.bpf_stats_enabled)\n",

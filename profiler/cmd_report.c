@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/lib.h"
 #include "profiler/profiler_int.h"
 
 #define MAX_OUTPUTS 16
@@ -44,10 +45,14 @@ static void report_usage(FILE *f)
 	    "      --no-demangle       keep mangled C++/Rust names\n"
 	    "      --no-debuginfod     do not fetch debuginfo even if DEBUGINFOD_URLS is set\n"
 	    "      --cache-dir DIR     cache of unwind tables, symbol indexes and kernel symbols\n"
-	    "                          (default $XDG_CACHE_HOME/xprof)\n"
+	    "                          (default $XDG_CACHE_HOME/xprof; used only if it is yours\n"
+	    "                          and not writable by group or others)\n"
 	    "      --no-cache          build them in memory only\n"
 	    "  -v, --verbose           list every mapped file: build-id, unwind table, debuginfo\n"
-	    "  -q, --quiet             no summary line\n");
+	    "  -q, --quiet             no summary line\n"
+	    "\n"
+	    "JIT frames come from /tmp/perf-PID.map, read only if it is a regular file owned by\n"
+	    "root, the process's user or you and at most XPROF_PERF_MAP_MAX bytes (256 MiB).\n");
 }
 
 /* "1,2,3" into ids; 0 or -EINVAL. */
@@ -105,6 +110,9 @@ static void print_summary(const struct xp_session_stats *st, const char *also,
 	if (st->callchain)
 		fprintf(stderr, ", %s perf callchains (not unwound)",
 			pct(p, sizeof(p), st->callchain, n));
+	if (st->no_process)
+		fprintf(stderr, ", %llu samples without mappings",
+			(unsigned long long)st->no_process);
 	if (st->stale_files)
 		fprintf(stderr, ", %llu files changed since recording",
 			(unsigned long long)st->stale_files);
@@ -160,14 +168,15 @@ int cmd_report(int argc, char **argv)
 	    {"also-wrote", required_argument, NULL, O_ALSO},
 	    {0},
 	};
-	const char *input = NULL, *outs[MAX_OUTPUTS], *why = NULL, *also = NULL;
-	unsigned nouts = 0, top = 0;
+	const char *input = NULL, *outs[MAX_OUTPUTS], *done[MAX_OUTPUTS], *why = NULL, *also = NULL;
+	unsigned nouts = 0, ndone = 0, top = 0;
 	uint32_t pids[MAX_IDS], tids[MAX_IDS];
 	struct xp_session_opts so = {0};
 	struct rep_opts ro = {0};
 	struct xp_session *s = NULL;
 	struct xp_rec_info info = {0};
-	bool quiet = false, verbose = false;
+	char skipped[512];
+	bool quiet = false, verbose = false, failed = false;
 	char *end;
 	int c, err, ret = 1;
 
@@ -274,19 +283,17 @@ int cmd_report(int argc, char **argv)
 	if (!nouts && !top)
 		outs[nouts++] = "xprof.folded";
 	for (unsigned i = 0; i < nouts; i++) {
-		FILE *f;
-
-		/* Refuse a bad name before reading a large recording. */
+		/* Refuse a bad name before reading a large recording; create nothing yet. */
 		if (rep_output_check(outs[i], &why)) {
 			fprintf(stderr, "xprof: '%s': %s\n", outs[i], why);
 			return 2;
 		}
-		f = fopen(outs[i], "a");
-		if (!f) {
-			fprintf(stderr, "xprof: cannot write '%s': %s\n", outs[i], strerror(errno));
+		err = xl_out_check(outs[i]);
+		if (err) {
+			fprintf(stderr, "xprof: cannot write '%s': %s; choose another -o path\n",
+				outs[i], xl_strerror(err));
 			return 1;
 		}
-		fclose(f);
 	}
 
 	s = xp_session_new(&so);
@@ -294,6 +301,9 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "xprof: cannot start the report: %s\n", strerror(errno));
 		return 1;
 	}
+	if (xp_session_cache_refused(s))
+		fprintf(stderr, "xprof: %s; going on without the cache\n",
+			xp_session_cache_refused(s));
 	err = xp_recording_read(input, xp_session_event, s, &info, &why);
 	if (err) {
 		if (err == -EINVAL && why)
@@ -302,6 +312,9 @@ int cmd_report(int argc, char **argv)
 			fprintf(stderr, "xprof: cannot read '%s': %s\n", input, strerror(-err));
 		goto out;
 	}
+	/* A damaged or cut recording still reports its readable prefix; say what was left out. */
+	if (xp_rec_info_skipped(&info, input, skipped, sizeof(skipped)))
+		fprintf(stderr, "xprof: %s\n", skipped);
 	struct rep_profile *prof = xp_session_profile(s);
 	if (!prof) {
 		fprintf(stderr, "xprof: out of memory\n");
@@ -311,13 +324,19 @@ int cmd_report(int argc, char **argv)
 	rep_profile_set_time(
 	    prof, info.start_real_ns,
 	    info.end_time_ns > info.start_time_ns ? info.end_time_ns - info.start_time_ns : 0);
+	/* One output that cannot be written (a full disk) must not cost the others. */
 	for (unsigned i = 0; i < nouts; i++) {
 		err = rep_output_write(prof, &ro, outs[i], &why);
-		if (err) {
-			fprintf(stderr, "xprof: cannot write '%s': %s\n", outs[i],
-				err == -EINVAL && why ? why : strerror(-err));
-			goto out;
+		if (!err) {
+			done[ndone++] = outs[i];
+			continue;
 		}
+		failed = true;
+		if (err == -ENOSPC || err == -EDQUOT)
+			fprintf(stderr, "xprof: %s: %s\n", xl_strerror(err), outs[i]);
+		else
+			fprintf(stderr, "xprof: cannot write '%s': %s\n", outs[i],
+				err == -EINVAL && why ? why : xl_strerror(err));
 	}
 	if (top) {
 		ro.top = top;
@@ -327,6 +346,7 @@ int cmd_report(int argc, char **argv)
 			goto out;
 		}
 	}
+	xp_session_warnings(s, stderr);
 	if (verbose)
 		xp_session_describe(s, stderr);
 	if (!quiet && xp_session_stats(s)->callchain)
@@ -337,8 +357,8 @@ int cmd_report(int argc, char **argv)
 			"gives complete stacks\n",
 			input);
 	if (!quiet)
-		print_summary(xp_session_stats(s), also, outs, nouts);
-	ret = 0;
+		print_summary(xp_session_stats(s), also, done, ndone);
+	ret = failed;
 out:
 	xp_session_free(s);
 	return ret;

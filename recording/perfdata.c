@@ -757,10 +757,24 @@ static int cmp_rec(const void *x, const void *y)
 	return a->off < b->off ? -1 : a->off > b->off;
 }
 
+/* Everything from file offset off on is not read: a cut (why NULL) or a bad record. */
+static void skip_from(struct pd_reader *r, uint64_t off, const char *why)
+{
+	if (!r->info || off >= r->data_end)
+		return;
+	if (why && !strncmp(why, "perf.data: ", 11))
+		why += 11;
+	r->info->skip_offset = off;
+	r->info->skip_bytes = r->data_end - off;
+	r->info->skip_type = r->data_end - off >= 8 ? ld32(r->buf + off) : 0;
+	r->info->skip_why = why;
+}
+
 /*
  * Pass 1: walk the data section, check every record's size, and index the
  * ones we yield. A record cut by the end of the file ends the walk (a killed
- * perf record); one with an impossible size is corruption.
+ * perf record), and so does one with an impossible size: the records before
+ * it are kept. Nothing after a bad size can be trusted to start a record.
  */
 static int records_index(struct pd_reader *r, const char **why)
 {
@@ -786,13 +800,15 @@ static int records_index(struct pd_reader *r, const char **why)
 		uint64_t step = size;
 
 		if (size < 8) {
-			if (r->truncated)
-				break;
-			*why = "perf.data: a record is smaller than its header";
-			return -EINVAL;
-		}
-		if (size > r->data_end - p)
+			/* A killed perf record may leave zeros where its next record was due. */
+			skip_from(r, p,
+				  r->truncated ? NULL : "a record is smaller than its header");
 			break;
+		}
+		if (size > r->data_end - p) {
+			skip_from(r, p, NULL);
+			break;
+		}
 		if (type == R_COMPRESSED) {
 			*why = "perf.data holds compressed records (perf record -z): "
 			       "decompress with 'perf inject -i IN -o OUT' first";
@@ -801,12 +817,14 @@ static int records_index(struct pd_reader *r, const char **why)
 		if (type == R_AUXTRACE) {
 			/* its trace data follows the record, outside header.size */
 			if (size < 16) {
-				*why = "perf.data: a short AUXTRACE record";
-				return -EINVAL;
+				skip_from(r, p, "a short AUXTRACE record");
+				break;
 			}
 			uint64_t extra = ld64(rec + 8);
-			if (extra > r->data_end - p - size)
+			if (extra > r->data_end - p - size) {
+				skip_from(r, p, NULL);
 				break;
+			}
 			step += extra;
 		}
 		switch (type) {
@@ -838,6 +856,8 @@ static int records_index(struct pd_reader *r, const char **why)
 		}
 		p += step;
 	}
+	if (p < r->data_end && r->info && !r->info->skip_bytes)
+		skip_from(r, p, NULL); /* a tail shorter than a record header */
 	if (!sorted)
 		qsort(r->recs, r->nrecs, sizeof(*r->recs), cmp_rec);
 	if (r->windowed) {
@@ -1433,6 +1453,19 @@ static int pd_parse(struct pd_reader *r, const char **why)
 		if (r->windowed)
 			window_enter(r, (r->recs[i].off - r->data_off) >> PD_WINDOW_SHIFT);
 		err = do_record(r, r->buf + r->recs[i].off, why);
+		if (err == -EINVAL && *why) {
+			/*
+			 * A record whose contents do not fit its (walkable) size: the events
+			 * before it in time order were delivered, the rest is skipped, as a
+			 * cut file would be.
+			 */
+			if (r->info &&
+			    (!r->info->skip_bytes || r->recs[i].off < r->info->skip_offset))
+				skip_from(r, r->recs[i].off, *why);
+			*why = NULL;
+			err = 0;
+			break;
+		}
 		if (err)
 			return err;
 		if (r->windowed) {

@@ -9,7 +9,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -112,4 +114,19 @@ int xp_recording_read(const char *path, xp_event_fn fn, void *ctx, struct xp_rec
 		return xp_perfdata_read(path, fn, ctx, info, why);
 	*why = "not a recording (neither .xprof nor perf.data)";
 	return -EINVAL;
+}
+
+bool xp_rec_info_skipped(const struct xp_rec_info *info, const char *path, char *buf, size_t cap)
+{
+	if (cap)
+		buf[0] = 0;
+	if (!info->skip_bytes)
+		return false;
+	snprintf(buf, cap,
+		 "%s: %s record at offset %" PRIu64 " (type %" PRIu32 "): skipped the last %" PRIu64
+		 " bytes%s%s%s",
+		 path, info->skip_why ? "corrupt" : "truncated", info->skip_offset, info->skip_type,
+		 info->skip_bytes, info->skip_why ? " (" : "", info->skip_why ? info->skip_why : "",
+		 info->skip_why ? ")" : "");
+	return true;
 }

@@ -26,6 +26,7 @@ enum xp_ev_type {
 	XP_EV_EXIT, /* a process or thread ended */
 	XP_EV_VDSO, /* the vDSO's image, once per distinct image */
 	XP_EV_LOST, /* samples dropped before they reached the file */
+	XP_EV_UID,  /* the user a process runs as, read from /proc by the recorder */
 };
 
 struct xp_ev_stack_seg {
@@ -98,6 +99,13 @@ struct xp_ev_lost {
 	uint64_t count;
 };
 
+/* Whose process pid is, from time_ns on (its effective uid): a JIT map it wrote is owned by it. */
+struct xp_ev_uid {
+	uint64_t time_ns;
+	uint32_t pid;
+	uint32_t uid;
+};
+
 struct xp_event {
 	enum xp_ev_type type;
 	union {
@@ -107,6 +115,7 @@ struct xp_event {
 		struct xp_ev_task task;
 		struct xp_ev_vdso vdso;
 		struct xp_ev_lost lost;
+		struct xp_ev_uid uid;
 	};
 };
 
@@ -118,13 +127,15 @@ typedef int (*xp_event_fn)(void *ctx, const struct xp_event *ev);
 #define XP_REC_F_SYSTEM_WIDE  (1u << 0) /* -a: every process */
 #define XP_REC_F_KERNEL_STACK (1u << 1) /* samples in the kernel carry kernel IPs */
 #define XP_REC_F_INHERIT      (1u << 2) /* processes forked by targets were followed */
+#define XP_REC_F_WRITE_ERROR  (1u << 3) /* the writer stopped at a write error (a full disk) */
 
 /* Settings and counts of a recording, as `xprof info` prints them. */
 struct xp_rec_info {
 	uint32_t version;
-	uint32_t frequency;  /* Hz */
-	uint32_t stack_size; /* bytes requested per sample */
-	uint32_t flags;	     /* XP_REC_F_* */
+	uint32_t frequency;   /* Hz */
+	uint32_t stack_size;  /* bytes requested per sample */
+	uint32_t flags;	      /* XP_REC_F_* */
+	uint32_t write_errno; /* with XP_REC_F_WRITE_ERROR: why the file ends early (ENOSPC) */
 	uint64_t start_time_ns, end_time_ns;
 	uint64_t
 	    start_real_ns; /* CLOCK_REALTIME at start_time_ns; 0: unknown (perf.data without -k) */
@@ -134,14 +145,32 @@ struct xp_rec_info {
 	uint64_t samples, lost, processes, mappings;
 	uint64_t stack_bytes;  /* user stack bytes the samples carry (both segments) */
 	uint64_t stack_stored; /* of which stored in the file (.xprof v2 shares the rest) */
+	/*
+	 * Where the reader stopped before the end of the file (skip_bytes 0 if it did not): a
+	 * record cut short (a killed record) or a corrupt one. Everything before it was
+	 * delivered; nothing after it is read, because a bad record's size cannot be trusted
+	 * and records carry no marker to resynchronise on.
+	 */
+	uint64_t skip_offset; /* file offset of the first record not delivered */
+	uint64_t skip_bytes;  /* bytes from there to the end of the file */
+	uint32_t skip_type;   /* that record's type as stored (0: its header was cut) */
+	const char *skip_why; /* static: why it was rejected; NULL: the file was cut there */
 };
+
+/*
+ * One line for the user about what a reader skipped, without a "xprof: " prefix or newline:
+ * "PATH: corrupt record at offset N (type T): skipped the last M bytes (WHY)", or "truncated
+ * record ..." for a cut. Writes "" and returns false when nothing was skipped.
+ */
+bool xp_rec_info_skipped(const struct xp_rec_info *info, const char *path, char *buf, size_t cap);
 
 /*
  * Read a recording, .xprof or perf.data (told apart by their magic), calling
  * fn for every event (fn NULL: only count, into info). info, if not NULL, receives the settings and
- * counts. A truncated file (a killed record) yields its readable prefix and returns 0. Errors:
- * -ENOENT, -EACCES (open), -EINVAL with *why set to a static message for a corrupt or foreign file,
- * -ENOMEM, or fn's non-zero value.
+ * counts. A truncated file (a killed record) or one with a corrupt record yields the records
+ * before the cut or the bad record and returns 0; info->skip_* say where it stopped. Errors:
+ * -ENOENT, -EACCES (open), -EINVAL with *why set to a static message for a foreign file or a
+ * corrupt header (nothing readable), -ENOMEM, or fn's non-zero value.
  */
 int xp_recording_read(const char *path, xp_event_fn fn, void *ctx, struct xp_rec_info *info,
 		      const char **why);

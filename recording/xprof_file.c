@@ -8,14 +8,17 @@
  * records are copied into aligned locals with memcpy.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <linux/types.h>
 
 #include "bpf/sample.h"
+#include "lib/lib.h"
 #include "recording/xprof_file.h"
 
 _Static_assert(sizeof(struct xpf_header) == XPF_HEADER_SIZE, "xpf_header size");
@@ -26,6 +29,7 @@ _Static_assert(sizeof(struct xpf_task) == XPF_TASK_SIZE, "xpf_task size");
 _Static_assert(sizeof(struct xpf_vdso) == XPF_VDSO_SIZE, "xpf_vdso size");
 _Static_assert(sizeof(struct xpf_lost) == XPF_LOST_SIZE, "xpf_lost size");
 _Static_assert(sizeof(struct xpf_end) == XPF_END_SIZE, "xpf_end size");
+_Static_assert(sizeof(struct xpf_uid) == XPF_UID_SIZE, "xpf_uid size");
 _Static_assert(XP_EV_NREGS == XP_NREGS, "event and sample register counts differ");
 
 static size_t pad8(size_t n)
@@ -151,6 +155,21 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap)
 		put_tail(p, &at, ev->vdso.image, ev->vdso.len);
 		break;
 	}
+	case XP_EV_UID: {
+		struct xpf_uid r = {0};
+
+		need = sizeof(r);
+		if (need > cap)
+			return need;
+		r.hdr.type = XPF_REC_UID;
+		r.hdr.size = need;
+		r.time_ns = ev->uid.time_ns;
+		r.pid = ev->uid.pid;
+		r.uid = ev->uid.uid;
+		at = 0;
+		put_tail(p, &at, &r, sizeof(r));
+		break;
+	}
 	case XP_EV_LOST: {
 		struct xpf_lost r = {0};
 
@@ -174,48 +193,53 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap)
 
 /*
  * The writer's memory of a thread's last segment 1, for stack sharing. The
- * bytes sit top-aligned in buf (w->share_cap bytes): address a is at
- * buf + share_cap - (top - a), so a stack that keeps its top (the common
- * case: the same thread, its outer frames still there) keeps its offsets
- * and only its changed low part is copied.
+ * bytes sit top-aligned in buf (cap bytes): address a is at
+ * buf + cap - (top - a), so a stack that keeps its top (the common case: the
+ * same thread, its outer frames still there) keeps its offsets and only its
+ * changed low part is copied. Buffers grow with the stacks they hold, so
+ * many threads with small stacks and a few with deep ones both fit.
  */
 struct xpf_wstack {
 	uint64_t top;  /* segment 1 was [top - len, top) */
 	uint64_t used; /* w->clock at its last sample; 0: the slot is free */
 	uint32_t tid, len;
+	uint32_t cap; /* bytes of buf */
 	uint8_t *buf; /* allocated when the slot first holds bytes */
 };
 
 /* Slots are grouped in sets of XPF_WAYS: a tid may sit in any way of its set, the least recently
  * used one is evicted. */
-#define XPF_WAYS 8
+#define XPF_WAYS       8
+#define XPF_SHARE_SETS 128 /* 1024 threads remembered */
 
 struct xpf_writer {
-	FILE *f;
+	struct xl_out out; /* the file, locked for the writer's whole life */
+	FILE *f;	   /* out's stdio stream */
+	int err;	   /* the first write error (-errno); the file is marked with it */
+	uint32_t hdr_flags;
 	uint8_t *buf; /* encode scratch for xpf_writer_event() */
 	size_t cap;
 	uint64_t lost;
 	bool failed;
-	struct xpf_wstack *wst; /* nsets * XPF_WAYS slots; NULL: no sharing */
+	struct xpf_wstack *wst; /* XPF_SHARE_SETS * XPF_WAYS slots; NULL: no sharing */
 	uint32_t nsets;		/* a power of two */
-	uint32_t share_cap;	/* bytes per slot: the longest segment 1 that is remembered */
+	uint32_t share_max;	/* the longest segment 1 that is remembered */
+	uint64_t share_bytes;	/* the slots' buffers, at most XPF_SHARE_MEM */
 	uint64_t clock;
+	/* the holes of the last writer_share()'s shared range (version 3) */
+	struct xpf_patches ph;
+	struct xpf_patch patch[XPF_PATCH_MAX];
 };
 
 #define XPF_STDIO_BUF (1u << 20)
 
-/* Size the sharing table from the stack size: XPF_SHARE_MEM bytes at most, in sets of 8 ways. */
+/* Sharing is on when the recording copies stacks (stack_size > 0). */
 static int writer_share_init(struct xpf_writer *w, uint32_t stack_size)
 {
-	uint32_t slots;
-
 	if (!stack_size)
 		return 0;
-	w->share_cap = pad8(stack_size);
-	slots = XPF_SHARE_MEM / w->share_cap;
-	w->nsets = 1;
-	while (2 * w->nsets * XPF_WAYS <= slots)
-		w->nsets *= 2;
+	w->share_max = stack_size < XPF_SHARE_MEM ? pad8(stack_size) : XPF_SHARE_MEM;
+	w->nsets = XPF_SHARE_SETS;
 	w->wst = calloc((size_t)w->nsets * XPF_WAYS, sizeof(*w->wst));
 	return w->wst ? 0 : -ENOMEM;
 }
@@ -262,8 +286,10 @@ static uint32_t common_top(const uint8_t *a_end, const uint8_t *b_end, uint64_t 
 
 /*
  * Sample of tid with segment 1 = seg[0..len) at sp: returns how many of its
- * top bytes equal the thread's previous segment 1 at the same addresses (0
- * when it has none the writer remembers), and remembers this one instead.
+ * top bytes can be taken from the thread's previous segment 1 at the same
+ * addresses (0 when it has none the writer remembers), with the words that
+ * differ inside that range as patches (w->ph, w->patch), and remembers this
+ * one instead.
  */
 static uint32_t writer_share(struct xpf_writer *w, uint32_t tid, uint64_t sp, const uint8_t *seg,
 			     uint32_t len)
@@ -271,35 +297,71 @@ static uint32_t writer_share(struct xpf_writer *w, uint32_t tid, uint64_t sp, co
 	uint64_t top = sp + len;
 	struct xpf_wstack *e;
 	uint32_t shared = 0;
-	bool hit;
+	bool hit, in_place;
 
 	e = writer_slot(w, tid, &hit);
 	if (!e)
 		return 0;
-	if (len > w->share_cap || top < sp) {
+	if (len > w->share_max || top < sp) {
 		/* Too long to remember: the next sample of tid is written in full. */
 		if (hit)
 			e->used = 0;
 		return 0;
 	}
-	if (len && !e->buf) {
-		e->buf = malloc(w->share_cap);
-		if (!e->buf) {
-			e->used = 0; /* not remembered, so never referred to */
-			return 0;
+	/*
+	 * Share only what the previous segment covers: top <= its top, down to
+	 * max(sp, its sp). A run of differing words becomes a patch when equal
+	 * words follow it; the range ends at a run that reaches the bottom, or
+	 * when the patches run out.
+	 */
+	w->ph.npatch = w->ph.patch_bytes = 0;
+	if (hit && len && e->len && top <= e->top && top > e->top - e->len) {
+		uint64_t lo = sp > e->top - e->len ? sp : e->top - e->len, n = top - lo;
+		const uint8_t *a = seg + len, *b = e->buf + e->cap - (e->top - top);
+		uint32_t m;
+
+		for (;;) {
+			shared += common_top(a - shared, b - shared, n - shared);
+			if (n - shared < 8 || w->ph.npatch == XPF_PATCH_MAX)
+				break;
+			for (m = 8; n - shared - m >= 8 &&
+				    memcmp(a - shared - m - 8, b - shared - m - 8, 8);)
+				m += 8;
+			if (n - shared - m < 8)
+				break; /* differs down to the bottom: stored anyway */
+			w->patch[w->ph.npatch++] = (struct xpf_patch){.off = shared + m, .len = m};
+			w->ph.patch_bytes += m;
+			shared += m;
 		}
 	}
-	/* Share only what the previous segment covers: top <= its top, down to max(sp, its sp). */
-	if (hit && len && e->len && top <= e->top && top > e->top - e->len) {
-		uint64_t lo = sp > e->top - e->len ? sp : e->top - e->len;
-
-		shared = common_top(seg + len, e->buf + w->share_cap - (e->top - top), top - lo);
-	}
 	/* The shared top bytes are already in place when the top is the same. */
-	if (len && hit && top == e->top)
-		memcpy(e->buf + w->share_cap - len, seg, len - shared);
-	else if (len)
-		memcpy(e->buf + w->share_cap - len, seg, len);
+	in_place = hit && top == e->top && e->cap >= len;
+	if (len > e->cap) {
+		/* Grow by a quarter at least, in 4 KiB steps, so a deepening stack rarely moves. */
+		uint64_t want = (uint64_t)len + len / 4;
+		uint32_t ncap =
+		    (uint32_t)((want < w->share_max ? want : w->share_max) + 4095) & ~4095u;
+		uint8_t *nb = NULL;
+
+		if (ncap < len)
+			ncap = len;
+		if (w->share_bytes - e->cap + ncap <= XPF_SHARE_MEM)
+			nb = malloc(ncap);
+		if (!nb) {
+			/* Over the budget or out of memory: forgotten, never referred to. */
+			e->used = 0;
+			return shared;
+		}
+		free(e->buf);
+		w->share_bytes = w->share_bytes - e->cap + ncap;
+		e->buf = nb;
+		e->cap = ncap;
+	}
+	if (len)
+		memcpy(e->buf + e->cap - len, seg, in_place ? len - shared : len);
+	for (uint32_t i = 0; in_place && i < w->ph.npatch; i++)
+		memcpy(e->buf + e->cap - w->patch[i].off, seg + len - w->patch[i].off,
+		       w->patch[i].len);
 	e->tid = tid;
 	e->top = top;
 	e->len = len;
@@ -326,14 +388,26 @@ struct xpf_writer *xpf_writer_open(const char *path, const struct xp_rec_info *i
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
+	w->out.fd = -1;
 	err = writer_share_init(w, info->stack_size);
 	if (err) {
 		errno = -err;
 		goto fail;
 	}
-	w->f = fopen(path, "wb");
-	if (!w->f)
+	/*
+	 * In place, not through a temporary name: a record killed by SIGKILL or
+	 * a crash must leave its prefix at the path the user gave. The lock
+	 * makes a second record to the same path fail at once (-EBUSY) instead
+	 * of interleaving its records into this file.
+	 */
+	err = xl_out_open(&w->out, path, XL_OUT_STREAM | XL_OUT_SYNC, 0644);
+	if (err) {
+		errno = -err;
 		goto fail;
+	}
+	w->f = xl_out_stdio(&w->out);
+	if (!w->f)
+		goto fail_unlink;
 	setvbuf(w->f, NULL, _IOFBF, XPF_STDIO_BUF);
 	memcpy(h.magic, XPF_MAGIC, XPF_MAGIC_LEN);
 	h.version = XPF_VERSION;
@@ -361,11 +435,16 @@ struct xpf_writer *xpf_writer_open(const char *path, const struct xp_rec_info *i
 			fclose(k);
 		}
 	}
+	w->hdr_flags = h.flags;
 	if (fwrite(&h, sizeof(h), 1, w->f) != 1 || fflush(w->f)) {
-		errno = EIO;
-		goto fail;
+		if (!errno)
+			errno = EIO;
+		goto fail_unlink;
 	}
 	return w;
+fail_unlink:
+	/* Not even a header: no recording, and a 0-byte file would only mislead. */
+	unlink(w->out.path);
 fail:
 	err = errno;
 	xpf_writer_free(w);
@@ -373,14 +452,35 @@ fail:
 	return NULL;
 }
 
+/*
+ * The first write error: remembered, and written into the header's flags
+ * (XP_REC_F_WRITE_ERROR) and write_errno so that readers can tell a file cut
+ * short by a full disk from one whose recorder was killed. Overwriting the
+ * header needs no new blocks, so this works on a full disk too.
+ */
+static int writer_fail(struct xpf_writer *w, int err)
+{
+	uint32_t flags = w->hdr_flags | XP_REC_F_WRITE_ERROR, e = (uint32_t)-err;
+
+	if (w->failed)
+		return w->err;
+	w->failed = true;
+	w->err = err;
+	ssize_t r = pwrite(w->out.fd, &flags, sizeof(flags), offsetof(struct xpf_header, flags));
+
+	if (r == sizeof(flags))
+		r = pwrite(w->out.fd, &e, sizeof(e), offsetof(struct xpf_header, write_errno));
+	(void)r; /* if even this fails, the prefix reads as a killed record: nothing better to do */
+	return err;
+}
+
 static int writer_put(struct xpf_writer *w, const void *p, size_t len)
 {
 	if (w->failed)
-		return -EIO;
-	if (len && fwrite(p, len, 1, w->f) != 1) {
-		w->failed = true;
-		return -EIO;
-	}
+		return w->err;
+	errno = 0;
+	if (len && fwrite(p, len, 1, w->f) != 1)
+		return writer_fail(w, errno ? -errno : -EIO);
 	return 0;
 }
 
@@ -402,16 +502,30 @@ static int writer_sample(struct xpf_writer *w, const uint8_t *r, size_t size)
 	shared = writer_share(w, s.tid, s.regs[XP_REG_SP], seg, s.stack_len);
 	if (!shared)
 		return writer_put(w, r, size);
-	body = kbytes + s.stack_len - shared; /* kernel IPs and the stored low part, contiguous */
+	/* kernel IPs, [patches,] the stored low part, segment 2 */
+	body = kbytes + s.stack_len - shared + s.stack2_len;
+	if (w->ph.npatch) {
+		s.flags |= XPF_SAMPLE_F_PATCHES;
+		body += sizeof(w->ph) + w->ph.npatch * sizeof(w->patch[0]) + w->ph.patch_bytes;
+	}
 	s.stack_shared = shared;
-	s.hdr.size = pad8(sizeof(s) + body + s.stack2_len);
+	s.hdr.size = pad8(sizeof(s) + body);
 	err = writer_put(w, &s, sizeof(s));
 	if (!err)
-		err = writer_put(w, r + sizeof(s), body);
+		err = writer_put(w, r + sizeof(s), kbytes);
+	if (!err && w->ph.npatch) {
+		err = writer_put(w, &w->ph, sizeof(w->ph));
+		if (!err)
+			err = writer_put(w, w->patch, w->ph.npatch * sizeof(w->patch[0]));
+		for (uint32_t i = 0; !err && i < w->ph.npatch; i++)
+			err = writer_put(w, seg + s.stack_len - w->patch[i].off, w->patch[i].len);
+	}
+	if (!err)
+		err = writer_put(w, seg, s.stack_len - shared);
 	if (!err)
 		err = writer_put(w, seg + s.stack_len, s.stack2_len);
 	if (!err)
-		err = writer_put(w, zeros, s.hdr.size - (sizeof(s) + body + s.stack2_len));
+		err = writer_put(w, zeros, s.hdr.size - (sizeof(s) + body));
 	return err;
 }
 
@@ -465,10 +579,11 @@ int xpf_writer_event(struct xpf_writer *w, const struct xp_event *ev)
 
 int xpf_writer_flush(struct xpf_writer *w)
 {
-	if (w->failed || fflush(w->f)) {
-		w->failed = true;
-		return -EIO;
-	}
+	if (w->failed)
+		return w->err;
+	errno = 0;
+	if (fflush(w->f))
+		return writer_fail(w, errno ? -errno : -EIO);
 	return 0;
 }
 
@@ -487,9 +602,15 @@ int xpf_writer_close(struct xpf_writer *w, uint64_t end_time_ns, uint64_t sample
 	err = writer_put(w, &e, sizeof(e));
 	if (!err)
 		err = xpf_writer_flush(w);
-	if (fclose(w->f) && !err)
-		err = -EIO;
+	if (err) {
+		xpf_writer_free(w);
+		return err;
+	}
+	/* fsync: the recording is the one output that cannot be made again */
+	err = xl_out_commit(&w->out);
 	w->f = NULL;
+	if (err)
+		err = writer_fail(w, err);
 	xpf_writer_free(w);
 	return err;
 }
@@ -498,8 +619,9 @@ void xpf_writer_free(struct xpf_writer *w)
 {
 	if (!w)
 		return;
-	if (w->f)
-		fclose(w->f);
+	/* a streamed file is kept: its prefix is readable */
+	if (w->out.fd >= 0 || w->out.f)
+		xl_out_abort(&w->out);
 	for (size_t i = 0; w->wst && i < (size_t)w->nsets * XPF_WAYS; i++)
 		free(w->wst[i].buf);
 	free(w->wst);
@@ -678,8 +800,7 @@ static int tstacks_rebuild(struct tstacks *t, uint32_t tid, uint64_t sp, uint32_
 	if (!e && !shared)
 		return -ENOMEM;
 	if (shared && (!e || !e->len)) {
-		*why = "corrupt sample in .xprof (shares stack bytes, but its thread has no "
-		       "previous stack)";
+		*why = "a sample shares stack bytes, but its thread has no previous stack";
 		return -EINVAL;
 	}
 	if (top < sp) {
@@ -738,8 +859,37 @@ static int tstacks_rebuild(struct tstacks *t, uint32_t tid, uint64_t sp, uint32_
 	*out = len ? e->buf + e->cap - len : data;
 	return 0;
 bad_range:
-	*why = "corrupt sample in .xprof (shares a stack range its thread's previous sample does "
-	       "not cover)";
+	*why = "a sample shares a stack range its thread's previous sample does not cover";
+	return -EINVAL;
+}
+
+/*
+ * Apply a version 3 sample's patches (ph, the table pt, their bytes at data)
+ * to the segment 1 of tid that tstacks_rebuild() just made, shared bytes at
+ * its top. 0, or -EINVAL with *why when a patch lies outside the shared range
+ * or the lengths do not add up.
+ */
+static int tstacks_patch(struct tstacks *t, uint32_t tid, uint32_t shared,
+			 const struct xpf_patches *ph, const uint8_t *pt, const uint8_t *data,
+			 const char **why)
+{
+	struct tstack *e = tstacks_find(t, tid);
+	uint64_t used = 0;
+
+	for (uint32_t i = 0; i < ph->npatch; i++) {
+		struct xpf_patch p;
+
+		memcpy(&p, pt + i * sizeof(p), sizeof(p));
+		if (!e || !p.len || p.len > p.off || p.off > shared || p.off > e->len ||
+		    used + p.len > ph->patch_bytes)
+			goto bad;
+		memcpy(e->buf + e->cap - p.off, data + used, p.len);
+		used += p.len;
+	}
+	if (used == ph->patch_bytes)
+		return 0;
+bad:
+	*why = "corrupt sample in .xprof (a patch outside its shared stack range)";
 	return -EINVAL;
 }
 
@@ -759,6 +909,8 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 	struct xpf_header h;
 	struct pidset ps = {0};
 	struct tstacks ts = {0};
+	const char *bad = NULL; /* why the record at `at` is rejected; NULL: cut short */
+	uint32_t rtype = 0;
 	size_t at;
 	int err = 0;
 
@@ -791,6 +943,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 	info->frequency = h.frequency;
 	info->stack_size = h.stack_size;
 	info->flags = h.flags;
+	info->write_errno = h.flags & XP_REC_F_WRITE_ERROR ? h.write_errno : 0;
 	info->start_time_ns = h.start_time_ns;
 	info->start_real_ns = h.start_real_ns;
 	copy_str(info->event, sizeof(info->event), h.event, sizeof(h.event));
@@ -803,33 +956,50 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 		bool emit = true;
 
 		memcpy(&rh, r, sizeof(rh));
+		rtype = rh.type;
 		if (rh.size < sizeof(rh) || rh.size % 8) {
-			*why = "corrupt record size in .xprof";
-			err = -EINVAL;
-			goto out;
+			bad = "corrupt record size";
+			goto skip;
 		}
 		if (rh.size > len - at)
-			break; /* a truncated tail: a killed record */
+			goto skip; /* a truncated tail: a killed record */
 		memset(&ev, 0, sizeof(ev));
 		switch (rh.type) {
 		case XPF_REC_SAMPLE: {
 			struct xpf_sample s;
-			const uint8_t *seg;
-			size_t need;
+			struct xpf_patches ph = {0};
+			const uint8_t *seg, *pt = NULL;
+			size_t need, pbytes = 0;
+			bool patched;
 
 			if (rh.size < sizeof(s))
 				goto short_rec;
 			memcpy(&s, r, sizeof(s));
 			if (h.version < 2)
 				s.stack_shared = 0; /* reserved in version 1 */
+			patched = h.version >= 3 && (s.flags & XPF_SAMPLE_F_PATCHES);
+			s.flags &= ~XPF_SAMPLE_F_PATCHES;
 			if (s.nkstack > XP_KSTACK_MAX || s.stack_shared > s.stack_len)
 				goto short_rec;
 			/* Only the low stack_len - stack_shared bytes of segment 1 are stored. */
 			need = sizeof(s) + 8 * (size_t)s.nkstack + (s.stack_len - s.stack_shared) +
 			       (size_t)s.stack2_len;
-			if (need > rh.size)
+			if (patched) {
+				/* Version 3: patches of the shared range before the low part. */
+				if (need + sizeof(ph) > rh.size)
+					goto short_rec;
+				memcpy(&ph, r + sizeof(s) + 8 * (size_t)s.nkstack, sizeof(ph));
+				if (!ph.npatch || ph.npatch > XPF_PATCH_MAX ||
+				    ph.patch_bytes > s.stack_shared)
+					goto short_rec;
+				pt = r + sizeof(s) + 8 * (size_t)s.nkstack + sizeof(ph);
+				pbytes = sizeof(ph) + ph.npatch * sizeof(struct xpf_patch) +
+					 (size_t)ph.patch_bytes;
+			}
+			need += pbytes;
+			if (pad8(need) != rh.size)
 				goto short_rec;
-			seg = r + sizeof(s) + 8 * (size_t)s.nkstack;
+			seg = r + sizeof(s) + 8 * (size_t)s.nkstack + pbytes;
 			ev.type = XP_EV_SAMPLE;
 			ev.sample.time_ns = s.time_ns;
 			ev.sample.pid = s.pid;
@@ -848,7 +1018,13 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 				 * thread may share it. */
 				err = tstacks_rebuild(&ts, s.tid, s.regs[XP_REG_SP], s.stack_len,
 						      s.stack_shared, seg, &ev.sample.segs[0].data,
-						      why);
+						      &bad);
+				if (!err && patched)
+					err = tstacks_patch(
+					    &ts, s.tid, s.stack_shared, &ph, pt,
+					    pt + ph.npatch * sizeof(struct xpf_patch), &bad);
+				if (err == -EINVAL)
+					goto skip;
 				if (err)
 					goto out;
 			}
@@ -862,8 +1038,8 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			ev.sample.stack_shared = s.stack_shared;
 			info->samples++;
 			info->stack_bytes += (uint64_t)s.stack_len + s.stack2_len;
-			info->stack_stored +=
-			    (uint64_t)(s.stack_len - s.stack_shared) + s.stack2_len;
+			info->stack_stored += (uint64_t)(s.stack_len - s.stack_shared) +
+					      s.stack2_len + ph.patch_bytes;
 			err = pidset_add(&ps, s.pid);
 			if (err)
 				goto out;
@@ -875,7 +1051,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			if (rh.size < sizeof(m))
 				goto short_rec;
 			memcpy(&m, r, sizeof(m));
-			if (m.path_len < 1 || m.path_len > rh.size - sizeof(m) ||
+			if (m.path_len < 1 || pad8(sizeof(m) + (size_t)m.path_len) != rh.size ||
 			    r[sizeof(m) + m.path_len - 1] != 0 || m.build_id_len > XP_BUILD_ID_MAX)
 				goto short_rec;
 			ev.type = XP_EV_MMAP;
@@ -895,7 +1071,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 		case XPF_REC_COMM: {
 			struct xpf_comm c;
 
-			if (rh.size < sizeof(c))
+			if (rh.size != sizeof(c))
 				goto short_rec;
 			memcpy(&c, r, sizeof(c));
 			ev.type = XP_EV_COMM;
@@ -910,7 +1086,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 		case XPF_REC_EXIT: {
 			struct xpf_task t;
 
-			if (rh.size < sizeof(t))
+			if (rh.size != sizeof(t))
 				goto short_rec;
 			memcpy(&t, r, sizeof(t));
 			ev.type = rh.type == XPF_REC_FORK ? XP_EV_FORK : XP_EV_EXIT;
@@ -929,7 +1105,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			if (rh.size < sizeof(v))
 				goto short_rec;
 			memcpy(&v, r, sizeof(v));
-			if (v.len > rh.size - sizeof(v))
+			if (pad8(sizeof(v) + (size_t)v.len) != rh.size)
 				goto short_rec;
 			ev.type = XP_EV_VDSO;
 			ev.vdso.start = v.start;
@@ -940,7 +1116,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 		case XPF_REC_LOST: {
 			struct xpf_lost l;
 
-			if (rh.size < sizeof(l))
+			if (rh.size != sizeof(l))
 				goto short_rec;
 			memcpy(&l, r, sizeof(l));
 			ev.type = XP_EV_LOST;
@@ -949,10 +1125,22 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			info->lost += l.count;
 			break;
 		}
+		case XPF_REC_UID: {
+			struct xpf_uid u;
+
+			if (rh.size != sizeof(u))
+				goto short_rec;
+			memcpy(&u, r, sizeof(u));
+			ev.type = XP_EV_UID;
+			ev.uid.time_ns = u.time_ns;
+			ev.uid.pid = u.pid;
+			ev.uid.uid = u.uid;
+			break;
+		}
 		case XPF_REC_END: {
 			struct xpf_end e;
 
-			if (rh.size < sizeof(e))
+			if (rh.size != sizeof(e))
 				goto short_rec;
 			memcpy(&e, r, sizeof(e));
 			info->end_time_ns = e.end_time_ns;
@@ -973,10 +1161,23 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 		}
 		at += rh.size;
 	}
-	goto out;
+	if (at == len)
+		goto out;
+	goto skip; /* a tail shorter than a record header: cut */
 short_rec:
-	*why = "corrupt record in .xprof (sizes do not fit)";
-	err = -EINVAL;
+	bad = "sizes do not fit";
+skip:
+	/*
+	 * Keep everything before the first bad record and skip the rest. Records carry no
+	 * checksum and no sync marker, so once one is bad its size cannot be trusted either,
+	 * and whatever follows could be stack bytes read as records: there is no sound place
+	 * to resume. A cut tail (a killed record) ends the same way, with no reason.
+	 */
+	info->skip_offset = at;
+	info->skip_bytes = len - at;
+	info->skip_type = len - at >= sizeof(struct xpf_rec) ? rtype : 0;
+	info->skip_why = bad;
+	err = 0;
 out:
 	info->processes = ps.n;
 	free(ps.slot);

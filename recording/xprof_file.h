@@ -21,7 +21,7 @@
 
 #define XPF_MAGIC	"XPROFREC"
 #define XPF_MAGIC_LEN	8
-#define XPF_VERSION	2 /* written; readers accept 1 and 2 */
+#define XPF_VERSION	3 /* written; readers accept 1, 2 and 3 */
 #define XPF_VERSION_MIN 1
 
 struct xpf_header {
@@ -35,10 +35,10 @@ struct xpf_header {
 	uint32_t flags;		   /* XP_REC_F_* */
 	uint32_t sample_version;   /* XP_SAMPLE_VERSION of the sampler */
 	uint32_t ncpus;
-	uint32_t reserved;
-	char event[32];	  /* NUL-terminated */
-	char target[256]; /* NUL-terminated */
-	char kernel[64];  /* uname -r, NUL-terminated */
+	uint32_t write_errno; /* with XP_REC_F_WRITE_ERROR: the errno that stopped the writer */
+	char event[32];	      /* NUL-terminated */
+	char target[256];     /* NUL-terminated */
+	char kernel[64];      /* uname -r, NUL-terminated */
 };
 #define XPF_HEADER_SIZE 408
 
@@ -51,6 +51,7 @@ enum xpf_rec_type {
 	XPF_REC_VDSO = 6,
 	XPF_REC_LOST = 7,
 	XPF_REC_END = 8,
+	XPF_REC_UID = 9,
 };
 
 struct xpf_rec {
@@ -80,7 +81,25 @@ struct xpf_rec {
  *  - Segment 2 is always stored in full.
  *
  * In version 1 the field is reserved (0) and every segment is stored in full.
+ *
+ * Version 3 lets the shared range have holes: with XPF_SAMPLE_F_PATCHES in
+ * flags, a struct xpf_patches and its npatch struct xpf_patch follow the
+ * kernel IPs, then the patches' bytes (their lens added up, patch_bytes),
+ * then the stored low part. Patch i overwrites [top - off, top - off + len)
+ * of the rebuilt segment 1: 0 < len <= off <= stack_shared. A deep stack
+ * whose outer frames changed in a few words (a loop counter, a timestamp)
+ * still shares the rest.
  */
+#define XPF_SAMPLE_F_PATCHES (1u << 31) /* file only: never an XP_SAMPLE_F_* of the sampler */
+#define XPF_PATCH_MAX	     256	/* patches per sample, at most */
+
+struct xpf_patches {
+	uint32_t npatch, patch_bytes;
+};
+
+struct xpf_patch {
+	uint32_t off, len;
+};
 struct xpf_sample {
 	struct xpf_rec hdr;
 	uint64_t time_ns;
@@ -139,6 +158,18 @@ struct xpf_lost {
 };
 #define XPF_LOST_SIZE 24
 
+/*
+ * The effective uid of process pid from time_ns on, read from /proc/PID/status when the
+ * recorder first saw the process and after each exec. Older readers skip it.
+ */
+struct xpf_uid {
+	struct xpf_rec hdr;
+	uint64_t time_ns;
+	uint32_t pid;
+	uint32_t uid;
+};
+#define XPF_UID_SIZE 24
+
 /* The last record of a complete file; a killed record has none. */
 struct xpf_end {
 	struct xpf_rec hdr;
@@ -161,30 +192,41 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap);
 /*
  * The writer: a header, then records appended through stdio, flushed on
  * demand. It remembers the last segment 1 written for a bounded number of
- * tids (at most XPF_SHARE_MEM bytes in all, allocated as tids appear) and
+ * tids (1024, and at most XPF_SHARE_MEM bytes in all, allocated as the tids'
+ * stacks need) and
  * writes each SAMPLE with the top bytes it shares with that segment left
  * out; a tid it does not remember is written in full.
  */
 struct xpf_writer;
-#define XPF_SHARE_MEM (16u << 20)
+#define XPF_SHARE_MEM (64u << 20)
 
 /*
- * Create path (truncating it) and write the header from info's settings
- * (version, frequency, stack_size, flags, start_time_ns, event, target).
- * Returns NULL with errno set.
+ * Create or open path in place and hold an exclusive lock on it for the
+ * writer's life (lib.h, XL_OUT_STREAM), truncate it, and write the header
+ * from info's settings (version, frequency, stack_size, flags,
+ * start_time_ns, event, target). Returns NULL with errno set: EBUSY (another
+ * writer holds path), ELOOP (another user's link), EPERM (another user's
+ * file), or the error of the create or the first write.
+ *
+ * The first failed write (ENOSPC) is final: later calls return it again,
+ * and it is recorded in the header (XP_REC_F_WRITE_ERROR, write_errno) so
+ * the prefix on disk reads as cut short by that error.
  */
 struct xpf_writer *xpf_writer_open(const char *path, const struct xp_rec_info *info,
 				   uint32_t ncpus);
 /*
  * Append len bytes of already encoded records (whole records, as
- * xpf_encode makes them: SAMPLEs in full). 0 or -EIO.
+ * xpf_encode makes them: SAMPLEs in full). 0 or -errno of the write.
  */
 int xpf_writer_append(struct xpf_writer *w, const void *rec, size_t len);
-/* Encode and append one event. 0, -ENOMEM or -EIO. */
+/* Encode and append one event. 0, -ENOMEM or -errno of the write. */
 int xpf_writer_event(struct xpf_writer *w, const struct xp_event *ev);
-/* Make everything appended so far readable by others. 0 or -EIO. */
+/* Make everything appended so far readable by others. 0 or -errno (-ENOSPC). */
 int xpf_writer_flush(struct xpf_writer *w);
-/* Write the END record with these counts, close. 0 or -EIO; frees w either way. */
+/*
+ * Write the END record with these counts, fsync, close and unlock. 0 or
+ * -errno (-ENOSPC); frees w either way.
+ */
 int xpf_writer_close(struct xpf_writer *w, uint64_t end_time_ns, uint64_t samples, uint64_t lost,
 		     uint64_t lost_sideband);
 /* Close without an END record (error path). Accepts NULL. */
@@ -192,13 +234,16 @@ void xpf_writer_free(struct xpf_writer *w);
 
 /*
  * Parse an .xprof image in memory (8-byte aligned), calling fn per event.
- * Same contract as xp_recording_read(): a truncated tail yields the prefix
- * and 0; a corrupt or foreign image gives -EINVAL and *why. A SAMPLE's
- * segment 1 is always whole: shared bytes are filled in from the reader's
- * own copy of the thread's previous stack (so it may not point into buf).
- * pos, if not NULL, is set to the offset of each record before fn sees its
- * event: everything before it is done with, so a caller that mapped the
- * file may give those pages back.
+ * Same contract as xp_recording_read(): a truncated tail or a corrupt
+ * record yields the records before it and 0, with info->skip_* set; a
+ * foreign image or a bad header gives -EINVAL and *why. Records of the
+ * known types must be exactly as long as their contents padded to 8 bytes
+ * (every writer makes them so), which catches most damage to a size field
+ * at the record it hits. A SAMPLE's segment 1 is always whole: shared bytes
+ * are filled in from the reader's own copy of the thread's previous stack
+ * (so it may not point into buf). pos, if not NULL, is set to the offset of
+ * each record before fn sees its event: everything before it is done with,
+ * so a caller that mapped the file may give those pages back.
  */
 int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct xp_rec_info *info,
 		 const char **why, size_t *pos);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/lib.h"
 #include "report/report.h"
 
 static bool ends_with(const char *s, const char *suffix)
@@ -42,16 +43,33 @@ int rep_output_write(const struct rep_profile *p, const struct rep_opts *o, cons
 		     const char **why)
 {
 	writer_fn writer = writer_for(path, why);
+	struct xl_out out;
 	FILE *f;
 	int err;
 
 	if (!writer)
 		return -EINVAL;
-	f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	err = writer(p, o, f);
-	if (fclose(f) && !err)
+	/*
+	 * Through a temporary file renamed when whole: a full disk or a failed
+	 * writer leaves the old file (or none), never a 0-byte or half output,
+	 * and a link planted at path by another user is refused. No fsync: the
+	 * output can be made again from the recording, and fsync cost 8 ms per
+	 * output here (report of 4k samples to .folded and .svg: 1.5x the wall
+	 * time).
+	 */
+	err = xl_out_open(&out, path, 0, 0644);
+	if (err)
+		return err;
+	f = xl_out_stdio(&out);
+	if (!f) {
 		err = -errno;
-	return err;
+		xl_out_abort(&out);
+		return err;
+	}
+	err = writer(p, o, f);
+	if (err) {
+		xl_out_abort(&out);
+		return err;
+	}
+	return xl_out_commit(&out);
 }

@@ -102,7 +102,12 @@ int rep_write_top(const struct rep_profile *p, const struct rep_opts *o, FILE *o
  */
 int rep_output_check(const char *path, const char **why);
 
-/* Write p to path in the format of its extension. 0 or -errno; *why for -EINVAL. */
+/*
+ * Write p to path in the format of its extension, through a temporary file
+ * renamed over path when whole (lib/lib.h): on failure path is left as it
+ * was. 0 or -errno: -EINVAL with *why (format), -ELOOP (a link of another
+ * user at path), -ENOSPC and other write errors.
+ */
 int rep_output_write(const struct rep_profile *p, const struct rep_opts *o, const char *path,
 		     const char **why);
 

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/lib.h"
 #include "symbolize/symbolize_int.h"
 
 struct kraw {
@@ -301,13 +302,13 @@ int sym_ksyms_from_cache(struct sym_ksyms *k, void *map, size_t len, const char 
 /* Maps and checks the cache file; 0, or -errno when it is missing or stale. */
 static int kcache_load(struct sym_ksyms *k, const char *path, const struct kcache_key *key)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = xl_open_regular(path); /* no link, no FIFO */
 	struct stat st;
 	void *map;
 	int err = -ESTALE;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fstat(fd, &st) || (size_t)st.st_size < sizeof(struct kcache_hdr))
 		goto out;
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);

@@ -5,10 +5,23 @@
  * of the line (it may hold spaces). V8, the JVM agents, LuaJIT, .NET and
  * Python 3.12's -X perf write them. Code can be re-emitted at an address
  * already listed: the later line wins. Lines that do not parse are skipped.
+ *
+ * /tmp is writable by everyone, so the file at that name proves nothing:
+ * another user can plant a map that names a root process's frames, a FIFO
+ * that blocks the reader forever, or a symlink to /dev/zero. A map is read
+ * only from a regular file that root, the process's user or the reader's
+ * user owns (perf's check, plus the recorded owner of the process), and only
+ * up to a size limit.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "symbolize/symbolize_int.h"
 
@@ -147,9 +160,105 @@ out:
 	return err;
 }
 
+/* Sets m->refused to "ignoring JIT map 'path': " and the reason; -EPERM, or -ENOMEM. */
+__attribute__((format(printf, 3, 4))) static int refuse(struct sym_perfmap *m, const char *path,
+							const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (asprintf(&m->refused, "ignoring JIT map '%s': %s", path, why) < 0) {
+		m->refused = NULL;
+		return -ENOMEM;
+	}
+	return -EPERM;
+}
+
+int sym_perfmap_load(struct sym_perfmap *m, const char *path, uint32_t uid, uint64_t max)
+{
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW: no symlink. */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	uid_t me = geteuid();
+	struct stat st;
+	char *text = NULL;
+	size_t len = 0;
+	int err;
+
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0; /* no JIT map: the usual case */
+		if (errno == ELOOP)
+			return refuse(m, path,
+				      "a symbolic link (maps are read only from regular files)");
+		return refuse(m, path, "%s", strerror(errno));
+	}
+	if (fstat(fd, &st)) {
+		err = refuse(m, path, "%s", strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = refuse(m, path, "not a regular file");
+		goto out;
+	}
+	if (st.st_uid != 0 && st.st_uid != me && st.st_uid != uid) {
+		if (uid == SYM_UID_UNKNOWN)
+			err = refuse(
+			    m, path,
+			    "owned by uid %u, not by root or you (uid %u), and the recording "
+			    "does not say who ran the process",
+			    (unsigned)st.st_uid, (unsigned)me);
+		else
+			err = refuse(m, path,
+				     "owned by uid %u, not by root or uid %u that ran the process "
+				     "(another user could have written it)",
+				     (unsigned)st.st_uid, (unsigned)uid);
+		goto out;
+	}
+	if (st.st_mode & S_IWOTH) {
+		err = refuse(m, path, "writable by every user (chmod o-w it)");
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		err = refuse(m, path,
+			     "%" PRIu64 " bytes, above the limit of %" PRIu64
+			     " (raise it with XPROF_PERF_MAP_MAX=BYTES)",
+			     (uint64_t)st.st_size, max);
+		goto out;
+	}
+	/* The JIT may still append: read what fstat saw, so the limit holds. */
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t r = read(fd, text + len, (size_t)st.st_size - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = refuse(m, path, "%s", strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	err = sym_perfmap_parse(m, text, len);
+out:
+	free(text);
+	close(fd);
+	return err;
+}
+
 void sym_perfmap_release(struct sym_perfmap *m)
 {
 	sym_arena_release(&m->arena);
+	free(m->refused);
+	m->refused = NULL;
 	free(m->start);
 	free(m->size);
 	free(m->name_off);

@@ -70,6 +70,9 @@ static void file_free(struct sym_file *f)
 	free(f->dbg_image);
 	free(f->dname);
 	sym_symtab_release(&f->symtab);
+	if (f->fdes_ok)
+		sym_fdes_release(&f->fdes);
+	sym_cache_release(&f->fde_names);
 	sym_cache_release(&f->cache);
 	sym_cache_release(&f->names);
 	sym_arena_release(&f->arena);
@@ -229,10 +232,25 @@ static struct sym_file *file_new(const char *key, const char *path)
 		return NULL;
 	}
 	const char *slash = strrchr(f->path, '/');
+	size_t len;
 
 	f->base = slash && slash[1] ? slash + 1 : f->path;
 	if (!f->base[0])
 		f->base = "unknown";
+	/* A pseudo-file ("[vdso]") already wears brackets: unknowns in it read
+	 * "[vdso+0x7bd]", not "[[vdso]+0x7bd]". */
+	len = strlen(f->base);
+	if (len > 2 && f->base[0] == '[' && f->base[len - 1] == ']') {
+		const char *inner =
+		    sym_arena_printf(&f->arena, "%.*s", (int)(len - 2), f->base + 1);
+
+		if (!inner) {
+			sym_arena_release(&f->arena);
+			free(f);
+			return NULL;
+		}
+		f->base = inner;
+	}
 	return f;
 }
 
@@ -507,6 +525,38 @@ static struct sym_dwarf *file_dwarf(struct sym_session *s, struct sym_file *f)
 	return f->dwarf;
 }
 
+/*
+ * The name of the unnamed function holding vaddr, from the FDE that covers
+ * it: "base+0xSTART", one stable name per function (START is the FDE's, an
+ * ELF virtual address like the one in "[base+0xADDR]"). NULL with *err 0 if
+ * no FDE covers vaddr; -ENOMEM in *err.
+ */
+static const char *fde_function(struct sym_file *f, uint64_t vaddr, int *err)
+{
+	uint64_t start, end;
+	const void *val;
+
+	*err = 0;
+	if (!f->fdes_tried) {
+		f->fdes_tried = true;
+		*err = sym_fdes_init(&f->fdes, f->elf);
+		f->fdes_ok = *err == 0;
+		if (*err != -ENOMEM)
+			*err = 0;
+	}
+	if (!f->fdes_ok || !sym_fdes_find(&f->fdes, vaddr, &start, &end))
+		return NULL;
+	if (sym_cache_get(&f->fde_names, start, &val))
+		return val;
+	char *name = sym_arena_printf(&f->arena, "%s+0x%" PRIx64, f->base, start);
+
+	if (!name || sym_cache_put(&f->fde_names, start, name, 1)) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	return name;
+}
+
 void sym_session_index_stats(const struct sym_session *s, struct sym_index_stats *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -558,16 +608,18 @@ int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
 		out[i].flags = SYM_F_INLINED;
 	}
 	/* The function itself: the ELF symbol (stable, what nm shows), else
-	 * the DWARF subprogram, else the module and offset. */
+	 * the DWARF subprogram, else the unnamed function its FDE bounds, else
+	 * the module and offset. */
 	struct sym_frame *last = &out[n - 1];
 	long si = sym_symtab_find(&f->symtab, vaddr);
+	int err;
 
 	memset(last, 0, sizeof(*last));
 	if (si >= 0)
 		last->name = sym_name(s, f, si);
 	else if (nd > 0 && df[nd - 1].name)
 		last->name = display_name(s, f, df[nd - 1].name);
-	else {
+	else if (!(last->name = fde_function(f, vaddr, &err)) && !err) {
 		last->name = sym_arena_printf(&f->arena, "[%s+0x%" PRIx64 "]", f->base, vaddr);
 		last->flags = SYM_F_UNKNOWN;
 	}
@@ -634,7 +686,27 @@ int sym_kernel_lookup(struct sym_session *s, uint64_t addr, const struct sym_fra
 	return 1;
 }
 
-static struct sym_perfmap *perfmap_get(struct sym_session *s, uint32_t pid)
+/* 256 MiB: the map of a large, long-running JVM or node process, with room to spare. */
+#define PERFMAP_MAX_DEFAULT (256ull << 20)
+
+static uint64_t perfmap_max(const struct sym_session *s)
+{
+	const char *env = getenv("XPROF_PERF_MAP_MAX");
+	char *end;
+	unsigned long long v;
+
+	if (s->opts.perfmap_max)
+		return s->opts.perfmap_max;
+	if (env && *env) {
+		errno = 0;
+		v = strtoull(env, &end, 10);
+		if (!errno && !*end && v)
+			return v;
+	}
+	return PERFMAP_MAX_DEFAULT;
+}
+
+static struct sym_perfmap *perfmap_get(struct sym_session *s, uint32_t pid, uint32_t uid)
 {
 	for (size_t i = 0; i < s->nperfmaps; i++)
 		if (s->perfmaps[i].pid == pid)
@@ -650,31 +722,32 @@ static struct sym_perfmap *perfmap_get(struct sym_session *s, uint32_t pid)
 	}
 	struct sym_perfmap *m = &s->perfmaps[s->nperfmaps];
 	char path[4096];
-	size_t len = 0;
 
 	memset(m, 0, sizeof(*m));
 	m->pid = pid;
+	m->uid = uid;
 	snprintf(path, sizeof(path), "%s/perf-%u.map",
 		 s->opts.perfmap_dir ? s->opts.perfmap_dir : "/tmp", pid);
-	char *text = sym_read_file(path, &len);
-
-	if (text) {
-		int err = sym_perfmap_parse(m, text, len);
-
-		free(text);
-		if (err == -ENOMEM)
-			return NULL;
-	} else if (errno == ENOMEM) {
+	if (sym_perfmap_load(m, path, uid, perfmap_max(s)) == -ENOMEM) {
+		sym_perfmap_release(m);
 		return NULL;
 	}
 	s->nperfmaps++;
 	return m;
 }
 
-int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint64_t addr,
+const char *sym_session_refused(const struct sym_session *s, size_t i)
+{
+	for (size_t k = 0; k < s->nperfmaps; k++)
+		if (s->perfmaps[k].refused && i-- == 0)
+			return s->perfmaps[k].refused;
+	return NULL;
+}
+
+int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint32_t uid, uint64_t addr,
 		   const struct sym_frame **frames)
 {
-	struct sym_perfmap *m = perfmap_get(s, pid);
+	struct sym_perfmap *m = perfmap_get(s, pid, uid);
 
 	if (!m)
 		return -ENOMEM;
@@ -693,6 +766,9 @@ void sym_jit_forget(struct sym_session *s, uint32_t pid)
 	for (size_t i = 0; i < s->nperfmaps; i++) {
 		if (s->perfmaps[i].pid != pid)
 			continue;
+		/* A refused map holds only its message, kept for sym_session_refused(). */
+		if (s->perfmaps[i].refused)
+			return;
 		sym_perfmap_release(&s->perfmaps[i]);
 		s->perfmaps[i] = s->perfmaps[--s->nperfmaps];
 		return;
@@ -735,6 +811,7 @@ static size_t file_bytes(const struct sym_file *f)
 	n += f->symtab.n * (sizeof(*f->symtab.syms) + sizeof(*f->dname)) + f->symtab.blob_len;
 	n += (f->cache.slots ? f->cache.mask + 1 : 0) * sizeof(*f->cache.slots);
 	n += (f->names.slots ? f->names.mask + 1 : 0) * sizeof(*f->names.slots);
+	n += (f->fde_names.slots ? f->fde_names.mask + 1 : 0) * sizeof(*f->fde_names.slots);
 	return n + sym_dwarf_bytes(f->dwarf);
 }
 

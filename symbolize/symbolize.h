@@ -30,14 +30,15 @@ struct sym_opts {
 	const char *debug_root;	 /* NULL: /usr/lib/debug */
 	const char *kallsyms;	 /* NULL: /proc/kallsyms */
 	const char *perfmap_dir; /* NULL: /tmp */
-	const char *cache_dir;	 /* on-disk caches under it; NULL: none */
+	uint64_t perfmap_max;  /* largest perf map read, bytes; 0: $XPROF_PERF_MAP_MAX or 256 MiB */
+	const char *cache_dir; /* on-disk caches under it; NULL: none */
 };
 
 /* sym_frame.flags */
 #define SYM_F_INLINED (1u << 0) /* an inlined frame (not the last of a chain) */
 #define SYM_F_KERNEL  (1u << 1)
 #define SYM_F_JIT     (1u << 2) /* from a perf map */
-#define SYM_F_UNKNOWN (1u << 3) /* no symbol: name is "[module+0xoff]" or "[unknown]" */
+#define SYM_F_UNKNOWN (1u << 3) /* no function: name is "[module+0xoff]" or "[unknown]" */
 
 struct sym_frame {
 	const char *name; /* function, demangled unless no_demangle */
@@ -100,7 +101,10 @@ void sym_session_get_stats(const struct sym_session *s, struct sym_session_stats
  *
  * The function is named by its ELF symbol as nm shows it (one stable name
  * per alias group: global before weak before local, then no leading
- * underscore, then shortest, then lexicographic), inlined frames by DWARF
+ * underscore, then shortest, then lexicographic), else by its DWARF
+ * subprogram, else, when an FDE of .eh_frame covers vaddr, as the unnamed
+ * function "base+0xSTART" (START: the FDE's first address; flags 0), else
+ * "[base+0xVADDR]" (SYM_F_UNKNOWN). Inlined frames are named by DWARF
  * (linkage name, as addr2line). With lines, the innermost frame has the
  * address's line and each outer frame the call site of the frame inside it.
  * Each (file, vaddr) is resolved once per session; repeats are a hash probe.
@@ -116,16 +120,39 @@ int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
  */
 int sym_kernel_lookup(struct sym_session *s, uint64_t addr, const struct sym_frame **frames);
 
+/* sym_jit_lookup()'s uid when the recording does not say who ran the process. */
+#define SYM_UID_UNKNOWN UINT32_MAX
+
 /*
  * An address in anonymous executable memory of process pid: looked up in
  * perf-PID.map (JIT code). Same return convention; "[unknown]" if no map
  * covers it.
+ *
+ * The map names frames of a process, so it is read only if whoever wrote it
+ * could have run that code: it must be a regular file (opened with
+ * O_NOFOLLOW | O_NONBLOCK: no symlink, FIFO or device), owned by root, by
+ * uid (the user the process ran as, from the recording) or by the user
+ * running this (perf's rule, and the only one left when uid is
+ * SYM_UID_UNKNOWN), not writable by every user, and at most perfmap_max
+ * bytes. A refused map is as good as none; sym_session_refused() says why.
+ * The map of a pid is read once, with the uid of the first lookup.
  */
-int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint64_t addr,
+int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint32_t uid, uint64_t addr,
 		   const struct sym_frame **frames);
 
-/* Drop what is known of process pid's JIT map (the process is gone); its names go too. */
+/*
+ * Drop what is known of process pid's JIT map (the process is gone); its names
+ * go too. A refused map keeps its message for sym_session_refused().
+ */
 void sym_jit_forget(struct sym_session *s, uint32_t pid);
+
+/*
+ * The i-th JIT map the session refused to read (from 0), as one line for the
+ * user without a "xprof: " prefix ("ignoring JIT map '/tmp/perf-12.map':
+ * owned by uid 1001, ..."), or NULL past the last. Valid until
+ * sym_session_free().
+ */
+const char *sym_session_refused(const struct sym_session *s, size_t i);
 
 /*
  * Where the debuginfo of f came from, for `xprof report -v`: the file's own

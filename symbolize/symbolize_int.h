@@ -41,8 +41,10 @@ char *sym_arena_printf(struct sym_arena *a, const char *fmt, ...)
 void sym_arena_release(struct sym_arena *a);
 
 /*
- * Writes buf to path (mode 0600, directories made) through a temporary file
- * and rename(): readers see all or nothing. 0 or -errno.
+ * Writes buf to path (mode 0600) through a temporary file and rename()
+ * (lib's xl_write_file()): readers see all or nothing. Its directory is made
+ * 0700 without following another user's link and must be the caller's
+ * alone. 0 or -errno (-ELOOP, -EPERM, -EACCES for a directory refused).
  */
 int sym_write_atomic(const char *path, const void *buf, size_t len);
 
@@ -117,6 +119,44 @@ long sym_symtab_find(const struct sym_symtab *t, uint64_t vaddr);
 /* True if a should name an alias group rather than b. */
 bool sym_alias_better(const char *a, int bind_a, const char *b, int bind_b);
 bool sym_elf_has_section(struct Elf *elf, const char *name, int type);
+
+/* ---- function bounds from .eh_frame (ehframe.c) ------------------------------ */
+
+struct sym_fde_load {
+	uint64_t vaddr, offset, filesz; /* a PT_LOAD's file bytes */
+};
+
+/*
+ * The FDE table of a file's .eh_frame_hdr (PT_GNU_EH_FRAME), read in place:
+ * table and img point into the bytes of the Elf given to sym_fdes_init,
+ * which must outlive it. Each FDE's [pc_begin, pc_begin + pc_range) is one
+ * function's code, which names code that no symbol covers (stripped files).
+ */
+struct sym_fdes {
+	const uint8_t *img;	    /* the whole file (elf_rawfile) */
+	const uint8_t *table;	    /* n pairs of int32: initial location, FDE address */
+	size_t n;		    /* both relative to hdr_vaddr, sorted by the linker */
+	uint64_t hdr_vaddr;	    /* start of .eh_frame_hdr */
+	struct sym_fde_load *loads; /* PT_LOADs, to read an FDE at its address */
+	size_t nloads;
+	uint64_t plt_lo[4], plt_hi[4]; /* .plt* sections: stubs, not functions */
+	size_t nplt;
+};
+
+/*
+ * Finds the table of elf (x86-64 only). 0, -ENOENT (no PT_GNU_EH_FRAME, no
+ * sorted table, or one that does not fit the file) or -ENOMEM. t needs
+ * sym_fdes_release() only after 0.
+ */
+int sym_fdes_init(struct sym_fdes *t, struct Elf *elf);
+void sym_fdes_release(struct sym_fdes *t);
+/*
+ * The FDE covering vaddr: true with its code in [*start, *end). False when
+ * no FDE covers it, the FDE is a PLT's (one FDE for every stub of a section,
+ * which is no function), or the FDE does not hold together (bad length,
+ * unknown CIE augmentation, a start other than the table's).
+ */
+bool sym_fdes_find(const struct sym_fdes *t, uint64_t vaddr, uint64_t *start, uint64_t *end);
 
 /* ---- DWARF inline index ----------------------------------------------------- */
 
@@ -353,9 +393,10 @@ long sym_ksyms_find(const struct sym_ksyms *k, uint64_t addr);
 
 struct sym_perfmap {
 	struct sym_arena arena; /* demangled names */
-	uint32_t pid;
-	bool loaded;	 /* false: no map file */
-	uint64_t *start; /* sorted, unique */
+	uint32_t pid, uid;	/* uid: whom the process ran as (SYM_UID_UNKNOWN) */
+	bool loaded;		/* false: no map file, or refused */
+	char *refused;		/* why it was not read, for sym_session_refused(); NULL if it was */
+	uint64_t *start;	/* sorted, unique */
 	uint64_t *size;
 	uint32_t *name_off;
 	struct sym_frame *frames;
@@ -365,6 +406,13 @@ struct sym_perfmap {
 
 /* Parses a perf map from memory: "START SIZE name" per line, hex. */
 int sym_perfmap_parse(struct sym_perfmap *m, const char *text, size_t len);
+/*
+ * Reads and parses the perf map at path if it may be trusted for a process
+ * of uid (see sym_jit_lookup()) and holds at most max bytes. 0 (read, or no
+ * file: m->loaded says which), -EPERM with m->refused set (not trusted, too
+ * large, unreadable), or -ENOMEM.
+ */
+int sym_perfmap_load(struct sym_perfmap *m, const char *path, uint32_t uid, uint64_t max);
 void sym_perfmap_release(struct sym_perfmap *m);
 long sym_perfmap_find(const struct sym_perfmap *m, uint64_t addr);
 
@@ -399,6 +447,11 @@ struct sym_file {
 	struct Elf *dwarf_elf; /* the one holding .debug_info, or NULL */
 	struct sym_dwarf *dwarf;
 	bool dwarf_tried;
+
+	/* Functions no symbol names, from the FDEs (read on the first miss). */
+	struct sym_fdes fdes;
+	bool fdes_tried, fdes_ok;
+	struct sym_cache fde_names; /* FDE start -> "base+0xstart" */
 
 	struct sym_cache cache;
 };

@@ -16,9 +16,10 @@
  *
  * The file is untrusted: load checks the header and directory, and a record
  * is checked (CRC, counts, every offset, order) on its first use, so a big
- * library whose profile touches ten CUs pays for ten (the file is mapped). Writes go through a
- * temporary file and rename(): a reader never sees half a file, and of two
- * writers the last rename wins, which is fine for a cache.
+ * library whose profile touches ten CUs pays for ten (the file is mapped). Writes go through
+ * lib's xl_write_file() (a temporary file and rename()): a reader never sees half a file, and of
+ * two writers the last rename wins, which is fine for a cache. Files are opened without following
+ * links (lib's xl_open_regular()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/lib.h"
 #include "symbolize/symbolize_int.h"
 
 #define INDEX_MAGIC "XPSYMIX1"
@@ -248,14 +250,14 @@ int sym_index_from_buf(struct sym_index *ix, const void *buf, size_t len, uint64
 
 int sym_index_load(struct sym_index *ix, const char *path, uint64_t src_id)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = xl_open_regular(path);
 	struct stat st;
 	void *map;
 	int err;
 
 	memset(ix, 0, sizeof(*ix));
 	if (fd < 0)
-		return errno == ENOENT ? -ENOENT : -EINVAL;
+		return fd == -ENOENT ? -ENOENT : -EINVAL;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
 	    (uint64_t)st.st_size > INDEX_MAX) {
 		close(fd);
@@ -431,69 +433,29 @@ int sym_index_serialize(uint64_t src_id, const struct sym_cu_range *ranges, size
 	return 0;
 }
 
-/* mkdir -p of path's directory, mode 0700 (it tells which libraries a user runs). */
-static int mkdirs_for(const char *path)
+int sym_write_atomic(const char *path, const void *buf, size_t len)
 {
-	char *dir = strdup(path);
-	int err = 0;
+	char *dir = strdup(path), *slash;
+	int err;
 
 	if (!dir)
 		return -ENOMEM;
-	char *slash = strrchr(dir, '/');
-
+	/*
+	 * The directory (sym-v<N>/ under a root the table cache has checked)
+	 * is created 0700, following no link of another user: it tells which
+	 * libraries a user runs, and a planted link would send root's writes
+	 * elsewhere.
+	 */
+	slash = strrchr(dir, '/');
+	err = 0;
 	if (slash && slash != dir) {
 		*slash = '\0';
-		for (char *p = dir + 1; *p && !err; p++) {
-			if (*p != '/')
-				continue;
-			*p = '\0';
-			if (mkdir(dir, 0700) && errno != EEXIST)
-				err = -errno;
-			*p = '/';
-		}
-		if (!err && mkdir(dir, 0700) && errno != EEXIST)
-			err = -errno;
+		err = xl_mkdirs(dir, 0700, NULL);
+		if (!err)
+			err = xl_dir_private(dir);
 	}
 	free(dir);
-	return err;
-}
-
-int sym_write_atomic(const char *path, const void *buf, size_t len)
-{
-	size_t done = 0;
-	char *tmp = NULL;
-	int fd;
-	int err = mkdirs_for(path);
-
-	if (err)
-		return err;
-	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
-		return -ENOMEM;
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	while (done < len) {
-		ssize_t w = write(fd, (const char *)buf + done, len - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			err = w < 0 ? -errno : -EIO;
-			break;
-		}
-		done += (size_t)w;
-	}
-	if (close(fd) && !err)
-		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
-out:
-	free(tmp);
-	return err;
+	return err ? err : xl_write_file(path, buf, len);
 }
 
 int sym_index_write(const char *path, uint64_t src_id, const struct sym_cu_range *ranges,
@@ -517,7 +479,9 @@ int sym_index_write(const char *path, uint64_t src_id, const struct sym_cu_range
  * (sorted symbols, then the name blob), so that a cached session does not
  * read, sort and merge libc's 13k symbols again.
  */
-#define SYMTAB_MAGIC "XPSYMTB1"
+/* 2: untyped labels in code (ld.so's _start) became functions; tables
+ * written by version 1 lack them and are rebuilt. */
+#define SYMTAB_MAGIC "XPSYMTB2"
 
 struct symtab_hdr {
 	char magic[8];
@@ -599,14 +563,14 @@ static int read_at(int fd, void *buf, size_t len, off_t off)
 
 int sym_symtab_load(struct sym_symtab *t, const char *path, uint64_t src_id)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = xl_open_regular(path);
 	struct symtab_hdr h;
 	struct stat st;
 	struct sym_symtab n = {0};
 	int err = -EINVAL;
 
 	if (fd < 0)
-		return errno == ENOENT ? -ENOENT : -EINVAL;
+		return fd == -ENOENT ? -ENOENT : -EINVAL;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > INDEX_MAX ||
 	    (size_t)st.st_size < sizeof(h) || read_at(fd, &h, sizeof(h), 0))
 		goto out;

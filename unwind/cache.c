@@ -6,8 +6,17 @@
  * path, size, mtime and inode. A file is the table blob of unwind_int.h, so
  * loading is one read plus unw_table_from_blob()'s validation (magic,
  * version, sizes, monotonic addresses, CRC); an entry that fails it is
- * regenerated and rewritten, never used. Writes go to a temporary file that
- * is renamed into place, so a reader never sees half a table.
+ * regenerated and rewritten, never used. Each file starts with a header that
+ * names what the table was built for (the build-id, or the path key), and a
+ * table whose header names another file is rejected the same way: a cache
+ * file copied over another's name must not unwind the wrong library. Writes
+ * go through lib's xl_write_file() (a temporary file renamed into place), so
+ * a reader never sees half a table.
+ *
+ * The directory is trusted only when the caller owns it and no group or
+ * other may write it (lib's xl_dir_private()); it is created 0700 without
+ * following another user's link. Otherwise unw_cache_open() refuses it with
+ * one line naming the directory and the fix.
  *
  * A build-id given by the caller (from the recording) must match the file
  * on disk before a table is generated from it: a rebuilt library under the
@@ -33,13 +42,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/lib.h"
 #include "unwind/unwind_int.h"
 
-/* A new table version gets a new directory; old files are never even read. */
+/* A new table or cache version gets a new directory; old files are never even read. */
 #define STR2(x)	     #x
 #define STR(x)	     STR2(x)
-#define CACHE_SUBDIR "unwind-v" STR(UNW_TAB_VERSION)
+#define CACHE_SUBDIR "unwind-v" STR(UNW_TAB_VERSION) "-c" STR(UNW_CACHE_VERSION)
 #define BUILD_ID_MAX 64
+#define CACHE_MAGIC  "XPUNWC02"
+
+/* Before the table blob in every cache file: what the table was built for. */
+struct cache_hdr {
+	char magic[8];
+	uint32_t version;      /* UNW_CACHE_VERSION */
+	uint32_t build_id_len; /* 0: keyed by path (key) */
+	uint8_t build_id[BUILD_ID_MAX];
+	uint64_t key;	   /* without a build-id: hash of path, size, mtime, inode; else 0 */
+	uint64_t blob_len; /* bytes of table blob after this header */
+};
+_Static_assert(sizeof(struct cache_hdr) == 96, "cache header layout: 16-byte multiple");
 
 struct cache_entry {
 	char *path;
@@ -52,38 +74,59 @@ struct cache_entry {
 };
 
 struct unw_cache {
-	char *dir;  /* .../xprof/unwind-v1, or NULL when it could not be created */
-	char *root; /* .../xprof: other caches (symbols) live beside this one */
+	char *dir;  /* .../xprof/unwind-v3-c2, or NULL: in memory only */
+	char *root; /* .../xprof: other caches (symbols) live beside this one; NULL in memory */
 	struct cache_entry *e;
 	size_t n, cap;
 	uint64_t tick;
 	struct unw_cache_stats st;
 };
 
-/* mkdir -p, mode 0700: the cache describes which libraries a user runs. */
-static int mkdirs(char *path)
+/* One line on why dir cannot hold the cache, and the fix; malloc'ed, NULL if out of memory. */
+static char *refusal(const char *dir, int err)
 {
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) && errno != EEXIST) {
-			*p = '/';
-			return -errno;
-		}
-		*p = '/';
+	char *why = NULL;
+	struct stat st;
+	int n;
+
+	switch (-err) {
+	case ELOOP:
+		n = asprintf(
+		    &why,
+		    "cache directory '%s' is a symbolic link; remove it or give --cache-dir DIR",
+		    dir);
+		break;
+	case EPERM:
+		n = asprintf(
+		    &why,
+		    "cache directory '%s' belongs to uid %u, not to you; remove it or give "
+		    "--cache-dir DIR",
+		    dir, lstat(dir, &st) ? 0u : (unsigned)st.st_uid);
+		break;
+	case EACCES:
+		n = asprintf(
+		    &why,
+		    "cache directory '%s' is writable by group or others; run 'chmod go-w %s' "
+		    "or give --cache-dir DIR",
+		    dir, dir);
+		break;
+	default:
+		n = asprintf(&why, "cannot create cache directory '%s': %s; give --cache-dir DIR",
+			     dir, strerror(-err));
+		break;
 	}
-	if (mkdir(path, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
+	return n < 0 ? NULL : why;
 }
 
-struct unw_cache *unw_cache_new(const char *dir)
+struct unw_cache *unw_cache_open(const char *dir, char **why)
 {
 	struct unw_cache *c = calloc(1, sizeof(*c));
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char *bad = NULL;
 	int err;
 
+	if (why)
+		*why = NULL;
 	if (!c)
 		return NULL;
 	if (dir)
@@ -100,21 +143,54 @@ struct unw_cache *unw_cache_new(const char *dir)
 		errno = ENOMEM;
 		return NULL;
 	}
-	err = mkdirs(c->dir);
+	c->root = strdup(c->dir);
+	if (!c->root) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	*strrchr(c->root, '/') = '\0';
+	/*
+	 * The root and the subdirectory must both be the caller's alone: in a
+	 * directory another user can write, they could swap tables or plant a
+	 * link that makes root write elsewhere.
+	 */
+	err = xl_mkdirs(c->root, 0700, &bad);
 	if (!err) {
-		c->root = strdup(c->dir);
-		if (c->root)
-			*strrchr(c->root, '/') = '\0';
-		else
-			err = -ENOMEM;
+		/* checked before anything is created in it */
+		err = xl_dir_private(c->root);
+		bad = err ? strdup(c->root) : NULL;
+	}
+	if (!err) {
+		err = xl_mkdirs(c->dir, 0700, &bad);
+		if (!err) {
+			err = xl_dir_private(c->dir);
+			bad = err ? strdup(c->dir) : NULL;
+		}
 	}
 	if (err) {
-		free(c->dir);
-		free(c);
-		errno = -err;
-		return NULL;
+		if (why && bad)
+			*why = refusal(bad, err);
+		free(bad);
+		goto fail;
 	}
+	free(bad);
 	return c;
+fail:
+	free(c->dir);
+	free(c->root);
+	free(c);
+	errno = -err;
+	return NULL;
+}
+
+struct unw_cache *unw_cache_new(const char *dir)
+{
+	return unw_cache_open(dir, NULL);
+}
+
+struct unw_cache *unw_cache_new_memory(void)
+{
+	return calloc(1, sizeof(struct unw_cache)); /* dir NULL: nothing is read or written */
 }
 
 const char *unw_cache_root(const struct unw_cache *c)
@@ -254,12 +330,16 @@ static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
 	return h;
 }
 
-/* The cache file of (path, build-id); false if there is none to use. */
+/*
+ * The cache file of (path, build-id), and *key, the path key it is named by
+ * when there is no build-id (0 otherwise); false if there is none to use.
+ */
 static bool entry_file(const struct unw_cache *c, const char *path, const uint8_t *bid, size_t blen,
-		       char *out, size_t outlen)
+		       char *out, size_t outlen, uint64_t *key)
 {
 	char name[2 * BUILD_ID_MAX + 32];
 
+	*key = 0;
 	if (blen) {
 		for (size_t i = 0; i < blen; i++)
 			snprintf(name + 2 * i, 3, "%02x", bid[i]);
@@ -277,28 +357,36 @@ static bool entry_file(const struct unw_cache *c, const char *path, const uint8_
 		h = fnv1a(&st.st_ino, sizeof(st.st_ino), h);
 		h = fnv1a(&st.st_dev, sizeof(st.st_dev), h);
 		snprintf(name, sizeof(name), "path-%016llx.tab", (unsigned long long)h);
+		*key = h;
 	}
 	return snprintf(out, outlen, "%s/%s", c->dir, name) < (int)outlen;
 }
 
-/* The whole file into a malloc'ed buffer; NULL if absent or unreadable. */
-static void *read_all(const char *file, size_t *len)
+/*
+ * A cache file: its header into *h, the rest (the table blob) into a
+ * malloc'ed buffer, as unw_table_from_blob() takes it; NULL if absent,
+ * unreadable or too short.
+ */
+static void *read_entry(const char *file, struct cache_hdr *h, size_t *len)
 {
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	int fd = xl_open_regular(file); /* no link, no FIFO: the directory is ours, but be sure */
 	struct stat st;
 	void *buf = NULL;
-	size_t got = 0;
+	size_t got = 0, want;
 
 	if (fd < 0)
 		return NULL;
 	/* a table larger than 1 GiB is not one of ours */
-	if (fstat(fd, &st) || st.st_size <= 0 || st.st_size > (1 << 30))
+	if (fstat(fd, &st) || (size_t)st.st_size <= sizeof(*h) || st.st_size > (1 << 30))
 		goto out;
-	buf = malloc((size_t)st.st_size);
+	want = (size_t)st.st_size - sizeof(*h);
+	if (read(fd, h, sizeof(*h)) != (ssize_t)sizeof(*h))
+		goto out;
+	buf = malloc(want);
 	if (!buf)
 		goto out;
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, (char *)buf + got, (size_t)st.st_size - got);
+	while (got < want) {
+		ssize_t r = read(fd, (char *)buf + got, want - got);
 
 		if (r <= 0) {
 			free(buf);
@@ -313,28 +401,53 @@ out:
 	return buf;
 }
 
-/* Write tab to file through a temporary file and rename. Failures only cost speed. */
-static void write_entry(const struct unw_table *tab, const char *file)
+/* The header that says what a table was built for. */
+static void entry_hdr(struct cache_hdr *h, const uint8_t *bid, size_t blen, uint64_t key,
+		      size_t blob_len)
 {
-	char tmp[4200];
-	size_t len, done = 0;
-	const char *blob = unw_table_blob(tab, &len);
-	int fd;
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, CACHE_MAGIC, sizeof(h->magic));
+	h->version = UNW_CACHE_VERSION;
+	h->build_id_len = (uint32_t)blen;
+	memcpy(h->build_id, bid, blen);
+	h->key = key;
+	h->blob_len = blob_len;
+}
 
-	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", file) >= (int)sizeof(tmp))
-		return;
-	fd = mkstemp(tmp);
-	if (fd < 0)
-		return;
-	while (done < len) {
-		ssize_t w = write(fd, blob + done, len - done);
+/*
+ * The table of a cache file, if its header names this build-id (or path
+ * key) and the blob passes unw_table_from_blob(); NULL otherwise. Takes blob.
+ */
+static struct unw_table *entry_table(const struct cache_hdr *got, void *blob, size_t len,
+				     const uint8_t *bid, size_t blen, uint64_t key)
+{
+	struct cache_hdr want;
 
-		if (w <= 0)
-			break;
-		done += (size_t)w;
+	entry_hdr(&want, bid, blen, key, len);
+	if (memcmp(&want, got, sizeof(want))) {
+		free(blob);
+		return NULL; /* another version, or a table built for another file */
 	}
-	if (close(fd) || done != len || rename(tmp, file))
-		unlink(tmp);
+	return unw_table_from_blob(blob, len);
+}
+
+/* Write tab to file, header first, atomically (lib.h). Failures only cost speed. */
+static void write_entry(const struct unw_table *tab, const char *file, const uint8_t *bid,
+			size_t blen, uint64_t key)
+{
+	size_t len;
+	const char *blob = unw_table_blob(tab, &len);
+	struct cache_hdr h;
+	struct xl_out out;
+
+	entry_hdr(&h, bid, blen, key, len);
+	if (xl_out_open(&out, file, 0, 0600))
+		return;
+	if (xl_write_all(out.fd, &h, sizeof(h)) || xl_write_all(out.fd, blob, len)) {
+		xl_out_abort(&out);
+		return;
+	}
+	xl_out_commit(&out);
 }
 
 static struct cache_entry *find(struct unw_cache *c, const char *path, const uint8_t *bid,
@@ -392,6 +505,7 @@ const struct unw_table *unw_cache_get(struct unw_cache *c, const char *path,
 	char file[4200];
 	struct cache_entry *e;
 	struct unw_table *tab = NULL;
+	uint64_t key;
 	bool have_file;
 
 	if (!c || !path || build_id_len > BUILD_ID_MAX || (build_id_len && !build_id)) {
@@ -425,20 +539,21 @@ const struct unw_table *unw_cache_get(struct unw_cache *c, const char *path,
 		return NULL;
 	}
 
-	have_file = entry_file(c, path, build_id, build_id_len, file, sizeof(file));
+	have_file = c->dir && entry_file(c, path, build_id, build_id_len, file, sizeof(file), &key);
 	if (have_file) {
+		struct cache_hdr h;
 		size_t len;
-		void *blob = read_all(file, &len);
+		void *blob = read_entry(file, &h, &len);
 
 		if (blob) {
-			tab = unw_table_from_blob(blob, len);
+			tab = entry_table(&h, blob, len, build_id, build_id_len, key);
 			if (tab) {
 				c->st.disk_hits++;
 				e->tab = tab;
 				e->refs = 1;
 				return tab;
 			}
-			c->st.rejected++; /* corrupt, truncated or another version: rebuild it */
+			c->st.rejected++; /* corrupt, truncated, another version or file: rebuild */
 		}
 	}
 	if (build_id_len && build_id != own) {
@@ -458,7 +573,7 @@ const struct unw_table *unw_cache_get(struct unw_cache *c, const char *path,
 	e->tab = tab;
 	e->refs = 1;
 	if (have_file)
-		write_entry(tab, file);
+		write_entry(tab, file, build_id, build_id_len, key);
 	return tab;
 fail:
 	c->st.failed++;

@@ -51,8 +51,8 @@ $(UNW_PROG_DIR)/cfi_nobid: $(UNW_PROG_DIR)/cfi_odd
 	$(Q)objcopy --remove-section .note.gnu.build-id $< $@
 
 # The unwind tests link only unwind/'s objects (libdw/libelf come with LDLIBS).
-test_unwind_oracle_OBJS := $(unwind_OBJS)
-test_unwind_cache_OBJS := $(unwind_OBJS)
+test_unwind_oracle_OBJS := $(unwind_OBJS) $(lib_OBJS)
+test_unwind_cache_OBJS := $(unwind_OBJS) $(lib_OBJS)
 
 # ---- bench ------------------------------------------------------------------
 .PHONY: bench-tables
@@ -60,6 +60,6 @@ test_unwind_cache_OBJS := $(unwind_OBJS)
 bench-tables: $(XPROF) $(O)/bench/tables_bench
 	$(Q)bench/bench_tables.sh $(O)
 
-$(O)/bench/tables_bench: $(O)/bench/tables_bench.o $(unwind_OBJS)
+$(O)/bench/tables_bench: $(O)/bench/tables_bench.o $(unwind_OBJS) $(lib_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -116,12 +116,24 @@ struct unw_cache;
 /*
  * A table cache keyed by build-id, in dir (NULL: $XDG_CACHE_HOME/xprof or
  * ~/.cache/xprof; files go to a versioned subdirectory). Entries are
- * versioned and checksummed; a corrupt or stale one is regenerated. NULL
- * with errno on failure to create dir. Not thread-safe.
+ * versioned, checksummed and name what they were built for; a corrupt,
+ * stale or swapped one is regenerated. dir must belong to the caller and be
+ * writable by no one else (created 0700 if missing). NULL with errno on
+ * failure. Not thread-safe.
  */
 struct unw_cache *unw_cache_new(const char *dir);
+/*
+ * unw_cache_new(), and on failure *why (if why is not NULL) gets one
+ * malloc'ed line naming the directory at fault and the fix, for a directory
+ * that is not the caller's alone (another owner, group or world writable, a
+ * link) or cannot be created; NULL if out of memory. errno: EPERM, EACCES,
+ * ELOOP, ENOTDIR or mkdir's.
+ */
+struct unw_cache *unw_cache_open(const char *dir, char **why);
+/* A cache in memory only, for --no-cache and a refused directory: nothing touches the disk. */
+struct unw_cache *unw_cache_new_memory(void);
 void unw_cache_free(struct unw_cache *c);
-/* The directory holding the cache's versioned subdirectory, for other caches. */
+/* The directory holding the cache's versioned subdirectory, for other caches; NULL in memory. */
 const char *unw_cache_root(const struct unw_cache *c);
 
 /*
@@ -209,6 +221,7 @@ enum unw_status {
 	UNW_STOP_SP_NOT_UP, /* the stack pointer did not move up */
 	UNW_STOP_MAX_FRAMES, /* more frames than the caller's array holds */
 	UNW_STOP_BAD_RULE,   /* a rule asked for a register that is unknown here */
+	UNW_STOP_EXITING,    /* the process was exiting: its user stack was already gone */
 	UNW_STATUS_NR
 };
 

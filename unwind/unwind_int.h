@@ -105,6 +105,13 @@ bool unw_rule_encode(const struct unw_rule *in, struct unw_row *out);
 void unw_rule_decode(const struct unw_row *in, struct unw_rule *out);
 
 /*
+ * The cache file format (cache.c): a header naming the build-id or path key
+ * the table was built for, then the blob. A new version is a new
+ * subdirectory, unwind-v<UNW_TAB_VERSION>-c<UNW_CACHE_VERSION>.
+ */
+#define UNW_CACHE_VERSION 2
+
+/*
  * Take ownership of blob (malloc'ed, size bytes) and validate it as above.
  * On error the blob is freed and NULL returned with errno EINVAL (bad or
  * corrupt table) or ENOMEM.

@@ -58,7 +58,7 @@ $(UNW_WALK_PD)/unw_%: tests/progs/unw_%.c
 	$(Q)$(CC) $(UNW_WALK_CFLAGS) $(UNW_WALK_NOFP) -o $@ $<
 
 # The walker's unit test needs only unwind/ (like test_unwind).
-test_unwind_walk_OBJS := $(unwind_OBJS)
+test_unwind_walk_OBJS := $(unwind_OBJS) $(lib_OBJS)
 
 # ---- make bench: unwinding speed alone (bench/bench_unwind.sh) ---------------
 UNW_WALK_BENCH := $(O)/bench/unwind_bench

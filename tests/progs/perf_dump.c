@@ -70,6 +70,9 @@ static int on_event(void *ctx, const struct xp_event *ev)
 	case XP_EV_LOST:
 		printf("lost %" PRIu64 " %" PRIu64 "\n", ev->lost.time_ns, ev->lost.count);
 		break;
+	case XP_EV_UID:
+		printf("uid %" PRIu64 " %u %u\n", ev->uid.time_ns, ev->uid.pid, ev->uid.uid);
+		break;
 	}
 	return 0;
 }

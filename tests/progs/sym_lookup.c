@@ -138,7 +138,7 @@ int main(int argc, char **argv)
 		if (kernel)
 			n = sym_kernel_lookup(s, addr, &fr);
 		else if (pid >= 0)
-			n = sym_jit_lookup(s, (uint32_t)pid, addr, &fr);
+			n = sym_jit_lookup(s, (uint32_t)pid, SYM_UID_UNKNOWN, addr, &fr);
 		else
 			n = sym_file_lookup(s, f, addr, &fr);
 		if (n < 0) {

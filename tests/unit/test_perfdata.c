@@ -580,7 +580,10 @@ static void test_killed_recording(void **state)
 	free(g);
 }
 
-/* ---- corruptions: each one -EINVAL with a reason ------------------------- */
+/*
+ * ---- corruptions: a bad header is -EINVAL with a reason; a bad record ends the read there, the
+ * events before it kept and info->skip_* saying where and why ----
+ */
 
 enum patch { P64, P64X2, P32, P16, CUT };
 
@@ -591,25 +594,26 @@ static const struct corruption {
 	enum patch kind;
 	uint64_t value;
 	const char *why; /* a substring of the reason */
+	int kept;	 /* -1: the file is refused; else events delivered before the bad record */
 } corruptions[] = {
-    {"bad magic", 0, 0, P32, 0x12345678, "bad magic"},
-    {"pipe-mode header", 0, 8, P64, 16, "pipe mode"},
-    {"big-endian magic", 0, 0, P64, 0x50455246494c4532ull, "big-endian"},
-    {"header size too small", 0, 8, P64, 40, "header"},
-    {"attr_size too small", 0, 16, P64, 8, "attr"},
-    {"attrs past the end", 0, 24, P64, 1ull << 40, "attr"},
-    {"attr section not a multiple of attr_size", 0, 32, P64, 144 + 8, "attr"},
-    {"no attrs", 0, 32, P64, 0, "no event attrs"},
-    {"attr size field huge", 1, 4, P32, 4096, "attr"},
-    {"ids past the end", 1, 128, P64, 1ull << 50, "id list"},
-    {"data past the end", 0, 40, P64, 1ull << 50, "data section"},
-    {"record size below its header", 2, 6, P16, 4, "smaller than its header"},
-    {"callchain longer than the record", 4, 0, P64, 1ull << 40, "shorter"},
-    {"stack dyn_size above size", 3, 0, P64, STACK + 8, "dyn_size"},
-    {"mmap file name unterminated", 5, 72, P64X2, 0x4141414141414141ull, "not terminated"},
-    {"compressed records", 6, 0, P32, 81, "compressed"},
-    {"file shorter than a header", 0, 12, CUT, 0, "too short"},
-    {"file cut inside the header", 0, 60, CUT, 0, "header"},
+    {"bad magic", 0, 0, P32, 0x12345678, "bad magic", -1},
+    {"pipe-mode header", 0, 8, P64, 16, "pipe mode", -1},
+    {"big-endian magic", 0, 0, P64, 0x50455246494c4532ull, "big-endian", -1},
+    {"header size too small", 0, 8, P64, 40, "header", -1},
+    {"attr_size too small", 0, 16, P64, 8, "attr", -1},
+    {"attrs past the end", 0, 24, P64, 1ull << 40, "attr", -1},
+    {"attr section not a multiple of attr_size", 0, 32, P64, 144 + 8, "attr", -1},
+    {"no attrs", 0, 32, P64, 0, "no event attrs", -1},
+    {"attr size field huge", 1, 4, P32, 4096, "attr", -1},
+    {"ids past the end", 1, 128, P64, 1ull << 50, "id list", -1},
+    {"data past the end", 0, 40, P64, 1ull << 50, "data section", -1},
+    {"record size below its header", 2, 6, P16, 4, "smaller than its header", 1},
+    {"callchain longer than the record", 4, 0, P64, 1ull << 40, "shorter", 3},
+    {"stack dyn_size above size", 3, 0, P64, STACK + 8, "dyn_size", 3},
+    {"mmap file name unterminated", 5, 72, P64X2, 0x4141414141414141ull, "not terminated", 1},
+    {"compressed records", 6, 0, P32, 81, "compressed", -1},
+    {"file shorter than a header", 0, 12, CUT, 0, "too short", -1},
+    {"file cut inside the header", 0, 60, CUT, 0, "header", -1},
 };
 
 static void test_corruptions(void **state)
@@ -619,6 +623,7 @@ static void test_corruptions(void **state)
 		const struct corruption *c = &corruptions[i];
 		struct synth s;
 		struct got *g = calloc(1, sizeof(*g));
+		struct xp_rec_info info;
 		const char *why;
 		size_t len, base = 0;
 		int err;
@@ -663,10 +668,29 @@ static void test_corruptions(void **state)
 			len = c->off;
 			break;
 		}
-		err = read_buf(s.b.p, len, g, NULL, &why);
-		if (err != -EINVAL || !why || !strstr(why, c->why))
-			fail_msg("%s: got %d '%s', want -EINVAL '%s'", c->what, err,
-				 why ? why : "(null)", c->why);
+		err = read_buf(s.b.p, len, g, &info, &why);
+		if (c->kept < 0) {
+			if (err != -EINVAL || !why || !strstr(why, c->why))
+				fail_msg("%s: got %d '%s', want -EINVAL '%s'", c->what, err,
+					 why ? why : "(null)", c->why);
+		} else {
+			size_t rec = c->field == 5 ? s.at.mmap_prog : s.at.sample1;
+			uint64_t data_end, data_size;
+
+			/* perf.data: what is skipped is the rest of the data section */
+			memcpy(&data_end, s.b.p + 40, 8);
+			memcpy(&data_size, s.b.p + 48, 8);
+			data_end += data_size;
+
+			if (err || !info.skip_why || !strstr(info.skip_why, c->why) ||
+			    g->n != c->kept || info.skip_offset != rec ||
+			    info.skip_bytes != data_end - rec)
+				fail_msg(
+				    "%s: got %d, %d events, skipped %" PRIu64 " bytes at %" PRIu64
+				    " '%s'; want 0, %d events, the rest from %zu skipped '%s'",
+				    c->what, err, g->n, info.skip_bytes, info.skip_offset,
+				    info.skip_why ? info.skip_why : "(null)", c->kept, rec, c->why);
+		}
 		free(s.b.p);
 		free(g);
 	}

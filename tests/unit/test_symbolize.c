@@ -3,7 +3,9 @@
  * Unit tests for symbolize/: alias choice, symbol sizes and zero-size
  * symbols, IFUNCs, inline chains and lines on the purpose-built sym_target
  * (its symbol addresses read independently with libelf), C++ demangling on
- * sym_cxx, the vDSO from memory, unknown fallbacks, build-id mismatch, the
+ * sym_cxx, the vDSO from memory, unknown fallbacks, build-id mismatch,
+ * unnamed functions of stripped files grouped by their FDEs (against libdw's
+ * CFI at every byte of their code), the
  * per-address cache, kallsyms and perf-map parsing edge cases, and the
  * on-disk symbol index: the same frames with and without it, no DWARF
  * opened for CUs it holds, corrupt files rejected and rebuilt.
@@ -80,7 +82,7 @@ static bool elf_sym(const char *path, const char *name, uint64_t *value, uint64_
 	return found;
 }
 
-/* Start of the first function symbol above addr. */
+/* Start of the first function symbol (or untyped label in code) above addr. */
 static uint64_t next_func(const char *path, uint64_t addr)
 {
 	int fd = open(path, O_RDONLY);
@@ -98,9 +100,16 @@ static uint64_t next_func(const char *path, uint64_t addr)
 		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
 			GElf_Sym s;
 
-			if (gelf_getsym(d, (int)i, &s) &&
-			    (GELF_ST_TYPE(s.st_info) == STT_FUNC ||
-			     GELF_ST_TYPE(s.st_info) == STT_GNU_IFUNC) &&
+			GElf_Shdr ssh;
+			Elf_Scn *ss;
+
+			if (!gelf_getsym(d, (int)i, &s) || s.st_shndx == SHN_UNDEF ||
+			    s.st_shndx >= SHN_LORESERVE || !(ss = elf_getscn(elf, s.st_shndx)) ||
+			    !gelf_getshdr(ss, &ssh) || !(ssh.sh_flags & SHF_EXECINSTR))
+				continue;
+			if ((GELF_ST_TYPE(s.st_info) == STT_FUNC ||
+			     GELF_ST_TYPE(s.st_info) == STT_GNU_IFUNC ||
+			     GELF_ST_TYPE(s.st_info) == STT_NOTYPE) &&
 			    s.st_value > addr && s.st_value < best)
 				best = s.st_value;
 		}
@@ -208,6 +217,24 @@ static void test_symbols(void **state)
 	assert_string_equal(name_at(s, f, a, NULL, NULL), "asm_nosize");
 	assert_string_equal(name_at(s, f, a2 - 1, NULL, NULL), "asm_nosize");
 	assert_string_not_equal(name_at(s, f, a2, NULL, NULL), "asm_nosize");
+	/* Untyped labels (ld.so's _start, _dl_start_user): each a function up
+	 * to the next symbol, global or local; a label inside a sized function
+	 * is part of it. */
+	uint64_t lu, ls, szs;
+
+	assert_true(elf_sym(t, "asm_label_entry", &a, &sz));
+	assert_true(elf_sym(t, "asm_label_user", &lu, &sz));
+	assert_true(elf_sym(t, "asm_sized", &ls, &szs));
+	assert_true(a < lu && lu < ls);
+	assert_string_equal(name_at(s, f, a, NULL, &flags), "asm_label_entry");
+	assert_int_equal(flags, 0);
+	assert_string_equal(name_at(s, f, lu - 1, NULL, NULL), "asm_label_entry");
+	assert_string_equal(name_at(s, f, lu, NULL, NULL), "asm_label_user");
+	assert_string_equal(name_at(s, f, ls - 1, NULL, NULL), "asm_label_user");
+	assert_true(elf_sym(t, "asm_sized_inner", &a2, &sz));
+	assert_true(ls < a2 && a2 < ls + szs);
+	assert_string_equal(name_at(s, f, a2, NULL, NULL), "asm_sized");
+	assert_string_equal(name_at(s, f, ls + szs - 1, NULL, NULL), "asm_sized");
 	/* The cold part keeps its own symbol. */
 	assert_true(elf_sym(t, "hot_path.cold", &a, &sz));
 	assert_string_equal(name_at(s, f, a + 1, NULL, NULL), "hot_path.cold");
@@ -456,6 +483,248 @@ static void test_vdso(void **state)
 	}
 	elf_end(elf);
 	assert_true(found);
+	/* An address no function covers (the ELF header): the pseudo-file's
+	 * brackets are not doubled. */
+	assert_int_equal(sym_file_lookup(s, f, 0x10, &fr), 1);
+	assert_string_equal(fr[0].name, "[vdso+0x10]");
+	assert_int_equal(fr[0].flags, SYM_F_UNKNOWN);
+	sym_session_free(s);
+}
+
+/* [lo, hi) of the executable sections of path, via its section headers. */
+static void code_range(Elf *elf, uint64_t *lo, uint64_t *hi)
+{
+	Elf_Scn *scn = NULL;
+
+	*lo = UINT64_MAX, *hi = 0;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_EXECINSTR) ||
+		    sh.sh_type != SHT_PROGBITS)
+			continue;
+		if (sh.sh_addr < *lo)
+			*lo = sh.sh_addr;
+		if (sh.sh_addr + sh.sh_size > *hi)
+			*hi = sh.sh_addr + sh.sh_size;
+	}
+}
+
+struct fde_range {
+	uint64_t lo, hi;
+};
+
+static int fde_cmp(const void *pa, const void *pb)
+{
+	const struct fde_range *a = pa, *b = pb;
+
+	return (a->lo > b->lo) - (a->lo < b->lo);
+}
+
+/* The FDEs of path as binutils reads them (readelf --debug-dump=frames), sorted. */
+static struct fde_range *readelf_fdes(const char *path, size_t *n)
+{
+	char cmd[PATH_MAX + 64], line[512];
+	struct fde_range *v = NULL;
+	size_t cap = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "readelf --debug-dump=frames '%s' 2>/dev/null", path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	*n = 0;
+	while (fgets(line, sizeof(line), p)) {
+		const char *pc = strstr(line, " FDE cie=");
+		unsigned long long lo, hi;
+
+		if (!pc || !(pc = strstr(pc, "pc=")) || sscanf(pc, "pc=%llx..%llx", &lo, &hi) != 2)
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 256;
+			v = realloc(v, cap * sizeof(*v));
+			assert_non_null(v);
+		}
+		v[(*n)++] = (struct fde_range){lo, hi};
+	}
+	pclose(p);
+	assert_true(*n > 0);
+	qsort(v, *n, sizeof(*v), fde_cmp);
+	return v;
+}
+
+/* Drops the FDEs of PLT sections (.plt, .plt.sec, .plt.got): stubs, not functions. */
+static size_t drop_plt_fdes(Elf *elf, struct fde_range *v, size_t n)
+{
+	size_t shstrndx, k = 0;
+
+	assert_int_equal(elf_getshdrstrndx(elf, &shstrndx), 0);
+	for (size_t i = 0; i < n; i++) {
+		Elf_Scn *scn = NULL;
+		bool plt = false;
+
+		while ((scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+
+			if (gelf_getshdr(scn, &sh) && sh.sh_addr <= v[i].lo &&
+			    v[i].lo < sh.sh_addr + sh.sh_size &&
+			    !strncmp(elf_strptr(elf, shstrndx, sh.sh_name), ".plt", 4))
+				plt = true;
+		}
+		if (!plt)
+			v[k++] = v[i];
+	}
+	return k;
+}
+
+/*
+ * Every stride-th byte of a stripped file's code, against readelf's FDEs as
+ * the oracle: an address no symbol names is "base+0xSTART" exactly when an
+ * FDE covers it and START is that FDE's start, "[base+0xADDR]" (unknown)
+ * exactly when none does (or a PLT's does). Returns how many addresses went
+ * to FDE functions; *nfuncs the distinct FDEs among them.
+ */
+static size_t check_fde_names(const char *path, const char *base, uint64_t stride, size_t *nfuncs)
+{
+	struct sym_opts o = {.no_debuginfod = true, .debug_root = "/nonexistent"};
+	struct sym_session *s = sym_session_new(&o);
+	struct sym_file *f = sym_file_get(s, path, NULL, 0);
+	int fd = open(path, O_RDONLY);
+	Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
+	size_t nfde, named = 0, unknown = 0, by_fde = 0, k = 0;
+	struct fde_range *fde = readelf_fdes(path, &nfde);
+	uint64_t lo, hi, last_start = UINT64_MAX;
+	char want[256];
+
+	assert_non_null(f);
+	assert_non_null(elf);
+	assert_string_equal(sym_file_debug_source(f), "");
+	nfde = drop_plt_fdes(elf, fde, nfde);
+	code_range(elf, &lo, &hi);
+	assert_true(lo < hi);
+	*nfuncs = 0;
+	for (uint64_t a = lo; a < hi; a += stride) {
+		const struct sym_frame *fr;
+		int nfr = sym_file_lookup(s, f, a, &fr);
+
+		assert_true(nfr >= 1);
+		while (k < nfde && fde[k].hi <= a)
+			k++;
+		bool covered = k < nfde && fde[k].lo <= a && a < fde[k].hi;
+		const char *name = fr[nfr - 1].name;
+
+		if (!strncmp(name, base, strlen(base)) && name[strlen(base)] == '+') {
+			if (!covered)
+				fail_msg("0x%" PRIx64 ": %s, but readelf has no FDE there", a,
+					 name);
+			snprintf(want, sizeof(want), "%s+0x%" PRIx64, base, fde[k].lo);
+			assert_string_equal(name, want);
+			assert_int_equal(fr[nfr - 1].flags, 0);
+			by_fde++;
+			if (fde[k].lo != last_start)
+				(*nfuncs)++;
+			last_start = fde[k].lo;
+		} else if (name[0] == '[') {
+			if (covered)
+				fail_msg("0x%" PRIx64 ": %s, but readelf has the FDE [0x%" PRIx64
+					 ", 0x%" PRIx64 ")",
+					 a, name, fde[k].lo, fde[k].hi);
+			snprintf(want, sizeof(want), "[%s+0x%" PRIx64 "]", base, a);
+			assert_string_equal(name, want);
+			unknown++;
+		} else {
+			named++; /* .dynsym */
+		}
+	}
+	print_message("%s: %zu addresses, %zu named by .dynsym, %zu in %zu FDE functions, %zu "
+		      "unknown\n",
+		      base, named + by_fde + unknown, named, by_fde, *nfuncs, unknown);
+	free(fde);
+	elf_end(elf);
+	close(fd);
+	sym_session_free(s);
+	return by_fde;
+}
+
+static void test_fde_functions(void **state)
+{
+	(void)state;
+	size_t nfuncs;
+	uint64_t a, sz;
+	char want[64];
+
+	/* The stripped target: every one of its own functions with an FDE is
+	 * one name, at its start (the unstripped file says where that is). */
+	assert_true(
+	    check_fde_names(prog("sym_target.stripped"), "sym_target.stripped", 1, &nfuncs) > 0);
+	assert_true(nfuncs >= 8);
+	struct sym_opts o = {.no_debuginfod = true, .debug_root = "/nonexistent"};
+	struct sym_session *s = sym_session_new(&o);
+	struct sym_file *f = sym_file_get(s, prog("sym_target.stripped"), NULL, 0);
+
+	assert_true(elf_sym(prog("sym_target"), "local_worker", &a, &sz));
+	snprintf(want, sizeof(want), "sym_target.stripped+0x%" PRIx64, a);
+	assert_string_equal(name_at(s, f, a, NULL, NULL), want);
+	assert_string_equal(name_at(s, f, a + sz / 2, NULL, NULL), want);
+	assert_string_equal(name_at(s, f, a + sz - 1, NULL, NULL), want);
+	/* main is not exported either: one name for all of it. */
+	assert_true(elf_sym(prog("sym_target"), "main", &a, &sz));
+	snprintf(want, sizeof(want), "sym_target.stripped+0x%" PRIx64, a);
+	for (uint64_t i = 0; i < sz; i++)
+		assert_string_equal(name_at(s, f, a + i, NULL, NULL), want);
+	sym_session_free(s);
+
+	/* libc without its debug file: .dynsym names the exported functions,
+	 * the FDEs the rest. */
+	if (!access("/lib/x86_64-linux-gnu/libc.so.6", R_OK))
+		assert_true(check_fde_names("/lib/x86_64-linux-gnu/libc.so.6", "libc.so.6", 7,
+					    &nfuncs) > 1000);
+}
+
+/*
+ * The vDSO's own unnamed functions (static helpers of clock_gettime and the
+ * like) are one frame each too, "vdso+0xSTART": each FDE of the image (as
+ * readelf reads a copy of it) names its first and last byte alike, after an
+ * exported symbol or as that.
+ */
+static void test_vdso_fde(void **state)
+{
+	(void)state;
+	const unsigned char *img = (const void *)getauxval(AT_SYSINFO_EHDR);
+	char path[64], want[64];
+	size_t nfde, unnamed = 0;
+
+	if (!img)
+		skip();
+	const Elf64_Ehdr *eh = (const void *)img;
+	size_t len = eh->e_shoff + (size_t)eh->e_shnum * eh->e_shentsize;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/tmp/sym_unit_vdso_%d.so", getpid());
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(img, 1, len, fp), len);
+	fclose(fp);
+	struct fde_range *fde = readelf_fdes(path, &nfde);
+	struct sym_session *s = sym_session_new(NULL);
+	struct sym_file *f = sym_file_from_image(s, "[vdso]", img, len);
+
+	unlink(path);
+	for (size_t i = 0; i < nfde; i++) {
+		uint32_t flags;
+		const char *first = name_at(s, f, fde[i].lo, NULL, &flags);
+		const char *last = name_at(s, f, fde[i].hi - 1, NULL, NULL);
+
+		assert_string_equal(first, last);
+		assert_int_equal(flags, 0);
+		assert_true(first[0] != '[');
+		if (!strncmp(first, "vdso+", 5)) {
+			snprintf(want, sizeof(want), "vdso+0x%" PRIx64, fde[i].lo);
+			assert_string_equal(first, want);
+			unnamed++;
+		}
+	}
+	print_message("vdso: %zu FDEs, %zu of them unnamed functions\n", nfde, unnamed);
+	free(fde);
 	sym_session_free(s);
 }
 
@@ -564,15 +833,160 @@ static void test_perfmap(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(sym_jit_lookup(s, pid, cases[i].addr, &fr), 1);
+		assert_int_equal(sym_jit_lookup(s, pid, SYM_UID_UNKNOWN, cases[i].addr, &fr), 1);
 		assert_string_equal(fr->name, cases[i].name);
 		assert_int_equal(fr->flags, cases[i].flags);
 	}
 	/* No map for this pid. */
-	assert_int_equal(sym_jit_lookup(s, pid - 1, 0x7f0000001000, &fr), 1);
+	assert_int_equal(sym_jit_lookup(s, pid - 1, SYM_UID_UNKNOWN, 0x7f0000001000, &fr), 1);
 	assert_string_equal(fr->name, "[unknown]");
 	sym_session_free(s);
 	unlink(path);
+}
+
+/* ---- perf maps that must not be trusted ------------------------------------ */
+
+struct pm_dir {
+	char dir[64];
+	char path[128]; /* dir/perf-PM_PID.map */
+};
+
+#define PM_PID	 4000000001u
+#define PM_MAP	 "7f0000001000 100 jit_fn\n"
+#define PM_ADDR	 0x7f0000001010ull
+#define PM_OTHER 4242 /* a uid that is neither root nor the process's */
+
+static void pm_setup(struct pm_dir *d)
+{
+	snprintf(d->dir, sizeof(d->dir), "/tmp/test_perfmap_XXXXXX");
+	assert_non_null(mkdtemp(d->dir));
+	snprintf(d->path, sizeof(d->path), "%s/perf-%u.map", d->dir, PM_PID);
+}
+
+static void pm_write(const char *path, const char *text, mode_t mode)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void pm_cleanup(struct pm_dir *d)
+{
+	char other[160];
+
+	snprintf(other, sizeof(other), "%s/real.map", d->dir);
+	unlink(other);
+	unlink(d->path);
+	rmdir(d->dir);
+}
+
+/*
+ * Look PM_ADDR up for a process of uid, with a 5 s alarm so that a reader
+ * that blocks (a FIFO) fails the test instead of hanging it. Returns the
+ * frame's name; *refused gets the session's first refusal (or "").
+ */
+static const char *pm_lookup(const struct pm_dir *d, uint32_t uid, uint64_t max, char *refused,
+			     size_t cap)
+{
+	static char name[64];
+	struct sym_opts o = {.perfmap_dir = d->dir, .perfmap_max = max};
+	struct sym_session *s = sym_session_new(&o);
+	const struct sym_frame *fr;
+	const char *why;
+
+	assert_non_null(s);
+	alarm(5);
+	assert_int_equal(sym_jit_lookup(s, PM_PID, uid, PM_ADDR, &fr), 1);
+	alarm(0);
+	snprintf(name, sizeof(name), "%s", fr->name);
+	why = sym_session_refused(s, 0);
+	snprintf(refused, cap, "%s", why ? why : "");
+	assert_null(sym_session_refused(s, 1));
+	sym_session_free(s);
+	return name;
+}
+
+static void test_perfmap_trust(void **state)
+{
+	(void)state;
+	struct pm_dir d;
+	char why[512], real[160];
+
+	pm_setup(&d);
+	/* Our own regular file: read, whoever the process was. */
+	pm_write(d.path, PM_MAP, 0644);
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 0, why, sizeof(why)), "jit_fn");
+	assert_string_equal(why, "");
+	assert_string_equal(pm_lookup(&d, PM_OTHER, 0, why, sizeof(why)), "jit_fn");
+
+	/* Writable by every user: anyone could have rewritten it. */
+	assert_int_equal(chmod(d.path, 0666), 0);
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 0, why, sizeof(why)), "[unknown]");
+	assert_non_null(strstr(why, "writable by every user"));
+	assert_non_null(strstr(why, d.path));
+	assert_int_equal(chmod(d.path, 0644), 0);
+
+	/* Larger than the limit (sym_opts, then the environment). */
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 16, why, sizeof(why)), "[unknown]");
+	assert_non_null(strstr(why, "above the limit of 16"));
+	assert_non_null(strstr(why, "XPROF_PERF_MAP_MAX"));
+	setenv("XPROF_PERF_MAP_MAX", "16", 1);
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 0, why, sizeof(why)), "[unknown]");
+	setenv("XPROF_PERF_MAP_MAX", "4096", 1);
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 0, why, sizeof(why)), "jit_fn");
+	unsetenv("XPROF_PERF_MAP_MAX");
+
+	/* A symlink, even to a good map (and /dev/zero would never end). */
+	snprintf(real, sizeof(real), "%s/real.map", d.dir);
+	assert_int_equal(rename(d.path, real), 0);
+	assert_int_equal(symlink(real, d.path), 0);
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 0, why, sizeof(why)), "[unknown]");
+	assert_non_null(strstr(why, "symbolic link"));
+	unlink(d.path);
+	assert_int_equal(symlink("/dev/zero", d.path), 0);
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 0, why, sizeof(why)), "[unknown]");
+	assert_non_null(strstr(why, "symbolic link"));
+	unlink(d.path);
+
+	/* A FIFO: refused at once, not waited on (the alarm fails a hang). */
+	assert_int_equal(mkfifo(d.path, 0644), 0);
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 0, why, sizeof(why)), "[unknown]");
+	assert_non_null(strstr(why, "not a regular file"));
+	unlink(d.path);
+	pm_cleanup(&d);
+}
+
+/*
+ * Another user's map names no frame of a process that ran as root (or as a
+ * third user); the process's own user's map is read. Needs root to chown.
+ */
+static void test_perfmap_owner(void **state)
+{
+	(void)state;
+	struct pm_dir d;
+	char why[512];
+
+	if (geteuid() != 0)
+		skip();
+	pm_setup(&d);
+	pm_write(d.path, PM_MAP, 0644);
+	assert_int_equal(chown(d.path, PM_OTHER, PM_OTHER), 0);
+	assert_string_equal(pm_lookup(&d, 0, 0, why, sizeof(why)), "[unknown]");
+	assert_non_null(strstr(why, "owned by uid 4242, not by root or uid 0"));
+	assert_string_equal(pm_lookup(&d, 1000, 0, why, sizeof(why)), "[unknown]");
+	/* not recorded: perf's rule, root or the reader */
+	assert_string_equal(pm_lookup(&d, SYM_UID_UNKNOWN, 0, why, sizeof(why)), "[unknown]");
+	assert_non_null(strstr(why, "does not say who ran the process"));
+	/* the process's own user wrote it */
+	assert_string_equal(pm_lookup(&d, PM_OTHER, 0, why, sizeof(why)), "jit_fn");
+	assert_string_equal(why, "");
+	/* root's map is trusted for any process */
+	assert_int_equal(chown(d.path, 0, 0), 0);
+	assert_string_equal(pm_lookup(&d, PM_OTHER, 0, why, sizeof(why)), "jit_fn");
+	pm_cleanup(&d);
 }
 
 static void test_perfmap_parse_empty(void **state)
@@ -1121,9 +1535,13 @@ int main(void)
 	    cmocka_unit_test(test_demangle_table),
 	    cmocka_unit_test(test_unknown_files),
 	    cmocka_unit_test(test_vdso),
+	    cmocka_unit_test(test_fde_functions),
+	    cmocka_unit_test(test_vdso_fde),
 	    cmocka_unit_test(test_kallsyms),
 	    cmocka_unit_test(test_perfmap),
 	    cmocka_unit_test(test_perfmap_parse_empty),
+	    cmocka_unit_test(test_perfmap_trust),
+	    cmocka_unit_test(test_perfmap_owner),
 	    cmocka_unit_test(test_index_loader),
 	    cmocka_unit_test(test_index_identical),
 	    cmocka_unit_test(test_index_written_at_trim),

@@ -4,7 +4,9 @@
  * written, then loaded from disk by a new session with the same answers; a
  * corrupt or truncated cache file is rejected and rebuilt; files without a
  * build-id are keyed by path, size and mtime; a build-id that no longer
- * matches the file on disk is refused; failures are remembered.
+ * matches the file on disk is refused; failures are remembered; a table file
+ * swapped with another build-id's is rebuilt; a cache directory another user
+ * owns, may write, or planted a link for is refused.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +26,7 @@
 #include "unwind/unwind_int.h"
 
 #define LIBC "/lib/x86_64-linux-gnu/libc.so.6"
+#define LIBM "/lib/x86_64-linux-gnu/libm.so.6"
 
 struct fixture {
 	char dir[64];
@@ -59,7 +62,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* The only cache file in dir/unwind-v1 (there is exactly one in these tests). */
+/* The only cache file in dir/unwind-v*-c* (there is exactly one in these tests). */
 static void only_file(const char *dir, char *out, size_t len)
 {
 	char sub[128];
@@ -67,7 +70,7 @@ static void only_file(const char *dir, char *out, size_t len)
 	struct dirent *de;
 	int n = 0;
 
-	snprintf(sub, sizeof(sub), "%s/unwind-v%d", dir, UNW_TAB_VERSION);
+	snprintf(sub, sizeof(sub), "%s/unwind-v%d-c%d", dir, UNW_TAB_VERSION, UNW_CACHE_VERSION);
 	d = opendir(sub);
 	assert_non_null(d);
 	while ((de = readdir(d))) {
@@ -272,6 +275,137 @@ static void test_failures(void **state)
 	unw_cache_free(NULL);
 }
 
+/* A table file copied over another build-id's name is rejected and rebuilt, never used. */
+static void test_swapped(void **state)
+{
+	struct fixture *f = *state;
+	struct unw_table *ref = unw_table_from_elf(LIBC, NULL, NULL);
+	struct unw_cache_stats st;
+	char libc_file[512], libm_file[512];
+	struct unw_cache *c;
+
+	assert_non_null(ref);
+	c = unw_cache_new(f->dir);
+	assert_non_null(unw_cache_get(c, LIBM, NULL, 0));
+	unw_cache_free(c);
+	only_file(f->dir, libm_file, sizeof(libm_file));
+	c = unw_cache_new(f->dir);
+	assert_non_null(unw_cache_get(c, LIBC, NULL, 0));
+	unw_cache_free(c);
+	/* libc's file is the one that is not libm's */
+	{
+		char sub[128];
+		DIR *d;
+		struct dirent *de;
+
+		snprintf(sub, sizeof(sub), "%s/unwind-v%d-c%d", f->dir, UNW_TAB_VERSION,
+			 UNW_CACHE_VERSION);
+		d = opendir(sub);
+		assert_non_null(d);
+		libc_file[0] = 0;
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.' && !strstr(libm_file, de->d_name))
+				snprintf(libc_file, sizeof(libc_file), "%s/%s", sub, de->d_name);
+		closedir(d);
+		assert_true(libc_file[0]);
+	}
+	copy_file(libm_file, libc_file);
+
+	c = unw_cache_new(f->dir);
+	const struct unw_table *t = unw_cache_get(c, LIBC, NULL, 0);
+	assert_non_null(t);
+	assert_same_table(t, ref);
+	unw_cache_get_stats(c, &st);
+	assert_int_equal(st.rejected, 1);
+	assert_int_equal(st.built, 1);
+	assert_int_equal(st.disk_hits, 0);
+	unw_cache_free(c);
+	unw_table_free(ref);
+}
+
+/* A directory the caller does not own alone is refused, with a line that names it. */
+static void test_dir_trust(void **state)
+{
+	struct fixture *f = *state;
+	char root[128], target[128], sub[192];
+	char *why = NULL;
+	struct unw_cache *c;
+
+	snprintf(root, sizeof(root), "%s/shared", f->dir);
+	assert_int_equal(mkdir(root, 0700), 0);
+	assert_int_equal(chmod(root, 01777), 0);
+	errno = 0;
+	c = unw_cache_open(root, &why);
+	assert_null(c);
+	assert_int_equal(errno, EACCES);
+	assert_non_null(why);
+	assert_non_null(strstr(why, root));
+	assert_non_null(strstr(why, "writable by group or others"));
+	free(why);
+	assert_int_equal(chmod(root, 0700), 0);
+	c = unw_cache_open(root, &why);
+	assert_non_null(c);
+	assert_null(why);
+	unw_cache_free(c);
+
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	/* another user's directory */
+	assert_int_equal(chown(root, 65534, 65534), 0);
+	c = unw_cache_open(root, &why);
+	assert_null(c);
+	assert_int_equal(errno, EPERM);
+	assert_non_null(strstr(why, "belongs to uid 65534"));
+	free(why);
+
+	/* a link planted by another user for the versioned subdirectory: not followed */
+	snprintf(root, sizeof(root), "%s/mine", f->dir);
+	snprintf(target, sizeof(target), "%s/elsewhere", f->dir);
+	assert_int_equal(mkdir(root, 0700), 0);
+	assert_int_equal(mkdir(target, 0700), 0);
+	snprintf(sub, sizeof(sub), "%s/unwind-v%d-c%d", root, UNW_TAB_VERSION, UNW_CACHE_VERSION);
+	assert_int_equal(symlink(target, sub), 0);
+	assert_int_equal(lchown(sub, 65534, 65534), 0);
+	c = unw_cache_open(root, &why);
+	assert_null(c);
+	assert_int_equal(errno, ELOOP);
+	assert_non_null(strstr(why, sub));
+	free(why);
+	/* nothing was written behind the link */
+	{
+		DIR *d = opendir(target);
+		struct dirent *de;
+		int n = 0;
+
+		assert_non_null(d);
+		while ((de = readdir(d)))
+			n += de->d_name[0] != '.';
+		closedir(d);
+		assert_int_equal(n, 0);
+	}
+}
+
+/* In memory only: built once, then answered from memory; no root for other caches. */
+static void test_memory(void **state)
+{
+	(void)state;
+	struct unw_cache *c = unw_cache_new_memory();
+	struct unw_cache_stats st;
+
+	assert_non_null(c);
+	assert_null(unw_cache_root(c));
+	const struct unw_table *t = unw_cache_get(c, LIBC, NULL, 0);
+	assert_non_null(t);
+	assert_ptr_equal(unw_cache_get(c, LIBC, NULL, 0), t);
+	unw_cache_get_stats(c, &st);
+	assert_int_equal(st.built, 1);
+	assert_int_equal(st.mem_hits, 1);
+	assert_int_equal(st.disk_hits + st.rejected, 0);
+	unw_cache_free(c);
+}
+
 /* $XDG_CACHE_HOME decides the directory when none is given. */
 static void test_xdg(void **state)
 {
@@ -283,7 +417,8 @@ static void test_xdg(void **state)
 	setenv("XDG_CACHE_HOME", f->dir, 1);
 	struct unw_cache *c = unw_cache_new(NULL);
 	assert_non_null(c);
-	snprintf(sub, sizeof(sub), "%s/xprof/unwind-v%d", f->dir, UNW_TAB_VERSION);
+	snprintf(sub, sizeof(sub), "%s/xprof/unwind-v%d-c%d", f->dir, UNW_TAB_VERSION,
+		 UNW_CACHE_VERSION);
 	assert_int_equal(stat(sub, &sb), 0);
 	assert_true(S_ISDIR(sb.st_mode));
 	unw_cache_free(c);
@@ -345,6 +480,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_no_build_id, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_xdg, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_swapped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dir_trust, setup, teardown),
+	    cmocka_unit_test(test_memory),
 	    cmocka_unit_test_setup_teardown(test_trim, setup, teardown),
 	};
 
