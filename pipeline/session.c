@@ -85,12 +85,6 @@ struct proc {
 	size_t nmaps, cap;
 };
 
-/* Open-addressing hash of 64-bit keys (0 is never a key) to 64-bit values. */
-struct hmap {
-	uint64_t *keys, *vals;
-	size_t cap, n; /* cap a power of two, n <= cap / 2 */
-};
-
 /* A thread's name; exit_ns: time of its EXIT, 0 while alive. */
 struct comm {
 	char name[XP_EV_COMM_LEN];
@@ -110,10 +104,11 @@ struct xp_session {
 	char *cache_refused; /* why the cache directory was not used, or NULL */
 	struct rep_profile *prof;
 	struct module *modules;
-	struct hmap procs; /* pid + 1 -> struct proc * */
-	struct hmap comms; /* tid + 1 -> index into comm_blob */
-	struct hmap files; /* hash of (build-id or path) -> struct module * */
-	struct hmap locs;  /* hash of (mapping key, ip, trap) -> location id + 1 (this window's) */
+	struct xl_hmap procs; /* pid + 1 -> struct proc * */
+	struct xl_hmap comms; /* tid + 1 -> index into comm_blob */
+	struct xl_hmap files; /* hash of (build-id or path) -> struct module * */
+	struct xl_hmap
+	    locs; /* hash of (mapping key, ip, trap) -> location id + 1 (this window's) */
 	struct comm *comm_blob;
 	size_t ncomms, comm_cap;
 	uint32_t *comm_free; /* slots of comm_blob freed by expiry, reused first */
@@ -139,130 +134,11 @@ struct xp_session {
 	struct rep_line lines[64];
 };
 
-/* ---- hash map ------------------------------------------------------------ */
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-static int hmap_grow(struct hmap *h)
-{
-	size_t ncap = h->cap ? h->cap * 2 : 256;
-	uint64_t *nk = calloc(ncap, sizeof(*nk)), *nv = calloc(ncap, sizeof(*nv));
-
-	if (!nk || !nv) {
-		free(nk);
-		free(nv);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < h->cap; i++) {
-		if (!h->keys[i])
-			continue;
-		size_t j = mix64(h->keys[i]) & (ncap - 1);
-		while (nk[j])
-			j = (j + 1) & (ncap - 1);
-		nk[j] = h->keys[i];
-		nv[j] = h->vals[i];
-	}
-	free(h->keys);
-	free(h->vals);
-	h->keys = nk;
-	h->vals = nv;
-	h->cap = ncap;
-	return 0;
-}
-
-static bool hmap_get(const struct hmap *h, uint64_t key, uint64_t *val)
-{
-	if (!h->cap)
-		return false;
-	for (size_t j = mix64(key) & (h->cap - 1);; j = (j + 1) & (h->cap - 1)) {
-		if (!h->keys[j])
-			return false;
-		if (h->keys[j] == key) {
-			*val = h->vals[j];
-			return true;
-		}
-	}
-}
-
-static int hmap_put(struct hmap *h, uint64_t key, uint64_t val)
-{
-	if ((h->n + 1) * 2 > h->cap && hmap_grow(h))
-		return -ENOMEM;
-	size_t j = mix64(key) & (h->cap - 1);
-	while (h->keys[j] && h->keys[j] != key)
-		j = (j + 1) & (h->cap - 1);
-	if (!h->keys[j])
-		h->n++;
-	h->keys[j] = key;
-	h->vals[j] = val;
-	return 0;
-}
-
-/* Remove key (backward-shift deletion keeps every probe chain whole). */
-static void hmap_del(struct hmap *h, uint64_t key)
-{
-	size_t i, j;
-
-	if (!h->cap)
-		return;
-	for (i = mix64(key) & (h->cap - 1);; i = (i + 1) & (h->cap - 1)) {
-		if (!h->keys[i])
-			return;
-		if (h->keys[i] == key)
-			break;
-	}
-	for (j = (i + 1) & (h->cap - 1); h->keys[j]; j = (j + 1) & (h->cap - 1)) {
-		size_t home = mix64(h->keys[j]) & (h->cap - 1);
-
-		/* Move j back to the hole at i unless its home lies in (i, j]. */
-		if (((j - home) & (h->cap - 1)) >= ((j - i) & (h->cap - 1))) {
-			h->keys[i] = h->keys[j];
-			h->vals[i] = h->vals[j];
-			i = j;
-		}
-	}
-	h->keys[i] = 0;
-	h->n--;
-}
-
-/* Empty the map; a large one is freed rather than kept at its peak size. */
-static void hmap_clear(struct hmap *h)
-{
-	if (h->cap > 4096) {
-		free(h->keys);
-		free(h->vals);
-		memset(h, 0, sizeof(*h));
-		return;
-	}
-	if (h->cap)
-		memset(h->keys, 0, h->cap * sizeof(*h->keys));
-	h->n = 0;
-}
-
-static void hmap_release(struct hmap *h)
-{
-	free(h->keys);
-	free(h->vals);
-	memset(h, 0, sizeof(*h));
-}
-
 /* FNV-1a, then mixed; never 0 so it can be a key. */
 static uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
 {
-	const uint8_t *b = p;
-	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+	uint64_t h = xl_mix64(xl_fnv1a(p, n, XL_FNV_SEED ^ seed));
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	h = mix64(h);
 	return h ? h : 1;
 }
 
@@ -273,7 +149,7 @@ static struct proc *proc_get(struct xp_session *s, uint32_t pid, bool create)
 	uint64_t v;
 	struct proc *p;
 
-	if (hmap_get(&s->procs, (uint64_t)pid + 1, &v))
+	if (xl_hmap_get(&s->procs, (uint64_t)pid + 1, &v))
 		return (struct proc *)(uintptr_t)v;
 	if (!create)
 		return NULL;
@@ -281,7 +157,7 @@ static struct proc *proc_get(struct xp_session *s, uint32_t pid, bool create)
 	if (!p)
 		return NULL;
 	p->pid = pid;
-	if (hmap_put(&s->procs, (uint64_t)pid + 1, (uintptr_t)p)) {
+	if (xl_hmap_put(&s->procs, (uint64_t)pid + 1, (uintptr_t)p)) {
 		free(p);
 		return NULL;
 	}
@@ -300,7 +176,7 @@ static void comm_set(struct xp_session *s, uint32_t tid, const char *comm)
 
 	/* A reader's name need not end in a NUL within its 16 bytes. */
 	memcpy(name, comm, strnlen(comm, sizeof(name) - 1));
-	if (!hmap_get(&s->comms, (uint64_t)tid + 1, &v)) {
+	if (!xl_hmap_get(&s->comms, (uint64_t)tid + 1, &v)) {
 		if (s->ncomm_free) {
 			v = s->comm_free[s->ncomm_free - 1];
 		} else {
@@ -314,7 +190,7 @@ static void comm_set(struct xp_session *s, uint32_t tid, const char *comm)
 			}
 			v = s->ncomms;
 		}
-		if (hmap_put(&s->comms, (uint64_t)tid + 1, v))
+		if (xl_hmap_put(&s->comms, (uint64_t)tid + 1, v))
 			return;
 		if (s->ncomm_free)
 			s->ncomm_free--;
@@ -333,7 +209,7 @@ static bool comm_get(const struct xp_session *s, uint32_t tid, char out[XP_EV_CO
 {
 	uint64_t v;
 
-	if (!hmap_get(&s->comms, (uint64_t)tid + 1, &v))
+	if (!xl_hmap_get(&s->comms, (uint64_t)tid + 1, &v))
 		return false;
 	memcpy(out, s->comm_blob[v].name, XP_EV_COMM_LEN);
 	return true;
@@ -343,7 +219,7 @@ static struct comm *comm_entry(const struct xp_session *s, uint32_t tid)
 {
 	uint64_t v;
 
-	return hmap_get(&s->comms, (uint64_t)tid + 1, &v) ? &s->comm_blob[v] : NULL;
+	return xl_hmap_get(&s->comms, (uint64_t)tid + 1, &v) ? &s->comm_blob[v] : NULL;
 }
 
 /* Forget thread tid's name; its slot is reused. */
@@ -351,7 +227,7 @@ static void comm_del(struct xp_session *s, uint32_t tid)
 {
 	uint64_t v;
 
-	if (!hmap_get(&s->comms, (uint64_t)tid + 1, &v))
+	if (!xl_hmap_get(&s->comms, (uint64_t)tid + 1, &v))
 		return;
 	if (s->ncomm_free == s->comm_free_cap) {
 		size_t ncap = s->comm_free_cap ? s->comm_free_cap * 2 : 64;
@@ -362,7 +238,7 @@ static void comm_del(struct xp_session *s, uint32_t tid)
 		s->comm_free = n;
 		s->comm_free_cap = ncap;
 	}
-	hmap_del(&s->comms, (uint64_t)tid + 1);
+	xl_hmap_del(&s->comms, (uint64_t)tid + 1);
 	s->comm_free[s->ncomm_free++] = (uint32_t)v;
 }
 
@@ -449,7 +325,7 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 		key = hash_bytes(mm->build_id, mm->build_id_len, 0);
 	else
 		key = hash_bytes(mm->path, strlen(mm->path), 1);
-	if (hmap_get(&s->files, key, &v))
+	if (xl_hmap_get(&s->files, key, &v))
 		return (struct module *)(uintptr_t)v;
 
 	m = calloc(1, sizeof(*m));
@@ -464,7 +340,7 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 	m->key = key;
 	m->build_id_len = mm->build_id_len;
 	memcpy(m->build_id, mm->build_id, mm->build_id_len);
-	if (hmap_put(&s->files, key, (uintptr_t)m)) {
+	if (xl_hmap_put(&s->files, key, (uintptr_t)m)) {
 		free(m->path);
 		free(m);
 		return NULL;
@@ -518,7 +394,7 @@ static void module_free(struct xp_session *s, struct module *m)
 		s->modules = m->next;
 	if (m->next)
 		m->next->prev = m->prev;
-	hmap_del(&s->files, m->key);
+	xl_hmap_del(&s->files, m->key);
 	s->nmodules--;
 	if (m->vdso)
 		unw_table_free((struct unw_table *)m->table);
@@ -738,7 +614,7 @@ static void on_comm(struct xp_session *s, const struct xp_ev_comm *c)
 static void proc_free(struct xp_session *s, struct proc *p)
 {
 	maps_unref(s, p->maps, p->nmaps);
-	hmap_del(&s->procs, (uint64_t)p->pid + 1);
+	xl_hmap_del(&s->procs, (uint64_t)p->pid + 1);
 	sym_jit_forget(s->sym, p->pid);
 	s->nprocs--;
 	free(p->maps);
@@ -923,8 +799,8 @@ static int user_location(struct xp_session *s, struct proc *p, const struct unw_
 	uint64_t sym_ip = trap ? fr->ip : fr->ip - 1;
 
 	if (!m) {
-		key = mix64(sym_ip ^ 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)p->pid << 1) ^ trap;
-		if (key && hmap_get(&s->locs, key, &v)) {
+		key = xl_mix64(sym_ip ^ 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)p->pid << 1) ^ trap;
+		if (key && xl_hmap_get(&s->locs, key, &v)) {
 			*id = (uint32_t)v - 1;
 			return 0;
 		}
@@ -934,8 +810,8 @@ static int user_location(struct xp_session *s, struct proc *p, const struct unw_
 	err = rep_mapping_of(s, m, &mapping);
 	if (err)
 		return err;
-	key = mix64(((uint64_t)mapping << 32) ^ mix64(sym_ip)) ^ trap;
-	if (key && hmap_get(&s->locs, key, &v)) {
+	key = xl_mix64(((uint64_t)mapping << 32) ^ xl_mix64(sym_ip)) ^ trap;
+	if (key && xl_hmap_get(&s->locs, key, &v)) {
 		*id = (uint32_t)v - 1;
 		return 0;
 	}
@@ -954,17 +830,17 @@ static int user_location(struct xp_session *s, struct proc *p, const struct unw_
 	}
 remember:
 	if (!err && key)
-		err = hmap_put(&s->locs, key, (uint64_t)*id + 1);
+		err = xl_hmap_put(&s->locs, key, (uint64_t)*id + 1);
 	return err;
 }
 
 static int kernel_location(struct xp_session *s, uint64_t addr, uint32_t *id)
 {
 	const struct sym_frame *sf;
-	uint64_t key = mix64(addr ^ 0x6b65726e656cULL), v;
+	uint64_t key = xl_mix64(addr ^ 0x6b65726e656cULL), v;
 	int n, err;
 
-	if (key && hmap_get(&s->locs, key, &v)) {
+	if (key && xl_hmap_get(&s->locs, key, &v)) {
 		*id = (uint32_t)v - 1;
 		return 0;
 	}
@@ -973,7 +849,7 @@ static int kernel_location(struct xp_session *s, uint64_t addr, uint32_t *id)
 		return n;
 	err = add_location(s, UINT32_MAX, addr, sf, n, id);
 	if (!err && key)
-		err = hmap_put(&s->locs, key, (uint64_t)*id + 1);
+		err = xl_hmap_put(&s->locs, key, (uint64_t)*id + 1);
 	return err;
 }
 
@@ -1195,7 +1071,7 @@ struct rep_profile *xp_session_window_take(struct xp_session *s, uint64_t end_ns
 		rep_profile_set_time(p, s->clock_ns ? s->real_ns + (start - s->clock_ns) : 0,
 				     end_ns - start);
 	/* Every id cached so far points into p: the next window starts its own. */
-	hmap_clear(&s->locs);
+	xl_hmap_clear(&s->locs);
 	for (size_t i = 0; i < s->procs.cap; i++) {
 		if (s->procs.keys[i]) {
 			struct proc *pr = (struct proc *)(uintptr_t)s->procs.vals[i];
@@ -1308,10 +1184,10 @@ void xp_session_free(struct xp_session *s)
 	}
 	free(s->comm_free);
 	free(s->exits);
-	hmap_release(&s->procs);
-	hmap_release(&s->comms);
-	hmap_release(&s->files);
-	hmap_release(&s->locs);
+	xl_hmap_release(&s->procs);
+	xl_hmap_release(&s->comms);
+	xl_hmap_release(&s->files);
+	xl_hmap_release(&s->locs);
 	free(s->comm_blob);
 	free(s->vdso_image);
 	free(s->cache_refused);

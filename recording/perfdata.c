@@ -37,6 +37,7 @@
 #include <linux/types.h>
 
 #include "bpf/sample.h"
+#include "lib/lib.h"
 
 #include "recording/recording_int.h"
 
@@ -196,9 +197,7 @@ struct pd_reader {
 		uint8_t *image;
 	} vdso[4];
 	uint32_t nvdso;
-	/* distinct pids for info->processes: open addressing, 0 = empty slot */
-	uint32_t *pids;
-	uint32_t pids_cap, npids;
+	struct xl_hmap pids; /* distinct pids (+ 1) for info->processes */
 	uint64_t unknown_id; /* records whose sample id matched no attr */
 	bool has_clock; /* HEADER_CLOCK_DATA: at clock_ns on the sample clock, real was real_ns */
 	uint64_t clock_ns, real_ns;
@@ -875,36 +874,9 @@ static int records_index(struct pd_reader *r, const char **why)
 
 static void pid_seen(struct pd_reader *r, uint32_t pid)
 {
-	uint32_t key = pid + 1; /* 0 marks an empty slot; pid -1 (kernel) is never added */
-
-	if (!r->pids || pid == UINT32_MAX)
-		return;
-	if (2 * (r->npids + 1) > r->pids_cap) {
-		uint32_t cap = r->pids_cap * 2;
-		uint32_t *n = calloc(cap, sizeof(*n));
-
-		if (!n)
-			return; /* the count is informative only */
-		for (uint32_t i = 0; i < r->pids_cap; i++) {
-			uint32_t k = r->pids[i];
-			if (!k)
-				continue;
-			uint32_t h = (k * 2654435761u) & (cap - 1);
-			while (n[h])
-				h = (h + 1) & (cap - 1);
-			n[h] = k;
-		}
-		free(r->pids);
-		r->pids = n;
-		r->pids_cap = cap;
-	}
-	uint32_t h = (key * 2654435761u) & (r->pids_cap - 1);
-	while (r->pids[h] && r->pids[h] != key)
-		h = (h + 1) & (r->pids_cap - 1);
-	if (!r->pids[h]) {
-		r->pids[h] = key;
-		r->npids++;
-	}
+	/* pid -1 (kernel) is never added; without memory the count is only lower (informative). */
+	if (pid != UINT32_MAX)
+		xl_hmap_put(&r->pids, (uint64_t)pid + 1, 0);
 }
 
 static int emit(struct pd_reader *r, const struct xp_event *ev)
@@ -1475,7 +1447,7 @@ static int pd_parse(struct pd_reader *r, const char **why)
 		}
 	}
 	if (r->info) {
-		r->info->processes = r->npids;
+		r->info->processes = r->pids.n;
 		if (r->has_clock && r->info->start_time_ns)
 			r->info->start_real_ns =
 			    r->real_ns + (r->info->start_time_ns - r->clock_ns);
@@ -1530,12 +1502,6 @@ int xp_perfdata_read(const char *path, xp_event_fn fn, void *ctx, struct xp_rec_
 	madvise(map, (size_t)st.st_size, MADV_WILLNEED);
 	r.buf = map;
 	r.len = (size_t)st.st_size;
-	r.pids_cap = 1024;
-	r.pids = calloc(r.pids_cap, sizeof(*r.pids));
-	if (!r.pids) {
-		err = -ENOMEM;
-		goto out;
-	}
 	err = pd_parse(&r, why);
 	if (err == -ENOMEM && !*why)
 		*why = "out of memory";
@@ -1544,7 +1510,7 @@ out:
 		free(r.vdso[i].image);
 	free(r.window_left);
 	free(r.window_mapped);
-	free(r.pids);
+	xl_hmap_release(&r.pids);
 	free(r.recs);
 	free(r.bids);
 	free(r.ids);

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/lib.h"
 #include "symbolize/symbolize_int.h"
 
 #define MAX_INLINE 64
@@ -112,11 +113,7 @@ void sym_session_free(struct sym_session *s)
 
 static size_t str_hash(const char *str)
 {
-	size_t h = 1469598103934665603ULL;
-
-	for (; *str; str++)
-		h = (h ^ (unsigned char)*str) * 1099511628211ULL;
-	return h;
+	return (size_t)xl_fnv1a(str, strlen(str), XL_FNV_SEED);
 }
 
 static struct sym_file *file_find(struct sym_session *s, const char *key)

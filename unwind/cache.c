@@ -321,15 +321,6 @@ static size_t file_build_id(const char *path, uint8_t *out, size_t max)
 	return len;
 }
 
-static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
 /*
  * The cache file of (path, build-id), and *key, the path key it is named by
  * when there is no build-id (0 otherwise); false if there is none to use.
@@ -346,16 +337,16 @@ static bool entry_file(const struct unw_cache *c, const char *path, const uint8_
 		snprintf(name + 2 * blen, sizeof(name) - 2 * blen, ".tab");
 	} else {
 		struct stat st;
-		uint64_t h = 0xcbf29ce484222325ull;
+		uint64_t h = XL_FNV_SEED;
 
 		/* Without a build-id, any change of the file changes the key. */
 		if (stat(path, &st))
 			return false;
-		h = fnv1a(path, strlen(path), h);
-		h = fnv1a(&st.st_size, sizeof(st.st_size), h);
-		h = fnv1a(&st.st_mtim, sizeof(st.st_mtim), h);
-		h = fnv1a(&st.st_ino, sizeof(st.st_ino), h);
-		h = fnv1a(&st.st_dev, sizeof(st.st_dev), h);
+		h = xl_fnv1a(path, strlen(path), h);
+		h = xl_fnv1a(&st.st_size, sizeof(st.st_size), h);
+		h = xl_fnv1a(&st.st_mtim, sizeof(st.st_mtim), h);
+		h = xl_fnv1a(&st.st_ino, sizeof(st.st_ino), h);
+		h = xl_fnv1a(&st.st_dev, sizeof(st.st_dev), h);
 		snprintf(name, sizeof(name), "path-%016llx.tab", (unsigned long long)h);
 		*key = h;
 	}
