@@ -79,6 +79,7 @@ struct proc {
 	bool sampled;
 	uint64_t window;  /* s->window when it was last counted in wprocesses */
 	uint64_t exit_ns; /* time of its EXIT, 0 while alive */
+	bool phantom;	  /* known from samples alone: expires like an exited process */
 	bool uid_known;	  /* the recording said whom it ran as (an UID event, or its parent's) */
 	uint32_t uid;
 	struct map *maps; /* sorted by start, non-overlapping */
@@ -542,6 +543,10 @@ static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
 	if (!p)
 		return -ENOMEM;
 	p->last_ns = mm->time_ns;
+	if (p->phantom) { /* its mappings arrive late: a real process after all */
+		p->phantom = false;
+		p->exit_ns = 0;
+	}
 	m.um.start = mm->start;
 	m.um.end = mm->start + mm->len;
 	m.rep_id = NO_REP_ID;
@@ -576,6 +581,7 @@ static int on_fork(struct xp_session *s, const struct xp_ev_task *t)
 	if (!child)
 		return -ENOMEM;
 	child->exit_ns = 0;
+	child->phantom = false;
 	maps_unref(s, child->maps, child->nmaps);
 	child->nmaps = 0; /* a reused pid starts over */
 	/* A child runs as its parent until an exec or setuid says otherwise. */
@@ -908,8 +914,21 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 		p->window = s->window + 1;
 		s->wprocesses++;
 	}
-	if (!p->nmaps)
+	if (!p->nmaps) {
 		s->stats.no_process++;
+		if (!p->exit_ns && !p->uid_known) {
+			/*
+			 * Known from samples alone (no mmap, fork or uid): no EXIT
+			 * will come for what never began, so it goes like an
+			 * exited process, a grace after its last sample.
+			 */
+			p->phantom = true;
+			p->exit_ns = sm->time_ns ? sm->time_ns : 1;
+			err = exit_push(s, p->pid, p->pid, p->exit_ns);
+			if (err)
+				return err;
+		}
+	}
 
 	for (uint32_t i = 0; i < sm->nkstack && nlocs < XP_KSTACK_MAX; i++) {
 		err = kernel_location(s, sm->kstack[i], &s->loc_ids[nlocs]);

@@ -699,6 +699,37 @@ static void test_exit_then_reuse(void **state)
 	expect_map(s, 50, 0x400000, NULL); /* the old process's mapping did not come along */
 }
 
+/*
+ * Processes known from samples alone (no mmap, fork or EXIT: lost records, a
+ * recording started mid-run) are forgotten a grace after their last sample,
+ * not kept for the whole run; one still sampled stays.
+ */
+static void test_sample_only_processes_expire(void **state)
+{
+	struct xp_session *s = *state;
+	struct xp_session_mem mem;
+	struct xp_event ev = {.type = XP_EV_SAMPLE};
+
+	for (uint32_t i = 0; i < 200; i++) {
+		ev.sample = (struct xp_ev_sample){.time_ns = 1 + i * (NS / 100),
+						  .pid = 5000 + i,
+						  .tid = 5000 + i,
+						  .period_ns = 1};
+		assert_int_equal(xp_session_event(s, &ev), 0);
+		ev.sample.pid = ev.sample.tid = 42; /* one that goes on being sampled */
+		assert_int_equal(xp_session_event(s, &ev), 0);
+	}
+	assert_int_equal(xp_session_stats(s)->no_process, 400);
+	rep_profile_free(xp_session_window_take(s, 2 * NS + NS / 2));
+	xp_session_memory(s, &mem);
+	/* The last 50 (sampled within the last 1.5 s, some still in grace) and pid 42 at most. */
+	assert_true(mem.processes <= 51);
+	assert_true(mem.processes >= 1);
+	rep_profile_free(xp_session_window_take(s, 3 * NS + NS / 2));
+	xp_session_memory(s, &mem);
+	assert_int_equal(mem.processes, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -712,6 +743,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_windows_sum_to_whole, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exit_expires, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exit_then_reuse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sample_only_processes_expire, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
