@@ -1259,7 +1259,7 @@ void xp_session_describe(const struct xp_session *s, FILE *out)
 struct rep_profile *xp_session_profile(struct xp_session *s)
 {
 	if (!s->prof)
-		s->prof = rep_profile_new(10101010);
+		s->prof = rep_profile_new(s->period_ns);
 	return s->prof;
 }
 
