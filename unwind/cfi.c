@@ -8,8 +8,9 @@
  * ours and libdw is the oracle that checks it (tests/unit/test_unwind_oracle.c).
  *
  * Only the columns a rule record holds are tracked: the CFA, rbp (6), the
- * return-address column (16 on x86-64) and rsp (7, to recognize the signal
- * frame). Every other column's instructions are parsed and ignored.
+ * return-address column (16 on x86-64), the other callee-saved registers
+ * (rbx, r12-r15) and rsp (7, to recognize the signal frame). Every other
+ * column's instructions are parsed and ignored.
  *
  * Bad input is never fatal for the section: a truncated, overlapping or
  * malformed CIE/FDE, an unknown opcode, a location that goes backwards or a
@@ -341,7 +342,8 @@ struct reg_rule {
 	uint64_t elen;
 };
 
-enum { COL_RBP, COL_RA, COL_RSP, NCOLS };
+/* COL_SAVED + i: UNW_SAVED_REGS[i] */
+enum { COL_RBP, COL_RA, COL_RSP, COL_SAVED, NCOLS = COL_SAVED + UNW_NSAVED };
 
 struct cfa_state {
 	bool cfa_is_expr;
@@ -385,6 +387,15 @@ static int col_of(const struct interp *it, uint64_t reg)
 		return COL_RBP;
 	if (reg == REG_RSP)
 		return COL_RSP;
+	switch (reg) {
+	case 3: /* rbx */
+		return COL_SAVED;
+	case 12: /* r12 .. r15 */
+	case 13:
+	case 14:
+	case 15:
+		return COL_SAVED + 1 + (int)(reg - 12);
+	}
 	return -1;
 }
 
@@ -500,6 +511,17 @@ static void state_to_rule(const struct interp *it, struct unw_rule *r, int *unre
 		*unrep = loc_of(bp, true, &r->bp_loc, &r->bp_off, UNW_UNREP_BP_LOC);
 	if (*unrep >= 0)
 		goto fallback;
+	/*
+	 * rbx and r12-r15: a place the record cannot hold (an expression, as
+	 * in longjmp) makes that register unknown in the caller, not the row
+	 * unusable: only a later rule that needs the register fails.
+	 */
+	for (int i = 0; i < UNW_NSAVED; i++) {
+		if (loc_of(&s->col[COL_SAVED + i], true, &r->reg_loc[i], &r->reg_off[i], 0) >= 0) {
+			r->reg_loc[i] = UNW_LOC_UNDEF;
+			r->reg_off[i] = 0;
+		}
+	}
 	return;
 fallback:
 	memset(r, 0, sizeof(*r));

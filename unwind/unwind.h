@@ -36,6 +36,19 @@ enum unw_loc {
 	UNW_LOC_UNDEF,	  /* undefined */
 };
 
+/*
+ * The callee-saved registers besides rbp whose places a rule records, in
+ * this order (DWARF numbers): rbx, r12, r13, r14, r15.
+ */
+#define UNW_NSAVED 5
+#define UNW_SAVED_REGS                                                                             \
+	{                                                                                          \
+		3, 12, 13, 14, 15                                                                  \
+	}
+
+/* unw_rule.flags */
+#define UNW_RULE_F_SYNTH (1u << 0) /* synthesized from machine code, not from CFI */
+
 struct unw_rule {
 	uint8_t type;	 /* enum unw_rule_type */
 	uint8_t cfa_reg; /* DWARF register number, for UNW_RULE_CFA */
@@ -44,6 +57,15 @@ struct unw_rule {
 	int32_t cfa_off;
 	int32_t ra_off;
 	int32_t bp_off;
+	uint8_t flags; /* UNW_RULE_F_* */
+	/*
+	 * Where the caller's rbx, r12..r15 are (UNW_SAVED_REGS order), as for
+	 * rbp: UNW_LOC_SAME (zero) is "not saved, unchanged"; UNW_LOC_UNDEF is
+	 * also what CFI the record cannot hold becomes (the walker then
+	 * forgets that register, and only a rule that needs it fails).
+	 */
+	uint8_t reg_loc[UNW_NSAVED];
+	int32_t reg_off[UNW_NSAVED];
 };
 
 /* ---- tables --------------------------------------------------------------- */

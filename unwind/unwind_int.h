@@ -11,7 +11,7 @@
  *   uint32_t blk[nblocks + 1]                first entry index of each 64 KiB block
  *   uint16_t sub[nblocks * 64]               first entry of each 1 KiB of a block, - blk[b]
  *   (0-6 bytes of padding to 8)
- *   struct unw_row rules[nrules]             distinct rules, 8 bytes each
+ *   struct unw_row rules[nrules]             distinct rules, 16 bytes each
  *   uint16_t ip[nentries]                    entry address - (base + 64 KiB * block)
  *   uint8_t or uint16_t rid[nentries]        index into rules[]: 1 byte when nrules <= 256
  *
@@ -41,36 +41,45 @@
 #include "unwind/unwind.h"
 
 #define UNW_TAB_MAGIC	    0x58505554u /* "TUPX" little-endian: xprof unwind table */
-#define UNW_TAB_VERSION	    3
-#define UNW_TAB_BLOCK_SHIFT 16 /* 64 KiB blocks: the u16 ip[] is an offset inside one */
-#define UNW_TAB_SUB_SHIFT   10 /* 1 KiB sub-blocks: the search range of a lookup */
+#define UNW_TAB_VERSION	    4		/* 4: 16-byte rules with rbx, r12-r15 and flags */
+#define UNW_TAB_BLOCK_SHIFT 16		/* 64 KiB blocks: the u16 ip[] is an offset inside one */
+#define UNW_TAB_SUB_SHIFT   10		/* 1 KiB sub-blocks: the search range of a lookup */
 #define UNW_TAB_SUBS	    (1u << (UNW_TAB_BLOCK_SHIFT - UNW_TAB_SUB_SHIFT))
 #define UNW_TAB_MAX_RULES   65536 /* rid[] is u16 at most */
 /* Bytes per rule id: libc has 304 rules, ld.so, libm and libstdc++ 94-133. */
 #define UNW_TAB_RID_SIZE(nrules) ((nrules) <= 256 ? 1u : 2u)
 
 /*
- * The stored rule record: 8 bytes, no padding, no bitfields.
+ * The stored rule record: 16 bytes, no padding, no bitfields. Rules are
+ * deduplicated, so their size hardly matters (libc: a few thousand rules
+ * against 23,000 entries of 3-4 bytes each).
  *   kind    = type (enum unw_rule_type, bits 0-2) | cfa_reg << 3 (DWARF number, 0-31)
- *   locs    = ra_loc (enum unw_loc, bits 0-1) | bp_loc << 2
- *   ra, bp  = offset from the CFA divided by 8 for UNW_LOC_CFA_OFF (every
+ *   flags   = UNW_RULE_F_* (synthesized from machine code)
+ *   locs    = 2 bits (enum unw_loc) per saved register: ra (bits 0-1),
+ *             rbp (2-3), then rbx, r12, r13, r14, r15 (4-13); bits 14-15 zero
+ *   off[i]  = offset from the CFA divided by 8 for UNW_LOC_CFA_OFF (every
  *             real offset is a multiple of 8 within +-1 KiB), or the DWARF
- *             register number for UNW_LOC_REG; 0 otherwise
+ *             register number for UNW_LOC_REG; 0 otherwise. Same order.
  *   cfa_off = unscaled byte offset (libc has rsp+33,360; python3 rsp+65,600)
+ *   pad     = zero
  */
+#define UNW_ROW_NLOCS (2 + UNW_NSAVED) /* ra, rbp, then the UNW_SAVED_REGS */
+
 struct unw_row {
 	int32_t cfa_off;
 	uint8_t kind;
-	uint8_t locs;
-	int8_t ra;
-	int8_t bp;
+	uint8_t flags;
+	uint16_t locs;
+	int8_t off[UNW_ROW_NLOCS];
+	uint8_t pad;
 };
-_Static_assert(sizeof(struct unw_row) == 8, "unw_row is stored: 8 bytes, no padding");
+_Static_assert(sizeof(struct unw_row) == 16, "unw_row is stored: 16 bytes, no padding");
 
 #define UNW_ROW_TYPE(r)	   ((r)->kind & 7u)
 #define UNW_ROW_CFA_REG(r) ((r)->kind >> 3)
-#define UNW_ROW_RA_LOC(r)  ((r)->locs & 3u)
-#define UNW_ROW_BP_LOC(r)  (((r)->locs >> 2) & 3u)
+#define UNW_ROW_LOC(r, i)  (((unsigned)(r)->locs >> (2 * (i))) & 3u)
+#define UNW_ROW_RA_LOC(r)  UNW_ROW_LOC(r, 0)
+#define UNW_ROW_BP_LOC(r)  UNW_ROW_LOC(r, 1)
 
 struct unw_tab_hdr {
 	uint32_t magic;	   /* UNW_TAB_MAGIC */

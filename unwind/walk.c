@@ -10,10 +10,13 @@
  * else means the copy was too short (truncated), never a guess.
  *
  * Which registers are known is tracked: the sample gives all of them, a
- * normal frame restores only rip, rsp and rbp (the tables do not describe
- * callee-saved registers), a signal frame restores every register of the
- * ucontext. A rule that needs an unknown register stops the walk
- * (bad rule) instead of using a stale value.
+ * normal frame restores rip, rsp and the callee-saved registers the rule
+ * places (rbp, rbx, r12-r15: saved on the stack, in another register, or
+ * unchanged), a signal frame restores every register of the ucontext.
+ * Caller-saved registers are never known above the first frame. A rule
+ * that needs an unknown register stops the walk (bad rule) instead of
+ * using a stale value: ld.so's lazy-binding trampoline has CFA = rbx + 32,
+ * and its callee _dl_fixup saved rbx.
  *
  * Where a module has no CFI for an ip, the frame-pointer chain is followed
  * only when it is plausible (rbp inside the copy, aligned, above rsp, the
@@ -39,6 +42,8 @@
 
 #define KNOWN_ALL    ((1u << NREGS) - 1)
 #define KNOWN_CALLER ((1u << REG_SP) | (1u << REG_IP) | (1u << REG_BP))
+
+static const uint8_t saved_regs[UNW_NSAVED] = UNW_SAVED_REGS;
 
 /*
  * Offsets of the registers in the ucontext that rsp points at inside the
@@ -214,8 +219,7 @@ static enum unw_status step_cfa(struct walk *w, const struct unw_rule *r, uint64
 				bool *outermost)
 {
 	uint64_t sp = w->regs[REG_SP];
-	uint64_t ra, bp = w->regs[REG_BP];
-	bool bp_known = reg_known(w, REG_BP);
+	uint64_t ra;
 
 	if (r->ra_loc == UNW_LOC_UNDEF) {
 		*outermost = true;
@@ -243,41 +247,57 @@ static enum unw_status step_cfa(struct walk *w, const struct unw_rule *r, uint64
 	default:
 		return UNW_STOP_BAD_RULE;
 	}
-	switch (r->bp_loc) {
-	case UNW_LOC_SAME:
-		break;
-	case UNW_LOC_CFA_OFF: {
-		uint64_t slot = cfa + (int64_t)r->bp_off;
+	/* The callee-saved registers: rbp, then rbx and r12-r15 the same way. */
+	uint64_t regs[NREGS];
+	uint32_t known = (1u << REG_IP) | (1u << REG_SP);
 
-		/*
-		 * A slot below sp was already popped: in an epilogue after
-		 * pop %rbp (or leave), gcc's CFI moves the CFA back to rsp + 8
-		 * but keeps "rbp at CFA - 16". The register holds the value
-		 * now, and the copy (which starts at sp) does not.
-		 */
-		if (slot < sp)
+	for (int i = -1; i < UNW_NSAVED; i++) {
+		unsigned reg = i < 0 ? REG_BP : saved_regs[i];
+		uint8_t loc = i < 0 ? r->bp_loc : r->reg_loc[i];
+		int32_t off = i < 0 ? r->bp_off : r->reg_off[i];
+		bool k = reg_known(w, reg);
+		uint64_t v = w->regs[reg];
+
+		switch (loc) {
+		case UNW_LOC_SAME:
 			break;
-		if (!read8(w, slot, &bp))
-			return UNW_STOP_TRUNCATED;
-		bp_known = true;
-		break;
-	}
-	case UNW_LOC_REG:
-		bp_known = reg_known(w, (unsigned)r->bp_off);
-		bp = bp_known ? w->regs[r->bp_off] : 0;
-		break;
-	default:
-		bp_known = false;
-		bp = 0;
-		break;
+		case UNW_LOC_CFA_OFF: {
+			uint64_t slot = cfa + (int64_t)off;
+
+			/*
+			 * A slot below sp was already popped: in an epilogue after
+			 * pop %rbp (or leave), gcc's CFI moves the CFA back to
+			 * rsp + 8 but keeps "rbp at CFA - 16". The register holds
+			 * the value now, and the copy (which starts at sp) does not.
+			 */
+			if (slot < sp)
+				break;
+			if (!read8(w, slot, &v))
+				return UNW_STOP_TRUNCATED;
+			k = true;
+			break;
+		}
+		case UNW_LOC_REG:
+			k = reg_known(w, (unsigned)off);
+			v = k ? w->regs[off] : 0;
+			break;
+		default:
+			k = false;
+			v = 0;
+			break;
+		}
+		regs[reg] = k ? v : 0;
+		known |= k ? 1u << reg : 0;
 	}
 	/* A zero return address is not an outermost frame unless the rule said so. */
 	if (ra == 0)
 		return UNW_STOP_NO_MODULE;
 	w->regs[REG_IP] = ra;
 	w->regs[REG_SP] = cfa;
-	w->regs[REG_BP] = bp;
-	w->known = (1u << REG_IP) | (1u << REG_SP) | (bp_known ? 1u << REG_BP : 0);
+	w->regs[REG_BP] = regs[REG_BP];
+	for (int i = 0; i < UNW_NSAVED; i++)
+		w->regs[saved_regs[i]] = regs[saved_regs[i]];
+	w->known = known;
 	return UNW_OK_COMPLETE;
 }
 

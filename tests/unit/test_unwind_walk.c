@@ -60,7 +60,9 @@ enum {
 	F_NOCFI = 0x1700,   /* a gap in the table */
 	F_BADSP = 0x1800,   /* CFA = rsp + 0 (corrupt) */
 	F_VFORK = 0x1900,   /* CFA = rsp + 0, return address in rdi */
-	F_END = 0x1a00,
+	F_SAVEBX = 0x1a00,  /* CFA = rsp + 24, rbx saved at CFA - 16, r12 at CFA - 24 */
+	F_BXUNDEF = 0x1a40, /* CFA = rsp + 8, rbx undefined (longjmp-like CFI) */
+	F_END = 0x1b00,
 };
 
 #define CFA_RULE(reg, off, bploc, bpoff)                                                           \
@@ -70,8 +72,8 @@ enum {
 	}
 
 static const uint64_t exe_addr[] = {
-    F_RSP8, F_RSP24,   F_RBP,	  F_OUTER, F_RBX,   F_PLT,   F_RSP16BP,
-    F_EPI,  F_BPUNDEF, F_RAUNDEF, F_NOCFI, F_BADSP, F_VFORK, F_END,
+    F_RSP8,    F_RSP24,	  F_RBP,   F_OUTER, F_RBX,   F_PLT,    F_RSP16BP, F_EPI,
+    F_BPUNDEF, F_RAUNDEF, F_NOCFI, F_BADSP, F_VFORK, F_SAVEBX, F_BXUNDEF, F_END,
 };
 static const struct unw_rule exe_rule[] = {
     CFA_RULE(XP_REG_SP, 8, UNW_LOC_SAME, 0),
@@ -91,6 +93,19 @@ static const struct unw_rule exe_rule[] = {
      .cfa_off = 0,
      .ra_loc = UNW_LOC_REG,
      .ra_off = XP_REG_DI},
+    {.type = UNW_RULE_CFA,
+     .cfa_reg = XP_REG_SP,
+     .cfa_off = 24,
+     .ra_loc = UNW_LOC_CFA_OFF,
+     .ra_off = -8,
+     .reg_loc = {UNW_LOC_CFA_OFF, UNW_LOC_CFA_OFF},
+     .reg_off = {-16, -24}},
+    {.type = UNW_RULE_CFA,
+     .cfa_reg = XP_REG_SP,
+     .cfa_off = 8,
+     .ra_loc = UNW_LOC_CFA_OFF,
+     .ra_off = -8,
+     .reg_loc = {UNW_LOC_UNDEF}},
     {.type = UNW_RULE_NONE},
 };
 
@@ -208,11 +223,38 @@ static const struct tcase cases[] = {
 	.status = UNW_OK_COMPLETE,
     },
     {
-	.name = "rbx-based CFA in a caller: rbx unknown there",
+	.name = "rbx-based CFA in a caller whose callee left rbx alone",
 	.regs = {[XP_REG_IP] = EXE(F_RSP8), [XP_REG_SP] = S0(0), [XP_REG_BX] = S0(0x20)},
-	.words = {{S0(0), EXE(F_RBX + 0x10)}},
-	.want = {{EXE(F_RSP8), T}, {EXE(F_RBX + 0x10), 0}},
+	.words = {{S0(0), EXE(F_RBX + 0x10)}, {S0(0x28), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_RSP8), T}, {EXE(F_RBX + 0x10), 0}, {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	/* ld.so's _dl_fixup saves rbx; its caller, the lazy-binding trampoline, has CFA = rbx + 32
+	 */
+	.name = "rbx-based CFA in a caller, rbx restored from the callee's save slot",
+	.regs = {[XP_REG_IP] = EXE(F_SAVEBX + 4), [XP_REG_SP] = S0(0), [XP_REG_BX] = 0xbad},
+	.words = {{S0(0x0), 0x12},
+		  {S0(0x8), S0(0x40)},
+		  {S0(0x10), EXE(F_RBX + 0x10)},
+		  {S0(0x48), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_SAVEBX + 4), T}, {EXE(F_RBX + 0x10), 0}, {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	.name = "rbx-based CFA in a caller, rbx undefined by the callee's rule",
+	.regs = {[XP_REG_IP] = EXE(F_BXUNDEF), [XP_REG_SP] = S0(0), [XP_REG_BX] = S0(0x20)},
+	.words = {{S0(0), EXE(F_RBX + 0x10)}, {S0(0x28), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_BXUNDEF), T}, {EXE(F_RBX + 0x10), 0}},
 	.status = UNW_STOP_BAD_RULE,
+    },
+    {
+	.name = "rbx-based CFA after a frame-pointer step: rbx unknown",
+	REGS(NOCFI(0x10), S0(0), S0(0x10)),
+	.words = {{S0(0x10), 0}, {S0(0x18), EXE(F_RBX + 0x10)}},
+	.want = {{NOCFI(0x10), T}, {EXE(F_RBX + 0x10), FP}},
+	.status = UNW_STOP_BAD_RULE,
+	.res_flags = UNW_RES_F_FP_USED,
     },
     {
 	.name = "PLT entry before its push: CFA = rsp + 8",
