@@ -528,7 +528,7 @@ fallback:
 	r->type = UNW_RULE_FALLBACK;
 }
 
-static int push_row(struct unw_cfi *cfi, uint64_t start, uint64_t end, const struct unw_rule *rule)
+int unw_cfi_push_row(struct unw_cfi *cfi, uint64_t start, uint64_t end, const struct unw_rule *rule)
 {
 	if (cfi->nrows == cfi->cap_rows) {
 		size_t cap = cfi->cap_rows ? 2 * cfi->cap_rows : 1024;
@@ -559,7 +559,7 @@ static int advance(struct interp *it, uint64_t to)
 	if (unrep >= 0)
 		it->cfi->stats->unrep[unrep]++;
 	it->cfi->stats->rows++;
-	int err = push_row(it->cfi, it->loc, to, &r);
+	int err = unw_cfi_push_row(it->cfi, it->loc, to, &r);
 
 	it->loc = to;
 	return err;
@@ -770,7 +770,7 @@ static int fde_rows(struct interp *it, struct unw_cfi *cfi, const struct cie *c,
 
 /* ---- sections ------------------------------------------------------------------- */
 
-static int push_fde(struct unw_cfi *cfi, uint64_t start, uint64_t end, size_t first, uint8_t prio)
+int unw_cfi_push_fde(struct unw_cfi *cfi, uint64_t start, uint64_t end, size_t first, uint8_t prio)
 {
 	if (cfi->nfdes == cfi->cap_fdes) {
 		size_t cap = cfi->cap_fdes ? 2 * cfi->cap_fdes : 256;
@@ -900,7 +900,7 @@ int unw_cfi_read(struct unw_cfi *cfi, enum unw_cfi_kind kind, const uint8_t *dat
 			continue;
 		}
 		if (!err)
-			err = push_fde(cfi, start, start + range, first, prio);
+			err = unw_cfi_push_fde(cfi, start, start + range, first, prio);
 	}
 	cfi->used = off < len ? (size_t)off : len;
 	free(cies.slot);

@@ -53,6 +53,7 @@ $(UNW_PROG_DIR)/cfi_nobid: $(UNW_PROG_DIR)/cfi_odd
 # The unwind tests link only unwind/'s objects (libdw/libelf come with LDLIBS).
 test_unwind_oracle_OBJS := $(unwind_OBJS)
 test_unwind_cache_OBJS := $(unwind_OBJS)
+test_unwind_synth_OBJS := $(unwind_OBJS)
 
 # ---- bench ------------------------------------------------------------------
 .PHONY: bench-tables

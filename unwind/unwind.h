@@ -90,6 +90,8 @@ struct unw_gen_stats {
 	uint64_t bytes;		 /* size of the compact table */
 	uint64_t eh_frame_bytes; /* .eh_frame + .eh_frame_hdr of the file, for the ratio */
 	uint64_t unrep[UNW_UNREP_NR];
+	uint64_t synth_funcs;	/* functions without an FDE given to the machine-code analyser */
+	uint64_t synth_refused; /* of those, refused (no rows: frame pointers or scanning) */
 };
 
 /*
