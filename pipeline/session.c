@@ -778,6 +778,7 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 	s->stats.status[res.status < UNW_STATUS_NR ? res.status : UNW_STOP_BAD_RULE]++;
 	s->stats.frames += res.nframes;
 	s->stats.fp_used += !!(res.flags & UNW_RES_F_FP_USED);
+	s->stats.synth_used += !!(res.flags & UNW_RES_F_SYNTH);
 	s->stats.stack2 += !!(res.flags & UNW_RES_F_STACK2);
 
 	for (unsigned i = 0; i < res.nframes; i++) {

@@ -203,6 +203,8 @@ struct unw_input {
 #define UNW_FRAME_F_TRAP   (1u << 0)
 #define UNW_FRAME_F_SIGNAL (1u << 1) /* this frame is the sigreturn trampoline */
 #define UNW_FRAME_F_FP	   (1u << 2) /* reached by the frame-pointer fallback */
+/* reached with a rule synthesized from machine code (its callee has no CFI) */
+#define UNW_FRAME_F_SYNTH (1u << 3)
 
 struct unw_frame {
 	uint64_t ip;
@@ -227,6 +229,7 @@ const char *unw_status_name(enum unw_status s);
 /* unw_result.flags */
 #define UNW_RES_F_FP_USED (1u << 0) /* at least one frame came from the frame-pointer fallback */
 #define UNW_RES_F_STACK2  (1u << 1) /* the walk continued on the second segment */
+#define UNW_RES_F_SYNTH	  (1u << 2) /* at least one frame came from a synthesized rule */
 
 struct unw_result {
 	enum unw_status status;

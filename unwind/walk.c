@@ -18,6 +18,10 @@
  * using a stale value: ld.so's lazy-binding trampoline has CFA = rbx + 32,
  * and its callee _dl_fixup saved rbx.
  *
+ * Rules synthesized from machine code (code without CFI, synth.c) are used
+ * like CFI rules; the frames they reach are marked, as are those of the
+ * frame-pointer fallback.
+ *
  * Where a module has no CFI for an ip, the frame-pointer chain is followed
  * only when it is plausible (rbp inside the copy, aligned, above rsp, the
  * return address inside a module, the stack pointer going up); such frames
@@ -351,6 +355,10 @@ int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw
 			}
 			st = step_cfa(&w, &rule, w.regs[rule.cfa_reg] + (int64_t)rule.cfa_off,
 				      &outermost);
+			if (rule.flags & UNW_RULE_F_SYNTH) {
+				next_flags = UNW_FRAME_F_SYNTH;
+				w.res_flags |= UNW_RES_F_SYNTH;
+			}
 			break;
 		case UNW_RULE_PLT: {
 			/*
