@@ -172,15 +172,32 @@ void unw_cache_get_stats(const struct unw_cache *c, struct unw_cache_stats *out)
 
 /* ---- the unwinder --------------------------------------------------------- */
 
+/* unw_module.flags */
+#define UNW_MOD_F_ANON (1u << 0) /* anonymous memory (JIT code): no file, no CFI */
+
 /* One executable mapping, as the unwinder sees it. */
 struct unw_module {
 	uint64_t start, end;	       /* runtime address range [start, end) */
 	uint64_t bias;		       /* runtime address - vaddr */
 	const struct unw_table *table; /* NULL: no CFI for this mapping */
+	/*
+	 * The mapping's bytes as its file holds them, from start on (code_len
+	 * of them), or NULL: what stack scanning decodes to tell a return
+	 * address (right after a call) from any other word. Borrowed.
+	 */
+	const uint8_t *code;
+	uint64_t code_len;
+	uint32_t flags; /* UNW_MOD_F_* */
 };
 
 /* The module containing runtime address addr, or NULL. */
 typedef const struct unw_module *(*unw_find_fn)(void *ctx, uint64_t addr);
+
+/*
+ * The bounds [*start, *end) (runtime addresses) of the function holding
+ * addr, from the symbol table or a perf map; false when unknown.
+ */
+typedef bool (*unw_bounds_fn)(void *ctx, uint64_t addr, uint64_t *start, uint64_t *end);
 
 struct unw_stack_seg {
 	uint64_t start; /* user address of data[0] */
@@ -205,6 +222,8 @@ struct unw_input {
 #define UNW_FRAME_F_FP	   (1u << 2) /* reached by the frame-pointer fallback */
 /* reached with a rule synthesized from machine code (its callee has no CFI) */
 #define UNW_FRAME_F_SYNTH (1u << 3)
+/* found by stack scanning: a verified return address, not a rule (less certain) */
+#define UNW_FRAME_F_SCAN (1u << 4)
 
 struct unw_frame {
 	uint64_t ip;
@@ -230,6 +249,7 @@ const char *unw_status_name(enum unw_status s);
 #define UNW_RES_F_FP_USED (1u << 0) /* at least one frame came from the frame-pointer fallback */
 #define UNW_RES_F_STACK2  (1u << 1) /* the walk continued on the second segment */
 #define UNW_RES_F_SYNTH	  (1u << 2) /* at least one frame came from a synthesized rule */
+#define UNW_RES_F_SCAN	  (1u << 3) /* at least one frame came from stack scanning */
 
 struct unw_result {
 	enum unw_status status;
@@ -244,5 +264,20 @@ struct unw_result {
  */
 int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw_frame *frames,
 	     unsigned max_frames, struct unw_result *res);
+
+/*
+ * The same with the function-bounds lookup stack scanning uses to check a
+ * direct call's target (bounds may be NULL: then a direct call must target
+ * an address at or below the frame's ip in the same module). ctx is passed
+ * to both callbacks.
+ */
+struct unw_env {
+	unw_find_fn find;
+	unw_bounds_fn bounds;
+	void *ctx;
+};
+
+int unw_walk_env(const struct unw_input *in, const struct unw_env *env, struct unw_frame *frames,
+		 unsigned max_frames, struct unw_result *res);
 
 #endif /* XPROF_UNWIND_H */

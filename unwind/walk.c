@@ -29,11 +29,21 @@
  * and with rbp 0 is the outermost frame (the psABI's end-of-chain mark;
  * ld.so's _start). A return address outside every module is not reported.
  *
+ * The last resort is verified stack scanning (JIT code without CFI or
+ * frame pointer): the words from the frame's rsp upward are tried as
+ * return addresses; one is taken only if it points into a known module
+ * right after a call instruction (decoded from the module's code), and,
+ * for a direct call, if the call's target is the function the frame is in
+ * (or a PLT-like stub that jumps on). Frames found so are marked. The
+ * frame-pointer fallback asks for the "right after a call" part too, where
+ * the code is known.
+ *
  * Like the kernel's ORC unwinder it tells a clean end (an outermost frame)
  * from every kind of error and refuses a stack pointer that does not go up.
  * It never allocates and never loops: every step either adds a frame or
  * stops, and the frame array is bounded.
  */
+#include <Zydis/Zydis.h>
 #include <errno.h>
 #include <string.h>
 
@@ -93,7 +103,10 @@ const char *unw_status_name(enum unw_status s)
 struct walk {
 	const struct unw_input *in;
 	unw_find_fn find;
+	unw_bounds_fn bounds;
 	void *ctx;
+	ZydisDecoder dec;
+	bool dec_ready;
 	const struct unw_module *mod; /* last module found: consecutive frames often share it */
 	/* Segment 0 for the fast path of read8(): addr - s0_start <= s0_span; NULL data: none. */
 	const uint8_t *s0_data;
@@ -188,6 +201,170 @@ static enum unw_status step_signal(struct walk *w)
 	return UNW_OK_COMPLETE;
 }
 
+/* ---- return addresses: right after a call ---------------------------------- */
+
+#define SCAN_WORDS 512 /* how far up stack scanning looks: 4 KiB */
+
+/* The code bytes [addr, addr + len) of a module, or NULL. */
+static const uint8_t *code_at(const struct unw_module *m, uint64_t addr, uint64_t len)
+{
+	if (!m || !m->code || addr < m->start || addr - m->start > m->code_len ||
+	    len > m->code_len - (addr - m->start))
+		return NULL;
+	return m->code + (addr - m->start);
+}
+
+static bool decode(struct walk *w, const uint8_t *p, size_t len, ZydisDecodedInstruction *in,
+		   ZydisDecodedOperand *op)
+{
+	if (!w->dec_ready) {
+		if (!ZYAN_SUCCESS(ZydisDecoderInit(&w->dec, ZYDIS_MACHINE_MODE_LONG_64,
+						   ZYDIS_STACK_WIDTH_64)))
+			return false;
+		w->dec_ready = true;
+	}
+	return ZYAN_SUCCESS(ZydisDecoderDecodeFull(&w->dec, p, len, in, op));
+}
+
+/*
+ * Whether a direct call to target can have entered the function holding
+ * cur: target lies in that function, or is a stub (a PLT entry) that jumps
+ * on through memory, or jumps directly to such a place.
+ */
+static bool target_ok(struct walk *w, uint64_t target, uint64_t cur)
+{
+	for (int hop = 0; hop < 2; hop++) {
+		uint64_t fs, fe;
+		const struct unw_module *m;
+		const uint8_t *p;
+		ZydisDecodedInstruction in;
+		ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
+
+		if (w->bounds && w->bounds(w->ctx, cur, &fs, &fe)) {
+			if (target >= fs && target < fe)
+				return true;
+		} else {
+			/* no bounds: the same module, at or before the frame's ip */
+			m = w->find(w->ctx, cur);
+			if (m && target >= m->start && target <= cur)
+				return true;
+		}
+		m = w->find(w->ctx, target);
+		if (!(p = code_at(m, target, 16)))
+			return false;
+		if (p[0] == 0xf3 && p[1] == 0x0f && p[2] == 0x1e && p[3] == 0xfa) {
+			p += 4; /* endbr64 */
+			target += 4;
+		}
+		if (!decode(w, p, 12, &in, op) || in.mnemonic != ZYDIS_MNEMONIC_JMP)
+			return false;
+		if (op[0].type == ZYDIS_OPERAND_TYPE_MEMORY)
+			return true; /* jmp *GOT(%rip): a PLT entry, its target unknown here */
+		if (op[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
+		    !ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&in, &op[0], target, &target)))
+			return false;
+	}
+	return false;
+}
+
+enum ra_kind {
+	RA_NO = 0,
+	RA_INDIRECT, /* after an indirect call: its target cannot be checked */
+	RA_DIRECT,   /* after a direct call (whose target was checked, if asked) */
+};
+
+/*
+ * Whether ra is a return address: inside a module whose code is known,
+ * right after a call instruction; with check_target, a direct call's
+ * target must be the function holding cur (the frame being left).
+ */
+static enum ra_kind is_return_addr(struct walk *w, uint64_t ra, uint64_t cur, bool check_target)
+{
+	/* call rel32 first, then the FF /2 forms: *%reg, *(%reg), *d8(%reg), *d32(%rip) ... */
+	static const uint8_t lens[] = {5, 2, 3, 6, 7, 4};
+	const struct unw_module *m;
+
+	if (ra < 8)
+		return RA_NO;
+	m = w->find(w->ctx, ra - 1);
+	for (unsigned i = 0; i < sizeof(lens); i++) {
+		const uint8_t *p = code_at(m, ra - lens[i], lens[i]);
+		ZydisDecodedInstruction in;
+		ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
+		uint64_t target;
+
+		if (!p || !decode(w, p, lens[i], &in, op) || in.length != lens[i] ||
+		    in.mnemonic != ZYDIS_MNEMONIC_CALL)
+			continue;
+		if (op[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE)
+			return RA_INDIRECT;
+		if (!check_target)
+			return RA_DIRECT;
+		return ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&in, &op[0], ra - lens[i], &target)) &&
+			       target_ok(w, target, cur)
+			   ? RA_DIRECT
+			   : RA_NO;
+	}
+	return RA_NO;
+}
+
+/*
+ * A word after an indirect call may be a stale return address left in the
+ * frame being left (its locals are not all written). Taken only if the
+ * caller's own frame, as its rule puts it above the slot, holds no other
+ * return address: a stale one's frame would reach over the live return
+ * address that lies above it. Callers without an rsp-based rule are taken.
+ */
+static bool caller_frame_clean(struct walk *w, uint64_t ra, uint64_t slot)
+{
+	const struct unw_module *m = w->find(w->ctx, ra - 1);
+	struct unw_rule r;
+
+	if (!m || !m->table || unw_table_lookup(m->table, ra - 1 - m->bias, &r) < 0 ||
+	    r.type != UNW_RULE_CFA || r.cfa_reg != REG_SP || r.cfa_off < 8 || r.cfa_off > 4096)
+		return true;
+	for (uint64_t a = slot + 8; a + 8 < slot + 8 + (uint64_t)r.cfa_off; a += 8) {
+		uint64_t v;
+
+		if (!read8(w, a, &v))
+			break;
+		if (is_return_addr(w, v, 0, false) != RA_NO)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The caller by stack scanning: the first word from rsp up that is a
+ * verified return address (is_return_addr with the target check, and
+ * caller_frame_clean after an indirect call) becomes the caller's ip, the
+ * word above it its rsp. Only rip and rsp are known afterwards. cur is the
+ * frame's own code address (ip, or ip - 1).
+ */
+static enum unw_status step_scan(struct walk *w, uint64_t cur)
+{
+	uint64_t sp = w->regs[REG_SP];
+
+	if (!reg_known(w, REG_SP))
+		return UNW_STOP_NO_TABLE;
+	for (unsigned i = 0; i < SCAN_WORDS; i++) {
+		uint64_t a = sp + 8ull * i, v;
+		enum ra_kind k;
+
+		if (!read8(w, a, &v))
+			break;
+		k = is_return_addr(w, v, cur, true);
+		if (k == RA_NO || (k == RA_INDIRECT && !caller_frame_clean(w, v, a)))
+			continue;
+		w->regs[REG_IP] = v;
+		w->regs[REG_SP] = a + 8;
+		w->known = (1u << REG_IP) | (1u << REG_SP);
+		w->res_flags |= UNW_RES_F_SCAN;
+		return UNW_OK_COMPLETE;
+	}
+	return UNW_STOP_NO_TABLE;
+}
+
 /*
  * The caller's registers by the frame-pointer chain, only when it looks
  * like one: rbp known, aligned, at or above rsp and inside the copy, the
@@ -205,6 +382,9 @@ static enum unw_status step_fp(struct walk *w, enum unw_status fail)
 	if (!read8(w, bp + 8, &ra))
 		return UNW_STOP_TRUNCATED; /* rbp at the very end of the copy */
 	if (ra == 0 || !find_module(w, ra - 1))
+		return fail;
+	/* where the caller's code is known, the word must follow a call */
+	if (code_at(w->find(w->ctx, ra - 1), ra - 1, 1) && is_return_addr(w, ra, 0, false) == RA_NO)
 		return fail;
 	w->regs[REG_IP] = ra;
 	w->regs[REG_SP] = bp + 16;
@@ -308,13 +488,24 @@ static enum unw_status step_cfa(struct walk *w, const struct unw_rule *r, uint64
 int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw_frame *frames,
 	     unsigned max_frames, struct unw_result *res)
 {
-	struct walk w = {.in = in, .find = find, .ctx = ctx};
+	struct unw_env env = {.find = find, .ctx = ctx};
+
+	return unw_walk_env(in, &env, frames, max_frames, res);
+}
+
+int unw_walk_env(const struct unw_input *in, const struct unw_env *env, struct unw_frame *frames,
+		 unsigned max_frames, struct unw_result *res)
+{
+	struct walk w = {.in = in};
 	enum unw_status st = UNW_OK_COMPLETE;
 	unsigned n = 0;
 	bool trap = true;
 
-	if (!in || !find || !frames || !max_frames || !res || in->nsegs > 2)
+	if (!in || !env || !env->find || !frames || !max_frames || !res || in->nsegs > 2)
 		return -EINVAL;
+	w.find = env->find;
+	w.bounds = env->bounds;
+	w.ctx = env->ctx;
 	memcpy(w.regs, in->regs, sizeof(w.regs));
 	w.known = KNOWN_ALL;
 	if (in->nsegs && in->segs[0].len >= 8 && in->segs[0].data) {
@@ -393,21 +584,25 @@ int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw
 			break;
 		case UNW_RULE_NONE:
 			/*
-			 * Code without CFI whose rbp is 0: the psABI asks the
-			 * deepest frame to clear rbp, and the kernel starts a
-			 * process with it clear (ld.so's _start has no CFI).
+			 * Code of a file without CFI whose rbp is 0: the psABI
+			 * asks the deepest frame to clear rbp, and the kernel
+			 * starts a process with it clear (ld.so's _start has no
+			 * CFI). JIT code is never a process's first frame.
 			 */
-			if (reg_known(&w, REG_BP) && !w.regs[REG_BP]) {
+			if (reg_known(&w, REG_BP) && !w.regs[REG_BP] &&
+			    !(mod->flags & UNW_MOD_F_ANON)) {
 				outermost = true;
 				break;
 			}
-			st = step_fp(&w, UNW_STOP_NO_TABLE);
-			next_flags = UNW_FRAME_F_FP;
-			break;
+			/* fall through */
 		case UNW_RULE_FALLBACK:
 		default:
 			st = step_fp(&w, UNW_STOP_NO_TABLE);
 			next_flags = UNW_FRAME_F_FP;
+			if (st == UNW_STOP_NO_TABLE) {
+				st = step_scan(&w, at);
+				next_flags = UNW_FRAME_F_SCAN;
+			}
 			break;
 		}
 		if (st != UNW_OK_COMPLETE || outermost)

@@ -14,7 +14,7 @@ UNW_WALK_CFLAGS := -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP
 UNW_WALK_NOFP := -fomit-frame-pointer
 
 UNW_WALK_PROGS := $(addprefix $(UNW_WALK_PD)/,unw_chain unw_chain_fp unw_signal unw_deep unw_threads \
-	unw_dlopen libunw_dllib.so unw_plt libunw_pltlib.so unw_vdso unw_qsort unw_nocfi unw_synth)
+	unw_dlopen libunw_dllib.so unw_plt libunw_pltlib.so unw_vdso unw_qsort unw_nocfi unw_synth unw_jit)
 
 EXTRA_TEST_BINS += $(UNW_WALK_PROGS)
 # unit-bins lists $(EXTRA_TEST_BINS) before this file is read: name them here too.
