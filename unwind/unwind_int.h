@@ -41,9 +41,9 @@
 #include "unwind/unwind.h"
 
 #define UNW_TAB_MAGIC	    0x58505554u /* "TUPX" little-endian: xprof unwind table */
-#define UNW_TAB_VERSION	    4		/* 4: 16-byte rules with rbx, r12-r15 and flags */
-#define UNW_TAB_BLOCK_SHIFT 16		/* 64 KiB blocks: the u16 ip[] is an offset inside one */
-#define UNW_TAB_SUB_SHIFT   10		/* 1 KiB sub-blocks: the search range of a lookup */
+#define UNW_TAB_VERSION	    5 /* 4: 16-byte rules with rbx, r12-r15 and flags; 5: synthesized rows */
+#define UNW_TAB_BLOCK_SHIFT 16 /* 64 KiB blocks: the u16 ip[] is an offset inside one */
+#define UNW_TAB_SUB_SHIFT   10 /* 1 KiB sub-blocks: the search range of a lookup */
 #define UNW_TAB_SUBS	    (1u << (UNW_TAB_BLOCK_SHIFT - UNW_TAB_SUB_SHIFT))
 #define UNW_TAB_MAX_RULES   65536 /* rid[] is u16 at most */
 /* Bytes per rule id: libc has 304 rules, ld.so, libm and libstdc++ 94-133. */
