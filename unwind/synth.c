@@ -61,7 +61,13 @@ struct insn {
 struct unw_synth {
 	ZydisDecoder dec;
 	struct insn *insn;
+	/* each instruction decoded once, by the sweep: its operands on demand */
+	ZydisDecodedInstruction *dins;
+	ZydisDecoderContext *dctx;
 	size_t n, cap;
+	int32_t *at; /* byte offset -> instruction index, -1 inside one */
+	size_t cap_at;
+	uint64_t vaddr, len;
 	uint32_t *work;
 	size_t nwork, cap_work;
 };
@@ -104,6 +110,9 @@ void unw_synth_free(struct unw_synth *sy)
 	if (!sy)
 		return;
 	free(sy->insn);
+	free(sy->dins);
+	free(sy->dctx);
+	free(sy->at);
 	free(sy->work);
 	free(sy);
 }
@@ -138,17 +147,9 @@ static ZydisRegister reg64(ZydisRegister r)
 
 static int find_insn(const struct unw_synth *sy, uint64_t addr)
 {
-	size_t lo = 0, hi = sy->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (sy->insn[mid].addr < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < sy->n && sy->insn[lo].addr == addr ? (int)lo : -1;
+	if (addr < sy->vaddr || addr - sy->vaddr >= sy->len)
+		return -1;
+	return sy->at[addr - sy->vaddr];
 }
 
 /* Equal stacks; dirty and written may differ (they are merged). */
@@ -433,7 +434,7 @@ static int step(struct sstate *st, const ZydisDecodedInstruction *in, const Zydi
 }
 
 /* Follow every path from the entry. Returns 0, a refusal or -ENOMEM. */
-static int follow(struct unw_synth *sy, const uint8_t *code, uint64_t vaddr)
+static int follow(struct unw_synth *sy, uint64_t vaddr)
 {
 	struct sstate st0 = {.sp_off = 8, .sp_ok = true};
 	int err;
@@ -445,14 +446,15 @@ static int follow(struct unw_synth *sy, const uint8_t *code, uint64_t vaddr)
 	while (!err && sy->nwork) {
 		uint32_t i = sy->work[--sy->nwork];
 		const struct insn *I = &sy->insn[i];
-		ZydisDecodedInstruction in;
+		const ZydisDecodedInstruction *ip = &sy->dins[i];
 		ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
 		struct sstate st = I->st;
 		uint64_t next = I->addr + I->len, target;
 
-		if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&sy->dec, code + (I->addr - vaddr), I->len,
-							 &in, op)))
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeOperands(&sy->dec, &sy->dctx[i], ip, op,
+							     ip->operand_count)))
 			return UNW_SYNTH_BAD_INSN;
+		const ZydisDecodedInstruction in = *ip;
 		switch (in.meta.category) {
 		case ZYDIS_CATEGORY_RET:
 			if (!st.sp_ok || st.sp_off != 8 || st.cfa_bp)
@@ -507,26 +509,46 @@ int unw_synth_analyse(struct unw_synth *sy, const uint8_t *code, size_t len, uin
 		return UNW_SYNTH_BAD_INSN;
 	if (len > MAX_FUNC_BYTES)
 		return UNW_SYNTH_TOO_BIG;
+	if (len > sy->cap_at) {
+		int32_t *at = realloc(sy->at, len * sizeof(*at));
+
+		if (!at)
+			return -ENOMEM;
+		sy->at = at;
+		sy->cap_at = len;
+	}
+	memset(sy->at, 0xff, len * sizeof(*sy->at));
+	sy->vaddr = vaddr;
+	sy->len = len;
 	/* Linear sweep: compilers and assemblers put no data inside x86-64 functions. */
 	while (off < len) {
-		ZydisDecodedInstruction in;
-
-		if (!ZYAN_SUCCESS(
-			ZydisDecoderDecodeInstruction(&sy->dec, NULL, code + off, len - off, &in)))
-			return UNW_SYNTH_BAD_INSN;
 		if (sy->n == sy->cap) {
 			size_t cap = sy->cap ? 2 * sy->cap : 256;
 			struct insn *ni = realloc(sy->insn, cap * sizeof(*ni));
+			ZydisDecodedInstruction *nd;
+			ZydisDecoderContext *nc;
 
 			if (!ni)
 				return -ENOMEM;
 			sy->insn = ni;
+			nd = realloc(sy->dins, cap * sizeof(*nd));
+			if (!nd)
+				return -ENOMEM;
+			sy->dins = nd;
+			nc = realloc(sy->dctx, cap * sizeof(*nc));
+			if (!nc)
+				return -ENOMEM;
+			sy->dctx = nc;
 			sy->cap = cap;
 		}
-		sy->insn[sy->n++] = (struct insn){.addr = vaddr + off, .len = in.length};
-		off += in.length;
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(
+			&sy->dec, &sy->dctx[sy->n], code + off, len - off, &sy->dins[sy->n])))
+			return UNW_SYNTH_BAD_INSN;
+		sy->at[off] = (int32_t)sy->n;
+		sy->insn[sy->n] = (struct insn){.addr = vaddr + off, .len = sy->dins[sy->n].length};
+		off += sy->insn[sy->n++].len;
 	}
-	return follow(sy, code, vaddr);
+	return follow(sy, vaddr);
 }
 
 size_t unw_synth_count(const struct unw_synth *sy)
