@@ -64,3 +64,12 @@ bench-tables: $(XPROF) $(O)/bench/tables_bench
 $(O)/bench/tables_bench: $(O)/bench/tables_bench.o $(unwind_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# make bench runs bench-synth through bench/run.sh: the analyser's agreement and cost
+.PHONY: bench-synth
+bench-synth: $(O)/bench/synth_bench $(O)/tests/test_unwind_synth
+	$(Q)bench/bench_synth.sh $(O)
+
+$(O)/bench/synth_bench: $(O)/bench/synth_bench.o $(unwind_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)

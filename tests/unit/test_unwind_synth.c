@@ -9,10 +9,10 @@
  * sides, as the walker reads it.
  *
  * Reported per file: functions analysed and refused (by reason),
- * instructions and CFI rows compared, agreeing and not, and the analyser's
- * cost per function next to the CFI interpreter's per FDE, measured in the
- * same run. The test fails on any disagreement in a function the analyser
- * accepts: what it does not refuse it must get right.
+ * instructions and CFI rows compared, agreeing and not (bench/bench_synth.sh
+ * puts these in make bench's table, with the analyser's cost). The test
+ * fails on any disagreement in a function the analyser accepts: what it
+ * does not refuse it must get right.
  */
 #include <elf.h>
 #include <errno.h>
@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -38,17 +37,7 @@ struct tally {
 	uint64_t funcs, refused[UNW_SYNTH_NR], bad_funcs, fragments, empty_fdes;
 	uint64_t insns, compared, agree, disagree, unreached, cfi_other;
 	uint64_t rows, rows_agree, rows_disagree;
-	double synth_ns, cfi_ns;
-	uint64_t nfdes;
 };
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 /* A saved-register place as the walker reads it: a slot below rsp holds nothing. */
 static void norm(uint8_t *loc, int32_t *off, int32_t cfa_minus_sp)
@@ -135,10 +124,8 @@ static void compare_fde(struct unw_synth *sy, const struct unw_cfi *cfi,
 		t->fragments++;
 		return;
 	}
-	double t0 = now_ns();
 	int why = unw_synth_analyse(sy, code, (size_t)(f->end - f->start), f->start);
 
-	t->synth_ns += now_ns() - t0;
 	assert_true(why >= 0);
 	t->funcs++;
 	if (why > 0) {
@@ -248,13 +235,9 @@ static void synth_file(const char *label, const char *path, struct tally *t)
 			continue;
 		d = elf_getdata(scn, NULL);
 		assert_non_null(d);
-		double t0 = now_ns();
-
 		assert_int_equal(
 		    unw_cfi_read(&cfi, UNW_CFI_EH_FRAME, d->d_buf, d->d_size, sh.sh_addr, 0), 0);
-		t->cfi_ns += now_ns() - t0;
 	}
-	t->nfdes = cfi.nfdes;
 	for (size_t i = 0; i < cfi.nfdes; i++) {
 		const struct unw_cfi_fde *f = &cfi.fdes[i];
 		const uint8_t *code = code_of(elf, f->start, f->end);
@@ -283,10 +266,8 @@ static void synth_file(const char *label, const char *path, struct tally *t)
 		      t->compared ? 100.0 * (double)t->agree / (double)t->compared : 0.0,
 		      t->disagree, t->bad_funcs, t->unreached, t->cfi_other, t->empty_fdes);
 	print_message("synth: %-22s cfi rows %6" PRIu64 ": agree %6" PRIu64 ", disagree %" PRIu64
-		      "; cost %.0f ns per function (the CFI interpreter: %.0f ns per FDE)\n",
-		      label, t->rows, t->rows_agree, t->rows_disagree,
-		      t->funcs ? t->synth_ns / (double)t->funcs : 0.0,
-		      t->nfdes ? t->cfi_ns / (double)t->nfdes : 0.0);
+		      "\n",
+		      label, t->rows, t->rows_agree, t->rows_disagree);
 	unw_cfi_release(&cfi);
 	unw_synth_free(sy);
 	elf_end(elf);
