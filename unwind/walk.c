@@ -56,6 +56,8 @@
 
 #define KNOWN_ALL    ((1u << NREGS) - 1)
 #define KNOWN_CALLER ((1u << REG_SP) | (1u << REG_IP) | (1u << REG_BP))
+/* rbx, r12-r15: carried unchanged through a rule that does not place them */
+#define KNOWN_SAVED ((1u << 3) | (1u << 12) | (1u << 13) | (1u << 14) | (1u << 15))
 
 static const uint8_t saved_regs[UNW_NSAVED] = UNW_SAVED_REGS;
 
@@ -431,11 +433,17 @@ static enum unw_status step_cfa(struct walk *w, const struct unw_rule *r, uint64
 	default:
 		return UNW_STOP_BAD_RULE;
 	}
-	/* The callee-saved registers: rbp, then rbx and r12-r15 the same way. */
+	/*
+	 * The callee-saved registers. rbp first: most rules place it. Then
+	 * rbx and r12-r15, only when the rule places one of them (deep
+	 * recursion rarely does: the common frame pays one test). "Same"
+	 * keeps a register's value and whether it is known.
+	 */
 	uint64_t regs[NREGS];
-	uint32_t known = (1u << REG_IP) | (1u << REG_SP);
+	uint32_t known = (1u << REG_IP) | (1u << REG_SP) | (w->known & KNOWN_SAVED);
+	bool any = r->reg_loc[0] | r->reg_loc[1] | r->reg_loc[2] | r->reg_loc[3] | r->reg_loc[4];
 
-	for (int i = -1; i < UNW_NSAVED; i++) {
+	for (int i = -1; i < (any ? UNW_NSAVED : 0); i++) {
 		unsigned reg = i < 0 ? REG_BP : saved_regs[i];
 		uint8_t loc = i < 0 ? r->bp_loc : r->reg_loc[i];
 		int32_t off = i < 0 ? r->bp_off : r->reg_off[i];
@@ -471,7 +479,7 @@ static enum unw_status step_cfa(struct walk *w, const struct unw_rule *r, uint64
 			break;
 		}
 		regs[reg] = k ? v : 0;
-		known |= k ? 1u << reg : 0;
+		known = k ? known | 1u << reg : known & ~(1u << reg);
 	}
 	/* A zero return address is not an outermost frame unless the rule said so. */
 	if (ra == 0)
@@ -479,7 +487,7 @@ static enum unw_status step_cfa(struct walk *w, const struct unw_rule *r, uint64
 	w->regs[REG_IP] = ra;
 	w->regs[REG_SP] = cfa;
 	w->regs[REG_BP] = regs[REG_BP];
-	for (int i = 0; i < UNW_NSAVED; i++)
+	for (int i = 0; any && i < UNW_NSAVED; i++)
 		w->regs[saved_regs[i]] = regs[saved_regs[i]];
 	w->known = known;
 	return UNW_OK_COMPLETE;
@@ -520,7 +528,6 @@ int unw_walk_env(const struct unw_input *in, const struct unw_env *env, struct u
 		/* A return address points after its call: look up the call itself. */
 		uint64_t at = trap ? ip : ip - 1;
 		const struct unw_module *mod = find_module(&w, at);
-		struct unw_rule rule = {.type = UNW_RULE_NONE};
 		uint32_t next_flags = 0;
 		bool outermost = false;
 
@@ -528,25 +535,25 @@ int unw_walk_env(const struct unw_input *in, const struct unw_env *env, struct u
 			st = UNW_STOP_NO_MODULE;
 			break;
 		}
-		if (mod == w.memo_mod && at == w.memo_at) {
-			rule = w.memo_rule;
-		} else {
-			if (mod->table && unw_table_lookup(mod->table, at - mod->bias, &rule) < 0)
-				rule.type = UNW_RULE_NONE;
+		if (mod != w.memo_mod || at != w.memo_at) {
+			if (!mod->table ||
+			    unw_table_lookup(mod->table, at - mod->bias, &w.memo_rule) < 0)
+				w.memo_rule.type = UNW_RULE_NONE;
 			w.memo_mod = mod;
 			w.memo_at = at;
-			w.memo_rule = rule;
 		}
+		/* the rule stays in the memo: nothing below writes it */
+		const struct unw_rule *rule = &w.memo_rule;
 
-		switch (rule.type) {
+		switch (rule->type) {
 		case UNW_RULE_CFA:
-			if (!reg_known(&w, rule.cfa_reg)) {
+			if (!reg_known(&w, rule->cfa_reg)) {
 				st = UNW_STOP_BAD_RULE;
 				break;
 			}
-			st = step_cfa(&w, &rule, w.regs[rule.cfa_reg] + (int64_t)rule.cfa_off,
+			st = step_cfa(&w, rule, w.regs[rule->cfa_reg] + (int64_t)rule->cfa_off,
 				      &outermost);
-			if (rule.flags & UNW_RULE_F_SYNTH) {
+			if (rule->flags & UNW_RULE_F_SYNTH) {
 				next_flags = UNW_FRAME_F_SYNTH;
 				w.res_flags |= UNW_RES_F_SYNTH;
 			}
