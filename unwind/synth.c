@@ -55,6 +55,8 @@ struct insn {
 	uint64_t addr;
 	uint8_t len;
 	bool reached;
+	bool weak;	  /* reached only past calls presumed to return (see reach()) */
+	uint8_t fail;	  /* a refusal met on a weak path, pending (see follow()) */
 	struct sstate st; /* before the instruction, when reached */
 };
 
@@ -180,11 +182,16 @@ static int push_work(struct unw_synth *sy, uint32_t i)
 }
 
 /*
- * Reach instruction at addr with state st. Outside the function: a tail
- * call if the stack is as at the entry, else refused. Returns 0, a
- * refusal, or -ENOMEM.
+ * Reach instruction at addr with state st. weak: the state came through the
+ * fall-through of a call (at any distance), which is wrong when the call
+ * does not return (abort, __stack_chk_fail, a cold error path): the next
+ * bytes then belong to another block, entered by a jump with its own stack.
+ * Where the two meet with different stacks, the state that did not pass a
+ * call wins and the other path ends; two such states that differ, or two
+ * weak ones, make the function refused. Jumps out of the function end the
+ * path. Returns 0, a refusal, or -ENOMEM.
  */
-static int reach(struct unw_synth *sy, uint64_t addr, const struct sstate *st, bool tail_ok)
+static int reach(struct unw_synth *sy, uint64_t addr, const struct sstate *st, bool weak)
 {
 	int i = find_insn(sy, addr);
 
@@ -194,28 +201,43 @@ static int reach(struct unw_synth *sy, uint64_t addr, const struct sstate *st, b
 
 		if (addr >= lo && addr < hi)
 			return UNW_SYNTH_FAR_JUMP; /* into the middle of an instruction */
-		if (!tail_ok)
-			return 0; /* fall-through past the end: after a call that does not return */
-		return st->sp_ok && st->sp_off == 8 ? 0 : UNW_SYNTH_FAR_JUMP;
+		/*
+		 * Out of the function: a fall-through past the end (after a
+		 * call that does not return), a tail call (the stack as at the
+		 * entry), or a jump with a frame set up to code split off the
+		 * function (gcc's .cold parts). The path ends here either way;
+		 * the split-off code is not described from this function.
+		 */
+		return 0;
 	}
 	/* the return address popped or overwritten (vfork's pop %rdi): not followed */
 	if (st->sp_ok && st->sp_off < 8)
 		return UNW_SYNTH_RA_MOVED;
-	if (sy->insn[i].reached) {
-		struct sstate *old = &sy->insn[i].st;
+	struct insn *I = &sy->insn[i];
 
-		if (!state_eq(old, st))
-			return UNW_SYNTH_CONFLICT;
-		/* a register changed on any path is changed: merge, and go on if that is news */
-		if ((old->dirty | st->dirty) == old->dirty &&
-		    (old->written | st->written) == old->written)
-			return 0;
-		old->dirty |= st->dirty;
-		old->written |= st->written;
+	if (!I->reached) {
+		I->reached = true;
+		I->weak = weak;
+		I->st = *st;
 		return push_work(sy, (uint32_t)i);
 	}
-	sy->insn[i].reached = true;
-	sy->insn[i].st = *st;
+	if (!state_eq(&I->st, st)) {
+		if (I->weak && !weak) {
+			I->weak = false; /* the call before it did not return */
+			I->st = *st;
+			return push_work(sy, (uint32_t)i);
+		}
+		if (!I->weak && weak)
+			return 0; /* this path passed a call that does not return */
+		return UNW_SYNTH_CONFLICT;
+	}
+	/* a register changed on any path is changed: merge, and go on if that is news */
+	if ((I->st.dirty | st->dirty) == I->st.dirty &&
+	    (I->st.written | st->written) == I->st.written && (weak || !I->weak))
+		return 0;
+	I->st.dirty |= st->dirty;
+	I->st.written |= st->written;
+	I->weak = I->weak && weak;
 	return push_work(sy, (uint32_t)i);
 }
 
@@ -268,11 +290,26 @@ static bool is_imm(const ZydisDecodedOperand *op)
 	return op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
 }
 
-/* rsp moved down by n bytes (n < 0: up). */
-static void sp_move(struct sstate *st, int64_t n)
+/* Frames beyond this are not real code (a 16 MiB stack frame): refused, never wrapped. */
+#define MAX_FRAME (1 << 24)
+
+/* CFA - rsp becomes v; refused when v is not a plausible frame. */
+static int sp_set(struct sstate *st, int64_t v)
 {
-	if (st->sp_ok)
-		st->sp_off += (int32_t)n;
+	if (v < -MAX_FRAME || v > MAX_FRAME)
+		return UNW_SYNTH_SP_LOST;
+	st->sp_off = (int32_t)v;
+	return 0;
+}
+
+/* rsp moved down by n bytes (n < 0: up). */
+static int sp_move(struct sstate *st, int64_t n)
+{
+	if (!st->sp_ok)
+		return 0;
+	if (n < -MAX_FRAME || n > MAX_FRAME)
+		return UNW_SYNTH_SP_LOST;
+	return sp_set(st, (int64_t)st->sp_off + n);
 }
 
 /*
@@ -310,14 +347,16 @@ static int step(struct sstate *st, const ZydisDecodedInstruction *in, const Zydi
 	switch (in->mnemonic) {
 	case ZYDIS_MNEMONIC_PUSH:
 	case ZYDIS_MNEMONIC_PUSHFQ:
-		sp_move(st, in->operand_width == 16 ? 2 : 8);
+		if (sp_move(st, in->operand_width == 16 ? 2 : 8))
+			return UNW_SYNTH_SP_LOST;
 		if (in->mnemonic == ZYDIS_MNEMONIC_PUSH &&
 		    o0->type == ZYDIS_OPERAND_TYPE_REGISTER && st->sp_ok)
 			note_save(st, o0->reg.value, -st->sp_off);
 		return 0;
 	case ZYDIS_MNEMONIC_POP:
 	case ZYDIS_MNEMONIC_POPFQ:
-		sp_move(st, in->operand_width == 16 ? -2 : -8);
+		if (sp_move(st, in->operand_width == 16 ? -2 : -8))
+			return UNW_SYNTH_SP_LOST;
 		if (in->mnemonic == ZYDIS_MNEMONIC_POP && is_reg(o0, ZYDIS_REGISTER_RBP)) {
 			/* the epilogue's pop %rbp: the frame pointer is gone */
 			if (!st->sp_ok)
@@ -359,9 +398,8 @@ static int step(struct sstate *st, const ZydisDecodedInstruction *in, const Zydi
 		if (nv == 2 && is_reg(o0, ZYDIS_REGISTER_RSP)) {
 			if (!is_imm(o1))
 				return sp_lost(st, UNW_SYNTH_SP_LOST);
-			sp_move(st, in->mnemonic == ZYDIS_MNEMONIC_SUB ? o1->imm.value.s
-								       : -o1->imm.value.s);
-			return 0;
+			return sp_move(st, in->mnemonic == ZYDIS_MNEMONIC_SUB ? o1->imm.value.s
+									      : -o1->imm.value.s);
 		}
 		break;
 	case ZYDIS_MNEMONIC_AND:
@@ -374,14 +412,11 @@ static int step(struct sstate *st, const ZydisDecodedInstruction *in, const Zydi
 
 			if (m->index != ZYDIS_REGISTER_NONE)
 				return sp_lost(st, UNW_SYNTH_SP_LOST);
-			if (m->base == ZYDIS_REGISTER_RSP && st->sp_ok) {
-				st->sp_off -= (int32_t)m->disp.value;
-				return 0;
-			}
+			if (m->base == ZYDIS_REGISTER_RSP && st->sp_ok)
+				return sp_move(st, -m->disp.value);
 			if (m->base == ZYDIS_REGISTER_RBP && st->bp_ok) {
 				st->sp_ok = true;
-				st->sp_off = st->bp_off - (int32_t)m->disp.value;
-				return 0;
+				return sp_set(st, (int64_t)st->bp_off - m->disp.value);
 			}
 			return sp_lost(st, UNW_SYNTH_SP_LOST);
 		}
@@ -414,7 +449,10 @@ static int step(struct sstate *st, const ZydisDecodedInstruction *in, const Zydi
 		if (nv == 2 && o0->type == ZYDIS_OPERAND_TYPE_MEMORY &&
 		    o0->mem.base == ZYDIS_REGISTER_RSP && o0->mem.index == ZYDIS_REGISTER_NONE &&
 		    o1->type == ZYDIS_OPERAND_TYPE_REGISTER && o1->size == 64 && st->sp_ok) {
-			note_save(st, o1->reg.value, (int32_t)o0->mem.disp.value - st->sp_off);
+			int64_t at = o0->mem.disp.value - st->sp_off;
+
+			if (at >= -MAX_FRAME && at <= MAX_FRAME)
+				note_save(st, o1->reg.value, (int32_t)at);
 			return 0;
 		}
 		break;
@@ -433,7 +471,58 @@ static int step(struct sstate *st, const ZydisDecodedInstruction *in, const Zydi
 	return 0;
 }
 
-/* Follow every path from the entry. Returns 0, a refusal or -ENOMEM. */
+/* One instruction of a path: its successors reached. 0, a refusal or -ENOMEM. */
+static int visit(struct unw_synth *sy, uint32_t i)
+{
+	const struct insn *I = &sy->insn[i];
+	const ZydisDecodedInstruction *in = &sy->dins[i];
+	ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
+	struct sstate st = I->st;
+	uint64_t next = I->addr + I->len, target;
+	int err;
+
+	if (!ZYAN_SUCCESS(
+		ZydisDecoderDecodeOperands(&sy->dec, &sy->dctx[i], in, op, in->operand_count)))
+		return UNW_SYNTH_BAD_INSN;
+	switch (in->meta.category) {
+	case ZYDIS_CATEGORY_RET:
+		return !st.sp_ok || st.sp_off != 8 || st.cfa_bp ? UNW_SYNTH_BAD_RET : 0;
+	case ZYDIS_CATEGORY_UNCOND_BR:
+		if (op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+			if (!ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(in, &op[0], I->addr, &target)))
+				return UNW_SYNTH_BAD_INSN;
+			return reach(sy, target, &st, I->weak);
+		}
+		/* indirect: a tail call if nothing is on the stack, else a jump table */
+		return !st.sp_ok || st.sp_off != 8 || st.cfa_bp ? UNW_SYNTH_JUMP_TABLE : 0;
+	case ZYDIS_CATEGORY_COND_BR:
+		if (!ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(in, &op[0], I->addr, &target)))
+			return UNW_SYNTH_BAD_INSN;
+		err = reach(sy, target, &st, I->weak);
+		return err ? err : reach(sy, next, &st, I->weak);
+	case ZYDIS_CATEGORY_CALL:
+		/* call of the next instruction: the PIC idiom that pushes its address */
+		if (op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
+		    ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(in, &op[0], I->addr, &target)) &&
+		    target == next)
+			if (sp_move(&st, 8))
+				return UNW_SYNTH_SP_LOST;
+		return reach(sy, next, &st, true);
+	default:
+		break;
+	}
+	if (in->mnemonic == ZYDIS_MNEMONIC_UD2 || in->mnemonic == ZYDIS_MNEMONIC_HLT ||
+	    in->mnemonic == ZYDIS_MNEMONIC_INT3)
+		return 0;
+	err = step(&st, in, op);
+	return err ? err : reach(sy, next, &st, I->weak);
+}
+
+/*
+ * Follow every path from the entry. A refusal on a weak path (past a call)
+ * waits: the call may not return, and a jump may still bring the
+ * instruction a stack that works. Returns 0, a refusal or -ENOMEM.
+ */
 static int follow(struct unw_synth *sy, uint64_t vaddr)
 {
 	struct sstate st0 = {.sp_off = 8, .sp_ok = true};
@@ -445,58 +534,17 @@ static int follow(struct unw_synth *sy, uint64_t vaddr)
 	err = reach(sy, vaddr, &st0, false);
 	while (!err && sy->nwork) {
 		uint32_t i = sy->work[--sy->nwork];
-		const struct insn *I = &sy->insn[i];
-		const ZydisDecodedInstruction *ip = &sy->dins[i];
-		ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
-		struct sstate st = I->st;
-		uint64_t next = I->addr + I->len, target;
 
-		if (!ZYAN_SUCCESS(ZydisDecoderDecodeOperands(&sy->dec, &sy->dctx[i], ip, op,
-							     ip->operand_count)))
-			return UNW_SYNTH_BAD_INSN;
-		const ZydisDecodedInstruction in = *ip;
-		switch (in.meta.category) {
-		case ZYDIS_CATEGORY_RET:
-			if (!st.sp_ok || st.sp_off != 8 || st.cfa_bp)
-				return UNW_SYNTH_BAD_RET;
-			continue;
-		case ZYDIS_CATEGORY_UNCOND_BR:
-			if (op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
-				if (!ZYAN_SUCCESS(
-					ZydisCalcAbsoluteAddress(&in, &op[0], I->addr, &target)))
-					return UNW_SYNTH_BAD_INSN;
-				err = reach(sy, target, &st, true);
-				continue;
-			}
-			/* indirect: a tail call if nothing is on the stack, else a jump table */
-			if (!st.sp_ok || st.sp_off != 8 || st.cfa_bp)
-				return UNW_SYNTH_JUMP_TABLE;
-			continue;
-		case ZYDIS_CATEGORY_COND_BR:
-			if (!ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&in, &op[0], I->addr, &target)))
-				return UNW_SYNTH_BAD_INSN;
-			err = reach(sy, target, &st, true);
-			if (!err)
-				err = reach(sy, next, &st, false);
-			continue;
-		case ZYDIS_CATEGORY_CALL:
-			/* call of the next instruction: the PIC idiom that pushes its address */
-			if (op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
-			    ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&in, &op[0], I->addr, &target)) &&
-			    target == next)
-				sp_move(&st, 8);
-			err = reach(sy, next, &st, false);
-			continue;
-		default:
-			break;
+		sy->insn[i].fail = 0;
+		err = visit(sy, i);
+		if (err > 0 && sy->insn[i].weak) {
+			sy->insn[i].fail = (uint8_t)err;
+			err = 0;
 		}
-		if (in.mnemonic == ZYDIS_MNEMONIC_UD2 || in.mnemonic == ZYDIS_MNEMONIC_HLT ||
-		    in.mnemonic == ZYDIS_MNEMONIC_INT3)
-			continue;
-		err = step(&st, &in, op);
-		if (!err)
-			err = reach(sy, next, &st, false);
 	}
+	for (size_t i = 0; !err && i < sy->n; i++)
+		if (sy->insn[i].reached && sy->insn[i].weak && sy->insn[i].fail)
+			err = sy->insn[i].fail;
 	return err;
 }
 
@@ -670,6 +718,15 @@ static int collect_funcs(Elf *elf, struct func **out, size_t *nout)
 			if (!gelf_getsym(d, (int)i, &sym) ||
 			    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_size ||
 			    sym.st_shndx == SHN_UNDEF || sym.st_shndx >= SHN_LORESERVE)
+				continue;
+			/*
+			 * gcc's split-off cold parts ("f.cold") are entered by a
+			 * jump with f's frame set up, not called: analysed from
+			 * their start as a function they would get rsp + 8.
+			 */
+			const char *name = elf_strptr(elf, sh.sh_link, sym.st_name);
+
+			if (name && strstr(name, ".cold"))
 				continue;
 			ts = elf_getscn(elf, sym.st_shndx);
 			if (!ts || !gelf_getshdr(ts, &tsh) || !(tsh.sh_flags & SHF_EXECINSTR) ||

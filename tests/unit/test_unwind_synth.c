@@ -366,6 +366,135 @@ static void test_refusals(void **state)
 	unw_synth_free(sy);
 }
 
+/*
+ * A call that does not return (fail(), abort()) right before a block the
+ * function jumps to with another stack: the jump's stack wins, whichever
+ * path the analyser follows first.
+ */
+static void test_noreturn_call(void **state)
+{
+	static const struct {
+		const char *name;
+		uint8_t code[24];
+		size_t len;
+		uint64_t join; /* the block after the call */
+	} cases[] = {
+	    /* test %rsi,%rsi; jle L; sub $8,%rsp; call +0x100; L: xor %ecx,%ecx; ret */
+	    {"jump first",
+	     {0x48, 0x85, 0xf6, 0x7e, 0x09, 0x48, 0x83, 0xec, 0x08, 0xe8, 0x00, 0x01, 0x00, 0x00,
+	      0x31, 0xc9, 0xc3},
+	     17,
+	     0x100e},
+	    /* test; jle J; sub $8,%rsp; call +0x100; L: xor; ret; J: jmp L */
+	    {"call first",
+	     {0x48, 0x85, 0xf6, 0x7e, 0x0c, 0x48, 0x83, 0xec, 0x08, 0xe8, 0x00, 0x01, 0x00, 0x00,
+	      0x31, 0xc9, 0xc3, 0xeb, 0xfb},
+	     19,
+	     0x100e},
+	};
+	struct unw_synth *sy = unw_synth_new();
+
+	(void)state;
+	assert_non_null(sy);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		bool seen = false;
+
+		assert_int_equal(unw_synth_analyse(sy, cases[c].code, cases[c].len, 0x1000), 0);
+		for (size_t i = 0; i < unw_synth_count(sy); i++) {
+			struct unw_rule r;
+			uint64_t a;
+			int32_t spo;
+			uint8_t unch;
+
+			unw_synth_insn(sy, i, &a, &r, &spo, &unch);
+			if (a != cases[c].join)
+				continue;
+			seen = true;
+			if (r.cfa_off != 8)
+				print_message("case '%s': CFA = rsp%+d at the join\n",
+					      cases[c].name, r.cfa_off);
+			assert_int_equal(r.type, UNW_RULE_CFA);
+			assert_int_equal(r.cfa_reg, 7);
+			assert_int_equal(r.cfa_off, 8);
+		}
+		assert_true(seen);
+	}
+	unw_synth_free(sy);
+}
+
+/*
+ * cfi_cxx with its .eh_frame removed: every function is analysed from its
+ * symbol, but gcc's split-off "f.cold" parts are not (they are entered by a
+ * jump with f's frame set up, so "CFA = rsp + 8" at their start would be
+ * wrong); the functions around them get synthesized rows.
+ */
+static void test_cold_parts(void **state)
+{
+	const char *b = getenv("XPROF_BUILD");
+	char src[4200], cmd[9000], dst[] = "/tmp/xprof-synth-cold.XXXXXX";
+	struct unw_gen_stats st;
+	struct unw_table *t;
+	struct unw_rule r;
+	int fd = mkstemp(dst);
+	unsigned cold = 0;
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(src, sizeof(src), "%s/progs/cfi_cxx", b && *b ? b : "build");
+	snprintf(cmd, sizeof(cmd),
+		 "objcopy --remove-section .eh_frame --remove-section .eh_frame_hdr '%s' '%s'", src,
+		 dst);
+	assert_int_equal(system(cmd), 0);
+	t = unw_table_from_elf(dst, NULL, &st);
+	assert_non_null(t);
+	assert_true(st.synth_funcs > 0);
+
+	/* the symbols, from the same file */
+	Elf *elf;
+	Elf_Scn *scn = NULL;
+
+	fd = open(dst, O_RDONLY);
+	assert_true(fd >= 0);
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	assert_non_null(elf);
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB ||
+		    !(d = elf_getdata(scn, NULL)))
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *name;
+
+			if (!gelf_getsym(d, (int)i, &sym) ||
+			    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_size ||
+			    !(name = elf_strptr(elf, sh.sh_link, sym.st_name)))
+				continue;
+			int got = unw_table_lookup(t, sym.st_value, &r);
+
+			if (strstr(name, ".cold")) {
+				cold++;
+				if (got == 0)
+					print_message("cold part %s got a rule\n", name);
+				assert_int_equal(got, -ENOENT);
+			} else if (!strcmp(name, "_Z7throweri") || !strcmp(name, "_Z7catcheri")) {
+				assert_int_equal(got, 0);
+				assert_int_equal(r.flags, UNW_RULE_F_SYNTH);
+				assert_int_equal(r.cfa_off, 8);
+			}
+		}
+	}
+	assert_true(cold >= 2);
+	elf_end(elf);
+	close(fd);
+	unlink(dst);
+	unw_table_free(t);
+}
+
 /* The rules of a small frame-pointer function, instruction by instruction. */
 static void test_rules(void **state)
 {
@@ -416,9 +545,10 @@ static void test_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rules), cmocka_unit_test(test_refusals),
-	    cmocka_unit_test(test_progs), cmocka_unit_test(test_libc),
-	    cmocka_unit_test(test_ldso),  cmocka_unit_test(test_libstdcxx),
+	    cmocka_unit_test(test_rules),	  cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_noreturn_call), cmocka_unit_test(test_cold_parts),
+	    cmocka_unit_test(test_progs),	  cmocka_unit_test(test_libc),
+	    cmocka_unit_test(test_ldso),	  cmocka_unit_test(test_libstdcxx),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
