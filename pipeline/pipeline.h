@@ -52,8 +52,11 @@ struct xp_session_stats {
 	uint64_t lost;	  /* samples the recorder lost */
 	uint64_t frames;  /* user frames unwound */
 	uint64_t status[UNW_STATUS_NR];
-	uint64_t fp_used;     /* samples with frame-pointer fallback frames */
-	uint64_t stack2;      /* samples that continued on a second stack segment */
+	uint64_t fp_used; /* samples with frame-pointer fallback frames */
+	uint64_t
+	    synth_used;	    /* samples with frames reached by rules synthesized from machine code */
+	uint64_t scan_used; /* samples with frames found by verified stack scanning */
+	uint64_t stack2;    /* samples that continued on a second stack segment */
 	uint64_t no_process;  /* samples of a process with no known mapping */
 	uint64_t processes;   /* distinct processes sampled */
 	uint64_t stale_files; /* mapped files whose build-id no longer matches */

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <linux/types.h>
 
@@ -47,6 +48,10 @@ struct module {
 	uint64_t seg_off[MAX_SEGS], seg_vaddr[MAX_SEGS], seg_filesz[MAX_SEGS];
 	const struct unw_table *table;
 	struct sym_file *sym;
+	/* the file's bytes, mapped read-only: the code stack scanning decodes */
+	const uint8_t *image;
+	size_t image_len;
+	bool image_mapped;   /* image is our mmap (not the vDSO copy) */
 	struct module *next; /* session's list, for freeing */
 };
 
@@ -360,6 +365,21 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 	}
 	if (!elf || module_read_elf(m, elf, bid, &bid_len))
 		goto out; /* unreadable: no bias, no table; frames become "[name+0xoff]" */
+	if (vdso) {
+		m->image = s->vdso_image;
+		m->image_len = s->vdso_len;
+	} else {
+		struct stat st;
+		void *img;
+
+		if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0 &&
+		    (img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) !=
+			MAP_FAILED) {
+			m->image = img;
+			m->image_len = (size_t)st.st_size;
+			m->image_mapped = true;
+		}
+	}
 	if (m->build_id_len && bid_len &&
 	    (bid_len != m->build_id_len || memcmp(bid, m->build_id, bid_len))) {
 		m->stale = true;
@@ -480,12 +500,39 @@ static struct map *proc_map_at(struct proc *p, uint64_t addr)
 	return NULL;
 }
 
-/* The unwinder's unw_find_fn: ctx is the sample's struct proc. */
+/* What the unwinder's callbacks get: the session and the sample's process. */
+struct walk_ctx {
+	struct xp_session *s;
+	struct proc *p;
+};
+
+/* The unwinder's unw_find_fn. */
 static const struct unw_module *proc_find(void *ctx, uint64_t addr)
 {
-	struct map *m = proc_map_at(ctx, addr);
+	struct map *m = proc_map_at(((struct walk_ctx *)ctx)->p, addr);
 
 	return m ? &m->um : NULL;
+}
+
+/* The unwinder's unw_bounds_fn: the ELF symbol, or the perf-map entry for JIT code. */
+static bool proc_bounds(void *ctx, uint64_t addr, uint64_t *start, uint64_t *end)
+{
+	struct walk_ctx *wc = ctx;
+	struct map *m = proc_map_at(wc->p, addr);
+	uint64_t vs, ve;
+
+	if (!m)
+		return false;
+	if (!m->mod)
+		return sym_jit_bounds(wc->s->sym, wc->p->pid,
+				      wc->p->uid_known ? wc->p->uid : SYM_UID_UNKNOWN, addr, start,
+				      end) == 0;
+	if (!m->mod->sym || m->mod->stale ||
+	    sym_file_bounds(m->mod->sym, addr - m->um.bias, &vs, &ve))
+		return false;
+	*start = vs + m->um.bias;
+	*end = ve + m->um.bias;
+	return true;
 }
 
 static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
@@ -515,9 +562,16 @@ static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
 		if (!m.mod->stale) {
 			m.um.bias = module_bias(m.mod, m.um.start, m.pgoff);
 			m.um.table = m.mod->table;
+			if (m.mod->image && m.pgoff < m.mod->image_len) {
+				m.um.code = m.mod->image + m.pgoff;
+				m.um.code_len = m.mod->image_len - m.pgoff < mm->len
+						    ? m.mod->image_len - m.pgoff
+						    : mm->len;
+			}
 		}
 	} else {
 		m.path = "[anon]";
+		m.um.flags = UNW_MOD_F_ANON;
 	}
 	return proc_map_insert(p, &m);
 }
@@ -810,7 +864,10 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 			in.segs[i].data = sm->segs[i].data;
 			in.segs[i].len = sm->segs[i].len;
 		}
-		err = unw_walk(&in, proc_find, p, s->frames, XP_MAX_FRAMES, &res);
+		struct walk_ctx wc = {.s = s, .p = p};
+		struct unw_env env = {.find = proc_find, .bounds = proc_bounds, .ctx = &wc};
+
+		err = unw_walk_env(&in, &env, s->frames, XP_MAX_FRAMES, &res);
 		if (err)
 			return err;
 		/*
@@ -823,6 +880,8 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 		s->stats.status[res.status < UNW_STATUS_NR ? res.status : UNW_STOP_BAD_RULE]++;
 		s->stats.frames += res.nframes;
 		s->stats.fp_used += !!(res.flags & UNW_RES_F_FP_USED);
+		s->stats.synth_used += !!(res.flags & UNW_RES_F_SYNTH);
+		s->stats.scan_used += !!(res.flags & UNW_RES_F_SCAN);
 		s->stats.stack2 += !!(res.flags & UNW_RES_F_STACK2);
 	}
 
@@ -920,6 +979,8 @@ void xp_session_free(struct xp_session *s)
 		s->modules = m->next;
 		if (m->vdso)
 			unw_table_free((struct unw_table *)m->table);
+		if (m->image_mapped)
+			munmap((void *)m->image, m->image_len);
 		free(m->path);
 		free(m);
 	}

@@ -81,7 +81,19 @@ static void rule_str(char *buf, size_t len, const struct unw_rule *r)
 	reg_name(reg, sizeof(reg), r->cfa_reg);
 	loc_str(ra, sizeof(ra), r->ra_loc, r->ra_off);
 	loc_str(bp, sizeof(bp), r->bp_loc, r->bp_off);
-	snprintf(buf, len, "cfa:%s%+-7d ra:%-7s rbp:%s", reg, r->cfa_off, ra, bp);
+	int n = snprintf(buf, len, "cfa:%s%+-7d ra:%-7s rbp:%s", reg, r->cfa_off, ra, bp);
+	/* the other callee-saved registers, where they are not simply unchanged */
+	static const uint8_t saved[UNW_NSAVED] = UNW_SAVED_REGS;
+
+	for (int i = 0; i < UNW_NSAVED && n > 0 && (size_t)n < len; i++) {
+		if (r->reg_loc[i] == UNW_LOC_SAME)
+			continue;
+		reg_name(reg, sizeof(reg), saved[i]);
+		loc_str(ra, sizeof(ra), r->reg_loc[i], r->reg_off[i]);
+		n += snprintf(buf + n, len - (size_t)n, " %s:%s", reg, ra);
+	}
+	if (r->flags & UNW_RULE_F_SYNTH && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, "  [synthesized]");
 }
 
 /* Function symbols of the file (.symtab, else .dynsym), to label the dump. */
@@ -244,7 +256,8 @@ static void usage(FILE *f)
 		   "\n"
 		   "Build the unwind table xprof uses for an ELF file from its DWARF CFI\n"
 		   "(.eh_frame, .debug_frame) and print it, labelled with function symbols,\n"
-		   "with a summary.\n"
+		   "with a summary. Functions with a symbol size but no CFI get rows from\n"
+		   "their machine code, marked [synthesized].\n"
 		   "\n"
 		   "  --addr ADDR        print only the rule at the virtual address ADDR (hex)\n"
 		   "  --debug-file F     also read .debug_frame from the separate debug file F\n"
@@ -270,7 +283,7 @@ int cmd_tables(int argc, char **argv)
 	bool summary_only = false;
 	struct unw_gen_stats st;
 	struct unw_table *tab;
-	char buf[128];
+	char buf[256];
 	int c;
 
 	optind = 1;
@@ -396,6 +409,10 @@ int cmd_tables(int argc, char **argv)
 	if (st.eh_frame_bytes)
 		printf(".eh_frame+.eh_frame_hdr: %" PRIu64 " bytes, ratio %.2f\n",
 		       st.eh_frame_bytes, (double)st.bytes / (double)st.eh_frame_bytes);
+	if (st.synth_funcs)
+		printf("functions without CFI analysed from machine code: %" PRIu64
+		       ", refused %" PRIu64 "\n",
+		       st.synth_funcs, st.synth_refused);
 	printf("unrepresentable rows:");
 	for (int k = 0; k < UNW_UNREP_NR; k++)
 		printf(" %s %" PRIu64 "%s", unrep_names[k], st.unrep[k],

@@ -711,6 +711,33 @@ int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint32_t uid, uint64_t a
 	return 1;
 }
 
+int sym_file_bounds(const struct sym_file *f, uint64_t vaddr, uint64_t *start, uint64_t *end)
+{
+	long i = f ? sym_symtab_find(&f->symtab, vaddr) : -1;
+
+	if (i < 0)
+		return -ENOENT;
+	*start = f->symtab.syms[i].start;
+	*end = *start + f->symtab.syms[i].size;
+	return 0;
+}
+
+int sym_jit_bounds(struct sym_session *s, uint32_t pid, uint32_t uid, uint64_t addr,
+		   uint64_t *start, uint64_t *end)
+{
+	struct sym_perfmap *m = perfmap_get(s, pid, uid);
+	long i;
+
+	if (!m)
+		return -ENOMEM;
+	i = sym_perfmap_find(m, addr);
+	if (i < 0)
+		return -ENOENT;
+	*start = m->start[i];
+	*end = m->start[i] + m->size[i];
+	return 0;
+}
+
 const char *sym_file_debug_source(const struct sym_file *f)
 {
 	return f && f->debug_source ? f->debug_source : "";

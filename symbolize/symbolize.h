@@ -118,6 +118,16 @@ int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint32_t uid, uint64_t a
 const char *sym_session_refused(const struct sym_session *s, size_t i);
 
 /*
+ * The bounds [*start, *end) of the function symbol holding vaddr in f
+ * (vaddr), or of the perf-map entry of pid holding runtime address addr
+ * (the map trusted as for sym_jit_lookup()): for the unwinder's check of a return address found by
+ * stack scanning. 0, -ENOENT (no symbol or entry holds it) or -ENOMEM (the perf map).
+ */
+int sym_file_bounds(const struct sym_file *f, uint64_t vaddr, uint64_t *start, uint64_t *end);
+int sym_jit_bounds(struct sym_session *s, uint32_t pid, uint32_t uid, uint64_t addr,
+		   uint64_t *start, uint64_t *end);
+
+/*
  * Where the debuginfo of f came from, for `xprof report -v`: the file's own
  * path (it has .symtab/DWARF), a debug file path (build-id directory or
  * .gnu_debuglink), "debuginfod: <cache path>", "<path> [.gnu_debugdata]"

@@ -45,6 +45,11 @@ static void assert_rule_eq(const struct unw_rule *a, const struct unw_rule *b)
 	assert_int_equal(a->ra_off, b->ra_off);
 	assert_int_equal(a->bp_loc, b->bp_loc);
 	assert_int_equal(a->bp_off, b->bp_off);
+	assert_int_equal(a->flags, b->flags);
+	for (int i = 0; i < UNW_NSAVED; i++) {
+		assert_int_equal(a->reg_loc[i], b->reg_loc[i]);
+		assert_int_equal(a->reg_off[i], b->reg_off[i]);
+	}
 }
 
 static void test_empty(void **state)
@@ -205,6 +210,17 @@ static void test_rule_kinds(void **state)
 	     .ra_loc = UNW_LOC_CFA_OFF,
 	     .ra_off = -1024,
 	     .bp_loc = UNW_LOC_UNDEF},
+	    /* rbx, r12..r15 each in every kind of place, synthesized */
+	    {.type = UNW_RULE_CFA,
+	     .cfa_reg = 7,
+	     .cfa_off = 56,
+	     .ra_loc = UNW_LOC_CFA_OFF,
+	     .ra_off = -8,
+	     .flags = UNW_RULE_F_SYNTH,
+	     .reg_loc = {UNW_LOC_CFA_OFF, UNW_LOC_REG, UNW_LOC_UNDEF, UNW_LOC_SAME,
+			 UNW_LOC_CFA_OFF},
+	     .reg_off = {-16, 3, 0, 0, -1024}},
+	    {.type = UNW_RULE_OUTERMOST, .flags = UNW_RULE_F_SYNTH},
 	    none,
 	};
 	size_t n = sizeof(rules) / sizeof(rules[0]);
