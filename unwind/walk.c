@@ -318,6 +318,24 @@ int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw
 		} else {
 			if (mod->table && unw_table_lookup(mod->table, at - mod->bias, &rule) < 0)
 				rule.type = UNW_RULE_NONE;
+			/*
+			 * A return address at the very first byte of a sigreturn
+			 * trampoline was put there by the kernel (the handler's
+			 * ret goes to it), not by a call. glibc's CFI covers the
+			 * byte before __restore_rt for this; Go's
+			 * runtime.sigreturn__sigaction has nothing before it but
+			 * the previous function's padding, so look at the exact
+			 * address too. Trampolines start 16-byte aligned, and
+			 * 15 in 16 return addresses do not, so this costs little.
+			 */
+			if (!trap && !(ip & 15) && rule.type != UNW_RULE_SIGNAL && mod->table &&
+			    ip < mod->end) {
+				struct unw_rule exact;
+
+				if (!unw_table_lookup(mod->table, ip - mod->bias, &exact) &&
+				    exact.type == UNW_RULE_SIGNAL)
+					rule = exact;
+			}
 			w.memo_mod = mod;
 			w.memo_at = at;
 			w.memo_rule = rule;
