@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Go end to end: a Go program (tests/progs/gowork) with two goroutine
+# chains and SIGPROF handled by the Go runtime's own handler, built three
+# ways: default (.debug_frame, .symtab, DWARF, no GNU build-id), stripped
+# with -ldflags='-s -w' (only .gopclntab left to name and unwind it), and
+# that stripped binary without section headers (the table found by
+# scanning its segments). Each must give:
+#   - >= 99% complete in the summary line (goexit, mstart, mcall end a stack);
+#   - the exact main.* chains, the same names in every build, the inlined
+#     main.mixA from Go's inline tree;
+#   - samples in the signal handler continue through runtime.sigreturn into
+#     the interrupted Go code (not a made-up frame), down to a real root;
+#   - the Go build-id note as the file's build-id (report -v).
+. "$(dirname "$0")/lib_unwind.sh"
+unw_init
+
+: "${XPROF_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
+command -v go >/dev/null || unw_skip "go is not installed (golang-go, make deps)"
+
+# Off the network and out of the user's caches: the program needs nothing
+# but the standard library.
+mkdir -p "$W/src" "$W/home"
+cp "$XPROF_TOP"/tests/progs/gowork/main.go "$XPROF_TOP"/tests/progs/gowork/go.mod "$W/src/"
+gobuild() {
+	(cd "$W/src" && HOME="$W/home" GOCACHE="$W/gocache" GOPATH="$W/gopath" GOFLAGS=-mod=mod \
+		GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 go build "$@") ||
+		unw_fail "go build $* failed"
+}
+gobuild -o "$W/gowork" .
+gobuild -ldflags='-s -w' -o "$W/gowork_s" .
+# No section headers at all (as sstrip leaves a file): e_shoff, e_shnum, e_shstrndx = 0.
+python3 - "$W/gowork_s" "$W/gowork_n" <<'EOF' || unw_fail "cannot write gowork_n"
+import sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+b[0x28:0x30] = bytes(8)
+b[0x3c:0x40] = bytes(4)
+open(sys.argv[2], 'wb').write(b)
+EOF
+chmod +x "$W/gowork_n"
+readelf -S "$W/gowork_s" | grep -q gopclntab || unw_fail "gowork_s has no .gopclntab section"
+readelf -S "$W/gowork_s" | grep -q ' \.symtab ' && unw_fail "gowork_s still has a symbol table"
+
+UNW_FREQ=2999
+# Goroutine chains, root first, without the inlined frame (checked below).
+CHAIN_A='runtime\.goexit;main\.main\.func1;main\.chainA1;main\.chainA2;main\.leafA'
+CHAIN_B='runtime\.goexit;main\.main\.func2;main\.chainB1;main\.chainB2;main\.leafB'
+
+GO_PY=$(cat <<'PYEOF'
+import re, sys
+
+def stacks(path):
+    out = []
+    for line in open(path):
+        stack, _, count = line.rstrip('\n').rpartition(' ')
+        fr = [f for f in stack.split(';')[1:] if not f.endswith('_[k]')]
+        out.append((fr, int(count)))
+    return out
+
+def cmd_inline(path):
+    """Of the samples in leafA, >= 99% show mixA inlined into chainA2."""
+    n = ok = 0
+    for fr, c in stacks(path):
+        if fr and fr[-1] == 'main.leafA':
+            n += c
+            ok += c * (fr[-3:] == ['main.chainA2', 'main.mixA_[i]', 'main.leafA'])
+    print('  inline: %d of %d leafA samples have chainA2;mixA_[i];leafA' % (ok, n))
+    return 0 if n >= 50 and ok * 100 >= 99 * n else 1
+
+def cmd_signal(path):
+    """Samples in the handler: sigreturn under sigtramp, a real root below it."""
+    roots = ('runtime.goexit', 'runtime.mstart', 'runtime.rt0_go', 'runtime.mcall',
+             'runtime.morestack')
+    inner = re.compile(r'runtime\.goexit;main\.main\.func[12](;main\.[A-Za-z0-9_.\[\]]+)*')
+    n = good = in_main = 0
+    bad = []
+    for fr, c in stacks(path):
+        if 'runtime.sigtramp' not in fr:
+            continue
+        n += c
+        i = fr.index('runtime.sigtramp')
+        if i >= 2 and fr[i - 1] == 'runtime.sigreturn' and fr[0] in roots:
+            good += c
+            if inner.fullmatch(';'.join(fr[:i - 1])):
+                in_main += c
+        else:
+            bad.append((c, ';'.join(fr)))
+    print('  signal: %d samples in the handler, %d through sigreturn to a root, '
+          '%d of them interrupted main.* code' % (n, good, in_main))
+    for c, s in sorted(bad, reverse=True)[:5]:
+        print('    not through the signal frame (%d): %s' % (c, s[-300:]))
+    return 0 if n and good * 100 >= 99 * n and in_main >= 10 else 1
+
+cmd, args = sys.argv[1], sys.argv[2:]
+sys.exit({'inline': cmd_inline, 'signal': cmd_signal}[cmd](*args))
+PYEOF
+)
+
+for b in gowork gowork_s gowork_n; do
+	echo "$b:"
+	unw_xprof "$b" "$W/$b" 3
+	pct=$(unw_summary_pct "$b" complete)
+	echo "  complete: $pct%"
+	awk -v p="$pct" 'BEGIN { exit !(p >= 99) }' || unw_fail "$b: $pct% complete, want >= 99%"
+	unw_chain "$W/$b.folded" 'main\.leafA' "$CHAIN_A"
+	unw_chain "$W/$b.folded" 'main\.leafB' "$CHAIN_B"
+	python3 -c "$GO_PY" inline "$W/$b.folded" || unw_fail "$b: inlined mixA missing"
+	python3 -c "$GO_PY" signal "$W/$b.folded" || unw_fail "$b: signal frames"
+	# The Go build-id note (no GNU one): its last 20 characters, in hex.
+	want=$(go tool buildid "$W/$b" 2>/dev/null | tail -c 21 | head -c 20 | od -An -tx1 | tr -d ' \n')
+	"$XPROF" report -i "$W/$b.xprof" -o "$W/$b.v.folded" -v 2>"$W/$b.v" ||
+		unw_fail "$b: report -v failed"
+	grep -q "file $W/$b build-id $want:" "$W/$b.v" ||
+		{ grep "$b" "$W/$b.v"; unw_fail "$b: report -v does not show the Go build-id $want"; }
+done
+echo "ok: go"
