@@ -40,7 +40,7 @@
 
 #define GO_MAGIC_118 0xfffffff0u
 #define GO_MAGIC_120 0xfffffff1u
-#define GO_HDR_SIZE  64
+#define GO_HDR_SIZE  72
 
 #define GO_PCDATA_INLTREE   2 /* _PCDATA_InlTreeIndex */
 #define GO_FUNCDATA_INLTREE 3 /* _FUNCDATA_InlTree */
