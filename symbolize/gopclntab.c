@@ -373,9 +373,9 @@ static bool text_ok(Elf *elf, uint64_t text)
 }
 
 /*
- * The pclntab by section name (.gopclntab; .data.rel.ro.gopclntab in some
- * PIE layouts), else by scanning the read-only segments for a header whose
- * text start lies in an executable one (sections stripped).
+ * The pclntab by section name (.gopclntab; .data.rel.ro.gopclntab in a
+ * PIE), else by scanning the data segments for a header whose text start
+ * lies in an executable one (sections stripped).
  */
 static int find_table(struct sym_gopcln *g, Elf *elf, const uint8_t *raw, size_t rawlen)
 {
@@ -402,9 +402,9 @@ static int find_table(struct sym_gopcln *g, Elf *elf, const uint8_t *raw, size_t
 	for (size_t i = 0; i < n; i++) {
 		GElf_Phdr ph;
 
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD ||
-		    (ph.p_flags & (PF_X | PF_W)) || ph.p_offset > rawlen ||
-		    ph.p_filesz > rawlen - ph.p_offset)
+		/* read-only data, or RELRO data in a PIE (.data.rel.ro.gopclntab) */
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || (ph.p_flags & PF_X) ||
+		    ph.p_offset > rawlen || ph.p_filesz > rawlen - ph.p_offset)
 			continue;
 		/* the linker aligns the header to 32; 8 is enough and cheap */
 		for (uint64_t o = (8 - (ph.p_vaddr & 7)) & 7; o + GO_HDR_SIZE <= ph.p_filesz;

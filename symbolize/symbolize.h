@@ -97,7 +97,7 @@ int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint64_t addr,
 
 /*
  * Go functions come from the file's .gopclntab (found by section name, or
- * in the read-only segments when sections are gone): names, inline chains
+ * in the data segments when sections are gone): names, inline chains
  * and lines, also in binaries built with -ldflags='-s -w'. Its pcsp table is
  * the frame layout of Go code, which has no .eh_frame; sym_file_go_spans()
  * hands it out for the unwinder.

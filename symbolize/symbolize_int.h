@@ -335,7 +335,7 @@ struct sym_goframe {
 int sym_gopcln_parse(struct sym_gopcln *g, const uint8_t *data, size_t len, uint64_t vaddr);
 /*
  * Find and parse the table of an ELF file (by section, else by scanning its
- * read-only segments), then moduledata's gofunc and the signal trampoline.
+ * data segments), then moduledata's gofunc and the signal trampoline.
  * 0, -ENOENT (not a Go binary) or -EINVAL (a malformed table).
  */
 int sym_gopcln_from_elf(struct sym_gopcln *g, struct Elf *elf);

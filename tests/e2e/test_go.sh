@@ -3,9 +3,10 @@
 # Go end to end: a Go program (tests/progs/gowork) with two goroutine
 # chains and SIGPROF handled by the Go runtime's own handler, built three
 # ways: default (.debug_frame, .symtab, DWARF, no GNU build-id), stripped
-# with -ldflags='-s -w' (only .gopclntab left to name and unwind it), and
-# that stripped binary without section headers (the table found by
-# scanning its segments). Each must give:
+# with -ldflags='-s -w' (only .gopclntab left to name and unwind it), that
+# stripped binary without section headers (the table found by scanning its
+# segments), and a stripped PIE without section headers (the table in a
+# RELRO segment). Each must give:
 #   - >= 99% complete in the summary line (goexit, mstart, mcall end a stack);
 #   - the exact main.* chains, the same names in every build, the inlined
 #     main.mixA from Go's inline tree;
@@ -29,15 +30,19 @@ gobuild() {
 }
 gobuild -o "$W/gowork" .
 gobuild -ldflags='-s -w' -o "$W/gowork_s" .
+gobuild -buildmode=pie -ldflags='-s -w' -o "$W/gowork_pie" .
 # No section headers at all (as sstrip leaves a file): e_shoff, e_shnum, e_shstrndx = 0.
-python3 - "$W/gowork_s" "$W/gowork_n" <<'EOF' || unw_fail "cannot write gowork_n"
+noshdr() {
+	python3 -c '
 import sys
-b = bytearray(open(sys.argv[1], 'rb').read())
+b = bytearray(open(sys.argv[1], "rb").read())
 b[0x28:0x30] = bytes(8)
 b[0x3c:0x40] = bytes(4)
-open(sys.argv[2], 'wb').write(b)
-EOF
-chmod +x "$W/gowork_n"
+open(sys.argv[2], "wb").write(b)' "$1" "$2" || unw_fail "cannot write $2"
+	chmod +x "$2"
+}
+noshdr "$W/gowork_s" "$W/gowork_n"
+noshdr "$W/gowork_pie" "$W/gowork_p"
 readelf -S "$W/gowork_s" | grep -q gopclntab || unw_fail "gowork_s has no .gopclntab section"
 readelf -S "$W/gowork_s" | grep -q ' \.symtab ' && unw_fail "gowork_s still has a symbol table"
 
@@ -96,7 +101,7 @@ sys.exit({'inline': cmd_inline, 'signal': cmd_signal}[cmd](*args))
 PYEOF
 )
 
-for b in gowork gowork_s gowork_n; do
+for b in gowork gowork_s gowork_n gowork_p; do
 	echo "$b:"
 	unw_xprof "$b" "$W/$b" 3
 	pct=$(unw_summary_pct "$b" complete)
