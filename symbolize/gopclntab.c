@@ -403,8 +403,9 @@ static int find_table(struct sym_gopcln *g, Elf *elf, const uint8_t *raw, size_t
 		GElf_Phdr ph;
 
 		/* read-only data, or RELRO data in a PIE (.data.rel.ro.gopclntab) */
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || (ph.p_flags & PF_X) ||
-		    ph.p_offset > rawlen || ph.p_filesz > rawlen - ph.p_offset)
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD ||
+		    (ph.p_flags & PF_X) || ph.p_offset > rawlen ||
+		    ph.p_filesz > rawlen - ph.p_offset)
 			continue;
 		/* the linker aligns the header to 32; 8 is enough and cheap */
 		for (uint64_t o = (8 - (ph.p_vaddr & 7)) & 7; o + GO_HDR_SIZE <= ph.p_filesz;
