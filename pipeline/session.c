@@ -348,6 +348,28 @@ static int go_span(void *ctx, uint64_t lo, uint64_t hi, int32_t sp, uint32_t fla
 	return 0;
 }
 
+struct unw_table *xp_go_table(const struct sym_file *sym, const struct unw_table *base)
+{
+	struct go_spans gs = {0};
+	struct unw_table *t = NULL;
+	int err;
+
+	if (!sym_file_is_go(sym)) {
+		errno = ENOENT;
+		return NULL;
+	}
+	err = sym_file_go_spans(sym, go_span, &gs);
+	if (!err && !gs.n)
+		err = -ENOENT;
+	if (!err) {
+		t = unw_table_overlay(base, gs.v, gs.n);
+		err = t ? 0 : -errno;
+	}
+	free(gs.v);
+	errno = -err;
+	return t;
+}
+
 /*
  * A Go binary's table: its pcsp runs over whatever CFI it has (.debug_frame
  * in a default build, nothing with -s -w; the C code of cgo keeps its
@@ -355,19 +377,12 @@ static int go_span(void *ctx, uint64_t lo, uint64_t hi, int32_t sp, uint32_t fla
  */
 static void module_go_table(struct module *m)
 {
-	struct go_spans gs = {0};
-	struct unw_table *t;
+	struct unw_table *t = xp_go_table(m->sym, m->table);
 
-	if (!sym_file_is_go(m->sym))
-		return;
-	if (!sym_file_go_spans(m->sym, go_span, &gs) && gs.n) {
-		t = unw_table_overlay(m->table, gs.v, gs.n);
-		if (t) {
-			m->table = t;
-			m->own_table = true;
-		}
+	if (t) {
+		m->table = t;
+		m->own_table = true;
 	}
-	free(gs.v);
 }
 
 /* Make sure the session has this machine's vDSO when the recording carried none. */

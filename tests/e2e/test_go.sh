@@ -46,6 +46,19 @@ noshdr "$W/gowork_pie" "$W/gowork_p"
 readelf -S "$W/gowork_s" | grep -q gopclntab || unw_fail "gowork_s has no .gopclntab section"
 readelf -S "$W/gowork_s" | grep -q ' \.symtab ' && unw_fail "gowork_s still has a symbol table"
 
+# xprof tables shows the rows a report uses: at chainA1's call of chainA2, a
+# frame with rbp saved below the return address; the stripped build has rows
+# though it has no CFI at all.
+call=$(objdump -d --no-show-raw-insn "$W/gowork" |
+	awk '/<main.chainA1>:/ { f = 1 } f && /call.*<main.chainA2>/ { sub(":", "", $1); print $1; exit }')
+[ -n "$call" ] || unw_fail "no call of main.chainA2 in main.chainA1"
+rule=$("$XPROF" tables "$W/gowork" --addr "0x$call")
+echo "  tables gowork --addr 0x$call: ${rule#*: }"
+echo "$rule" | grep -Eq 'cfa:rsp\+[0-9]+ +ra:cfa-8 +rbp:cfa-16' || unw_fail "tables: $rule"
+gorows=$("$XPROF" tables "$W/gowork_s" --summary | grep '^go: .gopclntab pcsp rows')
+echo "  tables gowork_s: $gorows"
+[ -n "$gorows" ] || unw_fail "tables: no .gopclntab rows for gowork_s"
+
 UNW_FREQ=2999
 # Goroutine chains, root first, without the inlined frame (checked below).
 CHAIN_A='runtime\.goexit;main\.main\.func1;main\.chainA1;main\.chainA2;main\.leafA'
