@@ -256,8 +256,12 @@ static int file_index(struct sym_session *s, struct sym_file *f)
 	if (!f->dname)
 		goto out;
 	/* Not a Go binary (or a malformed table, which is then not used): go stays empty. */
-	if (f->elf)
-		sym_gopcln_from_elf(&f->go, f->elf);
+	if (f->elf && !sym_gopcln_from_elf(&f->go, f->elf) && !*f->debug_source) {
+		/* a stripped Go binary: its names come from there */
+		f->debug_source = sym_arena_printf(&s->arena, "%s [.gopclntab]", f->path);
+		if (!f->debug_source)
+			f->debug_source = "";
+	}
 	if (f->dbg_elf && sym_elf_has_section(f->dbg_elf, ".debug_info", -1))
 		f->dwarf_elf = f->dbg_elf;
 	else if (f->elf && sym_elf_has_section(f->elf, ".debug_info", -1))

@@ -128,7 +128,8 @@ int sym_file_go_spans(const struct sym_file *f, sym_gopcln_span_fn fn, void *ctx
  * Where the debuginfo of f came from, for `xprof report -v`: the file's own
  * path (it has .symtab/DWARF), a debug file path (build-id directory or
  * .gnu_debuglink), "debuginfod: <cache path>", "<path> [.gnu_debugdata]"
- * (MiniDebugInfo), or "" if none (then .dynsym only).
+ * (MiniDebugInfo), "<path> [.gopclntab]" (a Go binary without other
+ * debuginfo: Go's own function table), or "" if none (then .dynsym only).
  */
 const char *sym_file_debug_source(const struct sym_file *f);
 
