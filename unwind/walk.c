@@ -328,6 +328,21 @@ int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw
 			 * address too. Trampolines start 16-byte aligned, and
 			 * 15 in 16 return addresses do not, so this costs little.
 			 */
+			/*
+			 * A sample taken while the kernel runs rt_sigreturn has
+			 * its ip right after the trampoline's syscall, the first
+			 * byte past glibc's FDE (a gap): the ucontext is still at
+			 * rsp. Nothing else can execute there (rt_sigreturn does
+			 * not return), so a gap right after a signal row is one.
+			 */
+			if (trap && n == 1 && rule.type == UNW_RULE_NONE && mod->table &&
+			    at > mod->start) {
+				struct unw_rule prev;
+
+				if (!unw_table_lookup(mod->table, at - 1 - mod->bias, &prev) &&
+				    prev.type == UNW_RULE_SIGNAL)
+					rule = prev;
+			}
 			if (!trap && !(ip & 15) && rule.type != UNW_RULE_SIGNAL && mod->table &&
 			    ip < mod->end) {
 				struct unw_rule exact;
