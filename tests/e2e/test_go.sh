@@ -5,8 +5,9 @@
 # ways: default (.debug_frame, .symtab, DWARF, no GNU build-id), stripped
 # with -ldflags='-s -w' (only .gopclntab left to name and unwind it), that
 # stripped binary without section headers (the table found by scanning its
-# segments), and a stripped PIE without section headers (the table in a
-# RELRO segment). Each must give:
+# segments), a stripped PIE without section headers (the table in a RELRO
+# segment), and a cgo build (libc, C code with .eh_frame, handlers that
+# return through glibc's __restore_rt). Each must give:
 #   - >= 99% complete in the summary line (goexit, mstart, mcall end a stack);
 #   - the exact main.* chains, the same names in every build, the inlined
 #     main.mixA from Go's inline tree;
@@ -22,15 +23,16 @@ command -v go >/dev/null || unw_skip "go is not installed (golang-go, make deps)
 # Off the network and out of the user's caches: the program needs nothing
 # but the standard library.
 mkdir -p "$W/src" "$W/home"
-cp "$XPROF_TOP"/tests/progs/gowork/main.go "$XPROF_TOP"/tests/progs/gowork/go.mod "$W/src/"
+cp "$XPROF_TOP"/tests/progs/gowork/*.go "$XPROF_TOP"/tests/progs/gowork/go.mod "$W/src/"
 gobuild() {
 	(cd "$W/src" && HOME="$W/home" GOCACHE="$W/gocache" GOPATH="$W/gopath" GOFLAGS=-mod=mod \
-		GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 go build "$@") ||
+		GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=${CGO:-0} go build "$@") ||
 		unw_fail "go build $* failed"
 }
 gobuild -o "$W/gowork" .
 gobuild -ldflags='-s -w' -o "$W/gowork_s" .
 gobuild -buildmode=pie -ldflags='-s -w' -o "$W/gowork_pie" .
+CGO=1 gobuild -tags xprofcgo -o "$W/gowork_c" .
 # No section headers at all (as sstrip leaves a file): e_shoff, e_shnum, e_shstrndx = 0.
 noshdr() {
 	python3 -c '
@@ -86,7 +88,8 @@ def cmd_inline(path):
     return 0 if n >= 50 and ok * 100 >= 99 * n else 1
 
 def cmd_signal(path):
-    """Samples in the handler: sigreturn under sigtramp, the interrupted code below it."""
+    """Samples in the handler: the trampoline under sigtramp, the interrupted code below it."""
+    trampolines = ('runtime.sigreturn', 'runtime.sigreturn__sigaction', '__restore_rt')
     roots = ('runtime.goexit', 'runtime.mstart', 'runtime.rt0_go', 'runtime.mcall',
              'runtime.morestack')
     inner = re.compile(r'runtime\.goexit;main\.main\.func[12](;main\.[A-Za-z0-9_.\[\]]+)*')
@@ -99,7 +102,7 @@ def cmd_signal(path):
         i = fr.index('runtime.sigtramp')
         # Interrupted code on g0 after a stack switch (time.now's vDSO call,
         # systemstack) has no root in the copy; the signal frame is still crossed.
-        if i >= 2 and fr[i - 1] == 'runtime.sigreturn':
+        if i >= 2 and fr[i - 1] in trampolines:
             good += c
             rooted += c * (fr[0] in roots)
             if inner.fullmatch(';'.join(fr[:i - 1])):
@@ -117,7 +120,7 @@ sys.exit({'inline': cmd_inline, 'signal': cmd_signal}[cmd](*args))
 PYEOF
 )
 
-for b in gowork gowork_s gowork_n gowork_p; do
+for b in gowork gowork_s gowork_n gowork_p gowork_c; do
 	echo "$b:"
 	unw_xprof "$b" "$W/$b" 3
 	pct=$(unw_summary_pct "$b" complete)
@@ -127,14 +130,17 @@ for b in gowork gowork_s gowork_n gowork_p; do
 	unw_chain "$W/$b.folded" 'main\.leafB' "$CHAIN_B"
 	python3 -c "$GO_PY" inline "$W/$b.folded" || unw_fail "$b: inlined mixA missing"
 	python3 -c "$GO_PY" signal "$W/$b.folded" || unw_fail "$b: signal frames"
-	# The Go build-id note (no GNU one): its last 20 characters, in hex.
-	want=$(go tool buildid "$W/$b" 2>/dev/null | tail -c 21 | head -c 20 | od -An -tx1 | tr -d ' \n')
+	# The GNU build-id (the external linker of a cgo build writes one), else
+	# the Go build-id note: its last 20 characters, in hex.
+	want=$(readelf -n "$W/$b" | awk '/Build ID:/ { print $3 }')
+	[ -n "$want" ] ||
+		want=$(go tool buildid "$W/$b" 2>/dev/null | tail -c 21 | head -c 20 | od -An -tx1 | tr -d ' \n')
 	"$XPROF" report -i "$W/$b.xprof" -o "$W/$b.v.folded" -v 2>"$W/$b.v" ||
 		unw_fail "$b: report -v failed"
 	grep -q "file $W/$b build-id $want:" "$W/$b.v" ||
 		{ grep "$b" "$W/$b.v"; unw_fail "$b: report -v does not show the Go build-id $want"; }
 	# A stripped build's names come from .gopclntab, and -v says so.
-	[ "$b" = gowork ] || grep -q "file $W/$b build-id .*debuginfo $W/$b \[.gopclntab\]" "$W/$b.v" ||
+	[ "$b" = gowork ] || [ "$b" = gowork_c ] || grep -q "file $W/$b build-id .*debuginfo $W/$b \[.gopclntab\]" "$W/$b.v" ||
 		{ grep "$b" "$W/$b.v"; unw_fail "$b: report -v does not name .gopclntab"; }
 done
 echo "ok: go"
