@@ -139,6 +139,16 @@ for b in gowork gowork_s gowork_n gowork_p gowork_c; do
 		unw_fail "$b: report -v failed"
 	grep -q "file $W/$b build-id $want:" "$W/$b.v" ||
 		{ grep "$b" "$W/$b.v"; unw_fail "$b: report -v does not show the Go build-id $want"; }
+	# Lines from .gopclntab too: leafA's samples fall on lines of its body.
+	if [ "$b" = gowork_s ]; then
+		"$XPROF" report -i "$W/$b.xprof" -o "$W/$b.pb.gz" --lines -q || unw_fail "$b: --lines"
+		read -r lo hi < <(awk '/^func leafA/ { lo = NR } lo && !hi && /^}/ { hi = NR } END { print lo, hi }' \
+			"$W/src/main.go")
+		HOME="$W/home" go tool pprof -lines -top "$W/$b.pb.gz" 2>/dev/null >"$W/$b.lines"
+		awk -v lo="$lo" -v hi="$hi" '$6 == "main.leafA" { split($7, a, ":"); n++; ok += a[2] > lo && a[2] < hi }
+			END { printf "  lines: %d of %d main.leafA lines inside its body (%d-%d)\n", ok, n, lo, hi;
+			      exit !(n && ok == n) }' "$W/$b.lines" || unw_fail "$b: leafA lines"
+	fi
 	# A stripped build's names come from .gopclntab, and -v says so.
 	[ "$b" = gowork ] || [ "$b" = gowork_c ] || grep -q "file $W/$b build-id .*debuginfo $W/$b \[.gopclntab\]" "$W/$b.v" ||
 		{ grep "$b" "$W/$b.v"; unw_fail "$b: report -v does not name .gopclntab"; }
