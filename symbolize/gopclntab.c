@@ -65,7 +65,7 @@ static uint64_t rd64(const uint8_t *p)
 
 int sym_gopcln_parse(struct sym_gopcln *g, const uint8_t *data, size_t len, uint64_t vaddr)
 {
-	uint64_t off[5];
+	uint64_t off[5], nft;
 	uint32_t magic;
 
 	memset(g, 0, sizeof(*g));
@@ -75,12 +75,6 @@ int sym_gopcln_parse(struct sym_gopcln *g, const uint8_t *data, size_t len, uint
 	if ((magic != GO_MAGIC_118 && magic != GO_MAGIC_120) || data[4] || data[5] ||
 	    data[6] != 1 || data[7] != 8)
 		return -EINVAL;
-	g->tab = data;
-	g->len = len;
-	g->vaddr = vaddr;
-	g->v120 = magic == GO_MAGIC_120;
-	g->nfunc = rd64(data + 8);
-	g->text = rd64(data + 24);
 	for (int i = 0; i < 5; i++)
 		off[i] = rd64(data + 32 + 8 * i);
 	/* Consecutive regions: each offset at or after the previous one and the header. */
@@ -89,6 +83,17 @@ int sym_gopcln_parse(struct sym_gopcln *g, const uint8_t *data, size_t len, uint
 	for (int i = 0; i < 5; i++)
 		if (off[i] > len || (i && off[i] < off[i - 1]))
 			return -EINVAL;
+	/* functab: nfunc + 1 pairs of u32 */
+	nft = (len - off[4]) / 8;
+	if (rd64(data + 8) == 0 || nft < 2 || rd64(data + 8) > nft - 1)
+		return -EINVAL;
+	/* Filled in only now: a table that fails a check leaves g empty. */
+	g->tab = data;
+	g->len = len;
+	g->vaddr = vaddr;
+	g->v120 = magic == GO_MAGIC_120;
+	g->nfunc = rd64(data + 8);
+	g->text = rd64(data + 24);
 	g->names = off[0];
 	g->names_end = off[1];
 	g->cutab = off[1];
@@ -98,9 +103,6 @@ int sym_gopcln_parse(struct sym_gopcln *g, const uint8_t *data, size_t len, uint
 	g->pctab = off[3];
 	g->pctab_end = off[4];
 	g->pcln = off[4];
-	/* functab: nfunc + 1 pairs of u32 */
-	if (g->nfunc == 0 || g->nfunc > (len - g->pcln) / 8 - 1 || (len - g->pcln) / 8 < 1)
-		return -EINVAL;
 	return 0;
 }
 

@@ -475,6 +475,8 @@ static void test_malformed(void **state)
 		memcpy(copy, b.tab.b, len);
 		if (sym_gopcln_parse(&g, copy, len, TAB_VADDR) == 0)
 			exercise(&g, b.gofunc, b.gofunc_len);
+		else
+			assert_null(g.tab); /* a refused table is no table: never half of one */
 	}
 	/* every byte, replaced by values that break offsets, counts and varints */
 	const uint8_t vals[] = {0x00, 0x01, 0x7f, 0x80, 0xff};
@@ -487,6 +489,8 @@ static void test_malformed(void **state)
 			copy[i] = vals[v];
 			if (sym_gopcln_parse(&g, copy, b.tab.n, TAB_VADDR) == 0)
 				exercise(&g, b.gofunc, b.gofunc_len);
+			else
+				assert_null(g.tab);
 		}
 	}
 	/* a bad header magic or pointer size */
