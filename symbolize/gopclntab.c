@@ -199,7 +199,8 @@ int sym_gopcln_runs(const struct sym_gopcln *g, const struct sym_gofunc *f, uint
 		if (uv == 0 && !first)
 			return 0;
 		first = false;
-		val += (int32_t)(-(uv & 1) ^ (uv >> 1));
+		/* zigzag delta, added modulo 2^32 as Go does (signed overflow is UB) */
+		val = (int32_t)((uint32_t)val + (-(uv & 1) ^ (uv >> 1)));
 		if (!varint(g, &pos, &pcd))
 			return -EINVAL;
 		if (pcd > f->end - pc)
