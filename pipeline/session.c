@@ -307,12 +307,13 @@ struct go_spans {
  * One pcsp run as an unwind rule, Go's frame convention on amd64: the
  * return address sits sp bytes above rsp (CFA = rsp + sp + 8, as the
  * runtime's traceback computes fp), and Go code with a frame keeps the
- * caller's rbp right below it (CFA - 16: PUSHQ BP since go1.21, MOVQ BP to
- * the frame's top before; once a frame holds 8 bytes or more the slot is
- * written, except for the one instruction between SUBQ and MOVQ in go1.20
- * and older). Assembly follows no such convention: rbp is left as it is.
- * Functions that write rsp arbitrarily use frame pointers, and the
- * outermost ones (goexit, mstart, rt0_go) end the stack.
+ * caller's rbp right below it (CFA - 16: PUSHQ BP in newer releases, MOVQ
+ * BP to the frame's top in go1.19; once a frame holds 8 bytes or more the
+ * slot is written, except for the one instruction between SUBQ and MOVQ in
+ * the MOVQ form). Assembly follows no such convention: rbp is left as it
+ * is. Functions that write rsp arbitrarily use frame pointers, and the
+ * outermost ones (goexit, mstart, rt0_go; mcall and morestack on g0) end
+ * the stack.
  */
 static int go_span(void *ctx, uint64_t lo, uint64_t hi, int32_t sp, uint32_t flags)
 {
