@@ -97,6 +97,15 @@ const char *xp_session_cache_refused(const struct xp_session *s);
 struct rep_profile *xp_session_profile(struct xp_session *s);
 const struct xp_session_stats *xp_session_stats(const struct xp_session *s);
 
+/*
+ * The unwind table of a Go binary as a session uses it: the pcsp runs of
+ * sym's .gopclntab (Go's frame convention, goexit and friends outermost,
+ * the signal trampoline) laid over base, the file's CFI (may be NULL). The
+ * caller owns the result. NULL with errno ENOENT (not a Go binary, or no
+ * rows), ENOMEM, or as unw_table_overlay().
+ */
+struct unw_table *xp_go_table(const struct sym_file *sym, const struct unw_table *base);
+
 /* Whether path names a format xprof writes: 0, or -EINVAL with *why. */
 int xp_report_check(const char *path, const char **why);
 

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pipeline/pipeline.h"
 #include "profiler/profiler_int.h"
 #include "unwind/unwind.h"
 
@@ -255,9 +256,10 @@ static void usage(FILE *f)
 	fprintf(f, "usage: xprof tables FILE [--addr ADDR] [--debug-file F] [--summary]\n"
 		   "\n"
 		   "Build the unwind table xprof uses for an ELF file from its DWARF CFI\n"
-		   "(.eh_frame, .debug_frame) and print it, labelled with function symbols,\n"
-		   "with a summary. Functions with a symbol size but no CFI get rows from\n"
-		   "their machine code, marked [synthesized].\n"
+		   "(.eh_frame, .debug_frame) and, for a Go binary, the pcsp table of its\n"
+		   ".gopclntab, and print it, labelled with function symbols, with a summary.\n"
+		   "Functions with a symbol size but no CFI get rows from their machine code,\n"
+		   "marked [synthesized].\n"
 		   "\n"
 		   "  --addr ADDR        print only the rule at the virtual address ADDR (hex)\n"
 		   "  --debug-file F     also read .debug_frame from the separate debug file F\n"
@@ -330,6 +332,21 @@ int cmd_tables(int argc, char **argv)
 	if (refuse_truncated(path) || (debug && refuse_truncated(debug)))
 		return 1;
 	tab = unw_table_from_elf(path, debug, &st);
+	/* A Go binary: its pcsp rows over the CFI, as a report uses them (also with no CFI). */
+	size_t cfi_entries = tab ? unw_table_count(tab) : 0;
+	int cfi_err = tab ? 0 : errno;
+	struct sym_opts so = {.no_debuginfod = true};
+	struct sym_session *ss_go = cfi_err != ENOEXEC ? sym_session_new(&so) : NULL;
+	struct sym_file *sf = ss_go ? sym_file_get(ss_go, path, NULL, 0) : NULL;
+	struct unw_table *gt = sf ? xp_go_table(sf, tab) : NULL;
+	bool go = gt != NULL;
+
+	sym_session_free(ss_go);
+	if (gt) {
+		unw_table_free(tab);
+		tab = gt;
+	}
+	errno = cfi_err;
 	if (!tab) {
 		int e = errno;
 
@@ -403,6 +420,9 @@ int cmd_tables(int argc, char **argv)
 		syms_free(&ss);
 	}
 	printf("file: %s%s%s\n", path, debug ? ", debug file " : "", debug ? debug : "");
+	if (go)
+		printf("go: .gopclntab pcsp rows over %zu CFI entries: %zu entries\n", cfi_entries,
+		       unw_table_count(tab));
 	printf("fdes: %" PRIu64 ", cfi rows: %" PRIu64 "\n", st.fdes, st.rows);
 	printf("entries: %" PRIu64 ", distinct rules: %" PRIu64 ", bytes: %" PRIu64 "\n",
 	       st.entries, st.rules, st.bytes);

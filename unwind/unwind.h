@@ -133,6 +133,27 @@ int unw_table_lookup(const struct unw_table *tab, uint64_t vaddr, struct unw_rul
 size_t unw_table_count(const struct unw_table *tab);
 void unw_table_row(const struct unw_table *tab, size_t i, uint64_t *addr, struct unw_rule *out);
 
+/*
+ * Code whose frames another source than CFI describes: Go's pcsp table
+ * (symbolize/ reads it), rows synthesized from machine code. A span's rule
+ * holds over [start, end) (vaddr).
+ */
+struct unw_span {
+	uint64_t start, end;
+	struct unw_rule rule;
+};
+
+/*
+ * A new table that answers with the spans' rules inside the spans and with
+ * base's everywhere else (base may be NULL: an empty table). spans must be
+ * sorted by start and must not overlap; empty spans are ignored. The
+ * caller owns the result (unw_table_free). NULL with errno EINVAL
+ * (unsorted or overlapping spans, or a rule unw_table_from_rows() rejects),
+ * E2BIG or ENOMEM.
+ */
+struct unw_table *unw_table_overlay(const struct unw_table *base, const struct unw_span *spans,
+				    size_t n);
+
 /* ---- cache ---------------------------------------------------------------- */
 
 struct unw_cache;

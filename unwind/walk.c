@@ -539,6 +539,39 @@ int unw_walk_env(const struct unw_input *in, const struct unw_env *env, struct u
 			if (!mod->table ||
 			    unw_table_lookup(mod->table, at - mod->bias, &w.memo_rule) < 0)
 				w.memo_rule.type = UNW_RULE_NONE;
+			/*
+			 * A return address at the very first byte of a sigreturn
+			 * trampoline was put there by the kernel (the handler's
+			 * ret goes to it), not by a call. glibc's CFI covers the
+			 * byte before __restore_rt for this; Go's
+			 * runtime.sigreturn__sigaction has nothing before it but
+			 * the previous function's padding, so look at the exact
+			 * address too. Trampolines start 16-byte aligned, and
+			 * 15 in 16 return addresses do not, so this costs little.
+			 */
+			/*
+			 * A sample taken while the kernel runs rt_sigreturn has
+			 * its ip right after the trampoline's syscall, the first
+			 * byte past glibc's FDE (a gap): the ucontext is still at
+			 * rsp. Nothing else can execute there (rt_sigreturn does
+			 * not return), so a gap right after a signal row is one.
+			 */
+			if (trap && n == 1 && w.memo_rule.type == UNW_RULE_NONE && mod->table &&
+			    at > mod->start) {
+				struct unw_rule prev;
+
+				if (!unw_table_lookup(mod->table, at - 1 - mod->bias, &prev) &&
+				    prev.type == UNW_RULE_SIGNAL)
+					w.memo_rule = prev;
+			}
+			if (!trap && !(ip & 15) && w.memo_rule.type != UNW_RULE_SIGNAL &&
+			    mod->table && ip < mod->end) {
+				struct unw_rule exact;
+
+				if (!unw_table_lookup(mod->table, ip - mod->bias, &exact) &&
+				    exact.type == UNW_RULE_SIGNAL)
+					w.memo_rule = exact;
+			}
 			w.memo_mod = mod;
 			w.memo_at = at;
 		}

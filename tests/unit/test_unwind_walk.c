@@ -119,14 +119,24 @@ static const struct unw_rule exe_rule[] = {
     {.type = UNW_RULE_NONE},
 };
 
-/* libc: rsp-based code around the __restore_rt FDE at 0x3c04f..0x3c059. */
-static const uint64_t libc_addr[] = {0x3c000, 0x3c04f, 0x3c059, 0x3c100};
+/*
+ * libc: rsp-based code around the __restore_rt FDE at 0x3c04f..0x3c059 (a
+ * gap after it), and
+ * a Go-style trampoline (runtime.sigreturn__sigaction) at 0x3c080: its row
+ * starts at its first byte, and the byte before belongs to the previous
+ * function (rsp-based), as Go's pcsp rows give it.
+ */
+static const uint64_t libc_addr[] = {0x3c000, 0x3c04f, 0x3c059, 0x3c060, 0x3c080, 0x3c090, 0x3c100};
 static const struct unw_rule libc_rule[] = {
+    CFA_RULE(XP_REG_SP, 8, UNW_LOC_SAME, 0),
+    {.type = UNW_RULE_SIGNAL},
+    {.type = UNW_RULE_NONE}, /* padding after the syscall, as in glibc 2.36 */
     CFA_RULE(XP_REG_SP, 8, UNW_LOC_SAME, 0),
     {.type = UNW_RULE_SIGNAL},
     CFA_RULE(XP_REG_SP, 8, UNW_LOC_SAME, 0),
     {.type = UNW_RULE_NONE},
 };
+#define GO_SIGRETURN LIBC(0x3c080)
 
 struct world {
 	struct unw_table *exe_tab, *libc_tab;
@@ -254,6 +264,49 @@ struct tcase {
 #define SCAN		 UNW_FRAME_F_SCAN
 
 static const struct tcase cases[] = {
+    {
+	/*
+	 * Sampled while the kernel runs rt_sigreturn: the ip is right after
+	 * __restore_rt's syscall, the first byte past its FDE, and the
+	 * ucontext is still at rsp.
+	 */
+	.name = "sampled in the rt_sigreturn syscall: ip just past the trampoline",
+	REGS(RESTORE_RT + 9, S0(0), 0x1111),
+	.words = {{S0(UC_RBP), S0(0x300)},
+		  {S0(UC_RSP), S0(0x200)},
+		  {S0(UC_RIP), EXE(F_RBP)},
+		  {S0(0x300), 0},
+		  {S0(0x308), EXE(F_RSP24 + 0x10)},
+		  {S0(0x320), EXE(F_OUTER + 0x10)}},
+	.want = {{RESTORE_RT + 9, SIG | T},
+		 {EXE(F_RBP), T},
+		 {EXE(F_RSP24 + 0x10), 0},
+		 {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	/*
+	 * The handler returns to the trampoline's first byte, which the
+	 * kernel pushed; ip - 1 is the previous function's last byte, whose
+	 * rsp-based rule would read the ucontext as a frame.
+	 */
+	.name = "Go signal frame: trampoline row starts at its first byte",
+	REGS(EXE(F_RSP8 + 0x10), S0(0), 0x1111),
+	.words = {{S0(0), GO_SIGRETURN},
+		  {S0(8), EXE(F_RSP24 + 0x10)},
+		  {S0(8 + UC_RBP), S0(0x300)},
+		  {S0(8 + UC_RSP), S0(0x200)},
+		  {S0(8 + UC_RIP), EXE(F_RBP)},
+		  {S0(0x300), 0},
+		  {S0(0x308), EXE(F_RSP24 + 0x10)},
+		  {S0(0x320), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_RSP8 + 0x10), T},
+		 {GO_SIGRETURN, SIG | T},
+		 {EXE(F_RBP), T},
+		 {EXE(F_RSP24 + 0x10), 0},
+		 {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
     {
 	.name = "rsp-based chain to an outermost frame",
 	REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
