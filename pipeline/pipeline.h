@@ -70,8 +70,11 @@ struct xp_session_stats {
 	uint64_t lost;	  /* samples the recorder lost */
 	uint64_t frames;  /* user frames unwound */
 	uint64_t status[UNW_STATUS_NR];
-	uint64_t fp_used;     /* samples with frame-pointer fallback frames */
-	uint64_t stack2;      /* samples that continued on a second stack segment */
+	uint64_t fp_used; /* samples with frame-pointer fallback frames */
+	uint64_t
+	    synth_used;	    /* samples with frames reached by rules synthesized from machine code */
+	uint64_t scan_used; /* samples with frames found by verified stack scanning */
+	uint64_t stack2;    /* samples that continued on a second stack segment */
 	uint64_t no_process;  /* samples of a process with no known mapping */
 	uint64_t processes;   /* distinct processes sampled */
 	uint64_t stale_files; /* mapped files whose build-id no longer matches */
@@ -128,6 +131,15 @@ const struct xp_session_stats *xp_session_stats(const struct xp_session *s);
  * 0 for an event without one (the vDSO image).
  */
 uint64_t xp_event_time(const struct xp_event *ev);
+
+/*
+ * The unwind table of a Go binary as a session uses it: the pcsp runs of
+ * sym's .gopclntab (Go's frame convention, goexit and friends outermost,
+ * the signal trampoline) laid over base, the file's CFI (may be NULL). The
+ * caller owns the result. NULL with errno ENOENT (not a Go binary, or no
+ * rows), ENOMEM, or as unw_table_overlay().
+ */
+struct unw_table *xp_go_table(const struct sym_file *sym, const struct unw_table *base);
 
 /*
  * End the current window at end_ns (stream time; 0: the latest event's) and
