@@ -128,6 +128,7 @@ struct xp_session {
 	uint64_t window;	    /* windows taken so far */
 	uint64_t window_start_ns;   /* stream time the current window began (0: first event) */
 	uint64_t clock_ns, real_ns; /* one moment on the recording's clock and CLOCK_REALTIME */
+	bool clock_set;
 	uint64_t nprocs, nmodules;
 	uint64_t period_ns;		/* of the latest sample: a new window's profile gets it */
 	uint64_t first_ns;		/* time of the first event */
@@ -1272,7 +1273,7 @@ struct rep_profile *xp_session_window_take(struct xp_session *s, uint64_t end_ns
 	if (!end_ns)
 		end_ns = s->now_ns;
 	if (start && end_ns > start)
-		rep_profile_set_time(p, s->clock_ns ? s->real_ns + (start - s->clock_ns) : 0,
+		rep_profile_set_time(p, s->clock_set ? s->real_ns + (start - s->clock_ns) : 0,
 				     end_ns - start);
 	/* Every id cached so far points into p: the next window starts its own. */
 	xl_hmap_clear(&s->locs);
@@ -1313,6 +1314,7 @@ void xp_session_set_clock(struct xp_session *s, uint64_t time_ns, uint64_t real_
 {
 	s->clock_ns = time_ns;
 	s->real_ns = real_ns;
+	s->clock_set = true;
 }
 
 void xp_session_memory(const struct xp_session *s, struct xp_session_mem *out)

@@ -79,6 +79,8 @@ uint64_t rep_profile_total(const struct rep_profile *p); /* samples added */
  * unknown and is left out.
  */
 void rep_profile_set_time(struct rep_profile *p, uint64_t time_ns, uint64_t duration_ns);
+/* The time set by rep_profile_set_time() (0, 0 if none). */
+void rep_profile_get_time(const struct rep_profile *p, uint64_t *time_ns, uint64_t *duration_ns);
 
 struct rep_opts {
 	bool with_pid;	    /* folded root "comm-PID" (perf's stackcollapse --pid) */

@@ -588,6 +588,17 @@ static void test_windows_sum_to_whole(void **state)
 			assert_non_null(p);
 			windows++;
 			nonempty += rep_profile_total(p) > 0;
+			/* Each window's wall-clock start and length, from the clock given. */
+			uint64_t wt, wd;
+
+			rep_profile_get_time(p, &wt, &wd);
+			if (windows > 1) {
+				assert_int_equal(wt, 1700000000ull * NS + next - NS);
+				assert_int_equal(wd, NS);
+			} else {
+				assert_int_equal(wt, 1700000000ull * NS + 1); /* the first event */
+				assert_int_equal(wd, NS - 1);
+			}
 			wsamples += xp_session_window_stats(win)->kept;
 			window_folded(p, &wtext, &wlen);
 			rep_profile_free(p);
