@@ -334,7 +334,7 @@ int main(int argc, char **argv)
 	printf("bench: soak RSS after %u windows: %.2f MiB (%.3fx RSS after %u windows, %.2f "
 	       "MiB; limit %.0f MiB)\n",
 	       nwin, rss, rss / rss_ref, ref_win, rss_ref, RSS_MAX_MB);
-	printf("bench: soak processing: %.2f ms per process (%u processes, %u windows)\n",
+	printf("soak: processing: %.2f ms per process (%u processes, %u windows)\n",
 	       (now_s() - t0) * 1000 / nproc, nproc, nwin);
 	xp_session_free(s);
 	fclose(devnull);
