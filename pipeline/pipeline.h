@@ -62,6 +62,12 @@ struct xp_session_opts {
 	 * at window boundaries and once a second of stream time. 0: keep all.
 	 */
 	size_t memory_limit;
+	/*
+	 * Keep a line for every file ever mapped, for xp_session_describe()
+	 * after its mappings are gone (report -v); grows with the distinct
+	 * files of the run, so off in a long-running session.
+	 */
+	bool describe_all;
 };
 
 struct xp_session_stats {
@@ -111,7 +117,10 @@ int xp_session_lookup(struct xp_session *s, uint32_t pid, uint64_t addr, const c
 /* One "xprof: ..." line per input the session refused to trust (a JIT map another user wrote). */
 void xp_session_warnings(const struct xp_session *s, FILE *out);
 
-/* One line per mapped file: path, build-id, unwind table size, debuginfo source. */
+/*
+ * One line per mapped file: path, build-id, unwind table size, debuginfo
+ * source; the files still mapped, then (opts.describe_all) those no longer.
+ */
 void xp_session_describe(const struct xp_session *s, FILE *out);
 
 /*

@@ -130,6 +130,11 @@ struct xp_session {
 	uint64_t clock_ns, real_ns; /* one moment on the recording's clock and CLOCK_REALTIME */
 	bool clock_set;
 	uint64_t nprocs, nmodules;
+	/* opts.describe_all: lines of files no longer mapped, and their keys */
+	FILE *gone_f;
+	char *gone;
+	size_t gone_len;
+	struct xl_hmap described;
 	uint64_t period_ns;		/* of the latest sample: a new window's profile gets it */
 	uint64_t first_ns;		/* time of the first event */
 	struct xp_session_stats wbase;	/* stats when the current window began */
@@ -531,6 +536,24 @@ out:
 	return m;
 }
 
+/* One line for m: path, build-id, unwind table size, debuginfo source. */
+static void describe_one(const struct module *m, FILE *out)
+{
+	char hex[2 * XP_BUILD_ID_MAX + 1] = "-";
+	const char *dbg = m->sym ? sym_file_debug_source(m->sym) : "";
+
+	for (uint32_t i = 0; i < m->build_id_len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", m->build_id[i]);
+	fprintf(out, "xprof: file %s build-id %s: ", m->path, hex);
+	if (m->stale)
+		fprintf(out, "changed since recording, not used\n");
+	else if (!m->nsegs)
+		fprintf(out, "not readable\n");
+	else
+		fprintf(out, "table %zu rows, debuginfo %s\n",
+			m->table ? unw_table_count(m->table) : 0, *dbg ? dbg : "none");
+}
+
 /* A module no mapping uses any more: its table and symbols go back to their caches. */
 static void module_free(struct xp_session *s, struct module *m)
 {
@@ -542,6 +565,10 @@ static void module_free(struct xp_session *s, struct module *m)
 		m->next->prev = m->prev;
 	xl_hmap_del(&s->files, m->key);
 	s->nmodules--;
+	/* Its line for report -v, once per file however often it comes and goes. */
+	if (s->gone_f && !xl_hmap_get(&s->described, m->key, &(uint64_t){0}) &&
+	    !xl_hmap_put(&s->described, m->key, 1))
+		describe_one(m, s->gone_f);
 	/* An overlay (Go) reads its base, the cache's table: free it first. */
 	if (m->own_table)
 		unw_table_free((struct unw_table *)m->table);
@@ -1345,6 +1372,8 @@ struct xp_session *xp_session_new(const struct xp_session_opts *opts)
 	if (opts)
 		s->opts = *opts;
 	s->period_ns = 10101010; /* until a sample says: 99 Hz */
+	if (s->opts.describe_all && !(s->gone_f = open_memstream(&s->gone, &s->gone_len)))
+		goto fail;
 	elf_version(EV_CURRENT);
 	/* Without a usable cache directory, tables are built in memory every run. */
 	if (!s->opts.no_cache)
@@ -1392,6 +1421,10 @@ void xp_session_free(struct xp_session *s)
 	}
 	free(s->comm_free);
 	free(s->exits);
+	if (s->gone_f)
+		fclose(s->gone_f);
+	free(s->gone);
+	xl_hmap_release(&s->described);
 	xl_hmap_release(&s->procs);
 	xl_hmap_release(&s->comms);
 	xl_hmap_release(&s->files);
@@ -1428,21 +1461,13 @@ void xp_session_warnings(const struct xp_session *s, FILE *out)
 
 void xp_session_describe(const struct xp_session *s, FILE *out)
 {
-	for (const struct module *m = s->modules; m; m = m->next) {
-		char hex[2 * XP_BUILD_ID_MAX + 1] = "-";
-		const char *dbg = m->sym ? sym_file_debug_source(m->sym) : "";
+	uint64_t v;
 
-		for (uint32_t i = 0; i < m->build_id_len; i++)
-			snprintf(hex + 2 * i, 3, "%02x", m->build_id[i]);
-		fprintf(out, "xprof: file %s build-id %s: ", m->path, hex);
-		if (m->stale)
-			fprintf(out, "changed since recording, not used\n");
-		else if (!m->nsegs)
-			fprintf(out, "not readable\n");
-		else
-			fprintf(out, "table %zu rows, debuginfo %s\n",
-				m->table ? unw_table_count(m->table) : 0, *dbg ? dbg : "none");
-	}
+	for (const struct module *m = s->modules; m; m = m->next)
+		if (!xl_hmap_get(&s->described, m->key, &v))
+			describe_one(m, out);
+	if (s->gone_f && !fflush(s->gone_f) && s->gone_len)
+		fwrite(s->gone, 1, s->gone_len, out);
 }
 
 struct rep_profile *xp_session_profile(struct xp_session *s)

@@ -202,6 +202,7 @@ int cmd_report(int argc, char **argv)
 			break;
 		case 'v':
 			verbose = true;
+			so.describe_all = true;
 			break;
 		case 'h':
 			report_usage(stdout);

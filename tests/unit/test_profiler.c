@@ -741,6 +741,47 @@ static void test_sample_only_processes_expire(void **state)
 	assert_int_equal(mem.processes, 0);
 }
 
+/* report -v lists every file of the run once, also those whose processes are gone. */
+static void test_describe_gone_files(void **state)
+{
+	(void)state;
+	char exe[4096], *text = NULL;
+	uint64_t lo, hi, off;
+	struct stream st;
+	size_t len = 0;
+
+	self_exe_map(exe, sizeof(exe), &lo, &hi, &off);
+	make_stream(&st, exe, lo, hi, off, "/nonexistent/libc.so.6");
+	for (int all = 0; all < 2; all++) {
+		struct xp_session_opts o = {
+		    .sym.no_debuginfod = true, .no_cache = true, .describe_all = all};
+		struct xp_session *s = xp_session_new(&o);
+		FILE *f;
+
+		assert_non_null(s);
+		for (size_t i = 0; i < st.n; i++)
+			assert_int_equal(xp_session_event(s, &st.ev[i]), 0);
+		rep_profile_free(xp_session_window_take(s, 8 * NS));
+		f = open_memstream(&text, &len);
+		assert_non_null(f);
+		xp_session_describe(s, f);
+		fclose(f);
+		const char *first = strstr(text, "file /nonexistent/libc.so.6 ");
+
+		assert_non_null(strstr(text, exe)); /* the parent's: still mapped */
+		if (all) {
+			assert_non_null(first);
+			assert_null(strstr(first + 1, "file /nonexistent/libc.so.6 "));
+		} else {
+			assert_null(first); /* gone with the children, and not kept */
+		}
+		free(text);
+		text = NULL;
+		xp_session_free(s);
+	}
+	free(st.ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -755,6 +796,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_exit_expires, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exit_then_reuse, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sample_only_processes_expire, setup, teardown),
+	    cmocka_unit_test(test_describe_gone_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
