@@ -86,4 +86,32 @@ int rep_write_svg(const struct rep_profile *p, const struct rep_opts *o, FILE *o
 int rep_write_pprof(const struct rep_profile *p, const struct rep_opts *o, FILE *out); /* gzipped */
 int rep_write_top(const struct rep_profile *p, const struct rep_opts *o, FILE *out);
 
+/* ---- readers of finished profiles --------------------------------------------------- */
+
+/* Input bounds: what a reader unpacks at most, and the deepest stack it takes. */
+#define REP_READ_MAX	    (1 << 30)
+#define REP_READ_MAX_FRAMES 65536
+
+/*
+ * Add the samples of a folded file (buf, len bytes: "root;frame;... COUNT"
+ * lines, the first segment the root/comm, _[k] _[j] _[i] suffixes as the
+ * folded writer adds them) or of a pprof profile (gzipped or not) to p.
+ * Both take untrusted input. 0; -EINVAL with a one-line reason in why
+ * ("line 3: no sample count at the end; ..."), -EFBIG (pprof unpacking past
+ * REP_READ_MAX) or -ENOMEM. On error p holds the samples read before it.
+ */
+int rep_read_folded(struct rep_profile *p, const char *buf, size_t len, char *why, size_t whylen);
+int rep_read_pprof(struct rep_profile *p, const void *buf, size_t len, char *why, size_t whylen);
+
+enum rep_format { REP_FMT_FOLDED, REP_FMT_PPROF };
+
+/*
+ * Read a profile file: opened without following a link at path (lib.h's
+ * xl_open_regular), at most REP_READ_MAX bytes. A new profile, or NULL with
+ * errno: EINVAL (why says what is wrong), EFBIG (too large), ELOOP (a
+ * link), ENOMEM, or open(2)'s. period_ns of a folded file is 0 (unknown).
+ */
+struct rep_profile *rep_profile_read_file(const char *path, enum rep_format fmt, char *why,
+					  size_t whylen);
+
 #endif /* XPROF_REPORT_H */

@@ -188,6 +188,9 @@ enum rep_frame_class {
 
 enum rep_frame_class rep_frame_class(const struct rep_profile *p, uint32_t frame);
 
+/* printf into why[0..whylen) if why is not NULL: a reader's one-line reason. */
+void rep_why(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Map a stdio failure to -errno (-EIO when errno says nothing). */
 int rep_stream_error(FILE *out);
 
