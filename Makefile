@@ -119,6 +119,7 @@ test_lib_OBJS       := $(lib_OBJS)
 test_unwind_OBJS    := $(unwind_OBJS) $(lib_OBJS)
 test_symbolize_OBJS := $(symbolize_OBJS) $(lib_OBJS)
 test_report_OBJS    := $(report_OBJS) $(lib_OBJS)
+test_report_diff_OBJS := $(report_OBJS) $(lib_OBJS)
 test_profiler_OBJS  := $(LIB_OBJS)
 
 $(O)/tests/test_%: $(O)/tests/unit/test_%.o $(TESTLIB_OBJS) $(LIB_OBJS)
