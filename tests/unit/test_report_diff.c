@@ -106,7 +106,7 @@ static void test_folded_round_trip(void **state)
 	rep_profile_free(p);
 }
 
-/* Equal lines add up; blank lines, CRLF and tabs before the count are fine (flamegraph.pl's rules). */
+/* Equal lines add up; blank lines, CRLF, tabs before the count are fine (flamegraph.pl's rules). */
 static void test_folded_merge_blank(void **state)
 {
 	struct rep_profile *p = folded("\n"
@@ -147,9 +147,9 @@ static void test_folded_errors(void **state)
 		struct rep_profile *p = rep_profile_new(0);
 
 		why[0] = '\0';
-		assert_int_equal(rep_read_folded(p, cases[i].in, strlen(cases[i].in), why,
-						 sizeof(why)),
-				 -EINVAL);
+		assert_int_equal(
+		    rep_read_folded(p, cases[i].in, strlen(cases[i].in), why, sizeof(why)),
+		    -EINVAL);
 		if (strncmp(why, cases[i].why, strlen(cases[i].why)))
 			fail_msg("case %zu: why '%s', expected '%s'", i, why, cases[i].why);
 		rep_profile_free(p);
@@ -289,7 +289,8 @@ static void test_pprof_errors(void **state)
 	}
 	/* protobuf garbage: a tag of field 0, a length past the end, a group */
 	{
-		static const unsigned char bad[][4] = {{0x00, 0x01}, {0x12, 0x7f, 0x08}, {0x13, 0x14}};
+		static const unsigned char bad[][4] = {
+		    {0x00, 0x01}, {0x12, 0x7f, 0x08}, {0x13, 0x14}};
 
 		for (size_t i = 0; i < 3; i++) {
 			struct rep_profile *q = rep_profile_new(0);
