@@ -609,7 +609,8 @@ int rep_write_diff_folded(const struct rep_profile *after, const struct rep_prof
 		arena.n += path.n + (size_t)cl;
 	}
 	if (!err) {
-		qsort_r(lines.v, lines.n, sizeof(*lines.v), cmp_dline, arena.v);
+		if (lines.n)
+			qsort_r(lines.v, lines.n, sizeof(*lines.v), cmp_dline, arena.v);
 		errno = 0;
 		for (size_t i = 0; i < lines.n; i++) {
 			fwrite(arena.v + lines.v[i].off, 1, lines.v[i].len, out);

@@ -402,13 +402,15 @@ int rep_write_pprof(const struct rep_profile *p, const struct rep_opts *o, FILE 
 	for (size_t i = 0; i < p->stacks.n; i++) {
 		const struct rep_stack_int *s = &p->stacks.v[i];
 
-		ss[i] = (struct pp_sample){.locs = &p->stack_locs.v[s->loc0],
-					   .nlocs = s->nlocs,
-					   .pid = s->pid,
-					   .tid = s->tid,
-					   .comm = s->comm,
-					   .count = s->count,
-					   .period_ns = p->period_ns};
+		/* stack_locs.v is NULL while every stack is empty */
+		ss[i] =
+		    (struct pp_sample){.locs = p->stack_locs.v ? p->stack_locs.v + s->loc0 : NULL,
+				       .nlocs = s->nlocs,
+				       .pid = s->pid,
+				       .tid = s->tid,
+				       .comm = s->comm,
+				       .count = s->count,
+				       .period_ns = p->period_ns};
 	}
 	err = write_samples(p, ss, p->stacks.n, out);
 	free(ss);

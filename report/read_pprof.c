@@ -466,6 +466,8 @@ static int rep_loc_of(struct prd *r, struct ploc *l)
 			err = cstr(r, fn->file, &r->name2, &file);
 		if (err)
 			return err;
+		if (!*name)
+			name = "[unknown]"; /* what the model calls a nameless function */
 		if (strlen(name) >= 2 && name[0] == '[' && name[strlen(name) - 1] == ']')
 			k = REP_KIND_UNKNOWN;
 		err = rep_vec_reserve(&r->lines, r->lines.n + 1);
@@ -606,9 +608,13 @@ static int pass_samples(struct prd *r, struct pbr m)
 			default_comm = r->root.v;
 		}
 	}
-	qsort(r->maps.v, r->maps.n, sizeof(*r->maps.v), cmp_map);
-	qsort(r->funcs.v, r->funcs.n, sizeof(*r->funcs.v), cmp_func);
-	qsort(r->locs.v, r->locs.n, sizeof(*r->locs.v), cmp_loc);
+	/* qsort wants a non-NULL base even for 0 elements */
+	if (r->maps.n)
+		qsort(r->maps.v, r->maps.n, sizeof(*r->maps.v), cmp_map);
+	if (r->funcs.n)
+		qsort(r->funcs.v, r->funcs.n, sizeof(*r->funcs.v), cmp_func);
+	if (r->locs.n)
+		qsort(r->locs.v, r->locs.n, sizeof(*r->locs.v), cmp_loc);
 	if (!ids_unique(r->maps.v, r->maps.n, sizeof(*r->maps.v)) ||
 	    !ids_unique(r->funcs.v, r->funcs.n, sizeof(*r->funcs.v)) ||
 	    !ids_unique(r->locs.v, r->locs.n, sizeof(*r->locs.v)))
