@@ -625,11 +625,11 @@ int rep_write_diff_folded(const struct rep_profile *after, const struct rep_prof
 	return err;
 }
 
-/* ---- top: functions by the change of their self share ----------------------------- */
+/* ---- top: functions by the change of their share ---------------------------------- */
 
 struct drow {
-	uint64_t self[2];
-	double delta;
+	uint64_t self[2], total[2];
+	double dtotal, dself;
 	uint32_t name;
 };
 
@@ -637,11 +637,22 @@ static int cmp_drow(const void *pa, const void *pb, void *ctx)
 {
 	const struct drow *a = pa, *b = pb;
 	const struct dtree *t = ctx;
-	double da = fabs(a->delta), db = fabs(b->delta);
 
-	if (da != db)
-		return da < db ? 1 : -1;
+	if (fabs(a->dtotal) != fabs(b->dtotal))
+		return fabs(a->dtotal) < fabs(b->dtotal) ? 1 : -1;
+	if (fabs(a->dself) != fabs(b->dself))
+		return fabs(a->dself) < fabs(b->dself) ? 1 : -1;
 	return strcmp(rep_str(t->names, a->name), rep_str(t->names, b->name));
+}
+
+/* Is there a node named like n above it (recursion)? Then n's samples are counted there. */
+static bool has_namesake_above(const struct dtree *t, uint32_t n)
+{
+	for (uint32_t m = t->nodes.v[n].parent; m && t->nodes.v[m].depth >= 2;
+	     m = t->nodes.v[m].parent)
+		if (t->nodes.v[m].key == t->nodes.v[n].key)
+			return true;
+	return false;
 }
 
 int rep_write_diff_top(const struct rep_profile *after, const struct rep_profile *before,
@@ -656,7 +667,11 @@ int rep_write_diff_top(const struct rep_profile *after, const struct rep_profile
 	err = dtree_build(&t, after, before, o);
 	if (err)
 		goto out;
-	/* One row per name, self counts of every node with that name (recursion included). */
+	/*
+	 * One row per name: self sums every node of the name; total sums the
+	 * topmost ones only, so recursion is counted once per stack, as the
+	 * flamegraph's widths count it.
+	 */
 	rows = calloc(t.names->strs.n ? t.names->strs.n : 1, sizeof(*rows));
 	if (!rows) {
 		err = -ENOMEM;
@@ -664,31 +679,45 @@ int rep_write_diff_top(const struct rep_profile *after, const struct rep_profile
 	}
 	for (size_t i = 1; i < t.nodes.n; i++) {
 		const struct dnode *nd = &t.nodes.v[i];
+		bool top;
 
 		if (nd->depth < 2)
 			continue; /* the process frames are not functions */
-		rows[nd->key].self[AFTER] += nd->self[AFTER];
-		rows[nd->key].self[BEFORE] += nd->self[BEFORE];
+		top = !has_namesake_above(&t, (uint32_t)i);
+		for (int sd = 0; sd < 2; sd++) {
+			rows[nd->key].self[sd] += nd->self[sd];
+			if (top)
+				rows[nd->key].total[sd] += nd->total[sd];
+		}
 	}
 	for (size_t i = 0; i < t.names->strs.n; i++) {
 		struct drow r = rows[i];
 
-		if (!r.self[AFTER] && !r.self[BEFORE])
+		if (!r.total[AFTER] && !r.total[BEFORE])
 			continue;
 		r.name = (uint32_t)i;
-		r.delta = share(r.self[AFTER], t.all[AFTER]) - share(r.self[BEFORE], t.all[BEFORE]);
+		r.dtotal =
+		    share(r.total[AFTER], t.all[AFTER]) - share(r.total[BEFORE], t.all[BEFORE]);
+		r.dself = share(r.self[AFTER], t.all[AFTER]) - share(r.self[BEFORE], t.all[BEFORE]);
 		rows[nrows++] = r;
 	}
 	qsort_r(rows, nrows, sizeof(*rows), cmp_drow, &t);
 	errno = 0;
-	fprintf(out, "%10s %7s %10s %7s %8s  %s\n", "before", "before%", "after", "after%",
-		"change", "function (self samples)");
+	fprintf(out,
+		"Showing %zu of %zu functions by change of total share; before %" PRIu64
+		" samples, after %" PRIu64 "\n",
+		nrows < limit ? nrows : (size_t)limit, nrows, t.all[BEFORE], t.all[AFTER]);
+	fputs("  ----- total share -----  ------ self share -----\n", out);
+	fprintf(out, "%8s %8s %8s  %8s %8s %8s  %s\n", "before", "after", "change", "before",
+		"after", "change", "function");
 	for (size_t i = 0; i < nrows && i < limit; i++) {
 		const struct drow *r = &rows[i];
 
-		fprintf(out, "%10" PRIu64 " %6.2f%% %10" PRIu64 " %6.2f%% %+7.2f  %s\n",
-			r->self[BEFORE], 100 * share(r->self[BEFORE], t.all[BEFORE]),
-			r->self[AFTER], 100 * share(r->self[AFTER], t.all[AFTER]), 100 * r->delta,
+		fprintf(out, "%7.2f%% %7.2f%% %+8.2f  %7.2f%% %7.2f%% %+8.2f  %s\n",
+			100 * share(r->total[BEFORE], t.all[BEFORE]),
+			100 * share(r->total[AFTER], t.all[AFTER]), 100 * r->dtotal,
+			100 * share(r->self[BEFORE], t.all[BEFORE]),
+			100 * share(r->self[AFTER], t.all[AFTER]), 100 * r->dself,
 			rep_str(t.names, r->name));
 	}
 	err = rep_stream_error(out);

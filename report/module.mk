@@ -20,8 +20,10 @@ $(REP_BENCH): $(O)/bench/report_bench.o $(report_OBJS) $(lib_OBJS)
 
 # The top Makefile reads unit-bins' prerequisites before including this
 # file, so EXTRA_TEST_BINS alone would come too late: name the target too.
-EXTRA_TEST_BINS += $(REP_GEN)
-unit-bins: $(REP_GEN)
+# rec_phases (profiler/module.mk's rec_% rule builds it) is the target whose
+# hot function changes between runs, for the diff's end-to-end test.
+EXTRA_TEST_BINS += $(REP_GEN) $(O)/progs/rec_phases
+unit-bins: $(REP_GEN) $(O)/progs/rec_phases
 
 .PHONY: bench-report
 bench-report: $(REP_BENCH) $(REP_GEN)

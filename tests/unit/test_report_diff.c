@@ -460,11 +460,23 @@ static void test_diff_folded_top(void **state)
 			       "app;main;retired;deep 20 0\n");
 	free(s);
 	s = run_diff(rep_write_diff_top, a, b, &o);
-	assert_string_equal(s, "    before before%      after  after%   change  function (self "
-			       "samples)\n"
-			       "        10   8.33%        160  80.00%  +71.67  phase_b\n"
-			       "        80  66.67%         20  10.00%  -56.67  phase_a\n"
-			       "        20  16.67%          0   0.00%  -16.67  deep\n");
+	assert_string_equal(
+	    s, "Showing 3 of 6 functions by change of total share; before 120 samples, "
+	       "after 200\n"
+	       "  ----- total share -----  ------ self share -----\n"
+	       "  before    after   change    before    after   change  function\n"
+	       "   8.33%   80.00%   +71.67     8.33%   80.00%   +71.67  phase_b\n"
+	       "  66.67%   10.00%   -56.67    66.67%   10.00%   -56.67  phase_a\n"
+	       "  16.67%    0.00%   -16.67    16.67%    0.00%   -16.67  deep\n");
+	free(s);
+	rep_profile_free(a);
+	rep_profile_free(b);
+	/* recursion counts once per stack in total, every time in self */
+	b = folded("p;main;rec;rec;rec 10\np;main;other 10\n");
+	a = folded("p;main;rec;rec;rec 30\np;main;other 10\n");
+	o.top = 2;
+	s = run_diff(rep_write_diff_top, a, b, &o);
+	assert_non_null(strstr(s, "  50.00%   75.00%   +25.00    50.00%   75.00%   +25.00  rec\n"));
 	free(s);
 	rep_profile_free(a);
 	rep_profile_free(b);
