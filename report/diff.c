@@ -522,7 +522,7 @@ int rep_write_diff_svg(const struct rep_profile *after, const struct rep_profile
 	/* Legend: the colour of -scale, -scale/2, 0, +scale/2, +scale. */
 	for (int i = 0; i < 5; i++) {
 		double d = e.scale * (i - 2) / 2.0;
-		int rgb[3], x = SVG_XPAD + i * 90;
+		int rgb[3], x = SVG_XPAD + i * 115;
 
 		diff_colour(d, e.scale, rgb);
 		fprintf(out,
