@@ -29,3 +29,7 @@ unit-bins: $(REP_GEN) $(O)/progs/rec_phases
 bench-report: $(REP_BENCH) $(REP_GEN)
 	$(Q)O=$(O) bench/bench_report.sh
 # make bench runs bench-report through bench/run.sh, which tabulates every part
+
+.PHONY: bench-diff
+bench-diff: $(XPROF) $(REP_GEN)
+	$(Q)O=$(O) bench/bench_diff.sh
