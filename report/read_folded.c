@@ -125,6 +125,12 @@ static int read_line(struct fold_rd *r, const char *s, size_t len, size_t lineno
 	uint64_t count = 0;
 	int err;
 
+	/* Names are C strings from here on: a NUL would cut one short (and this is no text file).
+	 */
+	if (memchr(s, '\0', len)) {
+		rep_why(why, whylen, "line %zu: a NUL byte; a folded file is text", lineno);
+		return -EINVAL;
+	}
 	while (end && is_space(s[end - 1]))
 		end--;
 	if (!end)

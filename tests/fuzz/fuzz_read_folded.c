@@ -80,6 +80,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(m && rep_write_diff_svg(p, q, NULL, m) == 0, "diff svg failed");
 	fclose(m);
 	check(dl > 6 && !memcmp(d + dl - 7, "</svg>\n", 7), "diff svg incomplete");
+	free(d);
+	d = NULL;
+	m = open_memstream(&d, &dl);
+	check(m && rep_write_diff_top(p, q, NULL, m) == 0, "diff top failed");
+	fclose(m);
+	/* against itself, no function changed: every change column reads 0 */
+	for (char *line = d, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+		double b, a, c, sb, sa, sc;
+
+		*nl = '\0';
+		if (sscanf(line, "%lf%% %lf%% %lf %lf%% %lf%% %lf", &b, &a, &c, &sb, &sa, &sc) == 6)
+			check(c == 0 && sc == 0 && a == b && sa == sb, "diff top shows a change");
+	}
 	free(w1);
 out:
 	free(w2);

@@ -139,17 +139,19 @@ static void test_folded_errors(void **state)
 	    {"12\n", "line 1: no sample count at the end"},
 	    {"a 18446744073709551616\n", "line 1: sample count too large"},
 	    {"a 18446744073709551615\nb 1\n", "line 2: sample counts add up past 2^64"},
+	    {"a;b 1\na;c\0d 1\n", "line 2: a NUL byte"},
 	};
 	char why[200];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct rep_profile *p = rep_profile_new(0);
+		size_t len = strlen(cases[i].in);
 
+		if (strstr(cases[i].why, "NUL"))
+			len += 1 + strlen(cases[i].in + len + 1); /* the bytes after the NUL too */
 		why[0] = '\0';
-		assert_int_equal(
-		    rep_read_folded(p, cases[i].in, strlen(cases[i].in), why, sizeof(why)),
-		    -EINVAL);
+		assert_int_equal(rep_read_folded(p, cases[i].in, len, why, sizeof(why)), -EINVAL);
 		if (strncmp(why, cases[i].why, strlen(cases[i].why)))
 			fail_msg("case %zu: why '%s', expected '%s'", i, why, cases[i].why);
 		rep_profile_free(p);
