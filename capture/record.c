@@ -996,9 +996,15 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 			err = xp_procfs_processes(synth_process, &sy);
 		for (size_t i = 0; !err && i < o->npids; i++)
 			err = synth_process(&sy, o->pids[i]);
-		/* The held child ("xprof-exec" until its exec): its name and mappings. */
-		if (!err && o->child > 0)
-			err = synth_process(&sy, o->child);
+		/*
+		 * The held child: its name ("xprof-exec" until its exec) for the few
+		 * samples before the exec, but not its mappings, which are xprof's own:
+		 * a report would open (and ask debuginfod about) every library of xprof.
+		 */
+		if (!err && o->child > 0) {
+			sy.pid = o->child;
+			err = xp_procfs_threads(o->child, synth_thread, &sy);
+		}
 		if (err) {
 			snprintf(errbuf, errlen, "cannot read /proc: %s", strerror(-err));
 			goto out;
