@@ -103,6 +103,7 @@ struct xp_sample {
 #define XP_STAT_VMA_FIND    5 /* stack mappings looked up (bpf_find_vma), once per thread stack */
 #define XP_STAT_VMA_FAIL    6 /* ... that failed (mmap lock busy): the copy went as far as mapped */
 #define XP_STAT_DROP_STACK2 7 /* ring buffer full for the second segment: sent without it */
-#define XP_STAT_NR	    8
+#define XP_STAT_RB_BYTES    8 /* ring-buffer bytes reserved (records submitted or discarded) */
+#define XP_STAT_NR	    9
 
 #endif /* XPROF_BPF_SAMPLE_H */

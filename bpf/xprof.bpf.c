@@ -322,6 +322,16 @@ static __always_inline void fill_header(struct xp_sample *s, struct bpf_perf_eve
 	}
 }
 
+/* A record of size bytes; its size counts in XP_STAT_RB_BYTES. 0 or -errno. */
+static __always_inline long reserve(__u32 size, struct bpf_dynptr *dp)
+{
+	long err = bpf_ringbuf_reserve_dynptr(&samples, size, 0, dp);
+
+	if (!err)
+		stat_add(XP_STAT_RB_BYTES, size);
+	return err;
+}
+
 static __always_inline void submit(struct bpf_dynptr *dp)
 {
 	/*
@@ -353,8 +363,7 @@ static __always_inline void submit_with_stack2(struct bpf_dynptr *dp, struct xp_
 	len2 = stack_want(sp2, stack_end(task, mm, s->pid, s->tid, sp2), &flags);
 	if (len2 > stack_max - len1)
 		len2 = stack_max - len1;
-	if (bpf_ringbuf_reserve_dynptr(&samples, XP_SAMPLE_HDR_SIZE + len1 + len2 + XP_SAMPLE_SLACK,
-				       0, &dp2)) {
+	if (reserve(XP_SAMPLE_HDR_SIZE + len1 + len2 + XP_SAMPLE_SLACK, &dp2)) {
 		bpf_ringbuf_discard_dynptr(&dp2, 0);
 		stat_inc(XP_STAT_DROP_STACK2);
 		submit(dp);
@@ -430,8 +439,7 @@ int xp_sample(struct bpf_perf_event_data *ctx)
 		len = stack_want(sp, end, &flags);
 	}
 
-	if (bpf_ringbuf_reserve_dynptr(&samples, XP_SAMPLE_HDR_SIZE + len + XP_SAMPLE_SLACK, 0,
-				       &dp)) {
+	if (reserve(XP_SAMPLE_HDR_SIZE + len + XP_SAMPLE_SLACK, &dp)) {
 		bpf_ringbuf_discard_dynptr(&dp, 0);
 		stat_inc(XP_STAT_DROP_RB);
 		return 0;
