@@ -142,9 +142,16 @@ static __always_inline __u32 copy_user(struct bpf_dynptr *dp, __u32 off, __u32 e
 	return c.off;
 }
 
-/* A thread's stack mapping, remembered so bpf_find_vma() runs once per stack, not per sample. */
+/*
+ * A thread's stack mapping, remembered so bpf_find_vma() runs once per stack,
+ * not per sample; and whether the thread's last sample filled its first
+ * record (probe_len()): a deep stack tends to stay deep, and its next sample
+ * then skips the first record and its copy.
+ */
 struct stack_vma {
 	__u64 lo, hi;
+	__u32 deep;
+	__u32 pad;
 };
 
 struct {
@@ -165,14 +172,14 @@ static long vma_found(struct task_struct *task, struct vm_area_struct *vma, stru
  * The user address where the stack that sp is on ends (its outermost frame
  * lies below it), or 0 when it is unknown. The main thread's frames end at
  * argc, where the kernel left sp at exec (mm->start_stack): no lookup at all,
- * and *exact is set. MAIN_STACK_SLACK above it covers ld.so run as a command,
+ * and *kind is END_EXACT. MAIN_STACK_SLACK above it covers ld.so run as a command,
  * which moves _start's sp up past its own arguments; the envp and aux vectors
  * and up to 8 KiB of random padding above them hold no frames. Any other
  * stack ends at the end of its mapping at the latest: the mapping may be far
  * larger than the stack (a goroutine stack inside Go's 64 MiB heap arena, a
  * stack carved out of a custom allocator's or a JIT runtime's region), so
- * *exact stays 0 and the caller sizes its record by what can be copied (see
- * probe_len()). bpf_find_vma() takes the mmap lock with a trylock and, from
+ * *kind is END_MAPPING (or END_DEEP) and the caller sizes its record by what
+ * can be copied (see probe_len()). bpf_find_vma() takes the mmap lock with a trylock and, from
  * the interrupt a sample runs in, releases it through an irq_work (a
  * self-IPI, several microseconds on a VM), so its answer is kept per thread
  * and reused while sp stays inside that mapping.
@@ -180,25 +187,32 @@ static long vma_found(struct task_struct *task, struct vm_area_struct *vma, stru
 #define MAIN_STACK_SPAN	 (1ull << 30) /* sp this far below start_stack: still the main stack */
 #define MAIN_STACK_SLACK 512u
 
+#define END_MAPPING 0 /* the end of sp's mapping: an upper bound */
+#define END_EXACT   1 /* where the stack ends (the main thread's, an altstack's top) */
+#define END_DEEP    2 /* END_MAPPING, and the thread's last sample filled its first record */
+
 static __always_inline __u64 stack_end(struct task_struct *task, struct mm_struct *mm, __u32 tgid,
-				       __u32 tid, __u64 sp, __u32 *exact)
+				       __u32 tid, __u64 sp, __u32 *kind)
 {
 	struct stack_vma r = {}, *c;
 	__u64 top;
 
-	*exact = 0;
+	*kind = END_MAPPING;
 	if (tid == tgid) {
 		top = mm->start_stack + MAIN_STACK_SLACK;
 		if (top > mm->arg_start)
 			top = mm->arg_start;
 		if (sp < top && top - sp <= MAIN_STACK_SPAN) {
-			*exact = 1;
+			*kind = END_EXACT;
 			return top;
 		}
 	}
 	c = bpf_map_lookup_elem(&stack_vmas, &tid);
-	if (c && sp >= c->lo && sp < c->hi)
+	if (c && sp >= c->lo && sp < c->hi) {
+		if (c->deep)
+			*kind = END_DEEP;
 		return c->hi;
+	}
 	stat_inc(XP_STAT_VMA_FIND);
 	if (bpf_find_vma(task, sp, vma_found, &r, 0) || r.hi <= sp) {
 		stat_inc(XP_STAT_VMA_FAIL);
@@ -225,18 +239,29 @@ static __always_inline __u32 stack_want(__u64 sp, __u64 end, __u32 *flags)
 
 /*
  * The size of the first record for a copy of want bytes whose end is only an
- * upper bound (exact == 0): XP_STACK_FALLBACK when want is larger. A record
+ * upper bound (END_MAPPING): XP_STACK_FALLBACK when want is larger. A record
  * holds its reserved size of the ring until the reader has passed it, however
  * few bytes the copy filled. Reserving want up front held stack_max per
  * sample while the copy stopped at the first unreadable page (a Go sample:
  * 1 MiB reserved, 6-35 KiB copied), the ring filled up, samples were
  * dropped, and so were the second records of sigaltstack samples. A copy that
  * fills the probe record is done again in a record of want bytes
- * (submit_grown(), and the same for segment 2 in submit_with_stack2()).
+ * (submit_grown(), and the same for segment 2 in submit_with_stack2()). The
+ * next samples of that thread (END_DEEP) reserve want bytes at once, until
+ * one copies less than the first record would have held (note_depth()).
  */
-static __always_inline __u32 probe_len(__u32 want, __u32 exact)
+static __always_inline __u32 probe_len(__u32 want, __u32 kind)
 {
-	return !exact && want > XP_STACK_FALLBACK ? XP_STACK_FALLBACK : want;
+	return kind == END_MAPPING && want > XP_STACK_FALLBACK ? XP_STACK_FALLBACK : want;
+}
+
+/* Remember whether a thread's stack was deeper than a first record (see probe_len()). */
+static __always_inline void note_depth(__u32 tid, __u32 deep)
+{
+	struct stack_vma *c = bpf_map_lookup_elem(&stack_vmas, &tid);
+
+	if (c)
+		c->deep = deep;
 }
 
 /*
@@ -439,14 +464,14 @@ static __always_inline void submit_with_stack2(struct bpf_dynptr *dp, struct xp_
 {
 	struct bpf_dynptr dp2, dp3;
 	struct xp_sample *s2;
-	__u32 len1 = s->stack_len, flags = 0, exact, len2, probe2;
+	__u32 len1 = s->stack_len, flags = 0, kind, len2, probe2;
 	__u64 end;
 
-	end = stack_end(task, mm, s->pid, s->tid, sp2, &exact);
+	end = stack_end(task, mm, s->pid, s->tid, sp2, &kind);
 	len2 = stack_want(sp2, end, &flags);
 	if (len2 > stack_max - len1)
 		len2 = stack_max - len1;
-	probe2 = probe_len(len2, exact);
+	probe2 = probe_len(len2, kind);
 	if (rerecord(&dp2, dp, len1, sp2, probe2)) {
 		bpf_ringbuf_discard_dynptr(&dp2, 0);
 		stat_inc(XP_STAT_DROP_STACK2);
@@ -484,7 +509,7 @@ int xp_sample(struct bpf_perf_event_data *ctx)
 	struct pt_regs *regs;
 	struct bpf_dynptr dp;
 	struct xp_sample *s;
-	__u32 want, len, flags = 0, exact = 1, off;
+	__u32 want, len, flags = 0, kind = END_EXACT, off;
 	__u64 sp, end, sp2 = 0, ss_sp, ss_size, t0;
 
 	if (tid == 0)
@@ -523,10 +548,10 @@ int xp_sample(struct bpf_perf_event_data *ctx)
 		flags |= XP_SAMPLE_F_ALTSTACK;
 		want = stack_want(sp, ss_sp + ss_size, &flags);
 	} else {
-		end = stack_end(task, mm, tgid, tid, sp, &exact);
+		end = stack_end(task, mm, tgid, tid, sp, &kind);
 		want = stack_want(sp, end, &flags);
 	}
-	len = probe_len(want, exact);
+	len = probe_len(want, kind);
 
 	if (reserve(XP_SAMPLE_HDR_SIZE + len + XP_SAMPLE_SLACK, &dp)) {
 		bpf_ringbuf_discard_dynptr(&dp, 0);
@@ -560,6 +585,10 @@ int xp_sample(struct bpf_perf_event_data *ctx)
 		submit_grown(&dp, s, want);
 	else
 		submit(&dp);
+	if (kind == END_MAPPING && len < want && off == len)
+		note_depth(tid, 1);
+	else if (kind == END_DEEP && off < XP_STACK_FALLBACK)
+		note_depth(tid, 0);
 	stat_add(XP_STAT_SAMPLE_NS, bpf_ktime_get_ns() - t0);
 	return 0;
 }
