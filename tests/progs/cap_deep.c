@@ -9,10 +9,13 @@
  * second thread (clone3 -> start_thread -> thread_main -> deep_loop): its
  * stack's end is known only as the end of its mapping, which the sampler
  * treats as an upper bound (a first record of 64 KiB, made again at full
- * length when the copy fills it).
+ * length when the copy fills it; while the thread stays deep, full length at
+ * once). With "thread-alt" each deep call alternates with as long a shallow
+ * one (thread_main -> deep_loop -> shallow_leaf), so that many deep samples
+ * follow a shallow one and take the first-record path.
  *
- * usage: cap_deep [SECONDS] [DEPTH] [thread]   prints the stack size from the
- * leaf to main (or to thread_main).
+ * usage: cap_deep [SECONDS] [DEPTH] [thread|thread-alt]   prints the stack
+ * size from the leaf to main (or to thread_main).
  */
 #include "unw_common.h"
 
@@ -41,14 +44,24 @@ FRAME uint64_t deep_recurse(unsigned depth, uint64_t n)
 	return r + (uint64_t)buf[0];
 }
 
+FRAME uint64_t shallow_leaf(uint64_t n)
+{
+	return unw_burn(n, n);
+}
+
+static int alternate;
+
 FRAME uint64_t deep_loop(unsigned depth, uint64_t end)
 {
 	volatile char buf[8];
 	uint64_t r = 0;
 
 	buf[0] = 0;
-	while (unw_now_ns() < end)
+	while (unw_now_ns() < end) {
 		r += deep_recurse(depth, 1000000);
+		if (alternate)
+			r += shallow_leaf(1000000);
+	}
 	NO_TAIL();
 	return r + (uint64_t)buf[0];
 }
@@ -82,7 +95,8 @@ int main(int argc, char **argv)
 	if (a.depth < 1)
 		a.depth = 1;
 	sink += deep_recurse(1, 1);
-	if (argc > 3 && !strcmp(argv[3], "thread")) {
+	alternate = argc > 3 && !strcmp(argv[3], "thread-alt");
+	if (argc > 3 && (alternate || !strcmp(argv[3], "thread"))) {
 		err = pthread_create(&t, NULL, thread_main, &a);
 		if (err) {
 			fprintf(stderr, "cap_deep: cannot create a thread: %s\n", strerror(err));
