@@ -48,7 +48,7 @@
  * XP_STACK_FALLBACK. When the end is only the end of a mapping, which can be
  * far larger than the stack (Go's heap arena), the sample's record is first
  * XP_STACK_FALLBACK long and is made again at full length only when the copy
- * fills it.
+ * fills it (a thread whose last sample did so gets full length at once).
  */
 #define XP_STACK_MIN	  1024u
 #define XP_STACK_DEFAULT  (1u << 20)
