@@ -40,6 +40,8 @@
  * time) after its EXIT, and after the last sample of the process: events are
  * merged in time order, but a sample may be read just after its process's
  * EXIT, and a leader that called pthread_exit() leaves live threads behind.
+ * A process known from samples alone (no mmap, fork or uid) goes the same
+ * way, this long after its last sample.
  */
 #define XP_EXIT_GRACE_NS 1000000000ull
 
