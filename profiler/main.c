@@ -16,6 +16,8 @@ static const struct {
     {"report", cmd_report, "unwind and symbolize a recording into folded, SVG, pprof or top"},
     {"info", cmd_info, "print a recording's settings and counts"},
     {"tables", cmd_tables, "dump the unwind table xprof builds for an ELF file"},
+    {"store", cmd_store, "create, load and prune a fleet store (ClickHouse)"},
+    {"query", cmd_query, "draw a fleet flamegraph from a ClickHouse store"},
 };
 
 static void usage(FILE *f)

@@ -22,5 +22,7 @@ int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tables(int argc, char **argv);
+int cmd_store(int argc, char **argv);
+int cmd_query(int argc, char **argv);
 
 #endif /* XPROF_PROFILER_INT_H */
