@@ -157,6 +157,21 @@ int st_writer_begin(struct st_writer *w, const struct st_labels *l, uint64_t sta
 /* Register a stack for this window: *hash for st_sample; its row is queued if new. */
 int st_writer_stack(struct st_writer *w, const struct st_frame *f, unsigned n, uint64_t *hash);
 
+/*
+ * The same for a caller that kept the stack's st_stack_hash() from an
+ * earlier window (the agent, per stack of its profile): f is read only when
+ * the store may not have the stack, so a known one costs a lookup.
+ */
+int st_writer_stack_hashed(struct st_writer *w, uint64_t hash, const struct st_frame *f,
+			   unsigned n);
+
+/*
+ * Labels for the rows queued from now on in the open window (a host's
+ * containers, or a relay batching several hosts' windows of the same
+ * time into one insert). 0, -EINVAL outside a window, -ENOMEM.
+ */
+int st_writer_set_labels(struct st_writer *w, const struct st_labels *l);
+
 /* Queue one sample row. -E2BIG past batch_max, -EINVAL outside a window. */
 int st_writer_sample(struct st_writer *w, const struct st_sample *s);
 

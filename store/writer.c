@@ -187,19 +187,45 @@ void st_writer_free(struct st_writer *w)
 	free(w);
 }
 
+static int set_labels(struct st_writer *w, const struct st_labels *l)
+{
+	char *h = strdup(l && l->host ? l->host : ""),
+	     *s = strdup(l && l->service ? l->service : "");
+	char *c = strdup(l && l->container ? l->container : "");
+
+	if (!h || !s || !c) {
+		free(h);
+		free(s);
+		free(c);
+		return st_conn_fail(w->c, -ENOMEM, "out of memory");
+	}
+	free(w->host);
+	free(w->service);
+	free(w->container);
+	w->host = h;
+	w->service = s;
+	w->container = c;
+	return 0;
+}
+
+int st_writer_set_labels(struct st_writer *w, const struct st_labels *l)
+{
+	if (!w->open)
+		return st_conn_fail(w->c, -EINVAL, "no window open: call st_writer_begin first");
+	return set_labels(w, l);
+}
+
 int st_writer_begin(struct st_writer *w, const struct st_labels *l, uint64_t start_ns,
 		    uint64_t duration_ns)
 {
+	int err;
+
 	if (w->open)
 		return st_conn_fail(w->c, -EBUSY,
 				    "a window is still open: flush or drop it before the next");
-	w->host = strdup(l && l->host ? l->host : "");
-	w->service = strdup(l && l->service ? l->service : "");
-	w->container = strdup(l && l->container ? l->container : "");
-	if (!w->host || !w->service || !w->container) {
-		window_reset(w);
-		return st_conn_fail(w->c, -ENOMEM, "out of memory");
-	}
+	err = set_labels(w, l);
+	if (err)
+		return err;
 	w->open = true;
 	w->start_ns = start_ns;
 	w->duration_ns = duration_ns;
@@ -234,10 +260,14 @@ static int remember(struct st_writer *w, uint64_t h)
 
 int st_writer_stack(struct st_writer *w, const struct st_frame *f, unsigned n, uint64_t *hash)
 {
-	uint64_t h = st_stack_hash(f, n);
+	*hash = st_stack_hash(f, n);
+	return st_writer_stack_hashed(w, *hash, f, n);
+}
+
+int st_writer_stack_hashed(struct st_writer *w, uint64_t h, const struct st_frame *f, unsigned n)
+{
 	int err;
 
-	*hash = h;
 	if (!w->open)
 		return st_conn_fail(w->c, -EINVAL, "no window open: call st_writer_begin first");
 	if (known(w, h)) {

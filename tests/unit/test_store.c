@@ -172,6 +172,11 @@ static void test_sql_shape(void **state)
 	assert_non_null(strstr(sql, "AND match(host, unhex('5e7765622e24'))"));
 	assert_non_null(strstr(sql, "AND toString(pid) != unhex('3132')"));
 	assert_non_null(strstr(sql, "GROUP BY g, comm, stack_hash ORDER BY n DESC"));
+	free(sql);
+	q.group_by = -1;
+	assert_int_equal(st_query_sql(&q, &sql), 0);
+	assert_non_null(strstr(sql, "SELECT '' AS g, comm, stack_hash, sum(count) AS n "));
+	assert_non_null(strstr(sql, "GROUP BY comm, stack_hash ORDER BY n DESC"));
 	assert_non_null(strstr(sql, "LIMIT 7 FORMAT RowBinary"));
 	free(sql);
 	q.group_by = ST_L_NR;
@@ -355,12 +360,20 @@ static void test_writer_retry_hook(void **state)
 	w = st_writer_new(c, NULL);
 	assert_non_null(w);
 	assert_int_equal(st_writer_stack(w, f, 2, &s.stack_hash), -EINVAL); /* no window */
+	assert_int_equal(st_writer_set_labels(w, &l), -EINVAL);
 	assert_int_equal(st_writer_begin(w, &l, 1000, 10), 0);
 	assert_int_equal(st_writer_begin(w, &l, 2000, 10), -EBUSY);
 	assert_int_equal(st_writer_stack(w, f, 2, &s.stack_hash), 0);
 	assert_int_equal(st_writer_stack(w, f, 2, &h2), 0); /* the same stack: queued once */
 	assert_true(h2 == s.stack_hash && h2 == st_stack_hash(f, 2));
 	assert_int_equal(st_writer_sample(w, &s), 0);
+	/* A caller-kept hash of a queued stack queues nothing more; new labels change no stack. */
+	pending = st_writer_pending(w);
+	assert_int_equal(st_writer_stack_hashed(w, h2, f, 2), 0);
+	assert_int_equal(st_writer_pending(w), pending);
+	assert_int_equal(st_writer_set_labels(w, &(struct st_labels){.host = "other"}), 0);
+	assert_int_equal(st_writer_sample(w, &s), 0);
+	assert_true(st_writer_pending(w) > pending);
 	pending = st_writer_pending(w);
 	assert_true(pending > 0);
 	assert_int_equal(st_writer_flush(w), -ECONNREFUSED);
