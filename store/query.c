@@ -243,7 +243,13 @@ int st_query_sql(const struct st_query *q, char **sql)
 	st_buf_printf(&b, "SELECT %s AS g, comm, stack_hash, sum(count) AS n FROM " ST_T_SAMPLES,
 		      q->group_by >= 0 ? labels[q->group_by].expr : "''");
 	where_sql(&b, q);
-	st_buf_printf(&b, " GROUP BY g, comm, stack_hash ORDER BY n DESC, stack_hash LIMIT %u",
+	/*
+	 * Group by no more than needed: string keys cost most of the query
+	 * (grouping by comm and hash took 4x the time of the hash alone here),
+	 * so the constant '' and a group-by of comm itself add none.
+	 */
+	st_buf_printf(&b, " GROUP BY %scomm, stack_hash ORDER BY n DESC, stack_hash LIMIT %u",
+		      q->group_by >= 0 && q->group_by != ST_L_COMM ? "g, " : "",
 		      q->max_stacks ? q->max_stacks : MAX_STACKS_DEFAULT);
 	st_buf_printf(&b, " FORMAT RowBinary");
 	*sql = st_buf_detach_str(&b);
