@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "profiler/profiler_int.h"
@@ -47,7 +48,8 @@ static void store_usage(FILE *f)
 		"  --host NAME          host label (required)\n"
 		"  --service NAME       service label\n"
 		"  --container NAME     container label\n"
-		"  --build-id HEX       executable build-id for every row\n"
+		"  --build-id HEX       executable build-id for every row (default: each\n"
+		"                       process's lowest executable mapping with a build-id)\n"
 		"  --window DURATION    window length (default 10s)\n"
 		"  --at TIME            wall-clock start of the first window: now, -1h, seconds\n"
 		"                       since the epoch or YYYY-MM-DD[THH:MM[:SS]] UTC (default:\n"
@@ -83,17 +85,95 @@ static struct st_conn *connect_or_say(const char *url, unsigned timeout)
 
 /* ---- load -------------------------------------------------------------------- */
 
+/* A process's executable as the recording shows it. */
+struct exe {
+	uint32_t pid;
+	uint64_t start; /* of the mapping the build-id came from */
+	char hex[2 * XP_BUILD_ID_MAX + 1];
+};
+
 struct span {
 	uint64_t first, last;
 	uint64_t n;
+	struct exe *exes;
+	size_t nexes, cap;
+	const char *fixed; /* --build-id: for every row */
 };
+
+static struct exe *exe_of(struct span *s, uint32_t pid, bool add)
+{
+	for (size_t i = 0; i < s->nexes; i++)
+		if (s->exes[i].pid == pid)
+			return &s->exes[i];
+	if (!add)
+		return NULL;
+	if (s->nexes == s->cap) {
+		size_t ncap = s->cap ? 2 * s->cap : 64;
+		struct exe *n = realloc(s->exes, ncap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		s->exes = n;
+		s->cap = ncap;
+	}
+	s->exes[s->nexes] = (struct exe){.pid = pid, .start = UINT64_MAX};
+	return &s->exes[s->nexes++];
+}
+
+/*
+ * The executable is taken to be the process's lowest executable file
+ * mapping with a build-id since its last exec: the kernel maps a program
+ * (PIE or not) below its libraries and the vDSO. A forked child without
+ * mappings of its own has its parent's.
+ */
+static int note_exe(struct span *s, const struct xp_event *ev)
+{
+	struct exe *e;
+
+	if (ev->type == XP_EV_COMM && ev->comm.exec) {
+		e = exe_of(s, ev->comm.pid, false);
+		if (e)
+			*e = (struct exe){.pid = e->pid, .start = UINT64_MAX};
+	} else if (ev->type == XP_EV_FORK && ev->task.pid != ev->task.ppid) {
+		struct exe *parent = exe_of(s, ev->task.ppid, false);
+
+		if (parent && parent->hex[0] && !exe_of(s, ev->task.pid, false)) {
+			struct exe copy = *parent;
+
+			e = exe_of(s, ev->task.pid, true);
+			if (!e)
+				return -ENOMEM;
+			copy.pid = e->pid;
+			*e = copy;
+		}
+	} else if (ev->type == XP_EV_MMAP && (ev->mmap.prot & PROT_EXEC) && ev->mmap.build_id_len &&
+		   ev->mmap.path[0] == '/') {
+		e = exe_of(s, ev->mmap.pid, true);
+		if (!e)
+			return -ENOMEM;
+		if (ev->mmap.start < e->start) {
+			e->start = ev->mmap.start;
+			for (uint32_t i = 0; i < ev->mmap.build_id_len && i < XP_BUILD_ID_MAX; i++)
+				snprintf(e->hex + 2 * i, 3, "%02x", ev->mmap.build_id[i]);
+		}
+	}
+	return 0;
+}
+
+static const char *build_id_of(void *ctx, uint32_t pid)
+{
+	struct span *s = ctx;
+	struct exe *e = s->fixed ? NULL : exe_of(s, pid, false);
+
+	return s->fixed ? s->fixed : e ? e->hex : NULL;
+}
 
 static int on_span(void *ctx, const struct xp_event *ev)
 {
 	struct span *s = ctx;
 
 	if (ev->type != XP_EV_SAMPLE)
-		return 0;
+		return note_exe(s, ev);
 	if (!s->n || ev->sample.time_ns < s->first)
 		s->first = ev->sample.time_ns;
 	if (!s->n || ev->sample.time_ns > s->last)
@@ -122,7 +202,7 @@ static int store_load(struct st_conn *c, const char *file, const struct st_label
 {
 	struct st_writer *w = NULL;
 	struct xp_rec_info info;
-	struct span sp = {0};
+	struct span sp = {.fixed = build_id};
 	uint64_t start, nwin, loaded = 0;
 	const char *why = NULL;
 	struct timespec ts;
@@ -134,11 +214,11 @@ static int store_load(struct st_conn *c, const char *file, const struct st_label
 			fprintf(stderr, "xprof: '%s': %s\n", file, why);
 		else
 			fprintf(stderr, "xprof: cannot read '%s': %s\n", file, strerror(-err));
-		return 1;
+		goto out;
 	}
 	if (!sp.n) {
 		fprintf(stderr, "xprof: '%s' has no samples: nothing to load\n", file);
-		return 1;
+		goto out;
 	}
 	nwin = (sp.last - sp.first) / window + 1;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -149,7 +229,8 @@ static int store_load(struct st_conn *c, const char *file, const struct st_label
 				"xprof: --at '%s': give now, -1h, seconds since the epoch or "
 				"YYYY-MM-DDTHH:MM:SS\n",
 				at);
-			return 2;
+			ret = 2;
+			goto out;
 		}
 	} else {
 		start = now - nwin * window;
@@ -157,12 +238,12 @@ static int store_load(struct st_conn *c, const char *file, const struct st_label
 	err = st_schema_check(c, NULL, 0);
 	if (err) {
 		fprintf(stderr, "xprof: %s\n", st_conn_error(c));
-		return 1;
+		goto out;
 	}
 	w = st_writer_new(c, NULL);
 	if (!w) {
 		fprintf(stderr, "xprof: out of memory\n");
-		return 1;
+		goto out;
 	}
 	for (uint64_t k = 0; k < nwin; k++) {
 		struct win_filter f = {.lo = sp.first + k * window,
@@ -184,7 +265,7 @@ static int store_load(struct st_conn *c, const char *file, const struct st_label
 		}
 		err = st_writer_begin(w, l, start + k * window, window);
 		if (!err)
-			err = st_writer_add_profile(w, p, build_id);
+			err = st_writer_add_profile(w, p, build_id_of, &sp);
 		if (!err)
 			err = st_writer_flush(w);
 		loaded += rep_profile_total(p);
@@ -207,6 +288,7 @@ static int store_load(struct st_conn *c, const char *file, const struct st_label
 	ret = 0;
 out:
 	st_writer_free(w);
+	free(sp.exes);
 	return ret;
 }
 

@@ -175,11 +175,16 @@ int st_writer_set_labels(struct st_writer *w, const struct st_labels *l);
 /* Queue one sample row. -E2BIG past batch_max, -EINVAL outside a window. */
 int st_writer_sample(struct st_writer *w, const struct st_sample *s);
 
+/* The executable's build-id (hex) of process pid, or NULL if unknown. */
+typedef const char *(*st_build_id_fn)(void *ctx, uint32_t pid);
+
 /*
  * Every stack of a profile (from the pipeline) as rows of this window:
- * the key's comm and pid, build_id for every row (NULL: ""). 0 or -errno.
+ * the key's comm and pid, and build_id(ctx, pid) (build_id NULL: "").
+ * 0 or -errno.
  */
-int st_writer_add_profile(struct st_writer *w, const struct rep_profile *p, const char *build_id);
+int st_writer_add_profile(struct st_writer *w, const struct rep_profile *p, st_build_id_fn build_id,
+			  void *ctx);
 
 /*
  * Send the window: one insert into xprof_stacks (new stacks only, skipped

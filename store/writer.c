@@ -336,7 +336,8 @@ int st_writer_sample(struct st_writer *w, const struct st_sample *s)
 
 struct add_ctx {
 	struct st_writer *w;
-	const char *build_id;
+	st_build_id_fn build_id;
+	void *ctx;
 	uint64_t rows;
 };
 
@@ -345,7 +346,9 @@ static int add_stack(void *ctx, const struct rep_sample_key *key,
 {
 	struct add_ctx *a = ctx;
 	struct st_writer *w = a->w;
-	struct st_sample s = {.comm = key->comm, .pid = key->pid, .build_id = a->build_id};
+	struct st_sample s = {.comm = key->comm,
+			      .pid = key->pid,
+			      .build_id = a->build_id ? a->build_id(a->ctx, key->pid) : NULL};
 	int err;
 
 	if (n > w->scratch_cap) {
@@ -375,9 +378,10 @@ static int add_stack(void *ctx, const struct rep_sample_key *key,
 	return err;
 }
 
-int st_writer_add_profile(struct st_writer *w, const struct rep_profile *p, const char *build_id)
+int st_writer_add_profile(struct st_writer *w, const struct rep_profile *p, st_build_id_fn build_id,
+			  void *ctx)
 {
-	struct add_ctx a = {.w = w, .build_id = build_id};
+	struct add_ctx a = {.w = w, .build_id = build_id, .ctx = ctx};
 	int err = rep_profile_walk(p, add_stack, &a);
 
 	if (err == -ENOMEM && !*st_conn_error(w->c))

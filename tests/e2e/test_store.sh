@@ -117,6 +117,14 @@ same "$T/all.folded" "$(scaled "$T/ref.folded" 2)" "one node, both hosts"
 grep -q "^xprof: $((2 * total)) samples from" "$T/e" || fail "query summary: $(cat "$T/e")"
 grep -q '<svg' "$T/all.svg" && gzip -t "$T/all.pb.gz" || fail "svg/pprof outputs"
 ok "one node: $nwin windows x 2 hosts, $((2 * total)) samples, the chains of xprof report"
+# Each row names its executable: rec_spin's build-id, from the recording's mappings.
+bid=$(readelf -n "$P/rec_spin" | awk '/Build ID/{print $3}')
+[ -n "$bid" ] || fail "rec_spin has no build-id"
+got=$(ch "$S" "SELECT DISTINCT build_id FROM xprof_samples WHERE comm = 'rec_spin'")
+[ "$got" = "$bid" ] || fail "build_id of rec_spin rows: '$got', expected $bid"
+"$XPROF" query --clickhouse "$S" --where "build_id=$bid" -o "$T/bid.folded" -q || fail "--where build_id"
+same "$T/bid.folded" "$(grep '^rec_spin;' "$T/ref.folded" | awk '{c = $NF; sub(/ [0-9]+$/, ""); print $0 " " c * 2}' | sort)" "--where build_id"
+ok "rows carry rec_spin's build-id $bid"
 
 "$XPROF" query --clickhouse "$S" --where host=h1 -o "$T/h1.folded" -q || fail "query --where host=h1"
 same "$T/h1.folded" "$(scaled "$T/ref.folded" 1)" "--where host=h1"
