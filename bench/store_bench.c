@@ -105,7 +105,7 @@ int main(int argc, char **argv)
 						 .file = files[fn % 16],
 						 .line = 1 + (unsigned)(rng(&seed) % 900)};
 		}
-		hash[s] = st_stack_hash(f, depth[s]);
+		hash[s] = st_stack_hash("worker", f, depth[s]);
 	}
 	/* Ranks 1..nstacks, shuffled per host (Fisher-Yates). */
 	for (unsigned h = 0; h < hosts; h++) {
@@ -142,8 +142,8 @@ int main(int argc, char **argv)
 							.stack_hash = hash[s],
 							.count = nstacks / r[s] + 1};
 
-				err = st_writer_stack_hashed(w, hash[s], &frames[(size_t)s * 32],
-							     depth[s]);
+				err = st_writer_stack_hashed(w, hash[s], "worker",
+							     &frames[(size_t)s * 32], depth[s]);
 				if (!err)
 					err = st_writer_sample(w, &smp);
 				rows++;

@@ -3,8 +3,8 @@
  * Reading the store: --where, --from/--to and --group-by into statements,
  * the answers (RowBinary) decoded, and a report profile built from them.
  *
- * The server does the aggregation: one statement sums samples by (group,
- * comm, stack hash) and returns the top stacks only, a second fetches the
+ * The server does the aggregation: one statement sums samples by stack hash
+ * (and group) and returns the top stacks only, a second fetches the comm and
  * frames of those stacks alone. Raw sample rows never leave the server.
  * Every user-given value reaches SQL hex-encoded (st_sql_str); column names
  * come from a fixed table, never from the user.
@@ -240,16 +240,16 @@ int st_query_sql(const struct st_query *q, char **sql)
 
 	if (!query_ok(q))
 		return -EINVAL;
-	st_buf_printf(&b, "SELECT %s AS g, comm, stack_hash, sum(count) AS n FROM " ST_T_SAMPLES,
+	st_buf_printf(&b, "SELECT %s AS g, stack_hash, sum(count) AS n FROM " ST_T_SAMPLES,
 		      q->group_by >= 0 ? labels[q->group_by].expr : "''");
 	where_sql(&b, q);
 	/*
-	 * Group by no more than needed: string keys cost most of the query
-	 * (grouping by comm and hash took 4x the time of the hash alone here),
-	 * so the constant '' and a group-by of comm itself add none.
+	 * By the hash alone unless grouped: string keys cost most of the query
+	 * (grouping 2M rows by comm and hash took 4x the time of the hash
+	 * alone here), and the comm is part of the stack.
 	 */
-	st_buf_printf(&b, " GROUP BY %scomm, stack_hash ORDER BY n DESC, stack_hash LIMIT %u",
-		      q->group_by >= 0 && q->group_by != ST_L_COMM ? "g, " : "",
+	st_buf_printf(&b, " GROUP BY %sstack_hash ORDER BY n DESC, stack_hash LIMIT %u",
+		      q->group_by >= 0 ? "g, " : "",
 		      q->max_stacks ? q->max_stacks : MAX_STACKS_DEFAULT);
 	st_buf_printf(&b, " FORMAT RowBinary");
 	*sql = st_buf_detach_str(&b);
@@ -267,8 +267,7 @@ int st_agg_decode(const uint8_t *data, size_t len, struct st_agg_row **rows, siz
 	while (r.p < r.end) {
 		struct st_agg_row row;
 
-		if (st_get_str(&r, &row.group, &row.group_len) ||
-		    st_get_str(&r, &row.comm, &row.comm_len) || st_get_u64(&r, &row.hash) ||
+		if (st_get_str(&r, &row.group, &row.group_len) || st_get_u64(&r, &row.hash) ||
 		    st_get_u64(&r, &row.count)) {
 			free(v);
 			return -EBADMSG;
@@ -310,7 +309,17 @@ static int stack_row(struct st_rd *r, struct st_stack_set *set, size_t *nframes,
 	const char *s;
 	size_t len;
 
-	if (st_get_u64(r, &hash) || st_get_uleb(r, &n) || n > (uint64_t)(r->end - r->p))
+	if (st_get_u64(r, &hash) || st_get_str(r, &s, &len))
+		return -EBADMSG;
+	if (out) {
+		char *dst = set->strs + *nbytes;
+
+		memcpy(dst, s, len);
+		dst[len] = 0;
+		out->comm = dst;
+	}
+	*nbytes += len + 1;
+	if (st_get_uleb(r, &n) || n > (uint64_t)(r->end - r->p))
 		return -EBADMSG;
 	if (out) {
 		out->hash = hash;
@@ -432,8 +441,8 @@ int st_profile_build(const struct st_agg_row *rows, size_t nrows, const struct s
 {
 	static const struct st_frame missing_frame = {.name = "[stack not in store]",
 						      .flags = REP_KIND_UNKNOWN};
-	const struct st_stack_row missing = {.nframes = 1,
-					     .frames = (struct st_frame *)&missing_frame};
+	const struct st_stack_row missing = {
+	    .comm = "[unknown]", .nframes = 1, .frames = (struct st_frame *)&missing_frame};
 	struct rep_profile *p = rep_profile_new(QUERY_PERIOD_NS);
 	uint32_t *locs = NULL;
 	size_t cap = 0;
@@ -445,13 +454,15 @@ int st_profile_build(const struct st_agg_row *rows, size_t nrows, const struct s
 		const struct st_agg_row *r = &rows[i];
 		const struct st_stack_row *s = st_stacks_find(set, r->hash);
 		char root[256];
-		const char *name = r->group ? r->group : r->comm;
-		size_t len = r->group ? r->group_len : r->comm_len;
+		const char *name;
+		size_t len;
 
 		if (!s) {
 			s = &missing;
 			stats->missing_stacks++;
 		}
+		name = r->group ? r->group : s->comm;
+		len = r->group ? r->group_len : strlen(s->comm);
 		if (s->nframes > cap) {
 			uint32_t *nl = realloc(locs, s->nframes * sizeof(*nl));
 
@@ -537,8 +548,9 @@ int st_query_run(struct st_conn *c, const struct st_query *q, struct rep_profile
 		goto out;
 
 	if (nrows) {
-		st_buf_printf(&sb, "SELECT stack_hash, any(names), any(files), any(lines), "
-				   "any(flags) FROM " ST_T_STACKS " WHERE stack_hash IN (");
+		st_buf_printf(&sb,
+			      "SELECT stack_hash, any(comm), any(names), any(files), any(lines), "
+			      "any(flags) FROM " ST_T_STACKS " WHERE stack_hash IN (");
 		for (size_t i = 0; i < nrows; i++)
 			st_buf_printf(&sb, "%s%llu", i ? "," : "",
 				      (unsigned long long)rows[i].hash);

@@ -30,8 +30,8 @@
 #include "store/store_int.h"
 
 /* Columns, shared by the single-node tables and the cluster's local ones. */
-static const char stacks_cols[] = "(stack_hash UInt64, names Array(String), files Array(String), "
-				  "lines Array(UInt32), flags Array(UInt8))";
+static const char stacks_cols[] = "(stack_hash UInt64, comm String, names Array(String), "
+				  "files Array(String), lines Array(UInt32), flags Array(UInt8))";
 static const char stacks_engine[] = "ENGINE = ReplacingMergeTree() ORDER BY stack_hash";
 static const char samples_cols[] =
     "(window_start UInt64, duration_ns UInt64, host String, service String, container String, "

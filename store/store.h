@@ -3,9 +3,12 @@
  * store/: the fleet store, a ClickHouse database spoken to over its HTTP
  * interface (libcurl). Two tables hold a fleet's profiles:
  *
- *   xprof_stacks   one row per distinct stack: its 64-bit hash and its frames
- *                  (names, files, lines, flags as parallel arrays, root first);
- *                  ReplacingMergeTree by hash, so a stack sent twice is kept once.
+ *   xprof_stacks   one row per distinct stack: its 64-bit hash, the comm it ran
+ *                  as and its frames (names, files, lines, flags as parallel
+ *                  arrays, root first); ReplacingMergeTree by hash, so a stack
+ *                  sent twice is kept once. The comm is part of the stack (and
+ *                  its hash) so that the usual query, one tower per comm, groups
+ *                  by the hash alone: 4x faster than by comm and hash.
  *   xprof_samples  one row per (window, labels, stack): window start (ns since
  *                  the epoch), duration, host, service, container, comm, pid,
  *                  executable build-id, stack hash, count; MergeTree
@@ -107,15 +110,15 @@ struct st_frame {
 	uint8_t flags;
 };
 
-/* The stack hash: 64 bits over every frame's name, file, line and flags, root first. */
-uint64_t st_stack_hash(const struct st_frame *f, unsigned n);
+/* The stack hash: 64 bits over comm and every frame's name, file, line and flags, root first. */
+uint64_t st_stack_hash(const char *comm, const struct st_frame *f, unsigned n);
 
 struct st_labels {
 	const char *host, *service, *container; /* NULL: "" */
 };
 
 struct st_sample {
-	const char *comm;
+	const char *comm; /* the same as the stack's */
 	uint32_t pid;
 	const char *build_id; /* hex of the executable, NULL: "" */
 	uint64_t stack_hash;  /* from st_writer_stack() */
@@ -155,15 +158,16 @@ int st_writer_begin(struct st_writer *w, const struct st_labels *l, uint64_t sta
 		    uint64_t duration_ns);
 
 /* Register a stack for this window: *hash for st_sample; its row is queued if new. */
-int st_writer_stack(struct st_writer *w, const struct st_frame *f, unsigned n, uint64_t *hash);
+int st_writer_stack(struct st_writer *w, const char *comm, const struct st_frame *f, unsigned n,
+		    uint64_t *hash);
 
 /*
  * The same for a caller that kept the stack's st_stack_hash() from an
  * earlier window (the agent, per stack of its profile): f is read only when
  * the store may not have the stack, so a known one costs a lookup.
  */
-int st_writer_stack_hashed(struct st_writer *w, uint64_t hash, const struct st_frame *f,
-			   unsigned n);
+int st_writer_stack_hashed(struct st_writer *w, uint64_t hash, const char *comm,
+			   const struct st_frame *f, unsigned n);
 
 /*
  * Labels for the rows queued from now on in the open window (a host's
@@ -261,7 +265,7 @@ int st_query_sql(const struct st_query *q, char **sql);
 struct st_query_stats {
 	uint64_t total;		 /* samples matching q, all stacks */
 	uint64_t shown;		 /* samples in the profile */
-	uint64_t rows;		 /* (group, comm, stack) rows fetched */
+	uint64_t rows;		 /* (group, stack) rows fetched */
 	uint64_t missing_stacks; /* stacks with samples but no frames in the store */
 };
 

@@ -71,10 +71,11 @@ int st_conn_fail(struct st_conn *c, int err, const char *fmt, ...)
 
 /* ---- the query's answers, decoded (fuzzed: tests/fuzz/fuzz_store.c) -------- */
 
-/* One row of the aggregation: group value, comm, stack hash, samples. */
+/* One row of the aggregation: group value ("" without --group-by), stack hash, samples. */
 struct st_agg_row {
-	const char *group, *comm; /* borrowed from the answer, not NUL-terminated */
-	size_t group_len, comm_len;
+	const char
+	    *group; /* borrowed from the answer, not NUL-terminated; NULL: root is the comm */
+	size_t group_len;
 	uint64_t hash, count;
 };
 
@@ -84,6 +85,7 @@ int st_agg_decode(const uint8_t *data, size_t len, struct st_agg_row **rows, siz
 /* One decoded stack: frames root first. */
 struct st_stack_row {
 	uint64_t hash;
+	const char *comm;
 	uint32_t nframes;
 	struct st_frame *frames; /* strings are NUL-terminated copies owned by the set */
 };
@@ -95,7 +97,7 @@ struct st_stack_set {
 	struct st_frame *frames;
 };
 
-/* Decode a stacks answer (hash, names, files, lines, flags). 0, -EBADMSG, -ENOMEM. */
+/* Decode a stacks answer (hash, comm, names, files, lines, flags). 0, -EBADMSG, -ENOMEM. */
 int st_stacks_decode(const uint8_t *data, size_t len, struct st_stack_set *set);
 void st_stacks_release(struct st_stack_set *set);
 const struct st_stack_row *st_stacks_find(const struct st_stack_set *set, uint64_t hash);

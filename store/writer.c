@@ -122,12 +122,15 @@ struct st_writer {
 	struct st_writer_stats stats;
 };
 
-uint64_t st_stack_hash(const struct st_frame *f, unsigned n)
+uint64_t st_stack_hash(const char *comm, const struct st_frame *f, unsigned n)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 
 	/* FNV-1a over each field with a terminator, so "ab"+"c" and "a"+"bc" differ. */
 #define FNV(byte) (h = (h ^ (uint8_t)(byte)) * 0x100000001b3ULL)
+	for (const char *s = comm ? comm : ""; *s; s++)
+		FNV(*s);
+	FNV(0);
 	for (unsigned i = 0; i < n; i++) {
 		for (const char *s = f[i].name ? f[i].name : ""; *s; s++)
 			FNV(*s);
@@ -258,13 +261,15 @@ static int remember(struct st_writer *w, uint64_t h)
 	return hset_add(&w->cur, h);
 }
 
-int st_writer_stack(struct st_writer *w, const struct st_frame *f, unsigned n, uint64_t *hash)
+int st_writer_stack(struct st_writer *w, const char *comm, const struct st_frame *f, unsigned n,
+		    uint64_t *hash)
 {
-	*hash = st_stack_hash(f, n);
-	return st_writer_stack_hashed(w, *hash, f, n);
+	*hash = st_stack_hash(comm, f, n);
+	return st_writer_stack_hashed(w, *hash, comm, f, n);
 }
 
-int st_writer_stack_hashed(struct st_writer *w, uint64_t h, const struct st_frame *f, unsigned n)
+int st_writer_stack_hashed(struct st_writer *w, uint64_t h, const char *comm,
+			   const struct st_frame *f, unsigned n)
 {
 	int err;
 
@@ -296,6 +301,7 @@ int st_writer_stack_hashed(struct st_writer *w, uint64_t h, const struct st_fram
 	struct st_buf *b = &w->stacks;
 
 	st_put_u64(b, h);
+	st_put_str(b, comm);
 	st_put_uleb(b, n);
 	for (unsigned i = 0; i < n; i++)
 		st_put_str(b, f[i].name);
@@ -367,7 +373,7 @@ static int add_stack(void *ctx, const struct rep_sample_key *key,
 		    .flags = (uint8_t)((frames[i].kind & ST_FRAME_KIND_MASK) |
 				       (frames[i].inlined ? ST_FRAME_INLINED : 0)),
 		};
-	err = st_writer_stack(w, w->scratch, n, &s.stack_hash);
+	err = st_writer_stack(w, key->comm, w->scratch, n, &s.stack_hash);
 	/* count is UInt32 in the table: a larger one (never within a window) takes several rows. */
 	while (!err && count) {
 		s.count = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;

@@ -172,9 +172,15 @@ grep -q "has 2 shards" "$T/e" || fail "shard count message: $(cat "$T/e")"
 	fail "cluster init: $(cat "$T/e")"
 "$XPROF" store load --clickhouse $U1 --host h1 --service web --window 1s --at -10m "$T/w.xprof" 2>/dev/null || fail "load h1"
 "$XPROF" store load --clickhouse $U2 --host h2 --service db --window 1s --at -10m "$T/w.xprof" 2>/dev/null || fail "load h2"
+# Sharded by stack hash: shard 1 holds the even hashes, shard 2 the odd ones, and nothing is lost.
 l1=$(ch $U1 "SELECT count() FROM xprof_samples_local")
 l2=$(ch $U2 "SELECT count() FROM xprof_samples_local")
-[ "$l1" -gt 0 ] && [ "$l2" -gt 0 ] || fail "rows on shards: $l1 and $l2"
+all=$(ch $U1 "SELECT count() FROM xprof_samples")
+[ "$all" -gt 0 ] && [ $((l1 + l2)) = "$all" ] || fail "rows on shards: $l1 + $l2, Distributed $all"
+[ "$(ch $U1 "SELECT count() FROM xprof_samples_local WHERE stack_hash % 2 != 0")" = 0 ] &&
+	[ "$(ch $U2 "SELECT count() FROM xprof_samples_local WHERE stack_hash % 2 != 1")" = 0 ] &&
+	[ "$(ch $U1 "SELECT count() FROM xprof_stacks_local WHERE stack_hash % 2 != 0")" = 0 ] ||
+	fail "rows on the wrong shard for their stack hash"
 for u in $U1 $U2; do
 	"$XPROF" query --clickhouse $u -o "$T/c.folded" -q || fail "cluster query at $u"
 	same "$T/c.folded" "$(scaled "$T/ref.folded" 2)" "cluster query at $u"
@@ -183,7 +189,19 @@ done
 same "$T/c2.folded" "$(scaled "$T/ref.folded" 1)" "cluster --where service=db"
 "$XPROF" query --clickhouse $U1 --group-by service -o "$T/cg.folded" -q || fail "cluster --group-by"
 same "$T/cg.folded" "$( (rooted "$T/ref.folded" web; rooted "$T/ref.folded" db) | sort)" "cluster --group-by service"
-ok "cluster: rows on both shards ($l1, $l2), queries at either shard exact, --where and --group-by"
+ok "cluster: rows on the shard of their stack hash ($l1, $l2), queries at either shard exact, --where and --group-by"
+# Many stacks, so both shards get some: the synthetic fleet loader, 2 hosts x 2 windows x 64 stacks.
+"$XPROF_BUILD/bench/store_bench" $U2 2 2 64 1 >"$T/sb" 2>&1 || fail "store_bench: $(cat "$T/sb")"
+grep -q "^rows 256 " "$T/sb" || fail "store_bench: $(cat "$T/sb")"
+l1=$(ch $U1 "SELECT count() FROM xprof_samples_local WHERE host LIKE 'host-%'")
+l2=$(ch $U2 "SELECT count() FROM xprof_samples_local WHERE host LIKE 'host-%'")
+[ "$l1" -gt 0 ] && [ "$l2" -gt 0 ] && [ $((l1 + l2)) = 256 ] || fail "synthetic rows on shards: $l1 + $l2 of 256"
+[ "$(ch $U1 "SELECT count() FROM xprof_samples_local WHERE stack_hash % 2 != 0")" = 0 ] &&
+	[ "$(ch $U2 "SELECT count() FROM xprof_samples_local WHERE stack_hash % 2 != 1")" = 0 ] ||
+	fail "synthetic rows on the wrong shard"
+"$XPROF" query --clickhouse $U1 --where 'host=host-*' -o "$T/sb.folded" 2>"$T/e" || fail "query synthetic"
+[ "$(wc -l <"$T/sb.folded")" = 64 ] || fail "synthetic stacks: $(wc -l <"$T/sb.folded") of 64"
+ok "64 synthetic stacks over both shards ($l1 and $l2 rows), all 64 back"
 "$XPROF" store init --clickhouse $U1 2>"$T/e" && fail "single-node init over a cluster store"
 grep -q "cluster 'xprof_test'" "$T/e" || fail "layout message: $(cat "$T/e")"
 

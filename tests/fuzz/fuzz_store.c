@@ -2,8 +2,8 @@
 /*
  * Fuzz target for store/'s decoders: the input is a ClickHouse answer as
  * the server (or anything posing as one at the URL) sends it. The first byte
- * picks the split: the aggregation answer (group, comm, hash, count rows),
- * then the stacks answer (hash, names, files, lines, flags). Both decode or
+ * picks the split: the aggregation answer (group, hash, count rows), then
+ * the stacks answer (hash, comm, names, files, lines, flags). Both decode or
  * are refused; when both decode, the profile is built and folded, as
  * xprof query does.
  */

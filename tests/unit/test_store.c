@@ -166,17 +166,17 @@ static void test_sql_shape(void **state)
 	(void)state;
 	assert_int_equal(st_query_sql(&q, &sql), 0);
 	/* Aggregated in the server, top stacks only, never raw rows. */
-	assert_non_null(strstr(sql, "SELECT service AS g, comm, stack_hash, sum(count) AS n "));
+	assert_non_null(strstr(sql, "SELECT service AS g, stack_hash, sum(count) AS n "));
 	assert_non_null(strstr(sql, "window_start >= 100 AND window_start < 200"));
 	/* The glob "web?" as the regex "^web.$", hex-encoded. */
 	assert_non_null(strstr(sql, "AND match(host, unhex('5e7765622e24'))"));
 	assert_non_null(strstr(sql, "AND toString(pid) != unhex('3132')"));
-	assert_non_null(strstr(sql, "GROUP BY g, comm, stack_hash ORDER BY n DESC"));
+	assert_non_null(strstr(sql, "GROUP BY g, stack_hash ORDER BY n DESC"));
 	free(sql);
 	q.group_by = -1;
 	assert_int_equal(st_query_sql(&q, &sql), 0);
-	assert_non_null(strstr(sql, "SELECT '' AS g, comm, stack_hash, sum(count) AS n "));
-	assert_non_null(strstr(sql, "GROUP BY comm, stack_hash ORDER BY n DESC"));
+	assert_non_null(strstr(sql, "SELECT '' AS g, stack_hash, sum(count) AS n "));
+	assert_non_null(strstr(sql, "GROUP BY stack_hash ORDER BY n DESC"));
 	assert_non_null(strstr(sql, "LIMIT 7 FORMAT RowBinary"));
 	free(sql);
 	q.group_by = ST_L_NR;
@@ -190,17 +190,21 @@ static void test_stack_hash(void **state)
 	struct st_frame c[2] = {{.name = "ab", .file = "c"}, {.name = "main", .flags = 1}};
 
 	(void)state;
-	assert_true(st_stack_hash(a, 2) == st_stack_hash(a, 2));
-	assert_true(st_stack_hash(a, 2) != st_stack_hash(b, 2));
-	assert_true(st_stack_hash(a, 2) != st_stack_hash(c, 2));
-	assert_true(st_stack_hash(a, 1) != st_stack_hash(a, 2));
-	assert_true(st_stack_hash(NULL, 0) != 0);
+	assert_true(st_stack_hash("p", a, 2) == st_stack_hash("p", a, 2));
+	assert_true(st_stack_hash("p", a, 2) != st_stack_hash("p", b, 2));
+	assert_true(st_stack_hash("p", a, 2) != st_stack_hash("p", c, 2));
+	assert_true(st_stack_hash("p", a, 1) != st_stack_hash("p", a, 2));
+	/* The comm is part of the stack. */
+	assert_true(st_stack_hash("p", a, 2) != st_stack_hash("q", a, 2));
+	assert_true(st_stack_hash(NULL, NULL, 0) != 0);
 }
 
 /* A stacks answer as the server sends it: hash, names, files, lines, flags. */
-static void put_stack(struct st_buf *b, uint64_t hash, const struct st_frame *f, unsigned n)
+static void put_stack(struct st_buf *b, uint64_t hash, const char *comm, const struct st_frame *f,
+		      unsigned n)
 {
 	st_put_u64(b, hash);
+	st_put_str(b, comm);
 	st_put_uleb(b, n);
 	for (unsigned i = 0; i < n; i++)
 		st_put_str(b, f[i].name);
@@ -215,10 +219,9 @@ static void put_stack(struct st_buf *b, uint64_t hash, const struct st_frame *f,
 		st_put_u8(b, f[i].flags);
 }
 
-static void put_agg(struct st_buf *b, const char *g, const char *comm, uint64_t hash, uint64_t n)
+static void put_agg(struct st_buf *b, const char *g, uint64_t hash, uint64_t n)
 {
 	st_put_str(b, g);
-	st_put_str(b, comm);
 	st_put_u64(b, hash);
 	st_put_u64(b, n);
 }
@@ -253,12 +256,12 @@ static void test_answers_to_profile(void **state)
 	char *text;
 
 	(void)state;
-	put_stack(&st, 22, s2, 2);
+	put_stack(&st, 22, "prog", s2, 2);
 	size_t first_end = st.n;
-	put_stack(&st, 11, s1, 3);
-	put_agg(&ag, "", "prog", 11, 5);
-	put_agg(&ag, "", "prog", 22, 2);
-	put_agg(&ag, "", "other", 33, 1); /* no frames in the store */
+	put_stack(&st, 11, "prog", s1, 3);
+	put_agg(&ag, "", 11, 5);
+	put_agg(&ag, "", 22, 2);
+	put_agg(&ag, "", 33, 1); /* no frames in the store */
 	assert_int_equal(st.err, 0);
 	assert_int_equal(st_stacks_decode(st.v, st.n, &set), 0);
 	assert_int_equal(set.n, 2);
@@ -272,7 +275,7 @@ static void test_answers_to_profile(void **state)
 	assert_int_equal(qs.missing_stacks, 1);
 	assert_true(qs.shown == 8 && rep_profile_total(p) == 8);
 	text = folded(p);
-	assert_string_equal(text, "other;[stack not in store] 1\n"
+	assert_string_equal(text, "[unknown];[stack not in store] 1\n"
 				  "prog;main;do_syscall_64_[k] 2\n"
 				  "prog;main;work;inl_[i] 5\n");
 	free(text);
@@ -323,6 +326,7 @@ static void test_parallel_arrays_checked(void **state)
 	(void)state;
 	/* Two names but one file: not a stack. */
 	st_put_u64(&b, 1);
+	st_put_str(&b, "prog");
 	st_put_uleb(&b, 2);
 	st_put_str(&b, "a");
 	st_put_str(&b, "b");
@@ -338,6 +342,7 @@ static void test_parallel_arrays_checked(void **state)
 	/* A length past the end. */
 	b.n = 0;
 	st_put_u64(&b, 1);
+	st_put_str(&b, "prog");
 	st_put_uleb(&b, 1ull << 40);
 	assert_int_equal(st_stacks_decode(b.v, b.n, &set), -EBADMSG);
 	st_buf_release(&b);
@@ -359,17 +364,18 @@ static void test_writer_retry_hook(void **state)
 	assert_non_null(c);
 	w = st_writer_new(c, NULL);
 	assert_non_null(w);
-	assert_int_equal(st_writer_stack(w, f, 2, &s.stack_hash), -EINVAL); /* no window */
+	assert_int_equal(st_writer_stack(w, "prog", f, 2, &s.stack_hash), -EINVAL); /* no window */
 	assert_int_equal(st_writer_set_labels(w, &l), -EINVAL);
 	assert_int_equal(st_writer_begin(w, &l, 1000, 10), 0);
 	assert_int_equal(st_writer_begin(w, &l, 2000, 10), -EBUSY);
-	assert_int_equal(st_writer_stack(w, f, 2, &s.stack_hash), 0);
-	assert_int_equal(st_writer_stack(w, f, 2, &h2), 0); /* the same stack: queued once */
-	assert_true(h2 == s.stack_hash && h2 == st_stack_hash(f, 2));
+	assert_int_equal(st_writer_stack(w, "prog", f, 2, &s.stack_hash), 0);
+	assert_int_equal(st_writer_stack(w, "prog", f, 2, &h2),
+			 0); /* the same stack: queued once */
+	assert_true(h2 == s.stack_hash && h2 == st_stack_hash("prog", f, 2));
 	assert_int_equal(st_writer_sample(w, &s), 0);
 	/* A caller-kept hash of a queued stack queues nothing more; new labels change no stack. */
 	pending = st_writer_pending(w);
-	assert_int_equal(st_writer_stack_hashed(w, h2, f, 2), 0);
+	assert_int_equal(st_writer_stack_hashed(w, h2, "prog", f, 2), 0);
 	assert_int_equal(st_writer_pending(w), pending);
 	assert_int_equal(st_writer_set_labels(w, &(struct st_labels){.host = "other"}), 0);
 	assert_int_equal(st_writer_sample(w, &s), 0);
