@@ -260,10 +260,14 @@ static char *url_shown(const char *url)
 struct st_conn *st_conn_new(const char *url, unsigned timeout_s)
 {
 	static bool curl_ready;
+	const char *host = NULL;
 	struct st_conn *c;
 
-	if (!url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) ||
-	    !url[strlen(url) - 1] || strlen(url) < 9) {
+	if (url && !strncmp(url, "http://", 7))
+		host = url + 7;
+	else if (url && !strncmp(url, "https://", 8))
+		host = url + 8;
+	if (!host || !*host || *host == '/') {
 		errno = EINVAL;
 		return NULL;
 	}
