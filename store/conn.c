@@ -387,7 +387,13 @@ int st_conn_request(struct st_conn *c, const char *sql, const struct st_buf *dat
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, sql);
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(sql));
 	}
+	/* No "Expect: 100-continue" round trip before large inserts: the server takes the body. */
 	hdr = curl_slist_append(NULL, "Content-Type: application/octet-stream");
+	if (hdr) {
+		struct curl_slist *more = curl_slist_append(hdr, "Expect:");
+
+		hdr = more ? more : hdr; /* without it, only a round trip more */
+	}
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &body);

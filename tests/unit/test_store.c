@@ -16,6 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 
 #include "store/store.h"
@@ -396,6 +402,180 @@ static void test_writer_retry_hook(void **state)
 	st_conn_free(c);
 }
 
+/*
+ * A stand-in for the server's HTTP side, so the writer's protocol can be
+ * checked without ClickHouse: one request per connection, each recorded as
+ * the table it inserts into; the request numbered fail_at gets an HTTP 500
+ * with a ClickHouse-like message.
+ */
+struct fake {
+	int fd, port;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	unsigned nreq, fail_at; /* fail_at: 1-based, 0 never */
+	char table[64][16];	/* "stacks" or "samples" per request */
+};
+
+static void *fake_main(void *arg)
+{
+	struct fake *f = arg;
+
+	for (;;) {
+		char buf[1 << 16];
+		size_t n = 0, need = 0;
+		char *hdr_end = NULL;
+		int c = accept(f->fd, NULL, NULL);
+
+		if (c < 0)
+			return NULL;
+		/* Headers, then Content-Length bytes of body. */
+		while (n < sizeof(buf) - 1) {
+			ssize_t r = read(c, buf + n, sizeof(buf) - 1 - n);
+
+			if (r <= 0)
+				break;
+			n += (size_t)r;
+			buf[n] = 0;
+			if (!hdr_end && (hdr_end = strstr(buf, "\r\n\r\n"))) {
+				const char *cl = strcasestr(buf, "Content-Length:");
+
+				need = (size_t)(hdr_end + 4 - buf) +
+				       (cl ? strtoul(cl + 15, NULL, 10) : 0);
+			}
+			if (hdr_end && n >= need)
+				break;
+		}
+		pthread_mutex_lock(&f->lock);
+		unsigned k = f->nreq++;
+		bool fail = f->fail_at == k + 1;
+
+		if (k < 64)
+			snprintf(f->table[k], sizeof(f->table[k]), "%s",
+				 strstr(buf, "INSERT%20INTO%20xprof_stacks")	? "stacks"
+				 : strstr(buf, "INSERT%20INTO%20xprof_samples") ? "samples"
+										: "other");
+		pthread_mutex_unlock(&f->lock);
+		const char *ok =
+		    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+		const char *ko =
+		    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 40\r\n"
+		    "Connection: close\r\n\r\nCode: 241, e.displayText() = DB::fake\n\n\n";
+		ssize_t wr = write(c, fail ? ko : ok, strlen(fail ? ko : ok));
+
+		(void)wr;
+		close(c);
+	}
+}
+
+static void fake_start(struct fake *f)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+
+	memset(f, 0, sizeof(*f));
+	pthread_mutex_init(&f->lock, NULL);
+	f->fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(f->fd >= 0);
+	assert_int_equal(bind(f->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(f->fd, 16), 0);
+	assert_int_equal(getsockname(f->fd, (struct sockaddr *)&a, &len), 0);
+	f->port = ntohs(a.sin_port);
+	assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
+}
+
+static void fake_stop(struct fake *f)
+{
+	shutdown(f->fd, SHUT_RDWR);
+	close(f->fd);
+	pthread_join(f->thread, NULL);
+	pthread_mutex_destroy(&f->lock);
+}
+
+/* Requests since *seen, as "stacks,samples,". */
+static const char *fake_log(struct fake *f, unsigned *seen, char *out, size_t len)
+{
+	size_t k = 0;
+
+	out[0] = 0;
+	pthread_mutex_lock(&f->lock);
+	for (; *seen < f->nreq && *seen < 64; (*seen)++)
+		k += (size_t)snprintf(out + k, len - k, "%s,", f->table[*seen]);
+	pthread_mutex_unlock(&f->lock);
+	return out;
+}
+
+/* One window of the given stacks (names), one sample row each. */
+static int window(struct st_writer *w, const char *const *stacks, unsigned n)
+{
+	struct st_labels l = {.host = "h"};
+	int err = st_writer_begin(w, &l, 1000, 10);
+
+	for (unsigned i = 0; i < n && !err; i++) {
+		struct st_frame f[2] = {{.name = "main"}, {.name = stacks[i]}};
+		struct st_sample s = {.comm = "prog", .count = 1};
+
+		err = st_writer_stack(w, "prog", f, 2, &s.stack_hash);
+		if (!err)
+			err = st_writer_sample(w, &s);
+	}
+	return err ? err : st_writer_flush(w);
+}
+
+/*
+ * Stacks go once, samples every window; a failed samples insert is retried
+ * without its stacks; the known set forgets a generation when it fills.
+ */
+static void test_writer_protocol(void **state)
+{
+	static const char *const ab[] = {"a", "b"}, *const c[] = {"c"}, *const d[] = {"d"},
+				 *const e[] = {"e"}, *const a[] = {"a"};
+	struct st_writer_opts o = {.known_max = 2};
+	struct fake f;
+	struct st_conn *conn;
+	struct st_writer *w;
+	char url[64], log[512];
+	unsigned seen = 0;
+
+	(void)state;
+	fake_start(&f);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+	conn = st_conn_new(url, 5);
+	w = st_writer_new(conn, &o);
+	assert_non_null(w);
+
+	assert_int_equal(window(w, ab, 2), 0);
+	assert_string_equal(fake_log(&f, &seen, log, sizeof(log)), "stacks,samples,");
+	assert_int_equal(window(w, ab, 2), 0);
+	assert_string_equal(fake_log(&f, &seen, log, sizeof(log)), "samples,");
+	assert_int_equal(st_writer_stats(w)->stacks_sent, 2);
+	assert_int_equal(st_writer_stats(w)->stacks_known, 2);
+	assert_int_equal(st_writer_stats(w)->rows, 4);
+
+	/* The samples insert of this window fails: the retry sends samples alone. */
+	f.fail_at = f.nreq + 2;
+	assert_int_equal(window(w, c, 1), -EPROTO);
+	assert_non_null(strstr(st_conn_error(conn), "answered HTTP 500: Code: 241"));
+	assert_string_equal(fake_log(&f, &seen, log, sizeof(log)), "stacks,samples,");
+	assert_int_equal(st_writer_flush(w), 0);
+	assert_string_equal(fake_log(&f, &seen, log, sizeof(log)), "samples,");
+	assert_int_equal(st_writer_stats(w)->flush_failures, 1);
+
+	/* known_max 2: {a, b} became the old generation when c came; d fills {c, d}; e forgets a,
+	 * b. */
+	assert_int_equal(window(w, d, 1), 0);
+	assert_int_equal(window(w, e, 1), 0);
+	assert_int_equal(st_writer_stats(w)->known_forgot, 2);
+	seen = f.nreq;
+	assert_int_equal(window(w, c, 1), 0); /* c is in the old generation: still known */
+	assert_string_equal(fake_log(&f, &seen, log, sizeof(log)), "samples,");
+	assert_int_equal(window(w, a, 1), 0); /* a was forgotten: sent again */
+	assert_string_equal(fake_log(&f, &seen, log, sizeof(log)), "stacks,samples,");
+
+	st_writer_free(w);
+	st_conn_free(conn);
+	fake_stop(&f);
+}
+
 static void test_urls(void **state)
 {
 	struct st_conn *c;
@@ -422,6 +602,7 @@ int main(void)
 	    cmocka_unit_test(test_answers_to_profile),
 	    cmocka_unit_test(test_parallel_arrays_checked),
 	    cmocka_unit_test(test_writer_retry_hook),
+	    cmocka_unit_test(test_writer_protocol),
 	    cmocka_unit_test(test_urls),
 	};
 
