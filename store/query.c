@@ -523,29 +523,38 @@ int st_query_run(struct st_conn *c, const struct st_query *q, struct rep_profile
 		for (size_t i = 0; i < nrows; i++)
 			rows[i].group = NULL;
 
-	st_buf_printf(&tb, "SELECT sum(count) FROM " ST_T_SAMPLES);
-	where_sql(&tb, q);
-	st_buf_printf(&tb, " FORMAT RowBinary");
-	free(sql);
-	sql = st_buf_detach_str(&tb);
-	if (!sql) {
-		err = st_conn_fail(c, -ENOMEM, "out of memory");
-		goto out;
-	}
-	/* rows borrow their strings from ans: the total gets a buffer of its own. */
-	struct st_buf tot = {0};
+	/*
+	 * Fewer rows than the limit: they are every stack, and their sum is the
+	 * total. Only a cut answer costs a second scan of the samples.
+	 */
+	for (size_t i = 0; i < nrows; i++)
+		stats->total += rows[i].count;
+	if (nrows >= (q->max_stacks ? q->max_stacks : MAX_STACKS_DEFAULT)) {
+		st_buf_printf(&tb, "SELECT sum(count) FROM " ST_T_SAMPLES);
+		where_sql(&tb, q);
+		st_buf_printf(&tb, " FORMAT RowBinary");
+		free(sql);
+		sql = st_buf_detach_str(&tb);
+		if (!sql) {
+			err = st_conn_fail(c, -ENOMEM, "out of memory");
+			goto out;
+		}
+		/* rows borrow their strings from ans: the total gets a buffer of its own. */
+		struct st_buf tot = {0};
 
-	err = st_conn_request(c, sql, NULL, NULL, &tot);
-	if (!err) {
-		struct st_rd r = {tot.v, tot.v + tot.n};
+		err = st_conn_request(c, sql, NULL, NULL, &tot);
+		if (!err) {
+			struct st_rd r = {tot.v, tot.v + tot.n};
 
-		if (st_get_u64(&r, &stats->total))
-			err = st_conn_fail(c, -EBADMSG, "%s: the total's answer does not decode",
-					   st_conn_url(c));
+			if (st_get_u64(&r, &stats->total))
+				err = st_conn_fail(c, -EBADMSG,
+						   "%s: the total's answer does not decode",
+						   st_conn_url(c));
+		}
+		st_buf_release(&tot);
+		if (err)
+			goto out;
 	}
-	st_buf_release(&tot);
-	if (err)
-		goto out;
 
 	if (nrows) {
 		st_buf_printf(&sb,

@@ -138,6 +138,11 @@ same "$T/g.folded" "$(scaled "$T/ref.folded" 1)" "--where service=svc-*,host=?2"
 "$XPROF" query --clickhouse "$S" --group-by host -o "$T/gb.folded" -q || fail "--group-by host"
 same "$T/gb.folded" "$( (rooted "$T/ref.folded" h1; rooted "$T/ref.folded" h2) | sort)" "--group-by host"
 ok "--where =, !=, glob, two --where; --group-by host: one tower per host"
+# --max-stacks 1: the hottest stack alone, and the summary still counts every sample.
+"$XPROF" query --clickhouse "$S" --max-stacks 1 -o "$T/top1.folded" 2>"$T/e" || fail "--max-stacks 1"
+same "$T/top1.folded" "$(scaled "$T/ref.folded" 2 | sort -k2 -t' ' | awk '{print $NF, $0}' | sort -n | tail -1 | cut -d' ' -f2-)" "--max-stacks 1"
+grep -q "^xprof: $((2 * total)) samples from .*, [0-9]* in the top 1 stacks shown" "$T/e" || fail "cut summary: $(cat "$T/e")"
+ok "--max-stacks 1 keeps the hottest stack and the whole total"
 
 # Injection: values are data, whatever they hold.
 for v in "h1' OR 1=1 OR host='x" "h1\\' OR 1=1 --" "x') OR (1=1" "h1%" "h1.*"; do
