@@ -18,6 +18,7 @@
 #include "store/store_int.h"
 
 #define MAX_STACKS_DEFAULT 10000u
+#define STACKS_PER_REQUEST 2000u
 /*
  * What one sample stands for in the profile built from the store: the store
  * keeps counts, not periods, and xprof record samples at 99 Hz by default.
@@ -556,33 +557,47 @@ int st_query_run(struct st_conn *c, const struct st_query *q, struct rep_profile
 			goto out;
 	}
 
-	if (nrows) {
+	/*
+	 * Frames of the stacks found, STACKS_PER_REQUEST hashes per statement:
+	 * the server refuses a statement over max_query_size (256 KiB by
+	 * default), and 10000 hashes come close. The answers are concatenated
+	 * rows, decoded once.
+	 */
+	struct st_buf fr = {0};
+
+	for (size_t i0 = 0; i0 < nrows && !err; i0 += STACKS_PER_REQUEST) {
+		struct st_buf part = {0};
+
 		st_buf_printf(&sb,
 			      "SELECT stack_hash, any(comm), any(names), any(files), any(lines), "
 			      "any(flags) FROM " ST_T_STACKS " WHERE stack_hash IN (");
-		for (size_t i = 0; i < nrows; i++)
-			st_buf_printf(&sb, "%s%llu", i ? "," : "",
+		for (size_t i = i0; i < nrows && i < i0 + STACKS_PER_REQUEST; i++)
+			st_buf_printf(&sb, "%s%llu", i > i0 ? "," : "",
 				      (unsigned long long)rows[i].hash);
 		st_buf_printf(&sb, ") GROUP BY stack_hash FORMAT RowBinary");
 		free(sql);
 		sql = st_buf_detach_str(&sb);
 		if (!sql) {
 			err = st_conn_fail(c, -ENOMEM, "out of memory");
-			goto out;
+			break;
 		}
-		struct st_buf fr = {0};
-
-		err = st_conn_request(c, sql, NULL, NULL, &fr);
+		err = st_conn_request(c, sql, NULL, NULL, &part);
 		if (!err) {
-			err = st_stacks_decode(fr.v, fr.n, &set);
-			if (err)
-				st_conn_fail(c, err, "%s: the stacks' answer does not decode",
-					     st_conn_url(c));
+			st_buf_put(&fr, part.v, part.n);
+			if (fr.err)
+				err = st_conn_fail(c, fr.err, "out of memory");
 		}
-		st_buf_release(&fr);
-		if (err)
-			goto out;
+		st_buf_release(&part);
 	}
+	if (!err && fr.n) {
+		err = st_stacks_decode(fr.v, fr.n, &set);
+		if (err)
+			st_conn_fail(c, err, "%s: the stacks' answer does not decode",
+				     st_conn_url(c));
+	}
+	st_buf_release(&fr);
+	if (err)
+		goto out;
 	err = st_profile_build(rows, nrows, &set, out, stats);
 	if (err)
 		st_conn_fail(c, err, "cannot build the profile: %s", strerror(-err));

@@ -123,7 +123,8 @@ bid=$(readelf -n "$P/rec_spin" | awk '/Build ID/{print $3}')
 got=$(ch "$S" "SELECT DISTINCT build_id FROM xprof_samples WHERE comm = 'rec_spin'")
 [ "$got" = "$bid" ] || fail "build_id of rec_spin rows: '$got', expected $bid"
 "$XPROF" query --clickhouse "$S" --where "build_id=$bid" -o "$T/bid.folded" -q || fail "--where build_id"
-same "$T/bid.folded" "$(grep '^rec_spin;' "$T/ref.folded" | awk '{c = $NF; sub(/ [0-9]+$/, ""); print $0 " " c * 2}' | sort)" "--where build_id"
+# Every sample of the recording is of rec_spin's process, before its comm was known ([unknown]) too.
+same "$T/bid.folded" "$(scaled "$T/ref.folded" 2)" "--where build_id"
 ok "rows carry rec_spin's build-id $bid"
 
 "$XPROF" query --clickhouse "$S" --where host=h1 -o "$T/h1.folded" -q || fail "query --where host=h1"
@@ -141,7 +142,11 @@ ok "--where =, !=, glob, two --where; --group-by host: one tower per host"
 # --max-stacks 1: the hottest stack alone, and the summary still counts every sample.
 "$XPROF" query --clickhouse "$S" --max-stacks 1 -o "$T/top1.folded" 2>"$T/e" || fail "--max-stacks 1"
 same "$T/top1.folded" "$(scaled "$T/ref.folded" 2 | sort -k2 -t' ' | awk '{print $NF, $0}' | sort -n | tail -1 | cut -d' ' -f2-)" "--max-stacks 1"
-grep -q "^xprof: $((2 * total)) samples from .*, [0-9]* in the top 1 stacks shown" "$T/e" || fail "cut summary: $(cat "$T/e")"
+if [ "$(wc -l <"$T/ref.folded")" -gt 1 ]; then
+	grep -q "^xprof: $((2 * total)) samples from .*, [0-9]* in the top 1 stacks shown" "$T/e" || fail "cut summary: $(cat "$T/e")"
+else
+	grep -q "^xprof: $((2 * total)) samples from [^,]*; wrote" "$T/e" || fail "one-stack summary: $(cat "$T/e")"
+fi
 ok "--max-stacks 1 keeps the hottest stack and the whole total"
 
 # Injection: values are data, whatever they hold.
@@ -195,18 +200,22 @@ same "$T/c2.folded" "$(scaled "$T/ref.folded" 1)" "cluster --where service=db"
 "$XPROF" query --clickhouse $U1 --group-by service -o "$T/cg.folded" -q || fail "cluster --group-by"
 same "$T/cg.folded" "$( (rooted "$T/ref.folded" web; rooted "$T/ref.folded" db) | sort)" "cluster --group-by service"
 ok "cluster: rows on the shard of their stack hash ($l1, $l2), queries at either shard exact, --where and --group-by"
-# Many stacks, so both shards get some: the synthetic fleet loader, 2 hosts x 2 windows x 64 stacks.
-"$XPROF_BUILD/bench/store_bench" $U2 2 2 64 1 >"$T/sb" 2>&1 || fail "store_bench: $(cat "$T/sb")"
-grep -q "^rows 256 " "$T/sb" || fail "store_bench: $(cat "$T/sb")"
+# Many stacks, so both shards get some, and more than one statement's worth of hashes
+# (ClickHouse refuses statements over 256 KiB): the synthetic fleet loader, 2 hosts x 1 window x
+# 15000 stacks.
+"$XPROF_BUILD/bench/store_bench" $U2 2 1 15000 1 >"$T/sb" 2>&1 || fail "store_bench: $(cat "$T/sb")"
+grep -q "^rows 30000 " "$T/sb" || fail "store_bench: $(cat "$T/sb")"
 l1=$(ch $U1 "SELECT count() FROM xprof_samples_local WHERE host LIKE 'host-%'")
 l2=$(ch $U2 "SELECT count() FROM xprof_samples_local WHERE host LIKE 'host-%'")
-[ "$l1" -gt 0 ] && [ "$l2" -gt 0 ] && [ $((l1 + l2)) = 256 ] || fail "synthetic rows on shards: $l1 + $l2 of 256"
+[ "$l1" -gt 0 ] && [ "$l2" -gt 0 ] && [ $((l1 + l2)) = 30000 ] || fail "synthetic rows on shards: $l1 + $l2 of 30000"
 [ "$(ch $U1 "SELECT count() FROM xprof_samples_local WHERE stack_hash % 2 != 0")" = 0 ] &&
 	[ "$(ch $U2 "SELECT count() FROM xprof_samples_local WHERE stack_hash % 2 != 1")" = 0 ] ||
 	fail "synthetic rows on the wrong shard"
-"$XPROF" query --clickhouse $U1 --where 'host=host-*' -o "$T/sb.folded" 2>"$T/e" || fail "query synthetic"
-[ "$(wc -l <"$T/sb.folded")" = 64 ] || fail "synthetic stacks: $(wc -l <"$T/sb.folded") of 64"
-ok "64 synthetic stacks over both shards ($l1 and $l2 rows), all 64 back"
+"$XPROF" query --clickhouse $U1 --where 'host=host-*' --max-stacks 20000 -o "$T/sb.folded" 2>"$T/e" ||
+	fail "query synthetic: $(cat "$T/e")"
+[ "$(wc -l <"$T/sb.folded")" = 15000 ] || fail "synthetic stacks: $(wc -l <"$T/sb.folded") of 15000"
+! grep -q "stack not in store" "$T/sb.folded" || fail "synthetic stacks without frames"
+ok "15000 synthetic stacks over both shards ($l1 and $l2 rows), all back with their frames"
 "$XPROF" store init --clickhouse $U1 2>"$T/e" && fail "single-node init over a cluster store"
 grep -q "cluster 'xprof_test'" "$T/e" || fail "layout message: $(cat "$T/e")"
 
