@@ -96,6 +96,7 @@ same() { # got-file, expected-text, what
 
 start_server 1 $B1
 start_server 2 $B2
+AT=$(($(date +%s) - 600)) # where the loads put their first window: inside the default --from -1h
 ok "two clickhouse-server $(ch $U1 'SELECT version()') on ports $B1 and $B2"
 
 # --- 1. one node -----------------------------------------------------------------
@@ -104,7 +105,7 @@ S=$U1/?database=single
 "$XPROF" store init --clickhouse "$S" 2>"$T/e" || fail "init: $(cat "$T/e")"
 "$XPROF" store init --clickhouse "$S" 2>"$T/e" || fail "second init: $(cat "$T/e")"
 for h in h1 h2; do
-	"$XPROF" store load --clickhouse "$S" --host $h --service svc-$h --window 1s --at -10m "$T/w.xprof" \
+	"$XPROF" store load --clickhouse "$S" --host $h --service svc-$h --window 1s --at $AT "$T/w.xprof" \
 		2>"$T/load.$h" || fail "load $h: $(cat "$T/load.$h")"
 done
 grep -q "loaded $total samples" "$T/load.h1" || fail "load summary: $(cat "$T/load.h1"), expected $total"
@@ -158,11 +159,12 @@ done
 [ "$(ch "$S" "SELECT sum(count) FROM xprof_samples")" = $((2 * total)) ] || fail "the table changed"
 ok "injection through --where matches nothing and changes nothing"
 
-# --from/--to select windows: the loads were placed 10 minutes ago.
-"$XPROF" query --clickhouse "$S" --from -5m -o "$T/late.folded" 2>"$T/e" || fail "--from -5m"
-grep -q "^xprof: 0 samples" "$T/e" || fail "--from -5m found samples: $(cat "$T/e")"
-"$XPROF" query --clickhouse "$S" --from -11m --to -9m -o "$T/win.folded" -q || fail "--from/--to"
-same "$T/win.folded" "$(scaled "$T/ref.folded" 2)" "--from -11m --to -9m"
+# --from/--to select windows: the loads start at $AT, 10 minutes before the test began.
+"$XPROF" query --clickhouse "$S" --from $((AT + 300)) -o "$T/late.folded" 2>"$T/e" || fail "--from AT+5m"
+grep -q "^xprof: 0 samples" "$T/e" || fail "--from AT+5m found samples: $(cat "$T/e")"
+"$XPROF" query --clickhouse "$S" --from $((AT - 60)) --to "$(date -u -d @$((AT + 120)) +%Y-%m-%dT%H:%M:%S)" \
+	-o "$T/win.folded" -q || fail "--from/--to"
+same "$T/win.folded" "$(scaled "$T/ref.folded" 2)" "--from AT-1m --to AT+2m"
 ok "--from/--to"
 
 # Prune: a day long gone is dropped, today stays.
@@ -180,8 +182,8 @@ grep -q -- "--shard URL" "$T/e" || fail "no hint to --shard: $(cat "$T/e")"
 grep -q "has 2 shards" "$T/e" || fail "shard count message: $(cat "$T/e")"
 "$XPROF" store init --clickhouse $U1 --cluster xprof_test --shard $U1 --shard $U2 2>"$T/e" ||
 	fail "cluster init: $(cat "$T/e")"
-"$XPROF" store load --clickhouse $U1 --host h1 --service web --window 1s --at -10m "$T/w.xprof" 2>/dev/null || fail "load h1"
-"$XPROF" store load --clickhouse $U2 --host h2 --service db --window 1s --at -10m "$T/w.xprof" 2>/dev/null || fail "load h2"
+"$XPROF" store load --clickhouse $U1 --host h1 --service web --window 1s --at $AT "$T/w.xprof" 2>/dev/null || fail "load h1"
+"$XPROF" store load --clickhouse $U2 --host h2 --service db --window 1s --at $AT "$T/w.xprof" 2>/dev/null || fail "load h2"
 # Sharded by stack hash: shard 1 holds the even hashes, shard 2 the odd ones, and nothing is lost.
 l1=$(ch $U1 "SELECT count() FROM xprof_samples_local")
 l2=$(ch $U2 "SELECT count() FROM xprof_samples_local")
