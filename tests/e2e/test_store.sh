@@ -218,6 +218,14 @@ l2=$(ch $U2 "SELECT count() FROM xprof_samples_local WHERE host LIKE 'host-%'")
 [ "$(wc -l <"$T/sb.folded")" = 15000 ] || fail "synthetic stacks: $(wc -l <"$T/sb.folded") of 15000"
 ! grep -q "stack not in store" "$T/sb.folded" || fail "synthetic stacks without frames"
 ok "15000 synthetic stacks over both shards ($l1 and $l2 rows), all back with their frames"
+# Prune on every shard: an old day goes from both, today stays.
+"$XPROF" store load --clickhouse $U1 --host old --window 1s --at 2020-01-01T00:00:00 "$T/w.xprof" 2>/dev/null || fail "old load"
+before=$(ch $U1 "SELECT sum(count) FROM xprof_samples WHERE host != 'old'")
+[ "$(ch $U1 "SELECT count() FROM xprof_samples WHERE host = 'old'")" -gt 0 ] || fail "old rows not loaded"
+"$XPROF" store prune --clickhouse $U1 --older-than 7d --shard $U1 --shard $U2 2>"$T/e" || fail "cluster prune: $(cat "$T/e")"
+[ "$(ch $U1 "SELECT count() FROM xprof_samples WHERE host = 'old'")" = 0 ] || fail "old rows kept on a shard"
+[ "$(ch $U1 "SELECT sum(count) FROM xprof_samples")" = "$before" ] || fail "cluster prune took recent rows"
+ok "cluster prune: $(sed 's/^xprof: //' "$T/e")"
 "$XPROF" store init --clickhouse $U1 2>"$T/e" && fail "single-node init over a cluster store"
 grep -q "cluster 'xprof_test'" "$T/e" || fail "layout message: $(cat "$T/e")"
 
