@@ -99,6 +99,17 @@ int st_prune(struct st_conn *c, const struct st_schema_opts *o, uint64_t cutoff_
 
 /* ---- writing --------------------------------------------------------------- */
 
+/*
+ * The insert path, as an agent drives it once per window: st_writer_begin(),
+ * then for each stack of the window's profile st_writer_stack() (or
+ * st_writer_stack_hashed() with a kept hash) and st_writer_sample(), or
+ * st_writer_add_profile() for a whole pipeline profile; then
+ * st_writer_flush(). A failed flush leaves the window whole: the caller
+ * keeps it (its spool, st_writer_pending() bytes), flushes again after its
+ * backoff, or st_writer_drop()s it past its bound. The writer itself never
+ * retries, sleeps or spools.
+ */
+
 /* st_frame.flags: the frame's enum rep_kind in the low bits, and: */
 #define ST_FRAME_KIND_MASK 0x0fu
 #define ST_FRAME_INLINED   0x10u
