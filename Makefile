@@ -33,7 +33,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototy
 CFLAGS   ?= -O2 -g
 XP_CFLAGS := -std=gnu11 $(WARN) $(SANFLAGS) -D_GNU_SOURCE -I. -I$(O) -MMD -MP
 XP_LDFLAGS := $(SANFLAGS)
-LDLIBS   := -lbpf -ldw -lelf -llzma -lz -liberty -lcurl -lpthread -lm
+LDLIBS   := -lbpf -ldw -lelf -lZydis -llzma -lz -liberty -lcurl -lpthread -lm
 
 # Debian packages needed to build, test and benchmark (make deps).
 DEB_PKGS := gcc g++ make clang llvm bpftool libbpf-dev libelf-dev libdw-dev libdebuginfod-dev \
@@ -113,12 +113,14 @@ $(XPROF): $(O)/profiler/main.o $(LIB_OBJS)
 
 # One cmocka binary per module, linked against that module's objects and the
 # modules it may use (lib/ stands alone and everyone may use it; report
-# stands alone; unwind reads only bpf/sample.h; profiler wires everything).
+# uses only lib/, for its diff writer and file reader; unwind reads only
+# bpf/sample.h; profiler wires everything).
 test_lib_OBJS       := $(lib_OBJS)
 test_unwind_OBJS    := $(unwind_OBJS) $(lib_OBJS)
 test_symbolize_OBJS := $(symbolize_OBJS) $(lib_OBJS)
-test_report_OBJS    := $(report_OBJS)
-test_store_OBJS     := $(store_OBJS) $(report_OBJS)
+test_report_OBJS    := $(report_OBJS) $(lib_OBJS)
+test_report_diff_OBJS := $(report_OBJS) $(lib_OBJS)
+test_store_OBJS     := $(store_OBJS) $(report_OBJS) $(lib_OBJS)
 test_profiler_OBJS  := $(LIB_OBJS)
 
 $(O)/tests/test_%: $(O)/tests/unit/test_%.o $(TESTLIB_OBJS) $(LIB_OBJS)

@@ -790,12 +790,23 @@ static int round_drain(struct session *s, uint64_t upto)
 	return stage_flush(s, upto);
 }
 
-static size_t ringbuf_size(int ncpus, uint32_t stack_size)
+/*
+ * ~100 ms of samples at 1 kHz per CPU, records sized for stacks of up to
+ * 128 KiB live (deeper ones are rare, and a sample's record is only as long
+ * as its stack), and room for 4 records of the largest size: at least 8 MiB,
+ * a power of two. A burst beyond that is counted as lost.
+ */
+#define RB_TYPICAL_STACK (128u << 10)
+
+static size_t ringbuf_size(int ncpus, uint32_t stack_max)
 {
-	/* ~100 ms of samples at 1 kHz per CPU, at least 8 MiB, a power of two. */
-	size_t want = (size_t)ncpus * 100 * (XP_SAMPLE_HDR_SIZE + stack_size + XP_SAMPLE_SLACK);
+	size_t typ = stack_max < RB_TYPICAL_STACK ? stack_max : RB_TYPICAL_STACK;
+	size_t want = (size_t)ncpus * 100 * (XP_SAMPLE_HDR_SIZE + typ + XP_SAMPLE_SLACK);
+	size_t big = 4 * ((size_t)XP_SAMPLE_HDR_SIZE + stack_max + XP_SAMPLE_SLACK);
 	size_t sz = 8u << 20;
 
+	if (want < big)
+		want = big;
 	while (sz < want && sz < (512u << 20))
 		sz <<= 1;
 	return sz;
@@ -892,7 +903,7 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 		snprintf(errbuf, errlen, "cannot open the BPF sampler: %s", strerror(errno));
 		goto out;
 	}
-	s->skel->rodata->stack_size = o->stack_size;
+	s->skel->rodata->stack_max = o->stack_size;
 	s->skel->rodata->all_tasks = o->all;
 	s->skel->rodata->want_kstack = o->kstack;
 	s->skel->rodata->self_tgid = getpid();
@@ -985,6 +996,15 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 			err = xp_procfs_processes(synth_process, &sy);
 		for (size_t i = 0; !err && i < o->npids; i++)
 			err = synth_process(&sy, o->pids[i]);
+		/*
+		 * The held child: its name ("xprof-exec" until its exec) for the few
+		 * samples before the exec, but not its mappings, which are xprof's own:
+		 * a report would open (and ask debuginfod about) every library of xprof.
+		 */
+		if (!err && o->child > 0) {
+			sy.pid = o->child;
+			err = xp_procfs_threads(o->child, synth_thread, &sy);
+		}
 		if (err) {
 			snprintf(errbuf, errlen, "cannot read /proc: %s", strerror(-err));
 			goto out;
@@ -1097,6 +1117,9 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	res->bpf_sample_ns = bpf_stat(s, XP_STAT_SAMPLE_NS);
 	res->read_fail = bpf_stat(s, XP_STAT_READ_FAIL);
 	res->no_sigframe = bpf_stat(s, XP_STAT_NO_SIGFRAME);
+	res->vma_find = bpf_stat(s, XP_STAT_VMA_FIND);
+	res->vma_fail = bpf_stat(s, XP_STAT_VMA_FAIL);
+	res->drop_stack2 = bpf_stat(s, XP_STAT_DROP_STACK2);
 	err = xpf_writer_close(s->w, now_ns(), res->samples, res->lost, res->lost_sideband);
 	s->w = NULL;
 	if (err)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -69,9 +70,11 @@ static void usage(FILE *f)
 	    "                          (default xprof.folded)\n"
 	    "  -e, --event NAME        cpu-clock (default), task-clock, cycles, instructions, ...\n"
 	    "  -g kernel, --kernel     also record kernel stacks\n"
-	    "      --stack-size BYTES  user stack bytes copied per sample (default %u, %u..%u)\n"
+	    "      --stack-max BYTES   copy each sample's user stack from sp to its end, at most\n"
+	    "                          this many bytes (default %uM, %uK..%uM; K, M suffixes)\n"
+	    "      --stack-size BYTES  the same bound, under its old name\n"
 	    "  -v, --verbose           print the sampler's own counters at the end\n",
-	    FREQ_MAX, XP_STACK_DEFAULT, XP_STACK_MIN, XP_STACK_MAX);
+	    FREQ_MAX, XP_STACK_DEFAULT >> 20, XP_STACK_MIN >> 10, XP_STACK_MAX >> 20);
 }
 
 static bool has_ext(const char *p, const char *ext)
@@ -226,6 +229,11 @@ static int start_child(struct child *c, char **argv)
 		close(er[0]);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		/*
+		 * Named as perf names its own ("perf-exec"): the few samples between the
+		 * release and the exec are the launcher's, and say so.
+		 */
+		prctl(PR_SET_NAME, "xprof-exec", 0, 0, 0);
 		/* Held until sampling is armed: its first instruction is then sampled. */
 		if (read(go[0], &b, 1) != 1)
 			_exit(127);
@@ -322,6 +330,7 @@ int cmd_record(int argc, char **argv)
 	    {"call-graph", required_argument, NULL, 'g'},
 	    {"kernel", no_argument, NULL, 'K'},
 	    {"stack-size", required_argument, NULL, 'S'},
+	    {"stack-max", required_argument, NULL, 'M'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -432,12 +441,19 @@ int cmd_record(int argc, char **argv)
 		case 'K':
 			o.kstack = true;
 			break;
-		case 'S': {
+		case 'S':
+		case 'M': {
 			unsigned long v = strtoul(optarg, &end, 0);
 
+			if (*end == 'K' || *end == 'k')
+				v = v > ULONG_MAX >> 10 ? ULONG_MAX : v << 10, end++;
+			else if (*end == 'M' || *end == 'm')
+				v = v > ULONG_MAX >> 20 ? ULONG_MAX : v << 20, end++;
 			if (*end || !*optarg || v < XP_STACK_MIN || v > XP_STACK_MAX) {
-				fprintf(stderr, "xprof: bad --stack-size '%s'; give %u..%u bytes\n",
-					optarg, XP_STACK_MIN, XP_STACK_MAX);
+				fprintf(stderr,
+					"xprof: bad %s '%s'; give %u..%u bytes (or 1K..%uM)\n",
+					opt == 'S' ? "--stack-size" : "--stack-max", optarg,
+					XP_STACK_MIN, XP_STACK_MAX, XP_STACK_MAX >> 20);
 				return 2;
 			}
 			o.stack_size = (v + 7) & ~7ul;
@@ -697,6 +713,13 @@ int cmd_record(int argc, char **argv)
 			"xprof: mappings: %llu processes read from /proc at their first sample, "
 			"%llu samples without mappings (process gone, or amid exit or exec)\n",
 			(unsigned long long)res.maps_late, (unsigned long long)res.unmapped);
+	if (verbose)
+		fprintf(stderr,
+			"xprof: sampler stacks: %llu thread stacks looked up, %llu lookups failed "
+			"(copied as far as mapped), %llu interrupted stacks left out (ring buffer "
+			"full)\n",
+			(unsigned long long)res.vma_find, (unsigned long long)res.vma_fail,
+			(unsigned long long)res.drop_stack2);
 	if (verbose && res.prog_run_cnt)
 		fprintf(stderr,
 			"xprof: sampler runs: %llu, %llu ns in total (kernel.bpf_stats_enabled)\n",

@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: MIT
 #
 # store/: the fleet store benchmark's loader (bench/store_bench.c), linked
-# against store/ and report/ alone, and `make bench`'s store part.
+# against store/, report/ and lib/ alone, and `make bench`'s store part.
 
 STORE_BENCH := $(O)/bench/store_bench
 
-$(STORE_BENCH): $(O)/bench/store_bench.o $(store_OBJS) $(report_OBJS)
+$(STORE_BENCH): $(O)/bench/store_bench.o $(store_OBJS) $(report_OBJS) $(lib_OBJS)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ -lcurl -lz -lm

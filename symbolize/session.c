@@ -70,6 +70,9 @@ static void file_free(struct sym_file *f)
 	free(f->dbg_image);
 	free(f->dname);
 	sym_symtab_release(&f->symtab);
+	if (f->fdes_ok)
+		sym_fdes_release(&f->fdes);
+	sym_cache_release(&f->fde_names);
 	sym_cache_release(&f->cache);
 	free(f);
 }
@@ -189,10 +192,24 @@ static struct sym_file *file_new(struct sym_session *s, const char *key, const c
 		return NULL;
 	}
 	const char *slash = strrchr(f->path, '/');
+	size_t len;
 
 	f->base = slash && slash[1] ? slash + 1 : f->path;
 	if (!f->base[0])
 		f->base = "unknown";
+	/* A pseudo-file ("[vdso]") already wears brackets: unknowns in it read
+	 * "[vdso+0x7bd]", not "[[vdso]+0x7bd]". */
+	len = strlen(f->base);
+	if (len > 2 && f->base[0] == '[' && f->base[len - 1] == ']') {
+		const char *inner =
+		    sym_arena_printf(&s->arena, "%.*s", (int)(len - 2), f->base + 1);
+
+		if (!inner) {
+			free(f);
+			return NULL;
+		}
+		f->base = inner;
+	}
 	return f;
 }
 
@@ -257,6 +274,13 @@ static int file_index(struct sym_session *s, struct sym_file *f)
 	f->dname = calloc(f->symtab.n ? f->symtab.n : 1, sizeof(*f->dname));
 	if (!f->dname)
 		goto out;
+	/* Not a Go binary (or a malformed table, which is then not used): go stays empty. */
+	if (f->elf && !sym_gopcln_from_elf(&f->go, f->elf) && !*f->debug_source) {
+		/* a stripped Go binary: its names come from there */
+		f->debug_source = sym_arena_printf(&s->arena, "%s [.gopclntab]", f->path);
+		if (!f->debug_source)
+			f->debug_source = "";
+	}
 	if (f->dbg_elf && sym_elf_has_section(f->dbg_elf, ".debug_info", -1))
 		f->dwarf_elf = f->dbg_elf;
 	else if (f->elf && sym_elf_has_section(f->elf, ".debug_info", -1))
@@ -458,6 +482,38 @@ static struct sym_dwarf *file_dwarf(struct sym_session *s, struct sym_file *f)
 	return f->dwarf;
 }
 
+/*
+ * The name of the unnamed function holding vaddr, from the FDE that covers
+ * it: "base+0xSTART", one stable name per function (START is the FDE's, an
+ * ELF virtual address like the one in "[base+0xADDR]"). NULL with *err 0 if
+ * no FDE covers vaddr; -ENOMEM in *err.
+ */
+static const char *fde_function(struct sym_session *s, struct sym_file *f, uint64_t vaddr, int *err)
+{
+	uint64_t start, end;
+	const void *val;
+
+	*err = 0;
+	if (!f->fdes_tried) {
+		f->fdes_tried = true;
+		*err = sym_fdes_init(&f->fdes, f->elf);
+		f->fdes_ok = *err == 0;
+		if (*err != -ENOMEM)
+			*err = 0;
+	}
+	if (!f->fdes_ok || !sym_fdes_find(&f->fdes, vaddr, &start, &end))
+		return NULL;
+	if (sym_cache_get(&f->fde_names, start, &val))
+		return val;
+	char *name = sym_arena_printf(&s->arena, "%s+0x%" PRIx64, f->base, start);
+
+	if (!name || sym_cache_put(&f->fde_names, start, name, 1)) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	return name;
+}
+
 void sym_session_index_stats(const struct sym_session *s, struct sym_index_stats *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -471,6 +527,52 @@ void sym_session_index_stats(const struct sym_session *s, struct sym_index_stats
 		}
 }
 
+bool sym_file_is_go(const struct sym_file *f)
+{
+	return f && f->go.tab;
+}
+
+int sym_file_go_spans(const struct sym_file *f, sym_gopcln_span_fn fn, void *ctx)
+{
+	return sym_file_is_go(f) ? sym_gopcln_frame_spans(&f->go, fn, ctx) : 0;
+}
+
+/*
+ * Frames of a Go function from .gopclntab: the runtime's own names (the
+ * same with or without .symtab and DWARF, so a stripped build reads like a
+ * default one), its inline tree and lines. 0 when no Go function holds vaddr.
+ */
+static int go_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
+		     struct sym_frame **out)
+{
+	struct sym_goframe gf[MAX_INLINE];
+	struct sym_gofunc fn;
+	int n, first;
+
+	if (sym_gopcln_find(&f->go, vaddr, &fn))
+		return 0;
+	n = sym_gopcln_frames(&f->go, &fn, vaddr, s->opts.lines, gf, MAX_INLINE);
+	first = s->opts.no_inline ? n - 1 : 0;
+	*out = sym_arena_alloc(&s->arena, (size_t)(n - first) * sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (int i = first; i < n; i++) {
+		struct sym_frame *o = &(*out)[i - first];
+
+		o->name = gf[i].name;
+		o->flags = gf[i].inlined ? SYM_F_INLINED : 0;
+		if (!o->name) {
+			o->name = sym_arena_printf(&s->arena, "[%s+0x%" PRIx64 "]", f->base, vaddr);
+			o->flags = SYM_F_UNKNOWN;
+			if (!o->name)
+				return -ENOMEM;
+		}
+		o->file = gf[i].file;
+		o->line = gf[i].line > 0 ? (uint32_t)gf[i].line : 0;
+	}
+	return n - first;
+}
+
 int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
 		    const struct sym_frame **frames)
 {
@@ -480,6 +582,19 @@ int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
 	if (n) {
 		*frames = val;
 		return n;
+	}
+	if (f->go.tab) {
+		struct sym_frame *out;
+
+		n = go_lookup(s, f, vaddr, &out);
+		if (n < 0)
+			return n;
+		if (n > 0) {
+			if (sym_cache_put(&f->cache, vaddr, out, n))
+				return -ENOMEM;
+			*frames = out;
+			return n;
+		}
 	}
 	struct sym_dwarf_frame df[MAX_INLINE];
 	int nd = 0;
@@ -509,16 +624,18 @@ int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
 		out[i].flags = SYM_F_INLINED;
 	}
 	/* The function itself: the ELF symbol (stable, what nm shows), else
-	 * the DWARF subprogram, else the module and offset. */
+	 * the DWARF subprogram, else the unnamed function its FDE bounds, else
+	 * the module and offset. */
 	struct sym_frame *last = &out[n - 1];
 	long si = sym_symtab_find(&f->symtab, vaddr);
+	int err;
 
 	memset(last, 0, sizeof(*last));
 	if (si >= 0)
 		last->name = sym_name(s, f, si);
 	else if (nd > 0 && df[nd - 1].name)
 		last->name = display_name(s, df[nd - 1].name);
-	else {
+	else if (!(last->name = fde_function(s, f, vaddr, &err)) && !err) {
 		last->name = sym_arena_printf(&s->arena, "[%s+0x%" PRIx64 "]", f->base, vaddr);
 		last->flags = SYM_F_UNKNOWN;
 	}
@@ -658,6 +775,33 @@ int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint32_t uid, uint64_t a
 	}
 	*frames = name_once(s, &m->frames[i], m->blob + m->name_off[i], SYM_F_JIT);
 	return 1;
+}
+
+int sym_file_bounds(const struct sym_file *f, uint64_t vaddr, uint64_t *start, uint64_t *end)
+{
+	long i = f ? sym_symtab_find(&f->symtab, vaddr) : -1;
+
+	if (i < 0)
+		return -ENOENT;
+	*start = f->symtab.syms[i].start;
+	*end = *start + f->symtab.syms[i].size;
+	return 0;
+}
+
+int sym_jit_bounds(struct sym_session *s, uint32_t pid, uint32_t uid, uint64_t addr,
+		   uint64_t *start, uint64_t *end)
+{
+	struct sym_perfmap *m = perfmap_get(s, pid, uid);
+	long i;
+
+	if (!m)
+		return -ENOMEM;
+	i = sym_perfmap_find(m, addr);
+	if (i < 0)
+		return -ENOENT;
+	*start = m->start[i];
+	*end = m->start[i] + m->size[i];
+	return 0;
 }
 
 const char *sym_file_debug_source(const struct sym_file *f)

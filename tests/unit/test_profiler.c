@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The report session's view of mappings over time: mmap over mmap, exec,
- * fork, threads, and load biases computed from real ELF files.
+ * fork, threads, load biases computed from real ELF files, and the name of
+ * a frame in a vDSO that is not this machine's.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -260,9 +261,8 @@ static int count_entries(const char *dir)
 }
 
 /*
- * Without a cache, a session keeps its tables in a private directory under
- * $TMPDIR while it runs, with the tables of the files it mapped, and leaves
- * nothing behind (it used to leave a /tmp/xprof-tables-* per run).
+ * Without a cache, a session keeps its tables in memory and leaves nothing
+ * behind (it used to leave a /tmp/xprof-tables-* per run).
  */
 static void test_no_cache_leaves_nothing(void **state)
 {
@@ -294,6 +294,45 @@ static void test_no_cache_leaves_nothing(void **state)
 	assert_int_equal(rmdir(tmp), 0);
 }
 
+/*
+ * A recorded vDSO whose build-id is not this machine's (a perf.data from
+ * another kernel) has no symbols here: its frames are "[vdso+0xOFF]", one
+ * pair of brackets.
+ */
+static void test_stale_vdso_name(void **state)
+{
+	struct xp_session *s = *state;
+	struct xp_event ev = {.type = XP_EV_MMAP};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	ev.mmap = (struct xp_ev_mmap){.time_ns = 1,
+				      .pid = 7,
+				      .tid = 7,
+				      .start = 0x7fff0000,
+				      .len = 0x2000,
+				      .prot = PROT_READ | PROT_EXEC,
+				      .build_id_len = 20,
+				      .path = "[vdso]"};
+	memset(ev.mmap.build_id, 0xab, 20);
+	assert_int_equal(xp_session_event(s, &ev), 0);
+	ev = (struct xp_event){.type = XP_EV_SAMPLE};
+	ev.sample.time_ns = 2;
+	ev.sample.pid = ev.sample.tid = 7;
+	ev.sample.period_ns = 1000000;
+	ev.sample.regs[16] = 0x7fff07bd; /* ip */
+	ev.sample.regs[7] = 0x7ffe0000;	 /* sp */
+	assert_int_equal(xp_session_event(s, &ev), 0);
+	m = open_memstream(&buf, &len);
+	assert_non_null(m);
+	assert_int_equal(rep_write_folded(xp_session_profile(s), NULL, m), 0);
+	fclose(m);
+	assert_non_null(strstr(buf, ";[vdso+0x7bd] 1"));
+	assert_null(strstr(buf, "[[vdso]"));
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +342,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_names_survive_table_growth, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_name_without_nul, setup, teardown),
 	    cmocka_unit_test(test_no_cache_leaves_nothing),
+	    cmocka_unit_test_setup_teardown(test_stale_vdso_name, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
