@@ -3,6 +3,8 @@
  * xprof query: a fleet flamegraph from the store. The server sums samples
  * by stack over the time range and labels asked for (store/query.c); the
  * result is a report profile written by the same writers as xprof report.
+ * With --base-from/--base-to/--base-where a second query gives BEFORE and
+ * the outputs are differential (report/'s diff writers, as xprof diff).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -44,7 +46,14 @@ static void query_usage(FILE *f)
 		"      --title TEXT       flamegraph title\n"
 		"      --inverted         flamegraph as an icicle graph\n"
 		"      --timeout SECONDS  per request (default 60)\n"
-		"  -q, --quiet            no summary line\n");
+		"  -q, --quiet            no summary line\n"
+		"\n"
+		"Differential: with any of these, a second query over the store is BEFORE, the\n"
+		"first AFTER, and the outputs are diffs as 'xprof diff' writes them (red grew,\n"
+		"blue shrank; --top lists the functions that changed most):\n"
+		"  --base-from TIME       BEFORE's --from (default: AFTER's)\n"
+		"  --base-to TIME         BEFORE's --to (default: AFTER's)\n"
+		"  --base-where COND      BEFORE's conditions, instead of AFTER's (repeatable)\n");
 }
 
 int cmd_query(int argc, char **argv)
@@ -61,6 +70,9 @@ int cmd_query(int argc, char **argv)
 		O_TITLE,
 		O_INV,
 		O_TIMEOUT,
+		O_BFROM,
+		O_BTO,
+		O_BWHERE,
 	};
 	static const struct option lopts[] = {
 	    {"clickhouse", required_argument, NULL, O_CH},
@@ -75,13 +87,21 @@ int cmd_query(int argc, char **argv)
 	    {"title", required_argument, NULL, O_TITLE},
 	    {"inverted", no_argument, NULL, O_INV},
 	    {"timeout", required_argument, NULL, O_TIMEOUT},
+	    {"base-from", required_argument, NULL, O_BFROM},
+	    {"base-to", required_argument, NULL, O_BTO},
+	    {"base-where", required_argument, NULL, O_BWHERE},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	const char *url = NULL, *from = "-1h", *to = "now", *outs[MAX_OUTPUTS], *why = NULL;
-	const char *done[MAX_OUTPUTS];
-	struct st_cond conds[MAX_CONDS];
+	const char *done[MAX_OUTPUTS], *bfrom = NULL, *bto = NULL;
+	struct st_cond conds[MAX_CONDS], bconds[MAX_CONDS];
+	unsigned nbconds = 0;
+	bool base = false;
+	struct st_query bq;
+	struct st_query_stats bqs = {0};
+	struct rep_profile *bprof = NULL;
 	struct st_query q = {.group_by = -1};
 	struct st_query_stats qs;
 	struct rep_opts ro = {0};
@@ -167,6 +187,21 @@ int cmd_query(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_BFROM:
+			bfrom = optarg;
+			base = true;
+			break;
+		case O_BTO:
+			bto = optarg;
+			base = true;
+			break;
+		case O_BWHERE:
+			if (st_where_parse(optarg, bconds, MAX_CONDS, &nbconds, &why)) {
+				fprintf(stderr, "xprof: --base-where '%s': %s\n", optarg, why);
+				return 2;
+			}
+			base = true;
+			break;
 		case 'q':
 			quiet = true;
 			break;
@@ -204,10 +239,37 @@ int cmd_query(int argc, char **argv)
 		return 2;
 	}
 	q.conds = conds;
+	/* BEFORE: AFTER's query with what --base-* replaces. */
+	bq = q;
+	if (nbconds) {
+		bq.conds = bconds;
+		bq.nconds = nbconds;
+	}
+	if ((bfrom && st_time_parse(bfrom, now, &bq.from_ns)) ||
+	    (bto && st_time_parse(bto, now, &bq.to_ns))) {
+		fprintf(stderr,
+			"xprof: bad time '%s': give now, -1h, seconds since the epoch or "
+			"YYYY-MM-DDTHH:MM:SS (UTC)\n",
+			bfrom && st_time_parse(bfrom, now, &bq.from_ns) ? bfrom : bto);
+		return 2;
+	}
+	if (bto && !strcmp(bto, "now"))
+		bq.to_ns++;
+	if (base && bq.from_ns >= bq.to_ns) {
+		fprintf(stderr, "xprof: BEFORE's --base-from is not before its --base-to\n");
+		return 2;
+	}
 	if (!nouts && !top)
-		outs[nouts++] = "xprof.folded";
+		outs[nouts++] = base ? "diff.svg" : "xprof.folded";
 	for (unsigned i = 0; i < nouts; i++) {
-		if (xp_report_check(outs[i], &why)) {
+		if (base && !rep_diff_format_ok(outs[i])) {
+			fprintf(stderr,
+				"xprof: '%s': unknown output format: use .svg, .folded, .pb.gz or "
+				".txt (top)\n",
+				outs[i]);
+			return 2;
+		}
+		if (!base && xp_report_check(outs[i], &why)) {
 			fprintf(stderr, "xprof: '%s': %s\n", outs[i], why);
 			return 2;
 		}
@@ -226,12 +288,20 @@ int cmd_query(int argc, char **argv)
 		return errno == EINVAL ? 2 : 1;
 	}
 	err = st_query_run(c, &q, &prof, &qs);
+	if (!err && base)
+		err = st_query_run(c, &bq, &bprof, &bqs);
 	if (err) {
 		fprintf(stderr, "xprof: %s\n", st_conn_error(c));
 		goto out;
 	}
+	if (base && (!qs.total || !bqs.total)) {
+		fprintf(stderr, "xprof: %s has no samples: nothing to compare\n",
+			qs.total ? "BEFORE (--base-*)" : "AFTER");
+		goto out;
+	}
 	for (unsigned i = 0; i < nouts; i++) {
-		err = xp_report_write(prof, &ro, outs[i], &why);
+		err = base ? rep_write_diff(prof, bprof, &ro, outs[i])
+			   : xp_report_write(prof, &ro, outs[i], &why);
 		if (!err) {
 			done[ndone++] = outs[i];
 			continue;
@@ -242,12 +312,14 @@ int cmd_query(int argc, char **argv)
 	}
 	if (top) {
 		ro.top = top;
-		err = rep_write_top(prof, &ro, stdout);
+		err = base ? rep_write_diff_top(prof, bprof, &ro, stdout)
+			   : rep_write_top(prof, &ro, stdout);
 		if (err) {
 			fprintf(stderr, "xprof: cannot write the top table: %s\n", strerror(-err));
 			goto out;
 		}
 	}
+	qs.missing_stacks += bqs.missing_stacks;
 	if (qs.missing_stacks)
 		fprintf(stderr,
 			"xprof: %llu stacks have samples but no frames in the store (shown as "
@@ -259,12 +331,20 @@ int cmd_query(int argc, char **argv)
 		if (qs.shown < qs.total)
 			fprintf(stderr, ", %llu in the top %llu stacks shown (raise --max-stacks)",
 				(unsigned long long)qs.shown, (unsigned long long)qs.rows);
+		if (base) {
+			fprintf(stderr, ", %llu before (--base-*)", (unsigned long long)bqs.total);
+			if (bqs.shown < bqs.total)
+				fprintf(stderr, ", %llu in its top %llu stacks",
+					(unsigned long long)bqs.shown,
+					(unsigned long long)bqs.rows);
+		}
 		for (unsigned i = 0; i < ndone; i++)
 			fprintf(stderr, "%s%s", i ? ", " : "; wrote ", done[i]);
 		fputc('\n', stderr);
 	}
 	ret = failed;
 out:
+	rep_profile_free(bprof);
 	rep_profile_free(prof);
 	st_conn_free(c);
 	return ret;

@@ -175,6 +175,48 @@ grep -q "dropped 1 day partitions" "$T/e" || fail "prune: $(cat "$T/e")"
 [ "$(ch "$S" "SELECT sum(count) FROM xprof_samples")" = $((2 * total)) ] || fail "prune took recent rows"
 ok "prune drops 2020-01-01 and keeps today"
 
+# --- 1b. differential: two phases of rec_phases through the store ------------------
+# Phase a (hot phase_a) and phase b (hot phase_b) loaded as one host at two times and as two
+# hosts at one time: --base-from/--base-to and --base-where must give exactly the diff
+# `xprof diff` makes of the two recordings, phase_b red and phase_a blue.
+for m in a b; do
+	timeout 60 "$XPROF" record -F 499 -o "$T/$m.xprof" -- "$P/rec_phases" $m 1.5 >/dev/null 2>"$T/e" ||
+		fail "record rec_phases $m: $(cat "$T/e")"
+done
+"$XPROF" diff -q "$T/a.xprof" "$T/b.xprof" -o "$T/ref_d.folded" || fail "xprof diff"
+ch $U1 "CREATE DATABASE phases" || fail "create database phases"
+D=$U1/?database=phases
+"$XPROF" store init --clickhouse "$D" 2>/dev/null || fail "init phases"
+for spec in "a old $AT" "b old $((AT + 120))" "a before $AT" "b after $AT"; do
+	set -- $spec
+	"$XPROF" store load --clickhouse "$D" --host $2 --window 10s --at $3 "$T/$1.xprof" 2>"$T/e" ||
+		fail "load phase $1 as $2: $(cat "$T/e")"
+done
+"$XPROF" query --clickhouse "$D" --where host=old --from $((AT + 100)) --to $((AT + 200)) \
+	--base-from $((AT - 10)) --base-to $((AT + 100)) -o "$T/t_d.folded" -o "$T/t_d.svg" 2>"$T/e" ||
+	fail "query --base-from/--base-to: $(cat "$T/e")"
+grep -q " before (--base-\*)" "$T/e" || fail "diff summary: $(cat "$T/e")"
+cmp -s "$T/ref_d.folded" "$T/t_d.folded" ||
+	fail "--base-from/--base-to diff differs: $(diff "$T/ref_d.folded" "$T/t_d.folded" | head -5)"
+"$XPROF" query --clickhouse "$D" --where host=after --base-where host=before --from $((AT - 10)) \
+	--to $((AT + 100)) -o "$T/w_d.folded" -q || fail "query --base-where"
+cmp -s "$T/ref_d.folded" "$T/w_d.folded" ||
+	fail "--base-where diff differs: $(diff "$T/ref_d.folded" "$T/w_d.folded" | head -5)"
+python3 - "$T/t_d.svg" <<'EOF' || fail "diff colours"
+import re, sys, xml.etree.ElementTree as ET
+NS = {"s": "http://www.w3.org/2000/svg"}
+fill = {}
+for g in ET.parse(sys.argv[1]).getroot().find("s:g[@id='frames']", NS):
+    name = re.sub(r" \([^(]*\)$", "", g.find("s:title", NS).text)
+    m = re.match(r"rgb\((\d+),(\d+),(\d+)\)", g.find("s:rect", NS).get("fill"))
+    fill[name] = tuple(int(v) for v in m.groups())
+R, G, B = fill["phase_b"]
+if not (R == 255 and G == B and G < 100): sys.exit("phase_b is not red: %s" % ((R, G, B),))
+R, G, B = fill["phase_a"]
+if not (B == 255 and R == G and R < 130): sys.exit("phase_a is not blue: %s" % ((R, G, B),))
+EOF
+ok "query --base-from/--base-to and --base-where: the diff of xprof diff, phase_b red, phase_a blue"
+
 # --- 2. the 2-shard cluster ------------------------------------------------------
 "$XPROF" store init --clickhouse $U1 --cluster xprof_test 2>"$T/e" && fail "ON CLUSTER without ZooKeeper worked?"
 grep -q -- "--shard URL" "$T/e" || fail "no hint to --shard: $(cat "$T/e")"
