@@ -13,7 +13,9 @@
 #                      medians of BENCH_REPEAT interleaved runs, vs a
 #                      sum(count) scan of the same rows (the floor of any query)
 # Knobs: BENCH_STORE_HOSTS (100), BENCH_STORE_WINDOWS (36; the size is
-# 360), BENCH_STORE_STACKS (2000), BENCH_STORE_SERVICES (10), BENCH_REPEAT (5).
+# 360), BENCH_STORE_STACKS (2000), BENCH_STORE_SERVICES (10), BENCH_STORE_JOBS
+# (1: writers inserting at once; on this 2-core machine 2 and 3 were slower,
+# the server already uses both cores), BENCH_REPEAT (5).
 # Times here are wall times: the work is the server's, in another process.
 set -u
 XPROF=${1:?usage: bench_store.sh XPROF STORE_BENCH}
@@ -22,6 +24,7 @@ HOSTS=${BENCH_STORE_HOSTS:-100}
 WINDOWS=${BENCH_STORE_WINDOWS:-36}
 STACKS=${BENCH_STORE_STACKS:-2000}
 SERVICES=${BENCH_STORE_SERVICES:-10}
+JOBS=${BENCH_STORE_JOBS:-1}
 REPEAT=${BENCH_REPEAT:-5}
 command -v clickhouse-server >/dev/null || { echo "bench_store: no clickhouse-server (make deps)" >&2; exit 1; }
 T=$(mktemp -d /tmp/xprof-bench-store.XXXXXX)
@@ -45,7 +48,7 @@ for _ in $(seq 120); do [ "$(ch 'SELECT 1' 2>/dev/null)" = 1 ] && break; sleep 0
 "$XPROF" store init --clickhouse $U 2>/dev/null || exit 1
 
 # ---- insert -------------------------------------------------------------------------
-read -r _ rows _ wall _ cpu _ bytes _ < <("$LOADER" $U "$HOSTS" "$WINDOWS" "$STACKS" "$SERVICES") || exit 1
+read -r _ rows _ wall _ cpu _ bytes _ < <("$LOADER" $U "$HOSTS" "$WINDOWS" "$STACKS" "$SERVICES" "$JOBS") || exit 1
 echo "bench_store: $rows rows ($HOSTS hosts x $WINDOWS windows x $STACKS stacks) in $wall s, loader CPU $cpu s, $bytes bytes sent"
 ch "CREATE TABLE ref AS xprof_samples"
 t0=$(date +%s.%N)
