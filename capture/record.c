@@ -1120,6 +1120,7 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	res->vma_find = bpf_stat(s, XP_STAT_VMA_FIND);
 	res->vma_fail = bpf_stat(s, XP_STAT_VMA_FAIL);
 	res->drop_stack2 = bpf_stat(s, XP_STAT_DROP_STACK2);
+	res->rb_bytes = bpf_stat(s, XP_STAT_RB_BYTES);
 	err = xpf_writer_close(s->w, now_ns(), res->samples, res->lost, res->lost_sideband);
 	s->w = NULL;
 	if (err)

@@ -720,6 +720,9 @@ int cmd_record(int argc, char **argv)
 			"full)\n",
 			(unsigned long long)res.vma_find, (unsigned long long)res.vma_fail,
 			(unsigned long long)res.drop_stack2);
+	if (verbose)
+		fprintf(stderr, "xprof: sampler ring: %.0f bytes reserved per sample\n",
+			res.bpf_samples ? (double)res.rb_bytes / res.bpf_samples : 0.0);
 	if (verbose && res.prog_run_cnt)
 		fprintf(stderr,
 			"xprof: sampler runs: %llu, %llu ns in total (kernel.bpf_stats_enabled)\n",
