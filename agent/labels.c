@@ -235,8 +235,10 @@ int ag_labels_parse_cgroup(const char *buf, size_t len, struct ag_labels *l)
 		path = systemd;
 	else if (have_first)
 		path = first;
-	else
+	else if (have_v2)
 		path = v2;
+	else
+		return 0; /* lines, but none with a path worth reading ("1:cpu:/") */
 	parse_path(path, l);
 	return 0;
 }

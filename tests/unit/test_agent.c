@@ -128,6 +128,9 @@ static void test_labels_bad(void **state)
 	assert_int_equal(ag_labels_parse_cgroup("", 0, &l), -EINVAL);
 	assert_int_equal(ag_labels_parse_cgroup("garbage\n", 8, &l), -EINVAL);
 	assert_int_equal(ag_labels_parse_cgroup(":x\n", 3, &l), -EINVAL);
+	/* Lines but no path worth reading: nothing, and no arithmetic on a NULL path (UBSan). */
+	assert_int_equal(ag_labels_parse_cgroup("1:cpu:/\n", 8, &l), 0);
+	assert_string_equal(l.service, "");
 	/* The length is the caller's: a NUL or bytes past len are never read as text. */
 	assert_int_equal(ag_labels_parse_cgroup("0::/system.slice/a.service", 4, &l), 0);
 	assert_string_equal(l.service, "");
