@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(n == 0 || n == 12 || n == 64, "container id length");
 		for (size_t i = 0; i < n; i++)
 			check((l.container[i] >= '0' && l.container[i] <= '9') ||
-				      (l.container[i] >= 'a' && l.container[i] <= 'f'),
+				  (l.container[i] >= 'a' && l.container[i] <= 'f'),
 			      "container id not hex");
 		bounded(l.runtime, sizeof(l.runtime));
 		n = bounded(l.pod, sizeof(l.pod));
