@@ -592,8 +592,16 @@ static void say(struct ag_spool *sp, char *why, size_t whylen, const char *fmt, 
 	va_end(ap);
 	if (why && whylen)
 		snprintf(why, whylen, "%s", line);
-	if (sp->log)
+	/*
+	 * Called with the lock held; the log may block (a full pipe to
+	 * journald), and a put must not wait for it. Callers re-read all state
+	 * after this returns.
+	 */
+	if (sp->log) {
+		pthread_mutex_unlock(&sp->lock);
 		sp->log(sp->log_ctx, line);
+		pthread_mutex_lock(&sp->lock);
+	}
 }
 
 int ag_spool_pump(struct ag_spool *sp, uint64_t now_ms, uint64_t *next_ms, char *why, size_t whylen)
@@ -642,8 +650,8 @@ int ag_spool_pump(struct ag_spool *sp, uint64_t now_ms, uint64_t *next_ms, char 
 					sp->st.corrupt++;
 				}
 				say(sp, why, whylen,
-				    "%s: removed damaged spool file of window %" PRIu64 ": %s",
-				    e.sink, l.w.start, xl_strerror(err));
+				    "%s: removed damaged spool file %016" PRIx64 ": %s", e.sink,
+				    e.seq, xl_strerror(err));
 				continue;
 			}
 			if (r == AG_SEND_OK || r == AG_SEND_DROP) {
