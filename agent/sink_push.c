@@ -155,7 +155,7 @@ static enum ag_send push_send(struct ag_sink *s, const struct ag_window *w, char
 	}
 	b.text[0] = '\0';
 	curl_easy_setopt(p->curl, CURLOPT_URL, url);
-	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, w->pprof);
+	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, w->pprof ? w->pprof : "");
 	curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)w->pprof_len);
 	curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, &b);
 	rc = curl_easy_perform(p->curl);

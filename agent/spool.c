@@ -657,6 +657,10 @@ int ag_spool_pump(struct ag_spool *sp, uint64_t now_ms, uint64_t *next_ms, char 
 			if (r == AG_SEND_OK || r == AG_SEND_DROP) {
 				if (i >= 0)
 					entry_remove(sp, (size_t)i);
+				else if (r == AG_SEND_OK && sp->st.dropped)
+					/* a put evicted it while it was on its way: not lost after
+					 * all */
+					sp->st.dropped--;
 				ss->attempts = 0;
 				ss->next_ms = 0;
 				done++;
@@ -679,8 +683,11 @@ int ag_spool_pump(struct ag_spool *sp, uint64_t now_ms, uint64_t *next_ms, char 
 				    ss->attempts, (double)d / 1000, reason);
 			}
 		}
-		/* When this sink is next worth a call: after its backoff, if it has windows. */
-		for (size_t j = 0; j < sp->n; j++)
+		/*
+		 * When this sink is next worth a call: after its backoff, if it has
+		 * windows. A sink another pump is sending for is that pump's.
+		 */
+		for (size_t j = 0; j < sp->n && !ss->busy; j++)
 			if (!strcmp(sp->e[j].sink, ss->sink->name)) {
 				uint64_t t = ss->next_ms > now_ms ? ss->next_ms : now_ms;
 

@@ -447,6 +447,55 @@ static void test_spool_refuses(void **state)
 	assert_int_equal(errno, EINVAL);
 }
 
+/*
+ * A put that evicts the window a sink is sending (the budget is full and it
+ * is the oldest): if the send then succeeds, the window was not lost, so
+ * it counts as sent and not as dropped.
+ */
+struct evict_fake {
+	struct fake f;
+	struct ag_spool *sp;
+};
+
+static enum ag_send evict_send(struct ag_sink *s, const struct ag_window *w, char *why,
+			       size_t whylen)
+{
+	struct evict_fake *e = (struct evict_fake *)s->ctx;
+	static char big[900];
+
+	memset(big, 'q', sizeof(big) - 1);
+	if (e->f.calls == 0)
+		assert_int_equal(put(e->sp, "b", 500, big), 0);
+	s->ctx = &e->f;
+	return fake_send(s, w, why, whylen);
+}
+
+static void test_spool_evicted_in_flight(void **state)
+{
+	struct sfx *x = *state;
+	char dir[128], mid[700];
+	struct ag_spool_stats st;
+	struct evict_fake e;
+
+	snprintf(dir, sizeof(dir), "%s/spool", x->dir);
+	memset(mid, 'm', sizeof(mid) - 1);
+	mid[sizeof(mid) - 1] = '\0';
+	e.sp = ag_spool_open(dir, 1700, 1);
+	assert_non_null(e.sp);
+	fake_init(&e.f, "a");
+	e.f.sink.send = evict_send;
+	e.f.sink.ctx = &e;
+	assert_int_equal(ag_spool_add_sink(e.sp, &e.f.sink), 0);
+	assert_int_equal(put(e.sp, "a", 100, mid), 0);
+	assert_int_equal(ag_spool_pump(e.sp, 0, NULL, NULL, 0), 1);
+	ag_spool_get_stats(e.sp, &st);
+	assert_int_equal(e.f.nseen, 1);
+	assert_int_equal(st.sent, 1);
+	assert_int_equal(st.dropped, 0);
+	assert_int_equal(st.windows, 1); /* b's window, waiting for a sink */
+	ag_spool_close(e.sp);
+}
+
 /* The sender thread delivers without anyone calling the pump. */
 static void test_spool_thread(void **state)
 {
@@ -896,6 +945,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_spool_damaged_payload, spool_setup,
 					    spool_teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_refuses, spool_setup, spool_teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_evicted_in_flight, spool_setup,
+					    spool_teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_thread, spool_setup, spool_teardown),
 	    cmocka_unit_test(test_push_answers),
 	    cmocka_unit_test(test_push_refused_and_opts),
