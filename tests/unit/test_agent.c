@@ -78,7 +78,7 @@ static const struct {
      "0::/system.slice/"
      "docker-4F1B0A8D9C2E3F40112233445566778899AABBCCDDEEFF00112233445566EEFF.scope\n",
      "", "", "", "docker-4F1B0A8D9C2E3F40112233445566778899AABBCCDDEEFF00112233445566EEFF.scope"},
-    {"63 hex digits are not an id", "0::/docker/" ID64 "\n", ID64, "docker", "",
+    {"v2 /docker/<id> (cgroupfs driver in a v2 tree)", "0::/docker/" ID64 "\n", ID64, "docker", "",
      "docker-4f1b0a8d9c2e"},
     {"a service name of 200 bytes is refused, not cut",
      "0::/system.slice/"
@@ -108,7 +108,7 @@ static void test_labels_table(void **state)
 
 static void test_labels_short_id(void **state)
 {
-	/* The 63-digit id: the table's "/docker/" case used 64; cut one digit here. */
+	/* 63 hex digits are no runtime's id: /docker/<63 hex> gives no container. */
 	char buf[128];
 	struct ag_labels l;
 
