@@ -23,5 +23,7 @@ int cmd_report(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tables(int argc, char **argv);
+int cmd_store(int argc, char **argv);
+int cmd_query(int argc, char **argv);
 
 #endif /* XPROF_PROFILER_INT_H */
