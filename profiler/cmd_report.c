@@ -86,8 +86,8 @@ static const char *pct(char *buf, size_t len, uint64_t a, uint64_t b)
 	return buf;
 }
 
-static void print_summary(const struct xp_session_stats *st, const char *also,
-			  const char *const *outs, unsigned nouts)
+void report_summary(const struct xp_session_stats *st, const char *also, const char *const *outs,
+		    unsigned nouts)
 {
 	uint64_t n = st->kept;
 	char why[512] = "";
@@ -120,6 +120,31 @@ static void print_summary(const struct xp_session_stats *st, const char *also,
 	fputc('\n', stderr);
 }
 
+bool report_write_all(const struct rep_profile *prof, const struct rep_opts *ro,
+		      const char *const *outs, unsigned nouts, const char **done, unsigned *ndone)
+{
+	const char *why;
+	bool ok = true;
+
+	*ndone = 0;
+	/* One output that cannot be written (a full disk) must not cost the others. */
+	for (unsigned i = 0; i < nouts; i++) {
+		int err = xp_report_write(prof, ro, outs[i], &why);
+
+		if (!err) {
+			done[(*ndone)++] = outs[i];
+			continue;
+		}
+		ok = false;
+		if (err == -ENOSPC || err == -EDQUOT)
+			fprintf(stderr, "xprof: %s: %s\n", xl_strerror(err), outs[i]);
+		else
+			fprintf(stderr, "xprof: cannot write '%s': %s\n", outs[i],
+				err == -EINVAL && why ? why : xl_strerror(err));
+	}
+	return ok;
+}
+
 int cmd_report(int argc, char **argv)
 {
 	enum {
@@ -138,7 +163,6 @@ int cmd_report(int argc, char **argv)
 		O_NODI,
 		O_CACHE,
 		O_NOCACHE,
-		O_ALSO,
 	};
 	static const struct option lopts[] = {
 	    {"input", required_argument, NULL, 'i'},
@@ -161,11 +185,9 @@ int cmd_report(int argc, char **argv)
 	    {"no-debuginfod", no_argument, NULL, O_NODI},
 	    {"cache-dir", required_argument, NULL, O_CACHE},
 	    {"no-cache", no_argument, NULL, O_NOCACHE},
-	    /* Internal, for record: other files it wrote, named in the one summary line. */
-	    {"also-wrote", required_argument, NULL, O_ALSO},
 	    {0},
 	};
-	const char *input = NULL, *outs[MAX_OUTPUTS], *done[MAX_OUTPUTS], *why = NULL, *also = NULL;
+	const char *input = NULL, *outs[MAX_OUTPUTS], *done[MAX_OUTPUTS], *why = NULL;
 	unsigned nouts = 0, ndone = 0, top = 0;
 	uint32_t pids[MAX_IDS], tids[MAX_IDS];
 	struct xp_session_opts so = {0};
@@ -177,7 +199,6 @@ int cmd_report(int argc, char **argv)
 	char *end;
 	int c, err, ret = 1;
 
-	optind = 1;
 	while ((c = getopt_long(argc, argv, "i:o:qvh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
@@ -260,9 +281,6 @@ int cmd_report(int argc, char **argv)
 		case O_NOCACHE:
 			so.no_cache = true;
 			break;
-		case O_ALSO:
-			also = optarg;
-			break;
 		default:
 			report_usage(stderr);
 			return 2;
@@ -317,20 +335,7 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "xprof: out of memory\n");
 		goto out;
 	}
-	/* One output that cannot be written (a full disk) must not cost the others. */
-	for (unsigned i = 0; i < nouts; i++) {
-		err = xp_report_write(prof, &ro, outs[i], &why);
-		if (!err) {
-			done[ndone++] = outs[i];
-			continue;
-		}
-		failed = true;
-		if (err == -ENOSPC || err == -EDQUOT)
-			fprintf(stderr, "xprof: %s: %s\n", xl_strerror(err), outs[i]);
-		else
-			fprintf(stderr, "xprof: cannot write '%s': %s\n", outs[i],
-				err == -EINVAL && why ? why : xl_strerror(err));
-	}
+	failed = !report_write_all(prof, &ro, outs, nouts, done, &ndone);
 	if (top) {
 		ro.top = top;
 		err = rep_write_top(prof, &ro, stdout);
@@ -350,7 +355,7 @@ int cmd_report(int argc, char **argv)
 			"gives complete stacks\n",
 			input);
 	if (!quiet)
-		print_summary(xp_session_stats(s), also, done, ndone);
+		report_summary(xp_session_stats(s), NULL, done, ndone);
 	ret = failed;
 out:
 	xp_session_free(s);

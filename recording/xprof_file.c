@@ -378,6 +378,9 @@ struct xpf_writer *xpf_writer_open(const char *path, const struct xp_rec_info *i
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		h.start_real_ns = ts.tv_sec * 1000000000ull + ts.tv_nsec;
+		/* The capture's own reading, so that every .xprof output of a run is the same. */
+		if (info->start_real_ns)
+			h.start_real_ns = info->start_real_ns;
 	}
 	h.frequency = info->frequency;
 	h.stack_size = info->stack_size;
@@ -1026,6 +1029,7 @@ static int read_header(const uint8_t *p, size_t len, struct xpf_header *h, struc
 	info->flags = h->flags;
 	info->write_errno = h->flags & XP_REC_F_WRITE_ERROR ? h->write_errno : 0;
 	info->start_time_ns = h->start_time_ns;
+	info->start_real_ns = h->start_real_ns;
 	copy_str(info->event, sizeof(info->event), h->event, sizeof(h->event));
 	copy_str(info->target, sizeof(info->target), h->target, sizeof(h->target));
 	return 0;
