@@ -27,9 +27,9 @@ struct xp_buildid_cache {
 void xp_buildid_cache_release(struct xp_buildid_cache *c);
 
 /*
- * The GNU build-id of the ELF file at path (NT_GNU_BUILD_ID in a PT_NOTE or
- * SHT_NOTE). Fills id (XP_BUILD_ID_MAX bytes) and *len. c may be NULL.
- * 0, -ENOENT (no build-id note), -EINVAL (not ELF), or -errno from open.
+ * The GNU build-id of the ELF file at path (xl_build_id_file(), remembered
+ * by path in c, which may be NULL). Fills id (XP_BUILD_ID_MAX bytes) and
+ * *len. 0, -ENOENT (no build-id note), -EINVAL (not ELF), or -errno from open.
  */
 int xp_build_id_read(struct xp_buildid_cache *c, const char *path, uint8_t *id, uint32_t *len);
 
@@ -62,9 +62,6 @@ int xp_procfs_processes(int (*fn)(void *ctx, pid_t pid), void *ctx);
  * threads run; an exited, unreaped process is nothing but zombies.
  */
 bool xp_procfs_alive(pid_t pid);
-
-/* The address range of the [vdso] mapping of pid (0 = self). 0 or -ENOENT. */
-int xp_procfs_vdso_range(pid_t pid, uint64_t *start, uint64_t *end);
 
 /* ---- record.c ------------------------------------------------------------ */
 

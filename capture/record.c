@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -313,31 +312,16 @@ static int sb_record(struct session *s, const struct perf_event_header *h)
 	memset(&ev, 0, sizeof(ev));
 	switch (h->type) {
 	case PERF_RECORD_MMAP2: {
-		struct {
-			uint32_t pid, tid;
-			uint64_t addr, len, pgoff;
-			union {
-				struct {
-					uint32_t maj, min;
-					uint64_t ino, ino_generation;
-				};
-				struct {
-					uint8_t build_id_size, r1;
-					uint16_t r2;
-					uint8_t build_id[20];
-				};
-			};
-			uint32_t prot, flags;
-		} m;
-		size_t plen;
+		struct xl_mmap2 m;
 
-		if (body < sizeof(m) + 16)
+		/*
+		 * With attr.build_id the id block is always the build-id form; its size
+		 * is 0 when the kernel could not read the id (pages not in memory): then
+		 * read it from the file.
+		 */
+		if (xl_perf_mmap2(h, h->size, 16, s->sb_build_id, &m))
 			return 0;
-		memcpy(&m, p, sizeof(m));
 		if (!(m.prot & PROT_EXEC) || !is_target(s, m.pid))
-			return 0;
-		plen = strnlen((const char *)p + sizeof(m), body - sizeof(m) - 16);
-		if (plen == body - sizeof(m) - 16)
 			return 0;
 		ev.type = XP_EV_MMAP;
 		ev.mmap.time_ns = time;
@@ -347,16 +331,9 @@ static int sb_record(struct session *s, const struct perf_event_header *h)
 		ev.mmap.len = m.len;
 		ev.mmap.pgoff = m.pgoff;
 		ev.mmap.prot = m.prot;
-		ev.mmap.path = (const char *)p + sizeof(m);
-		/*
-		 * With attr.build_id the id block is always the build-id form; its size
-		 * is 0 when the kernel could not read the id (pages not in memory): then
-		 * read it from the file.
-		 */
-		if ((h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID) && s->sb_build_id) {
-			ev.mmap.build_id_len = m.build_id_size > 20 ? 20 : m.build_id_size;
-			memcpy(ev.mmap.build_id, m.build_id, ev.mmap.build_id_len);
-		}
+		ev.mmap.path = m.path;
+		ev.mmap.build_id_len = m.build_id_len;
+		memcpy(ev.mmap.build_id, m.build_id, m.build_id_len);
 		if (!ev.mmap.build_id_len && ev.mmap.path[0] == '/') {
 			char rp[4200];
 
@@ -527,15 +504,13 @@ static int synth_process(void *ctx, pid_t pid)
 /* The vDSO image: every 64-bit process of this kernel maps the same one, ours included. */
 static int write_vdso(struct session *s)
 {
-	uint64_t start, end;
 	struct xp_event ev = {.type = XP_EV_VDSO};
-	unsigned long at = getauxval(AT_SYSINFO_EHDR);
+	size_t len;
 
-	if (!at || xp_procfs_vdso_range(0, &start, &end) || start != at)
+	if (xl_vdso_self(&ev.vdso.image, &len))
 		return 0;
-	ev.vdso.start = start;
-	ev.vdso.image = (const uint8_t *)(uintptr_t)start;
-	ev.vdso.len = end - start;
+	ev.vdso.start = (uintptr_t)ev.vdso.image;
+	ev.vdso.len = len;
 	return deliver(s, &ev);
 }
 

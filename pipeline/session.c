@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <linux/types.h>
@@ -255,50 +254,24 @@ static int module_read_elf(struct module *m, Elf *elf, uint8_t *bid, size_t *bid
 			m->seg_filesz[m->nsegs] = ph.p_filesz;
 			m->nsegs++;
 		}
-		if (ph.p_type == PT_NOTE && !*bid_len) {
-			Elf_Data *d =
-			    elf_getdata_rawchunk(elf, ph.p_offset, ph.p_filesz, ELF_T_NHDR);
-			GElf_Nhdr nh;
-			size_t off = 0, noff, doff;
-
-			while (d && (off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
-				if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-				    !memcmp((char *)d->d_buf + noff, "GNU", 4) &&
-				    nh.n_descsz <= XP_BUILD_ID_MAX) {
-					memcpy(bid, (char *)d->d_buf + doff, nh.n_descsz);
-					*bid_len = nh.n_descsz;
-					break;
-				}
-			}
-		}
 	}
+	xl_elf_build_id(elf, bid, XP_BUILD_ID_MAX, bid_len);
 	return m->nsegs ? 0 : -ENOEXEC;
 }
 
 /* Make sure the session has this machine's vDSO when the recording carried none. */
 static void vdso_capture_own(struct xp_session *s)
 {
-	FILE *f;
-	char line[256];
-	unsigned long lo, hi;
+	const uint8_t *img;
+	size_t len;
 
-	if (s->vdso_image)
+	if (s->vdso_image || xl_vdso_self(&img, &len))
 		return;
-	f = fopen("/proc/self/maps", "r");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		if (strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2 && hi > lo &&
-		    lo == getauxval(AT_SYSINFO_EHDR)) {
-			s->vdso_image = malloc(hi - lo);
-			if (s->vdso_image) {
-				memcpy(s->vdso_image, (void *)lo, hi - lo);
-				s->vdso_len = hi - lo;
-			}
-			break;
-		}
+	s->vdso_image = malloc(len);
+	if (s->vdso_image) {
+		memcpy(s->vdso_image, img, len);
+		s->vdso_len = len;
 	}
-	fclose(f);
 }
 
 static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *mm, bool vdso)
