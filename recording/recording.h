@@ -13,9 +13,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/types.h>
+
+#include "bpf/sample.h"
 
 #define XP_BUILD_ID_MAX 20
-#define XP_EV_NREGS	17 /* = XP_NREGS: DWARF register order */
+#define XP_EV_NREGS	XP_NREGS /* DWARF register order */
 #define XP_EV_COMM_LEN	16
 
 enum xp_ev_type {

@@ -30,7 +30,6 @@ _Static_assert(sizeof(struct xpf_vdso) == XPF_VDSO_SIZE, "xpf_vdso size");
 _Static_assert(sizeof(struct xpf_lost) == XPF_LOST_SIZE, "xpf_lost size");
 _Static_assert(sizeof(struct xpf_end) == XPF_END_SIZE, "xpf_end size");
 _Static_assert(sizeof(struct xpf_uid) == XPF_UID_SIZE, "xpf_uid size");
-_Static_assert(XP_EV_NREGS == XP_NREGS, "event and sample register counts differ");
 
 static size_t pad8(size_t n)
 {

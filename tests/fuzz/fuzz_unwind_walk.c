@@ -85,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	w.mods[0] = (struct unw_module){bias + 0x1000, bias + 0x2000, bias, tab};
 	w.mods[1] = (struct unw_module){bias + 0x10000, bias + 0x11000, bias + 0x10000, NULL};
 
-	for (unsigned r = 0; r < 17; r++) {
+	for (unsigned r = 0; r < XP_NREGS; r++) {
 		unsigned kind = (unsigned)take(&in, 1) % 4;
 
 		/* Mostly addresses that mean something here, sometimes anything. */
