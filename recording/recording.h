@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * recording/: the event model every source yields (a live capture, a .xprof
- * file, a perf.data file), the .xprof format (xprof_file.h) and both readers.
+ * file, a perf.data file); the .xprof format (xprof_file.h: writer, decoder) and both readers.
  *
  * The event model below is what every recording reader yields and what the
  * report pipeline consumes, whatever the file it came from. Readers own the
