@@ -592,6 +592,7 @@ struct rec_sinks {
 	struct rec_out xprof[MAX_OUTPUTS];
 	size_t nxprof;
 	struct xp_session *session; /* NULL: no report outputs */
+	struct xp_queue *queue;	    /* feeds session on a thread of its own */
 	int session_err;
 	bool stopped; /* a write failed: the recording ends there, for every sink */
 };
@@ -625,8 +626,8 @@ static int sinks_event(void *ctx, const struct xp_event *ev)
 			return err;
 		}
 	}
-	if (k->session) {
-		err = xp_session_event(k->session, ev);
+	if (k->queue) {
+		err = xp_queue_event(k->queue, ev);
 		if (err) {
 			k->session_err = err;
 			k->stopped = true;
@@ -679,8 +680,9 @@ static void sinks_failed(const struct rec_sinks *k, int err, const char *what)
 		fprintf(stderr, "xprof: capture: %s\n", strerror(-err));
 }
 
-#define ROUND_MS 40	      /* how often the capture's rings are drained */
-#define FLUSH_NS 200000000ull /* how often the .xprof outputs are flushed */
+#define QUEUE_MAX (256u << 20) /* events waiting for the report pipeline, at most */
+#define ROUND_MS  40	       /* how often the capture's rings are drained */
+#define FLUSH_NS  200000000ull /* how often the .xprof outputs are flushed */
 
 static uint64_t now_ns(void)
 {
@@ -789,8 +791,9 @@ static bool finish_outputs(struct rec_sinks *k, const struct rec_args *a,
 	struct rep_opts ro = {0};
 	struct rep_profile *prof;
 	bool ok;
+	int err;
 
-	if (!k->session) {
+	if (!k->queue) {
 		for (size_t i = 0; i < k->nxprof; i++)
 			if (!xp_recording_read(k->xprof[i].path, NULL, NULL, &info, &why))
 				break;
@@ -804,6 +807,11 @@ static bool finish_outputs(struct rec_sinks *k, const struct rec_args *a,
 	for (size_t i = 0; i < a->nout; i++)
 		if (!has_ext(a->outputs[i], ".xprof"))
 			outs[nouts++] = a->outputs[i];
+	err = xp_queue_finish(k->queue);
+	if (err) {
+		fprintf(stderr, "xprof: cannot build the profile: %s\n", strerror(-err));
+		return false;
+	}
 	prof = xp_session_profile(k->session);
 	if (!prof) {
 		fprintf(stderr, "xprof: out of memory\n");
@@ -815,8 +823,12 @@ static bool finish_outputs(struct rec_sinks *k, const struct rec_args *a,
 	return ok;
 }
 
-static void print_counters(const struct rec_args *a, const struct capture_stats *st)
+static void print_counters(const struct rec_args *a, const struct capture_stats *st,
+			   const struct rec_sinks *k)
 {
+	if (a->verbose && k->queue)
+		fprintf(stderr, "xprof: report pipeline: the capture waited for it %llu times\n",
+			(unsigned long long)xp_queue_stalls(k->queue));
 	if (a->verbose)
 		fprintf(
 		    stderr,
@@ -860,6 +872,16 @@ static int sinks_init(struct rec_sinks *k, const struct rec_args *a)
 	if (xp_session_cache_refused(k->session))
 		fprintf(stderr, "xprof: %s; going on without the cache\n",
 			xp_session_cache_refused(k->session));
+	/*
+	 * The pipeline may take seconds over one event (the first mmap of a file
+	 * builds its tables); on its own thread it never keeps the capture from
+	 * draining its rings.
+	 */
+	k->queue = xp_queue_new(xp_session_event, k->session, a->o.frequency, QUEUE_MAX);
+	if (!k->queue) {
+		fprintf(stderr, "xprof: cannot start the report: %s\n", strerror(errno));
+		return 1;
+	}
 	return 0;
 }
 
@@ -915,7 +937,7 @@ static int record(struct rec_args *a)
 	rc = !close_xprof(&k, capture_stats(c), written, sizeof(written)) || e;
 	if (!finish_outputs(&k, a, capture_stats(c), written))
 		rc = 1;
-	print_counters(a, capture_stats(c));
+	print_counters(a, capture_stats(c), &k);
 	if (end.child_exited && rc == 0) {
 		if (WIFEXITED(end.child_status))
 			rc = WEXITSTATUS(end.child_status);
@@ -926,6 +948,7 @@ out:
 	capture_free(c);
 	for (size_t i = 0; i < k.nxprof; i++)
 		xpf_writer_free(k.xprof[i].w);
+	xp_queue_free(k.queue); /* before the session it feeds */
 	xp_session_free(k.session);
 	if (child.go_fd >= 0)
 		close(child.go_fd); /* a held child sees EOF and exits */
