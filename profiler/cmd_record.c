@@ -74,7 +74,8 @@ static void usage(FILE *f)
 	    "  -e, --event NAME        cpu-clock (default), task-clock, cycles, instructions, ...\n"
 	    "  -g kernel, --kernel     also record kernel stacks\n"
 	    "      --stack-size BYTES  user stack bytes copied per sample (default %u, %u..%u)\n"
-	    "  -v, --verbose           print the sampler's own counters at the end\n",
+	    "  -v, --verbose           print the sampler's own counters at the end, and how\n"
+	    "                          often the capture waited for the report pipeline\n",
 	    FREQ_MAX, XP_STACK_DEFAULT, XP_STACK_MIN, XP_STACK_MAX);
 }
 
