@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The record side of make bench:
-#  - the BPF sampler's cost per sample at the default 16 KiB stack copy
+#  - the BPF sampler's cost per sample on rec_spin at depth 200 (~11 KiB of
+#    live stack, copied whole; bench_capture.sh has 2, 16 and 256 KiB)
 #    (kernel.bpf_stats_enabled=1: run_time_ns / run_cnt of xp_sample, as
 #    bpftool prog show prints them, minus the filter-only cost of other
 #    tasks' ticks; and the program's own timing, record -v);
@@ -29,7 +30,7 @@ idle=$!
 "$XPROF" record -v -F 999 -p $idle -d 1 -o "$T/idle.xprof" 2>"$T/idle.err"
 kill $idle 2>/dev/null
 wait $idle 2>/dev/null
-# Depth 200 gives stacks of 10-20 KiB, so most samples copy the full 16 KiB.
+# Depth 200 gives stacks of ~11 KiB, copied whole.
 "$XPROF" record -v -F 999 -o "$T/cost.xprof" -- "$P/rec_spin" 2 2 200 >/dev/null 2>"$T/cost.err" &
 rp=$!
 last=""
@@ -55,8 +56,8 @@ awk -v f="${f:-0}" '
 	END {
 		if (!s || !runs) { print "bench: bpf cost: no sampler statistics"; exit }
 		printf "bench: bpf ns per tick of another task (filter only): %.0f\n", f
-		printf "bench: bpf us per sample, kernel run_time_ns (16 KiB stack): %.2f (goal < 5)\n", (ns - (runs - s) * f) / s / 1000
-		printf "bench: bpf us per sample, timed inside the program (16 KiB stack): %.2f\n", inside / 1000
+		printf "bench: bpf us per sample, kernel run_time_ns (rec_spin, ~11 KiB stack): %.2f (goal < 5)\n", (ns - (runs - s) * f) / s / 1000
+		printf "bench: bpf us per sample, timed inside the program (rec_spin, ~11 KiB stack): %.2f\n", inside / 1000
 	}' "$T/cost.err"
 bytes=$("$XPROF" info "$T/cost.xprof" | awk -F': ' '$1=="stack bytes"{b=$2} $1=="samples"{n=$2} END{if (n) printf "%.0f", b/n}')
 echo "bench: stack bytes copied per sample: $bytes"

@@ -40,17 +40,26 @@
 #define XP_COMM_LEN   16
 #define XP_KSTACK_MAX 127 /* kernel IPs kept with -g kernel */
 
-/* Bounds of the user stack copy (--stack-size). */
-#define XP_STACK_MIN	 1024u
-#define XP_STACK_DEFAULT 16384u
-#define XP_STACK_MAX	 65536u
+/*
+ * Bounds of the user stack copy (--stack-max, or --stack-size). A sample
+ * copies its stack from sp to the stack's end, at most this many bytes; 8 MiB
+ * is the usual stack rlimit. When the end is unknown (the stack's mapping
+ * could not be looked up), it copies as far as it is mapped, up to
+ * XP_STACK_FALLBACK.
+ */
+#define XP_STACK_MIN	  1024u
+#define XP_STACK_DEFAULT  (1u << 20)
+#define XP_STACK_MAX	  (8u << 20)
+#define XP_STACK_FALLBACK 65536u
 
 /* xp_sample.flags */
 #define XP_SAMPLE_F_IN_KERNEL	(1u << 0) /* the sample interrupted the task in the kernel */
 #define XP_SAMPLE_F_KSTACK	(1u << 1) /* kstack[] holds kstack_len kernel IPs */
 #define XP_SAMPLE_F_ALTSTACK	(1u << 2) /* sp was on the task's sigaltstack */
 #define XP_SAMPLE_F_STACK2	(1u << 3) /* a second segment follows (see stack2_*) */
-#define XP_SAMPLE_F_STACK_SHORT (1u << 4) /* a read stopped before stack_size: unmapped page */
+#define XP_SAMPLE_F_STACK_SHORT (1u << 4) /* the copy stopped early: a page could not be read */
+#define XP_SAMPLE_F_STACK_CUT	(1u << 5) /* the stack is longer than the stack_max bound */
+#define XP_SAMPLE_F_EXITING	(1u << 6) /* the task is exiting and has no user memory left */
 
 /*
  * One sample. It is followed, in the same ring-buffer record, by
@@ -78,10 +87,10 @@ struct xp_sample {
 #define XP_SAMPLE_HDR_SIZE 1216 /* sizeof(struct xp_sample) */
 
 /*
- * A ring-buffer record is XP_SAMPLE_HDR_SIZE + stack_size + XP_SAMPLE_SLACK
- * bytes: the page-by-page copy needs one page of room the verifier can prove
- * (it bounds offset and length separately). Only stack_len + stack2_len of
- * the bytes after the header are valid.
+ * A ring-buffer record is XP_SAMPLE_HDR_SIZE + the bytes the sampler meant
+ * to copy (from sp to the stack's end, at most stack_max) + XP_SAMPLE_SLACK:
+ * the page-by-page copy writes through whole-page windows of the record.
+ * Only stack_len + stack2_len of the bytes after the header are valid.
  */
 #define XP_SAMPLE_SLACK 4096u
 
@@ -91,6 +100,9 @@ struct xp_sample {
 #define XP_STAT_READ_FAIL   2 /* no byte of the user stack could be read */
 #define XP_STAT_NO_SIGFRAME 3 /* on a sigaltstack, but no signal frame found in the copy */
 #define XP_STAT_SAMPLE_NS   4 /* time spent filling samples, ns (bpf_ktime_get_ns deltas) */
+#define XP_STAT_VMA_FIND    5 /* stack mappings looked up (bpf_find_vma), once per thread stack */
+#define XP_STAT_VMA_FAIL    6 /* ... that failed (mmap lock busy): the copy went as far as mapped */
+#define XP_STAT_DROP_STACK2 7 /* ring buffer full for the second segment: sent without it */
 #define XP_STAT_NR	    8
 
 #endif /* XPROF_BPF_SAMPLE_H */

@@ -2,9 +2,10 @@
 /*
  * The sampler. xp_sample runs on every per-CPU cpu-clock (or -e) perf event
  * tick; for a target task it reserves one ring-buffer record, fills in the
- * task's user registers, a copy of the user stack from sp upward (as much as
- * is mapped, page by page), the interrupted stack when the handler runs on a
- * sigaltstack, and optionally the kernel stack, then submits it. xp_fork
+ * task's user registers, a copy of the user stack from sp to the stack's end
+ * (page by page, at most stack_max bytes, the record sized to fit), the
+ * interrupted stack when the handler runs on a sigaltstack, and optionally
+ * the kernel stack, then submits it. xp_fork
  * adds the children of target processes to the target map (perf's
  * inheritance). The record layout is bpf/sample.h.
  */
@@ -16,15 +17,15 @@
 #include "bpf/sample.h"
 
 #define PAGE_SZ	     4096u
+#define PF_EXITING   0x00000004u
 #define PF_KTHREAD   0x00200000u
 #define PF_IO_WORKER 0x00000010u
 
 /*
- * Knobs, set through the skeleton before load. stack_size is read from the
- * frozen rodata map, so the verifier sees it as a constant and accepts it as
- * bpf_ringbuf_reserve()'s size.
+ * Knobs, set through the skeleton before load. stack_max bounds the user
+ * stack bytes copied per sample (--stack-max).
  */
-const volatile __u32 stack_size = XP_STACK_DEFAULT;
+const volatile __u32 stack_max = XP_STACK_DEFAULT;
 const volatile __u8 all_tasks = 0;   /* -a: every user task but our own */
 const volatile __u8 want_kstack = 0; /* -g kernel */
 const volatile __u32 self_tgid = 0;
@@ -65,40 +66,154 @@ static __always_inline void stat_inc(__u32 idx)
 }
 
 /*
- * Copy user memory [src, src + limit - off) into dst[off..limit), page by
- * page, stopping at the first page that cannot be read (unmapped, or not
- * present: no page faults in this context). A single large read fails as a
- * whole when any page of it is missing, which is why the copy goes page by
- * page. Returns the new off (< limit when it stopped early).
- *
- * The reservation has XP_SAMPLE_SLACK bytes beyond stack_size: the verifier
- * bounds off and len separately (off < limit <= stack_size, len <= 4096), so
- * it needs room for off + len without knowing off + len <= limit.
+ * Where a copy of the user stack lands: a ring-buffer record reserved as a
+ * dynptr, so its size can follow the live stack instead of a constant the
+ * verifier knows.
  */
-static __always_inline __u32 copy_pages(__u8 *dst, __u32 off, __u32 limit, __u64 src)
+struct copy_ctx {
+	struct bpf_dynptr *dp;
+	__u64 base;  /* user address that lands at record offset 0 */
+	__u32 off;   /* next record offset to fill */
+	__u32 end;   /* record offset to stop at */
+	__u32 pages; /* 1: copy page by page (a large read failed) */
+};
+
+#define COPY_BIG (16u * PAGE_SZ)
+
+/*
+ * One page of the copy, through bpf_loop(): [off, next page boundary or end).
+ * A single large read fails as a whole when any page of it is missing (no
+ * page faults in this context), which is why the copy goes page by page and
+ * keeps what it got up to the first page that cannot be read.
+ *
+ * bpf_dynptr_data() hands out windows of a constant size only, so every
+ * window is a whole page: the record has XP_SAMPLE_SLACK bytes of room after
+ * its last stack byte for the window of the last, partial page.
+ */
+static long copy_step(__u32 i, struct copy_ctx *c)
 {
-	__u64 base = src - off; /* user address that lands at dst[0] */
+	__u32 off = c->off, len;
+	__u64 at = c->base + off;
+	void *dst;
 
-	for (int i = 0; i < XP_STACK_MAX / PAGE_SZ + 1; i++) {
-		__u64 at = base + off;
-		__u32 len, rem;
-
-		if (off >= limit || off >= stack_size)
-			break;
-		rem = limit - off;
-		len = PAGE_SZ - (__u32)(at & (PAGE_SZ - 1));
-		if (len > rem)
-			len = rem;
-		/* Re-bound len where the verifier can see it (clang may widen the math above). */
-		asm volatile("" : "+r"(len));
-		len &= 2 * PAGE_SZ - 1;
-		if (len > PAGE_SZ)
-			break;
-		if (bpf_probe_read_user(dst + off, len, (const void *)at))
-			break;
-		off += len;
+	if (off >= c->end)
+		return 1;
+	/*
+	 * Deep stacks: one read of COPY_BIG bytes costs far less than 16 page
+	 * reads; if any page of it is missing it fails whole, and the copy goes
+	 * on page by page from there.
+	 */
+	if (!c->pages && c->end - off >= COPY_BIG) {
+		dst = bpf_dynptr_data(c->dp, off, COPY_BIG);
+		if (dst && !bpf_probe_read_user(dst, COPY_BIG, (const void *)at)) {
+			c->off = off + COPY_BIG;
+			return 0;
+		}
+		c->pages = 1;
 	}
-	return off;
+	len = PAGE_SZ - (__u32)(at & (PAGE_SZ - 1));
+	if (len > c->end - off)
+		len = c->end - off;
+	dst = bpf_dynptr_data(c->dp, off, PAGE_SZ);
+	if (!dst)
+		return 1;
+	/* Re-bound len where the verifier can see it (clang may widen the math above). */
+	asm volatile("" : "+r"(len));
+	len &= 2 * PAGE_SZ - 1;
+	if (len > PAGE_SZ)
+		return 1;
+	if (bpf_probe_read_user(dst, len, (const void *)at))
+		return 1;
+	c->off = off + len;
+	return 0;
+}
+
+/*
+ * Copy user memory [src, src + (end - off)) into record offsets [off, end).
+ * Returns the record offset where it stopped (< end when a page could not be
+ * read).
+ */
+static __always_inline __u32 copy_user(struct bpf_dynptr *dp, __u32 off, __u32 end, __u64 src)
+{
+	struct copy_ctx c = {.dp = dp, .base = src - off, .off = off, .end = end};
+
+	if (end > off)
+		bpf_loop((end - off) / PAGE_SZ + 2, copy_step, &c, 0);
+	return c.off;
+}
+
+/* A thread's stack mapping, remembered so bpf_find_vma() runs once per stack, not per sample. */
+struct stack_vma {
+	__u64 lo, hi;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct stack_vma);
+} stack_vmas SEC(".maps");
+
+static long vma_found(struct task_struct *task, struct vm_area_struct *vma, struct stack_vma *r)
+{
+	r->lo = vma->vm_start;
+	r->hi = vma->vm_end;
+	return 0;
+}
+
+/*
+ * The user address where the stack that sp is on ends (its outermost frame
+ * lies below it), or 0 when it is unknown. The main thread's frames end at
+ * argc, where the kernel left sp at exec (mm->start_stack): no lookup at all.
+ * MAIN_STACK_SLACK above it covers ld.so run as a command, which moves
+ * _start's sp up past its own arguments; the envp and aux vectors and up to
+ * 8 KiB of random padding above them hold no frames. Any other stack ends at
+ * the end of its mapping. bpf_find_vma() takes the mmap lock with a trylock
+ * and, from the interrupt a sample runs in, releases it through an irq_work
+ * (a self-IPI, several microseconds on a VM), so its answer is kept per
+ * thread and reused while sp stays inside that mapping.
+ */
+#define MAIN_STACK_SPAN	 (1ull << 30) /* sp this far below start_stack: still the main stack */
+#define MAIN_STACK_SLACK 512u
+
+static __always_inline __u64 stack_end(struct task_struct *task, struct mm_struct *mm, __u32 tgid,
+				       __u32 tid, __u64 sp)
+{
+	struct stack_vma r = {}, *c;
+	__u64 top;
+
+	if (tid == tgid) {
+		top = mm->start_stack + MAIN_STACK_SLACK;
+		if (top > mm->arg_start)
+			top = mm->arg_start;
+		if (sp < top && top - sp <= MAIN_STACK_SPAN)
+			return top;
+	}
+	c = bpf_map_lookup_elem(&stack_vmas, &tid);
+	if (c && sp >= c->lo && sp < c->hi)
+		return c->hi;
+	stat_inc(XP_STAT_VMA_FIND);
+	if (bpf_find_vma(task, sp, vma_found, &r, 0) || r.hi <= sp) {
+		stat_inc(XP_STAT_VMA_FAIL);
+		return 0;
+	}
+	bpf_map_update_elem(&stack_vmas, &tid, &r, BPF_ANY);
+	return r.hi;
+}
+
+/*
+ * Bytes to copy from sp up to end (0: unknown end), at most stack_max. Sets
+ * XP_SAMPLE_F_STACK_CUT in *flags when the stack is longer than that.
+ */
+static __always_inline __u32 stack_want(__u64 sp, __u64 end, __u32 *flags)
+{
+	if (!end)
+		return stack_max < XP_STACK_FALLBACK ? stack_max : XP_STACK_FALLBACK;
+	if (end - sp > stack_max) {
+		*flags |= XP_SAMPLE_F_STACK_CUT;
+		return stack_max;
+	}
+	return end - sp;
 }
 
 /*
@@ -110,12 +225,13 @@ static __always_inline __u32 copy_pages(__u8 *dst, __u32 off, __u32 limit, __u64
  * interrupted sp or 0.
  */
 #define ALT_SCAN_WORDS 2048 /* 16 KiB below the top: covers the xsave area of any CPU */
+#define SIGFRAME_WORDS 19   /* uc_stack.ss_sp .. uc_mcontext.gregs[REG_RSP] */
 
 struct scan_ctx {
-	const __u8 *stack;
+	struct bpf_dynptr *dp;
 	__u64 ss_sp, ss_size;
 	__u64 found;
-	__u32 nw;
+	__u32 nw; /* words of the copy, which starts at record offset XP_SAMPLE_HDR_SIZE */
 };
 
 /*
@@ -128,13 +244,12 @@ static long scan_step(__u32 i, struct scan_ctx *c)
 	__u32 k;
 	__u64 rsp;
 
-	if (i + 19 > c->nw)
+	if (i + SIGFRAME_WORDS > c->nw)
 		return 1;
-	k = c->nw - 19 - i;
-	k &= XP_STACK_MAX / 8 - 1;
-	if (k > stack_size / 8 - 19)
+	k = c->nw - SIGFRAME_WORDS - i;
+	w = bpf_dynptr_data(c->dp, XP_SAMPLE_HDR_SIZE + k * 8, SIGFRAME_WORDS * 8);
+	if (!w)
 		return 1;
-	w = (const __u64 *)(c->stack + k * 8);
 	if (w[0] != c->ss_sp || w[2] != c->ss_size)
 		return 0;
 	rsp = w[18];
@@ -144,57 +259,28 @@ static long scan_step(__u32 i, struct scan_ctx *c)
 	return 1;
 }
 
-static __always_inline __u64 find_sigframe_sp(const __u8 *stack, __u32 len, __u64 ss_sp,
+static __always_inline __u64 find_sigframe_sp(struct bpf_dynptr *dp, __u32 len, __u64 ss_sp,
 					      __u64 ss_size)
 {
-	struct scan_ctx c = {.stack = stack, .ss_sp = ss_sp, .ss_size = ss_size, .nw = len / 8};
+	struct scan_ctx c = {.dp = dp, .ss_sp = ss_sp, .ss_size = ss_size, .nw = len / 8};
 
-	if (c.nw < 19)
+	if (c.nw < SIGFRAME_WORDS)
 		return 0;
 	bpf_loop(ALT_SCAN_WORDS, scan_step, &c, 0);
 	return c.found;
 }
 
-SEC("perf_event")
-int xp_sample(struct bpf_perf_event_data *ctx)
+/* Everything of a sample but its stack bytes. */
+static __always_inline void fill_header(struct xp_sample *s, struct bpf_perf_event_data *ctx,
+					struct pt_regs *regs, __u32 tgid, __u32 tid, __u64 t0)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32, tid = (__u32)id;
-	struct task_struct *task;
-	struct pt_regs *regs;
-	struct xp_sample *s;
-	__u8 *stack;
-	__u32 limit, off;
-	__u64 sp, ss_sp, ss_size, t0;
-
-	if (tid == 0)
-		return 0;
-	if (all_tasks) {
-		if (tgid == self_tgid)
-			return 0;
-	} else if (!bpf_map_lookup_elem(&targets, &tgid)) {
-		return 0;
-	}
-	task = bpf_get_current_task_btf();
-	if (task->flags & (PF_KTHREAD | PF_IO_WORKER))
-		return 0; /* no user context to unwind */
-	/* A BTF pointer: its fields are plain loads, not a probe-read helper call each. */
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	if (!regs)
-		return 0;
-
-	s = bpf_ringbuf_reserve(&samples, XP_SAMPLE_HDR_SIZE + stack_size + XP_SAMPLE_SLACK, 0);
-	if (!s) {
-		stat_inc(XP_STAT_DROP_RB);
-		return 0;
-	}
 	s->version = XP_SAMPLE_VERSION;
 	s->flags = 0;
-	t0 = bpf_ktime_get_ns();
 	s->time_ns = t0;
 	s->pid = tgid;
 	s->tid = tid;
 	s->cpu = bpf_get_smp_processor_id();
+	s->stack_len = 0;
 	s->stack2_sp = 0;
 	s->stack2_len = 0;
 	s->kstack_len = 0;
@@ -234,50 +320,148 @@ int xp_sample(struct bpf_perf_event_data *ctx)
 			}
 		}
 	}
+}
 
-	sp = s->regs[XP_REG_SP];
-	stack = (__u8 *)(s + 1);
-	limit = stack_size;
-	ss_sp = task->sas_ss_sp;
-	ss_size = task->sas_ss_size;
-	if (ss_size && sp >= ss_sp && sp < ss_sp + ss_size) {
-		/* Bound the first copy by the altstack's top: memory above it is unrelated. */
-		s->flags |= XP_SAMPLE_F_ALTSTACK;
-		if (ss_sp + ss_size - sp < limit)
-			limit = ss_sp + ss_size - sp;
-	}
-	off = copy_pages(stack, 0, limit, sp);
-	s->stack_len = off;
-	if (off < limit)
-		s->flags |= XP_SAMPLE_F_STACK_SHORT;
-	if (off == 0)
-		stat_inc(XP_STAT_READ_FAIL);
-
-	if ((s->flags & XP_SAMPLE_F_ALTSTACK) && !(sp & 7) && off < stack_size) {
-		__u64 sp2 = find_sigframe_sp(stack, off, ss_sp, ss_size);
-
-		if (sp2) {
-			__u32 end = copy_pages(stack, off, stack_size, sp2);
-
-			s->stack2_sp = sp2;
-			s->stack2_len = end - off;
-			if (end > off)
-				s->flags |= XP_SAMPLE_F_STACK2;
-		} else {
-			stat_inc(XP_STAT_NO_SIGFRAME);
-		}
-	}
-	stat_inc(XP_STAT_SAMPLES);
-	stat_add(XP_STAT_SAMPLE_NS, bpf_ktime_get_ns() - t0);
+static __always_inline void submit(struct bpf_dynptr *dp)
+{
 	/*
 	 * A wakeup per sample costs an irq_work self-IPI (a VM exit on virtual
 	 * machines, ~8 us measured): user space polls on a timer and is woken
 	 * only when the buffer fills up.
 	 */
 	if (bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
-		bpf_ringbuf_submit(s, BPF_RB_FORCE_WAKEUP);
+		bpf_ringbuf_submit_dynptr(dp, BPF_RB_FORCE_WAKEUP);
 	else
-		bpf_ringbuf_submit(s, BPF_RB_NO_WAKEUP);
+		bpf_ringbuf_submit_dynptr(dp, BPF_RB_NO_WAKEUP);
+}
+
+/*
+ * A sample of a handler on a sigaltstack whose interrupted stack was found at
+ * sp2: the record dp holds segment 1 (len1 bytes) but has no room for
+ * segment 2, whose length was unknown until the scan. Reserve a record that
+ * fits both, fill it again (the task is stopped: its memory has not changed),
+ * and drop the first one. Without room, the first one goes out alone.
+ */
+static __always_inline void submit_with_stack2(struct bpf_dynptr *dp, struct xp_sample *s,
+					       struct task_struct *task, struct mm_struct *mm,
+					       __u64 sp2)
+{
+	struct bpf_dynptr dp2;
+	struct xp_sample *s2;
+	__u32 len1 = s->stack_len, flags = 0, len2, end;
+
+	len2 = stack_want(sp2, stack_end(task, mm, s->pid, s->tid, sp2), &flags);
+	if (len2 > stack_max - len1)
+		len2 = stack_max - len1;
+	if (bpf_ringbuf_reserve_dynptr(&samples, XP_SAMPLE_HDR_SIZE + len1 + len2 + XP_SAMPLE_SLACK,
+				       0, &dp2)) {
+		bpf_ringbuf_discard_dynptr(&dp2, 0);
+		stat_inc(XP_STAT_DROP_STACK2);
+		submit(dp);
+		return;
+	}
+	s2 = bpf_dynptr_data(&dp2, 0, XP_SAMPLE_HDR_SIZE);
+	if (!s2) {
+		bpf_ringbuf_discard_dynptr(&dp2, 0);
+		submit(dp);
+		return;
+	}
+	bpf_dynptr_read(s2, XP_SAMPLE_HDR_SIZE, dp, 0, 0);
+	bpf_ringbuf_discard_dynptr(dp, 0);
+	len1 = copy_user(&dp2, XP_SAMPLE_HDR_SIZE, XP_SAMPLE_HDR_SIZE + len1, s2->regs[XP_REG_SP]) -
+	       XP_SAMPLE_HDR_SIZE;
+	s2->stack_len = len1;
+	end = copy_user(&dp2, XP_SAMPLE_HDR_SIZE + len1, XP_SAMPLE_HDR_SIZE + len1 + len2, sp2);
+	s2->stack2_sp = sp2;
+	s2->stack2_len = end - (XP_SAMPLE_HDR_SIZE + len1);
+	if (s2->stack2_len)
+		s2->flags |= XP_SAMPLE_F_STACK2 | flags;
+	submit(&dp2);
+}
+
+SEC("perf_event")
+int xp_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct task_struct *task;
+	struct mm_struct *mm;
+	struct pt_regs *regs;
+	struct bpf_dynptr dp;
+	struct xp_sample *s;
+	__u32 len, flags = 0, off;
+	__u64 sp, end, sp2 = 0, ss_sp, ss_size, t0;
+
+	if (tid == 0)
+		return 0;
+	if (all_tasks) {
+		if (tgid == self_tgid)
+			return 0;
+	} else if (!bpf_map_lookup_elem(&targets, &tgid)) {
+		return 0;
+	}
+	task = bpf_get_current_task_btf();
+	if (task->flags & (PF_KTHREAD | PF_IO_WORKER))
+		return 0; /* no user context to unwind */
+	/* A BTF pointer: its fields are plain loads, not a probe-read helper call each. */
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs)
+		return 0;
+	t0 = bpf_ktime_get_ns();
+
+	/*
+	 * How much to copy, decided before the record is reserved: from sp to the
+	 * end of its stack, so a shallow stack costs what it holds and a deep one
+	 * is whole up to stack_max. A task past exit_mm() (do_exit's exit_mmap
+	 * path) has no user memory left: its sample carries registers only.
+	 */
+	sp = regs->sp;
+	mm = task->mm;
+	ss_sp = task->sas_ss_sp;
+	ss_size = task->sas_ss_size;
+	if (!mm) {
+		len = 0;
+	} else if (ss_size && sp >= ss_sp && sp < ss_sp + ss_size) {
+		/* On a sigaltstack: the first copy ends at its top, memory above is unrelated. */
+		flags |= XP_SAMPLE_F_ALTSTACK;
+		len = stack_want(sp, ss_sp + ss_size, &flags);
+	} else {
+		end = stack_end(task, mm, tgid, tid, sp);
+		len = stack_want(sp, end, &flags);
+	}
+
+	if (bpf_ringbuf_reserve_dynptr(&samples, XP_SAMPLE_HDR_SIZE + len + XP_SAMPLE_SLACK, 0,
+				       &dp)) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		stat_inc(XP_STAT_DROP_RB);
+		return 0;
+	}
+	s = bpf_dynptr_data(&dp, 0, XP_SAMPLE_HDR_SIZE);
+	if (!s) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		return 0;
+	}
+	fill_header(s, ctx, regs, tgid, tid, t0);
+	off = copy_user(&dp, XP_SAMPLE_HDR_SIZE, XP_SAMPLE_HDR_SIZE + len, sp) - XP_SAMPLE_HDR_SIZE;
+	s->stack_len = off;
+	s->flags |= flags;
+	if (off < len)
+		s->flags |= XP_SAMPLE_F_STACK_SHORT;
+	if (off == 0 && len)
+		stat_inc(XP_STAT_READ_FAIL);
+	if ((task->flags & PF_EXITING) && off == 0)
+		s->flags |= XP_SAMPLE_F_EXITING;
+	if ((flags & XP_SAMPLE_F_ALTSTACK) && !(sp & 7) && off < stack_max) {
+		sp2 = find_sigframe_sp(&dp, off, ss_sp, ss_size);
+		if (!sp2)
+			stat_inc(XP_STAT_NO_SIGFRAME);
+	}
+	stat_inc(XP_STAT_SAMPLES);
+	if (sp2)
+		submit_with_stack2(&dp, s, task, mm, sp2);
+	else
+		submit(&dp);
+	stat_add(XP_STAT_SAMPLE_NS, bpf_ktime_get_ns() - t0);
 	return 0;
 }
 

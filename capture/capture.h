@@ -92,10 +92,16 @@ struct capture_stats {
 	uint64_t lost;		/* samples dropped (ring buffer full) */
 	uint64_t lost_sideband; /* mmap/comm/task events the kernel dropped */
 	uint64_t misordered;	/* records delivered out of time order (staging overflow) */
+	uint64_t maps_late;	/* processes whose mappings came from /proc at their first sample */
+	uint64_t unmapped;	/* samples of processes whose mappings nothing told (gone before
+				   /proc could be read, their events lost) */
 	uint64_t bpf_samples;	/* the sampler's own counters (XP_STAT_*), after capture_stop() */
 	uint64_t bpf_sample_ns;
 	uint64_t read_fail;
 	uint64_t no_sigframe;
+	uint64_t vma_find;     /* stack mappings looked up (once per thread stack) */
+	uint64_t vma_fail;     /* ... that failed: those samples copied as far as mapped */
+	uint64_t drop_stack2;  /* interrupted stacks left out: no ring-buffer room */
 	uint64_t prog_run_ns;  /* bpf_prog_info run_time_ns/run_cnt of the sampler (every */
 	uint64_t prog_run_cnt; /* tick, targets or not; 0 unless kernel.bpf_stats_enabled) */
 };

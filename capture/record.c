@@ -15,6 +15,22 @@
  * or before t0: everything stamped before t0 is visible in the rings by then.
  * Later ones wait for the next round. The arena is allocated once; the per-sample
  * path is one memcpy of the valid stack bytes.
+ *
+ * Every sample needs its process's mappings before it in the file. They come
+ * from the /proc scan at the start, from mmap records, or from the parent's
+ * through a fork record; pid_state[] follows which pids a reader will know
+ * that way. A sample of a pid it does not know (its records were lost, or
+ * are still in another CPU's ring) makes the recorder read /proc/PID/maps
+ * right then, while the process still lives. What a reader will still not
+ * know is counted as the records are written, in file order, the way a
+ * reader replays them (file_maps[]): res->unmapped samples of a process that
+ * has no mapping at that point.
+ *
+ * Exits. In -p mode an exited process is removed from the target map so its
+ * pid can be reused by a non-target, but only after one more full round: the
+ * rings are drained one CPU after another, and another CPU's ring may still
+ * hold the process's fork, comm or mmap records, which the target filter
+ * would then drop.
  */
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -41,7 +57,9 @@
 
 _Static_assert(sizeof(struct xp_sample) == XP_SAMPLE_HDR_SIZE, "XP_SAMPLE_HDR_SIZE is stale");
 
-#define SB_PAGES 128 /* side-band ring per CPU: 512 KiB */
+#define SB_PAGES  128	     /* side-band ring per CPU: 512 KiB */
+#define PID_LIMIT 4194304u   /* PID_MAX_LIMIT on 64-bit: pid_state[] covers every pid */
+#define LATE_NS	  1000000ull /* late /proc mappings sort this much before the first sample */
 
 struct sb_ring {
 	int fd;
@@ -49,11 +67,27 @@ struct sb_ring {
 	size_t size; /* data area */
 };
 
+/* What a reader of the file will know of a process's mappings (pid_state[]). */
+enum pid_state {
+	PID_UNSEEN = 0, /* nothing yet */
+	PID_MAPPED, /* mappings precede its samples: /proc scan, mmap, or a known parent's fork */
+	PID_GONE,   /* sampled while unknown, and /proc had nothing any more */
+};
+
+/* A process exit seen in the side band, applied one round later. */
+struct exited {
+	uint32_t pid;
+	uint32_t round;
+};
+
 struct stage_ent {
 	uint64_t time;
 	uint32_t off, len;
 	uint32_t seq;
 	uint32_t is_sample; /* at equal times, side-band first */
+	uint32_t pid, ppid; /* for file_note(): the event's pid, and a fork's parent */
+	uint8_t type;	    /* enum xp_ev_type */
+	uint8_t exec;	    /* a COMM from execve */
 };
 
 struct session {
@@ -80,6 +114,12 @@ struct session {
 	uint64_t *percpu; /* one per-CPU stats value per possible CPU */
 
 	struct xp_buildid_cache bids;
+	uint8_t *pid_state; /* enum pid_state, by pid (PID_LIMIT bytes, pages touched on use) */
+	uint8_t *file_maps; /* by pid: the records written so far give it a mapping */
+	struct exited *exited;
+	size_t nexited, exited_cap;
+	uint32_t round;	    /* rounds drained so far */
+	uint64_t last_upto; /* the last round's time bound: everything before it is written */
 	uint64_t lost_written;
 	struct capture_stats *res;
 	int err;
@@ -109,6 +149,38 @@ static int cmp_ent(const void *a, const void *b)
 	if (x->is_sample != y->is_sample)
 		return x->is_sample < y->is_sample ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * A record is written: follow what a reader replaying the file will know of
+ * its process's mappings (as the report session does: a fork copies the
+ * parent's, an exec drops them, an mmap adds one) and count the samples it
+ * cannot place.
+ */
+static void file_note(struct session *s, const struct stage_ent *e)
+{
+	uint8_t *fm = s->file_maps;
+
+	if (e->pid >= PID_LIMIT)
+		return;
+	switch (e->type) {
+	case XP_EV_MMAP:
+		fm[e->pid] = 1;
+		break;
+	case XP_EV_FORK:
+		if (e->pid != e->ppid)
+			fm[e->pid] = e->ppid < PID_LIMIT && fm[e->ppid];
+		break;
+	case XP_EV_COMM:
+		if (e->exec)
+			fm[e->pid] = 0;
+		break;
+	case XP_EV_SAMPLE:
+		s->res->unmapped += !fm[e->pid];
+		break;
+	default:
+		break;
+	}
 }
 
 /* An event to the sink; its non-zero return stops the capture. */
@@ -149,6 +221,7 @@ static int stage_flush(struct session *s, uint64_t upto)
 			err = deliver_record(s, s->arena + e->off, e->len);
 			if (err)
 				return err;
+			file_note(s, e);
 			continue;
 		}
 		memcpy(s->arena2 + len2, s->arena + e->off, e->len);
@@ -158,6 +231,8 @@ static int stage_flush(struct session *s, uint64_t upto)
 	}
 	s->nent = keep;
 	s->arena_len = len2;
+	if (upto != UINT64_MAX)
+		s->last_upto = upto;
 	{
 		uint8_t *t = s->arena;
 
@@ -184,11 +259,33 @@ static int stage_event(struct session *s, const struct xp_event *ev, uint64_t ti
 		return deliver(s, ev);
 	}
 	xpf_encode(ev, s->arena + s->arena_len, need);
-	s->ent[s->nent++] = (struct stage_ent){.time = time,
-					       .off = s->arena_len,
-					       .len = need,
-					       .seq = s->seq++,
-					       .is_sample = is_sample};
+	s->ent[s->nent] = (struct stage_ent){.time = time,
+					     .off = s->arena_len,
+					     .len = need,
+					     .seq = s->seq++,
+					     .is_sample = is_sample,
+					     .type = ev->type};
+	switch (ev->type) {
+	case XP_EV_SAMPLE:
+		s->ent[s->nent].pid = ev->sample.pid;
+		break;
+	case XP_EV_MMAP:
+		s->ent[s->nent].pid = ev->mmap.pid;
+		break;
+	case XP_EV_COMM:
+		s->ent[s->nent].pid = ev->comm.pid;
+		s->ent[s->nent].exec = ev->comm.exec;
+		break;
+	case XP_EV_FORK:
+	case XP_EV_EXIT:
+		s->ent[s->nent].pid = ev->task.pid;
+		s->ent[s->nent].ppid = ev->task.ppid;
+		break;
+	default:
+		s->ent[s->nent].pid = UINT32_MAX;
+		break;
+	}
+	s->nent++;
 	s->arena_len += need;
 	return 0;
 }
@@ -208,6 +305,8 @@ static int stage_uid(struct session *s, uint32_t pid, uint64_t time)
 	ev.uid.pid = pid;
 	return stage_event(s, &ev, time, false);
 }
+
+static void pid_resolve(struct session *s, uint32_t pid, uint64_t time);
 
 static int on_sample(void *ctx, void *data, size_t size)
 {
@@ -240,6 +339,10 @@ static int on_sample(void *ctx, void *data, size_t size)
 	}
 	ev.sample.nkstack = smp->kstack_len <= XP_KSTACK_MAX ? smp->kstack_len : 0;
 	ev.sample.kstack = (const uint64_t *)smp->kstack;
+	/* Before the sample is staged: mappings read now must sort before it. */
+	pid_resolve(s, smp->pid, smp->time_ns);
+	if (s->err)
+		return s->err;
 	err = stage_event(s, &ev, smp->time_ns, true);
 	if (err) {
 		s->err = err;
@@ -295,6 +398,31 @@ static int sb_open(struct session *s, int cpu, struct sb_ring *r)
 		return -errno;
 	}
 	return 0;
+}
+
+/* What an event staged for the file tells a reader about its process's mappings. */
+static void pid_note(struct session *s, const struct xp_event *ev)
+{
+	uint8_t *st = s->pid_state;
+
+	switch (ev->type) {
+	case XP_EV_MMAP:
+		if (ev->mmap.pid < PID_LIMIT)
+			st[ev->mmap.pid] = PID_MAPPED;
+		break;
+	case XP_EV_FORK:
+		/*
+		 * Only ever upgrade: the child's first sample may have been read
+		 * (and its mappings from /proc) before this record, which sat in
+		 * another CPU's ring.
+		 */
+		if (ev->task.pid != ev->task.ppid && ev->task.pid < PID_LIMIT &&
+		    ev->task.ppid < PID_LIMIT && st[ev->task.ppid] == PID_MAPPED)
+			st[ev->task.pid] = PID_MAPPED;
+		break;
+	default:
+		break;
+	}
 }
 
 static int sb_record(struct session *s, const struct perf_event_header *h)
@@ -378,7 +506,11 @@ static int sb_record(struct session *s, const struct perf_event_header *h)
 			return 0;
 		memcpy(t, p, 16);
 		pid = t[0];
-		if (!is_target(s, pid))
+		/*
+		 * The kernel writes a fork record before the fork tracepoint adds the
+		 * child to the targets: a target parent makes it a target's fork too.
+		 */
+		if (!is_target(s, pid) && !(h->type == PERF_RECORD_FORK && is_target(s, t[1])))
 			return 0;
 		ev.type = h->type == PERF_RECORD_FORK ? XP_EV_FORK : XP_EV_EXIT;
 		ev.task.time_ns = time;
@@ -400,7 +532,54 @@ static int sb_record(struct session *s, const struct perf_event_header *h)
 	default:
 		return 0;
 	}
+	pid_note(s, &ev);
 	return stage_event(s, &ev, time, false);
+}
+
+/* A leader's exit: forget the process one full round later (see the top of the file). */
+static int exit_note(struct session *s, uint32_t pid)
+{
+	if (s->nexited == s->exited_cap) {
+		size_t ncap = s->exited_cap ? 2 * s->exited_cap : 256;
+		struct exited *ne = realloc(s->exited, ncap * sizeof(*ne));
+
+		if (!ne)
+			return -ENOMEM;
+		s->exited = ne;
+		s->exited_cap = ncap;
+	}
+	s->exited[s->nexited++] = (struct exited){.pid = pid, .round = s->round};
+	return 0;
+}
+
+/*
+ * Apply the exits seen before this round, now that every ring has been
+ * drained once since: no record of those processes is left in the rings.
+ */
+static void exits_apply(struct session *s)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < s->nexited; i++) {
+		struct exited e = s->exited[i];
+
+		if (e.round == s->round) {
+			s->exited[keep++] = e;
+			continue;
+		}
+		/* A new process with this pid starts unknown, whatever the old one was. */
+		if (e.pid < PID_LIMIT)
+			s->pid_state[e.pid] = PID_UNSEEN;
+		/*
+		 * Off the target map, so a non-target reusing the pid is not
+		 * sampled. The leader's exit alone is not the process's (it may
+		 * have called pthread_exit()), hence the check.
+		 */
+		if (!s->o->all && (pid_t)e.pid != s->o->child && !xp_procfs_alive(e.pid))
+			bpf_map_delete_elem(s->targets_fd, &e.pid);
+	}
+	s->nexited = keep;
+	s->round++;
 }
 
 static int sb_drain(struct session *s, struct sb_ring *r)
@@ -434,17 +613,15 @@ static int sb_drain(struct session *s, struct sb_ring *r)
 		err = sb_record(s, hp);
 		if (err)
 			break;
-		if (h.type == PERF_RECORD_EXIT && !s->o->all) {
+		if (h.type == PERF_RECORD_EXIT) {
 			uint32_t t[4];
 
 			memcpy(t, hp + 1, 16);
-			/*
-			 * A process is gone: forget it, so its pid can be reused by a
-			 * non-target. The leader's exit alone is not the process's (it may
-			 * have called pthread_exit()), hence the check.
-			 */
-			if (t[0] == t[2] && (pid_t)t[0] != s->o->child && !xp_procfs_alive(t[0]))
-				bpf_map_delete_elem(s->targets_fd, &t[0]);
+			if (t[0] == t[2]) {
+				err = exit_note(s, t[0]);
+				if (err)
+					break;
+			}
 		}
 		tail += h.size;
 	}
@@ -465,6 +642,7 @@ static int synth_mmap(void *ctx, const struct xp_ev_mmap *m)
 	struct synth *sy = ctx;
 	struct xp_event ev = {.type = XP_EV_MMAP, .mmap = *m};
 
+	pid_note(sy->s, &ev);
 	return stage_event(sy->s, &ev, sy->time, false);
 }
 
@@ -499,6 +677,44 @@ static int synth_process(void *ctx, pid_t pid)
 	if (err == -ENOENT || err == -ESRCH || err == -EACCES)
 		err = 0; /* gone meanwhile */
 	return err;
+}
+
+static int sb_drain_all(struct session *s)
+{
+	for (int c = 0; c < s->ncpus; c++) {
+		int err = sb_drain(s, &s->sb[c]);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Make sure a reader will know the mappings of pid for a sample at time. If
+ * nothing told them yet, the side band may hold its fork or mmap records
+ * already; failing that, read /proc/PID now, stamped to sort before the
+ * sample (and its process's other samples of this round), but after what is
+ * written. A process gone by then is not tried again.
+ */
+static void pid_resolve(struct session *s, uint32_t pid, uint64_t time)
+{
+	struct synth sy = {.s = s};
+	int err;
+
+	if (pid >= PID_LIMIT || s->pid_state[pid] != PID_UNSEEN)
+		return;
+	err = sb_drain_all(s);
+	if (!err && s->pid_state[pid] == PID_UNSEEN) {
+		sy.time = time > s->last_upto + LATE_NS ? time - LATE_NS : s->last_upto + 1;
+		err = synth_process(&sy, (pid_t)pid);
+		if (s->pid_state[pid] == PID_MAPPED)
+			s->res->maps_late++;
+		else
+			s->pid_state[pid] = PID_GONE;
+	}
+	if (err && !s->err)
+		s->err = err;
 }
 
 /* The vDSO image: every 64-bit process of this kernel maps the same one, ours included. */
@@ -564,26 +780,39 @@ static int round_drain(struct session *s, uint64_t upto)
 {
 	int err;
 
+	/* Side band first: a sample's fork and mmap records are then mostly in already. */
+	err = sb_drain_all(s);
+	if (err)
+		return err;
 	err = ring_buffer__consume(s->rb);
 	if (err < 0)
 		return s->err ? s->err : err;
-	for (int c = 0; c < s->ncpus; c++) {
-		err = sb_drain(s, &s->sb[c]);
-		if (err)
-			return err;
-	}
+	if (s->err)
+		return s->err;
+	exits_apply(s);
 	err = note_drops(s, upto == UINT64_MAX ? now_ns() : upto);
 	if (err)
 		return err;
 	return stage_flush(s, upto);
 }
 
-static size_t ringbuf_size(int ncpus, uint32_t stack_size)
+/*
+ * ~100 ms of samples at 1 kHz per CPU, records sized for stacks of up to
+ * 128 KiB live (deeper ones are rare, and a sample's record is only as long
+ * as its stack), and room for 4 records of the largest size: at least 8 MiB,
+ * a power of two. A burst beyond that is counted as lost.
+ */
+#define RB_TYPICAL_STACK (128u << 10)
+
+static size_t ringbuf_size(int ncpus, uint32_t stack_max)
 {
-	/* ~100 ms of samples at 1 kHz per CPU, at least 8 MiB, a power of two. */
-	size_t want = (size_t)ncpus * 100 * (XP_SAMPLE_HDR_SIZE + stack_size + XP_SAMPLE_SLACK);
+	size_t typ = stack_max < RB_TYPICAL_STACK ? stack_max : RB_TYPICAL_STACK;
+	size_t want = (size_t)ncpus * 100 * (XP_SAMPLE_HDR_SIZE + typ + XP_SAMPLE_SLACK);
+	size_t big = 4 * ((size_t)XP_SAMPLE_HDR_SIZE + stack_max + XP_SAMPLE_SLACK);
 	size_t sz = 8u << 20;
 
+	if (want < big)
+		want = big;
 	while (sz < want && sz < (512u << 20))
 		sz <<= 1;
 	return sz;
@@ -608,6 +837,9 @@ static void session_free(struct session *s)
 	ring_buffer__free(s->rb);
 	xprof_bpf__destroy(s->skel);
 	xp_buildid_cache_release(&s->bids);
+	free(s->exited);
+	free(s->pid_state);
+	free(s->file_maps);
 	free(s->links);
 	free(s->ev_fds);
 	free(s->sb);
@@ -640,8 +872,10 @@ static int session_alloc(struct session *s, size_t rbsz)
 	s->links = calloc(s->ncpus, sizeof(*s->links));
 	s->sb = calloc(s->ncpus, sizeof(*s->sb));
 	s->percpu = calloc(s->ncpus, sizeof(*s->percpu));
+	s->pid_state = calloc(PID_LIMIT, 1);
+	s->file_maps = calloc(PID_LIMIT, 1);
 	if (!s->arena || !s->arena2 || !s->ent || !s->sbtmp || !s->ev_fds || !s->links || !s->sb ||
-	    !s->percpu)
+	    !s->percpu || !s->pid_state || !s->file_maps)
 		return -ENOMEM;
 	for (int c = 0; c < s->ncpus; c++)
 		s->ev_fds[c] = s->sb[c].fd = -1;
@@ -660,7 +894,7 @@ static int session_load(struct session *s, size_t rbsz, char *errbuf, size_t err
 		snprintf(errbuf, errlen, "cannot open the BPF sampler: %s", strerror(errno));
 		return err;
 	}
-	s->skel->rodata->stack_size = o->stack_size;
+	s->skel->rodata->stack_max = o->stack_size;
 	s->skel->rodata->all_tasks = o->all;
 	s->skel->rodata->want_kstack = o->kstack;
 	s->skel->rodata->self_tgid = getpid();
@@ -699,7 +933,10 @@ static int session_load(struct session *s, size_t rbsz, char *errbuf, size_t err
 	return 0;
 }
 
-/* The side band, then the ring buffer and the sampling events with the sampler attached. */
+/*
+ * The side band, the ring buffer, what already runs (from /proc), then the
+ * sampling events with the sampler attached.
+ */
 static int session_attach(struct session *s, char *errbuf, size_t errlen)
 {
 	const struct capture_opts *o = s->o;
@@ -724,6 +961,30 @@ static int session_attach(struct session *s, char *errbuf, size_t errlen)
 		err = -errno;
 		snprintf(errbuf, errlen, "cannot set up the ring buffer: %s", strerror(errno));
 		return err;
+	}
+	/*
+	 * What existed before the start, stamped t_start so it sorts before every
+	 * sample. The side band is armed already, the sampler not yet: a process
+	 * that starts after this scan has its fork and exec records, and one that
+	 * is sampled lived past the scan, so the scan saw it (only a process
+	 * already exiting, its memory gone, can slip through; it is counted).
+	 */
+	{
+		struct synth sy = {.s = s, .time = s->t_start};
+
+		err = 0;
+		if (o->all)
+			err = xp_procfs_processes(synth_process, &sy);
+		for (size_t i = 0; !err && i < o->npids; i++)
+			err = synth_process(&sy, o->pids[i]);
+		/* The held child ("xprof-exec" until its exec): its name and mappings. */
+		if (!err && o->child > 0)
+			err = synth_process(&sy, o->child);
+		if (err) {
+			if (!s->sink_err) /* else the sink's error: its caller says which */
+				snprintf(errbuf, errlen, "cannot read /proc: %s", strerror(-err));
+			return err;
+		}
 	}
 	for (int c = 0, opened = 0; c < s->ncpus; c++) {
 		struct perf_event_attr a = {0};
@@ -815,6 +1076,7 @@ struct capture *capture_new(const struct capture_opts *o, const struct capture_s
 	if (err)
 		goto fail;
 	s->t_start = now_ns();
+	s->last_upto = s->t_start;
 	{
 		struct timespec ts;
 
@@ -834,21 +1096,6 @@ struct capture *capture_new(const struct capture_opts *o, const struct capture_s
 	if (err)
 		goto fail;
 
-	/* What existed before the start, stamped t_start so it sorts before every sample. */
-	{
-		struct synth sy = {.s = s, .time = s->t_start};
-
-		if (o->all)
-			err = xp_procfs_processes(synth_process, &sy);
-		for (size_t i = 0; !err && i < o->npids; i++)
-			err = synth_process(&sy, o->pids[i]);
-		if (err && !s->sink_err) {
-			snprintf(errbuf, errlen, "cannot read /proc: %s", strerror(-err));
-			goto fail;
-		}
-		if (err)
-			goto fail;
-	}
 	return c;
 fail:
 	capture_free(c);
@@ -902,6 +1149,9 @@ int capture_stop(struct capture *c)
 	res->bpf_sample_ns = bpf_stat(s, XP_STAT_SAMPLE_NS);
 	res->read_fail = bpf_stat(s, XP_STAT_READ_FAIL);
 	res->no_sigframe = bpf_stat(s, XP_STAT_NO_SIGFRAME);
+	res->vma_find = bpf_stat(s, XP_STAT_VMA_FIND);
+	res->vma_fail = bpf_stat(s, XP_STAT_VMA_FAIL);
+	res->drop_stack2 = bpf_stat(s, XP_STAT_DROP_STACK2);
 	return err;
 }
 

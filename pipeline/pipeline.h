@@ -24,7 +24,12 @@
  * address once, and adds the stack to a report profile.
  */
 
-#define XP_MAX_FRAMES 512
+/*
+ * Frames kept per sample. The sampler copies whole stacks (up to 1 MiB by
+ * default): a recursion 2,500 deep must fit, and 16 Ki frames of at least
+ * 16 bytes each are 256 KiB of stack.
+ */
+#define XP_MAX_FRAMES 16384
 
 struct xp_filter {
 	const uint32_t *pids; /* keep only these processes (NULL: all) */

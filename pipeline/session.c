@@ -204,10 +204,17 @@ static struct proc *proc_get(struct xp_session *s, uint32_t pid, bool create)
 	return p;
 }
 
+/*
+ * Name thread tid. comm may point into comm_blob itself (a fork copies the
+ * parent's name), and growing the blob moves it: copy the name out first.
+ */
 static void comm_set(struct xp_session *s, uint32_t tid, const char *comm)
 {
+	char name[XP_EV_COMM_LEN] = "";
 	uint64_t v;
 
+	/* A reader's name need not end in a NUL within its 16 bytes. */
+	memcpy(name, comm, strnlen(comm, sizeof(name) - 1));
 	if (!hmap_get(&s->comms, (uint64_t)tid + 1, &v)) {
 		if (s->ncomms == s->comm_cap) {
 			size_t ncap = s->comm_cap ? s->comm_cap * 2 : 64;
@@ -222,14 +229,21 @@ static void comm_set(struct xp_session *s, uint32_t tid, const char *comm)
 			return;
 		s->ncomms++;
 	}
-	snprintf(s->comm_blob[v], XP_EV_COMM_LEN, "%s", comm);
+	memcpy(s->comm_blob[v], name, sizeof(name));
 }
 
-static const char *comm_get(const struct xp_session *s, uint32_t tid)
+/*
+ * Copy thread tid's name into out; false if it has none. A copy, not a
+ * pointer: the blob moves whenever comm_set() grows it.
+ */
+static bool comm_get(const struct xp_session *s, uint32_t tid, char out[XP_EV_COMM_LEN])
 {
 	uint64_t v;
 
-	return hmap_get(&s->comms, (uint64_t)tid + 1, &v) ? s->comm_blob[v] : NULL;
+	if (!hmap_get(&s->comms, (uint64_t)tid + 1, &v))
+		return false;
+	memcpy(out, s->comm_blob[v], XP_EV_COMM_LEN);
+	return true;
 }
 
 /* ---- modules (mapped files) ---------------------------------------------- */
@@ -483,10 +497,10 @@ static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
 
 static int on_fork(struct xp_session *s, const struct xp_ev_task *t)
 {
-	const char *pc = comm_get(s, t->ptid);
+	char pc[XP_EV_COMM_LEN];
 	struct proc *parent, *child;
 
-	if (pc)
+	if (comm_get(s, t->ptid, pc))
 		comm_set(s, t->tid, pc);
 	if (t->pid == t->ppid)
 		return 0; /* a new thread shares its process's mappings */
@@ -576,7 +590,11 @@ static int unknown_location(struct xp_session *s, uint32_t mapping, uint64_t add
 	const char *base = path ? strrchr(path, '/') : NULL;
 	struct sym_frame f = {.name = name, .flags = SYM_F_UNKNOWN};
 
-	if (path)
+	/* A pseudo-file ("[vdso]") keeps one pair of brackets: "[vdso+0x7bd]". */
+	if (path && !base && path[0] == '[' && strlen(path) > 2 && path[strlen(path) - 1] == ']')
+		snprintf(name, sizeof(name), "[%.*s+0x%llx]", (int)strlen(path) - 2, path + 1,
+			 (unsigned long long)off);
+	else if (path)
 		snprintf(name, sizeof(name), "[%s+0x%llx]", base ? base + 1 : path,
 			 (unsigned long long)off);
 	else
@@ -711,16 +729,13 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 	struct unw_input in = {0};
 	struct unw_result res;
 	struct proc *p;
-	const char *comm;
+	char comm[XP_EV_COMM_LEN];
 	unsigned nlocs = 0;
 	int err;
 
 	s->stats.samples++;
-	comm = comm_get(s, sm->tid);
-	if (!comm)
-		comm = comm_get(s, sm->pid);
-	if (!comm)
-		comm = "[unknown]";
+	if (!comm_get(s, sm->tid, comm) && !comm_get(s, sm->pid, comm))
+		snprintf(comm, sizeof(comm), "[unknown]");
 	if (filtered_out(&s->opts.filter, sm, comm))
 		return 0;
 	s->stats.kept++;
@@ -771,6 +786,13 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 		err = unw_walk(&in, proc_find, p, s->frames, XP_MAX_FRAMES, &res);
 		if (err)
 			return err;
+		/*
+		 * The sampler saw the task exiting with no user memory left (do_exit past
+		 * exit_mm): the walk could only stop at the end of an empty copy, which is
+		 * not a stack too deep for the copy.
+		 */
+		if ((sm->flags & XP_SAMPLE_F_EXITING) && res.status != UNW_OK_COMPLETE)
+			res.status = UNW_STOP_EXITING;
 		s->stats.status[res.status < UNW_STATUS_NR ? res.status : UNW_STOP_BAD_RULE]++;
 		s->stats.frames += res.nframes;
 		s->stats.fp_used += !!(res.flags & UNW_RES_F_FP_USED);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -73,10 +74,12 @@ static void usage(FILE *f)
 	    "                          (default xprof.folded)\n"
 	    "  -e, --event NAME        cpu-clock (default), task-clock, cycles, instructions, ...\n"
 	    "  -g kernel, --kernel     also record kernel stacks\n"
-	    "      --stack-size BYTES  user stack bytes copied per sample (default %u, %u..%u)\n"
+	    "      --stack-max BYTES   copy each sample's user stack from sp to its end, at most\n"
+	    "                          this many bytes (default %uM, %uK..%uM; K, M suffixes)\n"
+	    "      --stack-size BYTES  the same bound, under its old name\n"
 	    "  -v, --verbose           print the sampler's own counters at the end, and how\n"
 	    "                          often the capture waited for the report pipeline\n",
-	    FREQ_MAX, XP_STACK_DEFAULT, XP_STACK_MIN, XP_STACK_MAX);
+	    FREQ_MAX, XP_STACK_DEFAULT >> 20, XP_STACK_MIN >> 10, XP_STACK_MAX >> 20);
 }
 
 static bool has_ext(const char *p, const char *ext)
@@ -231,6 +234,11 @@ static int start_child(struct child *c, char **argv)
 		close(er[0]);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		/*
+		 * Named as perf names its own ("perf-exec"): the few samples between the
+		 * release and the exec are the launcher's, and say so.
+		 */
+		prctl(PR_SET_NAME, "xprof-exec", 0, 0, 0);
 		/* Held until sampling is armed: its first instruction is then sampled. */
 		if (read(go[0], &b, 1) != 1)
 			_exit(127);
@@ -373,12 +381,18 @@ static int parse_opt(struct rec_args *a, int opt, char *arg)
 		}
 		a->o.kstack = true;
 		return 0;
-	case 'S': {
+	case 'S':
+	case 'M': {
 		unsigned long v = strtoul(arg, &end, 0);
 
+		if (*end == 'K' || *end == 'k')
+			v = v > ULONG_MAX >> 10 ? ULONG_MAX : v << 10, end++;
+		else if (*end == 'M' || *end == 'm')
+			v = v > ULONG_MAX >> 20 ? ULONG_MAX : v << 20, end++;
 		if (*end || !*arg || v < XP_STACK_MIN || v > XP_STACK_MAX) {
-			fprintf(stderr, "xprof: bad --stack-size '%s'; give %u..%u bytes\n", arg,
-				XP_STACK_MIN, XP_STACK_MAX);
+			fprintf(stderr, "xprof: bad %s '%s'; give %u..%u bytes (or 1K..%uM)\n",
+				opt == 'S' ? "--stack-size" : "--stack-max", arg, XP_STACK_MIN,
+				XP_STACK_MAX, XP_STACK_MAX >> 20);
 			return 2;
 		}
 		a->o.stack_size = (v + 7) & ~7ul;
@@ -405,6 +419,7 @@ static int parse_args(int argc, char **argv, struct rec_args *a)
 	    {"call-graph", required_argument, NULL, 'g'},
 	    {"kernel", no_argument, NULL, 'K'},
 	    {"stack-size", required_argument, NULL, 'S'},
+	    {"stack-max", required_argument, NULL, 'M'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -432,6 +447,7 @@ static int parse_args(int argc, char **argv, struct rec_args *a)
 		case 'e':
 		case 'g':
 		case 'S':
+		case 'M':
 			rc = parse_opt(a, opt, optarg);
 			if (rc)
 				return rc;
@@ -800,9 +816,13 @@ static bool finish_outputs(struct rec_sinks *k, const struct rec_args *a,
 				break;
 		if (!info.samples)
 			info.samples = st->samples;
-		fprintf(stderr, "xprof: %llu samples, %llu lost, %llu processes; wrote %s\n",
+		fprintf(stderr, "xprof: %llu samples, %llu lost, %llu processes",
 			(unsigned long long)info.samples, (unsigned long long)st->lost,
-			(unsigned long long)info.processes, written[0] ? written : "nothing");
+			(unsigned long long)info.processes);
+		if (st->unmapped)
+			fprintf(stderr, ", %llu samples without mappings",
+				(unsigned long long)st->unmapped);
+		fprintf(stderr, "; wrote %s\n", written[0] ? written : "nothing");
 		return true;
 	}
 	for (size_t i = 0; i < a->nout; i++)
@@ -840,6 +860,18 @@ static void print_counters(const struct rec_args *a, const struct capture_stats 
 		    st->bpf_samples ? (double)st->bpf_sample_ns / st->bpf_samples : 0.0,
 		    (unsigned long long)st->read_fail, (unsigned long long)st->no_sigframe,
 		    (unsigned long long)st->misordered);
+	if (a->verbose)
+		fprintf(stderr,
+			"xprof: mappings: %llu processes read from /proc at their first sample, "
+			"%llu samples without mappings (process gone, or amid exit or exec)\n",
+			(unsigned long long)st->maps_late, (unsigned long long)st->unmapped);
+	if (a->verbose)
+		fprintf(stderr,
+			"xprof: sampler stacks: %llu thread stacks looked up, %llu lookups failed "
+			"(copied as far as mapped), %llu interrupted stacks left out (ring buffer "
+			"full)\n",
+			(unsigned long long)st->vma_find, (unsigned long long)st->vma_fail,
+			(unsigned long long)st->drop_stack2);
 	if (a->verbose && st->prog_run_cnt)
 		fprintf(stderr,
 			"xprof: sampler runs: %llu, %llu ns in total (kernel.bpf_stats_enabled)\n",

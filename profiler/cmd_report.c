@@ -110,6 +110,9 @@ void report_summary(const struct xp_session_stats *st, const char *also, const c
 	if (st->callchain)
 		fprintf(stderr, ", %s perf callchains (not unwound)",
 			pct(p, sizeof(p), st->callchain, n));
+	if (st->no_process)
+		fprintf(stderr, ", %llu samples without mappings",
+			(unsigned long long)st->no_process);
 	if (st->stale_files)
 		fprintf(stderr, ", %llu files changed since recording",
 			(unsigned long long)st->stale_files);

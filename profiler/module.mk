@@ -6,7 +6,7 @@
 # tests. They are plain targets, never sanitized. rec_check reads recordings
 # through the library (xp_recording_read), so it links the library objects.
 
-REC_PROGS := rec_spin rec_dl rec_alt rec_fork rec_work rec_jit
+REC_PROGS := rec_spin rec_dl rec_alt rec_fork rec_work rec_jit rec_churn
 REC_PROG_BINS := $(addprefix $(O)/progs/,$(REC_PROGS)) $(O)/progs/librec_dl.so \
                  $(O)/progs/rec_check
 PROG_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -fno-optimize-sibling-calls \

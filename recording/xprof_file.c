@@ -192,21 +192,24 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap)
 
 /*
  * The writer's memory of a thread's last segment 1, for stack sharing. The
- * bytes sit top-aligned in buf (w->share_cap bytes): address a is at
- * buf + share_cap - (top - a), so a stack that keeps its top (the common
- * case: the same thread, its outer frames still there) keeps its offsets
- * and only its changed low part is copied.
+ * bytes sit top-aligned in buf (cap bytes): address a is at
+ * buf + cap - (top - a), so a stack that keeps its top (the common case: the
+ * same thread, its outer frames still there) keeps its offsets and only its
+ * changed low part is copied. Buffers grow with the stacks they hold, so
+ * many threads with small stacks and a few with deep ones both fit.
  */
 struct xpf_wstack {
 	uint64_t top;  /* segment 1 was [top - len, top) */
 	uint64_t used; /* w->clock at its last sample; 0: the slot is free */
 	uint32_t tid, len;
+	uint32_t cap; /* bytes of buf */
 	uint8_t *buf; /* allocated when the slot first holds bytes */
 };
 
 /* Slots are grouped in sets of XPF_WAYS: a tid may sit in any way of its set, the least recently
  * used one is evicted. */
-#define XPF_WAYS 8
+#define XPF_WAYS       8
+#define XPF_SHARE_SETS 128 /* 1024 threads remembered */
 
 struct xpf_writer {
 	struct xl_out out; /* the file, locked for the writer's whole life */
@@ -217,26 +220,25 @@ struct xpf_writer {
 	size_t cap;
 	uint64_t lost;
 	bool failed;
-	struct xpf_wstack *wst; /* nsets * XPF_WAYS slots; NULL: no sharing */
+	struct xpf_wstack *wst; /* XPF_SHARE_SETS * XPF_WAYS slots; NULL: no sharing */
 	uint32_t nsets;		/* a power of two */
-	uint32_t share_cap;	/* bytes per slot: the longest segment 1 that is remembered */
+	uint32_t share_max;	/* the longest segment 1 that is remembered */
+	uint64_t share_bytes;	/* the slots' buffers, at most XPF_SHARE_MEM */
 	uint64_t clock;
+	/* the holes of the last writer_share()'s shared range (version 3) */
+	struct xpf_patches ph;
+	struct xpf_patch patch[XPF_PATCH_MAX];
 };
 
 #define XPF_STDIO_BUF (1u << 20)
 
-/* Size the sharing table from the stack size: XPF_SHARE_MEM bytes at most, in sets of 8 ways. */
+/* Sharing is on when the recording copies stacks (stack_size > 0). */
 static int writer_share_init(struct xpf_writer *w, uint32_t stack_size)
 {
-	uint32_t slots;
-
 	if (!stack_size)
 		return 0;
-	w->share_cap = pad8(stack_size);
-	slots = XPF_SHARE_MEM / w->share_cap;
-	w->nsets = 1;
-	while (2 * w->nsets * XPF_WAYS <= slots)
-		w->nsets *= 2;
+	w->share_max = stack_size < XPF_SHARE_MEM ? pad8(stack_size) : XPF_SHARE_MEM;
+	w->nsets = XPF_SHARE_SETS;
 	w->wst = calloc((size_t)w->nsets * XPF_WAYS, sizeof(*w->wst));
 	return w->wst ? 0 : -ENOMEM;
 }
@@ -283,8 +285,10 @@ static uint32_t common_top(const uint8_t *a_end, const uint8_t *b_end, uint64_t 
 
 /*
  * Sample of tid with segment 1 = seg[0..len) at sp: returns how many of its
- * top bytes equal the thread's previous segment 1 at the same addresses (0
- * when it has none the writer remembers), and remembers this one instead.
+ * top bytes can be taken from the thread's previous segment 1 at the same
+ * addresses (0 when it has none the writer remembers), with the words that
+ * differ inside that range as patches (w->ph, w->patch), and remembers this
+ * one instead.
  */
 static uint32_t writer_share(struct xpf_writer *w, uint32_t tid, uint64_t sp, const uint8_t *seg,
 			     uint32_t len)
@@ -292,35 +296,71 @@ static uint32_t writer_share(struct xpf_writer *w, uint32_t tid, uint64_t sp, co
 	uint64_t top = sp + len;
 	struct xpf_wstack *e;
 	uint32_t shared = 0;
-	bool hit;
+	bool hit, in_place;
 
 	e = writer_slot(w, tid, &hit);
 	if (!e)
 		return 0;
-	if (len > w->share_cap || top < sp) {
+	if (len > w->share_max || top < sp) {
 		/* Too long to remember: the next sample of tid is written in full. */
 		if (hit)
 			e->used = 0;
 		return 0;
 	}
-	if (len && !e->buf) {
-		e->buf = malloc(w->share_cap);
-		if (!e->buf) {
-			e->used = 0; /* not remembered, so never referred to */
-			return 0;
+	/*
+	 * Share only what the previous segment covers: top <= its top, down to
+	 * max(sp, its sp). A run of differing words becomes a patch when equal
+	 * words follow it; the range ends at a run that reaches the bottom, or
+	 * when the patches run out.
+	 */
+	w->ph.npatch = w->ph.patch_bytes = 0;
+	if (hit && len && e->len && top <= e->top && top > e->top - e->len) {
+		uint64_t lo = sp > e->top - e->len ? sp : e->top - e->len, n = top - lo;
+		const uint8_t *a = seg + len, *b = e->buf + e->cap - (e->top - top);
+		uint32_t m;
+
+		for (;;) {
+			shared += common_top(a - shared, b - shared, n - shared);
+			if (n - shared < 8 || w->ph.npatch == XPF_PATCH_MAX)
+				break;
+			for (m = 8; n - shared - m >= 8 &&
+				    memcmp(a - shared - m - 8, b - shared - m - 8, 8);)
+				m += 8;
+			if (n - shared - m < 8)
+				break; /* differs down to the bottom: stored anyway */
+			w->patch[w->ph.npatch++] = (struct xpf_patch){.off = shared + m, .len = m};
+			w->ph.patch_bytes += m;
+			shared += m;
 		}
 	}
-	/* Share only what the previous segment covers: top <= its top, down to max(sp, its sp). */
-	if (hit && len && e->len && top <= e->top && top > e->top - e->len) {
-		uint64_t lo = sp > e->top - e->len ? sp : e->top - e->len;
-
-		shared = common_top(seg + len, e->buf + w->share_cap - (e->top - top), top - lo);
-	}
 	/* The shared top bytes are already in place when the top is the same. */
-	if (len && hit && top == e->top)
-		memcpy(e->buf + w->share_cap - len, seg, len - shared);
-	else if (len)
-		memcpy(e->buf + w->share_cap - len, seg, len);
+	in_place = hit && top == e->top && e->cap >= len;
+	if (len > e->cap) {
+		/* Grow by a quarter at least, in 4 KiB steps, so a deepening stack rarely moves. */
+		uint64_t want = (uint64_t)len + len / 4;
+		uint32_t ncap =
+		    (uint32_t)((want < w->share_max ? want : w->share_max) + 4095) & ~4095u;
+		uint8_t *nb = NULL;
+
+		if (ncap < len)
+			ncap = len;
+		if (w->share_bytes - e->cap + ncap <= XPF_SHARE_MEM)
+			nb = malloc(ncap);
+		if (!nb) {
+			/* Over the budget or out of memory: forgotten, never referred to. */
+			e->used = 0;
+			return shared;
+		}
+		free(e->buf);
+		w->share_bytes = w->share_bytes - e->cap + ncap;
+		e->buf = nb;
+		e->cap = ncap;
+	}
+	if (len)
+		memcpy(e->buf + e->cap - len, seg, in_place ? len - shared : len);
+	for (uint32_t i = 0; in_place && i < w->ph.npatch; i++)
+		memcpy(e->buf + e->cap - w->patch[i].off, seg + len - w->patch[i].off,
+		       w->patch[i].len);
 	e->tid = tid;
 	e->top = top;
 	e->len = len;
@@ -464,16 +504,30 @@ static int writer_sample(struct xpf_writer *w, const uint8_t *r, size_t size)
 	shared = writer_share(w, s.tid, s.regs[XP_REG_SP], seg, s.stack_len);
 	if (!shared)
 		return writer_put(w, r, size);
-	body = kbytes + s.stack_len - shared; /* kernel IPs and the stored low part, contiguous */
+	/* kernel IPs, [patches,] the stored low part, segment 2 */
+	body = kbytes + s.stack_len - shared + s.stack2_len;
+	if (w->ph.npatch) {
+		s.flags |= XPF_SAMPLE_F_PATCHES;
+		body += sizeof(w->ph) + w->ph.npatch * sizeof(w->patch[0]) + w->ph.patch_bytes;
+	}
 	s.stack_shared = shared;
-	s.hdr.size = pad8(sizeof(s) + body + s.stack2_len);
+	s.hdr.size = pad8(sizeof(s) + body);
 	err = writer_put(w, &s, sizeof(s));
 	if (!err)
-		err = writer_put(w, r + sizeof(s), body);
+		err = writer_put(w, r + sizeof(s), kbytes);
+	if (!err && w->ph.npatch) {
+		err = writer_put(w, &w->ph, sizeof(w->ph));
+		if (!err)
+			err = writer_put(w, w->patch, w->ph.npatch * sizeof(w->patch[0]));
+		for (uint32_t i = 0; !err && i < w->ph.npatch; i++)
+			err = writer_put(w, seg + s.stack_len - w->patch[i].off, w->patch[i].len);
+	}
+	if (!err)
+		err = writer_put(w, seg, s.stack_len - shared);
 	if (!err)
 		err = writer_put(w, seg + s.stack_len, s.stack2_len);
 	if (!err)
-		err = writer_put(w, zeros, s.hdr.size - (sizeof(s) + body + s.stack2_len));
+		err = writer_put(w, zeros, s.hdr.size - (sizeof(s) + body));
 	return err;
 }
 
@@ -811,6 +865,36 @@ bad_range:
 	return -EINVAL;
 }
 
+/*
+ * Apply a version 3 sample's patches (ph, the table pt, their bytes at data)
+ * to the segment 1 of tid that tstacks_rebuild() just made, shared bytes at
+ * its top. 0, or -EINVAL with *why when a patch lies outside the shared range
+ * or the lengths do not add up.
+ */
+static int tstacks_patch(struct tstacks *t, uint32_t tid, uint32_t shared,
+			 const struct xpf_patches *ph, const uint8_t *pt, const uint8_t *data,
+			 const char **why)
+{
+	struct tstack *e = tstacks_find(t, tid);
+	uint64_t used = 0;
+
+	for (uint32_t i = 0; i < ph->npatch; i++) {
+		struct xpf_patch p;
+
+		memcpy(&p, pt + i * sizeof(p), sizeof(p));
+		if (!e || !p.len || p.len > p.off || p.off > shared || p.off > e->len ||
+		    used + p.len > ph->patch_bytes)
+			goto bad;
+		memcpy(e->buf + e->cap - p.off, data + used, p.len);
+		used += p.len;
+	}
+	if (used == ph->patch_bytes)
+		return 0;
+bad:
+	*why = "corrupt sample in .xprof (a patch outside its shared stack range)";
+	return -EINVAL;
+}
+
 static void copy_str(char *dst, size_t cap, const char *src, size_t srclen)
 {
 	size_t n = strnlen(src, srclen < cap ? srclen : cap - 1);
@@ -821,26 +905,49 @@ static void copy_str(char *dst, size_t cap, const char *src, size_t srclen)
 
 /* ---- the per-record decoder ---------------------------------------------- */
 
+/* A version 3 sample's patches of its shared range: the header, the table, their bytes. */
+struct sample_patches {
+	struct xpf_patches ph; /* npatch 0: none */
+	const uint8_t *pt;     /* the table; the bytes follow it */
+};
+
+/* pp NULL: a sample with patches is refused (only a reader that rebuilds stacks can use them). */
 static int decode_sample(const uint8_t *r, size_t size, uint32_t version, uint32_t frequency,
-			 struct xp_event *ev)
+			 struct xp_event *ev, struct sample_patches *pp)
 {
 	struct xpf_sample s;
+	struct xpf_patches ph = {0};
 	const uint8_t *seg;
-	size_t need;
+	size_t need, pbytes = 0;
+	bool patched;
 
 	if (size < sizeof(s))
 		return -EINVAL;
 	memcpy(&s, r, sizeof(s));
 	if (version < 2)
 		s.stack_shared = 0; /* reserved in version 1 */
-	if (s.nkstack > XP_KSTACK_MAX || s.stack_shared > s.stack_len)
+	patched = version >= 3 && (s.flags & XPF_SAMPLE_F_PATCHES);
+	s.flags &= ~XPF_SAMPLE_F_PATCHES;
+	if (s.nkstack > XP_KSTACK_MAX || s.stack_shared > s.stack_len || (patched && !pp))
 		return -EINVAL;
 	/* Only the low stack_len - stack_shared bytes of segment 1 are stored. */
 	need = sizeof(s) + 8 * (size_t)s.nkstack + (s.stack_len - s.stack_shared) +
 	       (size_t)s.stack2_len;
+	if (patched) {
+		/* Version 3: patches of the shared range before the low part. */
+		if (need + sizeof(ph) > size)
+			return -EINVAL;
+		memcpy(&ph, r + sizeof(s) + 8 * (size_t)s.nkstack, sizeof(ph));
+		if (!ph.npatch || ph.npatch > XPF_PATCH_MAX || ph.patch_bytes > s.stack_shared)
+			return -EINVAL;
+		pp->ph = ph;
+		pp->pt = r + sizeof(s) + 8 * (size_t)s.nkstack + sizeof(ph);
+		pbytes = sizeof(ph) + ph.npatch * sizeof(struct xpf_patch) + (size_t)ph.patch_bytes;
+	}
+	need += pbytes;
 	if (pad8(need) != size)
 		return -EINVAL;
-	seg = r + sizeof(s) + 8 * (size_t)s.nkstack;
+	seg = r + sizeof(s) + 8 * (size_t)s.nkstack + pbytes;
 	ev->type = XP_EV_SAMPLE;
 	ev->sample.time_ns = s.time_ns;
 	ev->sample.pid = s.pid;
@@ -971,8 +1078,8 @@ static int decode_fixed(const uint8_t *r, size_t size, uint32_t type, struct xp_
 	}
 }
 
-int xpf_decode(const void *rec, size_t size, uint32_t version, uint32_t frequency,
-	       struct xp_event *ev)
+static int decode_record(const void *rec, size_t size, uint32_t version, uint32_t frequency,
+			 struct xp_event *ev, struct sample_patches *pp)
 {
 	const uint8_t *r = rec;
 	struct xpf_rec rh;
@@ -985,7 +1092,7 @@ int xpf_decode(const void *rec, size_t size, uint32_t version, uint32_t frequenc
 		return -EINVAL;
 	switch (rh.type) {
 	case XPF_REC_SAMPLE:
-		return decode_sample(r, size, version, frequency, ev);
+		return decode_sample(r, size, version, frequency, ev, pp);
 	case XPF_REC_MMAP:
 		return decode_mmap(r, size, ev);
 	case XPF_REC_VDSO:
@@ -993,6 +1100,12 @@ int xpf_decode(const void *rec, size_t size, uint32_t version, uint32_t frequenc
 	default:
 		return decode_fixed(r, size, rh.type, ev);
 	}
+}
+
+int xpf_decode(const void *rec, size_t size, uint32_t version, uint32_t frequency,
+	       struct xp_event *ev)
+{
+	return decode_record(rec, size, version, frequency, ev, NULL);
 }
 
 /* ---- the reader -------------------------------------------------------------- */
@@ -1047,7 +1160,8 @@ struct reader {
  * top, forget an exited thread's stack, count. 0, -ENOMEM, or -EINVAL with
  * *bad (a sample whose shared range its thread cannot supply).
  */
-static int reader_event(struct reader *rd, struct xp_event *ev, const char **bad)
+static int reader_event(struct reader *rd, struct xp_event *ev, const struct sample_patches *pp,
+			const char **bad)
 {
 	struct xp_rec_info *info = rd->info;
 	int err;
@@ -1062,12 +1176,17 @@ static int reader_event(struct reader *rd, struct xp_event *ev, const char **bad
 			err = tstacks_rebuild(&rd->ts, s->tid, s->regs[XP_REG_SP], s->segs[0].len,
 					      s->stack_shared, s->segs[0].data, &s->segs[0].data,
 					      bad);
+			if (!err && pp->ph.npatch)
+				err = tstacks_patch(
+				    &rd->ts, s->tid, s->stack_shared, &pp->ph, pp->pt,
+				    pp->pt + pp->ph.npatch * sizeof(struct xpf_patch), bad);
 			if (err)
 				return err;
 		}
 		info->samples++;
 		info->stack_bytes += (uint64_t)s->segs[0].len + s->segs[1].len;
-		info->stack_stored += (uint64_t)(s->segs[0].len - s->stack_shared) + s->segs[1].len;
+		info->stack_stored += (uint64_t)(s->segs[0].len - s->stack_shared) +
+				      s->segs[1].len + pp->ph.patch_bytes;
 		return pidset_add(&rd->ps, s->pid);
 	}
 	case XP_EV_MMAP:
@@ -1110,6 +1229,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 		struct xpf_rec rh;
 		const uint8_t *r = p + at;
 		struct xp_event ev;
+		struct sample_patches pp = {0};
 		int n;
 
 		memcpy(&rh, r, sizeof(rh));
@@ -1120,7 +1240,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 		}
 		if (rh.size > len - at)
 			goto skip; /* a truncated tail: a killed record */
-		n = xpf_decode(r, rh.size, h.version, h.frequency, &ev);
+		n = decode_record(r, rh.size, h.version, h.frequency, &ev, &pp);
 		if (n < 0)
 			goto short_rec;
 		if (rh.type == XPF_REC_END) {
@@ -1130,7 +1250,7 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 			info->end_time_ns = e.end_time_ns;
 		}
 		if (n > 0) {
-			err = reader_event(&rd, &ev, &bad);
+			err = reader_event(&rd, &ev, &pp, &bad);
 			if (err == -EINVAL)
 				goto skip;
 			if (err)

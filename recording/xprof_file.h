@@ -21,7 +21,7 @@
 
 #define XPF_MAGIC	"XPROFREC"
 #define XPF_MAGIC_LEN	8
-#define XPF_VERSION	2 /* written; readers accept 1 and 2 */
+#define XPF_VERSION	3 /* written; readers accept 1, 2 and 3 */
 #define XPF_VERSION_MIN 1
 
 struct xpf_header {
@@ -81,7 +81,25 @@ struct xpf_rec {
  *  - Segment 2 is always stored in full.
  *
  * In version 1 the field is reserved (0) and every segment is stored in full.
+ *
+ * Version 3 lets the shared range have holes: with XPF_SAMPLE_F_PATCHES in
+ * flags, a struct xpf_patches and its npatch struct xpf_patch follow the
+ * kernel IPs, then the patches' bytes (their lens added up, patch_bytes),
+ * then the stored low part. Patch i overwrites [top - off, top - off + len)
+ * of the rebuilt segment 1: 0 < len <= off <= stack_shared. A deep stack
+ * whose outer frames changed in a few words (a loop counter, a timestamp)
+ * still shares the rest.
  */
+#define XPF_SAMPLE_F_PATCHES (1u << 31) /* file only: never an XP_SAMPLE_F_* of the sampler */
+#define XPF_PATCH_MAX	     256	/* patches per sample, at most */
+
+struct xpf_patches {
+	uint32_t npatch, patch_bytes;
+};
+
+struct xpf_patch {
+	uint32_t off, len;
+};
 struct xpf_sample {
 	struct xpf_rec hdr;
 	uint64_t time_ns;
@@ -174,12 +192,13 @@ size_t xpf_encode(const struct xp_event *ev, void *buf, size_t cap);
 /*
  * The writer: a header, then records appended through stdio, flushed on
  * demand. It remembers the last segment 1 written for a bounded number of
- * tids (at most XPF_SHARE_MEM bytes in all, allocated as tids appear) and
+ * tids (1024, and at most XPF_SHARE_MEM bytes in all, allocated as the tids'
+ * stacks need) and
  * writes each SAMPLE with the top bytes it shares with that segment left
  * out; a tid it does not remember is written in full.
  */
 struct xpf_writer;
-#define XPF_SHARE_MEM (16u << 20)
+#define XPF_SHARE_MEM (64u << 20)
 
 /*
  * Create or open path in place and hold an exclusive lock on it for the
@@ -219,8 +238,10 @@ void xpf_writer_free(struct xpf_writer *w);
  * into rec. A SAMPLE's segs[0].data holds only its stored low part, len -
  * stack_shared bytes: a reader of a version 2 file rebuilds the shared top
  * from the thread's previous sample (xpf_read_mem does); xpf_encode's
- * records share nothing. Returns 1 for an event, 0 for a record that is
- * none (END, a type this reader does not know), -EINVAL if sizes do not fit.
+ * records share nothing. A version 3 sample with patches is refused: only
+ * xpf_read_mem, which rebuilds stacks, applies them. Returns 1 for an event,
+ * 0 for a record that is none (END, a type this reader does not know),
+ * -EINVAL if sizes do not fit.
  */
 int xpf_decode(const void *rec, size_t size, uint32_t version, uint32_t frequency,
 	       struct xp_event *ev);

@@ -397,9 +397,14 @@ static int synthetic_function(struct rep_profile *p, uint32_t mapping, uint64_t 
 	if (mapping != REP_NONE && mapping < p->maps.n && rep_str_len(p, p->maps.v[mapping].file)) {
 		const struct rep_map_int *m = &p->maps.v[mapping];
 		const char *file = rep_str(p, m->file), *base = strrchr(file, '/');
+		int len;
 
 		base = base ? base + 1 : file;
-		snprintf(buf, sizeof(buf), "[%.280s+0x%" PRIx64 "]", base,
+		len = (int)strnlen(base, 280);
+		/* A pseudo-file ("[vdso]") keeps one pair of brackets: "[vdso+0x7bd]". */
+		if (len > 2 && base[0] == '[' && base[len - 1] == ']')
+			base++, len -= 2;
+		snprintf(buf, sizeof(buf), "[%.*s+0x%" PRIx64 "]", len, base,
 			 addr - m->start + m->offset);
 	} else {
 		snprintf(buf, sizeof(buf), "[unknown]");

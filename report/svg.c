@@ -13,7 +13,8 @@
  * and fg:w (the attributes inferno's script uses) and a <text>; the script
  * zooms, searches and keeps the view in the URL fragment
  * (#search=REGEX&zoom=comm;main;fn), so a view can be shared and the tests
- * can drive it in a headless browser.
+ * can drive it in a headless browser. A graph taller than the window opens
+ * scrolled to its bottom, where the root and the widest frames are.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -471,6 +472,26 @@ static const char svg_js[] =
     "  });\n"
     "  window.addEventListener('hashchange', load);\n"
     "  load();\n"
+    "  bottom();\n"
+    "  window.addEventListener('load', bottom);\n"
+    "  window.addEventListener('scroll', function () {\n"
+    "    atbottom = window.scrollY + window.innerHeight >= +svg.getAttribute('height') - 1;\n"
+    "  });\n"
+    "  window.addEventListener('resize', function () { if (atbottom) bottom(); });\n"
+    "}\n"
+    "/*\n"
+    " * A deep stack makes the graph taller than the window: open it scrolled\n"
+    " * to the bottom, where the root and the widest frames are, rather than\n"
+    " * at the title above a screen of slivers (an icicle has them on top).\n"
+    " * While the view is at the bottom it stays there when the window\n"
+    " * resizes, as it may just after opening.\n"
+    " */\n"
+    "var atbottom = false;\n"
+    "function bottom() {\n"
+    "  var h = +svg.getAttribute('height');\n"
+    "  if (INV || h <= window.innerHeight) return;\n"
+    "  window.scrollTo(0, h);\n"
+    "  atbottom = true;\n"
     "}\n"
     "function ask() {\n"
     "  var s = prompt('Search (regular expression or text):', cur.search);\n"

@@ -6,6 +6,12 @@
  * address are aliases and get one stable name (sym_alias_better); zero-size
  * symbols (hand-written assembly) reach to the next symbol but never past the
  * end of their section, which is what nm and addr2line users expect.
+ *
+ * Untyped symbols (STT_NOTYPE) in code are labels of hand-written assembly
+ * that never said ".type": ld.so's _start and _dl_start_user, where every
+ * dynamically linked process begins. perf counts them as functions, and so
+ * do we, except where one sits inside a sized function (a label in its
+ * body) or at its section's end (_etext): a FUNC always wins.
  */
 #include <errno.h>
 #include <gelf.h>
@@ -20,6 +26,7 @@ struct sym_symtab_raw {
 	uint64_t sec_end; /* end of the symbol's section, caps zero-size symbols */
 	uint32_t name_off;
 	int bind;
+	bool label; /* STT_NOTYPE */
 };
 
 static int bind_rank(int bind)
@@ -117,7 +124,7 @@ int sym_symtab_add_elf(struct sym_symtab_builder *b, Elf *elf, bool want_dynsym)
 			int type = GELF_ST_TYPE(sym.st_info);
 			int bind = GELF_ST_BIND(sym.st_info);
 
-			if (type != STT_FUNC && type != STT_GNU_IFUNC)
+			if (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_NOTYPE)
 				continue;
 			if (sym.st_shndx == SHN_UNDEF || sym.st_shndx >= SHN_LORESERVE ||
 			    sym.st_shndx >= nsec || sym.st_value == 0)
@@ -144,12 +151,16 @@ int sym_symtab_add_elf(struct sym_symtab_builder *b, Elf *elf, bool want_dynsym)
 
 			if (sec_end < ssh.sh_addr)
 				sec_end = UINT64_MAX;
+			/* A label at (or past) its section's end marks an end. */
+			if (type == STT_NOTYPE && sym.st_value >= sec_end)
+				continue;
 			struct sym_symtab_raw r = {
 			    .start = sym.st_value,
 			    .size = sym.st_size,
 			    .sec_end = sec_end,
 			    .name_off = (uint32_t)off,
 			    .bind = bind,
+			    .label = type == STT_NOTYPE,
 			};
 			int err = builder_push(b, &r);
 
@@ -169,6 +180,38 @@ static int raw_cmp(const void *pa, const void *pb)
 	return 0;
 }
 
+/*
+ * Drops labels that are not functions of their own: one inside a sized
+ * function that starts before it, and one at the address of a function
+ * (the function names the group). b->raw is sorted by start.
+ */
+static void drop_inner_labels(struct sym_symtab_builder *b)
+{
+	uint64_t covered = 0; /* end of the sized functions seen so far */
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->n;) {
+		size_t j = i;
+		bool func = false;
+
+		for (; j < b->n && b->raw[j].start == b->raw[i].start; j++)
+			func |= !b->raw[j].label;
+		bool inside = b->raw[i].start < covered;
+
+		for (size_t k = i; k < j; k++) {
+			const struct sym_symtab_raw *r = &b->raw[k];
+
+			if (r->label && (func || inside))
+				continue;
+			if (!r->label && r->start + r->size > covered)
+				covered = r->start + r->size;
+			b->raw[n++] = *r;
+		}
+		i = j;
+	}
+	b->n = n;
+}
+
 int sym_symtab_finish(struct sym_symtab_builder *b, struct sym_symtab *out)
 {
 	int err = -ENOMEM;
@@ -176,6 +219,7 @@ int sym_symtab_finish(struct sym_symtab_builder *b, struct sym_symtab *out)
 	memset(out, 0, sizeof(*out));
 	if (b->n)
 		qsort(b->raw, b->n, sizeof(*b->raw), raw_cmp);
+	drop_inner_labels(b);
 	struct sym_elf_sym *syms = calloc(b->n ? b->n : 1, sizeof(*syms));
 
 	if (!syms)

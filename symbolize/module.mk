@@ -3,9 +3,14 @@
 #   sym_lookup   prints frames for addresses (e2e tests, debugging)
 #   sym_target   C target with inlines, static functions, aliases, asm
 #   sym_cxx      C++ target (namespaces, templates, inlines)
+#   sym_target.stripped  sym_target with no symbols but .dynsym (strip --strip-all)
+#   sym_reexec   executes itself N times (samples of ld.so starting processes)
+#   sym_strip    -O2 C program, stripped (sym_strip.full: before strip)
 #   sym_bench    timing driver for bench/bench_sym.sh (make bench)
 
-SYM_PROGS := $(O)/progs/sym_lookup $(O)/progs/sym_target $(O)/progs/sym_cxx $(O)/progs/sym_bench
+SYM_PROGS := $(O)/progs/sym_lookup $(O)/progs/sym_target $(O)/progs/sym_cxx $(O)/progs/sym_bench \
+             $(O)/progs/sym_reexec $(O)/progs/sym_target.stripped \
+             $(O)/progs/sym_strip $(O)/progs/sym_strip.full
 EXTRA_TEST_BINS += $(SYM_PROGS)
 # This file is included after the unit-bins rule has been read, when
 # EXTRA_TEST_BINS was still empty: name the prerequisites here as well.
@@ -27,6 +32,25 @@ $(O)/progs/sym_target: tests/progs/sym_target.c
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -O2 -g -Wl,--build-id -o $@ $<
+
+$(O)/progs/sym_target.stripped: $(O)/progs/sym_target
+	$(call msg,STRIP,$@)
+	$(Q)strip --strip-all -o $@ $<
+
+# A release build: -O2, no debuginfo, then every symbol but .dynsym stripped.
+$(O)/progs/sym_strip.full: tests/progs/sym_strip.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -fno-optimize-sibling-calls -Wall -Wextra -Werror -Wl,--build-id -o $@ $<
+
+$(O)/progs/sym_strip: $(O)/progs/sym_strip.full
+	$(call msg,STRIP,$@)
+	$(Q)strip --strip-all -o $@ $<
+
+$(O)/progs/sym_reexec: tests/progs/sym_reexec.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -o $@ $<
 
 $(O)/progs/sym_cxx: tests/progs/sym_cxx.cc
 	$(call msg,CXX,$@)

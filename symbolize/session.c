@@ -70,6 +70,9 @@ static void file_free(struct sym_file *f)
 	free(f->dbg_image);
 	free(f->dname);
 	sym_symtab_release(&f->symtab);
+	if (f->fdes_ok)
+		sym_fdes_release(&f->fdes);
+	sym_cache_release(&f->fde_names);
 	sym_cache_release(&f->cache);
 	free(f);
 }
@@ -189,10 +192,24 @@ static struct sym_file *file_new(struct sym_session *s, const char *key, const c
 		return NULL;
 	}
 	const char *slash = strrchr(f->path, '/');
+	size_t len;
 
 	f->base = slash && slash[1] ? slash + 1 : f->path;
 	if (!f->base[0])
 		f->base = "unknown";
+	/* A pseudo-file ("[vdso]") already wears brackets: unknowns in it read
+	 * "[vdso+0x7bd]", not "[[vdso]+0x7bd]". */
+	len = strlen(f->base);
+	if (len > 2 && f->base[0] == '[' && f->base[len - 1] == ']') {
+		const char *inner =
+		    sym_arena_printf(&s->arena, "%.*s", (int)(len - 2), f->base + 1);
+
+		if (!inner) {
+			free(f);
+			return NULL;
+		}
+		f->base = inner;
+	}
 	return f;
 }
 
@@ -458,6 +475,38 @@ static struct sym_dwarf *file_dwarf(struct sym_session *s, struct sym_file *f)
 	return f->dwarf;
 }
 
+/*
+ * The name of the unnamed function holding vaddr, from the FDE that covers
+ * it: "base+0xSTART", one stable name per function (START is the FDE's, an
+ * ELF virtual address like the one in "[base+0xADDR]"). NULL with *err 0 if
+ * no FDE covers vaddr; -ENOMEM in *err.
+ */
+static const char *fde_function(struct sym_session *s, struct sym_file *f, uint64_t vaddr, int *err)
+{
+	uint64_t start, end;
+	const void *val;
+
+	*err = 0;
+	if (!f->fdes_tried) {
+		f->fdes_tried = true;
+		*err = sym_fdes_init(&f->fdes, f->elf);
+		f->fdes_ok = *err == 0;
+		if (*err != -ENOMEM)
+			*err = 0;
+	}
+	if (!f->fdes_ok || !sym_fdes_find(&f->fdes, vaddr, &start, &end))
+		return NULL;
+	if (sym_cache_get(&f->fde_names, start, &val))
+		return val;
+	char *name = sym_arena_printf(&s->arena, "%s+0x%" PRIx64, f->base, start);
+
+	if (!name || sym_cache_put(&f->fde_names, start, name, 1)) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	return name;
+}
+
 void sym_session_index_stats(const struct sym_session *s, struct sym_index_stats *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -509,16 +558,18 @@ int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
 		out[i].flags = SYM_F_INLINED;
 	}
 	/* The function itself: the ELF symbol (stable, what nm shows), else
-	 * the DWARF subprogram, else the module and offset. */
+	 * the DWARF subprogram, else the unnamed function its FDE bounds, else
+	 * the module and offset. */
 	struct sym_frame *last = &out[n - 1];
 	long si = sym_symtab_find(&f->symtab, vaddr);
+	int err;
 
 	memset(last, 0, sizeof(*last));
 	if (si >= 0)
 		last->name = sym_name(s, f, si);
 	else if (nd > 0 && df[nd - 1].name)
 		last->name = display_name(s, df[nd - 1].name);
-	else {
+	else if (!(last->name = fde_function(s, f, vaddr, &err)) && !err) {
 		last->name = sym_arena_printf(&s->arena, "[%s+0x%" PRIx64 "]", f->base, vaddr);
 		last->flags = SYM_F_UNKNOWN;
 	}

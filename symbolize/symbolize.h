@@ -33,7 +33,7 @@ struct sym_opts {
 #define SYM_F_INLINED (1u << 0) /* an inlined frame (not the last of a chain) */
 #define SYM_F_KERNEL  (1u << 1)
 #define SYM_F_JIT     (1u << 2) /* from a perf map */
-#define SYM_F_UNKNOWN (1u << 3) /* no symbol: name is "[module+0xoff]" or "[unknown]" */
+#define SYM_F_UNKNOWN (1u << 3) /* no function: name is "[module+0xoff]" or "[unknown]" */
 
 struct sym_frame {
 	const char *name; /* function, demangled unless no_demangle */
@@ -70,7 +70,10 @@ struct sym_file *sym_file_from_image(struct sym_session *s, const char *name, co
  *
  * The function is named by its ELF symbol as nm shows it (one stable name
  * per alias group: global before weak before local, then no leading
- * underscore, then shortest, then lexicographic), inlined frames by DWARF
+ * underscore, then shortest, then lexicographic), else by its DWARF
+ * subprogram, else, when an FDE of .eh_frame covers vaddr, as the unnamed
+ * function "base+0xSTART" (START: the FDE's first address; flags 0), else
+ * "[base+0xVADDR]" (SYM_F_UNKNOWN). Inlined frames are named by DWARF
  * (linkage name, as addr2line). With lines, the innermost frame has the
  * address's line and each outer frame the call site of the frame inside it.
  * Each (file, vaddr) is resolved once per session; repeats are a hash probe.

@@ -117,6 +117,44 @@ long sym_symtab_find(const struct sym_symtab *t, uint64_t vaddr);
 bool sym_alias_better(const char *a, int bind_a, const char *b, int bind_b);
 bool sym_elf_has_section(struct Elf *elf, const char *name, int type);
 
+/* ---- function bounds from .eh_frame (ehframe.c) ------------------------------ */
+
+struct sym_fde_load {
+	uint64_t vaddr, offset, filesz; /* a PT_LOAD's file bytes */
+};
+
+/*
+ * The FDE table of a file's .eh_frame_hdr (PT_GNU_EH_FRAME), read in place:
+ * table and img point into the bytes of the Elf given to sym_fdes_init,
+ * which must outlive it. Each FDE's [pc_begin, pc_begin + pc_range) is one
+ * function's code, which names code that no symbol covers (stripped files).
+ */
+struct sym_fdes {
+	const uint8_t *img;	    /* the whole file (elf_rawfile) */
+	const uint8_t *table;	    /* n pairs of int32: initial location, FDE address */
+	size_t n;		    /* both relative to hdr_vaddr, sorted by the linker */
+	uint64_t hdr_vaddr;	    /* start of .eh_frame_hdr */
+	struct sym_fde_load *loads; /* PT_LOADs, to read an FDE at its address */
+	size_t nloads;
+	uint64_t plt_lo[4], plt_hi[4]; /* .plt* sections: stubs, not functions */
+	size_t nplt;
+};
+
+/*
+ * Finds the table of elf (x86-64 only). 0, -ENOENT (no PT_GNU_EH_FRAME, no
+ * sorted table, or one that does not fit the file) or -ENOMEM. t needs
+ * sym_fdes_release() only after 0.
+ */
+int sym_fdes_init(struct sym_fdes *t, struct Elf *elf);
+void sym_fdes_release(struct sym_fdes *t);
+/*
+ * The FDE covering vaddr: true with its code in [*start, *end). False when
+ * no FDE covers it, the FDE is a PLT's (one FDE for every stub of a section,
+ * which is no function), or the FDE does not hold together (bad length,
+ * unknown CIE augmentation, a start other than the table's).
+ */
+bool sym_fdes_find(const struct sym_fdes *t, uint64_t vaddr, uint64_t *start, uint64_t *end);
+
 /* ---- DWARF inline index ----------------------------------------------------- */
 
 /*
@@ -393,6 +431,11 @@ struct sym_file {
 	struct Elf *dwarf_elf; /* the one holding .debug_info, or NULL */
 	struct sym_dwarf *dwarf;
 	bool dwarf_tried;
+
+	/* Functions no symbol names, from the FDEs (read on the first miss). */
+	struct sym_fdes fdes;
+	bool fdes_tried, fdes_ok;
+	struct sym_cache fde_names; /* FDE start -> "base+0xstart" */
 
 	struct sym_cache cache;
 };

@@ -479,7 +479,9 @@ int sym_index_write(const char *path, uint64_t src_id, const struct sym_cu_range
  * (sorted symbols, then the name blob), so that a cached session does not
  * read, sort and merge libc's 13k symbols again.
  */
-#define SYMTAB_MAGIC "XPSYMTB1"
+/* 2: untyped labels in code (ld.so's _start) became functions; tables
+ * written by version 1 lack them and are rebuilt. */
+#define SYMTAB_MAGIC "XPSYMTB2"
 
 struct symtab_hdr {
 	char magic[8];

@@ -209,6 +209,7 @@ enum unw_status {
 	UNW_STOP_SP_NOT_UP, /* the stack pointer did not move up */
 	UNW_STOP_MAX_FRAMES, /* more frames than the caller's array holds */
 	UNW_STOP_BAD_RULE,   /* a rule asked for a register that is unknown here */
+	UNW_STOP_EXITING,    /* the process was exiting: its user stack was already gone */
 	UNW_STATUS_NR
 };
 

@@ -71,7 +71,7 @@ static const char *const status_names[UNW_STATUS_NR] = {
     [UNW_OK_COMPLETE] = "complete",	[UNW_STOP_TRUNCATED] = "truncated",
     [UNW_STOP_NO_MODULE] = "no-module", [UNW_STOP_NO_TABLE] = "no-table",
     [UNW_STOP_SP_NOT_UP] = "sp-not-up", [UNW_STOP_MAX_FRAMES] = "max-frames",
-    [UNW_STOP_BAD_RULE] = "bad-rule",
+    [UNW_STOP_BAD_RULE] = "bad-rule",	[UNW_STOP_EXITING] = "exiting",
 };
 
 const char *unw_status_name(enum unw_status s)

@@ -137,9 +137,10 @@ kill $bg 2>/dev/null
 wait $bg 2>/dev/null
 
 # --- 5b. a stalled reader: the ring buffer fills, drops are counted and reported -
-"$P/rec_spin" 2 20 6 >/dev/null &
+# cap_deep's stacks are ~240 KiB, copied whole: the largest records the sampler makes.
+"$P/cap_deep" 20 2500 >/dev/null &
 bg=$!
-"$XPROF" record -p $bg -F 999 --stack-size 65536 -o "$T/drop.xprof" 2>"$T/drop.err" &
+"$XPROF" record -p $bg -F 999 -o "$T/drop.xprof" 2>"$T/drop.err" &
 rp=$!
 sleep 0.5
 kill -STOP $rp

@@ -25,7 +25,8 @@ echo "samples $total, on the altstack $onalt, with stack2 $withs2, stack2 holdin
 [ "$good" -ge $((withs2 * 95 / 100)) ] || fail "only $good of $withs2 second segments hold $val at $addr"
 # The second segment starts at the interrupted sp: below the marker, not on the altstack.
 a=$(printf '%d' "$addr") lo=$(printf '%d' "$alt")
-awk -v a="$a" -v lo="$lo" -v sz="$altsz" '$1=="S" && / s2=1 / { split($NF, s, "="); st = s[2] + 0;
+awk -v a="$a" -v lo="$lo" -v sz="$altsz" '$1=="S" && / s2=1 / {
+	for (i = 1; i <= NF; i++) if ($i ~ /^s2sp=/) split($i, s, "="); st = s[2] + 0;
 	if (st > a + 0 || (st >= lo + 0 && st < lo + sz)) bad++ } END {exit bad+0}' "$T/chk" ||
 	fail "a second segment starts above the marker or on the altstack"
 echo "ok"

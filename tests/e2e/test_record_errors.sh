@@ -18,6 +18,8 @@ expect() { # expected-exit-status pattern command...
 expect 2 "bad frequency" "$XPROF" record -F 0 -o "$T/x.xprof" -- true
 expect 2 "bad frequency" "$XPROF" record -F 1000000 -o "$T/x.xprof" -- true
 expect 2 "bad --stack-size" "$XPROF" record --stack-size 100 -o "$T/x.xprof" -- true
+expect 2 "bad --stack-max .9M.; give 1024..8388608 bytes" "$XPROF" record --stack-max 9M -o "$T/x.xprof" -- true
+expect 2 "bad --stack-max .1Q." "$XPROF" record --stack-max 1Q -o "$T/x.xprof" -- true
 expect 2 "unknown output format" "$XPROF" record -o "$T/x.txt" -- true
 expect 2 "exactly one target" "$XPROF" record -o "$T/x.xprof"
 expect 2 "unknown event" "$XPROF" record -e nosuch -o "$T/x.xprof" -- true

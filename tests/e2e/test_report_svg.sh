@@ -5,7 +5,8 @@
 # person would: it renders (screenshot kept in the test output), a search
 # highlights exactly the frames whose names match and shows the matched
 # share, a click on a frame zooms into it and "Reset Zoom" undoes it, hover
-# shows name, samples and share. The view in the URL fragment
+# shows name, samples and share, and a 300-deep graph opens with its root row
+# on the first screen. The view in the URL fragment
 # (#search=...&zoom=...) is read with --dump-dom; clicks, hover and the
 # search prompt go through the DevTools protocol (a small python3 client).
 set -eu -o pipefail
@@ -256,6 +257,19 @@ for _ in range(100):
         break
     time.sleep(0.1)
 
+if len(sys.argv) > 3 and sys.argv[3] == "view":
+    # What the first screen shows: where the root row and the process row are.
+    time.sleep(0.3)
+    print(json.dumps(ev("""(function () {
+      var all = F.find(f => f.name === 'all').r.getBoundingClientRect();
+      var proc = F.find(f => f.d === 1).r.getBoundingClientRect();
+      return {innerHeight: innerHeight, scrollY: scrollY, height: +svg.getAttribute('height'),
+              allTop: all.top, allBottom: all.bottom, procTop: proc.top, procBottom: proc.bottom};
+    })()""")))
+    png = send("Page.captureScreenshot", format="png")
+    open(shot, "wb").write(base64.b64decode(png["data"]))
+    sys.exit(0)
+
 def center(sel):
     return ev("(function(){var e=%s;var b=e.getBoundingClientRect();"
               "return [b.x+b.width/2,b.y+b.height/2];})()" % sel)
@@ -333,6 +347,43 @@ if z["zoom"] != "demo;_start;main;io" or z["lit"] != s["lit"] \
         or z["hash"] != "#zoom=demo%3B_start%3Bmain%3Bio&search=ksys%7Cmix":
     fail("zoom after search lost the search or the URL")
 print("click, hover, reset, search prompt: ok")
+EOF
+
+# A 300-deep stack: the graph is taller than the window (800 px), and the
+# first screen must show the root row and the process row above it, not the
+# title above a screen of slivers; an icicle shows them at the top.
+python3 -c "
+print('deep-1/1;' + ';'.join('deep_%d' % i for i in range(300)) + ' 10')
+print('deep-1/1;' + ';'.join('deep_%d' % i for i in range(3)) + ';wide 30')
+" >"$out/deep.folded"
+"$gen" -o "$out/deep.svg" <"$out/deep.folded"
+"$gen" --inverted -o "$out/deep-icicle.svg" <"$out/deep.folded"
+for v in deep deep-icicle; do
+	udir="$profile_dir/view-$v"
+	timeout 90 "$chrome" "${CHROME_FLAGS[@]}" --user-data-dir="$udir" --remote-debugging-port=0 \
+		"file://$out/$v.svg" 2>"$out/$v-chrome.err" &
+	cpid=$!
+	for _ in $(seq 200); do [ -s "$udir/DevToolsActivePort" ] && break; sleep 0.1; done
+	port=$(head -n 1 "$udir/DevToolsActivePort" 2>/dev/null || true)
+	if [ -z "$port" ]; then kill "$cpid" 2>/dev/null; echo "chromium did not open its DevTools port"; exit 1; fi
+	rc=0
+	timeout 60 python3 "$out/cdp.py" "$port" "$out/$v-first-screen.png" view >"$out/$v.json" || rc=$?
+	kill "$cpid" 2>/dev/null || true
+	wait "$cpid" 2>/dev/null || true
+	[ $rc = 0 ] || { cat "$out/$v.json"; echo "cdp driver failed on $v.svg"; exit 1; }
+done
+python3 - "$out" <<'EOF'
+import json, sys
+out = sys.argv[1]
+for v in ("deep", "deep-icicle"):
+    r = json.load(open("%s/%s.json" % (out, v)))
+    if r["height"] <= r["innerHeight"]:
+        sys.exit("svg %s: test bug: %d px fits the %d px window" % (v, r["height"], r["innerHeight"]))
+    seen = lambda top, bottom: 0 <= top and bottom <= r["innerHeight"]
+    if not seen(r["allTop"], r["allBottom"]) or not seen(r["procTop"], r["procBottom"]):
+        sys.exit("svg %s: the first screen does not show the root rows: %s" % (v, r))
+    print("svg %s: %d px tall in a %d px window, scrolled to %d: root row at %d-%d px" %
+          (v, r["height"], r["innerHeight"], r["scrollY"], r["allTop"], r["allBottom"]))
 EOF
 
 # Screenshots for a person to look at, normal and icicle, searched.

@@ -22,7 +22,8 @@ trap 'rm -rf "$tmp"' EXIT
 export DEBUGINFOD_URLS= # never the network here
 
 # compare.py NMFILE NMFLAGS TARGET A2LFILE DEMANGLE(0/1) LINES(0/1) N MODE [sym_lookup args]
-# MODE: full (DWARF), names (symbols only), dynsym (stripped: .dynsym or unknown)
+# MODE: full (DWARF), names (symbols only), dynsym (stripped: .dynsym, else the
+# function whose FDE covers the address as base+0xSTART, else unknown)
 cat > "$tmp/compare.py" <<'PY'
 import random, re, subprocess, sys
 nmfile, nmflags, target, a2lfile, demangle, lines, n, mode = sys.argv[1:9]
@@ -51,6 +52,11 @@ pick = rng.sample(funcs, n) if len(funcs) >= n else [rng.choice(funcs) for _ in 
 addrs = sorted({a + rng.randrange(sz) for a, sz, _ in pick})
 inp = "".join("0x%x\n" % a for a in addrs)
 dynsyms = nm(target, ["-D"] + (["-C"] if demangle else [])) if mode == "dynsym" else []
+fdes = []
+if mode == "dynsym":  # binutils' reading of .eh_frame: each FDE's [start, end)
+    out = subprocess.run(["readelf", "--debug-dump=frames", target],
+                         capture_output=True, text=True, check=True).stdout
+    fdes = [(int(m[1], 16), int(m[2], 16)) for m in re.finditer(r" FDE cie=\S+ pc=([0-9a-f]+)\.\.([0-9a-f]+)", out)]
 
 def covering(a):
     return {name for s, sz, name in syms if s <= a < s + sz}
@@ -115,10 +121,14 @@ for a in addrs:
     if any("i" in f[2] for f in o[:-1]) != (len(o) > 1) or "i" in last[2]:
         fail(a, "inline flags"); continue
     if mode == "dynsym":
-        # Only .dynsym: the covering exported symbol, else [base+0xoff].
+        # Only .dynsym: the covering exported symbol, else the function its
+        # FDE bounds (base+0xSTART), else [base+0xoff].
         dyn = {name for s, sz, name in dynsyms if s <= a < s + sz}
-        if last[0] in dyn or (not dyn and last[2] == "u" and
-                              last[0] == "[%s+0x%x]" % (target.rsplit("/", 1)[-1], a)):
+        fde = [lo for lo, hi in fdes if lo <= a < hi]
+        tbase = target.rsplit("/", 1)[-1]
+        if last[0] in dyn or (not dyn and fde and last[2] == "" and
+                              last[0] == "%s+0x%x" % (tbase, fde[0])) or \
+                (not dyn and not fde and last[2] == "u" and last[0] == "[%s+0x%x]" % (tbase, a)):
             names_ok += 1
         else:
             fail(a, "dynsym name")

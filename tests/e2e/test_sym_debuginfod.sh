@@ -5,7 +5,8 @@
 # fetch it (through libdebuginfod, into DEBUGINFOD_CACHE_PATH) and give the
 # same frames as the unstripped binary: static function names from the debug
 # .symtab and inline chains from its DWARF. Without debuginfod (-D) those
-# names must be missing, and after the server stops the cache must serve.
+# names must be missing (each unnamed function one "sym_target+0xSTART"), and
+# after the server stops the cache must serve.
 # Then, as root (a recording of the stripped program): `xprof report` through
 # debuginfod under ASan (build-asan/xprof: no leak, no error), xprof's
 # default limits reaching libdebuginfod unless the user set them, a server
@@ -79,10 +80,17 @@ echo "$got" | grep -q $'^\touter_mix\t.*\ti$' || fail "no inlined outer_mix fram
 [ "$nlocal" -gt 0 ] || fail "local_worker not named"
 echo "debuginfod: $(echo "$addrs" | wc -l) addresses as unstripped, $ninl inlined frames, local_worker named $nlocal times"
 
-# Without debuginfod the static function has no name.
+# Without debuginfod the static function has no name: all its addresses are
+# the one function its FDE bounds, sym_target+0xSTART, which the real name
+# replaces when debuginfod serves the debug file.
 nod=$(echo "$addrs" | "$lookup" -D -e "$tmp/bin/sym_target")
 echo "$nod" | grep -q $'^\tlocal_worker\t' && fail "local_worker named without debuginfod"
 echo "$nod" | grep -q $'\ti$' && fail "inlined frames without debuginfod"
+lw=$(nm "$target" | awk '$3 == "local_worker" {print $1}' | sed 's/^0*//')
+nlw=$(echo "$nod" | grep -c $'^\tsym_target+0x'"$lw"$'\t')
+[ "$nlw" = "$(echo "$got" | grep -c $'^\tlocal_worker\t')" ] ||
+	fail "local_worker's addresses: $nlw named sym_target+0x$lw without debuginfod, want $nlocal"
+echo "without debuginfod: local_worker's $nlw addresses are one function, sym_target+0x$lw"
 
 # ---- report through debuginfod: ASan, limits -------------------------------
 # The rest reports a recording of the stripped sym_target: xprof record needs root.

@@ -16,7 +16,10 @@
  * built with gcc -O2 -g -nostdlib -static -Wl,--build-id
  * -Wl,-z,max-page-size=64 -Wl,-z,noseparate-code; elf_minidebuginfo is it
  * stripped with its function symbols xz'ed into .gnu_debugdata (objcopy
- * --only-keep-debug, objcopy -S --keep-symbols, xz, objcopy --add-section).
+ * --only-keep-debug, objcopy -S --keep-symbols, xz, objcopy --add-section);
+ * elf_stripped_fde is it built with -Wl,--eh-frame-hdr, stripped
+ * (strip --strip-all -R .comment), three addresses inside its FDEs appended
+ * (the .eh_frame_hdr table and FDEs that name unnamed functions).
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -5,11 +5,12 @@
  * (a fork copies the parent's mappings, an exec drops them, a later mmap
  * replaces what it overlaps) and prints one line per sample:
  *   S pid tid flags=F map=PATH bid=HEX seg0=START+LEN seg1=START+LEN
- *     markers=N mind=D maxd=D order=ok|bad word=VALUE|- alt=0|1 s2=0|1 s2sp=DECIMAL
+ *     markers=N mind=D maxd=D order=ok|bad word=VALUE|- alt=0|1 s2=0|1 s2sp=DECIMAL known=0|1
  * markers are rec_common.h's REC_MARKER|depth values found in the first
  * segment; order says whether deeper frames sit at lower addresses. word is
  * the 8 bytes at -w ADDR if a segment holds that address; alt says the
- * sample was on a sigaltstack, s2 that it has a second segment (at s2sp).
+ * sample was on a sigaltstack, s2 that it has a second segment (at s2sp);
+ * known=0 that the recording holds no mapping at all of the sample's process.
  *   rec_check [-w ADDR] FILE
  */
 #include <errno.h>
@@ -106,13 +107,16 @@ static int on_event(void *ctx, const struct xp_event *ev)
 		const struct xp_ev_sample *s = &ev->sample;
 		uint64_t ip = s->regs[16];
 		const struct map *hit = NULL;
+		bool known = false;
 		int nmark = 0, mind = 1000, maxd = -1, last = 1000;
 		bool ok = true;
 		char word[32] = "-";
 
-		for (size_t i = 0; i < st->n; i++)
+		for (size_t i = 0; i < st->n; i++) {
+			known |= st->m[i].pid == s->pid;
 			if (st->m[i].pid == s->pid && ip >= st->m[i].start && ip < st->m[i].end)
 				hit = &st->m[i];
+		}
 		for (uint32_t k = 0; s->nsegs && k + 8 <= s->segs[0].len; k += 8) {
 			uint64_t w;
 
@@ -138,12 +142,12 @@ static int on_event(void *ctx, const struct xp_event *ev)
 		}
 		printf("S %u %u flags=%#x map=%s bid=%s seg0=%#" PRIx64 "+%u seg1=%#" PRIx64
 		       "+%u markers=%d mind=%d maxd=%d order=%s word=%s alt=%d s2=%d s2sp=%" PRIu64
-		       "\n",
+		       " known=%d\n",
 		       s->pid, s->tid, s->flags, hit ? hit->path : "?", hit ? hit->bid : "-",
 		       s->nsegs > 0 ? s->segs[0].start : 0, s->nsegs > 0 ? s->segs[0].len : 0,
 		       s->nsegs > 1 ? s->segs[1].start : 0, s->nsegs > 1 ? s->segs[1].len : 0,
 		       nmark, nmark ? mind : -1, maxd, ok ? "ok" : "bad", word, !!(s->flags & 4),
-		       s->nsegs > 1, s->nsegs > 1 ? s->segs[1].start : 0);
+		       s->nsegs > 1, s->nsegs > 1 ? s->segs[1].start : 0, known);
 		return 0;
 	}
 	default:

@@ -2,7 +2,8 @@
 /*
  * sym_target: a C program whose symbols exercise symbolize/: a three-deep
  * inline chain, static (local) functions, aliases (global, weak, local), an
- * IFUNC, a zero-size assembly function, and a hot/cold split. Built -O2 -g.
+ * IFUNC, a zero-size assembly function, untyped assembly labels (as ld.so's
+ * _start and _dl_start_user), and a hot/cold split. Built -O2 -g.
  * Run with a count, it spins through all of them (a profiling target).
  */
 #include <stdio.h>
@@ -83,6 +84,30 @@ __asm__(".text\n"
 	"\tret\n");
 unsigned long asm_nosize(unsigned long x);
 
+/*
+ * ld.so's entry in miniature: labels without .type or .size (STT_NOTYPE,
+ * size 0), one global and one local, each a function of its own; and a
+ * label inside a sized function, which is part of that function.
+ */
+__asm__(".text\n"
+	".globl asm_label_entry\n"
+	"asm_label_entry:\n"
+	"\tlea 2(%rdi), %rax\n"
+	"\tnop\n"
+	"asm_label_user:\n"
+	"\tnop\n\tnop\n"
+	"\tret\n"
+	".globl asm_sized\n"
+	".type asm_sized, @function\n"
+	"asm_sized:\n"
+	"\tlea 3(%rdi), %rax\n"
+	"asm_sized_inner:\n"
+	"\tnop\n\tnop\n"
+	"\tret\n"
+	".size asm_sized, .-asm_sized\n");
+unsigned long asm_label_entry(unsigned long x);
+unsigned long asm_sized(unsigned long x);
+
 __attribute__((noinline, cold)) static void cold_report(unsigned long x)
 {
 	fprintf(stderr, "odd %lu\n", x);
@@ -107,6 +132,8 @@ int main(int argc, char **argv)
 		x = alias_pub(x);
 		x = picked(x);
 		x = asm_nosize(x);
+		x = asm_label_entry(x);
+		x = asm_sized(x);
 		x = hot_path(x);
 	}
 	printf("%lu\n", x & 1);

@@ -162,8 +162,12 @@ static void test_cache(void **state)
 		assert_same(live, got);
 		assert_null(s->ksyms.map);
 		sym_session_free(s);
+		/*
+		 * Rewritten whole: the next session maps it. Not compared with the first
+		 * size: BPF programs loaded meanwhile (any other tracer) change kallsyms.
+		 */
 		assert_int_equal(stat(cfile, &st), 0);
-		assert_int_equal(st.st_size, full);
+		assert_true(st.st_size > 96);
 		s = names(dir, got);
 		assert_non_null(s->ksyms.map);
 		sym_session_free(s);

@@ -27,8 +27,8 @@
 
 struct fixture {
 	char path[64];
-	bool vary_top; /* write_file: sample i ends segment 1 with the word i (so nothing is shared)
-			*/
+	bool vary_top; /* write_file: every word of sample i's segment 1 differs from sample i - 1's
+			  (vary_words(), so nothing is shared) */
 	uint8_t stack1[300], stack2[64];
 	uint64_t kstack[3];
 	uint8_t vdso[100];
@@ -74,6 +74,22 @@ static int teardown(void **state)
 	unlink(f->path);
 	free(f);
 	return 0;
+}
+
+/*
+ * Sample i's segment 1 when nothing may be shared: every whole 8-byte word
+ * counted from the top XORed with a value that differs for every i, so no
+ * word equals the same address in any other sample (not even with holes).
+ */
+static void vary_words(uint8_t *s1, size_t len, uint64_t i)
+{
+	for (size_t k = 8; k <= len; k += 8) {
+		uint64_t w;
+
+		memcpy(&w, s1 + len - k, 8);
+		w ^= (i + 1) * 0x9e3779b97f4a7c15ull;
+		memcpy(s1 + len - k, &w, 8);
+	}
 }
 
 static void write_file(struct fixture *f, int nsamples)
@@ -126,7 +142,7 @@ static void write_file(struct fixture *f, int nsamples)
 
 		memcpy(s1, f->stack1, sizeof(s1));
 		if (f->vary_top)
-			memcpy(s1 + sizeof(s1) - 8, &(uint64_t){i}, 8);
+			vary_words(s1, sizeof(s1), i);
 		ev = (struct xp_event){.type = XP_EV_SAMPLE};
 		ev.sample.time_ns = 2000 + i;
 		ev.sample.pid = i % 2 ? 43 : 42;
@@ -443,17 +459,15 @@ static int check_bytes(void *ctx, const struct xp_event *ev)
 {
 	struct big_check *c = ctx;
 	const struct fixture *f = c->f;
-	uint64_t top;
+	uint8_t want[sizeof(f->stack1)];
 
 	if (ev->type != XP_EV_SAMPLE)
 		return 0;
-	c->bad += ev->sample.segs[0].len != sizeof(f->stack1);
-	c->bad += memcmp(ev->sample.segs[0].data, f->stack1, sizeof(f->stack1) - 8) != 0;
-	memcpy(&top, ev->sample.segs[0].data + sizeof(f->stack1) - 8, 8);
+	memcpy(want, f->stack1, sizeof(want));
 	if (f->vary_top)
-		c->bad += top != c->samples;
-	else
-		c->bad += memcmp(&top, f->stack1 + sizeof(f->stack1) - 8, 8) != 0;
+		vary_words(want, sizeof(want), c->samples);
+	c->bad += ev->sample.segs[0].len != sizeof(f->stack1);
+	c->bad += memcmp(ev->sample.segs[0].data, want, sizeof(want)) != 0;
 	c->bad += memcmp(ev->sample.segs[1].data, f->stack2, sizeof(f->stack2)) != 0;
 	c->samples++;
 	return 0;
@@ -690,12 +704,87 @@ static void test_share_round_trip(void **state)
 	if (log.bad)
 		fail_msg("%" PRIu64 " bad samples; first: %s", log.bad, log.first_bad);
 	assert_int_equal(log.seen, log.n);
-	assert_int_equal(info.version, 2);
+	assert_int_equal(info.version, XPF_VERSION);
 	for (size_t i = 0; i < log.n; i++)
 		logical += log.e[i].len + sizeof(log.stack2);
 	assert_int_equal(info.stack_bytes, logical);
 	assert_int_equal(info.stack_stored, logical - log.shared_seen);
 	assert_true(log.shared_seen > 10000); /* the later odd threads did share */
+	share_log_free(&log);
+}
+
+/* Set the word `idx` words below the top of buf[0..len) to a value no other sample holds. */
+static void poke_word(uint8_t *buf, size_t len, size_t idx, uint64_t v)
+{
+	memcpy(buf + len - 8 * (idx + 1), &v, 8);
+}
+
+static size_t find_rec(const uint8_t *buf, size_t len, uint32_t type, int nth);
+
+/*
+ * Version 3: words that changed inside an unchanged outer stack (a loop
+ * counter, a timestamp in a caller's frame) become patches, and the rest of
+ * the range is still shared; at most XPF_PATCH_MAX of them. The reader
+ * rebuilds every byte, and refuses a patch outside the shared range.
+ */
+static void test_share_patches(void **state)
+{
+	struct fixture *f = *state;
+	struct xp_rec_info info = {.frequency = 99, .stack_size = 8192};
+	struct share_log log = {0};
+	static uint8_t a[8192];
+	struct xpf_writer *w = xpf_writer_open(f->path, &info, 1);
+	uint64_t logical = 0;
+	const char *why = NULL;
+	uint8_t *buf;
+	size_t len, at, rec;
+	uint32_t v;
+
+	assert_non_null(w);
+	for (size_t k = 0; k < sizeof(a); k++)
+		a[k] = (k * 13) & 0xff;
+	/* 4 KiB; then two changed words in the middle and the low 100 bytes */
+	share_sample(w, &log, 7, SH_TOP - 4096, 4096, a + 8192 - 4096, 0);
+	poke_word(a, 8192, 100, 0x1111);
+	poke_word(a, 8192, 200, 0x2222);
+	poke_word(a, 8192, 201, 0x3333);
+	memset(a + 8192 - 4096, 0x55, 100);
+	share_sample(w, &log, 7, SH_TOP - 4096, 4096, a + 8192 - 4096, 4096 - 104);
+	/* deeper: the top 4 KiB as they were; then 300 isolated changed words: patches stop at
+	 * the 257th */
+	share_sample(w, &log, 7, SH_TOP - 8192, 8192, a, 4096);
+	for (size_t j = 0; j < 300; j++)
+		poke_word(a, 8192, 2 * j + 1, 0x4000 + j);
+	share_sample(w, &log, 7, SH_TOP - 8192, 8192, a, 8 * (2 * XPF_PATCH_MAX + 1));
+	/* the same bytes again: all shared, no patch */
+	share_sample(w, &log, 7, SH_TOP - 8192, 8192, a, 8192);
+	assert_int_equal(xpf_writer_close(w, 9000, log.n, 0, 0), 0);
+
+	assert_int_equal(xp_recording_read(f->path, share_check, &log, &info, &why), 0);
+	if (log.bad)
+		fail_msg("%" PRIu64 " bad samples; first: %s", log.bad, log.first_bad);
+	assert_int_equal(log.seen, log.n);
+	for (size_t i = 0; i < log.n; i++)
+		logical += log.e[i].len + sizeof(log.stack2);
+	/* stored: the unshared parts and the patched words, 3 in sample 2, 256 in sample 4 */
+	assert_int_equal(info.stack_stored, logical - log.shared_seen + 8 * 3 + 8 * XPF_PATCH_MAX);
+
+	/* A patch reaching above the shared range is corrupt: the read keeps the sample before
+	 * it and says where it stopped. */
+	buf = slurp(f->path, &len);
+	rec = find_rec(buf, len, XPF_REC_SAMPLE, 1);
+	at = rec + sizeof(struct xpf_sample) + 2 * 8 + sizeof(struct xpf_patches);
+	v = 4096;
+	memcpy(buf + at + offsetof(struct xpf_patch, off), &v, 4);
+	why = NULL;
+	log.seen = 0;
+	memset(&info, 0, sizeof(info));
+	assert_int_equal(xpf_read_mem(buf, len, share_check, &log, &info, &why, NULL), 0);
+	assert_non_null(info.skip_why);
+	assert_non_null(strstr(info.skip_why, "patch outside"));
+	assert_int_equal(info.skip_offset, rec);
+	assert_int_equal(log.seen, 1);
+	free(buf);
 	share_log_free(&log);
 }
 
@@ -1122,6 +1211,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_count_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_large_file_released, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_share_patches, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),

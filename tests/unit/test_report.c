@@ -260,11 +260,20 @@ static void test_folded_kinds_inline(void **state)
 	assert_int_equal(rep_profile_location(f->p, UINT32_MAX, 0xffffffff81000010, lines, 2, &k3),
 			 0);
 
+	/* A pseudo-file keeps one pair of brackets: [vdso+0x7bd], not [[vdso]+0x7bd]. */
+	struct rep_mapping vm = {.start = 0x7fff0000, .limit = 0x7fff2000, .file = "[vdso]"};
+	uint32_t vmap, l_vdso;
+
+	assert_int_equal(rep_profile_mapping(f->p, &vm, &vmap), 0);
+	assert_int_equal(rep_profile_location(f->p, vmap, 0x7fff07bd, NULL, 0, &l_vdso), 0);
+
 	add(f, "demo", 1, 1, 4, 5, l_main, l_inl, l_raw, k1, k2);
 	add(f, "demo", 1, 1, 2, 3, l_main, j, l_raw2);
 	add(f, "demo", 1, 1, 1, 3, l_main, k1, k3);
+	add(f, "demo", 1, 1, 3, 2, l_main, l_vdso);
 	s = run(rep_write_folded, f->p, NULL);
 	assert_string_equal(s, "demo;main;LambdaForm$MH::invoke_[j];[unknown] 2\n"
+			       "demo;main;[vdso+0x7bd] 3\n"
 			       "demo;main;entry_SYSCALL_64_[k];ksys_write_[k];fdget_pos_[i] 1\n"
 			       "demo;main;outer;mid_[i];inner_[i];[demo+0x1a2b];"
 			       "entry_SYSCALL_64_[k];do_syscall_64_[k] 4\n");

@@ -3,7 +3,9 @@
  * Unit tests for symbolize/: alias choice, symbol sizes and zero-size
  * symbols, IFUNCs, inline chains and lines on the purpose-built sym_target
  * (its symbol addresses read independently with libelf), C++ demangling on
- * sym_cxx, the vDSO from memory, unknown fallbacks, build-id mismatch, the
+ * sym_cxx, the vDSO from memory, unknown fallbacks, build-id mismatch,
+ * unnamed functions of stripped files grouped by their FDEs (against libdw's
+ * CFI at every byte of their code), the
  * per-address cache, kallsyms and perf-map parsing edge cases, and the
  * on-disk symbol index: the same frames with and without it, no DWARF
  * opened for CUs it holds, corrupt files rejected and rebuilt.
@@ -80,7 +82,7 @@ static bool elf_sym(const char *path, const char *name, uint64_t *value, uint64_
 	return found;
 }
 
-/* Start of the first function symbol above addr. */
+/* Start of the first function symbol (or untyped label in code) above addr. */
 static uint64_t next_func(const char *path, uint64_t addr)
 {
 	int fd = open(path, O_RDONLY);
@@ -98,9 +100,16 @@ static uint64_t next_func(const char *path, uint64_t addr)
 		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
 			GElf_Sym s;
 
-			if (gelf_getsym(d, (int)i, &s) &&
-			    (GELF_ST_TYPE(s.st_info) == STT_FUNC ||
-			     GELF_ST_TYPE(s.st_info) == STT_GNU_IFUNC) &&
+			GElf_Shdr ssh;
+			Elf_Scn *ss;
+
+			if (!gelf_getsym(d, (int)i, &s) || s.st_shndx == SHN_UNDEF ||
+			    s.st_shndx >= SHN_LORESERVE || !(ss = elf_getscn(elf, s.st_shndx)) ||
+			    !gelf_getshdr(ss, &ssh) || !(ssh.sh_flags & SHF_EXECINSTR))
+				continue;
+			if ((GELF_ST_TYPE(s.st_info) == STT_FUNC ||
+			     GELF_ST_TYPE(s.st_info) == STT_GNU_IFUNC ||
+			     GELF_ST_TYPE(s.st_info) == STT_NOTYPE) &&
 			    s.st_value > addr && s.st_value < best)
 				best = s.st_value;
 		}
@@ -208,6 +217,24 @@ static void test_symbols(void **state)
 	assert_string_equal(name_at(s, f, a, NULL, NULL), "asm_nosize");
 	assert_string_equal(name_at(s, f, a2 - 1, NULL, NULL), "asm_nosize");
 	assert_string_not_equal(name_at(s, f, a2, NULL, NULL), "asm_nosize");
+	/* Untyped labels (ld.so's _start, _dl_start_user): each a function up
+	 * to the next symbol, global or local; a label inside a sized function
+	 * is part of it. */
+	uint64_t lu, ls, szs;
+
+	assert_true(elf_sym(t, "asm_label_entry", &a, &sz));
+	assert_true(elf_sym(t, "asm_label_user", &lu, &sz));
+	assert_true(elf_sym(t, "asm_sized", &ls, &szs));
+	assert_true(a < lu && lu < ls);
+	assert_string_equal(name_at(s, f, a, NULL, &flags), "asm_label_entry");
+	assert_int_equal(flags, 0);
+	assert_string_equal(name_at(s, f, lu - 1, NULL, NULL), "asm_label_entry");
+	assert_string_equal(name_at(s, f, lu, NULL, NULL), "asm_label_user");
+	assert_string_equal(name_at(s, f, ls - 1, NULL, NULL), "asm_label_user");
+	assert_true(elf_sym(t, "asm_sized_inner", &a2, &sz));
+	assert_true(ls < a2 && a2 < ls + szs);
+	assert_string_equal(name_at(s, f, a2, NULL, NULL), "asm_sized");
+	assert_string_equal(name_at(s, f, ls + szs - 1, NULL, NULL), "asm_sized");
 	/* The cold part keeps its own symbol. */
 	assert_true(elf_sym(t, "hot_path.cold", &a, &sz));
 	assert_string_equal(name_at(s, f, a + 1, NULL, NULL), "hot_path.cold");
@@ -403,6 +430,248 @@ static void test_vdso(void **state)
 	}
 	elf_end(elf);
 	assert_true(found);
+	/* An address no function covers (the ELF header): the pseudo-file's
+	 * brackets are not doubled. */
+	assert_int_equal(sym_file_lookup(s, f, 0x10, &fr), 1);
+	assert_string_equal(fr[0].name, "[vdso+0x10]");
+	assert_int_equal(fr[0].flags, SYM_F_UNKNOWN);
+	sym_session_free(s);
+}
+
+/* [lo, hi) of the executable sections of path, via its section headers. */
+static void code_range(Elf *elf, uint64_t *lo, uint64_t *hi)
+{
+	Elf_Scn *scn = NULL;
+
+	*lo = UINT64_MAX, *hi = 0;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_EXECINSTR) ||
+		    sh.sh_type != SHT_PROGBITS)
+			continue;
+		if (sh.sh_addr < *lo)
+			*lo = sh.sh_addr;
+		if (sh.sh_addr + sh.sh_size > *hi)
+			*hi = sh.sh_addr + sh.sh_size;
+	}
+}
+
+struct fde_range {
+	uint64_t lo, hi;
+};
+
+static int fde_cmp(const void *pa, const void *pb)
+{
+	const struct fde_range *a = pa, *b = pb;
+
+	return (a->lo > b->lo) - (a->lo < b->lo);
+}
+
+/* The FDEs of path as binutils reads them (readelf --debug-dump=frames), sorted. */
+static struct fde_range *readelf_fdes(const char *path, size_t *n)
+{
+	char cmd[PATH_MAX + 64], line[512];
+	struct fde_range *v = NULL;
+	size_t cap = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "readelf --debug-dump=frames '%s' 2>/dev/null", path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	*n = 0;
+	while (fgets(line, sizeof(line), p)) {
+		const char *pc = strstr(line, " FDE cie=");
+		unsigned long long lo, hi;
+
+		if (!pc || !(pc = strstr(pc, "pc=")) || sscanf(pc, "pc=%llx..%llx", &lo, &hi) != 2)
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 256;
+			v = realloc(v, cap * sizeof(*v));
+			assert_non_null(v);
+		}
+		v[(*n)++] = (struct fde_range){lo, hi};
+	}
+	pclose(p);
+	assert_true(*n > 0);
+	qsort(v, *n, sizeof(*v), fde_cmp);
+	return v;
+}
+
+/* Drops the FDEs of PLT sections (.plt, .plt.sec, .plt.got): stubs, not functions. */
+static size_t drop_plt_fdes(Elf *elf, struct fde_range *v, size_t n)
+{
+	size_t shstrndx, k = 0;
+
+	assert_int_equal(elf_getshdrstrndx(elf, &shstrndx), 0);
+	for (size_t i = 0; i < n; i++) {
+		Elf_Scn *scn = NULL;
+		bool plt = false;
+
+		while ((scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+
+			if (gelf_getshdr(scn, &sh) && sh.sh_addr <= v[i].lo &&
+			    v[i].lo < sh.sh_addr + sh.sh_size &&
+			    !strncmp(elf_strptr(elf, shstrndx, sh.sh_name), ".plt", 4))
+				plt = true;
+		}
+		if (!plt)
+			v[k++] = v[i];
+	}
+	return k;
+}
+
+/*
+ * Every stride-th byte of a stripped file's code, against readelf's FDEs as
+ * the oracle: an address no symbol names is "base+0xSTART" exactly when an
+ * FDE covers it and START is that FDE's start, "[base+0xADDR]" (unknown)
+ * exactly when none does (or a PLT's does). Returns how many addresses went
+ * to FDE functions; *nfuncs the distinct FDEs among them.
+ */
+static size_t check_fde_names(const char *path, const char *base, uint64_t stride, size_t *nfuncs)
+{
+	struct sym_opts o = {.no_debuginfod = true, .debug_root = "/nonexistent"};
+	struct sym_session *s = sym_session_new(&o);
+	struct sym_file *f = sym_file_get(s, path, NULL, 0);
+	int fd = open(path, O_RDONLY);
+	Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
+	size_t nfde, named = 0, unknown = 0, by_fde = 0, k = 0;
+	struct fde_range *fde = readelf_fdes(path, &nfde);
+	uint64_t lo, hi, last_start = UINT64_MAX;
+	char want[256];
+
+	assert_non_null(f);
+	assert_non_null(elf);
+	assert_string_equal(sym_file_debug_source(f), "");
+	nfde = drop_plt_fdes(elf, fde, nfde);
+	code_range(elf, &lo, &hi);
+	assert_true(lo < hi);
+	*nfuncs = 0;
+	for (uint64_t a = lo; a < hi; a += stride) {
+		const struct sym_frame *fr;
+		int nfr = sym_file_lookup(s, f, a, &fr);
+
+		assert_true(nfr >= 1);
+		while (k < nfde && fde[k].hi <= a)
+			k++;
+		bool covered = k < nfde && fde[k].lo <= a && a < fde[k].hi;
+		const char *name = fr[nfr - 1].name;
+
+		if (!strncmp(name, base, strlen(base)) && name[strlen(base)] == '+') {
+			if (!covered)
+				fail_msg("0x%" PRIx64 ": %s, but readelf has no FDE there", a,
+					 name);
+			snprintf(want, sizeof(want), "%s+0x%" PRIx64, base, fde[k].lo);
+			assert_string_equal(name, want);
+			assert_int_equal(fr[nfr - 1].flags, 0);
+			by_fde++;
+			if (fde[k].lo != last_start)
+				(*nfuncs)++;
+			last_start = fde[k].lo;
+		} else if (name[0] == '[') {
+			if (covered)
+				fail_msg("0x%" PRIx64 ": %s, but readelf has the FDE [0x%" PRIx64
+					 ", 0x%" PRIx64 ")",
+					 a, name, fde[k].lo, fde[k].hi);
+			snprintf(want, sizeof(want), "[%s+0x%" PRIx64 "]", base, a);
+			assert_string_equal(name, want);
+			unknown++;
+		} else {
+			named++; /* .dynsym */
+		}
+	}
+	print_message("%s: %zu addresses, %zu named by .dynsym, %zu in %zu FDE functions, %zu "
+		      "unknown\n",
+		      base, named + by_fde + unknown, named, by_fde, *nfuncs, unknown);
+	free(fde);
+	elf_end(elf);
+	close(fd);
+	sym_session_free(s);
+	return by_fde;
+}
+
+static void test_fde_functions(void **state)
+{
+	(void)state;
+	size_t nfuncs;
+	uint64_t a, sz;
+	char want[64];
+
+	/* The stripped target: every one of its own functions with an FDE is
+	 * one name, at its start (the unstripped file says where that is). */
+	assert_true(
+	    check_fde_names(prog("sym_target.stripped"), "sym_target.stripped", 1, &nfuncs) > 0);
+	assert_true(nfuncs >= 8);
+	struct sym_opts o = {.no_debuginfod = true, .debug_root = "/nonexistent"};
+	struct sym_session *s = sym_session_new(&o);
+	struct sym_file *f = sym_file_get(s, prog("sym_target.stripped"), NULL, 0);
+
+	assert_true(elf_sym(prog("sym_target"), "local_worker", &a, &sz));
+	snprintf(want, sizeof(want), "sym_target.stripped+0x%" PRIx64, a);
+	assert_string_equal(name_at(s, f, a, NULL, NULL), want);
+	assert_string_equal(name_at(s, f, a + sz / 2, NULL, NULL), want);
+	assert_string_equal(name_at(s, f, a + sz - 1, NULL, NULL), want);
+	/* main is not exported either: one name for all of it. */
+	assert_true(elf_sym(prog("sym_target"), "main", &a, &sz));
+	snprintf(want, sizeof(want), "sym_target.stripped+0x%" PRIx64, a);
+	for (uint64_t i = 0; i < sz; i++)
+		assert_string_equal(name_at(s, f, a + i, NULL, NULL), want);
+	sym_session_free(s);
+
+	/* libc without its debug file: .dynsym names the exported functions,
+	 * the FDEs the rest. */
+	if (!access("/lib/x86_64-linux-gnu/libc.so.6", R_OK))
+		assert_true(check_fde_names("/lib/x86_64-linux-gnu/libc.so.6", "libc.so.6", 7,
+					    &nfuncs) > 1000);
+}
+
+/*
+ * The vDSO's own unnamed functions (static helpers of clock_gettime and the
+ * like) are one frame each too, "vdso+0xSTART": each FDE of the image (as
+ * readelf reads a copy of it) names its first and last byte alike, after an
+ * exported symbol or as that.
+ */
+static void test_vdso_fde(void **state)
+{
+	(void)state;
+	const unsigned char *img = (const void *)getauxval(AT_SYSINFO_EHDR);
+	char path[64], want[64];
+	size_t nfde, unnamed = 0;
+
+	if (!img)
+		skip();
+	const Elf64_Ehdr *eh = (const void *)img;
+	size_t len = eh->e_shoff + (size_t)eh->e_shnum * eh->e_shentsize;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/tmp/sym_unit_vdso_%d.so", getpid());
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(img, 1, len, fp), len);
+	fclose(fp);
+	struct fde_range *fde = readelf_fdes(path, &nfde);
+	struct sym_session *s = sym_session_new(NULL);
+	struct sym_file *f = sym_file_from_image(s, "[vdso]", img, len);
+
+	unlink(path);
+	for (size_t i = 0; i < nfde; i++) {
+		uint32_t flags;
+		const char *first = name_at(s, f, fde[i].lo, NULL, &flags);
+		const char *last = name_at(s, f, fde[i].hi - 1, NULL, NULL);
+
+		assert_string_equal(first, last);
+		assert_int_equal(flags, 0);
+		assert_true(first[0] != '[');
+		if (!strncmp(first, "vdso+", 5)) {
+			snprintf(want, sizeof(want), "vdso+0x%" PRIx64, fde[i].lo);
+			assert_string_equal(first, want);
+			unnamed++;
+		}
+	}
+	print_message("vdso: %zu FDEs, %zu of them unnamed functions\n", nfde, unnamed);
+	free(fde);
 	sym_session_free(s);
 }
 
@@ -1160,7 +1429,8 @@ int main(void)
 	    cmocka_unit_test(test_alias_rule),	   cmocka_unit_test(test_symbols),
 	    cmocka_unit_test(test_inlines),	   cmocka_unit_test(test_demangle),
 	    cmocka_unit_test(test_demangle_table), cmocka_unit_test(test_unknown_files),
-	    cmocka_unit_test(test_vdso),	   cmocka_unit_test(test_kallsyms),
+	    cmocka_unit_test(test_vdso),	   cmocka_unit_test(test_fde_functions),
+	    cmocka_unit_test(test_vdso_fde),	   cmocka_unit_test(test_kallsyms),
 	    cmocka_unit_test(test_perfmap),	   cmocka_unit_test(test_perfmap_parse_empty),
 	    cmocka_unit_test(test_perfmap_trust),  cmocka_unit_test(test_perfmap_owner),
 	    cmocka_unit_test(test_index_loader),   cmocka_unit_test(test_index_identical),
