@@ -20,7 +20,12 @@
 
 #include "recording/xprof_file.h"
 
-#define CHUNK_BYTES (4u << 20)
+/*
+ * Small enough that the consumer starts early and the producer refills the
+ * chunks it hands back while they are still in the cache (fresh 4 MiB
+ * chunks cost a page fault per 4 KiB); a larger record gets a chunk its size.
+ */
+#define CHUNK_BYTES (256u << 10)
 
 struct chunk {
 	struct chunk *next;
@@ -32,7 +37,7 @@ struct xp_queue {
 	xp_event_fn fn;
 	void *ctx;
 	uint32_t frequency;
-	size_t max_bytes;
+	size_t max_bytes; /* at least 2 chunks */
 
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -134,7 +139,7 @@ static void *consumer(void *arg)
 		deliver_chunk(q, c, &err);
 		pthread_mutex_lock(&q->lock);
 		if (err && !q->err)
-			q->err = err;
+			__atomic_store_n(&q->err, err, __ATOMIC_RELEASE);
 		q->queued -= c->len;
 		c->next = q->spare;
 		q->spare = c;
@@ -154,7 +159,7 @@ struct xp_queue *xp_queue_new(xp_event_fn fn, void *ctx, uint32_t frequency, siz
 	q->fn = fn;
 	q->ctx = ctx;
 	q->frequency = frequency;
-	q->max_bytes = max_bytes > CHUNK_BYTES ? max_bytes : CHUNK_BYTES;
+	q->max_bytes = max_bytes > 2 * CHUNK_BYTES ? max_bytes : 2 * CHUNK_BYTES;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->cond, NULL);
 	err = pthread_create(&q->thread, NULL, consumer, q);
@@ -174,9 +179,8 @@ int xp_queue_event(void *queue, const struct xp_event *ev)
 	size_t need = xpf_encode(ev, NULL, 0);
 	int err;
 
-	pthread_mutex_lock(&q->lock);
-	err = q->err;
-	pthread_mutex_unlock(&q->lock);
+	/* Set once by the consumer under the lock; a late look costs one more event. */
+	err = __atomic_load_n(&q->err, __ATOMIC_ACQUIRE);
 	if (err)
 		return err;
 	if (!need)
@@ -224,7 +228,7 @@ void xp_queue_free(struct xp_queue *q)
 		/* Not finished: the consumer skips the rest (as after an error) and ends. */
 		pthread_mutex_lock(&q->lock);
 		if (!q->err)
-			q->err = -ECANCELED;
+			__atomic_store_n(&q->err, -ECANCELED, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&q->lock);
 		xp_queue_finish(q);
 	}
