@@ -33,7 +33,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototy
 CFLAGS   ?= -O2 -g
 XP_CFLAGS := -std=gnu11 $(WARN) $(SANFLAGS) -D_GNU_SOURCE -I. -I$(O) -MMD -MP
 XP_LDFLAGS := $(SANFLAGS)
-LDLIBS   := -lbpf -ldw -lelf -llzma -lz -liberty -lpthread -lm
+LDLIBS   := -lbpf -ldw -lelf -lZydis -llzma -lz -liberty -lpthread -lm
 
 # Debian packages needed to build, test and benchmark (make deps).
 DEB_PKGS := gcc g++ make clang llvm bpftool libbpf-dev libelf-dev libdw-dev libdebuginfod-dev \

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * ELF facts several folders need, read one way: the GNU build-id note of a
- * file or an image (the recorder stamps mappings with it, the pipeline checks
- * files against it, the unwind cache names tables by it), and where this
- * process's own vDSO is (the recorder saves it, the pipeline and the
- * perf.data reader fall back to it).
+ * file or an image (and Go's own note, for binaries that have no other) (the recorder stamps
+ * mappings with it, the pipeline checks files against it, the unwind cache names tables by it), and
+ * where this process's own vDSO is (the recorder saves it, the pipeline and the perf.data reader
+ * fall back to it).
  */
 #include <elf.h>
 #include <errno.h>
@@ -12,6 +12,7 @@
 #include <gelf.h>
 #include <inttypes.h>
 #include <libelf.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -19,32 +20,49 @@
 
 #include "lib/lib.h"
 
-/* The first NT_GNU_BUILD_ID of 1..max bytes in one note area; 0 if none. */
-static size_t note_build_id(Elf_Data *d, uint8_t *id, size_t max)
+/* Go's linker's note: "Go\0\0", type 4, "actionID/.../contentID". */
+#define NT_GO_BUILD_ID 4
+
+/* Which note a reader wants: name and type, and which bytes of its description. */
+struct note_want {
+	const char *name; /* with its NUL padding: 4 bytes */
+	uint32_t type;
+	bool tail; /* the last max bytes of a description of at least max; else all of 1..max */
+};
+
+/* The first wanted note in one note area, copied into id; its length, 0 if none. */
+static size_t note_find(Elf_Data *d, const struct note_want *w, uint8_t *id, size_t max)
 {
 	GElf_Nhdr nh;
 	size_t off = 0, noff, doff;
 
 	while ((off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
+		const char *desc = (const char *)d->d_buf + doff;
+
+		if (nh.n_type != w->type || nh.n_namesz != 4 ||
+		    memcmp((const char *)d->d_buf + noff, w->name, 4))
+			continue;
+		if (w->tail && nh.n_descsz >= max) {
+			memcpy(id, desc + nh.n_descsz - max, max);
+			return max;
+		}
 		/* As the kernel's build_id_parse(): a longer note is not a build-id it reports. */
-		if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-		    !memcmp((const char *)d->d_buf + noff, "GNU", 4) && nh.n_descsz > 0 &&
-		    nh.n_descsz <= max) {
-			memcpy(id, (const char *)d->d_buf + doff, nh.n_descsz);
+		if (!w->tail && nh.n_descsz > 0 && nh.n_descsz <= max) {
+			memcpy(id, desc, nh.n_descsz);
 			return nh.n_descsz;
 		}
 	}
 	return 0;
 }
 
-int xl_elf_build_id(struct Elf *e, uint8_t *id, size_t max, size_t *len)
+/* The loaded notes first (what the kernel reads), then note sections. */
+static int elf_note(struct Elf *e, const struct note_want *w, uint8_t *id, size_t max, size_t *len)
 {
 	size_t nph;
 
 	*len = 0;
 	if (elf_kind(e) != ELF_K_ELF)
 		return -EINVAL;
-	/* The loaded notes first (what the kernel reads), then note sections. */
 	if (!elf_getphdrnum(e, &nph)) {
 		for (size_t i = 0; i < nph && !*len; i++) {
 			GElf_Phdr ph;
@@ -55,7 +73,7 @@ int xl_elf_build_id(struct Elf *e, uint8_t *id, size_t max, size_t *len)
 			d = elf_getdata_rawchunk(e, ph.p_offset, ph.p_filesz,
 						 ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
 			if (d)
-				*len = note_build_id(d, id, max);
+				*len = note_find(d, w, id, max);
 		}
 	}
 	for (Elf_Scn *s = NULL; !*len && (s = elf_nextscn(e, s));) {
@@ -66,9 +84,23 @@ int xl_elf_build_id(struct Elf *e, uint8_t *id, size_t max, size_t *len)
 			continue;
 		d = elf_getdata(s, NULL);
 		if (d)
-			*len = note_build_id(d, id, max);
+			*len = note_find(d, w, id, max);
 	}
 	return *len ? 0 : -ENOENT;
+}
+
+int xl_elf_build_id(struct Elf *e, uint8_t *id, size_t max, size_t *len)
+{
+	static const struct note_want gnu = {"GNU", NT_GNU_BUILD_ID, false};
+
+	return elf_note(e, &gnu, id, max, len);
+}
+
+int xl_elf_go_build_id(struct Elf *e, uint8_t *id, size_t max, size_t *len)
+{
+	static const struct note_want go = {"Go\0\0", NT_GO_BUILD_ID, true};
+
+	return elf_note(e, &go, id, max, len);
 }
 
 int xl_build_id_file(const char *path, uint8_t *id, size_t max, size_t *len)

@@ -134,6 +134,14 @@ struct Elf; /* libelf's */
  */
 int xl_elf_build_id(struct Elf *e, uint8_t *id, size_t max, size_t *len);
 
+/*
+ * Go's linker writes no GNU build-id unless asked to, only its own note
+ * ("Go\0\0", type 4, "actionID/.../contentID"): the last max bytes of its
+ * description (the content ID), found as xl_elf_build_id() finds its note.
+ * 0, -ENOENT or -EINVAL.
+ */
+int xl_elf_go_build_id(struct Elf *e, uint8_t *id, size_t max, size_t *len);
+
 /* The same for the file at path. 0, -ENOENT, -EINVAL, or -errno from open(2). */
 int xl_build_id_file(const char *path, uint8_t *id, size_t max, size_t *len);
 

@@ -52,8 +52,11 @@ struct xp_session_stats {
 	uint64_t lost;	  /* samples the recorder lost */
 	uint64_t frames;  /* user frames unwound */
 	uint64_t status[UNW_STATUS_NR];
-	uint64_t fp_used;     /* samples with frame-pointer fallback frames */
-	uint64_t stack2;      /* samples that continued on a second stack segment */
+	uint64_t fp_used; /* samples with frame-pointer fallback frames */
+	uint64_t
+	    synth_used;	    /* samples with frames reached by rules synthesized from machine code */
+	uint64_t scan_used; /* samples with frames found by verified stack scanning */
+	uint64_t stack2;    /* samples that continued on a second stack segment */
 	uint64_t no_process;  /* samples of a process with no known mapping */
 	uint64_t processes;   /* distinct processes sampled */
 	uint64_t stale_files; /* mapped files whose build-id no longer matches */
@@ -93,6 +96,15 @@ const char *xp_session_cache_refused(const struct xp_session *s);
 /* The profile built so far (owned by the session) and the counts. */
 struct rep_profile *xp_session_profile(struct xp_session *s);
 const struct xp_session_stats *xp_session_stats(const struct xp_session *s);
+
+/*
+ * The unwind table of a Go binary as a session uses it: the pcsp runs of
+ * sym's .gopclntab (Go's frame convention, goexit and friends outermost,
+ * the signal trampoline) laid over base, the file's CFI (may be NULL). The
+ * caller owns the result. NULL with errno ENOENT (not a Go binary, or no
+ * rows), ENOMEM, or as unw_table_overlay().
+ */
+struct unw_table *xp_go_table(const struct sym_file *sym, const struct unw_table *base);
 
 /* Whether path names a format xprof writes: 0, or -EINVAL with *why. */
 int xp_report_check(const char *path, const char **why);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <linux/types.h>
 
@@ -41,11 +42,17 @@ struct module {
 	uint8_t build_id[XP_BUILD_ID_MAX];
 	uint32_t build_id_len;
 	bool vdso;
-	bool stale;	/* file's build-id differs from the recording's */
-	unsigned nsegs; /* executable PT_LOADs */
+	bool stale;	  /* file's build-id differs from the recording's */
+	bool go_build_id; /* build_id is the end of the Go build-id note, not a GNU one */
+	unsigned nsegs;	  /* executable PT_LOADs */
 	uint64_t seg_off[MAX_SEGS], seg_vaddr[MAX_SEGS], seg_filesz[MAX_SEGS];
 	const struct unw_table *table;
+	bool own_table; /* table built here (vDSO, Go overlay), not the cache's */
 	struct sym_file *sym;
+	/* the file's bytes, mapped read-only: the code stack scanning decodes */
+	const uint8_t *image;
+	size_t image_len;
+	bool image_mapped;   /* image is our mmap (not the vDSO copy) */
 	struct module *next; /* session's list, for freeing */
 };
 
@@ -248,8 +255,17 @@ static bool comm_get(const struct xp_session *s, uint32_t tid, char out[XP_EV_CO
 
 /* ---- modules (mapped files) ---------------------------------------------- */
 
-/* Read the executable PT_LOADs and the build-id note of an ELF file or image. */
-static int module_read_elf(struct module *m, Elf *elf, uint8_t *bid, size_t *bid_len)
+/*
+ * Go's linker writes no GNU build-id (unless asked to), only its own note;
+ * its content ID (xl_elf_go_build_id()) stands in for the build-id where
+ * only a name is needed (pprof mappings, report -v).
+ */
+/*
+ * Read the executable PT_LOADs and the build-id note of an ELF file or image;
+ * *go_len is set instead of *bid_len when only a Go build-id note is there.
+ */
+static int module_read_elf(struct module *m, Elf *elf, uint8_t *bid, size_t *bid_len,
+			   size_t *go_len)
 {
 	GElf_Ehdr eh;
 	size_t nph;
@@ -257,6 +273,7 @@ static int module_read_elf(struct module *m, Elf *elf, uint8_t *bid, size_t *bid
 	if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64 || elf_getphdrnum(elf, &nph))
 		return -ENOEXEC;
 	*bid_len = 0;
+	*go_len = 0;
 	for (size_t i = 0; i < nph; i++) {
 		GElf_Phdr ph;
 
@@ -269,8 +286,99 @@ static int module_read_elf(struct module *m, Elf *elf, uint8_t *bid, size_t *bid
 			m->nsegs++;
 		}
 	}
-	xl_elf_build_id(elf, bid, XP_BUILD_ID_MAX, bid_len);
+	if (xl_elf_build_id(elf, bid, XP_BUILD_ID_MAX, bid_len))
+		xl_elf_go_build_id(elf, bid, XP_BUILD_ID_MAX, go_len);
 	return m->nsegs ? 0 : -ENOEXEC;
+}
+
+/* ---- Go code: frames from .gopclntab ------------------------------------- */
+
+struct go_spans {
+	struct unw_span *v;
+	size_t n, cap;
+};
+
+/*
+ * One pcsp run as an unwind rule, Go's frame convention on amd64: the
+ * return address sits sp bytes above rsp (CFA = rsp + sp + 8, as the
+ * runtime's traceback computes fp), and Go code with a frame keeps the
+ * caller's rbp right below it (CFA - 16: PUSHQ BP in newer releases, MOVQ
+ * BP to the frame's top in go1.19; once a frame holds 8 bytes or more the
+ * slot is written, except for the one instruction between SUBQ and MOVQ in
+ * the MOVQ form). Assembly follows no such convention: rbp is left as it
+ * is. Functions that write rsp arbitrarily use frame pointers, and the
+ * outermost ones (goexit, mstart, rt0_go; mcall and morestack on g0) end
+ * the stack.
+ */
+static int go_span(void *ctx, uint64_t lo, uint64_t hi, int32_t sp, uint32_t flags)
+{
+	struct go_spans *gs = ctx;
+	struct unw_rule r = {.type = UNW_RULE_FALLBACK};
+
+	if (flags & SYM_GO_SIGRETURN)
+		r.type = UNW_RULE_SIGNAL;
+	else if (flags & SYM_GO_TOPFRAME)
+		r.type = UNW_RULE_OUTERMOST;
+	else if (!(flags & SYM_GO_SPWRITE) && sp >= 0 && sp <= (1 << 28) && !(sp & 7))
+		r = (struct unw_rule){
+		    .type = UNW_RULE_CFA,
+		    .cfa_reg = 7, /* rsp */
+		    .cfa_off = sp + 8,
+		    .ra_loc = UNW_LOC_CFA_OFF,
+		    .ra_off = -8,
+		    .bp_loc = !(flags & SYM_GO_ASM) && sp >= 8 ? UNW_LOC_CFA_OFF : UNW_LOC_SAME,
+		    .bp_off = !(flags & SYM_GO_ASM) && sp >= 8 ? -16 : 0,
+		};
+	if (gs->n && lo < gs->v[gs->n - 1].end)
+		return 0; /* out of order (a malformed table): keep the first */
+	if (gs->n == gs->cap) {
+		size_t ncap = gs->cap ? gs->cap * 2 : 4096;
+		struct unw_span *nv = realloc(gs->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		gs->v = nv;
+		gs->cap = ncap;
+	}
+	gs->v[gs->n++] = (struct unw_span){.start = lo, .end = hi, .rule = r};
+	return 0;
+}
+
+struct unw_table *xp_go_table(const struct sym_file *sym, const struct unw_table *base)
+{
+	struct go_spans gs = {0};
+	struct unw_table *t = NULL;
+	int err;
+
+	if (!sym_file_is_go(sym)) {
+		errno = ENOENT;
+		return NULL;
+	}
+	err = sym_file_go_spans(sym, go_span, &gs);
+	if (!err && !gs.n)
+		err = -ENOENT;
+	if (!err) {
+		t = unw_table_overlay(base, gs.v, gs.n);
+		err = t ? 0 : -errno;
+	}
+	free(gs.v);
+	errno = -err;
+	return t;
+}
+
+/*
+ * A Go binary's table: its pcsp runs over whatever CFI it has (.debug_frame
+ * in a default build, nothing with -s -w; the C code of cgo keeps its
+ * .eh_frame). Built per session: decoding pcsp costs milliseconds.
+ */
+static void module_go_table(struct module *m)
+{
+	struct unw_table *t = xp_go_table(m->sym, m->table);
+
+	if (t) {
+		m->table = t;
+		m->own_table = true;
+	}
 }
 
 /* Make sure the session has this machine's vDSO when the recording carried none. */
@@ -293,7 +401,7 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 	uint64_t key, v;
 	struct module *m;
 	uint8_t bid[XP_BUILD_ID_MAX];
-	size_t bid_len = 0;
+	size_t bid_len = 0, go_len = 0;
 	Elf *elf = NULL;
 	int fd = -1;
 
@@ -331,9 +439,30 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 		if (fd >= 0)
 			elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	}
-	if (!elf || module_read_elf(m, elf, bid, &bid_len))
+	if (!elf || module_read_elf(m, elf, bid, &bid_len, &go_len))
 		goto out; /* unreadable: no bias, no table; frames become "[name+0xoff]" */
-	if (m->build_id_len && bid_len &&
+	if (vdso) {
+		m->image = s->vdso_image;
+		m->image_len = s->vdso_len;
+	} else {
+		struct stat st;
+		void *img;
+
+		if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0 &&
+		    (img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) !=
+			MAP_FAILED) {
+			m->image = img;
+			m->image_len = (size_t)st.st_size;
+			m->image_mapped = true;
+		}
+	}
+	if (!m->build_id_len && go_len) {
+		/* a name only: the caches check GNU build-ids, so they get none */
+		memcpy(m->build_id, bid, go_len);
+		m->build_id_len = (uint32_t)go_len;
+		m->go_build_id = true;
+	}
+	if (m->build_id_len && !m->go_build_id && bid_len &&
 	    (bid_len != m->build_id_len || memcmp(bid, m->build_id, bid_len))) {
 		m->stale = true;
 		s->stats.stale_files++;
@@ -341,12 +470,15 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 	}
 	if (vdso) {
 		m->table = unw_table_from_image(s->vdso_image, s->vdso_len, NULL);
+		m->own_table = true;
 		m->sym = sym_file_from_image(s->sym, "[vdso]", s->vdso_image, s->vdso_len);
 	} else {
-		m->table = unw_cache_get(s->cache, m->path, m->build_id_len ? m->build_id : bid,
-					 m->build_id_len ? m->build_id_len : bid_len);
-		m->sym = sym_file_get(s->sym, m->path, m->build_id_len ? m->build_id : bid,
-				      m->build_id_len ? m->build_id_len : bid_len);
+		const uint8_t *id = m->go_build_id ? NULL : m->build_id_len ? m->build_id : bid;
+		size_t id_len = m->go_build_id ? 0 : m->build_id_len ? m->build_id_len : bid_len;
+
+		m->table = unw_cache_get(s->cache, m->path, id, id_len);
+		m->sym = sym_file_get(s->sym, m->path, id, id_len);
+		module_go_table(m);
 	}
 out:
 	if (elf)
@@ -453,12 +585,39 @@ static struct map *proc_map_at(struct proc *p, uint64_t addr)
 	return NULL;
 }
 
-/* The unwinder's unw_find_fn: ctx is the sample's struct proc. */
+/* What the unwinder's callbacks get: the session and the sample's process. */
+struct walk_ctx {
+	struct xp_session *s;
+	struct proc *p;
+};
+
+/* The unwinder's unw_find_fn. */
 static const struct unw_module *proc_find(void *ctx, uint64_t addr)
 {
-	struct map *m = proc_map_at(ctx, addr);
+	struct map *m = proc_map_at(((struct walk_ctx *)ctx)->p, addr);
 
 	return m ? &m->um : NULL;
+}
+
+/* The unwinder's unw_bounds_fn: the ELF symbol, or the perf-map entry for JIT code. */
+static bool proc_bounds(void *ctx, uint64_t addr, uint64_t *start, uint64_t *end)
+{
+	struct walk_ctx *wc = ctx;
+	struct map *m = proc_map_at(wc->p, addr);
+	uint64_t vs, ve;
+
+	if (!m)
+		return false;
+	if (!m->mod)
+		return sym_jit_bounds(wc->s->sym, wc->p->pid,
+				      wc->p->uid_known ? wc->p->uid : SYM_UID_UNKNOWN, addr, start,
+				      end) == 0;
+	if (!m->mod->sym || m->mod->stale ||
+	    sym_file_bounds(m->mod->sym, addr - m->um.bias, &vs, &ve))
+		return false;
+	*start = vs + m->um.bias;
+	*end = ve + m->um.bias;
+	return true;
 }
 
 static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
@@ -488,9 +647,16 @@ static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
 		if (!m.mod->stale) {
 			m.um.bias = module_bias(m.mod, m.um.start, m.pgoff);
 			m.um.table = m.mod->table;
+			if (m.mod->image && m.pgoff < m.mod->image_len) {
+				m.um.code = m.mod->image + m.pgoff;
+				m.um.code_len = m.mod->image_len - m.pgoff < mm->len
+						    ? m.mod->image_len - m.pgoff
+						    : mm->len;
+			}
 		}
 	} else {
 		m.path = "[anon]";
+		m.um.flags = UNW_MOD_F_ANON;
 	}
 	return proc_map_insert(p, &m);
 }
@@ -783,7 +949,10 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 			in.segs[i].data = sm->segs[i].data;
 			in.segs[i].len = sm->segs[i].len;
 		}
-		err = unw_walk(&in, proc_find, p, s->frames, XP_MAX_FRAMES, &res);
+		struct walk_ctx wc = {.s = s, .p = p};
+		struct unw_env env = {.find = proc_find, .bounds = proc_bounds, .ctx = &wc};
+
+		err = unw_walk_env(&in, &env, s->frames, XP_MAX_FRAMES, &res);
 		if (err)
 			return err;
 		/*
@@ -796,6 +965,8 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 		s->stats.status[res.status < UNW_STATUS_NR ? res.status : UNW_STOP_BAD_RULE]++;
 		s->stats.frames += res.nframes;
 		s->stats.fp_used += !!(res.flags & UNW_RES_F_FP_USED);
+		s->stats.synth_used += !!(res.flags & UNW_RES_F_SYNTH);
+		s->stats.scan_used += !!(res.flags & UNW_RES_F_SCAN);
 		s->stats.stack2 += !!(res.flags & UNW_RES_F_STACK2);
 	}
 
@@ -891,8 +1062,10 @@ void xp_session_free(struct xp_session *s)
 	while (s->modules) {
 		struct module *m = s->modules;
 		s->modules = m->next;
-		if (m->vdso)
+		if (m->own_table)
 			unw_table_free((struct unw_table *)m->table);
+		if (m->image_mapped)
+			munmap((void *)m->image, m->image_len);
 		free(m->path);
 		free(m);
 	}

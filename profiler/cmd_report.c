@@ -113,6 +113,10 @@ void report_summary(const struct xp_session_stats *st, const char *also, const c
 	if (st->no_process)
 		fprintf(stderr, ", %llu samples without mappings",
 			(unsigned long long)st->no_process);
+	if (st->synth_used)
+		fprintf(stderr, ", %s via synthesized rows", pct(p, sizeof(p), st->synth_used, n));
+	if (st->scan_used)
+		fprintf(stderr, ", %s via stack scan", pct(p, sizeof(p), st->scan_used, n));
 	if (st->stale_files)
 		fprintf(stderr, ", %llu files changed since recording",
 			(unsigned long long)st->stale_files);

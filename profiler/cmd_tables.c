@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pipeline/pipeline.h"
 #include "profiler/profiler_int.h"
 #include "unwind/unwind.h"
 
@@ -81,7 +82,19 @@ static void rule_str(char *buf, size_t len, const struct unw_rule *r)
 	reg_name(reg, sizeof(reg), r->cfa_reg);
 	loc_str(ra, sizeof(ra), r->ra_loc, r->ra_off);
 	loc_str(bp, sizeof(bp), r->bp_loc, r->bp_off);
-	snprintf(buf, len, "cfa:%s%+-7d ra:%-7s rbp:%s", reg, r->cfa_off, ra, bp);
+	int n = snprintf(buf, len, "cfa:%s%+-7d ra:%-7s rbp:%s", reg, r->cfa_off, ra, bp);
+	/* the other callee-saved registers, where they are not simply unchanged */
+	static const uint8_t saved[UNW_NSAVED] = UNW_SAVED_REGS;
+
+	for (int i = 0; i < UNW_NSAVED && n > 0 && (size_t)n < len; i++) {
+		if (r->reg_loc[i] == UNW_LOC_SAME)
+			continue;
+		reg_name(reg, sizeof(reg), saved[i]);
+		loc_str(ra, sizeof(ra), r->reg_loc[i], r->reg_off[i]);
+		n += snprintf(buf + n, len - (size_t)n, " %s:%s", reg, ra);
+	}
+	if (r->flags & UNW_RULE_F_SYNTH && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, "  [synthesized]");
 }
 
 /* Function symbols of the file (.symtab, else .dynsym), to label the dump. */
@@ -243,8 +256,10 @@ static void usage(FILE *f)
 	fprintf(f, "usage: xprof tables FILE [--addr ADDR] [--debug-file F] [--summary]\n"
 		   "\n"
 		   "Build the unwind table xprof uses for an ELF file from its DWARF CFI\n"
-		   "(.eh_frame, .debug_frame) and print it, labelled with function symbols,\n"
-		   "with a summary.\n"
+		   "(.eh_frame, .debug_frame) and, for a Go binary, the pcsp table of its\n"
+		   ".gopclntab, and print it, labelled with function symbols, with a summary.\n"
+		   "Functions with a symbol size but no CFI get rows from their machine code,\n"
+		   "marked [synthesized].\n"
 		   "\n"
 		   "  --addr ADDR        print only the rule at the virtual address ADDR (hex)\n"
 		   "  --debug-file F     also read .debug_frame from the separate debug file F\n"
@@ -270,7 +285,7 @@ int cmd_tables(int argc, char **argv)
 	bool summary_only = false;
 	struct unw_gen_stats st;
 	struct unw_table *tab;
-	char buf[128];
+	char buf[256];
 	int c;
 
 	optind = 1;
@@ -317,6 +332,21 @@ int cmd_tables(int argc, char **argv)
 	if (refuse_truncated(path) || (debug && refuse_truncated(debug)))
 		return 1;
 	tab = unw_table_from_elf(path, debug, &st);
+	/* A Go binary: its pcsp rows over the CFI, as a report uses them (also with no CFI). */
+	size_t cfi_entries = tab ? unw_table_count(tab) : 0;
+	int cfi_err = tab ? 0 : errno;
+	struct sym_opts so = {.no_debuginfod = true};
+	struct sym_session *ss_go = cfi_err != ENOEXEC ? sym_session_new(&so) : NULL;
+	struct sym_file *sf = ss_go ? sym_file_get(ss_go, path, NULL, 0) : NULL;
+	struct unw_table *gt = sf ? xp_go_table(sf, tab) : NULL;
+	bool go = gt != NULL;
+
+	sym_session_free(ss_go);
+	if (gt) {
+		unw_table_free(tab);
+		tab = gt;
+	}
+	errno = cfi_err;
 	if (!tab) {
 		int e = errno;
 
@@ -390,12 +420,19 @@ int cmd_tables(int argc, char **argv)
 		syms_free(&ss);
 	}
 	printf("file: %s%s%s\n", path, debug ? ", debug file " : "", debug ? debug : "");
+	if (go)
+		printf("go: .gopclntab pcsp rows over %zu CFI entries: %zu entries\n", cfi_entries,
+		       unw_table_count(tab));
 	printf("fdes: %" PRIu64 ", cfi rows: %" PRIu64 "\n", st.fdes, st.rows);
 	printf("entries: %" PRIu64 ", distinct rules: %" PRIu64 ", bytes: %" PRIu64 "\n",
 	       st.entries, st.rules, st.bytes);
 	if (st.eh_frame_bytes)
 		printf(".eh_frame+.eh_frame_hdr: %" PRIu64 " bytes, ratio %.2f\n",
 		       st.eh_frame_bytes, (double)st.bytes / (double)st.eh_frame_bytes);
+	if (st.synth_funcs)
+		printf("functions without CFI analysed from machine code: %" PRIu64
+		       ", refused %" PRIu64 "\n",
+		       st.synth_funcs, st.synth_refused);
 	printf("unrepresentable rows:");
 	for (int k = 0; k < UNW_UNREP_NR; k++)
 		printf(" %s %" PRIu64 "%s", unrep_names[k], st.unrep[k],

@@ -61,3 +61,6 @@ $(O)/progs/sym_cxx: tests/progs/sym_cxx.cc
 .PHONY: bench-sym
 bench-sym: $(SYM_PROGS)
 	$(Q)bench/bench_sym.sh $(O)
+
+# The .gopclntab reader's unit test needs only symbolize/.
+test_gopclntab_OBJS := $(symbolize_OBJS) $(lib_OBJS)

@@ -274,6 +274,13 @@ static int file_index(struct sym_session *s, struct sym_file *f)
 	f->dname = calloc(f->symtab.n ? f->symtab.n : 1, sizeof(*f->dname));
 	if (!f->dname)
 		goto out;
+	/* Not a Go binary (or a malformed table, which is then not used): go stays empty. */
+	if (f->elf && !sym_gopcln_from_elf(&f->go, f->elf) && !*f->debug_source) {
+		/* a stripped Go binary: its names come from there */
+		f->debug_source = sym_arena_printf(&s->arena, "%s [.gopclntab]", f->path);
+		if (!f->debug_source)
+			f->debug_source = "";
+	}
 	if (f->dbg_elf && sym_elf_has_section(f->dbg_elf, ".debug_info", -1))
 		f->dwarf_elf = f->dbg_elf;
 	else if (f->elf && sym_elf_has_section(f->elf, ".debug_info", -1))
@@ -520,6 +527,52 @@ void sym_session_index_stats(const struct sym_session *s, struct sym_index_stats
 		}
 }
 
+bool sym_file_is_go(const struct sym_file *f)
+{
+	return f && f->go.tab;
+}
+
+int sym_file_go_spans(const struct sym_file *f, sym_gopcln_span_fn fn, void *ctx)
+{
+	return sym_file_is_go(f) ? sym_gopcln_frame_spans(&f->go, fn, ctx) : 0;
+}
+
+/*
+ * Frames of a Go function from .gopclntab: the runtime's own names (the
+ * same with or without .symtab and DWARF, so a stripped build reads like a
+ * default one), its inline tree and lines. 0 when no Go function holds vaddr.
+ */
+static int go_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
+		     struct sym_frame **out)
+{
+	struct sym_goframe gf[MAX_INLINE];
+	struct sym_gofunc fn;
+	int n, first;
+
+	if (sym_gopcln_find(&f->go, vaddr, &fn))
+		return 0;
+	n = sym_gopcln_frames(&f->go, &fn, vaddr, s->opts.lines, gf, MAX_INLINE);
+	first = s->opts.no_inline ? n - 1 : 0;
+	*out = sym_arena_alloc(&s->arena, (size_t)(n - first) * sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (int i = first; i < n; i++) {
+		struct sym_frame *o = &(*out)[i - first];
+
+		o->name = gf[i].name;
+		o->flags = gf[i].inlined ? SYM_F_INLINED : 0;
+		if (!o->name) {
+			o->name = sym_arena_printf(&s->arena, "[%s+0x%" PRIx64 "]", f->base, vaddr);
+			o->flags = SYM_F_UNKNOWN;
+			if (!o->name)
+				return -ENOMEM;
+		}
+		o->file = gf[i].file;
+		o->line = gf[i].line > 0 ? (uint32_t)gf[i].line : 0;
+	}
+	return n - first;
+}
+
 int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
 		    const struct sym_frame **frames)
 {
@@ -529,6 +582,19 @@ int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
 	if (n) {
 		*frames = val;
 		return n;
+	}
+	if (f->go.tab) {
+		struct sym_frame *out;
+
+		n = go_lookup(s, f, vaddr, &out);
+		if (n < 0)
+			return n;
+		if (n > 0) {
+			if (sym_cache_put(&f->cache, vaddr, out, n))
+				return -ENOMEM;
+			*frames = out;
+			return n;
+		}
 	}
 	struct sym_dwarf_frame df[MAX_INLINE];
 	int nd = 0;
@@ -709,6 +775,33 @@ int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint32_t uid, uint64_t a
 	}
 	*frames = name_once(s, &m->frames[i], m->blob + m->name_off[i], SYM_F_JIT);
 	return 1;
+}
+
+int sym_file_bounds(const struct sym_file *f, uint64_t vaddr, uint64_t *start, uint64_t *end)
+{
+	long i = f ? sym_symtab_find(&f->symtab, vaddr) : -1;
+
+	if (i < 0)
+		return -ENOENT;
+	*start = f->symtab.syms[i].start;
+	*end = *start + f->symtab.syms[i].size;
+	return 0;
+}
+
+int sym_jit_bounds(struct sym_session *s, uint32_t pid, uint32_t uid, uint64_t addr,
+		   uint64_t *start, uint64_t *end)
+{
+	struct sym_perfmap *m = perfmap_get(s, pid, uid);
+	long i;
+
+	if (!m)
+		return -ENOMEM;
+	i = sym_perfmap_find(m, addr);
+	if (i < 0)
+		return -ENOENT;
+	*start = m->start[i];
+	*end = m->start[i] + m->size[i];
+	return 0;
 }
 
 const char *sym_file_debug_source(const struct sym_file *f)

@@ -109,6 +109,37 @@ int sym_kernel_lookup(struct sym_session *s, uint64_t addr, const struct sym_fra
 int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint32_t uid, uint64_t addr,
 		   const struct sym_frame **frames);
 
+/* ---- Go binaries ------------------------------------------------------------ */
+
+/*
+ * Go functions come from the file's .gopclntab (found by section name, or
+ * in the data segments when sections are gone): names, inline chains
+ * and lines, also in binaries built with -ldflags='-s -w'. Its pcsp table is
+ * the frame layout of Go code, which has no .eh_frame; sym_file_go_spans()
+ * hands it out for the unwinder.
+ */
+#define SYM_GO_ASM	 (1u << 0) /* written in assembly: no Go frame-pointer convention */
+#define SYM_GO_TOPFRAME	 (1u << 1) /* the outermost frame of a stack (goexit, mstart, rt0_go) */
+#define SYM_GO_SPWRITE	 (1u << 2) /* writes rsp arbitrarily (stack switches): sp unknown */
+#define SYM_GO_SIGRETURN (1u << 3) /* the signal trampoline (rt_sigreturn) */
+
+/*
+ * Called for each run [lo, hi) (vaddr) of a Go function with the bytes its
+ * frame holds below the return address there (sp), or with sp 0 and
+ * SYM_GO_TOPFRAME, SYM_GO_SPWRITE or SYM_GO_SIGRETURN for a whole function.
+ * Runs come in address order. A nonzero return stops the walk.
+ */
+typedef int (*sym_gopcln_span_fn)(void *ctx, uint64_t lo, uint64_t hi, int32_t sp, uint32_t flags);
+
+/* Whether f is a Go binary (has a readable .gopclntab). */
+bool sym_file_is_go(const struct sym_file *f);
+
+/*
+ * Walk the pcsp runs of every function of f's .gopclntab. Returns 0 (also
+ * when f is not a Go binary: no calls), or what fn returned.
+ */
+int sym_file_go_spans(const struct sym_file *f, sym_gopcln_span_fn fn, void *ctx);
+
 /*
  * The i-th JIT map the session refused to read (from 0), as one line for the
  * user without a "xprof: " prefix ("ignoring JIT map '/tmp/perf-12.map':
@@ -118,10 +149,21 @@ int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint32_t uid, uint64_t a
 const char *sym_session_refused(const struct sym_session *s, size_t i);
 
 /*
+ * The bounds [*start, *end) of the function symbol holding vaddr in f
+ * (vaddr), or of the perf-map entry of pid holding runtime address addr
+ * (the map trusted as for sym_jit_lookup()): for the unwinder's check of a return address found by
+ * stack scanning. 0, -ENOENT (no symbol or entry holds it) or -ENOMEM (the perf map).
+ */
+int sym_file_bounds(const struct sym_file *f, uint64_t vaddr, uint64_t *start, uint64_t *end);
+int sym_jit_bounds(struct sym_session *s, uint32_t pid, uint32_t uid, uint64_t addr,
+		   uint64_t *start, uint64_t *end);
+
+/*
  * Where the debuginfo of f came from, for `xprof report -v`: the file's own
  * path (it has .symtab/DWARF), a debug file path (build-id directory or
  * .gnu_debuglink), "debuginfod: <cache path>", "<path> [.gnu_debugdata]"
- * (MiniDebugInfo), or "" if none (then .dynsym only).
+ * (MiniDebugInfo), "<path> [.gopclntab]" (a Go binary without other
+ * debuginfo: Go's own function table), or "" if none (then .dynsym only).
  */
 const char *sym_file_debug_source(const struct sym_file *f);
 

@@ -334,6 +334,76 @@ int sym_dwarf_lookup(struct sym_dwarf *d, uint64_t vaddr, bool lines, struct sym
 /* The line-table entry for vaddr alone (code no DWARF function covers). */
 int sym_dwarf_line(struct sym_dwarf *d, uint64_t vaddr, const char **file, uint32_t *line);
 
+/* ---- Go's function table (gopclntab.c) ------------------------------------ */
+
+/*
+ * A parsed .gopclntab (go1.18+): pointers into the file's bytes, which the
+ * caller keeps mapped. Region fields are byte offsets into tab, each region
+ * ending where the next begins; all are checked by sym_gopcln_parse(), and
+ * every read through them is bounds-checked again, since the file is
+ * untrusted. A zeroed struct is an empty table.
+ */
+struct sym_gopcln {
+	const uint8_t *tab; /* the header; NULL: no table */
+	size_t len;	    /* bytes from tab to the end of its section or segment */
+	uint64_t vaddr;	    /* vaddr of tab */
+	bool v120;	    /* go1.20+ layout (magic 0xfffffff1) */
+	uint64_t nfunc, text;
+	uint64_t names, names_end, cutab, cutab_end, files, files_end, pctab, pctab_end, pcln;
+	const uint8_t *gofunc; /* moduledata.gofunc's bytes (inline trees), or NULL */
+	size_t gofunc_len;
+	uint64_t sigreturn; /* entry of runtime.sigreturn(__sigaction), checked by code; 0: none */
+};
+
+/* One function's record, as read (and checked) from the table. */
+struct sym_gofunc {
+	uint64_t idx, entry, end; /* [entry, end): up to the next function */
+	uint32_t nameoff, pcsp, pcfile, pcln, npcdata, cu;
+	uint8_t flag, nfuncdata;
+	const uint8_t *rec; /* the _func record */
+	uint32_t fixed;	    /* its size before the pcdata offsets */
+};
+
+struct sym_goframe {
+	const char *name; /* NULL if the table has no valid name */
+	const char *file;
+	int32_t line; /* -1: unknown */
+	bool inlined;
+};
+
+/* Parse the table at data (len bytes, loaded at vaddr). 0 or -EINVAL. */
+int sym_gopcln_parse(struct sym_gopcln *g, const uint8_t *data, size_t len, uint64_t vaddr);
+/*
+ * Find and parse the table of an ELF file (by section, else by scanning its
+ * data segments), then moduledata's gofunc and the signal trampoline.
+ * 0, -ENOENT (not a Go binary) or -EINVAL (a malformed table).
+ */
+int sym_gopcln_from_elf(struct sym_gopcln *g, struct Elf *elf);
+/* Function i (< nfunc), or the one holding pc. 0 or -ENOENT / -EINVAL. */
+int sym_gopcln_func(const struct sym_gopcln *g, uint64_t i, struct sym_gofunc *f);
+int sym_gopcln_find(const struct sym_gopcln *g, uint64_t pc, struct sym_gofunc *f);
+/* The name at nameoff of funcnametab, or NULL. */
+const char *sym_gopcln_name(const struct sym_gopcln *g, uint32_t nameoff);
+/*
+ * Frames for pc in f, innermost first: inlined calls (inline tree), then f;
+ * with lines, file:line of each (the call site for outer frames). At most
+ * max (>= 1) frames. Returns the count.
+ */
+int sym_gopcln_frames(const struct sym_gopcln *g, const struct sym_gofunc *f, uint64_t pc,
+		      bool lines, struct sym_goframe *out, int max);
+
+/* Called per run [lo, hi) of a pc-value table with its value; nonzero stops. */
+typedef int (*sym_gopcln_run_fn)(void *ctx, uint64_t lo, uint64_t hi, int32_t val);
+/*
+ * Decode table (an offset into pctab: f->pcsp, f->pcfile, ...) of f run by
+ * run. 0 at its end, what fn returned if nonzero, -ENOENT (no table) or
+ * -EINVAL (malformed: runs off the table or past the function).
+ */
+int sym_gopcln_runs(const struct sym_gopcln *g, const struct sym_gofunc *f, uint32_t table,
+		    sym_gopcln_run_fn fn, void *ctx);
+/* Every function's pcsp runs, as sym_file_go_spans() describes. */
+int sym_gopcln_frame_spans(const struct sym_gopcln *g, sym_gopcln_span_fn fn, void *ctx);
+
 /* ---- demangling ------------------------------------------------------------- */
 
 /* Demangled copy in the arena, or NULL when name is not a C++/Rust symbol. */
@@ -431,6 +501,7 @@ struct sym_file {
 	struct Elf *dwarf_elf; /* the one holding .debug_info, or NULL */
 	struct sym_dwarf *dwarf;
 	bool dwarf_tried;
+	struct sym_gopcln go; /* Go's function table; go.tab NULL: not a Go binary */
 
 	/* Functions no symbol names, from the FDEs (read on the first miss). */
 	struct sym_fdes fdes;

@@ -8,8 +8,9 @@
  * ours and libdw is the oracle that checks it (tests/unit/test_unwind_oracle.c).
  *
  * Only the columns a rule record holds are tracked: the CFA, rbp (6), the
- * return-address column (16 on x86-64) and rsp (7, to recognize the signal
- * frame). Every other column's instructions are parsed and ignored.
+ * return-address column (16 on x86-64), the other callee-saved registers
+ * (rbx, r12-r15) and rsp (7, to recognize the signal frame). Every other
+ * column's instructions are parsed and ignored.
  *
  * Bad input is never fatal for the section: a truncated, overlapping or
  * malformed CIE/FDE, an unknown opcode, a location that goes backwards or a
@@ -341,7 +342,8 @@ struct reg_rule {
 	uint64_t elen;
 };
 
-enum { COL_RBP, COL_RA, COL_RSP, NCOLS };
+/* COL_SAVED + i: UNW_SAVED_REGS[i] */
+enum { COL_RBP, COL_RA, COL_RSP, COL_SAVED, NCOLS = COL_SAVED + UNW_NSAVED };
 
 struct cfa_state {
 	bool cfa_is_expr;
@@ -385,6 +387,15 @@ static int col_of(const struct interp *it, uint64_t reg)
 		return COL_RBP;
 	if (reg == REG_RSP)
 		return COL_RSP;
+	switch (reg) {
+	case 3: /* rbx */
+		return COL_SAVED;
+	case 12: /* r12 .. r15 */
+	case 13:
+	case 14:
+	case 15:
+		return COL_SAVED + 1 + (int)(reg - 12);
+	}
 	return -1;
 }
 
@@ -500,13 +511,24 @@ static void state_to_rule(const struct interp *it, struct unw_rule *r, int *unre
 		*unrep = loc_of(bp, true, &r->bp_loc, &r->bp_off, UNW_UNREP_BP_LOC);
 	if (*unrep >= 0)
 		goto fallback;
+	/*
+	 * rbx and r12-r15: a place the record cannot hold (an expression, as
+	 * in longjmp) makes that register unknown in the caller, not the row
+	 * unusable: only a later rule that needs the register fails.
+	 */
+	for (int i = 0; i < UNW_NSAVED; i++) {
+		if (loc_of(&s->col[COL_SAVED + i], true, &r->reg_loc[i], &r->reg_off[i], 0) >= 0) {
+			r->reg_loc[i] = UNW_LOC_UNDEF;
+			r->reg_off[i] = 0;
+		}
+	}
 	return;
 fallback:
 	memset(r, 0, sizeof(*r));
 	r->type = UNW_RULE_FALLBACK;
 }
 
-static int push_row(struct unw_cfi *cfi, uint64_t start, uint64_t end, const struct unw_rule *rule)
+int unw_cfi_push_row(struct unw_cfi *cfi, uint64_t start, uint64_t end, const struct unw_rule *rule)
 {
 	if (cfi->nrows == cfi->cap_rows) {
 		size_t cap = cfi->cap_rows ? 2 * cfi->cap_rows : 1024;
@@ -537,7 +559,7 @@ static int advance(struct interp *it, uint64_t to)
 	if (unrep >= 0)
 		it->cfi->stats->unrep[unrep]++;
 	it->cfi->stats->rows++;
-	int err = push_row(it->cfi, it->loc, to, &r);
+	int err = unw_cfi_push_row(it->cfi, it->loc, to, &r);
 
 	it->loc = to;
 	return err;
@@ -748,7 +770,7 @@ static int fde_rows(struct interp *it, struct unw_cfi *cfi, const struct cie *c,
 
 /* ---- sections ------------------------------------------------------------------- */
 
-static int push_fde(struct unw_cfi *cfi, uint64_t start, uint64_t end, size_t first, uint8_t prio)
+int unw_cfi_push_fde(struct unw_cfi *cfi, uint64_t start, uint64_t end, size_t first, uint8_t prio)
 {
 	if (cfi->nfdes == cfi->cap_fdes) {
 		size_t cap = cfi->cap_fdes ? 2 * cfi->cap_fdes : 256;
@@ -878,7 +900,7 @@ int unw_cfi_read(struct unw_cfi *cfi, enum unw_cfi_kind kind, const uint8_t *dat
 			continue;
 		}
 		if (!err)
-			err = push_fde(cfi, start, start + range, first, prio);
+			err = unw_cfi_push_fde(cfi, start, start + range, first, prio);
 	}
 	cfi->used = off < len ? (size_t)off : len;
 	free(cies.slot);

@@ -53,6 +53,7 @@ $(UNW_PROG_DIR)/cfi_nobid: $(UNW_PROG_DIR)/cfi_odd
 # The unwind tests link only unwind/'s objects (libdw/libelf come with LDLIBS).
 test_unwind_oracle_OBJS := $(unwind_OBJS) $(lib_OBJS)
 test_unwind_cache_OBJS := $(unwind_OBJS) $(lib_OBJS)
+test_unwind_synth_OBJS := $(unwind_OBJS) $(lib_OBJS)
 
 # ---- bench ------------------------------------------------------------------
 .PHONY: bench-tables
@@ -61,5 +62,14 @@ bench-tables: $(XPROF) $(O)/bench/tables_bench
 	$(Q)bench/bench_tables.sh $(O)
 
 $(O)/bench/tables_bench: $(O)/bench/tables_bench.o $(unwind_OBJS) $(lib_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# make bench runs bench-synth through bench/run.sh: the analyser's agreement and cost
+.PHONY: bench-synth
+bench-synth: $(O)/bench/synth_bench $(O)/tests/test_unwind_synth
+	$(Q)bench/bench_synth.sh $(O)
+
+$(O)/bench/synth_bench: $(O)/bench/synth_bench.o $(unwind_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -14,42 +14,76 @@
 
 #define BLOCK_SIZE (1ull << UNW_TAB_BLOCK_SHIFT)
 
+/* Encode one saved-register place into its 2-bit loc and 1-byte off. */
+static bool loc_encode(uint8_t loc, int32_t off, unsigned *loc_out, int8_t *off_out)
+{
+	if (loc > UNW_LOC_UNDEF)
+		return false;
+	*loc_out = loc;
+	*off_out = 0;
+	switch (loc) {
+	case UNW_LOC_CFA_OFF:
+		if (off % 8 || off < -1024 || off > 1016)
+			return false;
+		*off_out = (int8_t)(off / 8);
+		break;
+	case UNW_LOC_REG:
+		if (off < 0 || off > 127)
+			return false;
+		*off_out = (int8_t)off;
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
 bool unw_rule_encode(const struct unw_rule *in, struct unw_row *out)
 {
+	uint8_t loc[UNW_ROW_NLOCS];
+	int32_t off[UNW_ROW_NLOCS];
+	unsigned locs = 0;
+
 	memset(out, 0, sizeof(*out));
-	if (in->type > UNW_RULE_FALLBACK)
+	if (in->type > UNW_RULE_FALLBACK || in->flags & ~UNW_RULE_F_SYNTH)
 		return false;
 	out->kind = in->type;
+	out->flags = in->flags;
 	if (in->type != UNW_RULE_CFA)
 		return true; /* the other types carry no fields: equal rules stay equal */
-	if (in->cfa_reg > 31 || in->ra_loc > UNW_LOC_UNDEF || in->bp_loc > UNW_LOC_UNDEF)
+	if (in->cfa_reg > 31)
 		return false;
 	out->kind |= (uint8_t)(in->cfa_reg << 3);
 	out->cfa_off = in->cfa_off;
-	out->locs = (uint8_t)(in->ra_loc | in->bp_loc << 2);
-
-	const struct {
-		uint8_t loc;
-		int32_t off;
-		int8_t *slot;
-	} f[2] = {{in->ra_loc, in->ra_off, &out->ra}, {in->bp_loc, in->bp_off, &out->bp}};
-	for (int i = 0; i < 2; i++) {
-		switch (f[i].loc) {
-		case UNW_LOC_CFA_OFF:
-			if (f[i].off % 8 || f[i].off < -1024 || f[i].off > 1016)
-				return false;
-			*f[i].slot = (int8_t)(f[i].off / 8);
-			break;
-		case UNW_LOC_REG:
-			if (f[i].off < 0 || f[i].off > 127)
-				return false;
-			*f[i].slot = (int8_t)f[i].off;
-			break;
-		default:
-			break;
-		}
+	loc[0] = in->ra_loc;
+	off[0] = in->ra_off;
+	loc[1] = in->bp_loc;
+	off[1] = in->bp_off;
+	for (int i = 0; i < UNW_NSAVED; i++) {
+		loc[2 + i] = in->reg_loc[i];
+		off[2 + i] = in->reg_off[i];
 	}
+	for (int i = 0; i < UNW_ROW_NLOCS; i++) {
+		unsigned l;
+
+		if (!loc_encode(loc[i], off[i], &l, &out->off[i]))
+			return false;
+		locs |= l << (2 * i);
+	}
+	out->locs = (uint16_t)locs;
 	return true;
+}
+
+static inline int32_t loc_decode(const struct unw_row *in, int i)
+{
+	switch (UNW_ROW_LOC(in, i)) {
+	case UNW_LOC_CFA_OFF:
+		return in->off[i] * 8;
+	case UNW_LOC_REG:
+		return in->off[i];
+	default:
+		return 0;
+	}
 }
 
 /* Inlined into the lookup: it runs once per unwound frame. */
@@ -57,18 +91,19 @@ static inline void decode(const struct unw_row *in, struct unw_rule *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->type = UNW_ROW_TYPE(in);
+	out->flags = in->flags;
 	if (out->type != UNW_RULE_CFA)
 		return;
 	out->cfa_reg = UNW_ROW_CFA_REG(in);
 	out->cfa_off = in->cfa_off;
 	out->ra_loc = UNW_ROW_RA_LOC(in);
 	out->bp_loc = UNW_ROW_BP_LOC(in);
-	out->ra_off = out->ra_loc == UNW_LOC_CFA_OFF ? in->ra * 8
-		      : out->ra_loc == UNW_LOC_REG   ? in->ra
-						     : 0;
-	out->bp_off = out->bp_loc == UNW_LOC_CFA_OFF ? in->bp * 8
-		      : out->bp_loc == UNW_LOC_REG   ? in->bp
-						     : 0;
+	out->ra_off = loc_decode(in, 0);
+	out->bp_off = loc_decode(in, 1);
+	for (int i = 0; i < UNW_NSAVED; i++) {
+		out->reg_loc[i] = (uint8_t)UNW_ROW_LOC(in, 2 + i);
+		out->reg_off[i] = loc_decode(in, 2 + i);
+	}
 }
 
 void unw_rule_decode(const struct unw_row *in, struct unw_rule *out)
@@ -76,12 +111,28 @@ void unw_rule_decode(const struct unw_row *in, struct unw_rule *out)
 	decode(in, out);
 }
 
-static uint64_t row_key(const struct unw_row *r)
+/* A rule record as two words: equal records have equal keys (no padding bytes). */
+struct row_key {
+	uint64_t a, b;
+};
+
+static struct row_key row_key(const struct unw_row *r)
 {
-	uint64_t k;
+	struct row_key k;
 
 	memcpy(&k, r, sizeof(k));
 	return k;
+}
+
+static bool key_eq(struct row_key x, struct row_key y)
+{
+	return x.a == y.a && x.b == y.b;
+}
+
+static size_t key_hash(struct row_key k, size_t mask)
+{
+	return (size_t)(((k.a ^ (k.b * 0xc2b2ae3d27d4eb4full)) * 0x9e3779b97f4a7c15ull) >> 32) &
+	       mask;
 }
 
 /* Offsets of the blob's arrays, from the counts alone. */
@@ -174,15 +225,15 @@ static void rule_map_release(struct rule_map *m)
 
 static int rule_map_id(struct rule_map *m, const struct unw_row *r)
 {
-	uint64_t k = row_key(r);
-	size_t h = (size_t)((k * 0x9e3779b97f4a7c15ull) >> 32) & m->mask;
+	struct row_key k = row_key(r);
+	size_t h = key_hash(k, m->mask);
 
 	for (;; h = (h + 1) & m->mask) {
 		uint32_t s = m->slot[h];
 
 		if (!s)
 			break;
-		if (row_key(&m->rules[s - 1]) == k)
+		if (key_eq(row_key(&m->rules[s - 1]), k))
 			return (int)(s - 1);
 	}
 	if (m->n == UNW_TAB_MAX_RULES)
@@ -206,8 +257,7 @@ static int rule_map_id(struct rule_map *m, const struct unw_row *r)
 		if (!ns)
 			return -ENOMEM;
 		for (size_t i = 0; i < m->n; i++) {
-			size_t j = (size_t)((row_key(&m->rules[i]) * 0x9e3779b97f4a7c15ull) >> 32) &
-				   (sz - 1);
+			size_t j = key_hash(row_key(&m->rules[i]), sz - 1);
 
 			while (ns[j])
 				j = (j + 1) & (sz - 1);
@@ -419,7 +469,7 @@ struct unw_table *unw_table_from_blob(void *blob, size_t size)
 
 		/* Only records the encoder can produce: decode + encode is the identity. */
 		unw_rule_decode(&rules[r], &d);
-		if (!unw_rule_encode(&d, &back) || row_key(&back) != row_key(&rules[r]))
+		if (!unw_rule_encode(&d, &back) || !key_eq(row_key(&back), row_key(&rules[r])))
 			goto out;
 	}
 	err = -ENOMEM;

@@ -5,6 +5,10 @@
  * list (overlaps dropped, a terminator wherever an FDE is not followed
  * directly by the next) and hand it to unw_table_from_rows().
  *
+ * Code no FDE covers may get rows from a row source (row_sources[]:
+ * today the machine-code analyser of synth.c); they join the table with
+ * their rules flagged as synthesized.
+ *
  * Gaps: every FDE end that is not another FDE's start gets a UNW_RULE_NONE
  * terminator, including the alignment padding between functions. Absorbing
  * padding into the previous function would save 10-26 % of the entries
@@ -221,6 +225,14 @@ static int eh_frame_from_phdrs(Elf *elf, struct unw_cfi *cfi, int *nsec)
 	return 0;
 }
 
+/*
+ * Sources of rows for code without CFI, asked in this order after the CFI
+ * is read; each describes only ranges no earlier FDE covers.
+ */
+static const unw_rows_source_fn row_sources[] = {
+    unw_synth_source, /* machine code of sized function symbols */
+};
+
 static struct unw_table *table_from_elfs(Elf *elf, Elf *debug, struct unw_gen_stats *stats)
 {
 	struct unw_gen_stats local;
@@ -240,7 +252,9 @@ static struct unw_table *table_from_elfs(Elf *elf, Elf *debug, struct unw_gen_st
 		if (err == -ENOEXEC)
 			err = 0; /* a useless debug file does not spoil the main one */
 	}
-	if (!err && !nsec && !ndebug)
+	for (size_t i = 0; !err && i < sizeof(row_sources) / sizeof(row_sources[0]); i++)
+		err = row_sources[i](elf, &cfi);
+	if (!err && !cfi.nfdes && !nsec && !ndebug)
 		err = -ENODATA;
 	if (!err) {
 		tab = unw_table_from_cfi(&cfi, stats);

@@ -39,6 +39,19 @@ enum unw_loc {
 	UNW_LOC_UNDEF,	  /* undefined */
 };
 
+/*
+ * The callee-saved registers besides rbp whose places a rule records, in
+ * this order (DWARF numbers): rbx, r12, r13, r14, r15.
+ */
+#define UNW_NSAVED 5
+#define UNW_SAVED_REGS                                                                             \
+	{                                                                                          \
+		3, 12, 13, 14, 15                                                                  \
+	}
+
+/* unw_rule.flags */
+#define UNW_RULE_F_SYNTH (1u << 0) /* synthesized from machine code, not from CFI */
+
 struct unw_rule {
 	uint8_t type;	 /* enum unw_rule_type */
 	uint8_t cfa_reg; /* DWARF register number, for UNW_RULE_CFA */
@@ -47,6 +60,15 @@ struct unw_rule {
 	int32_t cfa_off;
 	int32_t ra_off;
 	int32_t bp_off;
+	uint8_t flags; /* UNW_RULE_F_* */
+	/*
+	 * Where the caller's rbx, r12..r15 are (UNW_SAVED_REGS order), as for
+	 * rbp: UNW_LOC_SAME (zero) is "not saved, unchanged"; UNW_LOC_UNDEF is
+	 * also what CFI the record cannot hold becomes (the walker then
+	 * forgets that register, and only a rule that needs it fails).
+	 */
+	uint8_t reg_loc[UNW_NSAVED];
+	int32_t reg_off[UNW_NSAVED];
 };
 
 /* ---- tables --------------------------------------------------------------- */
@@ -71,6 +93,8 @@ struct unw_gen_stats {
 	uint64_t bytes;		 /* size of the compact table */
 	uint64_t eh_frame_bytes; /* .eh_frame + .eh_frame_hdr of the file, for the ratio */
 	uint64_t unrep[UNW_UNREP_NR];
+	uint64_t synth_funcs;	/* functions without an FDE given to the machine-code analyser */
+	uint64_t synth_refused; /* of those, refused (no rows: frame pointers or scanning) */
 };
 
 /*
@@ -111,6 +135,27 @@ int unw_table_lookup(const struct unw_table *tab, uint64_t vaddr, struct unw_rul
 /* Row i (0 <= i < count) as decoded address and rule, for dumps and tests. */
 size_t unw_table_count(const struct unw_table *tab);
 void unw_table_row(const struct unw_table *tab, size_t i, uint64_t *addr, struct unw_rule *out);
+
+/*
+ * Code whose frames another source than CFI describes: Go's pcsp table
+ * (symbolize/ reads it), rows synthesized from machine code. A span's rule
+ * holds over [start, end) (vaddr).
+ */
+struct unw_span {
+	uint64_t start, end;
+	struct unw_rule rule;
+};
+
+/*
+ * A new table that answers with the spans' rules inside the spans and with
+ * base's everywhere else (base may be NULL: an empty table). spans must be
+ * sorted by start and must not overlap; empty spans are ignored. The
+ * caller owns the result (unw_table_free). NULL with errno EINVAL
+ * (unsorted or overlapping spans, or a rule unw_table_from_rows() rejects),
+ * E2BIG or ENOMEM.
+ */
+struct unw_table *unw_table_overlay(const struct unw_table *base, const struct unw_span *spans,
+				    size_t n);
 
 /* ---- cache ---------------------------------------------------------------- */
 
@@ -163,15 +208,32 @@ void unw_cache_get_stats(const struct unw_cache *c, struct unw_cache_stats *out)
 
 /* ---- the unwinder --------------------------------------------------------- */
 
+/* unw_module.flags */
+#define UNW_MOD_F_ANON (1u << 0) /* anonymous memory (JIT code): no file, no CFI */
+
 /* One executable mapping, as the unwinder sees it. */
 struct unw_module {
 	uint64_t start, end;	       /* runtime address range [start, end) */
 	uint64_t bias;		       /* runtime address - vaddr */
 	const struct unw_table *table; /* NULL: no CFI for this mapping */
+	/*
+	 * The mapping's bytes as its file holds them, from start on (code_len
+	 * of them), or NULL: what stack scanning decodes to tell a return
+	 * address (right after a call) from any other word. Borrowed.
+	 */
+	const uint8_t *code;
+	uint64_t code_len;
+	uint32_t flags; /* UNW_MOD_F_* */
 };
 
 /* The module containing runtime address addr, or NULL. */
 typedef const struct unw_module *(*unw_find_fn)(void *ctx, uint64_t addr);
+
+/*
+ * The bounds [*start, *end) (runtime addresses) of the function holding
+ * addr, from the symbol table or a perf map; false when unknown.
+ */
+typedef bool (*unw_bounds_fn)(void *ctx, uint64_t addr, uint64_t *start, uint64_t *end);
 
 struct unw_stack_seg {
 	uint64_t start; /* user address of data[0] */
@@ -194,6 +256,10 @@ struct unw_input {
 #define UNW_FRAME_F_TRAP   (1u << 0)
 #define UNW_FRAME_F_SIGNAL (1u << 1) /* this frame is the sigreturn trampoline */
 #define UNW_FRAME_F_FP	   (1u << 2) /* reached by the frame-pointer fallback */
+/* reached with a rule synthesized from machine code (its callee has no CFI) */
+#define UNW_FRAME_F_SYNTH (1u << 3)
+/* found by stack scanning: a verified return address, not a rule (less certain) */
+#define UNW_FRAME_F_SCAN (1u << 4)
 
 struct unw_frame {
 	uint64_t ip;
@@ -219,6 +285,8 @@ const char *unw_status_name(enum unw_status s);
 /* unw_result.flags */
 #define UNW_RES_F_FP_USED (1u << 0) /* at least one frame came from the frame-pointer fallback */
 #define UNW_RES_F_STACK2  (1u << 1) /* the walk continued on the second segment */
+#define UNW_RES_F_SYNTH	  (1u << 2) /* at least one frame came from a synthesized rule */
+#define UNW_RES_F_SCAN	  (1u << 3) /* at least one frame came from stack scanning */
 
 struct unw_result {
 	enum unw_status status;
@@ -233,5 +301,20 @@ struct unw_result {
  */
 int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw_frame *frames,
 	     unsigned max_frames, struct unw_result *res);
+
+/*
+ * The same with the function-bounds lookup stack scanning uses to check a
+ * direct call's target (bounds may be NULL: then a direct call must target
+ * an address at or below the frame's ip in the same module). ctx is passed
+ * to both callbacks.
+ */
+struct unw_env {
+	unw_find_fn find;
+	unw_bounds_fn bounds;
+	void *ctx;
+};
+
+int unw_walk_env(const struct unw_input *in, const struct unw_env *env, struct unw_frame *frames,
+		 unsigned max_frames, struct unw_result *res);
 
 #endif /* XPROF_UNWIND_H */

@@ -10,10 +10,17 @@
  * else means the copy was too short (truncated), never a guess.
  *
  * Which registers are known is tracked: the sample gives all of them, a
- * normal frame restores only rip, rsp and rbp (the tables do not describe
- * callee-saved registers), a signal frame restores every register of the
- * ucontext. A rule that needs an unknown register stops the walk
- * (bad rule) instead of using a stale value.
+ * normal frame restores rip, rsp and the callee-saved registers the rule
+ * places (rbp, rbx, r12-r15: saved on the stack, in another register, or
+ * unchanged), a signal frame restores every register of the ucontext.
+ * Caller-saved registers are never known above the first frame. A rule
+ * that needs an unknown register stops the walk (bad rule) instead of
+ * using a stale value: ld.so's lazy-binding trampoline has CFA = rbx + 32,
+ * and its callee _dl_fixup saved rbx.
+ *
+ * Rules synthesized from machine code (code without CFI, synth.c) are used
+ * like CFI rules; the frames they reach are marked, as are those of the
+ * frame-pointer fallback.
  *
  * Where a module has no CFI for an ip, the frame-pointer chain is followed
  * only when it is plausible (rbp inside the copy, aligned, above rsp, the
@@ -22,11 +29,21 @@
  * and with rbp 0 is the outermost frame (the psABI's end-of-chain mark;
  * ld.so's _start). A return address outside every module is not reported.
  *
+ * The last resort is verified stack scanning (JIT code without CFI or
+ * frame pointer): the words from the frame's rsp upward are tried as
+ * return addresses; one is taken only if it points into a known module
+ * right after a call instruction (decoded from the module's code), and,
+ * for a direct call, if the call's target is the function the frame is in
+ * (or a PLT-like stub that jumps on). Frames found so are marked. The
+ * frame-pointer fallback asks for the "right after a call" part too, where
+ * the code is known.
+ *
  * Like the kernel's ORC unwinder it tells a clean end (an outermost frame)
  * from every kind of error and refuses a stack pointer that does not go up.
  * It never allocates and never loops: every step either adds a frame or
  * stops, and the frame array is bounded.
  */
+#include <Zydis/Zydis.h>
 #include <errno.h>
 #include <string.h>
 
@@ -39,6 +56,10 @@
 
 #define KNOWN_ALL    ((1u << NREGS) - 1)
 #define KNOWN_CALLER ((1u << REG_SP) | (1u << REG_IP) | (1u << REG_BP))
+/* rbx, r12-r15: carried unchanged through a rule that does not place them */
+#define KNOWN_SAVED ((1u << 3) | (1u << 12) | (1u << 13) | (1u << 14) | (1u << 15))
+
+static const uint8_t saved_regs[UNW_NSAVED] = UNW_SAVED_REGS;
 
 /*
  * Offsets of the registers in the ucontext that rsp points at inside the
@@ -84,7 +105,10 @@ const char *unw_status_name(enum unw_status s)
 struct walk {
 	const struct unw_input *in;
 	unw_find_fn find;
+	unw_bounds_fn bounds;
 	void *ctx;
+	ZydisDecoder dec;
+	bool dec_ready;
 	const struct unw_module *mod; /* last module found: consecutive frames often share it */
 	/* Segment 0 for the fast path of read8(): addr - s0_start <= s0_span; NULL data: none. */
 	const uint8_t *s0_data;
@@ -179,6 +203,170 @@ static enum unw_status step_signal(struct walk *w)
 	return UNW_OK_COMPLETE;
 }
 
+/* ---- return addresses: right after a call ---------------------------------- */
+
+#define SCAN_WORDS 512 /* how far up stack scanning looks: 4 KiB */
+
+/* The code bytes [addr, addr + len) of a module, or NULL. */
+static const uint8_t *code_at(const struct unw_module *m, uint64_t addr, uint64_t len)
+{
+	if (!m || !m->code || addr < m->start || addr - m->start > m->code_len ||
+	    len > m->code_len - (addr - m->start))
+		return NULL;
+	return m->code + (addr - m->start);
+}
+
+static bool decode(struct walk *w, const uint8_t *p, size_t len, ZydisDecodedInstruction *in,
+		   ZydisDecodedOperand *op)
+{
+	if (!w->dec_ready) {
+		if (!ZYAN_SUCCESS(ZydisDecoderInit(&w->dec, ZYDIS_MACHINE_MODE_LONG_64,
+						   ZYDIS_STACK_WIDTH_64)))
+			return false;
+		w->dec_ready = true;
+	}
+	return ZYAN_SUCCESS(ZydisDecoderDecodeFull(&w->dec, p, len, in, op));
+}
+
+/*
+ * Whether a direct call to target can have entered the function holding
+ * cur: target lies in that function, or is a stub (a PLT entry) that jumps
+ * on through memory, or jumps directly to such a place.
+ */
+static bool target_ok(struct walk *w, uint64_t target, uint64_t cur)
+{
+	for (int hop = 0; hop < 2; hop++) {
+		uint64_t fs, fe;
+		const struct unw_module *m;
+		const uint8_t *p;
+		ZydisDecodedInstruction in;
+		ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
+
+		if (w->bounds && w->bounds(w->ctx, cur, &fs, &fe)) {
+			if (target >= fs && target < fe)
+				return true;
+		} else {
+			/* no bounds: the same module, at or before the frame's ip */
+			m = w->find(w->ctx, cur);
+			if (m && target >= m->start && target <= cur)
+				return true;
+		}
+		m = w->find(w->ctx, target);
+		if (!(p = code_at(m, target, 16)))
+			return false;
+		if (p[0] == 0xf3 && p[1] == 0x0f && p[2] == 0x1e && p[3] == 0xfa) {
+			p += 4; /* endbr64 */
+			target += 4;
+		}
+		if (!decode(w, p, 12, &in, op) || in.mnemonic != ZYDIS_MNEMONIC_JMP)
+			return false;
+		if (op[0].type == ZYDIS_OPERAND_TYPE_MEMORY)
+			return true; /* jmp *GOT(%rip): a PLT entry, its target unknown here */
+		if (op[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
+		    !ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&in, &op[0], target, &target)))
+			return false;
+	}
+	return false;
+}
+
+enum ra_kind {
+	RA_NO = 0,
+	RA_INDIRECT, /* after an indirect call: its target cannot be checked */
+	RA_DIRECT,   /* after a direct call (whose target was checked, if asked) */
+};
+
+/*
+ * Whether ra is a return address: inside a module whose code is known,
+ * right after a call instruction; with check_target, a direct call's
+ * target must be the function holding cur (the frame being left).
+ */
+static enum ra_kind is_return_addr(struct walk *w, uint64_t ra, uint64_t cur, bool check_target)
+{
+	/* call rel32 first, then the FF /2 forms: *%reg, *(%reg), *d8(%reg), *d32(%rip) ... */
+	static const uint8_t lens[] = {5, 2, 3, 6, 7, 4};
+	const struct unw_module *m;
+
+	if (ra < 8)
+		return RA_NO;
+	m = w->find(w->ctx, ra - 1);
+	for (unsigned i = 0; i < sizeof(lens); i++) {
+		const uint8_t *p = code_at(m, ra - lens[i], lens[i]);
+		ZydisDecodedInstruction in;
+		ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
+		uint64_t target;
+
+		if (!p || !decode(w, p, lens[i], &in, op) || in.length != lens[i] ||
+		    in.mnemonic != ZYDIS_MNEMONIC_CALL)
+			continue;
+		if (op[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE)
+			return RA_INDIRECT;
+		if (!check_target)
+			return RA_DIRECT;
+		return ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&in, &op[0], ra - lens[i], &target)) &&
+			       target_ok(w, target, cur)
+			   ? RA_DIRECT
+			   : RA_NO;
+	}
+	return RA_NO;
+}
+
+/*
+ * A word after an indirect call may be a stale return address left in the
+ * frame being left (its locals are not all written). Taken only if the
+ * caller's own frame, as its rule puts it above the slot, holds no other
+ * return address: a stale one's frame would reach over the live return
+ * address that lies above it. Callers without an rsp-based rule are taken.
+ */
+static bool caller_frame_clean(struct walk *w, uint64_t ra, uint64_t slot)
+{
+	const struct unw_module *m = w->find(w->ctx, ra - 1);
+	struct unw_rule r;
+
+	if (!m || !m->table || unw_table_lookup(m->table, ra - 1 - m->bias, &r) < 0 ||
+	    r.type != UNW_RULE_CFA || r.cfa_reg != REG_SP || r.cfa_off < 8 || r.cfa_off > 4096)
+		return true;
+	for (uint64_t a = slot + 8; a + 8 < slot + 8 + (uint64_t)r.cfa_off; a += 8) {
+		uint64_t v;
+
+		if (!read8(w, a, &v))
+			break;
+		if (is_return_addr(w, v, 0, false) != RA_NO)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The caller by stack scanning: the first word from rsp up that is a
+ * verified return address (is_return_addr with the target check, and
+ * caller_frame_clean after an indirect call) becomes the caller's ip, the
+ * word above it its rsp. Only rip and rsp are known afterwards. cur is the
+ * frame's own code address (ip, or ip - 1).
+ */
+static enum unw_status step_scan(struct walk *w, uint64_t cur)
+{
+	uint64_t sp = w->regs[REG_SP];
+
+	if (!reg_known(w, REG_SP))
+		return UNW_STOP_NO_TABLE;
+	for (unsigned i = 0; i < SCAN_WORDS; i++) {
+		uint64_t a = sp + 8ull * i, v;
+		enum ra_kind k;
+
+		if (!read8(w, a, &v))
+			break;
+		k = is_return_addr(w, v, cur, true);
+		if (k == RA_NO || (k == RA_INDIRECT && !caller_frame_clean(w, v, a)))
+			continue;
+		w->regs[REG_IP] = v;
+		w->regs[REG_SP] = a + 8;
+		w->known = (1u << REG_IP) | (1u << REG_SP);
+		w->res_flags |= UNW_RES_F_SCAN;
+		return UNW_OK_COMPLETE;
+	}
+	return UNW_STOP_NO_TABLE;
+}
+
 /*
  * The caller's registers by the frame-pointer chain, only when it looks
  * like one: rbp known, aligned, at or above rsp and inside the copy, the
@@ -197,6 +385,9 @@ static enum unw_status step_fp(struct walk *w, enum unw_status fail)
 		return UNW_STOP_TRUNCATED; /* rbp at the very end of the copy */
 	if (ra == 0 || !find_module(w, ra - 1))
 		return fail;
+	/* where the caller's code is known, the word must follow a call */
+	if (code_at(w->find(w->ctx, ra - 1), ra - 1, 1) && is_return_addr(w, ra, 0, false) == RA_NO)
+		return fail;
 	w->regs[REG_IP] = ra;
 	w->regs[REG_SP] = bp + 16;
 	w->regs[REG_BP] = saved_bp;
@@ -214,8 +405,7 @@ static enum unw_status step_cfa(struct walk *w, const struct unw_rule *r, uint64
 				bool *outermost)
 {
 	uint64_t sp = w->regs[REG_SP];
-	uint64_t ra, bp = w->regs[REG_BP];
-	bool bp_known = reg_known(w, REG_BP);
+	uint64_t ra;
 
 	if (r->ra_loc == UNW_LOC_UNDEF) {
 		*outermost = true;
@@ -243,54 +433,87 @@ static enum unw_status step_cfa(struct walk *w, const struct unw_rule *r, uint64
 	default:
 		return UNW_STOP_BAD_RULE;
 	}
-	switch (r->bp_loc) {
-	case UNW_LOC_SAME:
-		break;
-	case UNW_LOC_CFA_OFF: {
-		uint64_t slot = cfa + (int64_t)r->bp_off;
+	/*
+	 * The callee-saved registers. rbp first: most rules place it. Then
+	 * rbx and r12-r15, only when the rule places one of them (deep
+	 * recursion rarely does: the common frame pays one test). "Same"
+	 * keeps a register's value and whether it is known.
+	 */
+	uint64_t regs[NREGS];
+	uint32_t known = (1u << REG_IP) | (1u << REG_SP) | (w->known & KNOWN_SAVED);
+	bool any = r->reg_loc[0] | r->reg_loc[1] | r->reg_loc[2] | r->reg_loc[3] | r->reg_loc[4];
 
-		/*
-		 * A slot below sp was already popped: in an epilogue after
-		 * pop %rbp (or leave), gcc's CFI moves the CFA back to rsp + 8
-		 * but keeps "rbp at CFA - 16". The register holds the value
-		 * now, and the copy (which starts at sp) does not.
-		 */
-		if (slot < sp)
+	for (int i = -1; i < (any ? UNW_NSAVED : 0); i++) {
+		unsigned reg = i < 0 ? REG_BP : saved_regs[i];
+		uint8_t loc = i < 0 ? r->bp_loc : r->reg_loc[i];
+		int32_t off = i < 0 ? r->bp_off : r->reg_off[i];
+		bool k = reg_known(w, reg);
+		uint64_t v = w->regs[reg];
+
+		switch (loc) {
+		case UNW_LOC_SAME:
 			break;
-		if (!read8(w, slot, &bp))
-			return UNW_STOP_TRUNCATED;
-		bp_known = true;
-		break;
-	}
-	case UNW_LOC_REG:
-		bp_known = reg_known(w, (unsigned)r->bp_off);
-		bp = bp_known ? w->regs[r->bp_off] : 0;
-		break;
-	default:
-		bp_known = false;
-		bp = 0;
-		break;
+		case UNW_LOC_CFA_OFF: {
+			uint64_t slot = cfa + (int64_t)off;
+
+			/*
+			 * A slot below sp was already popped: in an epilogue after
+			 * pop %rbp (or leave), gcc's CFI moves the CFA back to
+			 * rsp + 8 but keeps "rbp at CFA - 16". The register holds
+			 * the value now, and the copy (which starts at sp) does not.
+			 */
+			if (slot < sp)
+				break;
+			if (!read8(w, slot, &v))
+				return UNW_STOP_TRUNCATED;
+			k = true;
+			break;
+		}
+		case UNW_LOC_REG:
+			k = reg_known(w, (unsigned)off);
+			v = k ? w->regs[off] : 0;
+			break;
+		default:
+			k = false;
+			v = 0;
+			break;
+		}
+		regs[reg] = k ? v : 0;
+		known = k ? known | 1u << reg : known & ~(1u << reg);
 	}
 	/* A zero return address is not an outermost frame unless the rule said so. */
 	if (ra == 0)
 		return UNW_STOP_NO_MODULE;
 	w->regs[REG_IP] = ra;
 	w->regs[REG_SP] = cfa;
-	w->regs[REG_BP] = bp;
-	w->known = (1u << REG_IP) | (1u << REG_SP) | (bp_known ? 1u << REG_BP : 0);
+	w->regs[REG_BP] = regs[REG_BP];
+	for (int i = 0; any && i < UNW_NSAVED; i++)
+		w->regs[saved_regs[i]] = regs[saved_regs[i]];
+	w->known = known;
 	return UNW_OK_COMPLETE;
 }
 
 int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw_frame *frames,
 	     unsigned max_frames, struct unw_result *res)
 {
-	struct walk w = {.in = in, .find = find, .ctx = ctx};
+	struct unw_env env = {.find = find, .ctx = ctx};
+
+	return unw_walk_env(in, &env, frames, max_frames, res);
+}
+
+int unw_walk_env(const struct unw_input *in, const struct unw_env *env, struct unw_frame *frames,
+		 unsigned max_frames, struct unw_result *res)
+{
+	struct walk w = {.in = in};
 	enum unw_status st = UNW_OK_COMPLETE;
 	unsigned n = 0;
 	bool trap = true;
 
-	if (!in || !find || !frames || !max_frames || !res || in->nsegs > 2)
+	if (!in || !env || !env->find || !frames || !max_frames || !res || in->nsegs > 2)
 		return -EINVAL;
+	w.find = env->find;
+	w.bounds = env->bounds;
+	w.ctx = env->ctx;
 	memcpy(w.regs, in->regs, sizeof(w.regs));
 	w.known = KNOWN_ALL;
 	if (in->nsegs && in->segs[0].len >= 8 && in->segs[0].data) {
@@ -305,7 +528,6 @@ int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw
 		/* A return address points after its call: look up the call itself. */
 		uint64_t at = trap ? ip : ip - 1;
 		const struct unw_module *mod = find_module(&w, at);
-		struct unw_rule rule = {.type = UNW_RULE_NONE};
 		uint32_t next_flags = 0;
 		bool outermost = false;
 
@@ -313,24 +535,61 @@ int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw
 			st = UNW_STOP_NO_MODULE;
 			break;
 		}
-		if (mod == w.memo_mod && at == w.memo_at) {
-			rule = w.memo_rule;
-		} else {
-			if (mod->table && unw_table_lookup(mod->table, at - mod->bias, &rule) < 0)
-				rule.type = UNW_RULE_NONE;
+		if (mod != w.memo_mod || at != w.memo_at) {
+			if (!mod->table ||
+			    unw_table_lookup(mod->table, at - mod->bias, &w.memo_rule) < 0)
+				w.memo_rule.type = UNW_RULE_NONE;
+			/*
+			 * A return address at the very first byte of a sigreturn
+			 * trampoline was put there by the kernel (the handler's
+			 * ret goes to it), not by a call. glibc's CFI covers the
+			 * byte before __restore_rt for this; Go's
+			 * runtime.sigreturn__sigaction has nothing before it but
+			 * the previous function's padding, so look at the exact
+			 * address too. Trampolines start 16-byte aligned, and
+			 * 15 in 16 return addresses do not, so this costs little.
+			 */
+			/*
+			 * A sample taken while the kernel runs rt_sigreturn has
+			 * its ip right after the trampoline's syscall, the first
+			 * byte past glibc's FDE (a gap): the ucontext is still at
+			 * rsp. Nothing else can execute there (rt_sigreturn does
+			 * not return), so a gap right after a signal row is one.
+			 */
+			if (trap && n == 1 && w.memo_rule.type == UNW_RULE_NONE && mod->table &&
+			    at > mod->start) {
+				struct unw_rule prev;
+
+				if (!unw_table_lookup(mod->table, at - 1 - mod->bias, &prev) &&
+				    prev.type == UNW_RULE_SIGNAL)
+					w.memo_rule = prev;
+			}
+			if (!trap && !(ip & 15) && w.memo_rule.type != UNW_RULE_SIGNAL &&
+			    mod->table && ip < mod->end) {
+				struct unw_rule exact;
+
+				if (!unw_table_lookup(mod->table, ip - mod->bias, &exact) &&
+				    exact.type == UNW_RULE_SIGNAL)
+					w.memo_rule = exact;
+			}
 			w.memo_mod = mod;
 			w.memo_at = at;
-			w.memo_rule = rule;
 		}
+		/* the rule stays in the memo: nothing below writes it */
+		const struct unw_rule *rule = &w.memo_rule;
 
-		switch (rule.type) {
+		switch (rule->type) {
 		case UNW_RULE_CFA:
-			if (!reg_known(&w, rule.cfa_reg)) {
+			if (!reg_known(&w, rule->cfa_reg)) {
 				st = UNW_STOP_BAD_RULE;
 				break;
 			}
-			st = step_cfa(&w, &rule, w.regs[rule.cfa_reg] + (int64_t)rule.cfa_off,
+			st = step_cfa(&w, rule, w.regs[rule->cfa_reg] + (int64_t)rule->cfa_off,
 				      &outermost);
+			if (rule->flags & UNW_RULE_F_SYNTH) {
+				next_flags = UNW_FRAME_F_SYNTH;
+				w.res_flags |= UNW_RES_F_SYNTH;
+			}
 			break;
 		case UNW_RULE_PLT: {
 			/*
@@ -365,21 +624,25 @@ int unw_walk(const struct unw_input *in, unw_find_fn find, void *ctx, struct unw
 			break;
 		case UNW_RULE_NONE:
 			/*
-			 * Code without CFI whose rbp is 0: the psABI asks the
-			 * deepest frame to clear rbp, and the kernel starts a
-			 * process with it clear (ld.so's _start has no CFI).
+			 * Code of a file without CFI whose rbp is 0: the psABI
+			 * asks the deepest frame to clear rbp, and the kernel
+			 * starts a process with it clear (ld.so's _start has no
+			 * CFI). JIT code is never a process's first frame.
 			 */
-			if (reg_known(&w, REG_BP) && !w.regs[REG_BP]) {
+			if (reg_known(&w, REG_BP) && !w.regs[REG_BP] &&
+			    !(mod->flags & UNW_MOD_F_ANON)) {
 				outermost = true;
 				break;
 			}
-			st = step_fp(&w, UNW_STOP_NO_TABLE);
-			next_flags = UNW_FRAME_F_FP;
-			break;
+			/* fall through */
 		case UNW_RULE_FALLBACK:
 		default:
 			st = step_fp(&w, UNW_STOP_NO_TABLE);
 			next_flags = UNW_FRAME_F_FP;
+			if (st == UNW_STOP_NO_TABLE) {
+				st = step_scan(&w, at);
+				next_flags = UNW_FRAME_F_SCAN;
+			}
 			break;
 		}
 		if (st != UNW_OK_COMPLETE || outermost)

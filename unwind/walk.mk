@@ -14,7 +14,7 @@ UNW_WALK_CFLAGS := -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP
 UNW_WALK_NOFP := -fomit-frame-pointer
 
 UNW_WALK_PROGS := $(addprefix $(UNW_WALK_PD)/,unw_chain unw_chain_fp unw_signal unw_deep unw_threads \
-	unw_dlopen libunw_dllib.so unw_plt libunw_pltlib.so unw_vdso unw_qsort unw_nocfi)
+	unw_dlopen libunw_dllib.so unw_plt libunw_pltlib.so unw_vdso unw_qsort unw_nocfi unw_synth unw_jit)
 
 EXTRA_TEST_BINS += $(UNW_WALK_PROGS)
 # unit-bins lists $(EXTRA_TEST_BINS) before this file is read: name them here too.
@@ -51,6 +51,15 @@ $(UNW_WALK_PD)/unw_nocfi: tests/progs/unw_nocfi.c tests/progs/unw_nocfi_asm.S
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(UNW_WALK_CFLAGS) $(UNW_WALK_NOFP) -o $@ $^
+
+# The middle function without CFI (-g0: -g would add .debug_frame) and
+# without a frame pointer; only its symbol says where it is.
+$(UNW_WALK_PD)/unw_synth: tests/progs/unw_synth.c tests/progs/unw_synth_mid.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(UNW_WALK_CFLAGS) -g0 -fno-asynchronous-unwind-tables -fno-unwind-tables \
+		-fomit-frame-pointer -c -o $@.mid.o tests/progs/unw_synth_mid.c
+	$(Q)$(CC) $(UNW_WALK_CFLAGS) $(UNW_WALK_NOFP) -o $@ tests/progs/unw_synth.c $@.mid.o
 
 $(UNW_WALK_PD)/unw_%: tests/progs/unw_%.c
 	$(call msg,CC,$@)

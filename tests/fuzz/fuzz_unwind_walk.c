@@ -9,7 +9,9 @@
  * Input: a header (row count, segment count, module bias), table rows
  * (address step + a raw rule), the 17 registers, then per segment its start
  * address, its length and its bytes. A second module without a table
- * exercises the frame-pointer fallback.
+ * exercises the frame-pointer fallback and, as anonymous (JIT) memory,
+ * stack scanning; the executable's code bytes (what scanning decodes) are
+ * the input's first 4 KiB, read in place.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -82,8 +84,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (nrows)
 		tab = unw_table_from_rows(addr, rule, nrows);
-	w.mods[0] = (struct unw_module){bias + 0x1000, bias + 0x2000, bias, tab};
-	w.mods[1] = (struct unw_module){bias + 0x10000, bias + 0x11000, bias + 0x10000, NULL};
+	w.mods[0] = (struct unw_module){.start = bias + 0x1000,
+					.end = bias + 0x2000,
+					.bias = bias,
+					.table = tab,
+					.code = data,
+					.code_len = size < 0x1000 ? size : 0x1000};
+	w.mods[1] = (struct unw_module){.start = bias + 0x10000,
+					.end = bias + 0x11000,
+					.bias = bias + 0x10000,
+					.flags = UNW_MOD_F_ANON};
 
 	for (unsigned r = 0; r < XP_NREGS; r++) {
 		unsigned kind = (unsigned)take(&in, 1) % 4;

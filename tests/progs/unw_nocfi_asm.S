@@ -2,7 +2,10 @@
 /*
  * A function with no CFI at all (no .cfi_* directives, so no FDE) that keeps
  * a frame pointer, like hand-written assembly or JIT code: only the
- * frame-pointer fallback can unwind it. It calls nocfi_leaf(n) count times,
+ * frame-pointer fallback can unwind it. It has no .size either: the
+ * machine-code analyser takes a function's bounds from its symbol size, so
+ * without one this stays the frame-pointer test (unw_synth is the
+ * analyser's). It calls nocfi_leaf(n) count times,
  * spinning a little between calls so samples land in it too.
  *   uint64_t asm_fp_spin(uint64_t count, uint64_t n)
  */
@@ -32,6 +35,5 @@ asm_fp_spin:
 	pop	%rbx
 	pop	%rbp
 	ret
-	.size	asm_fp_spin, .-asm_fp_spin
 
 	.section .note.GNU-stack, "", @progbits

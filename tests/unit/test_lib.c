@@ -13,6 +13,7 @@
  */
 #include <dirent.h>
 #include <elf.h>
+#include <libelf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -310,6 +311,7 @@ struct note_spec {
 	uint32_t type;
 	const char *name;
 	uint32_t n;
+	uint32_t namesz; /* 0: strlen(name) + 1 */
 };
 
 static void put_elf_notes(const char *path, const struct note_spec *notes, int nnotes)
@@ -335,7 +337,8 @@ static void put_elf_notes(const char *path, const struct note_spec *notes, int n
 	ph->p_offset = at;
 	ph->p_align = 4;
 	for (int i = 0; i < nnotes; i++) {
-		Elf64_Nhdr nh = {.n_namesz = strlen(notes[i].name) + 1,
+		Elf64_Nhdr nh = {.n_namesz =
+				     notes[i].namesz ? notes[i].namesz : strlen(notes[i].name) + 1,
 				 .n_descsz = notes[i].n,
 				 .n_type = notes[i].type};
 
@@ -362,15 +365,15 @@ static void test_build_id(void **state)
 		int err;
 		size_t len;
 	} cases[] = {
-	    {{{NT_GNU_BUILD_ID, "GNU", 20}}, 1, 0, 20},
-	    {{{NT_GNU_BUILD_ID, "GNU", 8}}, 1, 0, 8},
+	    {{{NT_GNU_BUILD_ID, "GNU", 20, 0}}, 1, 0, 20},
+	    {{{NT_GNU_BUILD_ID, "GNU", 8, 0}}, 1, 0, 8},
 	    /* another note first, then the build-id */
-	    {{{NT_GNU_ABI_TAG, "GNU", 16}, {NT_GNU_BUILD_ID, "GNU", 16}}, 2, 0, 16},
+	    {{{NT_GNU_ABI_TAG, "GNU", 16, 0}, {NT_GNU_BUILD_ID, "GNU", 16, 0}}, 2, 0, 16},
 	    /* the kernel reports none of these */
-	    {{{NT_GNU_BUILD_ID, "GNU", 21}}, 1, -ENOENT, 0},
-	    {{{NT_GNU_BUILD_ID, "GNU", 0}}, 1, -ENOENT, 0},
-	    {{{NT_GNU_BUILD_ID, "Go", 20}}, 1, -ENOENT, 0},
-	    {{{0}}, 0, -ENOENT, 0},
+	    {{{NT_GNU_BUILD_ID, "GNU", 21, 0}}, 1, -ENOENT, 0},
+	    {{{NT_GNU_BUILD_ID, "GNU", 0, 0}}, 1, -ENOENT, 0},
+	    {{{NT_GNU_BUILD_ID, "Go", 20, 0}}, 1, -ENOENT, 0},
+	    {{{0, NULL, 0, 0}}, 0, -ENOENT, 0},
 	};
 	struct fixture *f = *state;
 	char path[128];
@@ -385,6 +388,28 @@ static void test_build_id(void **state)
 		assert_int_equal(len, cases[c].len);
 		for (size_t k = 0; k < len; k++)
 			assert_int_equal(id[k], 0x11 + k);
+	}
+	/* Go's note ("Go\0\0", type 4): its last 20 bytes, and only through the Go reader. */
+	{
+		struct note_spec go = {4, "Go\0", 40, 4}; /* namesz 4: "Go\0\0" */
+		uint8_t gid[20];
+		Elf *e;
+		int fd;
+
+		put_elf_notes(path, &go, 1);
+		assert_int_equal(xl_build_id_file(path, id, sizeof(id), &len), -ENOENT);
+		fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+		elf_version(EV_CURRENT);
+		e = elf_begin(fd, ELF_C_READ, NULL);
+		assert_non_null(e);
+		assert_int_equal(xl_elf_go_build_id(e, gid, sizeof(gid), &len), 0);
+		assert_int_equal(len, 20);
+		for (size_t k = 0; k < len; k++)
+			assert_int_equal(gid[k], 0x11 + 20 + k);
+		assert_int_equal(xl_elf_build_id(e, gid, sizeof(gid), &len), -ENOENT);
+		elf_end(e);
+		close(fd);
 	}
 	put(path, "not an ELF file at all, just text long enough to have a header");
 	assert_int_equal(xl_build_id_file(path, id, sizeof(id), &len), -EINVAL);

@@ -45,6 +45,11 @@ static void assert_rule_eq(const struct unw_rule *a, const struct unw_rule *b)
 	assert_int_equal(a->ra_off, b->ra_off);
 	assert_int_equal(a->bp_loc, b->bp_loc);
 	assert_int_equal(a->bp_off, b->bp_off);
+	assert_int_equal(a->flags, b->flags);
+	for (int i = 0; i < UNW_NSAVED; i++) {
+		assert_int_equal(a->reg_loc[i], b->reg_loc[i]);
+		assert_int_equal(a->reg_off[i], b->reg_off[i]);
+	}
 }
 
 static void test_empty(void **state)
@@ -205,6 +210,17 @@ static void test_rule_kinds(void **state)
 	     .ra_loc = UNW_LOC_CFA_OFF,
 	     .ra_off = -1024,
 	     .bp_loc = UNW_LOC_UNDEF},
+	    /* rbx, r12..r15 each in every kind of place, synthesized */
+	    {.type = UNW_RULE_CFA,
+	     .cfa_reg = 7,
+	     .cfa_off = 56,
+	     .ra_loc = UNW_LOC_CFA_OFF,
+	     .ra_off = -8,
+	     .flags = UNW_RULE_F_SYNTH,
+	     .reg_loc = {UNW_LOC_CFA_OFF, UNW_LOC_REG, UNW_LOC_UNDEF, UNW_LOC_SAME,
+			 UNW_LOC_CFA_OFF},
+	     .reg_off = {-16, 3, 0, 0, -1024}},
+	    {.type = UNW_RULE_OUTERMOST, .flags = UNW_RULE_F_SYNTH},
 	    none,
 	};
 	size_t n = sizeof(rules) / sizeof(rules[0]);
@@ -401,6 +417,90 @@ static void test_vdso(void **state)
 	unw_table_free(t);
 }
 
+/*
+ * unw_table_overlay(): spans win inside themselves, the base answers
+ * elsewhere, including after a span that hid some of its rows; a span at a
+ * base row's address and back-to-back spans; no base at all; bad spans.
+ */
+static void test_overlay(void **state)
+{
+	/* base: f1 [0x1000, 0x1040) in two rows, f2 [0x1080, 0x10c0), gaps terminated */
+	const uint64_t baddr[] = {0x1000, 0x1010, 0x1040, 0x1080, 0x10c0};
+	const struct unw_rule brule[] = {cfa(7, 8, 0), cfa(7, 16, 0), none, cfa(6, 16, -16), none};
+	const struct unw_rule outer = {.type = UNW_RULE_OUTERMOST};
+	const struct unw_rule sig = {.type = UNW_RULE_SIGNAL};
+	const struct unw_span spans[] = {
+	    {0x1008, 0x1018, cfa(7, 40, -16)}, /* inside f1, over its row change */
+	    {0x1040, 0x1050, outer},	       /* in the gap, at the terminator */
+	    {0x1050, 0x1060, sig},	       /* back to back with the one before */
+	    {0x1070, 0x1070, sig},	       /* empty: ignored */
+	    {0x1100, 0x1110, cfa(7, 24, 0)},   /* after every base row */
+	};
+	const struct {
+		uint64_t at;
+		struct unw_rule want;
+	} cases[] = {
+	    {0x0fff, none},
+	    {0x1000, cfa(7, 8, 0)},
+	    {0x1007, cfa(7, 8, 0)},
+	    {0x1008, cfa(7, 40, -16)},
+	    {0x1010, cfa(7, 40, -16)},
+	    {0x1017, cfa(7, 40, -16)},
+	    {0x1018, cfa(7, 16, 0)},
+	    {0x103f, cfa(7, 16, 0)},
+	    {0x1040, outer},
+	    {0x104f, outer},
+	    {0x1050, sig},
+	    {0x105f, sig},
+	    {0x1060, none},
+	    {0x1080, cfa(6, 16, -16)},
+	    {0x10c0, none},
+	    {0x1100, cfa(7, 24, 0)},
+	    {0x110f, cfa(7, 24, 0)},
+	    {0x1110, none},
+	};
+	struct unw_table *base = unw_table_from_rows(baddr, brule, 5), *t, *t2;
+	struct unw_rule r;
+
+	(void)state;
+	assert_non_null(base);
+	t = unw_table_overlay(base, spans, sizeof(spans) / sizeof(spans[0]));
+	assert_non_null(t);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unw_table_lookup(t, cases[i].at, &r);
+		assert_rule_eq(&r, &cases[i].want);
+	}
+	unw_table_free(t);
+
+	/* no base: only the spans, a terminator after each */
+	t = unw_table_overlay(NULL, spans, 2);
+	assert_non_null(t);
+	assert_int_equal(unw_table_lookup(t, 0x1000, &r), -ENOENT);
+	unw_table_lookup(t, 0x1008, &r);
+	assert_rule_eq(&r, &spans[0].rule);
+	assert_int_equal(unw_table_lookup(t, 0x1018, &r), -ENOENT);
+	unw_table_lookup(t, 0x1045, &r);
+	assert_rule_eq(&r, &outer);
+	assert_int_equal(unw_table_lookup(t, 0x1050, &r), -ENOENT);
+	/* no spans: the base as it is */
+	t2 = unw_table_overlay(base, NULL, 0);
+	assert_non_null(t2);
+	assert_int_equal(unw_table_count(t2), unw_table_count(base));
+	unw_table_free(t2);
+	unw_table_free(t);
+
+	/* overlapping or unsorted spans are refused */
+	const struct unw_span overlap[] = {{0x1000, 0x1010, outer}, {0x100f, 0x1020, sig}};
+	const struct unw_span unsorted[] = {{0x1100, 0x1110, outer}, {0x1000, 0x1010, sig}};
+
+	errno = 0;
+	assert_null(unw_table_overlay(base, overlap, 2));
+	assert_int_equal(errno, EINVAL);
+	assert_null(unw_table_overlay(base, unsorted, 2));
+	assert_int_equal(errno, EINVAL);
+	unw_table_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -409,6 +509,7 @@ int main(void)
 	    cmocka_unit_test(test_rule_kinds), cmocka_unit_test(test_bad_rows),
 	    cmocka_unit_test(test_random),     cmocka_unit_test(test_blob),
 	    cmocka_unit_test(test_from_elf),   cmocka_unit_test(test_vdso),
+	    cmocka_unit_test(test_overlay),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

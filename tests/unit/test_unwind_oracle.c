@@ -53,8 +53,11 @@ struct counts {
 
 static void rule_fmt(char *buf, size_t len, const struct unw_rule *r)
 {
-	snprintf(buf, len, "type %u cfa r%u%+d ra %u/%d bp %u/%d", r->type, r->cfa_reg, r->cfa_off,
-		 r->ra_loc, r->ra_off, r->bp_loc, r->bp_off);
+	int n = snprintf(buf, len, "type %u cfa r%u%+d ra %u/%d bp %u/%d saved", r->type,
+			 r->cfa_reg, r->cfa_off, r->ra_loc, r->ra_off, r->bp_loc, r->bp_off);
+
+	for (int i = 0; i < UNW_NSAVED && n > 0 && (size_t)n < len; i++)
+		n += snprintf(buf + n, len - (size_t)n, " %u/%d", r->reg_loc[i], r->reg_off[i]);
 }
 
 static bool op_is(const Dwarf_Op *op, uint8_t atom, Dwarf_Word n)
@@ -170,6 +173,26 @@ static bool libdw_rule(Dwarf_CFI *cfi, uint64_t addr, struct unw_rule *r, enum v
 		r->ra_off = ra_off;
 		r->bp_loc = bp_loc;
 		r->bp_off = bp_off;
+		/* rbx, r12-r15: what the record cannot hold is "undefined" (unknown to the walker)
+		 */
+		static const uint8_t saved[UNW_NSAVED] = UNW_SAVED_REGS;
+
+		for (int i = 0; i < UNW_NSAVED; i++) {
+			bool b;
+
+			if (!reg_loc(fr, saved[i], &r->reg_loc[i], &r->reg_off[i], &b, 0)) {
+				r->reg_loc[i] = UNW_LOC_UNDEF;
+				r->reg_off[i] = 0;
+			}
+			/*
+			 * libdw's x86-64 ABI defaults (measured: every FDE start
+			 * of libc) call an rbx the CFI never mentions undefined,
+			 * r12-r15 "same value"; the psABI makes rbx callee-saved
+			 * like them, and no CFI here says DW_CFA_undefined rbx.
+			 */
+			if (i == 0 && r->reg_loc[0] == UNW_LOC_UNDEF)
+				r->reg_loc[0] = UNW_LOC_SAME;
+		}
 	} else {
 		*v = V_UNREP;
 	}
@@ -181,7 +204,9 @@ static bool rule_eq(const struct unw_rule *a, const struct unw_rule *b)
 {
 	return a->type == b->type && a->cfa_reg == b->cfa_reg && a->cfa_off == b->cfa_off &&
 	       a->ra_loc == b->ra_loc && a->ra_off == b->ra_off && a->bp_loc == b->bp_loc &&
-	       a->bp_off == b->bp_off;
+	       a->bp_off == b->bp_off && a->flags == b->flags &&
+	       !memcmp(a->reg_loc, b->reg_loc, sizeof(a->reg_loc)) &&
+	       !memcmp(a->reg_off, b->reg_off, sizeof(a->reg_off));
 }
 
 struct oracle {

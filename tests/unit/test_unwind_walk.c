@@ -34,6 +34,9 @@
 #define LIBC(off)   (LIBC_BIAS + (off))
 #define NOCFI_START 0x7ffff7e00000ull
 #define NOCFI(off)  (NOCFI_START + (off))
+/* anonymous executable memory within reach of the executable's direct calls */
+#define JIT_START (EXE_BIAS + 0x100000)
+#define JIT(off)  (JIT_START + (off))
 
 /* Segment 0 (sp of the sample) and segment 1 (lower: the interrupted stack of an altstack handler).
  */
@@ -60,7 +63,10 @@ enum {
 	F_NOCFI = 0x1700,   /* a gap in the table */
 	F_BADSP = 0x1800,   /* CFA = rsp + 0 (corrupt) */
 	F_VFORK = 0x1900,   /* CFA = rsp + 0, return address in rdi */
-	F_END = 0x1a00,
+	F_SAVEBX = 0x1a00,  /* CFA = rsp + 24, rbx saved at CFA - 16, r12 at CFA - 24 */
+	F_BXUNDEF = 0x1a40, /* CFA = rsp + 8, rbx undefined (longjmp-like CFI) */
+	F_SYNTH = 0x1a80,   /* CFA = rsp + 16, synthesized from machine code */
+	F_END = 0x1b00,
 };
 
 #define CFA_RULE(reg, off, bploc, bpoff)                                                           \
@@ -70,8 +76,8 @@ enum {
 	}
 
 static const uint64_t exe_addr[] = {
-    F_RSP8, F_RSP24,   F_RBP,	  F_OUTER, F_RBX,   F_PLT,   F_RSP16BP,
-    F_EPI,  F_BPUNDEF, F_RAUNDEF, F_NOCFI, F_BADSP, F_VFORK, F_END,
+    F_RSP8,    F_RSP24, F_RBP,	 F_OUTER, F_RBX,    F_PLT,     F_RSP16BP, F_EPI, F_BPUNDEF,
+    F_RAUNDEF, F_NOCFI, F_BADSP, F_VFORK, F_SAVEBX, F_BXUNDEF, F_SYNTH,	  F_END,
 };
 static const struct unw_rule exe_rule[] = {
     CFA_RULE(XP_REG_SP, 8, UNW_LOC_SAME, 0),
@@ -91,28 +97,96 @@ static const struct unw_rule exe_rule[] = {
      .cfa_off = 0,
      .ra_loc = UNW_LOC_REG,
      .ra_off = XP_REG_DI},
+    {.type = UNW_RULE_CFA,
+     .cfa_reg = XP_REG_SP,
+     .cfa_off = 24,
+     .ra_loc = UNW_LOC_CFA_OFF,
+     .ra_off = -8,
+     .reg_loc = {UNW_LOC_CFA_OFF, UNW_LOC_CFA_OFF},
+     .reg_off = {-16, -24}},
+    {.type = UNW_RULE_CFA,
+     .cfa_reg = XP_REG_SP,
+     .cfa_off = 8,
+     .ra_loc = UNW_LOC_CFA_OFF,
+     .ra_off = -8,
+     .reg_loc = {UNW_LOC_UNDEF}},
+    {.type = UNW_RULE_CFA,
+     .cfa_reg = XP_REG_SP,
+     .cfa_off = 16,
+     .ra_loc = UNW_LOC_CFA_OFF,
+     .ra_off = -8,
+     .flags = UNW_RULE_F_SYNTH},
     {.type = UNW_RULE_NONE},
 };
 
-/* libc: rsp-based code around the __restore_rt FDE at 0x3c04f..0x3c059. */
-static const uint64_t libc_addr[] = {0x3c000, 0x3c04f, 0x3c059, 0x3c100};
+/*
+ * libc: rsp-based code around the __restore_rt FDE at 0x3c04f..0x3c059 (a
+ * gap after it), and
+ * a Go-style trampoline (runtime.sigreturn__sigaction) at 0x3c080: its row
+ * starts at its first byte, and the byte before belongs to the previous
+ * function (rsp-based), as Go's pcsp rows give it.
+ */
+static const uint64_t libc_addr[] = {0x3c000, 0x3c04f, 0x3c059, 0x3c060, 0x3c080, 0x3c090, 0x3c100};
 static const struct unw_rule libc_rule[] = {
+    CFA_RULE(XP_REG_SP, 8, UNW_LOC_SAME, 0),
+    {.type = UNW_RULE_SIGNAL},
+    {.type = UNW_RULE_NONE}, /* padding after the syscall, as in glibc 2.36 */
     CFA_RULE(XP_REG_SP, 8, UNW_LOC_SAME, 0),
     {.type = UNW_RULE_SIGNAL},
     CFA_RULE(XP_REG_SP, 8, UNW_LOC_SAME, 0),
     {.type = UNW_RULE_NONE},
 };
+#define GO_SIGRETURN LIBC(0x3c080)
 
 struct world {
 	struct unw_table *exe_tab, *libc_tab;
-	struct unw_module mods[3];
+	struct unw_module mods[4];
+	uint8_t exe_code[0x1000]; /* the executable's bytes from EXE(0x1000) */
 };
+
+/*
+ * The executable's code, for stack scanning: zeros ("add %al,(%rax)", not a
+ * call) but for a direct call to JIT(0) that returns to F_RSP24 + 0x10 and
+ * indirect "call *%rax" that return to F_RSP24 + 0x30, F_RBX + 0x10 and
+ * F_RSP8 + 0x30 (the return addresses the frame-pointer cases use).
+ */
+static void exe_code_init(uint8_t *code)
+{
+	int32_t rel = (int32_t)(JIT(0) - EXE(F_RSP24 + 0x10));
+
+	memset(code, 0, 0x1000);
+	code[F_RSP24 + 0x0b - 0x1000] = 0xe8;
+	memcpy(&code[F_RSP24 + 0x0c - 0x1000], &rel, 4);
+	code[F_RSP24 + 0x2e - 0x1000] = 0xff;
+	code[F_RSP24 + 0x2f - 0x1000] = 0xd0;
+	code[F_RBX + 0x0e - 0x1000] = 0xff;
+	code[F_RBX + 0x0f - 0x1000] = 0xd0;
+	code[F_RSP8 + 0x2e - 0x1000] = 0xff;
+	code[F_RSP8 + 0x2f - 0x1000] = 0xd0;
+}
+
+/* Function bounds: two JIT functions named in a "perf map"; nothing else is known. */
+static bool world_bounds(void *ctx, uint64_t addr, uint64_t *start, uint64_t *end)
+{
+	(void)ctx;
+	if (addr >= JIT(0) && addr < JIT(0x100)) {
+		*start = JIT(0);
+		*end = JIT(0x100);
+		return true;
+	}
+	if (addr >= JIT(0x200) && addr < JIT(0x300)) {
+		*start = JIT(0x200);
+		*end = JIT(0x300);
+		return true;
+	}
+	return false;
+}
 
 static const struct unw_module *world_find(void *ctx, uint64_t addr)
 {
 	struct world *w = ctx;
 
-	for (unsigned i = 0; i < 3; i++)
+	for (unsigned i = 0; i < 4; i++)
 		if (addr >= w->mods[i].start && addr < w->mods[i].end)
 			return &w->mods[i];
 	return NULL;
@@ -130,9 +204,19 @@ static int setup(void **state)
 	    unw_table_from_rows(libc_addr, libc_rule, sizeof(libc_addr) / sizeof(libc_addr[0]));
 	if (!w->exe_tab || !w->libc_tab)
 		return -1;
-	w->mods[0] = (struct unw_module){EXE(0x1000), EXE(0x2000), EXE_BIAS, w->exe_tab};
-	w->mods[1] = (struct unw_module){LIBC(0x3c000), LIBC(0x3d000), LIBC_BIAS, w->libc_tab};
-	w->mods[2] = (struct unw_module){NOCFI(0), NOCFI(0x1000), NOCFI_START, NULL};
+	exe_code_init(w->exe_code);
+	w->mods[0] = (struct unw_module){.start = EXE(0x1000),
+					 .end = EXE(0x2000),
+					 .bias = EXE_BIAS,
+					 .table = w->exe_tab,
+					 .code = w->exe_code,
+					 .code_len = sizeof(w->exe_code)};
+	w->mods[1] = (struct unw_module){
+	    .start = LIBC(0x3c000), .end = LIBC(0x3d000), .bias = LIBC_BIAS, .table = w->libc_tab};
+	w->mods[2] =
+	    (struct unw_module){.start = NOCFI(0), .end = NOCFI(0x1000), .bias = NOCFI_START};
+	w->mods[3] = (struct unw_module){
+	    .start = JIT(0), .end = JIT(0x1000), .bias = JIT_START, .flags = UNW_MOD_F_ANON};
 	*state = w;
 	return 0;
 }
@@ -177,8 +261,52 @@ struct tcase {
 #define T		 UNW_FRAME_F_TRAP
 #define SIG		 UNW_FRAME_F_SIGNAL
 #define FP		 UNW_FRAME_F_FP
+#define SCAN		 UNW_FRAME_F_SCAN
 
 static const struct tcase cases[] = {
+    {
+	/*
+	 * Sampled while the kernel runs rt_sigreturn: the ip is right after
+	 * __restore_rt's syscall, the first byte past its FDE, and the
+	 * ucontext is still at rsp.
+	 */
+	.name = "sampled in the rt_sigreturn syscall: ip just past the trampoline",
+	REGS(RESTORE_RT + 9, S0(0), 0x1111),
+	.words = {{S0(UC_RBP), S0(0x300)},
+		  {S0(UC_RSP), S0(0x200)},
+		  {S0(UC_RIP), EXE(F_RBP)},
+		  {S0(0x300), 0},
+		  {S0(0x308), EXE(F_RSP24 + 0x10)},
+		  {S0(0x320), EXE(F_OUTER + 0x10)}},
+	.want = {{RESTORE_RT + 9, SIG | T},
+		 {EXE(F_RBP), T},
+		 {EXE(F_RSP24 + 0x10), 0},
+		 {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	/*
+	 * The handler returns to the trampoline's first byte, which the
+	 * kernel pushed; ip - 1 is the previous function's last byte, whose
+	 * rsp-based rule would read the ucontext as a frame.
+	 */
+	.name = "Go signal frame: trampoline row starts at its first byte",
+	REGS(EXE(F_RSP8 + 0x10), S0(0), 0x1111),
+	.words = {{S0(0), GO_SIGRETURN},
+		  {S0(8), EXE(F_RSP24 + 0x10)},
+		  {S0(8 + UC_RBP), S0(0x300)},
+		  {S0(8 + UC_RSP), S0(0x200)},
+		  {S0(8 + UC_RIP), EXE(F_RBP)},
+		  {S0(0x300), 0},
+		  {S0(0x308), EXE(F_RSP24 + 0x10)},
+		  {S0(0x320), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_RSP8 + 0x10), T},
+		 {GO_SIGRETURN, SIG | T},
+		 {EXE(F_RBP), T},
+		 {EXE(F_RSP24 + 0x10), 0},
+		 {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
     {
 	.name = "rsp-based chain to an outermost frame",
 	REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
@@ -208,11 +336,38 @@ static const struct tcase cases[] = {
 	.status = UNW_OK_COMPLETE,
     },
     {
-	.name = "rbx-based CFA in a caller: rbx unknown there",
+	.name = "rbx-based CFA in a caller whose callee left rbx alone",
 	.regs = {[XP_REG_IP] = EXE(F_RSP8), [XP_REG_SP] = S0(0), [XP_REG_BX] = S0(0x20)},
-	.words = {{S0(0), EXE(F_RBX + 0x10)}},
-	.want = {{EXE(F_RSP8), T}, {EXE(F_RBX + 0x10), 0}},
+	.words = {{S0(0), EXE(F_RBX + 0x10)}, {S0(0x28), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_RSP8), T}, {EXE(F_RBX + 0x10), 0}, {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	/* ld.so's _dl_fixup saves rbx; its caller, the lazy-binding trampoline, has CFA = rbx + 32
+	 */
+	.name = "rbx-based CFA in a caller, rbx restored from the callee's save slot",
+	.regs = {[XP_REG_IP] = EXE(F_SAVEBX + 4), [XP_REG_SP] = S0(0), [XP_REG_BX] = 0xbad},
+	.words = {{S0(0x0), 0x12},
+		  {S0(0x8), S0(0x40)},
+		  {S0(0x10), EXE(F_RBX + 0x10)},
+		  {S0(0x48), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_SAVEBX + 4), T}, {EXE(F_RBX + 0x10), 0}, {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+    },
+    {
+	.name = "rbx-based CFA in a caller, rbx undefined by the callee's rule",
+	.regs = {[XP_REG_IP] = EXE(F_BXUNDEF), [XP_REG_SP] = S0(0), [XP_REG_BX] = S0(0x20)},
+	.words = {{S0(0), EXE(F_RBX + 0x10)}, {S0(0x28), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_BXUNDEF), T}, {EXE(F_RBX + 0x10), 0}},
 	.status = UNW_STOP_BAD_RULE,
+    },
+    {
+	.name = "rbx-based CFA after a frame-pointer step: rbx unknown",
+	REGS(NOCFI(0x10), S0(0), S0(0x10)),
+	.words = {{S0(0x10), 0}, {S0(0x18), EXE(F_RBX + 0x10)}},
+	.want = {{NOCFI(0x10), T}, {EXE(F_RBX + 0x10), FP}},
+	.status = UNW_STOP_BAD_RULE,
+	.res_flags = UNW_RES_F_FP_USED,
     },
     {
 	.name = "PLT entry before its push: CFA = rsp + 8",
@@ -477,6 +632,49 @@ static const struct tcase cases[] = {
 	.status = UNW_STOP_NO_TABLE,
     },
     {
+	.name = "a synthesized rule: the frame it reaches is marked",
+	REGS(EXE(F_SYNTH + 4), S0(0), 0),
+	.words = {{S0(8), EXE(F_OUTER + 0x10)}},
+	.want = {{EXE(F_SYNTH + 4), T}, {EXE(F_OUTER + 0x10), UNW_FRAME_F_SYNTH}},
+	.status = UNW_OK_COMPLETE,
+	.res_flags = UNW_RES_F_SYNTH,
+    },
+    {
+	.name = "JIT frame: the caller found by scanning, a direct call to it",
+	REGS(JIT(0x10), S0(0), 0),
+	.words = {{S0(0), 0x1234},
+		  {S0(8), EXE(F_RSP8 + 3)},
+		  {S0(0x10), EXE(F_RSP24 + 0x10)},
+		  {S0(0x28), EXE(F_OUTER + 0x10)}},
+	.want = {{JIT(0x10), T}, {EXE(F_RSP24 + 0x10), SCAN}, {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+	.res_flags = UNW_RES_F_SCAN,
+    },
+    {
+	.name = "JIT frame: a direct call to another function is no return address",
+	REGS(JIT(0x210), S0(0), 0),
+	.words = {{S0(0), EXE(F_RSP24 + 0x10)},
+		  {S0(8), EXE(F_RSP24 + 0x30)},
+		  {S0(0x20), EXE(F_OUTER + 0x10)}},
+	.want = {{JIT(0x210), T}, {EXE(F_RSP24 + 0x30), SCAN}, {EXE(F_OUTER + 0x10), 0}},
+	.status = UNW_OK_COMPLETE,
+	.res_flags = UNW_RES_F_SCAN,
+    },
+    {
+	.name = "JIT frame: no return address within reach",
+	REGS(JIT(0x10), S0(0), 0),
+	.words = {{S0(0), 0x1234}, {S0(8), EXE(F_RSP8 + 3)}},
+	.want = {{JIT(0x10), T}},
+	.status = UNW_STOP_NO_TABLE,
+    },
+    {
+	.name = "frame-pointer chain to a word that does not follow a call: refused",
+	REGS(NOCFI(0x10), S0(0), S0(0x10)),
+	.words = {{S0(0x10), 0}, {S0(0x18), EXE(F_RSP24 + 0x20)}},
+	.want = {{NOCFI(0x10), T}},
+	.status = UNW_STOP_NO_TABLE,
+    },
+    {
 	.name = "frame array full: max frames",
 	REGS(EXE(F_RSP8 + 0x10), S0(0), 0),
 	.max_frames = 2,
@@ -523,8 +721,10 @@ static void run_case(struct world *w, const struct tcase *c)
 		nwant++;
 
 	memset(frames, 0, sizeof(frames));
+	struct unw_env env = {.find = world_find, .bounds = world_bounds, .ctx = w};
+
 	assert_int_equal(
-	    unw_walk(&in, world_find, w, frames, c->max_frames ? c->max_frames : MAXF, &res), 0);
+	    unw_walk_env(&in, &env, frames, c->max_frames ? c->max_frames : MAXF, &res), 0);
 	if (res.status != c->status || res.nframes != nwant || res.flags != c->res_flags) {
 		print_error("case '%s': status %s, %u frames, flags %#x; want %s, %u, %#x\n",
 			    c->name, unw_status_name(res.status), res.nframes, res.flags,

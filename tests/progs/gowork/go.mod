@@ -1,0 +1,3 @@
+module xprof.test/gowork
+
+go 1.19
