@@ -113,11 +113,13 @@ $(XPROF): $(O)/profiler/main.o $(LIB_OBJS)
 
 # One cmocka binary per module, linked against that module's objects and the
 # modules it may use (lib/ stands alone and everyone may use it; report
-# stands alone; unwind reads only bpf/sample.h; profiler wires everything).
+# uses only lib/, for its diff writer and file reader; unwind reads only
+# bpf/sample.h; profiler wires everything).
 test_lib_OBJS       := $(lib_OBJS)
 test_unwind_OBJS    := $(unwind_OBJS) $(lib_OBJS)
 test_symbolize_OBJS := $(symbolize_OBJS) $(lib_OBJS)
-test_report_OBJS    := $(report_OBJS)
+test_report_OBJS    := $(report_OBJS) $(lib_OBJS)
+test_report_diff_OBJS := $(report_OBJS) $(lib_OBJS)
 test_profiler_OBJS  := $(LIB_OBJS)
 
 $(O)/tests/test_%: $(O)/tests/unit/test_%.o $(TESTLIB_OBJS) $(LIB_OBJS)

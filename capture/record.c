@@ -977,9 +977,15 @@ static int session_attach(struct session *s, char *errbuf, size_t errlen)
 			err = xp_procfs_processes(synth_process, &sy);
 		for (size_t i = 0; !err && i < o->npids; i++)
 			err = synth_process(&sy, o->pids[i]);
-		/* The held child ("xprof-exec" until its exec): its name and mappings. */
-		if (!err && o->child > 0)
-			err = synth_process(&sy, o->child);
+		/*
+		 * The held child: its name ("xprof-exec" until its exec) for the few
+		 * samples before the exec, but not its mappings, which are xprof's own:
+		 * a report would open (and ask debuginfod about) every library of xprof.
+		 */
+		if (!err && o->child > 0) {
+			sy.pid = o->child;
+			err = xp_procfs_threads(o->child, synth_thread, &sy);
+		}
 		if (err) {
 			if (!s->sink_err) /* else the sink's error: its caller says which */
 				snprintf(errbuf, errlen, "cannot read /proc: %s", strerror(-err));

@@ -2,7 +2,8 @@
 /*
  * lib/: the small layer every other folder may use; it uses nothing else of
  * xprof. It holds what several folders need done one way: ELF build-id
- * notes and the own vDSO (elf.c), perf's MMAP2 records (perf.c), and files
+ * notes and the own vDSO (elf.c, which needs libelf), perf's MMAP2 records
+ * (perf.c), and files
  * (files.c), the one way xprof writes them, so that the outputs
  * (.xprof, .folded, .svg, .pb.gz, .txt) and the caches (unwind tables,
  * symbol indexes, kernel symbols) share one set of rules:

@@ -14,6 +14,7 @@ static const struct {
 } cmds[] = {
     {"record", cmd_record, "sample a process, a command or the whole system"},
     {"report", cmd_report, "unwind and symbolize a recording into folded, SVG, pprof or top"},
+    {"diff", cmd_diff, "compare two profiles or recordings: differential flamegraph, pprof"},
     {"info", cmd_info, "print a recording's settings and counts"},
     {"tables", cmd_tables, "dump the unwind table xprof builds for an ELF file"},
 };

@@ -86,4 +86,74 @@ int rep_write_svg(const struct rep_profile *p, const struct rep_opts *o, FILE *o
 int rep_write_pprof(const struct rep_profile *p, const struct rep_opts *o, FILE *out); /* gzipped */
 int rep_write_top(const struct rep_profile *p, const struct rep_opts *o, FILE *out);
 
+/* ---- differential profiles: BEFORE and AFTER -------------------------------------- */
+
+/*
+ * A diff shows AFTER (the widths, the counts pprof adds up) against BEFORE.
+ * Frames are matched by their folded path (root;...;frame), and each one's
+ * change is its share of AFTER's samples minus its share of BEFORE's, so two
+ * recordings of different lengths compare fairly:
+ *  - SVG: AFTER's flamegraph, red where the share grew, blue where it shrank,
+ *    white where it held, the colour saturating at the largest change (at
+ *    least 1 percentage point, so noise stays pale); the hover title gives
+ *    both counts, both shares, the change in points and in percent. A path
+ *    only in BEFORE has no width to draw: its parent turns blue and the
+ *    largest such paths are listed under the title ("only in BEFORE").
+ *  - folded: difffolded.pl's "stack BEFORE AFTER" lines, raw counts, a
+ *    stack missing on one side counted 0 (flamegraph.pl draws them).
+ *  - pprof: AFTER as is plus BEFORE negated and labelled pprof::base=true,
+ *    what `go tool pprof -diff_base BEFORE AFTER` builds in memory.
+ *  - top (.txt): functions by the change of their self share.
+ * Each returns 0, -ENOMEM or -errno of the failed write.
+ */
+int rep_write_diff_svg(const struct rep_profile *after, const struct rep_profile *before,
+		       const struct rep_opts *o, FILE *out);
+int rep_write_diff_folded(const struct rep_profile *after, const struct rep_profile *before,
+			  const struct rep_opts *o, FILE *out);
+int rep_write_diff_pprof(const struct rep_profile *after, const struct rep_profile *before,
+			 FILE *out);
+int rep_write_diff_top(const struct rep_profile *after, const struct rep_profile *before,
+		       const struct rep_opts *o, FILE *out);
+
+/*
+ * Write the diff to path, the format chosen by its extension (.svg,
+ * .folded, .pb.gz, .txt), through a temporary file renamed over path when
+ * whole (lib.h): on failure path is left as it was. 0, -EINVAL (unknown
+ * extension), -ELOOP (another user's link at path), -ENOSPC and other
+ * write errors.
+ */
+int rep_write_diff(const struct rep_profile *after, const struct rep_profile *before,
+		   const struct rep_opts *o, const char *path);
+
+/* Whether path has an extension rep_write_diff() knows. */
+bool rep_diff_format_ok(const char *path);
+
+/* ---- readers of finished profiles --------------------------------------------------- */
+
+/* Input bounds: what a reader unpacks at most, and the deepest stack it takes. */
+#define REP_READ_MAX	    (1 << 30)
+#define REP_READ_MAX_FRAMES 65536
+
+/*
+ * Add the samples of a folded file (buf, len bytes: "root;frame;... COUNT"
+ * lines, the first segment the root/comm, _[k] _[j] _[i] suffixes as the
+ * folded writer adds them) or of a pprof profile (gzipped or not) to p.
+ * Both take untrusted input. 0; -EINVAL with a one-line reason in why
+ * ("line 3: no sample count at the end; ..."), -EFBIG (pprof unpacking past
+ * REP_READ_MAX) or -ENOMEM. On error p holds the samples read before it.
+ */
+int rep_read_folded(struct rep_profile *p, const char *buf, size_t len, char *why, size_t whylen);
+int rep_read_pprof(struct rep_profile *p, const void *buf, size_t len, char *why, size_t whylen);
+
+enum rep_format { REP_FMT_FOLDED, REP_FMT_PPROF };
+
+/*
+ * Read a profile file: opened without following a link at path (lib.h's
+ * xl_open_regular), at most REP_READ_MAX bytes. A new profile, or NULL with
+ * errno: EINVAL (why says what is wrong), EFBIG (too large), ELOOP (a
+ * link), ENOMEM, or open(2)'s. period_ns of a folded file is 0 (unknown).
+ */
+struct rep_profile *rep_profile_read_file(const char *path, enum rep_format fmt, char *why,
+					  size_t whylen);
+
 #endif /* XPROF_REPORT_H */

@@ -188,6 +188,16 @@ enum rep_frame_class {
 
 enum rep_frame_class rep_frame_class(const struct rep_profile *p, uint32_t frame);
 
+/* printf into why[0..whylen) if why is not NULL: a reader's one-line reason. */
+void rep_why(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* What the diff SVG shares with the flamegraph (svg.c): style, script and text helpers. */
+extern const char *const rep_svg_css;
+extern const char *const rep_svg_js;
+size_t rep_svg_put_xml(FILE *out, const char *s, size_t n, size_t max_chars);
+size_t rep_svg_utf8_chars(const char *s, size_t n);
+const char *rep_svg_commas(uint64_t v, char buf[32]);
+
 /* Map a stdio failure to -errno (-EIO when errno says nothing). */
 int rep_stream_error(FILE *out);
 

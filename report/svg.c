@@ -788,3 +788,22 @@ out:
 	tree_release(&t);
 	return err;
 }
+
+/* The diff writer (diff.c) draws with the same style, script and text rules. */
+const char *const rep_svg_css = svg_css;
+const char *const rep_svg_js = svg_js;
+
+size_t rep_svg_put_xml(FILE *out, const char *s, size_t n, size_t max_chars)
+{
+	return put_xml(out, s, n, max_chars);
+}
+
+size_t rep_svg_utf8_chars(const char *s, size_t n)
+{
+	return utf8_chars(s, n);
+}
+
+const char *rep_svg_commas(uint64_t v, char buf[32])
+{
+	return commas(v, buf);
+}
