@@ -33,7 +33,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototy
 CFLAGS   ?= -O2 -g
 XP_CFLAGS := -std=gnu11 $(WARN) $(SANFLAGS) -D_GNU_SOURCE -I. -I$(O) -MMD -MP
 XP_LDFLAGS := $(SANFLAGS)
-LDLIBS   := -lbpf -ldw -lelf -lZydis -llzma -lz -liberty -lpthread -lm
+LDLIBS   := -lbpf -ldw -lelf -lZydis -llzma -lz -liberty -lcurl -lpthread -lm
 
 # Debian packages needed to build, test and benchmark (make deps).
 DEB_PKGS := gcc g++ make clang llvm bpftool libbpf-dev libelf-dev libdw-dev libdebuginfod-dev \
@@ -42,7 +42,7 @@ DEB_PKGS := gcc g++ make clang llvm bpftool libbpf-dev libelf-dev libdw-dev libd
             coreutils valgrind hyperfine bc xz-utils file clang-format \
             libcurl4-openssl-dev libzydis-dev clickhouse-server clickhouse-client
 
-MODULES  := lib unwind symbolize report recording capture pipeline profiler
+MODULES  := lib unwind symbolize report recording capture pipeline store profiler
 
 # Sources per module; profiler/main.c is the program, not part of the library.
 define module_objs
@@ -120,6 +120,7 @@ test_unwind_OBJS    := $(unwind_OBJS) $(lib_OBJS)
 test_symbolize_OBJS := $(symbolize_OBJS) $(lib_OBJS)
 test_report_OBJS    := $(report_OBJS) $(lib_OBJS)
 test_report_diff_OBJS := $(report_OBJS) $(lib_OBJS)
+test_store_OBJS     := $(store_OBJS) $(report_OBJS) $(lib_OBJS)
 test_profiler_OBJS  := $(LIB_OBJS)
 
 $(O)/tests/test_%: $(O)/tests/unit/test_%.o $(TESTLIB_OBJS) $(LIB_OBJS)

@@ -9,12 +9,17 @@
 #  - bytes stored per sample for the 2,500-deep recursion (~240 KiB of
 #    stack): .xprof with default options vs perf.data with
 #    `--call-graph dwarf,65528` (perf's largest copy), with the share of
-#    samples each unwinds to main.
+#    samples each unwinds to main;
+#  - a 256 KiB live stack in a thread (its end only its mapping's: a 64 KiB
+#    first record, then the full one), and the ring-buffer bytes reserved per
+#    sample for a Go program (goroutine stacks in the heap arena) against the
+#    stack bytes it copied.
+# XPROF_REF=another/xprof runs every cost case under it too, interleaved.
 # The target slowdown at 999 Hz next to perf --call-graph dwarf is in
 # bench_record.sh.
 #   bench/bench_capture.sh XPROF PROGS_DIR [REPS]
 set -u
-X=$1 P=$2 REPS=${3:-3}
+X=$1 P=$2 REPS=${3:-3} REF=${XPROF_REF:-}
 say() { echo "bench: $*"; }
 [ "$(id -u)" = 0 ] || { say "capture: unavailable: needs root (BPF)"; exit 0; }
 [ -x "$P/cap_deep" ] || { say "capture: unavailable: no $P/cap_deep"; exit 0; }
@@ -32,34 +37,93 @@ median() { sort -g | awk '{a[NR] = $1} END {if (NR) print (NR % 2) ? a[(NR + 1) 
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 trap 'sysctl -q kernel.bpf_stats_enabled="$old_stats"; rm -rf "$T"' EXIT
 sysctl -q kernel.bpf_stats_enabled=1
-declare -A depth=([2]=16 [16]=165 [256]=2725)
-for r in $(seq "$REPS"); do
-	for k in 2 16 256; do
-		"$X" record -v -F 999 -o "$T/c$k.xprof" -- "$P/cap_deep" 1.5 "${depth[$k]}" \
-			>/dev/null 2>"$T/c$k.err" || continue
-		awk '/sampler: [0-9]+ samples/ { s = $3; print $5 >>"'"$T/ns.$k"'" }
-			/sampler runs:/ { gsub(",", "", $4); t = $5 }
-			END { if (s && t) printf "%.0f\n", t / s >>"'"$T/run.$k"'" }' "$T/c$k.err"
-		"$X" info "$T/c$k.xprof" | awk -F': ' '$1=="samples"{n=$2} $1=="stack bytes"{split($2,a," "); b=a[1]}
-			END {if (n) printf "%.0f\n", b / n}' >>"$T/bytes.$k"
+# 256t: the 256 KiB recursion in a second thread, whose stack's end is only
+# its mapping's: a 64 KiB first record, filled, then the full-length one.
+# With XPROF_REF (a reference build, e.g. main's), each case runs under both,
+# interleaved, and each figure is also given against the reference's.
+declare -A depth=([2]=16 [16]=165 [256]=2725 [256t]=2725)
+declare -A how=([2]="" [16]="" [256]="" [256t]=thread)
+bins=(x)
+[ -n "$REF" ] && bins+=(ref)
+for _ in $(seq "$REPS"); do
+	for k in 2 16 256 256t; do
+		for b in "${bins[@]}"; do
+			bin=$X
+			[ "$b" = ref ] && bin=$REF
+			# shellcheck disable=SC2086 # how[] is empty or one word
+			"$bin" record -v -F 999 -o "$T/c$k.xprof" -- "$P/cap_deep" 1.5 "${depth[$k]}" ${how[$k]} \
+				>/dev/null 2>"$T/c$k.err" || continue
+			awk '/sampler: [0-9]+ samples/ { s = $3; print $5 >>"'"$T/ns.$b.$k"'" }
+				/sampler runs:/ { gsub(",", "", $4); t = $5 }
+				/sampler ring:/ { print $4 >>"'"$T/ring.$b.$k"'" }
+				END { if (s && t) printf "%.0f\n", t / s >>"'"$T/run.$b.$k"'" }' "$T/c$k.err"
+			"$X" info "$T/c$k.xprof" | awk -F': ' '$1=="samples"{n=$2} $1=="stack bytes"{split($2,a," "); b=a[1]}
+				END {if (n) printf "%.0f\n", b / n}' >>"$T/bytes.$b.$k"
+		done
 	done
 done
 sysctl -q kernel.bpf_stats_enabled="$old_stats"
-ref=$(median <"$T/ns.16" 2>/dev/null)
-rref=$(median <"$T/run.16" 2>/dev/null)
-bref=$(median <"$T/bytes.16" 2>/dev/null)
-for k in 2 16 256; do
-	ns=$(median <"$T/ns.$k" 2>/dev/null)
-	run=$(median <"$T/run.$k" 2>/dev/null)
-	b=$(median <"$T/bytes.$k" 2>/dev/null)
+ref=$(median <"$T/ns.x.16" 2>/dev/null)
+rref=$(median <"$T/run.x.16" 2>/dev/null)
+bref=$(median <"$T/bytes.x.16" 2>/dev/null)
+vs_ref() { # FILE-STEM KEY VALUE: " (Nx XPROF_REF's: M)", or nothing
+	local m
+	[ -n "$REF" ] && [ -s "$T/$1.ref.$2" ] || return 0
+	m=$(median <"$T/$1.ref.$2")
+	[ -n "$m" ] && awk -v a="$3" -v m="$m" 'BEGIN {printf "; %.2fx XPROF_REF'"'"'s %s", a / m, m}'
+}
+for k in 2 16 256 256t; do
+	ns=$(median <"$T/ns.x.$k" 2>/dev/null)
+	run=$(median <"$T/run.x.$k" 2>/dev/null)
+	b=$(median <"$T/bytes.x.$k" 2>/dev/null)
+	ring=$(median <"$T/ring.x.$k" 2>/dev/null)
+	name="${k%t} KiB live stack"
+	[ "$k" = 256t ] && name="256 KiB live stack in a thread"
 	if [ -z "$ns" ] || [ -z "$ref" ]; then
-		say "bpf ns per sample, ${k} KiB live stack: unavailable: $(tail -n 1 "$T/c$k.err")"
+		say "bpf ns per sample, $name: unavailable: $(tail -n 1 "$T/c$k.err")"
 		continue
 	fi
-	say "bpf ns per sample, ${k} KiB live stack, own timing: $ns ($(awk -v a="$ns" -v r="$ref" -v b="$b" -v rb="$bref" 'BEGIN {printf "%.2fx the 16 KiB case, for %.2fx its bytes", a / r, b / rb}'): $b copied; median of $REPS)"
+	say "bpf ns per sample, $name, own timing: $ns ($(awk -v a="$ns" -v r="$ref" -v b="$b" -v rb="$bref" 'BEGIN {printf "%.2fx the 16 KiB case, for %.2fx its bytes", a / r, b / rb}'): $b copied, ${ring:-?} ring bytes reserved$(vs_ref ns "$k" "$ns"); median of $REPS)"
 	[ -n "$run" ] && [ -n "$rref" ] &&
-		say "bpf ns per sample, ${k} KiB live stack, kernel run_time: $run ($(awk -v a="$run" -v r="$rref" 'BEGIN {printf "%.2fx", a / r}') the 16 KiB case; median of $REPS)"
+		say "bpf ns per sample, $name, kernel run_time: $run ($(awk -v a="$run" -v r="$rref" 'BEGIN {printf "%.2fx", a / r}') the 16 KiB case$(vs_ref run "$k" "$run"); median of $REPS)"
 done
+
+# ---- ring-buffer bytes per sample: a Go program ---------------------------------
+# A goroutine's stack lies inside Go's 64 MiB heap arena: the end of its
+# mapping bounds nothing, and a record reserved that far held 1 MiB of the
+# ring for a copy of a few KiB. Each record holds its reserved size until the
+# reader passes it, so this is what fills the ring; the reference is the
+# stack bytes the same samples copied.
+gosrc=$(cd "$(dirname "$0")/../tests/progs/gowork" 2>/dev/null && pwd)
+if command -v go >/dev/null && [ -n "$gosrc" ]; then
+	mkdir -p "$T/go" "$T/gohome"
+	cp "$gosrc"/*.go "$gosrc"/go.mod "$T/go/"
+	(cd "$T/go" && HOME="$T/gohome" GOCACHE="$T/gocache" GOPATH="$T/gopath" GOFLAGS=-mod=mod \
+		GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 go build -o "$T/gowork" .) >/dev/null 2>&1
+fi
+if [ -x "$T/gowork" ]; then
+	for _ in $(seq "$REPS"); do
+		for b in "${bins[@]}"; do
+			bin=$X
+			[ "$b" = ref ] && bin=$REF
+			"$bin" record -v -F 2999 -o "$T/g.xprof" -- "$T/gowork" 2 >/dev/null 2>"$T/g.err" || continue
+			awk '/^xprof: [0-9]+ samples, [0-9]+ lost/ { print $4 * 100 / ($2 + $4) >>"'"$T/lost.$b.go"'" }
+				/sampler ring:/ { print $4 >>"'"$T/ring.$b.go"'" }' "$T/g.err"
+			"$X" info "$T/g.xprof" | awk -F': ' '$1=="samples"{n=$2} $1=="stack bytes"{split($2,a," "); b=a[1]}
+				END {if (n) printf "%.0f\n", b / n}' >>"$T/bytes.$b.go"
+		done
+	done
+	ring=$(median <"$T/ring.x.go" 2>/dev/null)
+	b=$(median <"$T/bytes.x.go" 2>/dev/null)
+	lost=$(median <"$T/lost.x.go" 2>/dev/null)
+	if [ -n "$ring" ] && [ -n "$b" ]; then
+		say "ring bytes per sample, Go (gowork at 2999 Hz): $ring ($(awk -v a="$ring" -v b="$b" 'BEGIN {printf "%.2fx", a / b}') the $b stack bytes each copied; ${lost}% lost$(vs_ref ring go "$ring"); median of $REPS)"
+	else
+		say "ring bytes per sample, Go: unavailable: $(tail -n 1 "$T/g.err")"
+	fi
+else
+	say "ring bytes per sample, Go: unavailable: no go toolchain (golang-go)"
+fi
 
 # ---- bytes stored per sample: the 2,500-deep recursion ----------------------------
 unwound() { # folded file: share of samples whose stack holds main

@@ -45,7 +45,10 @@
  * copies its stack from sp to the stack's end, at most this many bytes; 8 MiB
  * is the usual stack rlimit. When the end is unknown (the stack's mapping
  * could not be looked up), it copies as far as it is mapped, up to
- * XP_STACK_FALLBACK.
+ * XP_STACK_FALLBACK. When the end is only the end of a mapping, which can be
+ * far larger than the stack (Go's heap arena), the sample's record is first
+ * XP_STACK_FALLBACK long and is made again at full length only when the copy
+ * fills it (a thread whose last sample did so gets full length at once).
  */
 #define XP_STACK_MIN	  1024u
 #define XP_STACK_DEFAULT  (1u << 20)
@@ -58,8 +61,12 @@
 #define XP_SAMPLE_F_ALTSTACK	(1u << 2) /* sp was on the task's sigaltstack */
 #define XP_SAMPLE_F_STACK2	(1u << 3) /* a second segment follows (see stack2_*) */
 #define XP_SAMPLE_F_STACK_SHORT (1u << 4) /* the copy stopped early: a page could not be read */
-#define XP_SAMPLE_F_STACK_CUT	(1u << 5) /* the stack is longer than the stack_max bound */
+#define XP_SAMPLE_F_STACK_CUT	(1u << 5) /* the stack is longer than the copy's bound (below) */
 #define XP_SAMPLE_F_EXITING	(1u << 6) /* the task is exiting and has no user memory left */
+/*
+ * STACK_CUT's bound is stack_max, or XP_STACK_FALLBACK for a copy that filled
+ * its first record when the ring buffer had no room for the full-length one.
+ */
 
 /*
  * One sample. It is followed, in the same ring-buffer record, by
@@ -88,8 +95,9 @@ struct xp_sample {
 
 /*
  * A ring-buffer record is XP_SAMPLE_HDR_SIZE + the bytes the sampler meant
- * to copy (from sp to the stack's end, at most stack_max) + XP_SAMPLE_SLACK:
- * the page-by-page copy writes through whole-page windows of the record.
+ * to copy (from sp to the stack's end, at most stack_max, or first
+ * XP_STACK_FALLBACK when that end is a mapping's) + XP_SAMPLE_SLACK: the
+ * page-by-page copy writes through whole-page windows of the record.
  * Only stack_len + stack2_len of the bytes after the header are valid.
  */
 #define XP_SAMPLE_SLACK 4096u
@@ -103,6 +111,7 @@ struct xp_sample {
 #define XP_STAT_VMA_FIND    5 /* stack mappings looked up (bpf_find_vma), once per thread stack */
 #define XP_STAT_VMA_FAIL    6 /* ... that failed (mmap lock busy): the copy went as far as mapped */
 #define XP_STAT_DROP_STACK2 7 /* ring buffer full for the second segment: sent without it */
-#define XP_STAT_NR	    8
+#define XP_STAT_RB_BYTES    8 /* ring-buffer bytes reserved (records submitted or discarded) */
+#define XP_STAT_NR	    9
 
 #endif /* XPROF_BPF_SAMPLE_H */

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The sampler. xp_sample runs on every per-CPU cpu-clock (or -e) perf event
- * tick; for a target task it reserves one ring-buffer record, fills in the
+ * tick; for a target task it reserves a ring-buffer record, fills in the
  * task's user registers, a copy of the user stack from sp to the stack's end
- * (page by page, at most stack_max bytes, the record sized to fit), the
- * interrupted stack when the handler runs on a sigaltstack, and optionally
- * the kernel stack, then submits it. xp_fork
+ * (page by page, at most stack_max bytes, the record sized to fit what can
+ * be copied), the interrupted stack when the handler runs on a sigaltstack,
+ * and optionally the kernel stack, then submits it. xp_fork
  * adds the children of target processes to the target map (perf's
  * inheritance). The record layout is bpf/sample.h.
  */
@@ -142,9 +142,16 @@ static __always_inline __u32 copy_user(struct bpf_dynptr *dp, __u32 off, __u32 e
 	return c.off;
 }
 
-/* A thread's stack mapping, remembered so bpf_find_vma() runs once per stack, not per sample. */
+/*
+ * A thread's stack mapping, remembered so bpf_find_vma() runs once per stack,
+ * not per sample; and whether the thread's last sample filled its first
+ * record (probe_len()): a deep stack tends to stay deep, and its next sample
+ * then skips the first record and its copy.
+ */
 struct stack_vma {
 	__u64 lo, hi;
+	__u32 deep;
+	__u32 pad;
 };
 
 struct {
@@ -164,34 +171,48 @@ static long vma_found(struct task_struct *task, struct vm_area_struct *vma, stru
 /*
  * The user address where the stack that sp is on ends (its outermost frame
  * lies below it), or 0 when it is unknown. The main thread's frames end at
- * argc, where the kernel left sp at exec (mm->start_stack): no lookup at all.
- * MAIN_STACK_SLACK above it covers ld.so run as a command, which moves
- * _start's sp up past its own arguments; the envp and aux vectors and up to
- * 8 KiB of random padding above them hold no frames. Any other stack ends at
- * the end of its mapping. bpf_find_vma() takes the mmap lock with a trylock
- * and, from the interrupt a sample runs in, releases it through an irq_work
- * (a self-IPI, several microseconds on a VM), so its answer is kept per
- * thread and reused while sp stays inside that mapping.
+ * argc, where the kernel left sp at exec (mm->start_stack): no lookup at all,
+ * and *kind is END_EXACT. MAIN_STACK_SLACK above it covers ld.so run as a command,
+ * which moves _start's sp up past its own arguments; the envp and aux vectors
+ * and up to 8 KiB of random padding above them hold no frames. Any other
+ * stack ends at the end of its mapping at the latest: the mapping may be far
+ * larger than the stack (a goroutine stack inside Go's 64 MiB heap arena, a
+ * stack carved out of a custom allocator's or a JIT runtime's region), so
+ * *kind is END_MAPPING (or END_DEEP) and the caller sizes its record by what
+ * can be copied (see probe_len()). bpf_find_vma() takes the mmap lock with a trylock and, from
+ * the interrupt a sample runs in, releases it through an irq_work (a
+ * self-IPI, several microseconds on a VM), so its answer is kept per thread
+ * and reused while sp stays inside that mapping.
  */
 #define MAIN_STACK_SPAN	 (1ull << 30) /* sp this far below start_stack: still the main stack */
 #define MAIN_STACK_SLACK 512u
 
+#define END_MAPPING 0 /* the end of sp's mapping: an upper bound */
+#define END_EXACT   1 /* where the stack ends (the main thread's, an altstack's top) */
+#define END_DEEP    2 /* END_MAPPING, and the thread's last sample filled its first record */
+
 static __always_inline __u64 stack_end(struct task_struct *task, struct mm_struct *mm, __u32 tgid,
-				       __u32 tid, __u64 sp)
+				       __u32 tid, __u64 sp, __u32 *kind)
 {
 	struct stack_vma r = {}, *c;
 	__u64 top;
 
+	*kind = END_MAPPING;
 	if (tid == tgid) {
 		top = mm->start_stack + MAIN_STACK_SLACK;
 		if (top > mm->arg_start)
 			top = mm->arg_start;
-		if (sp < top && top - sp <= MAIN_STACK_SPAN)
+		if (sp < top && top - sp <= MAIN_STACK_SPAN) {
+			*kind = END_EXACT;
 			return top;
+		}
 	}
 	c = bpf_map_lookup_elem(&stack_vmas, &tid);
-	if (c && sp >= c->lo && sp < c->hi)
+	if (c && sp >= c->lo && sp < c->hi) {
+		if (c->deep)
+			*kind = END_DEEP;
 		return c->hi;
+	}
 	stat_inc(XP_STAT_VMA_FIND);
 	if (bpf_find_vma(task, sp, vma_found, &r, 0) || r.hi <= sp) {
 		stat_inc(XP_STAT_VMA_FAIL);
@@ -214,6 +235,33 @@ static __always_inline __u32 stack_want(__u64 sp, __u64 end, __u32 *flags)
 		return stack_max;
 	}
 	return end - sp;
+}
+
+/*
+ * The size of the first record for a copy of want bytes whose end is only an
+ * upper bound (END_MAPPING): XP_STACK_FALLBACK when want is larger. A record
+ * holds its reserved size of the ring until the reader has passed it, however
+ * few bytes the copy filled. Reserving want up front held stack_max per
+ * sample while the copy stopped at the first unreadable page (a Go sample:
+ * 1 MiB reserved, 6-35 KiB copied), the ring filled up, samples were
+ * dropped, and so were the second records of sigaltstack samples. A copy that
+ * fills the probe record is done again in a record of want bytes
+ * (submit_grown(), and the same for segment 2 in submit_with_stack2()). The
+ * next samples of that thread (END_DEEP) reserve want bytes at once, until
+ * one copies less than the first record would have held (note_depth()).
+ */
+static __always_inline __u32 probe_len(__u32 want, __u32 kind)
+{
+	return kind == END_MAPPING && want > XP_STACK_FALLBACK ? XP_STACK_FALLBACK : want;
+}
+
+/* Remember whether a thread's stack was deeper than a first record (see probe_len()). */
+static __always_inline void note_depth(__u32 tid, __u32 deep)
+{
+	struct stack_vma *c = bpf_map_lookup_elem(&stack_vmas, &tid);
+
+	if (c)
+		c->deep = deep;
 }
 
 /*
@@ -322,6 +370,16 @@ static __always_inline void fill_header(struct xp_sample *s, struct bpf_perf_eve
 	}
 }
 
+/* A record of size bytes; its size counts in XP_STAT_RB_BYTES. 0 or -errno. */
+static __always_inline long reserve(__u32 size, struct bpf_dynptr *dp)
+{
+	long err = bpf_ringbuf_reserve_dynptr(&samples, size, 0, dp);
+
+	if (!err)
+		stat_add(XP_STAT_RB_BYTES, size);
+	return err;
+}
+
 static __always_inline void submit(struct bpf_dynptr *dp)
 {
 	/*
@@ -336,47 +394,109 @@ static __always_inline void submit(struct bpf_dynptr *dp)
 }
 
 /*
+ * Move a sample into a larger record: reserve one for len1 bytes of segment 1
+ * and len2 of segment 2 (at sp2), copy src's header into it, drop src and
+ * copy both segments again from user memory (the task is stopped: its memory
+ * has not changed since src was filled). Returns 0 with *dst to be
+ * submitted, or -1 when the ring buffer has no room: src is left as it was,
+ * and *dst must still be discarded.
+ */
+static __always_inline int rerecord(struct bpf_dynptr *dst, struct bpf_dynptr *src, __u32 len1,
+				    __u64 sp2, __u32 len2)
+{
+	struct xp_sample *s;
+	__u32 end;
+
+	if (reserve(XP_SAMPLE_HDR_SIZE + len1 + len2 + XP_SAMPLE_SLACK, dst))
+		return -1;
+	s = bpf_dynptr_data(dst, 0, XP_SAMPLE_HDR_SIZE);
+	if (!s)
+		return -1;
+	bpf_dynptr_read(s, XP_SAMPLE_HDR_SIZE, src, 0, 0);
+	bpf_ringbuf_discard_dynptr(src, 0);
+	len1 = copy_user(dst, XP_SAMPLE_HDR_SIZE, XP_SAMPLE_HDR_SIZE + len1, s->regs[XP_REG_SP]) -
+	       XP_SAMPLE_HDR_SIZE;
+	s->stack_len = len1;
+	s->stack2_sp = 0;
+	s->stack2_len = 0;
+	if (len2) {
+		end = copy_user(dst, XP_SAMPLE_HDR_SIZE + len1, XP_SAMPLE_HDR_SIZE + len1 + len2,
+				sp2);
+		s->stack2_sp = sp2;
+		s->stack2_len = end - (XP_SAMPLE_HDR_SIZE + len1);
+	}
+	return 0;
+}
+
+/*
+ * A sample whose copy filled its probe record (probe_len()): the stack goes
+ * on, so copy it again into a record of want bytes. Without room for that,
+ * the probe record goes out, marked cut.
+ */
+static __always_inline void submit_grown(struct bpf_dynptr *dp, struct xp_sample *s, __u32 want)
+{
+	struct bpf_dynptr big;
+	struct xp_sample *b;
+
+	if (rerecord(&big, dp, want, 0, 0)) {
+		bpf_ringbuf_discard_dynptr(&big, 0);
+		s->flags |= XP_SAMPLE_F_STACK_CUT;
+		submit(dp);
+		return;
+	}
+	b = bpf_dynptr_data(&big, 0, XP_SAMPLE_HDR_SIZE);
+	if (b && b->stack_len < want)
+		b->flags |= XP_SAMPLE_F_STACK_SHORT;
+	submit(&big);
+}
+
+/*
  * A sample of a handler on a sigaltstack whose interrupted stack was found at
  * sp2: the record dp holds segment 1 (len1 bytes) but has no room for
- * segment 2, whose length was unknown until the scan. Reserve a record that
- * fits both, fill it again (the task is stopped: its memory has not changed),
- * and drop the first one. Without room, the first one goes out alone.
+ * segment 2, whose length was unknown until the scan. Move it into a record
+ * that fits both (rerecord()); segment 2's length follows probe_len() as the
+ * first segment's does, and grows the same way. Without room, the first
+ * record goes out alone.
  */
 static __always_inline void submit_with_stack2(struct bpf_dynptr *dp, struct xp_sample *s,
 					       struct task_struct *task, struct mm_struct *mm,
 					       __u64 sp2)
 {
-	struct bpf_dynptr dp2;
+	struct bpf_dynptr dp2, dp3;
 	struct xp_sample *s2;
-	__u32 len1 = s->stack_len, flags = 0, len2, end;
+	__u32 len1 = s->stack_len, flags = 0, kind, len2, probe2;
+	__u64 end;
 
-	len2 = stack_want(sp2, stack_end(task, mm, s->pid, s->tid, sp2), &flags);
+	end = stack_end(task, mm, s->pid, s->tid, sp2, &kind);
+	len2 = stack_want(sp2, end, &flags);
 	if (len2 > stack_max - len1)
 		len2 = stack_max - len1;
-	if (bpf_ringbuf_reserve_dynptr(&samples, XP_SAMPLE_HDR_SIZE + len1 + len2 + XP_SAMPLE_SLACK,
-				       0, &dp2)) {
+	probe2 = probe_len(len2, kind);
+	if (rerecord(&dp2, dp, len1, sp2, probe2)) {
 		bpf_ringbuf_discard_dynptr(&dp2, 0);
 		stat_inc(XP_STAT_DROP_STACK2);
 		submit(dp);
 		return;
 	}
 	s2 = bpf_dynptr_data(&dp2, 0, XP_SAMPLE_HDR_SIZE);
-	if (!s2) {
-		bpf_ringbuf_discard_dynptr(&dp2, 0);
-		submit(dp);
+	if (!s2 || !s2->stack2_len) {
+		submit(&dp2);
 		return;
 	}
-	bpf_dynptr_read(s2, XP_SAMPLE_HDR_SIZE, dp, 0, 0);
-	bpf_ringbuf_discard_dynptr(dp, 0);
-	len1 = copy_user(&dp2, XP_SAMPLE_HDR_SIZE, XP_SAMPLE_HDR_SIZE + len1, s2->regs[XP_REG_SP]) -
-	       XP_SAMPLE_HDR_SIZE;
-	s2->stack_len = len1;
-	end = copy_user(&dp2, XP_SAMPLE_HDR_SIZE + len1, XP_SAMPLE_HDR_SIZE + len1 + len2, sp2);
-	s2->stack2_sp = sp2;
-	s2->stack2_len = end - (XP_SAMPLE_HDR_SIZE + len1);
-	if (s2->stack2_len)
-		s2->flags |= XP_SAMPLE_F_STACK2 | flags;
-	submit(&dp2);
+	s2->flags |= XP_SAMPLE_F_STACK2 | flags;
+	if (s2->stack2_len < probe2 || probe2 == len2) {
+		submit(&dp2);
+		return;
+	}
+	/* Segment 2 filled its probe size: copy it whole. */
+	len1 = s2->stack_len;
+	if (rerecord(&dp3, &dp2, len1, sp2, len2)) {
+		bpf_ringbuf_discard_dynptr(&dp3, 0);
+		s2->flags |= XP_SAMPLE_F_STACK_CUT;
+		submit(&dp2);
+		return;
+	}
+	submit(&dp3);
 }
 
 SEC("perf_event")
@@ -389,7 +509,7 @@ int xp_sample(struct bpf_perf_event_data *ctx)
 	struct pt_regs *regs;
 	struct bpf_dynptr dp;
 	struct xp_sample *s;
-	__u32 len, flags = 0, off;
+	__u32 want, len, flags = 0, kind = END_EXACT, off;
 	__u64 sp, end, sp2 = 0, ss_sp, ss_size, t0;
 
 	if (tid == 0)
@@ -412,26 +532,28 @@ int xp_sample(struct bpf_perf_event_data *ctx)
 	/*
 	 * How much to copy, decided before the record is reserved: from sp to the
 	 * end of its stack, so a shallow stack costs what it holds and a deep one
-	 * is whole up to stack_max. A task past exit_mm() (do_exit's exit_mmap
-	 * path) has no user memory left: its sample carries registers only.
+	 * is whole up to stack_max. When that end is only an upper bound, the
+	 * record starts at the probe size and grows once the copy fills it
+	 * (probe_len()). A task past exit_mm() (do_exit's exit_mmap path) has no
+	 * user memory left: its sample carries registers only.
 	 */
 	sp = regs->sp;
 	mm = task->mm;
 	ss_sp = task->sas_ss_sp;
 	ss_size = task->sas_ss_size;
 	if (!mm) {
-		len = 0;
+		want = 0;
 	} else if (ss_size && sp >= ss_sp && sp < ss_sp + ss_size) {
 		/* On a sigaltstack: the first copy ends at its top, memory above is unrelated. */
 		flags |= XP_SAMPLE_F_ALTSTACK;
-		len = stack_want(sp, ss_sp + ss_size, &flags);
+		want = stack_want(sp, ss_sp + ss_size, &flags);
 	} else {
-		end = stack_end(task, mm, tgid, tid, sp);
-		len = stack_want(sp, end, &flags);
+		end = stack_end(task, mm, tgid, tid, sp, &kind);
+		want = stack_want(sp, end, &flags);
 	}
+	len = probe_len(want, kind);
 
-	if (bpf_ringbuf_reserve_dynptr(&samples, XP_SAMPLE_HDR_SIZE + len + XP_SAMPLE_SLACK, 0,
-				       &dp)) {
+	if (reserve(XP_SAMPLE_HDR_SIZE + len + XP_SAMPLE_SLACK, &dp)) {
 		bpf_ringbuf_discard_dynptr(&dp, 0);
 		stat_inc(XP_STAT_DROP_RB);
 		return 0;
@@ -459,8 +581,14 @@ int xp_sample(struct bpf_perf_event_data *ctx)
 	stat_inc(XP_STAT_SAMPLES);
 	if (sp2)
 		submit_with_stack2(&dp, s, task, mm, sp2);
+	else if (off == len && len < want)
+		submit_grown(&dp, s, want);
 	else
 		submit(&dp);
+	if (kind == END_MAPPING && len < want && off == len)
+		note_depth(tid, 1);
+	else if (kind == END_DEEP && off < XP_STACK_FALLBACK)
+		note_depth(tid, 0);
 	stat_add(XP_STAT_SAMPLE_NS, bpf_ktime_get_ns() - t0);
 	return 0;
 }

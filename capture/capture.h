@@ -102,6 +102,7 @@ struct capture_stats {
 	uint64_t vma_find;     /* stack mappings looked up (once per thread stack) */
 	uint64_t vma_fail;     /* ... that failed: those samples copied as far as mapped */
 	uint64_t drop_stack2;  /* interrupted stacks left out: no ring-buffer room */
+	uint64_t rb_bytes;     /* ring-buffer bytes the sampler reserved (all records) */
 	uint64_t prog_run_ns;  /* bpf_prog_info run_time_ns/run_cnt of the sampler (every */
 	uint64_t prog_run_cnt; /* tick, targets or not; 0 unless kernel.bpf_stats_enabled) */
 };

@@ -14,12 +14,12 @@ unit-bins: $(CAP_PROGS)
 $(CAP_PD)/cap_deep_fp: tests/progs/cap_deep.c
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CAP_CFLAGS) -fno-omit-frame-pointer -o $@ $<
+	$(Q)$(CC) $(CAP_CFLAGS) -fno-omit-frame-pointer -pthread -o $@ $<
 
 $(CAP_PD)/cap_%: tests/progs/cap_%.c
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CAP_CFLAGS) -fomit-frame-pointer -o $@ $<
+	$(Q)$(CC) $(CAP_CFLAGS) -fomit-frame-pointer -pthread -o $@ $<
 
 # make bench runs bench-capture through bench/run.sh, which tabulates every part.
 .PHONY: bench-capture

@@ -1158,6 +1158,7 @@ int capture_stop(struct capture *c)
 	res->vma_find = bpf_stat(s, XP_STAT_VMA_FIND);
 	res->vma_fail = bpf_stat(s, XP_STAT_VMA_FAIL);
 	res->drop_stack2 = bpf_stat(s, XP_STAT_DROP_STACK2);
+	res->rb_bytes = bpf_stat(s, XP_STAT_RB_BYTES);
 	return err;
 }
 

@@ -872,6 +872,9 @@ static void print_counters(const struct rec_args *a, const struct capture_stats 
 			"full)\n",
 			(unsigned long long)st->vma_find, (unsigned long long)st->vma_fail,
 			(unsigned long long)st->drop_stack2);
+	if (a->verbose)
+		fprintf(stderr, "xprof: sampler ring: %.0f bytes reserved per sample\n",
+			st->bpf_samples ? (double)st->rb_bytes / st->bpf_samples : 0.0);
 	if (a->verbose && st->prog_run_cnt)
 		fprintf(stderr,
 			"xprof: sampler runs: %llu, %llu ns in total (kernel.bpf_stats_enabled)\n",

@@ -17,6 +17,8 @@ static const struct {
     {"diff", cmd_diff, "compare two profiles or recordings: differential flamegraph, pprof"},
     {"info", cmd_info, "print a recording's settings and counts"},
     {"tables", cmd_tables, "dump the unwind table xprof builds for an ELF file"},
+    {"store", cmd_store, "create, load and prune a fleet store (ClickHouse)"},
+    {"query", cmd_query, "draw a fleet flamegraph from a ClickHouse store"},
 };
 
 static void usage(FILE *f)

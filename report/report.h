@@ -71,6 +71,28 @@ int rep_profile_add(struct rep_profile *p, const struct rep_sample_key *key, con
 
 uint64_t rep_profile_total(const struct rep_profile *p); /* samples added */
 
+/* One frame of a stack as rep_profile_walk() hands it out. Strings are the profile's. */
+struct rep_walk_frame {
+	const char *name;
+	const char *file;     /* "" when unknown */
+	const char *build_id; /* hex of the frame's mapping, "" when unknown or none */
+	uint32_t line;	      /* 0: unknown */
+	enum rep_kind kind;
+	bool inlined;
+};
+
+/* Called once per unique stack: frames[0] the root, frames[n - 1] the leaf. Non-zero stops. */
+typedef int (*rep_walk_fn)(void *ctx, const struct rep_sample_key *key,
+			   const struct rep_walk_frame *frames, unsigned n, uint64_t count);
+
+/*
+ * Hand every unique stack of p to fn, frames expanded as folded shows them
+ * (one per location line, inlined ones included), so a consumer such as the
+ * fleet store can rebuild the same folded output. Strings and frames are
+ * valid during the call only. 0, -ENOMEM, or fn's non-zero value.
+ */
+int rep_profile_walk(const struct rep_profile *p, rep_walk_fn fn, void *ctx);
+
 struct rep_opts {
 	bool with_pid;	    /* folded root "comm-PID" (perf's stackcollapse --pid) */
 	bool with_tid;	    /* folded root "comm-PID/TID" */

@@ -3,6 +3,11 @@
 # Full-depth capture (issue 15, item 1), with default options:
 #  - a C recursion 2,500 deep (~240 KiB of stack), without and with frame
 #    pointers: >= 99% of the samples complete, the exact chain to main;
+#  - the same in a second thread, whose stack's end the sampler knows only as
+#    the end of its mapping, alternating with shallow calls: a deep sample
+#    after a shallow one fills its 64 KiB first record and is made again at
+#    full length, one after a deep one is full length at once (the exact
+#    chain to clone3 either way);
 #  - CPython recursing 300 deep through map() (each level nests C frames of
 #    the interpreter): >= 99% complete, and most samples carry all 300 levels;
 #  - --stack-max below the stack's size still reports truncation, with only
@@ -26,6 +31,9 @@ for p in cap_deep cap_deep_fp; do
 	unw_chain "$W/$p.folded" deep_leaf "$chain"
 	pct_at_least "$p complete" "$(unw_summary_pct "$p" complete)" 99
 done
+unw_xprof cap_deep_thr "$PROGS/cap_deep" "$UNW_SECONDS" 2500 thread-alt
+unw_chain "$W/cap_deep_thr.folded" deep_leaf "clone3;start_thread;thread_main;deep_loop;(deep_recurse;){2500}deep_leaf"
+pct_at_least "cap_deep thread complete" "$(unw_summary_pct cap_deep_thr complete)" 99
 
 # CPython 3 through map(): rec -> sum -> map_next -> rec, 300 levels. The
 # interpreter's static functions have no names, so count the levels by the

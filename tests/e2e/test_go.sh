@@ -94,7 +94,7 @@ def cmd_signal(path):
              'runtime.morestack')
     inner = re.compile(r'runtime\.goexit;main\.main\.func[12](;main\.[A-Za-z0-9_.\[\]]+)*')
     n = good = rooted = in_main = 0
-    bad = []
+    bad, unrooted = [], []
     for fr, c in stacks(path):
         if 'runtime.sigtramp' not in fr:
             continue
@@ -105,6 +105,8 @@ def cmd_signal(path):
         if i >= 2 and fr[i - 1] in trampolines:
             good += c
             rooted += c * (fr[0] in roots)
+            if fr[0] not in roots:
+                unrooted.append((c, ';'.join(fr)))
             if inner.fullmatch(';'.join(fr[:i - 1])):
                 in_main += c
         else:
@@ -113,6 +115,8 @@ def cmd_signal(path):
           '(%d down to a root), %d into main.* code' % (n, good, rooted, in_main))
     for c, s in sorted(bad, reverse=True)[:5]:
         print('    not through the signal frame (%d): %s' % (c, s[-300:]))
+    for c, s in sorted(unrooted, reverse=True)[:5]:
+        print('    through the signal frame, no root (%d): %s' % (c, s[-300:]))
     # One stray sample is let through at any count: about 1 in 1,000 handler
     # samples is a lone runtime.sigtramp frame, not yet explained (it shows
     # on the busy machine only), and a run has 70-350 of them.
@@ -157,4 +161,20 @@ for b in gowork gowork_s gowork_n gowork_p gowork_c; do
 	[ "$b" = gowork ] || [ "$b" = gowork_c ] || grep -q "file $W/$b build-id .*debuginfo $W/$b \[.gopclntab\]" "$W/$b.v" ||
 		{ grep "$b" "$W/$b.v"; unw_fail "$b: report -v does not name .gopclntab"; }
 done
+
+# Ring-buffer room: a goroutine's stack lies inside Go's 64 MiB heap arena, so
+# the end of its mapping bounds nothing. A sample must hold the ring only for
+# what it can copy (a 64 KiB probe record), not --stack-max (1 MiB) each:
+# that filled the 32 MiB ring at 2999 Hz, samples were lost, and handler
+# samples lost their interrupted stack (no root below runtime.sigreturn).
+# Losses depend on how soon the reader runs on a busy machine, so they are
+# shown, and the bytes that cause them are checked.
+echo "ring:"
+"$XPROF" record -v -F 2999 -o "$W/ring.xprof" -- "$W/gowork" 2 >/dev/null 2>"$W/ring.err" ||
+	{ cat "$W/ring.err"; unw_fail "xprof record -v of gowork failed"; }
+per=$(awk '/^xprof: sampler ring: / { print $4 }' "$W/ring.err")
+read -r n lost < <(awk '/^xprof: [0-9]+ samples, [0-9]+ lost/ { print $2, $4 }' "$W/ring.err")
+out=$(sed -n 's/.* \([0-9]*\) interrupted stacks left out.*/\1/p' "$W/ring.err")
+echo "  $n samples, $lost lost, ${out:-?} interrupted stacks left out, ${per:-?} ring bytes per sample"
+[ -n "$per" ] && [ "$per" -le 98304 ] || unw_fail "gowork: ${per:-?} ring bytes per sample, want <= 96 KiB"
 echo "ok: go"
