@@ -9,13 +9,13 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
 #include <inttypes.h>
-#include <libelf.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/lib.h"
@@ -30,93 +30,137 @@ struct note_want {
 	bool tail; /* the last max bytes of a description of at least max; else all of 1..max */
 };
 
-/* The first wanted note in one note area, copied into id; its length, 0 if none. */
-static size_t note_find(Elf_Data *d, const struct note_want *w, uint8_t *id, size_t max)
+/* v rounded up to a (a power of two); false if that overflows. */
+static bool align_up(uint64_t v, uint64_t a, uint64_t *out)
 {
-	GElf_Nhdr nh;
-	size_t off = 0, noff, doff;
+	if (v > UINT64_MAX - (a - 1))
+		return false;
+	*out = (v + a - 1) & ~(a - 1);
+	return true;
+}
 
-	while ((off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
-		const char *desc = (const char *)d->d_buf + doff;
+/*
+ * The first wanted note in one note area (len bytes at p, entries aligned
+ * to align as gelf_getnote() aligns them), copied into id; its length, 0
+ * if none. Every size is checked against the bytes that remain.
+ */
+static size_t note_find(const uint8_t *p, uint64_t len, uint64_t align, const struct note_want *w,
+			uint8_t *id, size_t max)
+{
+	uint64_t off = 0;
 
-		if (nh.n_type != w->type || nh.n_namesz != 4 ||
-		    memcmp((const char *)d->d_buf + noff, w->name, 4))
-			continue;
-		if (w->tail && nh.n_descsz >= max) {
-			memcpy(id, desc + nh.n_descsz - max, max);
-			return max;
+	while (len - off >= 12) {
+		uint32_t nh[3]; /* namesz, descsz, type */
+		uint64_t name_off = off + 12, desc_off, next;
+
+		memcpy(nh, p + off, sizeof(nh));
+		if (nh[0] > len - name_off || !align_up(name_off + nh[0], align, &desc_off) ||
+		    desc_off > len || nh[1] > len - desc_off)
+			return 0;
+		if (nh[2] == w->type && nh[0] == 4 && !memcmp(p + name_off, w->name, 4)) {
+			const uint8_t *desc = p + desc_off;
+
+			if (w->tail && nh[1] >= max) {
+				memcpy(id, desc + nh[1] - max, max);
+				return max;
+			}
+			/* As the kernel's build_id_parse(): a longer note is not a build-id it
+			 * reports. */
+			if (!w->tail && nh[1] > 0 && nh[1] <= max) {
+				memcpy(id, desc, nh[1]);
+				return nh[1];
+			}
 		}
-		/* As the kernel's build_id_parse(): a longer note is not a build-id it reports. */
-		if (!w->tail && nh.n_descsz > 0 && nh.n_descsz <= max) {
-			memcpy(id, desc, nh.n_descsz);
-			return nh.n_descsz;
-		}
+		if (!align_up(desc_off + nh[1], align, &next) || next > len)
+			return 0;
+		off = next;
 	}
 	return 0;
 }
 
-/* The loaded notes first (what the kernel reads), then note sections. */
-static int elf_note(struct Elf *e, const struct note_want *w, uint8_t *id, size_t max, size_t *len)
+/* A note area [off, off + size) of the image, if it lies inside it. */
+static size_t area_find(const uint8_t *img, size_t len, uint64_t off, uint64_t size, uint64_t align,
+			const struct note_want *w, uint8_t *id, size_t max)
 {
-	size_t nph;
+	if (off > len || size > len - off)
+		return 0;
+	return note_find(img + off, size, align == 8 ? 8 : 4, w, id, max);
+}
 
-	*len = 0;
-	if (elf_kind(e) != ELF_K_ELF)
+/*
+ * The wanted note of an ELF64 little-endian image: in a PT_NOTE segment
+ * (what the kernel reads), else in an SHT_NOTE section.
+ */
+static int elf_note(const void *image, size_t len, const struct note_want *w, uint8_t *id,
+		    size_t max, size_t *idlen)
+{
+	const uint8_t *img = image;
+	Elf64_Ehdr eh;
+
+	*idlen = 0;
+	if (len < sizeof(eh) || memcmp(img, ELFMAG, SELFMAG))
 		return -EINVAL;
-	if (!elf_getphdrnum(e, &nph)) {
-		for (size_t i = 0; i < nph && !*len; i++) {
-			GElf_Phdr ph;
-			Elf_Data *d;
+	memcpy(&eh, img, sizeof(eh));
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB)
+		return -EINVAL;
+	if (eh.e_phentsize >= sizeof(Elf64_Phdr) && eh.e_phoff <= len &&
+	    (uint64_t)eh.e_phnum * eh.e_phentsize <= len - eh.e_phoff) {
+		for (unsigned i = 0; i < eh.e_phnum && !*idlen; i++) {
+			Elf64_Phdr ph;
 
-			if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_NOTE)
-				continue;
-			d = elf_getdata_rawchunk(e, ph.p_offset, ph.p_filesz,
-						 ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
-			if (d)
-				*len = note_find(d, w, id, max);
+			memcpy(&ph, img + eh.e_phoff + (size_t)i * eh.e_phentsize, sizeof(ph));
+			if (ph.p_type == PT_NOTE)
+				*idlen = area_find(img, len, ph.p_offset, ph.p_filesz, ph.p_align,
+						   w, id, max);
 		}
 	}
-	for (Elf_Scn *s = NULL; !*len && (s = elf_nextscn(e, s));) {
-		GElf_Shdr sh;
-		Elf_Data *d;
+	if (!*idlen && eh.e_shentsize >= sizeof(Elf64_Shdr) && eh.e_shoff <= len &&
+	    (uint64_t)eh.e_shnum * eh.e_shentsize <= len - eh.e_shoff) {
+		for (unsigned i = 0; i < eh.e_shnum && !*idlen; i++) {
+			Elf64_Shdr sh;
 
-		if (!gelf_getshdr(s, &sh) || sh.sh_type != SHT_NOTE)
-			continue;
-		d = elf_getdata(s, NULL);
-		if (d)
-			*len = note_find(d, w, id, max);
+			memcpy(&sh, img + eh.e_shoff + (size_t)i * eh.e_shentsize, sizeof(sh));
+			if (sh.sh_type == SHT_NOTE)
+				*idlen = area_find(img, len, sh.sh_offset, sh.sh_size,
+						   sh.sh_addralign, w, id, max);
+		}
 	}
-	return *len ? 0 : -ENOENT;
+	return *idlen ? 0 : -ENOENT;
 }
 
-int xl_elf_build_id(struct Elf *e, uint8_t *id, size_t max, size_t *len)
-{
-	static const struct note_want gnu = {"GNU", NT_GNU_BUILD_ID, false};
+static const struct note_want gnu_note = {"GNU", NT_GNU_BUILD_ID, false};
+static const struct note_want go_note = {"Go\0\0", NT_GO_BUILD_ID, true};
 
-	return elf_note(e, &gnu, id, max, len);
+int xl_elf_build_id(const void *image, size_t len, uint8_t *id, size_t max, size_t *idlen)
+{
+	return elf_note(image, len, &gnu_note, id, max, idlen);
 }
 
-int xl_elf_go_build_id(struct Elf *e, uint8_t *id, size_t max, size_t *len)
+int xl_elf_go_build_id(const void *image, size_t len, uint8_t *id, size_t max, size_t *idlen)
 {
-	static const struct note_want go = {"Go\0\0", NT_GO_BUILD_ID, true};
-
-	return elf_note(e, &go, id, max, len);
+	return elf_note(image, len, &go_note, id, max, idlen);
 }
 
 int xl_build_id_file(const char *path, uint8_t *id, size_t max, size_t *len)
 {
-	Elf *e;
+	struct stat st;
+	void *img;
 	int fd, err;
 
 	*len = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	elf_version(EV_CURRENT);
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	err = e ? xl_elf_build_id(e, id, max, len) : -EINVAL;
-	elf_end(e);
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
+		close(fd);
+		return -EINVAL;
+	}
+	img = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
+	if (img == MAP_FAILED)
+		return -EINVAL;
+	err = xl_elf_build_id(img, st.st_size, id, max, len);
+	munmap(img, st.st_size);
 	return err;
 }
 

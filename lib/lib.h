@@ -2,8 +2,7 @@
 /*
  * lib/: the small layer every other folder may use; it uses nothing else of
  * xprof. It holds what several folders need done one way: ELF build-id
- * notes and the own vDSO (elf.c, which needs libelf), perf's MMAP2 records
- * (perf.c), and files
+ * notes and the own vDSO (elf.c), perf's MMAP2 records (perf.c), and files
  * (files.c), the one way xprof writes them, so that the outputs
  * (.xprof, .folded, .svg, .pb.gz, .txt) and the caches (unwind tables,
  * symbol indexes, kernel symbols) share one set of rules:
@@ -125,15 +124,14 @@ const char *xl_strerror(int err);
 
 /* ---- elf.c ---------------------------------------------------------------- */
 
-struct Elf; /* libelf's */
-
 /*
- * The GNU build-id of an ELF file or image open in libelf: the first
- * NT_GNU_BUILD_ID note of 1..max bytes (the kernel reports no other), in a
- * PT_NOTE segment, else in an SHT_NOTE section. Fills id and *len (0 when
- * there is none). 0, -ENOENT (no such note) or -EINVAL (not ELF).
+ * The GNU build-id of an ELF64 little-endian file image (len bytes): the
+ * first NT_GNU_BUILD_ID note of 1..max bytes (the kernel reports no other),
+ * in a PT_NOTE segment, else in an SHT_NOTE section. Every offset is checked
+ * against len. Fills id and *idlen (0 when there is none). 0, -ENOENT (no such
+ * note) or -EINVAL (not ELF64).
  */
-int xl_elf_build_id(struct Elf *e, uint8_t *id, size_t max, size_t *len);
+int xl_elf_build_id(const void *image, size_t len, uint8_t *id, size_t max, size_t *idlen);
 
 /*
  * Go's linker writes no GNU build-id unless asked to, only its own note
@@ -141,9 +139,9 @@ int xl_elf_build_id(struct Elf *e, uint8_t *id, size_t max, size_t *len);
  * description (the content ID), found as xl_elf_build_id() finds its note.
  * 0, -ENOENT or -EINVAL.
  */
-int xl_elf_go_build_id(struct Elf *e, uint8_t *id, size_t max, size_t *len);
+int xl_elf_go_build_id(const void *image, size_t len, uint8_t *id, size_t max, size_t *idlen);
 
-/* The same for the file at path. 0, -ENOENT, -EINVAL, or -errno from open(2). */
+/* The same for the file at path (mapped read-only). 0, -ENOENT, -EINVAL, or -errno from open(2). */
 int xl_build_id_file(const char *path, uint8_t *id, size_t max, size_t *len);
 
 /*

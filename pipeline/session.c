@@ -286,8 +286,13 @@ static int module_read_elf(struct module *m, Elf *elf, uint8_t *bid, size_t *bid
 			m->nsegs++;
 		}
 	}
-	if (xl_elf_build_id(elf, bid, XP_BUILD_ID_MAX, bid_len))
-		xl_elf_go_build_id(elf, bid, XP_BUILD_ID_MAX, go_len);
+	{
+		size_t n;
+		const char *raw = elf_rawfile(elf, &n); /* the mapped file or the image */
+
+		if (raw && xl_elf_build_id(raw, n, bid, XP_BUILD_ID_MAX, bid_len))
+			xl_elf_go_build_id(raw, n, bid, XP_BUILD_ID_MAX, go_len);
+	}
 	return m->nsegs ? 0 : -ENOEXEC;
 }
 

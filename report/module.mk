@@ -3,8 +3,7 @@
 # report/: the driver the end-to-end tests and the benchmark use to build
 # profiles from folded text (tests/progs/rep_gen.c), and the benchmark's
 # synthetic-profile writer (bench/report_bench.c). Both link only report/'s
-# and lib/'s objects, which need nothing but libc, zlib, libm and libelf
-# (lib/elf.c, the build-id note reader).
+# and lib/'s objects, which need nothing but libc, zlib and libm.
 
 REP_GEN := $(O)/progs/rep_gen
 REP_BENCH := $(O)/bench/report_bench
@@ -12,12 +11,12 @@ REP_BENCH := $(O)/bench/report_bench
 $(REP_GEN): $(O)/tests/progs/rep_gen.o $(report_OBJS) $(lib_OBJS)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ -lz -lm -lelf
+	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ -lz -lm
 
 $(REP_BENCH): $(O)/bench/report_bench.o $(report_OBJS) $(lib_OBJS)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ -lz -lm -lelf
+	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ -lz -lm
 
 # The top Makefile reads unit-bins' prerequisites before including this
 # file, so EXTRA_TEST_BINS alone would come too late: name the target too.

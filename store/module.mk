@@ -8,7 +8,7 @@ STORE_BENCH := $(O)/bench/store_bench
 $(STORE_BENCH): $(O)/bench/store_bench.o $(store_OBJS) $(report_OBJS) $(lib_OBJS)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ -lcurl -lz -lm -lpthread -lelf
+	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ -lcurl -lz -lm -lpthread
 
 EXTRA_TEST_BINS += $(STORE_BENCH)
 unit-bins: $(STORE_BENCH)
