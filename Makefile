@@ -42,7 +42,7 @@ DEB_PKGS := gcc g++ make clang llvm bpftool libbpf-dev libelf-dev libdw-dev libd
             coreutils valgrind hyperfine bc xz-utils file clang-format \
             libcurl4-openssl-dev libzydis-dev clickhouse-server clickhouse-client
 
-MODULES  := lib unwind symbolize report recording capture pipeline store profiler
+MODULES  := lib unwind symbolize report recording capture pipeline store agent profiler
 
 # Sources per module; profiler/main.c is the program, not part of the library.
 define module_objs
