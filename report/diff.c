@@ -470,13 +470,7 @@ int rep_write_diff_svg(const struct rep_profile *after, const struct rep_profile
 				 : "",
 			100 * d);
 	}
-	fprintf(out,
-		"<text id=\"unzoom\" class=\"btn hide\" x=\"%d\" y=\"%d\">Reset Zoom</text>\n"
-		"<text id=\"search\" class=\"btn\" x=\"%d\" y=\"%d\">Search</text>\n"
-		"<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n"
-		"<text id=\"matched\" x=\"%d\" y=\"%d\"></text>\n<g id=\"frames\">\n",
-		SVG_XPAD, SVG_FONT * 2, SVG_WIDTH - SVG_XPAD - 90, SVG_FONT * 2, SVG_XPAD,
-		e.height - SVG_YPAD2 / 2 + 4, SVG_WIDTH - SVG_XPAD, e.height - SVG_YPAD2 / 2 + 4);
+	rep_svg_put_controls(out, e.height);
 	if (drawn[0])
 		emit_frame(&e, 0);
 	for (size_t i = 0; i < norder; i++)

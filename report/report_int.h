@@ -233,6 +233,8 @@ extern const char *const rep_svg_js;
 size_t rep_svg_put_xml(FILE *out, const char *s, size_t n, size_t max_chars);
 size_t rep_svg_utf8_chars(const char *s, size_t n);
 const char *rep_svg_commas(uint64_t v, char buf[32]);
+/* Buttons, status lines and the opening <g id="frames">, for a graph height px tall. */
+void rep_svg_put_controls(FILE *out, int height);
 
 /* Map a stdio failure to -errno (-EIO when errno says nothing). */
 int rep_stream_error(FILE *out);

@@ -700,13 +700,7 @@ int rep_write_svg(const struct rep_profile *p, const struct rep_opts *o, FILE *o
 		    x, SVG_FONT * 4 - 4, rgb[0], rgb[1], rgb[2], x + 14, SVG_FONT * 4 + 5,
 		    class_names[c]);
 	}
-	fprintf(out,
-		"<text id=\"unzoom\" class=\"btn hide\" x=\"%d\" y=\"%d\">Reset Zoom</text>\n"
-		"<text id=\"search\" class=\"btn\" x=\"%d\" y=\"%d\">Search</text>\n"
-		"<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n"
-		"<text id=\"matched\" x=\"%d\" y=\"%d\"></text>\n<g id=\"frames\">\n",
-		SVG_XPAD, SVG_FONT * 2, SVG_WIDTH - SVG_XPAD - 90, SVG_FONT * 2, SVG_XPAD,
-		e.height - SVG_YPAD2 / 2 + 4, SVG_WIDTH - SVG_XPAD, e.height - SVG_YPAD2 / 2 + 4);
+	rep_svg_put_controls(out, e.height);
 	if (drawn[0])
 		emit_frame(&e, 0);
 	for (size_t i = 0; i < norder; i++)
@@ -735,6 +729,22 @@ size_t rep_svg_put_xml(FILE *out, const char *s, size_t n, size_t max_chars)
 size_t rep_svg_utf8_chars(const char *s, size_t n)
 {
 	return utf8_chars(s, n);
+}
+
+/*
+ * The zoom and search buttons, the hover and match lines the script fills
+ * in, and the opening of the frames group; the same place in both graphs so
+ * the script finds them.
+ */
+void rep_svg_put_controls(FILE *out, int height)
+{
+	fprintf(out,
+		"<text id=\"unzoom\" class=\"btn hide\" x=\"%d\" y=\"%d\">Reset Zoom</text>\n"
+		"<text id=\"search\" class=\"btn\" x=\"%d\" y=\"%d\">Search</text>\n"
+		"<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n"
+		"<text id=\"matched\" x=\"%d\" y=\"%d\"></text>\n<g id=\"frames\">\n",
+		SVG_XPAD, SVG_FONT * 2, SVG_WIDTH - SVG_XPAD - 90, SVG_FONT * 2, SVG_XPAD,
+		height - SVG_YPAD2 / 2 + 4, SVG_WIDTH - SVG_XPAD, height - SVG_YPAD2 / 2 + 4);
 }
 
 const char *rep_svg_commas(uint64_t v, char buf[32])
