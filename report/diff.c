@@ -54,7 +54,6 @@ static int add_side(struct dtree *t, const struct rep_profile *p, int side,
 {
 	struct rep_names names;
 	uint32_t *fname = NULL, *frames = NULL;
-	size_t maxframes = 0;
 	int err;
 
 	err = rep_names_init(&names, p);
@@ -72,13 +71,7 @@ static int add_side(struct dtree *t, const struct rep_profile *p, int side,
 
 		err = rep_profile_intern(t->names, nm, len, &fname[f]);
 	}
-	for (size_t i = 0; i < p->stacks.n; i++) {
-		size_t n = rep_stack_nframes(p, &p->stacks.v[i]);
-
-		if (n > maxframes)
-			maxframes = n;
-	}
-	frames = malloc((maxframes ? maxframes : 1) * sizeof(*frames));
+	frames = rep_frames_buf_new(p);
 	if (!frames && !err)
 		err = -ENOMEM;
 	for (size_t i = 0; i < p->stacks.n && !err; i++) {

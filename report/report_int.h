@@ -146,6 +146,9 @@ size_t rep_stack_nframes(const struct rep_profile *p, const struct rep_stack_int
 /* Fill out[0..nframes) root first. */
 void rep_stack_frames(const struct rep_profile *p, const struct rep_stack_int *s, uint32_t *out);
 
+/* A buffer for rep_stack_frames() of any stack of p, which the caller frees. NULL: ENOMEM. */
+uint32_t *rep_frames_buf_new(const struct rep_profile *p);
+
 /*
  * Display names for frames as folded and flamegraphs show them: ';' and
  * control characters replaced, kind suffixes appended (_[k], _[j], _[i]).

@@ -109,7 +109,6 @@ out:
 static int build(struct tree *t, const struct rep_profile *p, const struct rep_opts *o)
 {
 	uint32_t *frames = NULL;
-	size_t maxframes = 0;
 	int err;
 
 	t->p = p;
@@ -124,13 +123,7 @@ static int build(struct tree *t, const struct rep_profile *p, const struct rep_o
 	err = rep_ctree_root(t);
 	if (err)
 		return err;
-	for (size_t i = 0; i < p->stacks.n; i++) {
-		size_t n = rep_stack_nframes(p, &p->stacks.v[i]);
-
-		if (n > maxframes)
-			maxframes = n;
-	}
-	frames = malloc((maxframes ? maxframes : 1) * sizeof(*frames));
+	frames = rep_frames_buf_new(p);
 	if (!frames)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->stacks.n && !err; i++) {
