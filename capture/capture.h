@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * capture/: the BPF sampler and its side-band events (record.c) and what
- * /proc says about running processes (procfs.c), for xprof record.
+ * capture/: the BPF recorder as a library (record.c: capture_new, _poll,
+ * _stop, _free) delivering events to a sink, and the /proc readers (procfs.c).
  */
 #ifndef XPROF_CAPTURE_H
 #define XPROF_CAPTURE_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,9 +27,9 @@ struct xp_buildid_cache {
 void xp_buildid_cache_release(struct xp_buildid_cache *c);
 
 /*
- * The GNU build-id of the ELF file at path (NT_GNU_BUILD_ID in a PT_NOTE or
- * SHT_NOTE). Fills id (XP_BUILD_ID_MAX bytes) and *len. c may be NULL.
- * 0, -ENOENT (no build-id note), -EINVAL (not ELF), or -errno from open.
+ * The GNU build-id of the ELF file at path (xl_build_id_file(), remembered
+ * by path in c, which may be NULL). Fills id (XP_BUILD_ID_MAX bytes) and
+ * *len. 0, -ENOENT (no build-id note), -EINVAL (not ELF), or -errno from open.
  */
 int xp_build_id_read(struct xp_buildid_cache *c, const char *path, uint8_t *id, uint32_t *len);
 
@@ -64,12 +63,17 @@ int xp_procfs_processes(int (*fn)(void *ctx, pid_t pid), void *ctx);
  */
 bool xp_procfs_alive(pid_t pid);
 
-/* The address range of the [vdso] mapping of pid (0 = self). 0 or -ENOENT. */
-int xp_procfs_vdso_range(pid_t pid, uint64_t *start, uint64_t *end);
-
 /* ---- record.c ------------------------------------------------------------ */
 
-struct xp_record_opts {
+/*
+ * The BPF recorder as a library. capture_new() loads and attaches the
+ * sampler and reads what already runs from /proc; each capture_poll()
+ * delivers the events complete so far to the sink, in time order, in the
+ * event model of recording.h (as a reader of the .xprof file would yield
+ * them); capture_stop() stops sampling and delivers the rest. When to poll,
+ * flush and stop is the caller's (xprof record's loop).
+ */
+struct capture_opts {
 	uint32_t frequency;  /* Hz */
 	uint32_t stack_size; /* bytes, XP_STACK_MIN..XP_STACK_MAX */
 	uint32_t ev_type;    /* perf_event_attr.type of the sampling event */
@@ -77,27 +81,21 @@ struct xp_record_opts {
 	const char *ev_name; /* "cpu-clock" */
 	bool all;	     /* -a */
 	bool kstack;	     /* -g kernel */
-	const pid_t *pids;   /* -p, npids of them */
+	const pid_t *pids;   /* -p, npids of them; borrowed until capture_free() */
 	size_t npids;
-	pid_t child;		     /* -- CMD: held child, already forked; 0 if none */
-	double duration;	     /* -d seconds; 0: until stopped */
-	const char *target;	     /* for the header: "-p 12", "-a", "-- ./prog" */
-	const char *path;	     /* the .xprof file to write */
-	volatile sig_atomic_t *stop; /* set by SIGINT/SIGTERM */
-	/* Called once sampling is armed and the child is a target: release it. */
-	int (*armed)(void *ctx);
-	void *armed_ctx;
+	pid_t child;	    /* -- CMD: held child, already forked; 0 if none */
+	const char *target; /* for the header: "-p 12", "-a", "-- ./prog" */
 };
 
-struct xp_record_result {
-	uint64_t samples;	/* written */
+struct capture_stats {
+	uint64_t samples;	/* delivered */
 	uint64_t lost;		/* samples dropped (ring buffer full) */
 	uint64_t lost_sideband; /* mmap/comm/task events the kernel dropped */
-	uint64_t misordered;	/* records written out of time order (staging overflow) */
+	uint64_t misordered;	/* records delivered out of time order (staging overflow) */
 	uint64_t maps_late;	/* processes whose mappings came from /proc at their first sample */
 	uint64_t unmapped;	/* samples of processes whose mappings nothing told (gone before
 				   /proc could be read, their events lost) */
-	uint64_t bpf_samples;	/* the sampler's own counters (XP_STAT_*) */
+	uint64_t bpf_samples;	/* the sampler's own counters (XP_STAT_*), after capture_stop() */
 	uint64_t bpf_sample_ns;
 	uint64_t read_fail;
 	uint64_t no_sigframe;
@@ -107,18 +105,50 @@ struct xp_record_result {
 	uint64_t rb_bytes;     /* ring-buffer bytes the sampler reserved (all records) */
 	uint64_t prog_run_ns;  /* bpf_prog_info run_time_ns/run_cnt of the sampler (every */
 	uint64_t prog_run_cnt; /* tick, targets or not; 0 unless kernel.bpf_stats_enabled) */
-	bool child_exited;
-	int child_status; /* waitpid status when child_exited */
-	int write_err; /* -errno that stopped the recording (full disk); the file keeps its prefix
-			*/
 };
 
 /*
- * Run one recording session until *stop, the duration, or the child's exit,
- * writing o->path as it goes. On error, err gets one line for the user
- * (without the "xprof: " prefix). 0 or -errno.
+ * Where the events go. begin() (may be NULL) is called once from
+ * capture_new(), before any event, with the recording's settings and the
+ * number of CPUs: a file sink writes its header then. event() gets every
+ * event in time order; what an event points to is valid during the call
+ * only. A non-zero return of either stops the capture and is returned by
+ * the call that delivered it (capture_new() then fails with errno = -it and
+ * leaves err empty: the sink knows what failed).
  */
-int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, char *err,
-		  size_t errlen);
+struct capture_sink {
+	int (*begin)(void *ctx, const struct xp_rec_info *info, uint32_t ncpus);
+	xp_event_fn event;
+	void *ctx;
+};
+
+struct capture;
+
+/*
+ * Load the sampler, attach it to every CPU, deliver the vDSO image and what
+ * already runs (the pids, or every process with -a): sampling is armed when
+ * it returns, so a held child may be released. NULL with errno set and one
+ * line for the user in err (without the "xprof: " prefix).
+ */
+struct capture *capture_new(const struct capture_opts *o, const struct capture_sink *sink,
+			    char *err, size_t errlen);
+
+/*
+ * Wait up to timeout_ms for samples, then deliver every event stamped before
+ * now. 0, the sink's non-zero value, or -errno of the ring buffer.
+ */
+int capture_poll(struct capture *c, int timeout_ms);
+
+/* -p: does any target process (given or followed) still run? */
+bool capture_targets_alive(struct capture *c);
+
+/* Stop sampling and deliver everything left. 0 or as capture_poll(). Call it once. */
+int capture_stop(struct capture *c);
+
+/* The counts so far; the sampler's own counters once stopped. Valid until capture_free(). */
+const struct capture_stats *capture_stats(const struct capture *c);
+
+/* Detach and free. Accepts NULL. */
+void capture_free(struct capture *c);
 
 #endif /* XPROF_CAPTURE_H */

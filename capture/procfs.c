@@ -10,9 +10,7 @@
 #include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
 #include <inttypes.h>
-#include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +18,7 @@
 #include <unistd.h>
 
 #include "capture/capture.h"
-
-#define NT_GNU_BUILD_ID_TYPE 3
+#include "lib/lib.h"
 
 struct xp_buildid_ent {
 	char *path;
@@ -39,69 +36,11 @@ void xp_buildid_cache_release(struct xp_buildid_cache *c)
 	c->n = c->cap = 0;
 }
 
-/* Scan one note section's data for NT_GNU_BUILD_ID. */
-static int find_note(Elf_Data *d, uint8_t *id, uint32_t *len)
-{
-	GElf_Nhdr nh;
-	size_t off = 0, name_off, desc_off, next;
-
-	while ((next = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
-		if (nh.n_type == NT_GNU_BUILD_ID_TYPE && nh.n_namesz == 4 &&
-		    !memcmp((const char *)d->d_buf + name_off, "GNU", 4) && nh.n_descsz > 0) {
-			*len = nh.n_descsz > XP_BUILD_ID_MAX ? XP_BUILD_ID_MAX : nh.n_descsz;
-			memcpy(id, (const char *)d->d_buf + desc_off, *len);
-			return 0;
-		}
-		off = next;
-	}
-	return -ENOENT;
-}
-
-static int build_id_elf(int fd, uint8_t *id, uint32_t *len)
-{
-	Elf *e;
-	size_t nph;
-	int err = -ENOENT;
-
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!e)
-		return -EINVAL;
-	if (elf_kind(e) != ELF_K_ELF) {
-		err = -EINVAL;
-		goto out;
-	}
-	if (!elf_getphdrnum(e, &nph)) {
-		for (size_t i = 0; i < nph && err; i++) {
-			GElf_Phdr ph;
-			Elf_Data *d;
-
-			if (!gelf_getphdr(e, i, &ph) || ph.p_type != PT_NOTE)
-				continue;
-			d = elf_getdata_rawchunk(e, ph.p_offset, ph.p_filesz,
-						 ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
-			if (d)
-				err = find_note(d, id, len);
-		}
-	}
-	for (Elf_Scn *s = NULL; err && (s = elf_nextscn(e, s));) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(s, &sh) || sh.sh_type != SHT_NOTE)
-			continue;
-		d = elf_getdata(s, NULL);
-		if (d)
-			err = find_note(d, id, len);
-	}
-out:
-	elf_end(e);
-	return err;
-}
-
 int xp_build_id_read(struct xp_buildid_cache *c, const char *path, uint8_t *id, uint32_t *len)
 {
 	struct xp_buildid_ent *ent = NULL;
-	int fd, err;
+	size_t n;
+	int err;
 
 	*len = 0;
 	if (c) {
@@ -113,14 +52,8 @@ int xp_build_id_read(struct xp_buildid_cache *c, const char *path, uint8_t *id, 
 			}
 		}
 	}
-	elf_version(EV_CURRENT);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		err = -errno;
-	else {
-		err = build_id_elf(fd, id, len);
-		close(fd);
-	}
+	err = xl_build_id_file(path, id, XP_BUILD_ID_MAX, &n);
+	*len = n;
 	if (c) {
 		if (c->n == c->cap) {
 			size_t ncap = c->cap ? 2 * c->cap : 64;
@@ -288,30 +221,6 @@ int xp_procfs_threads(pid_t pid, int (*fn)(void *ctx, pid_t tid), void *ctx)
 int xp_procfs_processes(int (*fn)(void *ctx, pid_t pid), void *ctx)
 {
 	return for_each_num("/proc", fn, ctx);
-}
-
-int xp_procfs_vdso_range(pid_t pid, uint64_t *start, uint64_t *end)
-{
-	char fname[64], line[512];
-	FILE *f;
-	int err = -ENOENT;
-
-	if (pid)
-		snprintf(fname, sizeof(fname), "/proc/%d/maps", (int)pid);
-	else
-		snprintf(fname, sizeof(fname), "/proc/self/maps");
-	f = fopen(fname, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strstr(line, "[vdso]"))
-			continue;
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64, start, end) == 2)
-			err = 0;
-		break;
-	}
-	fclose(f);
-	return err;
 }
 
 /* Is a task more than a zombie? /proc/PID/task/TID/stat's state after the ")" of comm. */

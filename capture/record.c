@@ -3,16 +3,17 @@
  * One recording session: load the BPF sampler, attach it to a per-CPU
  * sampling perf event, open per-CPU dummy perf events for the side band
  * (mmap2 with build-ids, comm, fork, exit), synthesize what existed before
- * the start from /proc, and stream everything into an .xprof file.
+ * the start from /proc, and deliver everything to a sink (capture.h) in
+ * time order: the .xprof writer, the report pipeline, or both.
  *
  * Ordering. Samples arrive through the BPF ring buffer, side-band events
  * through the per-CPU perf rings; both carry CLOCK_MONOTONIC times. A reader
  * replays the file in order, so an mmap must be written before the samples
  * that need it, and an exit after the samples before it. Each round takes
- * t0 = now, drains both sources into a staging arena (records already
- * encoded), sorts the staged records by time and writes those at or before
- * t0: everything stamped before t0 is visible in the rings by then. Later
- * ones wait for the next round. The arena is allocated once; the per-sample
+ * t0 = now, drains both sources into a staging arena (records encoded as
+ * in an .xprof file), sorts the staged records by time and delivers those at
+ * or before t0: everything stamped before t0 is visible in the rings by then.
+ * Later ones wait for the next round. The arena is allocated once; the per-sample
  * path is one memcpy of the valid stack bytes.
  *
  * Every sample needs its process's mappings before it in the file. They come
@@ -38,7 +39,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -57,11 +57,9 @@
 
 _Static_assert(sizeof(struct xp_sample) == XP_SAMPLE_HDR_SIZE, "XP_SAMPLE_HDR_SIZE is stale");
 
-#define SB_PAGES  128	       /* side-band ring per CPU: 512 KiB */
-#define PID_LIMIT 4194304u     /* PID_MAX_LIMIT on 64-bit: pid_state[] covers every pid */
-#define LATE_NS	  1000000ull   /* late /proc mappings sort this much before the first sample */
-#define ROUND_MS  40	       /* how often the rings are drained */
-#define FLUSH_NS  200000000ull /* how often the file is flushed */
+#define SB_PAGES  128	     /* side-band ring per CPU: 512 KiB */
+#define PID_LIMIT 4194304u   /* PID_MAX_LIMIT on 64-bit: pid_state[] covers every pid */
+#define LATE_NS	  1000000ull /* late /proc mappings sort this much before the first sample */
 
 struct sb_ring {
 	int fd;
@@ -93,7 +91,7 @@ struct stage_ent {
 };
 
 struct session {
-	const struct xp_record_opts *o;
+	const struct capture_opts *o;
 	struct xprof_bpf *skel;
 	struct ring_buffer *rb;
 	int ncpus;
@@ -102,10 +100,11 @@ struct session {
 	struct sb_ring *sb;
 	int targets_fd;
 	long page;
-	bool sb_build_id;  /* the kernel fills in build-ids (attr.build_id, 5.12+) */
-	bool path_created; /* the output file was created (remove it if nothing started) */
+	bool sb_build_id;		/* the kernel fills in build-ids (attr.build_id, 5.12+) */
+	uint64_t t_start, t_start_real; /* CLOCK_MONOTONIC and CLOCK_REALTIME at the start */
 
-	struct xpf_writer *w;
+	struct capture_sink sink;
+	int sink_err;		 /* the sink's non-zero return, which stopped the capture */
 	uint8_t *arena, *arena2; /* staged records; arena2 is for compaction */
 	size_t arena_cap, arena_len;
 	struct stage_ent *ent;
@@ -122,8 +121,15 @@ struct session {
 	uint32_t round;	    /* rounds drained so far */
 	uint64_t last_upto; /* the last round's time bound: everything before it is written */
 	uint64_t lost_written;
-	struct xp_record_result *res;
+	struct capture_stats *res;
 	int err;
+};
+
+/* The library's handle: the session and what it points to. */
+struct capture {
+	struct session s;
+	struct capture_opts opts;
+	struct capture_stats stats;
 };
 
 static uint64_t now_ns(void)
@@ -177,7 +183,31 @@ static void file_note(struct session *s, const struct stage_ent *e)
 	}
 }
 
-/* Write staged records with time <= upto in time order; keep the rest. */
+/* An event to the sink; its non-zero return stops the capture. */
+static int deliver(struct session *s, const struct xp_event *ev)
+{
+	int err = s->sink.event(s->sink.ctx, ev);
+
+	if (err)
+		s->sink_err = err;
+	return err;
+}
+
+/*
+ * A staged record to the sink, decoded as a reader of the file would see it
+ * (the records are xpf_encode's, which share no stack bytes).
+ */
+static int deliver_record(struct session *s, const uint8_t *rec, uint32_t len)
+{
+	struct xp_event ev;
+	int n = xpf_decode(rec, len, XPF_VERSION, s->o->frequency, &ev);
+
+	if (n < 0)
+		return n; /* cannot be: the records were encoded here */
+	return n ? deliver(s, &ev) : 0;
+}
+
+/* Deliver staged records with time <= upto in time order; keep the rest. */
 static int stage_flush(struct session *s, uint64_t upto)
 {
 	size_t keep = 0, len2 = 0;
@@ -188,7 +218,7 @@ static int stage_flush(struct session *s, uint64_t upto)
 		struct stage_ent *e = &s->ent[i];
 
 		if (e->time <= upto) {
-			err = xpf_writer_append(s->w, s->arena + e->off, e->len);
+			err = deliver_record(s, s->arena + e->off, e->len);
 			if (err)
 				return err;
 			file_note(s, e);
@@ -212,7 +242,7 @@ static int stage_flush(struct session *s, uint64_t upto)
 	return 0;
 }
 
-/* Encode ev into the arena. When the arena is full, write everything staged first. */
+/* Encode ev into the arena. When the arena is full, deliver everything staged first. */
 static int stage_event(struct session *s, const struct xp_event *ev, uint64_t time, bool is_sample)
 {
 	size_t need = xpf_encode(ev, NULL, 0);
@@ -225,8 +255,8 @@ static int stage_event(struct session *s, const struct xp_event *ev, uint64_t ti
 			return err;
 	}
 	if (need > s->arena_cap) {
-		/* Larger than the whole arena (a vDSO image would not be): write it directly. */
-		return xpf_writer_event(s->w, ev);
+		/* Larger than the whole arena (a vDSO image would not be): deliver it directly. */
+		return deliver(s, ev);
 	}
 	xpf_encode(ev, s->arena + s->arena_len, need);
 	s->ent[s->nent] = (struct stage_ent){.time = time,
@@ -410,31 +440,16 @@ static int sb_record(struct session *s, const struct perf_event_header *h)
 	memset(&ev, 0, sizeof(ev));
 	switch (h->type) {
 	case PERF_RECORD_MMAP2: {
-		struct {
-			uint32_t pid, tid;
-			uint64_t addr, len, pgoff;
-			union {
-				struct {
-					uint32_t maj, min;
-					uint64_t ino, ino_generation;
-				};
-				struct {
-					uint8_t build_id_size, r1;
-					uint16_t r2;
-					uint8_t build_id[20];
-				};
-			};
-			uint32_t prot, flags;
-		} m;
-		size_t plen;
+		struct xl_mmap2 m;
 
-		if (body < sizeof(m) + 16)
+		/*
+		 * With attr.build_id the id block is always the build-id form; its size
+		 * is 0 when the kernel could not read the id (pages not in memory): then
+		 * read it from the file.
+		 */
+		if (xl_perf_mmap2(h, h->size, 16, s->sb_build_id, &m))
 			return 0;
-		memcpy(&m, p, sizeof(m));
 		if (!(m.prot & PROT_EXEC) || !is_target(s, m.pid))
-			return 0;
-		plen = strnlen((const char *)p + sizeof(m), body - sizeof(m) - 16);
-		if (plen == body - sizeof(m) - 16)
 			return 0;
 		ev.type = XP_EV_MMAP;
 		ev.mmap.time_ns = time;
@@ -444,16 +459,9 @@ static int sb_record(struct session *s, const struct perf_event_header *h)
 		ev.mmap.len = m.len;
 		ev.mmap.pgoff = m.pgoff;
 		ev.mmap.prot = m.prot;
-		ev.mmap.path = (const char *)p + sizeof(m);
-		/*
-		 * With attr.build_id the id block is always the build-id form; its size
-		 * is 0 when the kernel could not read the id (pages not in memory): then
-		 * read it from the file.
-		 */
-		if ((h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID) && s->sb_build_id) {
-			ev.mmap.build_id_len = m.build_id_size > 20 ? 20 : m.build_id_size;
-			memcpy(ev.mmap.build_id, m.build_id, ev.mmap.build_id_len);
-		}
+		ev.mmap.path = m.path;
+		ev.mmap.build_id_len = m.build_id_len;
+		memcpy(ev.mmap.build_id, m.build_id, m.build_id_len);
 		if (!ev.mmap.build_id_len && ev.mmap.path[0] == '/') {
 			char rp[4200];
 
@@ -712,16 +720,14 @@ static void pid_resolve(struct session *s, uint32_t pid, uint64_t time)
 /* The vDSO image: every 64-bit process of this kernel maps the same one, ours included. */
 static int write_vdso(struct session *s)
 {
-	uint64_t start, end;
 	struct xp_event ev = {.type = XP_EV_VDSO};
-	unsigned long at = getauxval(AT_SYSINFO_EHDR);
+	size_t len;
 
-	if (!at || xp_procfs_vdso_range(0, &start, &end) || start != at)
+	if (xl_vdso_self(&ev.vdso.image, &len))
 		return 0;
-	ev.vdso.start = start;
-	ev.vdso.image = (const uint8_t *)(uintptr_t)start;
-	ev.vdso.len = end - start;
-	return xpf_writer_event(s->w, &ev);
+	ev.vdso.start = (uintptr_t)ev.vdso.image;
+	ev.vdso.len = len;
+	return deliver(s, &ev);
 }
 
 /* ---- the session ------------------------------------------------------------ */
@@ -830,7 +836,6 @@ static void session_free(struct session *s)
 		}
 	ring_buffer__free(s->rb);
 	xprof_bpf__destroy(s->skel);
-	xpf_writer_free(s->w);
 	xp_buildid_cache_release(&s->bids);
 	free(s->exited);
 	free(s->pid_state);
@@ -854,28 +859,9 @@ __attribute__((format(printf, 2, 0))) static int libbpf_quiet(enum libbpf_print_
 	return 0;
 }
 
-int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, char *errbuf,
-		  size_t errlen)
+/* The session's buffers, all allocated once: the per-sample path never calls malloc. */
+static int session_alloc(struct session *s, size_t rbsz)
 {
-	struct session S = {0}, *s = &S;
-	struct xp_rec_info info = {0};
-	uint64_t t_start, t_end = 0, t_flush, t_alive = 0;
-	size_t rbsz;
-	int err = 0, status;
-	bool started = false;
-
-	memset(res, 0, sizeof(*res));
-	s->o = o;
-	s->res = res;
-	s->page = sysconf(_SC_PAGESIZE);
-	s->ncpus = libbpf_num_possible_cpus();
-	if (s->ncpus <= 0) {
-		snprintf(errbuf, errlen, "cannot count the CPUs: %s", strerror(-s->ncpus));
-		return s->ncpus;
-	}
-	libbpf_set_print(libbpf_quiet);
-
-	rbsz = ringbuf_size(s->ncpus, o->stack_size);
 	s->arena_cap = rbsz + (4u << 20);
 	s->ent_cap = s->arena_cap / 256;
 	s->arena = malloc(s->arena_cap);
@@ -889,19 +875,24 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	s->pid_state = calloc(PID_LIMIT, 1);
 	s->file_maps = calloc(PID_LIMIT, 1);
 	if (!s->arena || !s->arena2 || !s->ent || !s->sbtmp || !s->ev_fds || !s->links || !s->sb ||
-	    !s->percpu || !s->pid_state || !s->file_maps) {
-		snprintf(errbuf, errlen, "out of memory");
-		err = -ENOMEM;
-		goto out;
-	}
+	    !s->percpu || !s->pid_state || !s->file_maps)
+		return -ENOMEM;
 	for (int c = 0; c < s->ncpus; c++)
 		s->ev_fds[c] = s->sb[c].fd = -1;
+	return 0;
+}
+
+/* Open and load the BPF sampler, fill in the targets, follow their forks. */
+static int session_load(struct session *s, size_t rbsz, char *errbuf, size_t errlen)
+{
+	const struct capture_opts *o = s->o;
+	int err;
 
 	s->skel = xprof_bpf__open();
 	if (!s->skel) {
 		err = -errno;
 		snprintf(errbuf, errlen, "cannot open the BPF sampler: %s", strerror(errno));
-		goto out;
+		return err;
 	}
 	s->skel->rodata->stack_max = o->stack_size;
 	s->skel->rodata->all_tasks = o->all;
@@ -915,7 +906,7 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 		    errbuf, errlen,
 		    "the kernel refused the BPF sampler: %s (XPROF_DEBUG=1 shows the verifier log)",
 		    strerror(-err));
-		goto out;
+		return err;
 	}
 	s->targets_fd = bpf_map__fd(s->skel->maps.targets);
 	if (!o->all) {
@@ -936,51 +927,40 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 			err = -errno;
 			snprintf(errbuf, errlen, "cannot attach the fork tracepoint: %s",
 				 strerror(errno));
-			goto out;
+			return err;
 		}
 	}
+	return 0;
+}
 
-	info.frequency = o->frequency;
-	info.stack_size = o->stack_size;
-	info.flags = (o->all ? XP_REC_F_SYSTEM_WIDE : XP_REC_F_INHERIT) |
-		     (o->kstack ? XP_REC_F_KERNEL_STACK : 0);
-	snprintf(info.event, sizeof(info.event), "%s", o->ev_name);
-	snprintf(info.target, sizeof(info.target), "%s", o->target);
-	t_start = now_ns();
-	info.start_time_ns = t_start;
-	s->last_upto = t_start;
-	s->w = xpf_writer_open(o->path, &info, s->ncpus);
-	s->path_created = s->w != NULL;
-	if (!s->w) {
-		err = -errno;
-		snprintf(errbuf, errlen, "cannot write '%s': %s", o->path, xl_strerror(-errno));
-		goto out;
-	}
-	err = write_vdso(s);
-	if (err)
-		goto io_err;
+/*
+ * The side band, the ring buffer, what already runs (from /proc), then the
+ * sampling events with the sampler attached.
+ */
+static int session_attach(struct session *s, char *errbuf, size_t errlen)
+{
+	const struct capture_opts *o = s->o;
+	int err;
 
 	/* Side band first: from here on no mmap of a target is missed. */
 	for (int c = 0; c < s->ncpus; c++) {
 		err = sb_open(s, c, &s->sb[c]);
-		if (err == -ENODEV || err == -EINVAL) {
-			err = 0; /* an offline CPU */
-			continue;
-		}
+		if (err == -ENODEV || err == -EINVAL)
+			continue; /* an offline CPU */
 		if (err) {
 			snprintf(errbuf, errlen, "cannot open side-band perf events: %s%s",
 				 strerror(-err),
 				 err == -EACCES || err == -EPERM
 				     ? " (needs root or CAP_PERFMON; run it with sudo)"
 				     : "");
-			goto out;
+			return err;
 		}
 	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.samples), on_sample, s, NULL);
 	if (!s->rb) {
 		err = -errno;
 		snprintf(errbuf, errlen, "cannot set up the ring buffer: %s", strerror(errno));
-		goto out;
+		return err;
 	}
 	/*
 	 * What existed before the start, stamped t_start so it sorts before every
@@ -990,8 +970,9 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	 * already exiting, its memory gone, can slip through; it is counted).
 	 */
 	{
-		struct synth sy = {.s = s, .time = t_start};
+		struct synth sy = {.s = s, .time = s->t_start};
 
+		err = 0;
 		if (o->all)
 			err = xp_procfs_processes(synth_process, &sy);
 		for (size_t i = 0; !err && i < o->npids; i++)
@@ -1006,8 +987,9 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 			err = xp_procfs_threads(o->child, synth_thread, &sy);
 		}
 		if (err) {
-			snprintf(errbuf, errlen, "cannot read /proc: %s", strerror(-err));
-			goto out;
+			if (!s->sink_err) /* else the sink's error: its caller says which */
+				snprintf(errbuf, errlen, "cannot read /proc: %s", strerror(-err));
+			return err;
 		}
 	}
 	for (int c = 0, opened = 0; c < s->ncpus; c++) {
@@ -1022,16 +1004,14 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 		if (s->ev_fds[c] < 0) {
 			err = -errno;
 			if ((err == -ENODEV || err == -EINVAL) && (opened || c + 1 < s->ncpus) &&
-			    o->ev_type == PERF_TYPE_SOFTWARE) {
-				err = 0; /* an offline CPU */
-				continue;
-			}
+			    o->ev_type == PERF_TYPE_SOFTWARE)
+				continue; /* an offline CPU */
 			snprintf(errbuf, errlen, "cannot open the '%s' perf event on CPU %d: %s%s",
 				 o->ev_name, c, strerror(-err),
 				 err == -ENOENT || err == -EOPNOTSUPP
 				     ? " (no such event here; try -e cpu-clock)"
 				     : "");
-			goto out;
+			return err;
 		}
 		s->links[c] =
 		    bpf_program__attach_perf_event(s->skel->progs.xp_sample, s->ev_fds[c]);
@@ -1039,59 +1019,119 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 			err = -errno;
 			snprintf(errbuf, errlen, "cannot attach the sampler to CPU %d: %s", c,
 				 strerror(errno));
-			goto out;
+			return err;
 		}
 		opened++;
 	}
+	return 0;
+}
 
-	if (o->armed) {
-		err = o->armed(o->armed_ctx);
-		if (err) {
-			errbuf[0] = 0;
-			goto out;
-		}
+/* The recording's settings, for the sink's begin() (a file writes them as its header). */
+static void session_info(const struct session *s, struct xp_rec_info *info)
+{
+	const struct capture_opts *o = s->o;
+
+	memset(info, 0, sizeof(*info));
+	info->frequency = o->frequency;
+	info->stack_size = o->stack_size;
+	info->flags = (o->all ? XP_REC_F_SYSTEM_WIDE : XP_REC_F_INHERIT) |
+		      (o->kstack ? XP_REC_F_KERNEL_STACK : 0);
+	snprintf(info->event, sizeof(info->event), "%s", o->ev_name);
+	snprintf(info->target, sizeof(info->target), "%s", o->target ? o->target : "");
+	info->start_time_ns = s->t_start;
+	info->start_real_ns = s->t_start_real;
+}
+
+struct capture *capture_new(const struct capture_opts *o, const struct capture_sink *sink,
+			    char *errbuf, size_t errlen)
+{
+	struct capture *c;
+	struct session *s;
+	struct xp_rec_info info;
+	size_t rbsz;
+	int err = 0;
+
+	errbuf[0] = 0;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(errbuf, errlen, "out of memory");
+		return NULL;
 	}
+	c->opts = *o;
+	s = &c->s;
+	s->o = &c->opts;
+	s->res = &c->stats;
+	s->sink = *sink;
+	s->page = sysconf(_SC_PAGESIZE);
+	s->ncpus = libbpf_num_possible_cpus();
+	if (s->ncpus <= 0) {
+		err = s->ncpus;
+		s->ncpus = 0;
+		snprintf(errbuf, errlen, "cannot count the CPUs: %s", strerror(-err));
+		goto fail;
+	}
+	libbpf_set_print(libbpf_quiet);
 
-	started = true;
-	t_flush = t_start;
-	/* -d is time sampled: the /proc scan before the sampler was armed does not count. */
-	if (o->duration > 0)
-		t_end = now_ns() + (uint64_t)(o->duration * 1e9);
-	while (!*o->stop) {
-		uint64_t t0;
+	rbsz = ringbuf_size(s->ncpus, o->stack_size);
+	err = session_alloc(s, rbsz);
+	if (err) {
+		snprintf(errbuf, errlen, "out of memory");
+		goto fail;
+	}
+	err = session_load(s, rbsz, errbuf, errlen);
+	if (err)
+		goto fail;
+	s->t_start = now_ns();
+	s->last_upto = s->t_start;
+	{
+		struct timespec ts;
 
-		err = ring_buffer__poll(s->rb, ROUND_MS);
-		if (err == -EINTR)
-			err = 0;
-		if (err < 0) {
-			if (s->err)
-				goto io_err;
-			snprintf(errbuf, errlen, "ring buffer: %s", strerror(-err));
-			goto out;
-		}
-		t0 = now_ns();
-		err = round_drain(s, t0);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		s->t_start_real = ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	}
+	session_info(s, &info);
+	if (s->sink.begin) {
+		err = s->sink.begin(s->sink.ctx, &info, s->ncpus);
 		if (err)
-			goto io_err;
-		if (t0 - t_flush >= FLUSH_NS) {
-			err = xpf_writer_flush(s->w);
-			if (err)
-				goto io_err;
-			t_flush = t0;
-		}
-		if (o->child > 0 && waitpid(o->child, &status, WNOHANG) == o->child) {
-			res->child_exited = true;
-			res->child_status = status;
-			break;
-		}
-		if (t_end && t0 >= t_end)
-			break;
-		if (!o->all && !o->child && t0 - t_alive >= FLUSH_NS) {
-			t_alive = t0;
-			if (!targets_alive(s))
-				break;
-		}
+			goto fail; /* the sink's error: its caller says which */
 	}
+	err = write_vdso(s);
+	if (err)
+		goto fail;
+	err = session_attach(s, errbuf, errlen);
+	if (err)
+		goto fail;
+
+	return c;
+fail:
+	capture_free(c);
+	errno = -err;
+	return NULL;
+}
+
+int capture_poll(struct capture *c, int timeout_ms)
+{
+	struct session *s = &c->s;
+	int err;
+
+	err = ring_buffer__poll(s->rb, timeout_ms);
+	if (err == -EINTR)
+		err = 0;
+	if (err < 0)
+		return s->err ? s->err : err;
+	return round_drain(s, now_ns());
+}
+
+bool capture_targets_alive(struct capture *c)
+{
+	return targets_alive(&c->s);
+}
+
+int capture_stop(struct capture *c)
+{
+	struct session *s = &c->s;
+	struct capture_stats *res = &c->stats;
+	int err;
 
 	{
 		/* The kernel's run-time stats of the sampler (kernel.bpf_stats_enabled=1), as
@@ -1106,13 +1146,11 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 		}
 	}
 	/* Stop sampling, then drain what is left: every event is stamped before now. */
-	for (int c = 0; c < s->ncpus; c++) {
-		bpf_link__destroy(s->links[c]);
-		s->links[c] = NULL;
+	for (int cpu = 0; cpu < s->ncpus; cpu++) {
+		bpf_link__destroy(s->links[cpu]);
+		s->links[cpu] = NULL;
 	}
 	err = round_drain(s, UINT64_MAX);
-	if (err)
-		goto io_err;
 	res->bpf_samples = bpf_stat(s, XP_STAT_SAMPLES);
 	res->bpf_sample_ns = bpf_stat(s, XP_STAT_SAMPLE_NS);
 	res->read_fail = bpf_stat(s, XP_STAT_READ_FAIL);
@@ -1121,21 +1159,18 @@ int xp_record_run(const struct xp_record_opts *o, struct xp_record_result *res, 
 	res->vma_fail = bpf_stat(s, XP_STAT_VMA_FAIL);
 	res->drop_stack2 = bpf_stat(s, XP_STAT_DROP_STACK2);
 	res->rb_bytes = bpf_stat(s, XP_STAT_RB_BYTES);
-	err = xpf_writer_close(s->w, now_ns(), res->samples, res->lost, res->lost_sideband);
-	s->w = NULL;
-	if (err)
-		goto io_err;
-	goto out;
-io_err:
-	/* The file keeps what was written before (marked by the writer); record says so. */
-	res->write_err = err;
-	if (err == -ENOSPC || err == -EDQUOT)
-		snprintf(errbuf, errlen, "%s: %s", xl_strerror(err), o->path);
-	else
-		snprintf(errbuf, errlen, "cannot write '%s': %s", o->path, strerror(-err));
-out:
-	session_free(s);
-	if (err && !started && s->path_created)
-		unlink(o->path); /* nothing was collected: leave no empty recording behind */
 	return err;
+}
+
+const struct capture_stats *capture_stats(const struct capture *c)
+{
+	return &c->stats;
+}
+
+void capture_free(struct capture *c)
+{
+	if (!c)
+		return;
+	session_free(&c->s);
+	free(c);
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * lib/: the small layer every other folder may use; it uses nothing else of
- * xprof. It holds the one hash and open-addressing table (at the end), and
- * the one way xprof writes files, so that the outputs
+ * xprof. It holds what several folders need done one way: ELF build-id
+ * notes and the own vDSO (elf.c), perf's MMAP2 records (perf.c), hashing
+ * and the one open-addressing table (hash.c), and files (files.c), the one
+ * way xprof writes them, so that the outputs
  * (.xprof, .folded, .svg, .pb.gz, .txt) and the caches (unwind tables,
  * symbol indexes, kernel symbols) share one set of rules:
  *
@@ -120,6 +122,56 @@ int xl_open_regular(const char *path);
 
 /* "no space left on device" for -ENOSPC, and so on: strerror(-err) in xprof's words. */
 const char *xl_strerror(int err);
+
+/* ---- elf.c ---------------------------------------------------------------- */
+
+/*
+ * The GNU build-id of an ELF64 little-endian file image (len bytes): the
+ * first NT_GNU_BUILD_ID note of 1..max bytes (the kernel reports no other),
+ * in a PT_NOTE segment, else in an SHT_NOTE section. Every offset is checked
+ * against len. Fills id and *idlen (0 when there is none). 0, -ENOENT (no such
+ * note) or -EINVAL (not ELF64).
+ */
+int xl_elf_build_id(const void *image, size_t len, uint8_t *id, size_t max, size_t *idlen);
+
+/*
+ * Go's linker writes no GNU build-id unless asked to, only its own note
+ * ("Go\0\0", type 4, "actionID/.../contentID"): the last max bytes of its
+ * description (the content ID), found as xl_elf_build_id() finds its note.
+ * 0, -ENOENT or -EINVAL.
+ */
+int xl_elf_go_build_id(const void *image, size_t len, uint8_t *id, size_t max, size_t *idlen);
+
+/* The same for the file at path (mapped read-only). 0, -ENOENT, -EINVAL, or -errno from open(2). */
+int xl_build_id_file(const char *path, uint8_t *id, size_t max, size_t *len);
+
+/*
+ * This process's vDSO: the [vdso] mapping at AT_SYSINFO_EHDR, whole (every
+ * 64-bit process of this kernel maps the same image). *image stays valid for
+ * the process's life. 0, -ENOENT (no vDSO), or -errno reading /proc/self/maps.
+ */
+int xl_vdso_self(const uint8_t **image, size_t *len);
+
+/* ---- perf.c --------------------------------------------------------------- */
+
+/* A PERF_RECORD_MMAP2 record, decoded. path points into the record. */
+struct xl_mmap2 {
+	uint32_t pid, tid;
+	uint64_t addr, len, pgoff;
+	uint32_t prot, flags;
+	uint32_t build_id_len; /* 0: none given */
+	uint8_t build_id[20];
+	const char *path;
+};
+
+/*
+ * Decode the MMAP2 record rec (size bytes, perf_event_header included)
+ * whose last trailer bytes are its sample_id fields. The build-id is taken
+ * only if build_id says the record's event asked for build-ids and the
+ * record's misc flag says it carries one. 0, or -EINVAL when the record is
+ * too short or its file name is not terminated.
+ */
+int xl_perf_mmap2(const void *rec, size_t size, size_t trailer, bool build_id, struct xl_mmap2 *m);
 
 /* ---- hashing ---------------------------------------------------------------- */
 

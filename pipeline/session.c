@@ -36,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -259,13 +258,10 @@ static void comm_del(struct xp_session *s, uint32_t tid)
 /* ---- modules (mapped files) ---------------------------------------------- */
 
 /*
- * Go's linker writes no GNU build-id (unless asked to), only its own note:
- * "Go\0\0", type 4, "actionID/.../contentID". Its last 20 bytes are the
- * content ID of the linked binary (base64 text); they stand in for the
- * build-id where only a name is needed (pprof mappings, report -v).
+ * Go's linker writes no GNU build-id (unless asked to), only its own note;
+ * its content ID (xl_elf_go_build_id()) stands in for the build-id where
+ * only a name is needed (pprof mappings, report -v).
  */
-#define NT_GO_BUILD_ID 4
-
 /*
  * Read the executable PT_LOADs and the build-id note of an ELF file or image;
  * *go_len is set instead of *bid_len when only a Go build-id note is there.
@@ -291,32 +287,13 @@ static int module_read_elf(struct module *m, Elf *elf, uint8_t *bid, size_t *bid
 			m->seg_filesz[m->nsegs] = ph.p_filesz;
 			m->nsegs++;
 		}
-		if (ph.p_type == PT_NOTE && !*bid_len) {
-			Elf_Data *d =
-			    elf_getdata_rawchunk(elf, ph.p_offset, ph.p_filesz, ELF_T_NHDR);
-			GElf_Nhdr nh;
-			size_t off = 0, noff, doff;
+	}
+	{
+		size_t n;
+		const char *raw = elf_rawfile(elf, &n); /* the mapped file or the image */
 
-			while (d && (off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
-				if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-				    !memcmp((char *)d->d_buf + noff, "GNU", 4) &&
-				    nh.n_descsz <= XP_BUILD_ID_MAX) {
-					memcpy(bid, (char *)d->d_buf + doff, nh.n_descsz);
-					*bid_len = nh.n_descsz;
-					*go_len = 0;
-					break;
-				}
-				if (nh.n_type == NT_GO_BUILD_ID && nh.n_namesz == 4 &&
-				    !memcmp((char *)d->d_buf + noff, "Go\0\0", 4) && !*go_len &&
-				    nh.n_descsz >= XP_BUILD_ID_MAX) {
-					memcpy(bid,
-					       (char *)d->d_buf + doff + nh.n_descsz -
-						   XP_BUILD_ID_MAX,
-					       XP_BUILD_ID_MAX);
-					*go_len = XP_BUILD_ID_MAX;
-				}
-			}
-		}
+		if (raw && xl_elf_build_id(raw, n, bid, XP_BUILD_ID_MAX, bid_len))
+			xl_elf_go_build_id(raw, n, bid, XP_BUILD_ID_MAX, go_len);
 	}
 	return m->nsegs ? 0 : -ENOEXEC;
 }
@@ -414,27 +391,16 @@ static void module_go_table(struct module *m)
 /* Make sure the session has this machine's vDSO when the recording carried none. */
 static void vdso_capture_own(struct xp_session *s)
 {
-	FILE *f;
-	char line[256];
-	unsigned long lo, hi;
+	const uint8_t *img;
+	size_t len;
 
-	if (s->vdso_image)
+	if (s->vdso_image || xl_vdso_self(&img, &len))
 		return;
-	f = fopen("/proc/self/maps", "r");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		if (strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2 && hi > lo &&
-		    lo == getauxval(AT_SYSINFO_EHDR)) {
-			s->vdso_image = malloc(hi - lo);
-			if (s->vdso_image) {
-				memcpy(s->vdso_image, (void *)lo, hi - lo);
-				s->vdso_len = hi - lo;
-			}
-			break;
-		}
+	s->vdso_image = malloc(len);
+	if (s->vdso_image) {
+		memcpy(s->vdso_image, img, len);
+		s->vdso_len = len;
 	}
-	fclose(f);
 }
 
 static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *mm, bool vdso)

@@ -86,8 +86,8 @@ static const char *pct(char *buf, size_t len, uint64_t a, uint64_t b)
 	return buf;
 }
 
-static void print_summary(const struct xp_session_stats *st, const char *also,
-			  const char *const *outs, unsigned nouts)
+void report_summary(const struct xp_session_stats *st, const char *also, const char *const *outs,
+		    unsigned nouts)
 {
 	uint64_t n = st->kept;
 	char why[512] = "";
@@ -127,26 +127,150 @@ static void print_summary(const struct xp_session_stats *st, const char *also,
 	fputc('\n', stderr);
 }
 
-int cmd_report(int argc, char **argv)
+bool report_write_all(const struct rep_profile *prof, const struct rep_opts *ro,
+		      const char *const *outs, unsigned nouts, const char **done, unsigned *ndone)
 {
-	enum {
-		O_TOP = 256,
-		O_PID,
-		O_TID,
-		O_FPID,
-		O_FTID,
-		O_FCOMM,
-		O_MIN,
-		O_TITLE,
-		O_INV,
-		O_LINES,
-		O_NOINL,
-		O_NODEM,
-		O_NODI,
-		O_CACHE,
-		O_NOCACHE,
-		O_ALSO,
-	};
+	const char *why;
+	bool ok = true;
+
+	*ndone = 0;
+	/* One output that cannot be written (a full disk) must not cost the others. */
+	for (unsigned i = 0; i < nouts; i++) {
+		int err = rep_output_write(prof, ro, outs[i], &why);
+
+		if (!err) {
+			done[(*ndone)++] = outs[i];
+			continue;
+		}
+		ok = false;
+		if (err == -ENOSPC || err == -EDQUOT)
+			fprintf(stderr, "xprof: %s: %s\n", xl_strerror(err), outs[i]);
+		else
+			fprintf(stderr, "xprof: cannot write '%s': %s\n", outs[i],
+				err == -EINVAL && why ? why : xl_strerror(err));
+	}
+	return ok;
+}
+
+enum {
+	O_TOP = 256,
+	O_PID,
+	O_TID,
+	O_FPID,
+	O_FTID,
+	O_FCOMM,
+	O_MIN,
+	O_TITLE,
+	O_INV,
+	O_LINES,
+	O_NOINL,
+	O_NODEM,
+	O_NODI,
+	O_CACHE,
+	O_NOCACHE,
+};
+
+/* What the command line asked for. */
+struct report_args {
+	const char *input, *outs[MAX_OUTPUTS];
+	unsigned nouts, top;
+	uint32_t pids[MAX_IDS], tids[MAX_IDS];
+	struct xp_session_opts so;
+	struct rep_opts ro;
+	bool quiet, verbose;
+};
+
+/* An option with a number or a list. 0, or the exit status after a one-line error. */
+static int parse_value(struct report_args *a, int c, const char *arg)
+{
+	char *end;
+
+	switch (c) {
+	case O_TOP:
+		a->top = (unsigned)strtoul(arg, &end, 10);
+		if (*end || !a->top) {
+			fprintf(stderr, "xprof: --top takes a positive number, not '%s'\n", arg);
+			return 2;
+		}
+		return 0;
+	case O_FPID:
+	case O_FTID:
+		if (parse_ids(arg, c == O_FPID ? a->pids : a->tids,
+			      c == O_FPID ? &a->so.filter.npids : &a->so.filter.ntids)) {
+			fprintf(stderr, "xprof: bad id list '%s': give numbers like 12,34\n", arg);
+			return 2;
+		}
+		a->so.filter.pids = a->pids;
+		a->so.filter.tids = a->tids;
+		return 0;
+	case O_MIN:
+		a->ro.min_count = strtoull(arg, &end, 10);
+		if (*end) {
+			fprintf(stderr, "xprof: --min-count takes a number, not '%s'\n", arg);
+			return 2;
+		}
+		return 0;
+	default:
+		return 2;
+	}
+}
+
+/* A flag or a string option; false if c is none of them. */
+static bool parse_flag(struct report_args *a, int c, const char *arg)
+{
+	switch (c) {
+	case 'i':
+		a->input = arg;
+		break;
+	case 'q':
+		a->quiet = true;
+		break;
+	case 'v':
+		a->verbose = true;
+		a->so.describe_all = true; /* also the files of processes gone by the end */
+		break;
+	case O_PID:
+		a->ro.with_pid = true;
+		break;
+	case O_TID:
+		a->ro.with_pid = a->ro.with_tid = true;
+		break;
+	case O_FCOMM:
+		a->so.filter.comm = arg;
+		break;
+	case O_TITLE:
+		a->ro.title = arg;
+		break;
+	case O_INV:
+		a->ro.inverted = true;
+		break;
+	case O_LINES:
+		a->so.sym.lines = true;
+		break;
+	case O_NOINL:
+		a->so.sym.no_inline = true;
+		break;
+	case O_NODEM:
+		a->so.sym.no_demangle = true;
+		break;
+	case O_NODI:
+		a->so.sym.no_debuginfod = true;
+		break;
+	case O_CACHE:
+		a->so.cache_dir = arg;
+		break;
+	case O_NOCACHE:
+		a->so.no_cache = true;
+		break;
+	default:
+		return false;
+	}
+	return true;
+}
+
+/* The command line into a. -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv, struct report_args *a)
+{
 	static const struct option lopts[] = {
 	    {"input", required_argument, NULL, 'i'},
 	    {"output", required_argument, NULL, 'o'},
@@ -168,108 +292,31 @@ int cmd_report(int argc, char **argv)
 	    {"no-debuginfod", no_argument, NULL, O_NODI},
 	    {"cache-dir", required_argument, NULL, O_CACHE},
 	    {"no-cache", no_argument, NULL, O_NOCACHE},
-	    /* Internal, for record: other files it wrote, named in the one summary line. */
-	    {"also-wrote", required_argument, NULL, O_ALSO},
 	    {0},
 	};
-	const char *input = NULL, *outs[MAX_OUTPUTS], *done[MAX_OUTPUTS], *why = NULL, *also = NULL;
-	unsigned nouts = 0, ndone = 0, top = 0;
-	uint32_t pids[MAX_IDS], tids[MAX_IDS];
-	struct xp_session_opts so = {0};
-	struct rep_opts ro = {0};
-	struct xp_session *s = NULL;
-	struct xp_rec_info info = {0};
-	char skipped[512];
-	bool quiet = false, verbose = false, failed = false;
-	char *end;
-	int c, err, ret = 1;
+	int c, rc;
 
-	optind = 1;
 	while ((c = getopt_long(argc, argv, "i:o:qvh", lopts, NULL)) != -1) {
+		if (parse_flag(a, c, optarg))
+			continue;
 		switch (c) {
-		case 'i':
-			input = optarg;
-			break;
 		case 'o':
-			if (nouts == MAX_OUTPUTS) {
+			if (a->nouts == MAX_OUTPUTS) {
 				fprintf(stderr, "xprof: at most %d outputs\n", MAX_OUTPUTS);
 				return 2;
 			}
-			outs[nouts++] = optarg;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		case 'v':
-			verbose = true;
-			so.describe_all = true;
+			a->outs[a->nouts++] = optarg;
 			break;
 		case 'h':
 			report_usage(stdout);
 			return 0;
 		case O_TOP:
-			top = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || !top) {
-				fprintf(stderr, "xprof: --top takes a positive number, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case O_PID:
-			ro.with_pid = true;
-			break;
-		case O_TID:
-			ro.with_pid = ro.with_tid = true;
-			break;
 		case O_FPID:
 		case O_FTID:
-			if (parse_ids(optarg, c == O_FPID ? pids : tids,
-				      c == O_FPID ? &so.filter.npids : &so.filter.ntids)) {
-				fprintf(stderr,
-					"xprof: bad id list '%s': give numbers like 12,34\n",
-					optarg);
-				return 2;
-			}
-			so.filter.pids = pids;
-			so.filter.tids = tids;
-			break;
-		case O_FCOMM:
-			so.filter.comm = optarg;
-			break;
 		case O_MIN:
-			ro.min_count = strtoull(optarg, &end, 10);
-			if (*end) {
-				fprintf(stderr, "xprof: --min-count takes a number, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case O_TITLE:
-			ro.title = optarg;
-			break;
-		case O_INV:
-			ro.inverted = true;
-			break;
-		case O_LINES:
-			so.sym.lines = true;
-			break;
-		case O_NOINL:
-			so.sym.no_inline = true;
-			break;
-		case O_NODEM:
-			so.sym.no_demangle = true;
-			break;
-		case O_NODI:
-			so.sym.no_debuginfod = true;
-			break;
-		case O_CACHE:
-			so.cache_dir = optarg;
-			break;
-		case O_NOCACHE:
-			so.no_cache = true;
-			break;
-		case O_ALSO:
-			also = optarg;
+			rc = parse_value(a, c, optarg);
+			if (rc)
+				return rc;
 			break;
 		default:
 			report_usage(stderr);
@@ -281,27 +328,77 @@ int cmd_report(int argc, char **argv)
 			argv[optind]);
 		return 2;
 	}
-	if (!input) {
+	if (!a->input) {
 		fprintf(stderr, "xprof: no recording given: use 'xprof report -i FILE'\n");
 		return 2;
 	}
-	if (!nouts && !top)
-		outs[nouts++] = "xprof.folded";
-	for (unsigned i = 0; i < nouts; i++) {
-		/* Refuse a bad name before reading a large recording; create nothing yet. */
-		if (rep_output_check(outs[i], &why)) {
-			fprintf(stderr, "xprof: '%s': %s\n", outs[i], why);
+	if (!a->nouts && !a->top)
+		a->outs[a->nouts++] = "xprof.folded";
+	return -1;
+}
+
+/* Refuse a bad output name before reading a large recording; create nothing yet. */
+static int check_outputs(const struct report_args *a)
+{
+	const char *why;
+	int err;
+
+	for (unsigned i = 0; i < a->nouts; i++) {
+		if (rep_output_check(a->outs[i], &why)) {
+			fprintf(stderr, "xprof: '%s': %s\n", a->outs[i], why);
 			return 2;
 		}
-		err = xl_out_check(outs[i]);
+		err = xl_out_check(a->outs[i]);
 		if (err) {
 			fprintf(stderr, "xprof: cannot write '%s': %s; choose another -o path\n",
-				outs[i], xl_strerror(err));
+				a->outs[i], xl_strerror(err));
 			return 1;
 		}
 	}
+	return 0;
+}
 
-	s = xp_session_new(&so);
+/* Feed the recording to s. false after a one-line error. */
+static bool read_input(struct xp_session *s, const char *input)
+{
+	struct rep_profile *prof;
+	struct xp_rec_info info;
+	const char *why;
+	char skipped[512];
+	int err;
+
+	err = xp_recording_read(input, xp_session_event, s, &info, &why);
+	if (err) {
+		if (err == -EINVAL && why)
+			fprintf(stderr, "xprof: '%s': %s\n", input, why);
+		else
+			fprintf(stderr, "xprof: cannot read '%s': %s\n", input, strerror(-err));
+		return false;
+	}
+	/* A damaged or cut recording still reports its readable prefix; say what was left out. */
+	if (xp_rec_info_skipped(&info, input, skipped, sizeof(skipped)))
+		fprintf(stderr, "xprof: %s\n", skipped);
+	/* pprof's time_nanos and duration_nanos; a cut-short recording has no end. */
+	prof = xp_session_profile(s);
+	if (prof)
+		rep_profile_set_time(prof, info.start_real_ns,
+				     info.end_time_ns > info.start_time_ns
+					 ? info.end_time_ns - info.start_time_ns
+					 : 0);
+	return true;
+}
+
+/* Read, write every output, say what happened. The exit status. */
+static int report_run(struct report_args *a)
+{
+	const char *done[MAX_OUTPUTS];
+	unsigned ndone = 0;
+	struct rep_profile *prof;
+	struct xp_session *s;
+	bool failed;
+	int err, ret = 1;
+
+	s = xp_session_new(&a->so);
 	if (!s) {
 		fprintf(stderr, "xprof: cannot start the report: %s\n", strerror(errno));
 		return 1;
@@ -309,62 +406,50 @@ int cmd_report(int argc, char **argv)
 	if (xp_session_cache_refused(s))
 		fprintf(stderr, "xprof: %s; going on without the cache\n",
 			xp_session_cache_refused(s));
-	err = xp_recording_read(input, xp_session_event, s, &info, &why);
-	if (err) {
-		if (err == -EINVAL && why)
-			fprintf(stderr, "xprof: '%s': %s\n", input, why);
-		else
-			fprintf(stderr, "xprof: cannot read '%s': %s\n", input, strerror(-err));
+	if (!read_input(s, a->input))
 		goto out;
-	}
-	/* A damaged or cut recording still reports its readable prefix; say what was left out. */
-	if (xp_rec_info_skipped(&info, input, skipped, sizeof(skipped)))
-		fprintf(stderr, "xprof: %s\n", skipped);
-	struct rep_profile *prof = xp_session_profile(s);
+	prof = xp_session_profile(s);
 	if (!prof) {
 		fprintf(stderr, "xprof: out of memory\n");
 		goto out;
 	}
-	/* pprof's time_nanos and duration_nanos; a cut-short recording has no end. */
-	rep_profile_set_time(
-	    prof, info.start_real_ns,
-	    info.end_time_ns > info.start_time_ns ? info.end_time_ns - info.start_time_ns : 0);
-	/* One output that cannot be written (a full disk) must not cost the others. */
-	for (unsigned i = 0; i < nouts; i++) {
-		err = rep_output_write(prof, &ro, outs[i], &why);
-		if (!err) {
-			done[ndone++] = outs[i];
-			continue;
-		}
-		failed = true;
-		if (err == -ENOSPC || err == -EDQUOT)
-			fprintf(stderr, "xprof: %s: %s\n", xl_strerror(err), outs[i]);
-		else
-			fprintf(stderr, "xprof: cannot write '%s': %s\n", outs[i],
-				err == -EINVAL && why ? why : xl_strerror(err));
-	}
-	if (top) {
-		ro.top = top;
-		err = rep_write_top(prof, &ro, stdout);
+	failed = !report_write_all(prof, &a->ro, a->outs, a->nouts, done, &ndone);
+	if (a->top) {
+		a->ro.top = a->top;
+		err = rep_write_top(prof, &a->ro, stdout);
 		if (err) {
 			fprintf(stderr, "xprof: cannot write the top table: %s\n", strerror(-err));
 			goto out;
 		}
 	}
 	xp_session_warnings(s, stderr);
-	if (verbose)
+	if (a->verbose)
 		xp_session_describe(s, stderr);
-	if (!quiet && xp_session_stats(s)->callchain)
+	if (!a->quiet && xp_session_stats(s)->callchain)
 		fprintf(stderr,
 			"xprof: '%s' has no stack copies: its stacks are perf's frame-pointer "
 			"callchains (-g), which lose callers of code built without frame pointers, "
 			"or the sampled function alone (no -g); 'perf record --call-graph dwarf' "
 			"gives complete stacks\n",
-			input);
-	if (!quiet)
-		print_summary(xp_session_stats(s), also, done, ndone);
+			a->input);
+	if (!a->quiet)
+		report_summary(xp_session_stats(s), NULL, done, ndone);
 	ret = failed;
 out:
 	xp_session_free(s);
 	return ret;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	struct report_args a = {0};
+	int rc;
+
+	rc = parse_args(argc, argv, &a);
+	if (rc >= 0)
+		return rc;
+	rc = check_outputs(&a);
+	if (rc)
+		return rc;
+	return report_run(&a);
 }

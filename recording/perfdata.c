@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,6 +38,7 @@
 #include "bpf/sample.h"
 #include "lib/lib.h"
 
+#include "lib/lib.h"
 #include "recording/recording_int.h"
 
 #define PD_MAGIC	 0x32454c4946524550ull /* "PERFILE2" read little-endian */
@@ -111,7 +111,6 @@ enum {
 #define MISC_GUEST_KERNEL  4u
 #define MISC_MMAP_DATA	   (1u << 13)
 #define MISC_COMM_EXEC	   (1u << 13)
-#define MISC_MMAP_BUILD_ID (1u << 14)
 #define MISC_BUILD_ID_SIZE (1u << 15) /* build-id feature entry: size byte valid */
 
 /* Callchain context markers (PERF_CONTEXT_*), as unsigned 64-bit values. */
@@ -1141,13 +1140,14 @@ static uint8_t *vdso_image(const uint8_t *id, uint32_t id_len, uint64_t map_len,
 	}
 #endif
 	/* Our own vDSO: its size is the extent of its section headers' file image. */
-	const uint8_t *self = (const uint8_t *)getauxval(AT_SYSINFO_EHDR);
-	if (!self)
+	const uint8_t *self;
+	size_t self_len;
+	if (xl_vdso_self(&self, &self_len))
 		return NULL;
 	uint64_t shoff = ld64(self + 40);
 	uint16_t shentsize = ld16(self + 58), shnum = ld16(self + 60);
 	uint64_t size = shoff + (uint64_t)shentsize * shnum;
-	if (size < 64 || size > (1 << 20))
+	if (size < 64 || size > self_len)
 		return NULL;
 	if (id_len) {
 		if (elf_build_id(self, size, got) != (int)id_len || memcmp(got, id, id_len))
@@ -1211,29 +1211,37 @@ static int do_mmap(struct pd_reader *r, const struct pd_attr *a, uint32_t type, 
 	}
 	memset(&ev, 0, sizeof(ev));
 	ev.type = XP_EV_MMAP;
-	m->pid = ld32(rec + 8);
-	m->tid = ld32(rec + 12);
-	m->start = ld64(rec + 16);
-	m->len = ld64(rec + 24);
-	m->pgoff = ld64(rec + 32);
 	m->time_ns = trailer_time(a, rec, size, body);
-	m->path = path;
 	if (type == R_MMAP2) {
-		m->prot = ld32(rec + 64);
+		struct xl_mmap2 x;
+
 		/*
-		 * Trust the flag only from an attr that asked for build-ids: the
-		 * kernel (seen on 6.18) leaves it set on the records it writes to
+		 * Trust the build-id flag only from an attr that asked for build-ids:
+		 * the kernel (seen on 6.18) leaves it set on the records it writes to
 		 * other events after one that asked, over their maj/min/ino. perf
 		 * 6.1 then takes the major number for the size and aborts.
 		 */
-		uint8_t l = rec[40];
-		if ((misc & MISC_MMAP_BUILD_ID) && a->build_id && l && l <= XP_BUILD_ID_MAX) {
-			m->build_id_len = l;
-			memcpy(m->build_id, rec + 44, l);
+		if (xl_perf_mmap2(rec, size, a->trailer, a->build_id, &x)) {
+			*why = "perf.data: a short MMAP record";
+			return -EINVAL;
 		}
+		m->pid = x.pid;
+		m->tid = x.tid;
+		m->start = x.addr;
+		m->len = x.len;
+		m->pgoff = x.pgoff;
+		m->prot = x.prot;
+		m->build_id_len = x.build_id_len;
+		memcpy(m->build_id, x.build_id, x.build_id_len);
 	} else {
+		m->pid = ld32(rec + 8);
+		m->tid = ld32(rec + 12);
+		m->start = ld64(rec + 16);
+		m->len = ld64(rec + 24);
+		m->pgoff = ld64(rec + 32);
 		m->prot = (misc & MISC_MMAP_DATA) ? 1 : 1 | PD_PROT_EXEC;
 	}
+	m->path = path;
 	/* Only user-space code mappings matter to the unwinder; pid -1 is the kernel. */
 	uint32_t mode = misc & MISC_CPUMODE_MASK;
 	if (!(m->prot & PD_PROT_EXEC) || m->pid == UINT32_MAX || mode == MISC_KERNEL ||

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * recording/: the event model every source yields (a live capture, a .xprof
- * file, a perf.data file), the .xprof format (xprof_file.h) and both readers.
+ * file, a perf.data file); the .xprof format (xprof_file.h: writer, decoder) and both readers.
  *
  * The event model below is what every recording reader yields and what the
  * report pipeline consumes, whatever the file it came from. Readers own the
@@ -13,9 +13,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/types.h>
+
+#include "bpf/sample.h"
 
 #define XP_BUILD_ID_MAX 20
-#define XP_EV_NREGS	17 /* = XP_NREGS: DWARF register order */
+#define XP_EV_NREGS	XP_NREGS /* DWARF register order */
 #define XP_EV_COMM_LEN	16
 
 enum xp_ev_type {
@@ -174,5 +177,27 @@ bool xp_rec_info_skipped(const struct xp_rec_info *info, const char *path, char 
  */
 int xp_recording_read(const char *path, xp_event_fn fn, void *ctx, struct xp_rec_info *info,
 		      const char **why);
+
+/*
+ * queue.c: a sink that runs fn on a thread of its own, behind a bounded
+ * queue of events (encoded as .xprof records, so fn sees what a reader of the
+ * file would; sample periods from frequency). A slow consumer then never
+ * stalls the producer (a live capture draining its rings) unless max_bytes
+ * are queued. fn's first non-zero value is returned by later
+ * xp_queue_event() calls and by xp_queue_finish(); the events after it are
+ * dropped.
+ */
+struct xp_queue;
+
+/* NULL with errno set (ENOMEM, or pthread_create's). */
+struct xp_queue *xp_queue_new(xp_event_fn fn, void *ctx, uint32_t frequency, size_t max_bytes);
+/* An xp_event_fn (queue as ctx): copy ev into the queue. 0, -ENOMEM, or fn's error. */
+int xp_queue_event(void *queue, const struct xp_event *ev);
+/* Wait until fn has seen every event queued. 0 or fn's first non-zero value. */
+int xp_queue_finish(struct xp_queue *q);
+/* How often the producer waited for room. */
+uint64_t xp_queue_stalls(const struct xp_queue *q);
+/* Stop (dropping what fn has not seen) and free. Accepts NULL. */
+void xp_queue_free(struct xp_queue *q);
 
 #endif /* XPROF_RECORDING_H */

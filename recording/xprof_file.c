@@ -30,7 +30,6 @@ _Static_assert(sizeof(struct xpf_vdso) == XPF_VDSO_SIZE, "xpf_vdso size");
 _Static_assert(sizeof(struct xpf_lost) == XPF_LOST_SIZE, "xpf_lost size");
 _Static_assert(sizeof(struct xpf_end) == XPF_END_SIZE, "xpf_end size");
 _Static_assert(sizeof(struct xpf_uid) == XPF_UID_SIZE, "xpf_uid size");
-_Static_assert(XP_EV_NREGS == XP_NREGS, "event and sample register counts differ");
 
 static size_t pad8(size_t n)
 {
@@ -418,6 +417,9 @@ struct xpf_writer *xpf_writer_open(const char *path, const struct xp_rec_info *i
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		h.start_real_ns = ts.tv_sec * 1000000000ull + ts.tv_nsec;
+		/* The capture's own reading, so that every .xprof output of a run is the same. */
+		if (info->start_real_ns)
+			h.start_real_ns = info->start_real_ns;
 	}
 	h.frequency = info->frequency;
 	h.stack_size = info->stack_size;
@@ -901,14 +903,313 @@ static void copy_str(char *dst, size_t cap, const char *src, size_t srclen)
 	dst[n] = 0;
 }
 
+/* ---- the per-record decoder ---------------------------------------------- */
+
+/* A version 3 sample's patches of its shared range: the header, the table, their bytes. */
+struct sample_patches {
+	struct xpf_patches ph; /* npatch 0: none */
+	const uint8_t *pt;     /* the table; the bytes follow it */
+};
+
+/* pp NULL: a sample with patches is refused (only a reader that rebuilds stacks can use them). */
+static int decode_sample(const uint8_t *r, size_t size, uint32_t version, uint32_t frequency,
+			 struct xp_event *ev, struct sample_patches *pp)
+{
+	struct xpf_sample s;
+	struct xpf_patches ph = {0};
+	const uint8_t *seg;
+	size_t need, pbytes = 0;
+	bool patched;
+
+	if (size < sizeof(s))
+		return -EINVAL;
+	memcpy(&s, r, sizeof(s));
+	if (version < 2)
+		s.stack_shared = 0; /* reserved in version 1 */
+	patched = version >= 3 && (s.flags & XPF_SAMPLE_F_PATCHES);
+	s.flags &= ~XPF_SAMPLE_F_PATCHES;
+	if (s.nkstack > XP_KSTACK_MAX || s.stack_shared > s.stack_len || (patched && !pp))
+		return -EINVAL;
+	/* Only the low stack_len - stack_shared bytes of segment 1 are stored. */
+	need = sizeof(s) + 8 * (size_t)s.nkstack + (s.stack_len - s.stack_shared) +
+	       (size_t)s.stack2_len;
+	if (patched) {
+		/* Version 3: patches of the shared range before the low part. */
+		if (need + sizeof(ph) > size)
+			return -EINVAL;
+		memcpy(&ph, r + sizeof(s) + 8 * (size_t)s.nkstack, sizeof(ph));
+		if (!ph.npatch || ph.npatch > XPF_PATCH_MAX || ph.patch_bytes > s.stack_shared)
+			return -EINVAL;
+		pp->ph = ph;
+		pp->pt = r + sizeof(s) + 8 * (size_t)s.nkstack + sizeof(ph);
+		pbytes = sizeof(ph) + ph.npatch * sizeof(struct xpf_patch) + (size_t)ph.patch_bytes;
+	}
+	need += pbytes;
+	if (pad8(need) != size)
+		return -EINVAL;
+	seg = r + sizeof(s) + 8 * (size_t)s.nkstack + pbytes;
+	ev->type = XP_EV_SAMPLE;
+	ev->sample.time_ns = s.time_ns;
+	ev->sample.pid = s.pid;
+	ev->sample.tid = s.tid;
+	ev->sample.cpu = s.cpu;
+	ev->sample.flags = s.flags;
+	memcpy(ev->sample.regs, s.regs, sizeof(s.regs));
+	ev->sample.nkstack = s.nkstack;
+	ev->sample.kstack = (const uint64_t *)(r + sizeof(s));
+	ev->sample.nsegs = 1;
+	ev->sample.segs[0].start = s.regs[XP_REG_SP];
+	ev->sample.segs[0].data = seg;
+	ev->sample.segs[0].len = s.stack_len;
+	if (s.stack2_len) {
+		ev->sample.nsegs = 2;
+		ev->sample.segs[1].start = s.stack2_sp;
+		ev->sample.segs[1].data = seg + (s.stack_len - s.stack_shared);
+		ev->sample.segs[1].len = s.stack2_len;
+	}
+	ev->sample.period_ns = frequency ? 1000000000ull / frequency : 0;
+	ev->sample.stack_shared = s.stack_shared;
+	return 1;
+}
+
+static int decode_mmap(const uint8_t *r, size_t size, struct xp_event *ev)
+{
+	struct xpf_mmap m;
+
+	if (size < sizeof(m))
+		return -EINVAL;
+	memcpy(&m, r, sizeof(m));
+	if (m.path_len < 1 || pad8(sizeof(m) + (size_t)m.path_len) != size ||
+	    r[sizeof(m) + m.path_len - 1] != 0 || m.build_id_len > XP_BUILD_ID_MAX)
+		return -EINVAL;
+	ev->type = XP_EV_MMAP;
+	ev->mmap.time_ns = m.time_ns;
+	ev->mmap.pid = m.pid;
+	ev->mmap.tid = m.tid;
+	ev->mmap.start = m.start;
+	ev->mmap.len = m.len;
+	ev->mmap.pgoff = m.pgoff;
+	ev->mmap.prot = m.prot;
+	ev->mmap.build_id_len = m.build_id_len;
+	memcpy(ev->mmap.build_id, m.build_id, sizeof(m.build_id));
+	ev->mmap.path = (const char *)r + sizeof(m);
+	return 1;
+}
+
+static int decode_vdso(const uint8_t *r, size_t size, struct xp_event *ev)
+{
+	struct xpf_vdso v;
+
+	if (size < sizeof(v))
+		return -EINVAL;
+	memcpy(&v, r, sizeof(v));
+	if (pad8(sizeof(v) + (size_t)v.len) != size)
+		return -EINVAL;
+	ev->type = XP_EV_VDSO;
+	ev->vdso.start = v.start;
+	ev->vdso.image = r + sizeof(v);
+	ev->vdso.len = v.len;
+	return 1;
+}
+
+/* The fixed-size records: sizes exact, fields copied. */
+static int decode_fixed(const uint8_t *r, size_t size, uint32_t type, struct xp_event *ev)
+{
+	switch (type) {
+	case XPF_REC_COMM: {
+		struct xpf_comm c;
+
+		if (size != sizeof(c))
+			return -EINVAL;
+		memcpy(&c, r, sizeof(c));
+		ev->type = XP_EV_COMM;
+		ev->comm.time_ns = c.time_ns;
+		ev->comm.pid = c.pid;
+		ev->comm.tid = c.tid;
+		ev->comm.exec = c.exec != 0;
+		copy_str(ev->comm.comm, sizeof(ev->comm.comm), c.comm, sizeof(c.comm));
+		return 1;
+	}
+	case XPF_REC_FORK:
+	case XPF_REC_EXIT: {
+		struct xpf_task t;
+
+		if (size != sizeof(t))
+			return -EINVAL;
+		memcpy(&t, r, sizeof(t));
+		ev->type = type == XPF_REC_FORK ? XP_EV_FORK : XP_EV_EXIT;
+		ev->task.time_ns = t.time_ns;
+		ev->task.pid = t.pid;
+		ev->task.tid = t.tid;
+		ev->task.ppid = t.ppid;
+		ev->task.ptid = t.ptid;
+		return 1;
+	}
+	case XPF_REC_LOST: {
+		struct xpf_lost l;
+
+		if (size != sizeof(l))
+			return -EINVAL;
+		memcpy(&l, r, sizeof(l));
+		ev->type = XP_EV_LOST;
+		ev->lost.time_ns = l.time_ns;
+		ev->lost.count = l.count;
+		return 1;
+	}
+	case XPF_REC_UID: {
+		struct xpf_uid u;
+
+		if (size != sizeof(u))
+			return -EINVAL;
+		memcpy(&u, r, sizeof(u));
+		ev->type = XP_EV_UID;
+		ev->uid.time_ns = u.time_ns;
+		ev->uid.pid = u.pid;
+		ev->uid.uid = u.uid;
+		return 1;
+	}
+	case XPF_REC_END: {
+		if (size != sizeof(struct xpf_end))
+			return -EINVAL;
+		return 0;
+	}
+	default:
+		return 0; /* a newer record type: skip it */
+	}
+}
+
+static int decode_record(const void *rec, size_t size, uint32_t version, uint32_t frequency,
+			 struct xp_event *ev, struct sample_patches *pp)
+{
+	const uint8_t *r = rec;
+	struct xpf_rec rh;
+
+	memset(ev, 0, sizeof(*ev));
+	if (size < sizeof(rh))
+		return -EINVAL;
+	memcpy(&rh, r, sizeof(rh));
+	if (rh.size != size)
+		return -EINVAL;
+	switch (rh.type) {
+	case XPF_REC_SAMPLE:
+		return decode_sample(r, size, version, frequency, ev, pp);
+	case XPF_REC_MMAP:
+		return decode_mmap(r, size, ev);
+	case XPF_REC_VDSO:
+		return decode_vdso(r, size, ev);
+	default:
+		return decode_fixed(r, size, rh.type, ev);
+	}
+}
+
+int xpf_decode(const void *rec, size_t size, uint32_t version, uint32_t frequency,
+	       struct xp_event *ev)
+{
+	return decode_record(rec, size, version, frequency, ev, NULL);
+}
+
+/* ---- the reader -------------------------------------------------------------- */
+
+/* The header of an .xprof image into *h and info's settings: 0, or -EINVAL with *why. */
+static int read_header(const uint8_t *p, size_t len, struct xpf_header *h, struct xp_rec_info *info,
+		       const char **why)
+{
+	if (len < XPF_MAGIC_LEN || memcmp(p, XPF_MAGIC, XPF_MAGIC_LEN)) {
+		*why = "not an .xprof recording (bad magic)";
+		return -EINVAL;
+	}
+	if (len < sizeof(*h)) {
+		*why = "truncated .xprof header";
+		return -EINVAL;
+	}
+	memcpy(h, p, sizeof(*h));
+	if (h->version < XPF_VERSION_MIN || h->version > XPF_VERSION) {
+		*why = "unsupported .xprof version (written by a different xprof)";
+		return -EINVAL;
+	}
+	if (h->hdr_size < sizeof(*h) || h->hdr_size % 8 || h->hdr_size > len) {
+		*why = "corrupt .xprof header size";
+		return -EINVAL;
+	}
+	if (h->sample_version != XP_SAMPLE_VERSION) {
+		*why = "unsupported sample version in .xprof header";
+		return -EINVAL;
+	}
+	info->version = h->version;
+	info->frequency = h->frequency;
+	info->stack_size = h->stack_size;
+	info->flags = h->flags;
+	info->write_errno = h->flags & XP_REC_F_WRITE_ERROR ? h->write_errno : 0;
+	info->start_time_ns = h->start_time_ns;
+	info->start_real_ns = h->start_real_ns;
+	copy_str(info->event, sizeof(info->event), h->event, sizeof(h->event));
+	copy_str(info->target, sizeof(info->target), h->target, sizeof(h->target));
+	return 0;
+}
+
+/* What xpf_read_mem keeps across records: distinct pids and every thread's last stack. */
+struct reader {
+	struct xp_rec_info *info;
+	uint32_t version;
+	struct pidset ps;
+	struct tstacks ts;
+};
+
+/*
+ * A decoded event, in file order: rebuild a version 2 sample's shared stack
+ * top, forget an exited thread's stack, count. 0, -ENOMEM, or -EINVAL with
+ * *bad (a sample whose shared range its thread cannot supply).
+ */
+static int reader_event(struct reader *rd, struct xp_event *ev, const struct sample_patches *pp,
+			const char **bad)
+{
+	struct xp_rec_info *info = rd->info;
+	int err;
+
+	switch (ev->type) {
+	case XP_EV_SAMPLE: {
+		struct xp_ev_sample *s = &ev->sample;
+
+		if (rd->version >= 2) {
+			/* Every sample's segment 1 is remembered: the next one of its thread may
+			 * share it. */
+			err = tstacks_rebuild(&rd->ts, s->tid, s->regs[XP_REG_SP], s->segs[0].len,
+					      s->stack_shared, s->segs[0].data, &s->segs[0].data,
+					      bad);
+			if (!err && pp->ph.npatch)
+				err = tstacks_patch(
+				    &rd->ts, s->tid, s->stack_shared, &pp->ph, pp->pt,
+				    pp->pt + pp->ph.npatch * sizeof(struct xpf_patch), bad);
+			if (err)
+				return err;
+		}
+		info->samples++;
+		info->stack_bytes += (uint64_t)s->segs[0].len + s->segs[1].len;
+		info->stack_stored += (uint64_t)(s->segs[0].len - s->stack_shared) +
+				      s->segs[1].len + pp->ph.patch_bytes;
+		return pidset_add(&rd->ps, s->pid);
+	}
+	case XP_EV_MMAP:
+		info->mappings++;
+		return 0;
+	case XP_EV_EXIT:
+		tstacks_drop(&rd->ts, ev->task.tid);
+		return 0;
+	case XP_EV_LOST:
+		info->lost += ev->lost.count;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct xp_rec_info *info,
 		 const char **why, size_t *pos)
 {
 	const uint8_t *p = buf;
 	struct xp_rec_info local;
 	struct xpf_header h;
-	struct pidset ps = {0};
-	struct tstacks ts = {0};
+	struct reader rd = {0};
 	const char *bad = NULL; /* why the record at `at` is rejected; NULL: cut short */
 	uint32_t rtype = 0;
 	size_t at;
@@ -918,42 +1219,18 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 		info = &local;
 	memset(info, 0, sizeof(*info));
 	*why = NULL;
-	if (len < XPF_MAGIC_LEN || memcmp(p, XPF_MAGIC, XPF_MAGIC_LEN)) {
-		*why = "not an .xprof recording (bad magic)";
-		return -EINVAL;
-	}
-	if (len < sizeof(h)) {
-		*why = "truncated .xprof header";
-		return -EINVAL;
-	}
-	memcpy(&h, p, sizeof(h));
-	if (h.version < XPF_VERSION_MIN || h.version > XPF_VERSION) {
-		*why = "unsupported .xprof version (written by a different xprof)";
-		return -EINVAL;
-	}
-	if (h.hdr_size < sizeof(h) || h.hdr_size % 8 || h.hdr_size > len) {
-		*why = "corrupt .xprof header size";
-		return -EINVAL;
-	}
-	if (h.sample_version != XP_SAMPLE_VERSION) {
-		*why = "unsupported sample version in .xprof header";
-		return -EINVAL;
-	}
-	info->version = h.version;
-	info->frequency = h.frequency;
-	info->stack_size = h.stack_size;
-	info->flags = h.flags;
-	info->write_errno = h.flags & XP_REC_F_WRITE_ERROR ? h.write_errno : 0;
-	info->start_time_ns = h.start_time_ns;
-	info->start_real_ns = h.start_real_ns;
-	copy_str(info->event, sizeof(info->event), h.event, sizeof(h.event));
-	copy_str(info->target, sizeof(info->target), h.target, sizeof(h.target));
+	err = read_header(p, len, &h, info, why);
+	if (err)
+		return err;
+	rd.info = info;
+	rd.version = h.version;
 
 	for (at = h.hdr_size; len - at >= sizeof(struct xpf_rec);) {
 		struct xpf_rec rh;
 		const uint8_t *r = p + at;
 		struct xp_event ev;
-		bool emit = true;
+		struct sample_patches pp = {0};
+		int n;
 
 		memcpy(&rh, r, sizeof(rh));
 		rtype = rh.type;
@@ -963,198 +1240,26 @@ int xpf_read_mem(const void *buf, size_t len, xp_event_fn fn, void *ctx, struct 
 		}
 		if (rh.size > len - at)
 			goto skip; /* a truncated tail: a killed record */
-		memset(&ev, 0, sizeof(ev));
-		switch (rh.type) {
-		case XPF_REC_SAMPLE: {
-			struct xpf_sample s;
-			struct xpf_patches ph = {0};
-			const uint8_t *seg, *pt = NULL;
-			size_t need, pbytes = 0;
-			bool patched;
-
-			if (rh.size < sizeof(s))
-				goto short_rec;
-			memcpy(&s, r, sizeof(s));
-			if (h.version < 2)
-				s.stack_shared = 0; /* reserved in version 1 */
-			patched = h.version >= 3 && (s.flags & XPF_SAMPLE_F_PATCHES);
-			s.flags &= ~XPF_SAMPLE_F_PATCHES;
-			if (s.nkstack > XP_KSTACK_MAX || s.stack_shared > s.stack_len)
-				goto short_rec;
-			/* Only the low stack_len - stack_shared bytes of segment 1 are stored. */
-			need = sizeof(s) + 8 * (size_t)s.nkstack + (s.stack_len - s.stack_shared) +
-			       (size_t)s.stack2_len;
-			if (patched) {
-				/* Version 3: patches of the shared range before the low part. */
-				if (need + sizeof(ph) > rh.size)
-					goto short_rec;
-				memcpy(&ph, r + sizeof(s) + 8 * (size_t)s.nkstack, sizeof(ph));
-				if (!ph.npatch || ph.npatch > XPF_PATCH_MAX ||
-				    ph.patch_bytes > s.stack_shared)
-					goto short_rec;
-				pt = r + sizeof(s) + 8 * (size_t)s.nkstack + sizeof(ph);
-				pbytes = sizeof(ph) + ph.npatch * sizeof(struct xpf_patch) +
-					 (size_t)ph.patch_bytes;
-			}
-			need += pbytes;
-			if (pad8(need) != rh.size)
-				goto short_rec;
-			seg = r + sizeof(s) + 8 * (size_t)s.nkstack + pbytes;
-			ev.type = XP_EV_SAMPLE;
-			ev.sample.time_ns = s.time_ns;
-			ev.sample.pid = s.pid;
-			ev.sample.tid = s.tid;
-			ev.sample.cpu = s.cpu;
-			ev.sample.flags = s.flags;
-			memcpy(ev.sample.regs, s.regs, sizeof(s.regs));
-			ev.sample.nkstack = s.nkstack;
-			ev.sample.kstack = (const uint64_t *)(r + sizeof(s));
-			ev.sample.nsegs = 1;
-			ev.sample.segs[0].start = s.regs[XP_REG_SP];
-			ev.sample.segs[0].data = seg;
-			ev.sample.segs[0].len = s.stack_len;
-			if (h.version >= 2) {
-				/* Every sample's segment 1 is remembered: the next one of its
-				 * thread may share it. */
-				err = tstacks_rebuild(&ts, s.tid, s.regs[XP_REG_SP], s.stack_len,
-						      s.stack_shared, seg, &ev.sample.segs[0].data,
-						      &bad);
-				if (!err && patched)
-					err = tstacks_patch(
-					    &ts, s.tid, s.stack_shared, &ph, pt,
-					    pt + ph.npatch * sizeof(struct xpf_patch), &bad);
-				if (err == -EINVAL)
-					goto skip;
-				if (err)
-					goto out;
-			}
-			if (s.stack2_len) {
-				ev.sample.nsegs = 2;
-				ev.sample.segs[1].start = s.stack2_sp;
-				ev.sample.segs[1].data = seg + (s.stack_len - s.stack_shared);
-				ev.sample.segs[1].len = s.stack2_len;
-			}
-			ev.sample.period_ns = h.frequency ? 1000000000ull / h.frequency : 0;
-			ev.sample.stack_shared = s.stack_shared;
-			info->samples++;
-			info->stack_bytes += (uint64_t)s.stack_len + s.stack2_len;
-			info->stack_stored += (uint64_t)(s.stack_len - s.stack_shared) +
-					      s.stack2_len + ph.patch_bytes;
-			err = pidset_add(&ps, s.pid);
-			if (err)
-				goto out;
-			break;
-		}
-		case XPF_REC_MMAP: {
-			struct xpf_mmap m;
-
-			if (rh.size < sizeof(m))
-				goto short_rec;
-			memcpy(&m, r, sizeof(m));
-			if (m.path_len < 1 || pad8(sizeof(m) + (size_t)m.path_len) != rh.size ||
-			    r[sizeof(m) + m.path_len - 1] != 0 || m.build_id_len > XP_BUILD_ID_MAX)
-				goto short_rec;
-			ev.type = XP_EV_MMAP;
-			ev.mmap.time_ns = m.time_ns;
-			ev.mmap.pid = m.pid;
-			ev.mmap.tid = m.tid;
-			ev.mmap.start = m.start;
-			ev.mmap.len = m.len;
-			ev.mmap.pgoff = m.pgoff;
-			ev.mmap.prot = m.prot;
-			ev.mmap.build_id_len = m.build_id_len;
-			memcpy(ev.mmap.build_id, m.build_id, sizeof(m.build_id));
-			ev.mmap.path = (const char *)r + sizeof(m);
-			info->mappings++;
-			break;
-		}
-		case XPF_REC_COMM: {
-			struct xpf_comm c;
-
-			if (rh.size != sizeof(c))
-				goto short_rec;
-			memcpy(&c, r, sizeof(c));
-			ev.type = XP_EV_COMM;
-			ev.comm.time_ns = c.time_ns;
-			ev.comm.pid = c.pid;
-			ev.comm.tid = c.tid;
-			ev.comm.exec = c.exec != 0;
-			copy_str(ev.comm.comm, sizeof(ev.comm.comm), c.comm, sizeof(c.comm));
-			break;
-		}
-		case XPF_REC_FORK:
-		case XPF_REC_EXIT: {
-			struct xpf_task t;
-
-			if (rh.size != sizeof(t))
-				goto short_rec;
-			memcpy(&t, r, sizeof(t));
-			ev.type = rh.type == XPF_REC_FORK ? XP_EV_FORK : XP_EV_EXIT;
-			if (ev.type == XP_EV_EXIT)
-				tstacks_drop(&ts, t.tid);
-			ev.task.time_ns = t.time_ns;
-			ev.task.pid = t.pid;
-			ev.task.tid = t.tid;
-			ev.task.ppid = t.ppid;
-			ev.task.ptid = t.ptid;
-			break;
-		}
-		case XPF_REC_VDSO: {
-			struct xpf_vdso v;
-
-			if (rh.size < sizeof(v))
-				goto short_rec;
-			memcpy(&v, r, sizeof(v));
-			if (pad8(sizeof(v) + (size_t)v.len) != rh.size)
-				goto short_rec;
-			ev.type = XP_EV_VDSO;
-			ev.vdso.start = v.start;
-			ev.vdso.image = r + sizeof(v);
-			ev.vdso.len = v.len;
-			break;
-		}
-		case XPF_REC_LOST: {
-			struct xpf_lost l;
-
-			if (rh.size != sizeof(l))
-				goto short_rec;
-			memcpy(&l, r, sizeof(l));
-			ev.type = XP_EV_LOST;
-			ev.lost.time_ns = l.time_ns;
-			ev.lost.count = l.count;
-			info->lost += l.count;
-			break;
-		}
-		case XPF_REC_UID: {
-			struct xpf_uid u;
-
-			if (rh.size != sizeof(u))
-				goto short_rec;
-			memcpy(&u, r, sizeof(u));
-			ev.type = XP_EV_UID;
-			ev.uid.time_ns = u.time_ns;
-			ev.uid.pid = u.pid;
-			ev.uid.uid = u.uid;
-			break;
-		}
-		case XPF_REC_END: {
+		n = decode_record(r, rh.size, h.version, h.frequency, &ev, &pp);
+		if (n < 0)
+			goto short_rec;
+		if (rh.type == XPF_REC_END) {
 			struct xpf_end e;
 
-			if (rh.size != sizeof(e))
-				goto short_rec;
 			memcpy(&e, r, sizeof(e));
 			info->end_time_ns = e.end_time_ns;
-			emit = false;
-			break;
 		}
-		default:
-			emit = false; /* a newer record type: skip it */
-			break;
+		if (n > 0) {
+			err = reader_event(&rd, &ev, &pp, &bad);
+			if (err == -EINVAL)
+				goto skip;
+			if (err)
+				goto out;
 		}
-		info->processes = ps.n;
+		info->processes = rd.ps.n;
 		if (pos)
 			*pos = at;
-		if (emit && fn) {
+		if (n > 0 && fn) {
 			err = fn(ctx, &ev);
 			if (err)
 				goto out;
@@ -1179,8 +1284,8 @@ skip:
 	info->skip_why = bad;
 	err = 0;
 out:
-	info->processes = ps.n;
-	free(ps.slot);
-	tstacks_release(&ts);
+	info->processes = rd.ps.n;
+	free(rd.ps.slot);
+	tstacks_release(&rd.ts);
 	return err;
 }

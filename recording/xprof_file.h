@@ -233,6 +233,20 @@ int xpf_writer_close(struct xpf_writer *w, uint64_t end_time_ns, uint64_t sample
 void xpf_writer_free(struct xpf_writer *w);
 
 /*
+ * Decode one record (rec, size bytes as its header says, 8-byte aligned)
+ * of a file of this version recorded at frequency Hz into ev, which points
+ * into rec. A SAMPLE's segs[0].data holds only its stored low part, len -
+ * stack_shared bytes: a reader of a version 2 file rebuilds the shared top
+ * from the thread's previous sample (xpf_read_mem does); xpf_encode's
+ * records share nothing. A version 3 sample with patches is refused: only
+ * xpf_read_mem, which rebuilds stacks, applies them. Returns 1 for an event,
+ * 0 for a record that is none (END, a type this reader does not know),
+ * -EINVAL if sizes do not fit.
+ */
+int xpf_decode(const void *rec, size_t size, uint32_t version, uint32_t frequency,
+	       struct xp_event *ev);
+
+/*
  * Parse an .xprof image in memory (8-byte aligned), calling fn per event.
  * Same contract as xp_recording_read(): a truncated tail or a corrupt
  * record yields the records before it and 0, with info->skip_* set; a

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +36,10 @@
 enum { AFTER = 0, BEFORE = 1 };
 
 struct dnode {
+	struct rep_ctree_node c; /* key: name id in the tree's interner */
 	uint64_t self[2], total[2], x;
-	uint32_t parent;
-	uint32_t key; /* name id in the tree's interner */
-	uint32_t depth;
-	uint32_t hash;
 };
+_Static_assert(offsetof(struct dnode, c) == 0, "rep_ctree_child() needs the links first");
 
 struct dtree {
 	REP_VEC(struct dnode) nodes;
@@ -49,75 +48,12 @@ struct dtree {
 	uint64_t all[2];	   /* root totals */
 };
 
-static uint32_t child_hash(uint32_t parent, uint32_t key)
-{
-	uint64_t h = ((uint64_t)parent << 32 | key) * 0x9e3779b97f4a7c15ull;
-
-	return (uint32_t)(h >> 32) ^ (uint32_t)h;
-}
-
-static int idx_grow(struct dtree *t)
-{
-	uint32_t ncap = t->idx.mask ? (t->idx.mask + 1) * 2 : 1024, *ns;
-
-	if (!ncap)
-		return -ENOMEM;
-	ns = calloc(ncap, sizeof(*ns));
-	if (!ns)
-		return -ENOMEM;
-	for (uint32_t i = 0; t->idx.mask && i <= t->idx.mask; i++) {
-		uint32_t v = t->idx.slots[i], j;
-
-		if (!v)
-			continue;
-		for (j = t->nodes.v[v - 1].hash & (ncap - 1); ns[j]; j = (j + 1) & (ncap - 1))
-			;
-		ns[j] = v;
-	}
-	free(t->idx.slots);
-	t->idx.slots = ns;
-	t->idx.mask = ncap - 1;
-	return 0;
-}
-
-static int child(struct dtree *t, uint32_t parent, uint32_t key, uint32_t *out)
-{
-	uint32_t h = child_hash(parent, key), i;
-	int err;
-
-	if (t->idx.n + 1 > (t->idx.mask + 1) / 2) {
-		err = idx_grow(t);
-		if (err)
-			return err;
-	}
-	for (i = h & t->idx.mask; t->idx.slots[i]; i = (i + 1) & t->idx.mask) {
-		const struct dnode *n = &t->nodes.v[t->idx.slots[i] - 1];
-
-		if (n->parent == parent && n->key == key) {
-			*out = t->idx.slots[i] - 1;
-			return 0;
-		}
-	}
-	if (t->nodes.n >= REP_NONE - 1)
-		return -ENOMEM;
-	err = rep_vec_reserve(&t->nodes, t->nodes.n + 1);
-	if (err)
-		return err;
-	t->nodes.v[t->nodes.n] = (struct dnode){
-	    .parent = parent, .key = key, .depth = t->nodes.v[parent].depth + 1, .hash = h};
-	*out = (uint32_t)t->nodes.n++;
-	t->idx.slots[i] = *out + 1;
-	t->idx.n++;
-	return 0;
-}
-
 /* Add one profile's stacks on one side. */
 static int add_side(struct dtree *t, const struct rep_profile *p, int side,
 		    const struct rep_opts *o)
 {
 	struct rep_names names;
 	uint32_t *fname = NULL, *frames = NULL;
-	size_t maxframes = 0;
 	int err;
 
 	err = rep_names_init(&names, p);
@@ -135,13 +71,7 @@ static int add_side(struct dtree *t, const struct rep_profile *p, int side,
 
 		err = rep_profile_intern(t->names, nm, len, &fname[f]);
 	}
-	for (size_t i = 0; i < p->stacks.n; i++) {
-		size_t n = rep_stack_nframes(p, &p->stacks.v[i]);
-
-		if (n > maxframes)
-			maxframes = n;
-	}
-	frames = malloc((maxframes ? maxframes : 1) * sizeof(*frames));
+	frames = rep_frames_buf_new(p);
 	if (!frames && !err)
 		err = -ENOMEM;
 	for (size_t i = 0; i < p->stacks.n && !err; i++) {
@@ -154,10 +84,10 @@ static int add_side(struct dtree *t, const struct rep_profile *p, int side,
 			continue;
 		err = rep_profile_intern(t->names, root, rep_root_name(p, s, o, root), &rid);
 		if (!err)
-			err = child(t, 0, rid, &node);
+			err = rep_ctree_child(t, 0, rid, &node);
 		rep_stack_frames(p, s, frames);
 		for (size_t j = 0; j < nf && !err; j++)
-			err = child(t, node, fname[frames[j]], &node);
+			err = rep_ctree_child(t, node, fname[frames[j]], &node);
 		if (!err)
 			t->nodes.v[node].self[side] += s->count;
 	}
@@ -184,11 +114,9 @@ static int dtree_build(struct dtree *t, const struct rep_profile *after,
 	t->names = rep_profile_new(0);
 	if (!t->names)
 		return -ENOMEM;
-	err = rep_vec_reserve(&t->nodes, 1);
+	err = rep_ctree_root(t);
 	if (err)
 		return err;
-	t->nodes.v[0] = (struct dnode){.parent = REP_NONE};
-	t->nodes.n = 1;
 	err = add_side(t, after, AFTER, o);
 	if (!err)
 		err = add_side(t, before, BEFORE, o);
@@ -207,7 +135,7 @@ static int dtree_build(struct dtree *t, const struct rep_profile *after,
 	}
 	for (size_t i = t->nodes.n; i-- > 1;)
 		for (int s = 0; s < 2; s++)
-			t->nodes.v[t->nodes.v[i].parent].total[s] += t->nodes.v[i].total[s];
+			t->nodes.v[t->nodes.v[i].c.parent].total[s] += t->nodes.v[i].total[s];
 	t->all[AFTER] = t->nodes.v[0].total[AFTER];
 	t->all[BEFORE] = t->nodes.v[0].total[BEFORE];
 	return 0;
@@ -219,8 +147,8 @@ static const char *node_name(const struct dtree *t, uint32_t n, uint32_t *len)
 		*len = 3;
 		return "all";
 	}
-	*len = rep_str_len(t->names, t->nodes.v[n].key);
-	return rep_str(t->names, t->nodes.v[n].key);
+	*len = rep_str_len(t->names, t->nodes.v[n].c.key);
+	return rep_str(t->names, t->nodes.v[n].c.key);
 }
 
 static double share(uint64_t v, uint64_t all)
@@ -245,8 +173,8 @@ static int cmp_sibling(const void *pa, const void *pb, void *ctx)
 	const char *sa, *sb;
 	int c;
 
-	if (na->parent != nb->parent)
-		return na->parent < nb->parent ? -1 : 1;
+	if (na->c.parent != nb->c.parent)
+		return na->c.parent < nb->c.parent ? -1 : 1;
 	sa = node_name(t, a, &la);
 	sb = node_name(t, b, &lb);
 	c = memcmp(sa, sb, la < lb ? la : lb);
@@ -313,7 +241,7 @@ static void emit_frame(const struct demit *e, uint32_t n)
 	const char *name = node_name(t, n, &len);
 	double x = SVG_XPAD + (double)nd->x * e->scale_px,
 	       w = (double)nd->total[AFTER] * e->scale_px;
-	double y = frame_y(e, nd->depth), d = node_delta(t, n);
+	double y = frame_y(e, nd->c.depth), d = node_delta(t, n);
 	double a = share(nd->total[AFTER], t->all[AFTER]),
 	       b = share(nd->total[BEFORE], t->all[BEFORE]);
 	size_t fit = w > 6 ? (size_t)((w - 6) / (SVG_FONT * SVG_FONT_W)) : 0;
@@ -361,18 +289,18 @@ static int node_path(const struct dtree *t, uint32_t n, struct charbuf *buf)
 	size_t need = 0;
 	int err;
 
-	for (uint32_t m = n; m; m = t->nodes.v[m].parent)
-		need += rep_str_len(t->names, t->nodes.v[m].key) + 1;
+	for (uint32_t m = n; m; m = t->nodes.v[m].c.parent)
+		need += rep_str_len(t->names, t->nodes.v[m].c.key) + 1;
 	err = rep_vec_reserve(buf, need + 1);
 	if (err)
 		return err;
 	buf->n = need ? need - 1 : 0;
 	buf->v[buf->n] = '\0';
-	for (uint32_t m = n, end = (uint32_t)buf->n; m; m = t->nodes.v[m].parent) {
-		uint32_t l = rep_str_len(t->names, t->nodes.v[m].key);
+	for (uint32_t m = n, end = (uint32_t)buf->n; m; m = t->nodes.v[m].c.parent) {
+		uint32_t l = rep_str_len(t->names, t->nodes.v[m].c.key);
 
 		end -= l;
-		memcpy(buf->v + end, rep_str(t->names, t->nodes.v[m].key), l);
+		memcpy(buf->v + end, rep_str(t->names, t->nodes.v[m].c.key), l);
 		if (end)
 			buf->v[--end] = ';';
 	}
@@ -403,7 +331,7 @@ static int emit_gone(FILE *out, const struct dtree *t)
 	for (size_t i = 1; i < t->nodes.n; i++) {
 		const struct dnode *nd = &t->nodes.v[i];
 
-		if (!nd->total[AFTER] && nd->total[BEFORE] && t->nodes.v[nd->parent].total[AFTER])
+		if (!nd->total[AFTER] && nd->total[BEFORE] && t->nodes.v[nd->c.parent].total[AFTER])
 			gone[ngone++] = (uint32_t)i;
 	}
 	fprintf(out, "<text id=\"gone\" x=\"%d\" y=\"%d\">", SVG_WIDTH / 2, SVG_FONT * 2 + 32);
@@ -465,20 +393,20 @@ int rep_write_diff_svg(const struct rep_profile *after, const struct rep_profile
 	drawn[0] = t.all[AFTER] > 0;
 	for (size_t i = 0, next = 0; i < norder; i++) {
 		struct dnode *nd = &t.nodes.v[order[i]];
-		const struct dnode *par = &t.nodes.v[nd->parent];
+		const struct dnode *par = &t.nodes.v[nd->c.parent];
 
-		if (i == 0 || nd->parent != t.nodes.v[order[i - 1]].parent)
+		if (i == 0 || nd->c.parent != t.nodes.v[order[i - 1]].c.parent)
 			next = par->x;
 		nd->x = next;
 		next += nd->total[AFTER];
 		drawn[order[i]] =
-		    drawn[nd->parent] && (double)nd->total[AFTER] * e.scale_px >= SVG_MINWIDTH;
+		    drawn[nd->c.parent] && (double)nd->total[AFTER] * e.scale_px >= SVG_MINWIDTH;
 		if (!drawn[order[i]]) {
 			omitted++;
 			continue;
 		}
-		if (nd->depth > maxdepth)
-			maxdepth = nd->depth;
+		if (nd->c.depth > maxdepth)
+			maxdepth = nd->c.depth;
 		if (fabs(node_delta(&t, order[i])) > maxd)
 			maxd = fabs(node_delta(&t, order[i]));
 	}
@@ -535,13 +463,7 @@ int rep_write_diff_svg(const struct rep_profile *after, const struct rep_profile
 				 : "",
 			100 * d);
 	}
-	fprintf(out,
-		"<text id=\"unzoom\" class=\"btn hide\" x=\"%d\" y=\"%d\">Reset Zoom</text>\n"
-		"<text id=\"search\" class=\"btn\" x=\"%d\" y=\"%d\">Search</text>\n"
-		"<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n"
-		"<text id=\"matched\" x=\"%d\" y=\"%d\"></text>\n<g id=\"frames\">\n",
-		SVG_XPAD, SVG_FONT * 2, SVG_WIDTH - SVG_XPAD - 90, SVG_FONT * 2, SVG_XPAD,
-		e.height - SVG_YPAD2 / 2 + 4, SVG_WIDTH - SVG_XPAD, e.height - SVG_YPAD2 / 2 + 4);
+	rep_svg_put_controls(out, e.height);
 	if (drawn[0])
 		emit_frame(&e, 0);
 	for (size_t i = 0; i < norder; i++)
@@ -648,9 +570,9 @@ static int cmp_drow(const void *pa, const void *pb, void *ctx)
 /* Is there a node named like n above it (recursion)? Then n's samples are counted there. */
 static bool has_namesake_above(const struct dtree *t, uint32_t n)
 {
-	for (uint32_t m = t->nodes.v[n].parent; m && t->nodes.v[m].depth >= 2;
-	     m = t->nodes.v[m].parent)
-		if (t->nodes.v[m].key == t->nodes.v[n].key)
+	for (uint32_t m = t->nodes.v[n].c.parent; m && t->nodes.v[m].c.depth >= 2;
+	     m = t->nodes.v[m].c.parent)
+		if (t->nodes.v[m].c.key == t->nodes.v[n].c.key)
 			return true;
 	return false;
 }
@@ -681,13 +603,13 @@ int rep_write_diff_top(const struct rep_profile *after, const struct rep_profile
 		const struct dnode *nd = &t.nodes.v[i];
 		bool top;
 
-		if (nd->depth < 2)
+		if (nd->c.depth < 2)
 			continue; /* the process frames are not functions */
 		top = !has_namesake_above(&t, (uint32_t)i);
 		for (int sd = 0; sd < 2; sd++) {
-			rows[nd->key].self[sd] += nd->self[sd];
+			rows[nd->c.key].self[sd] += nd->self[sd];
 			if (top)
-				rows[nd->key].total[sd] += nd->total[sd];
+				rows[nd->c.key].total[sd] += nd->total[sd];
 		}
 	}
 	for (size_t i = 0; i < t.names->strs.n; i++) {

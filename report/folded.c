@@ -88,7 +88,7 @@ int rep_write_folded(const struct rep_profile *p, const struct rep_opts *o, FILE
 	REP_VEC(char) arena = {0};
 	struct fline *lines = NULL;
 	uint32_t *frames = NULL;
-	size_t nlines = 0, nfull = 0, maxframes = 0;
+	size_t nlines = 0, nfull = 0;
 	int err;
 
 	if (!o)
@@ -101,13 +101,7 @@ int rep_write_folded(const struct rep_profile *p, const struct rep_opts *o, FILE
 		err = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < p->stacks.n; i++) {
-		size_t n = rep_stack_nframes(p, &p->stacks.v[i]);
-
-		if (n > maxframes)
-			maxframes = n;
-	}
-	frames = malloc((maxframes ? maxframes : 1) * sizeof(*frames));
+	frames = rep_frames_buf_new(p);
 	if (!frames) {
 		err = -ENOMEM;
 		goto out;

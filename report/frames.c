@@ -21,6 +21,23 @@ size_t rep_stack_nframes(const struct rep_profile *p, const struct rep_stack_int
 	return n;
 }
 
+uint32_t *rep_frames_buf_new(const struct rep_profile *p)
+{
+	size_t max = 1; /* malloc(0) may return NULL, which would read as -ENOMEM */
+	uint32_t *buf;
+
+	for (size_t i = 0; i < p->stacks.n; i++) {
+		size_t n = rep_stack_nframes(p, &p->stacks.v[i]);
+
+		if (n > max)
+			max = n;
+	}
+	buf = malloc(max * sizeof(*buf));
+	if (!buf)
+		errno = ENOMEM;
+	return buf;
+}
+
 void rep_stack_frames(const struct rep_profile *p, const struct rep_stack_int *s, uint32_t *out)
 {
 	size_t k = 0;

@@ -21,6 +21,7 @@
  * kernel code, which the folded output marks _[k].
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -129,6 +130,10 @@ struct ploc {
 	struct pbr lines;
 	uint32_t rep; /* our location id, REP_NONE until a sample uses it */
 };
+/* cmp_id() and ids_unique() read the id as each table entry's first word. */
+_Static_assert(offsetof(struct pmap, id) == 0 && offsetof(struct pfunc, id) == 0 &&
+		   offsetof(struct ploc, id) == 0,
+	       "id first");
 
 struct prd {
 	struct rep_profile *p;
@@ -204,95 +209,63 @@ static int read_value_type(struct pbr m, uint64_t *type, uint64_t *unit)
 	return rc < 0 ? rc : 0;
 }
 
-static int read_mapping(struct prd *r, struct pbr m)
+/*
+ * The varint fields 1..nval-1 of message m into val[] (the last one wins, as
+ * protobuf merges a repeated scalar); other fields are skipped. 0 or -EINVAL.
+ */
+static int read_varints(struct pbr m, uint64_t *val, uint32_t nval)
 {
-	struct pmap mp = {.rep = REP_NONE};
 	uint32_t f, w;
 	uint64_t v;
 	struct pbr sub;
 	int rc;
 
-	while (!(rc = pbr_next(&m, &f, &w, &v, &sub))) {
-		if (w != WT_VARINT)
-			continue;
-		switch (f) {
-		case 1:
-			mp.id = v;
-			break;
-		case 2:
-			mp.start = v;
-			break;
-		case 3:
-			mp.limit = v;
-			break;
-		case 4:
-			mp.offset = v;
-			break;
-		case 5:
-			mp.file = v;
-			break;
-		case 6:
-			mp.build_id = v;
-			break;
-		}
-	}
-	if (rc < 0)
-		return rc;
-	rc = rep_vec_reserve(&r->maps, r->maps.n + 1);
+	while (!(rc = pbr_next(&m, &f, &w, &v, &sub)))
+		if (w == WT_VARINT && f < nval)
+			val[f] = v;
+	return rc < 0 ? rc : 0;
+}
+
+static int read_mapping(struct prd *r, struct pbr m)
+{
+	uint64_t x[7] = {0}; /* id, memory_start, memory_limit, file_offset, filename, build_id */
+	int rc = read_varints(m, x, 7);
+
 	if (!rc)
-		r->maps.v[r->maps.n++] = mp;
+		rc = rep_vec_reserve(&r->maps, r->maps.n + 1);
+	if (!rc)
+		r->maps.v[r->maps.n++] = (struct pmap){.id = x[1],
+						       .start = x[2],
+						       .limit = x[3],
+						       .offset = x[4],
+						       .file = x[5],
+						       .build_id = x[6],
+						       .rep = REP_NONE};
 	return rc;
 }
 
 static int read_function(struct prd *r, struct pbr m)
 {
-	struct pfunc fn = {0};
-	uint32_t f, w;
-	uint64_t v;
-	struct pbr sub;
-	int rc;
+	uint64_t x[5] = {0}; /* id, name, system_name, filename */
+	int rc = read_varints(m, x, 5);
 
-	while (!(rc = pbr_next(&m, &f, &w, &v, &sub))) {
-		if (w != WT_VARINT)
-			continue;
-		if (f == 1)
-			fn.id = v;
-		else if (f == 2)
-			fn.name = v;
-		else if (f == 4)
-			fn.file = v;
-	}
-	if (rc < 0)
-		return rc;
-	rc = rep_vec_reserve(&r->funcs, r->funcs.n + 1);
 	if (!rc)
-		r->funcs.v[r->funcs.n++] = fn;
+		rc = rep_vec_reserve(&r->funcs, r->funcs.n + 1);
+	if (!rc)
+		r->funcs.v[r->funcs.n++] = (struct pfunc){.id = x[1], .name = x[2], .file = x[4]};
 	return rc;
 }
 
 static int read_location(struct prd *r, struct pbr m)
 {
-	struct ploc l = {.rep = REP_NONE, .lines = m};
-	uint32_t f, w;
-	uint64_t v;
-	struct pbr sub;
-	int rc;
+	uint64_t x[4] = {0}; /* id, mapping_id, address; the lines are read at first use */
+	int rc = read_varints(m, x, 4);
 
-	while (!(rc = pbr_next(&m, &f, &w, &v, &sub))) {
-		if (w != WT_VARINT)
-			continue;
-		if (f == 1)
-			l.id = v;
-		else if (f == 2)
-			l.mapping = v;
-		else if (f == 3)
-			l.addr = v;
-	}
-	if (rc < 0)
-		return rc;
-	rc = rep_vec_reserve(&r->locs, r->locs.n + 1);
 	if (!rc)
-		r->locs.v[r->locs.n++] = l;
+		rc = rep_vec_reserve(&r->locs, r->locs.n + 1);
+	if (!rc)
+		r->locs.v[r->locs.n++] = (struct ploc){
+		    .id = x[1], .mapping = x[2], .addr = x[3], .lines = m, .rep = REP_NONE};
 	return rc;
 }
 
@@ -347,47 +320,24 @@ static int pass_tables(struct prd *r, struct pbr m)
 
 /* ---- pass 2: samples ---------------------------------------------------------- */
 
-static int cmp_map(const void *a, const void *b)
+/* Maps, functions and locations sort by their pprof id, each struct's first field. */
+static int cmp_id(const void *a, const void *b)
 {
-	uint64_t x = ((const struct pmap *)a)->id, y = ((const struct pmap *)b)->id;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return (x > y) - (x < y);
 }
 
-static int cmp_func(const void *a, const void *b)
+/* The entry of sorted table v[0..n) (entries of size bytes) with pprof id, or NULL. */
+static void *find_id(void *v, size_t n, size_t size, uint64_t id)
 {
-	uint64_t x = ((const struct pfunc *)a)->id, y = ((const struct pfunc *)b)->id;
-
-	return (x > y) - (x < y);
+	return n ? bsearch(&id, v, n, size, cmp_id) : NULL;
 }
 
-static int cmp_loc(const void *a, const void *b)
-{
-	uint64_t x = ((const struct ploc *)a)->id, y = ((const struct ploc *)b)->id;
-
-	return (x > y) - (x < y);
-}
-
-static struct pmap *find_map(struct prd *r, uint64_t id)
-{
-	struct pmap k = {.id = id};
-
-	return r->maps.n ? bsearch(&k, r->maps.v, r->maps.n, sizeof(k), cmp_map) : NULL;
-}
-
-static struct pfunc *find_func(struct prd *r, uint64_t id)
-{
-	struct pfunc k = {.id = id};
-
-	return r->funcs.n ? bsearch(&k, r->funcs.v, r->funcs.n, sizeof(k), cmp_func) : NULL;
-}
-
-static struct ploc *find_loc(struct prd *r, uint64_t id)
-{
-	struct ploc k = {.id = id};
-
-	return r->locs.n ? bsearch(&k, r->locs.v, r->locs.n, sizeof(k), cmp_loc) : NULL;
-}
+#define find_map(r, id) ((struct pmap *)find_id((r)->maps.v, (r)->maps.n, sizeof(struct pmap), id))
+#define find_func(r, id)                                                                           \
+	((struct pfunc *)find_id((r)->funcs.v, (r)->funcs.n, sizeof(struct pfunc), id))
+#define find_loc(r, id) ((struct ploc *)find_id((r)->locs.v, (r)->locs.n, sizeof(struct ploc), id))
 
 /* Ids must be unique, or a lookup would pick one at random. */
 static bool ids_unique(const void *v, size_t n, size_t size)
@@ -610,11 +560,11 @@ static int pass_samples(struct prd *r, struct pbr m)
 	}
 	/* qsort wants a non-NULL base even for 0 elements */
 	if (r->maps.n)
-		qsort(r->maps.v, r->maps.n, sizeof(*r->maps.v), cmp_map);
+		qsort(r->maps.v, r->maps.n, sizeof(*r->maps.v), cmp_id);
 	if (r->funcs.n)
-		qsort(r->funcs.v, r->funcs.n, sizeof(*r->funcs.v), cmp_func);
+		qsort(r->funcs.v, r->funcs.n, sizeof(*r->funcs.v), cmp_id);
 	if (r->locs.n)
-		qsort(r->locs.v, r->locs.n, sizeof(*r->locs.v), cmp_loc);
+		qsort(r->locs.v, r->locs.n, sizeof(*r->locs.v), cmp_id);
 	if (!ids_unique(r->maps.v, r->maps.n, sizeof(*r->maps.v)) ||
 	    !ids_unique(r->funcs.v, r->funcs.n, sizeof(*r->funcs.v)) ||
 	    !ids_unique(r->locs.v, r->locs.n, sizeof(*r->locs.v)))

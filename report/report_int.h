@@ -148,6 +148,9 @@ size_t rep_stack_nframes(const struct rep_profile *p, const struct rep_stack_int
 /* Fill out[0..nframes) root first. */
 void rep_stack_frames(const struct rep_profile *p, const struct rep_stack_int *s, uint32_t *out);
 
+/* A buffer for rep_stack_frames() of any stack of p, which the caller frees. NULL: ENOMEM. */
+uint32_t *rep_frames_buf_new(const struct rep_profile *p);
+
 /*
  * Display names for frames as folded and flamegraphs show them: ';' and
  * control characters replaced, kind suffixes appended (_[k], _[j], _[i]).
@@ -193,12 +196,50 @@ enum rep_frame_class rep_frame_class(const struct rep_profile *p, uint32_t frame
 /* printf into why[0..whylen) if why is not NULL: a reader's one-line reason. */
 void rep_why(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* ---- call trees: the flamegraph's and the diff's merged stacks (ctree.c) --- */
+
+/*
+ * The links every call-tree node starts with. Node 0 is the root (parent
+ * REP_NONE, depth 0); a child always has a larger id than its parent, so a
+ * pass from the last id down visits children before parents.
+ */
+struct rep_ctree_node {
+	uint32_t parent;
+	uint32_t key; /* the caller's: a frame or name id */
+	uint32_t depth;
+	uint32_t hash; /* of (parent, key), kept so the index can grow without rehashing keys */
+};
+
+/*
+ * A call tree is a REP_VEC of the caller's node type, whose first member is
+ * a struct rep_ctree_node named "c", plus a struct rep_hidx of (parent, key)
+ * -> id + 1. The macros take a struct with both, named "nodes" and "idx".
+ * New nodes are zeroed but for their links; the caller frees nodes.v and
+ * idx.slots.
+ *
+ * rep_ctree_root() makes the tree hold only the root: 0 or -ENOMEM.
+ * rep_ctree_child() sets *out to the child of parent with key, created if
+ * new: 0 or -ENOMEM (also when the tree reaches 2^32 - 2 nodes). Either may
+ * move nodes.v.
+ */
+int rep_ctree_root_vec(void **v, size_t *n, size_t *cap, size_t elem);
+int rep_ctree_child_vec(struct rep_hidx *idx, void **v, size_t *n, size_t *cap, size_t elem,
+			uint32_t parent, uint32_t key, uint32_t *out);
+#define rep_ctree_root(t)                                                                          \
+	rep_ctree_root_vec((void **)&(t)->nodes.v, &(t)->nodes.n, &(t)->nodes.cap,                 \
+			   sizeof(*(t)->nodes.v))
+#define rep_ctree_child(t, parent, key, out)                                                       \
+	rep_ctree_child_vec(&(t)->idx, (void **)&(t)->nodes.v, &(t)->nodes.n, &(t)->nodes.cap,     \
+			    sizeof(*(t)->nodes.v), (parent), (key), (out))
+
 /* What the diff SVG shares with the flamegraph (svg.c): style, script and text helpers. */
 extern const char *const rep_svg_css;
 extern const char *const rep_svg_js;
 size_t rep_svg_put_xml(FILE *out, const char *s, size_t n, size_t max_chars);
 size_t rep_svg_utf8_chars(const char *s, size_t n);
 const char *rep_svg_commas(uint64_t v, char buf[32]);
+/* Buttons, status lines and the opening <g id="frames">, for a graph height px tall. */
+void rep_svg_put_controls(FILE *out, int height);
 
 /* Map a stdio failure to -errno (-EIO when errno says nothing). */
 int rep_stream_error(FILE *out);

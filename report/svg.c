@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,12 +34,10 @@
 #define REP_SVG_MINWIDTH 0.1
 
 struct node {
+	struct rep_ctree_node c; /* key: frame id, or root name id (depth 1) */
 	uint64_t self, total, x; /* x: sample offset from the left edge */
-	uint32_t parent;
-	uint32_t key; /* frame id, or root name id (depth 1) */
-	uint32_t depth;
-	uint32_t hash;
 };
+_Static_assert(offsetof(struct node, c) == 0, "rep_ctree_child() needs the links first");
 
 struct tree {
 	REP_VEC(struct node) nodes;
@@ -49,69 +48,6 @@ struct tree {
 	const struct rep_profile *p;
 };
 
-static uint32_t child_hash(uint32_t parent, uint32_t key)
-{
-	uint64_t h = ((uint64_t)parent << 32 | key) * 0x9e3779b97f4a7c15ull;
-
-	return (uint32_t)(h >> 32) ^ (uint32_t)h;
-}
-
-static int idx_grow(struct tree *t)
-{
-	uint32_t ncap = t->idx.mask ? (t->idx.mask + 1) * 2 : 1024, *ns;
-
-	if (!ncap)
-		return -ENOMEM;
-	ns = calloc(ncap, sizeof(*ns));
-	if (!ns)
-		return -ENOMEM;
-	for (uint32_t i = 0; t->idx.mask && i <= t->idx.mask; i++) {
-		uint32_t v = t->idx.slots[i], j;
-
-		if (!v)
-			continue;
-		for (j = t->nodes.v[v - 1].hash & (ncap - 1); ns[j]; j = (j + 1) & (ncap - 1))
-			;
-		ns[j] = v;
-	}
-	free(t->idx.slots);
-	t->idx.slots = ns;
-	t->idx.mask = ncap - 1;
-	return 0;
-}
-
-/* The child of parent with key, created if new. 0 or -ENOMEM. */
-static int child(struct tree *t, uint32_t parent, uint32_t key, uint32_t *out)
-{
-	uint32_t h = child_hash(parent, key), i;
-	int err;
-
-	if (t->idx.n + 1 > (t->idx.mask + 1) / 2) {
-		err = idx_grow(t);
-		if (err)
-			return err;
-	}
-	for (i = h & t->idx.mask; t->idx.slots[i]; i = (i + 1) & t->idx.mask) {
-		const struct node *n = &t->nodes.v[t->idx.slots[i] - 1];
-
-		if (n->parent == parent && n->key == key) {
-			*out = t->idx.slots[i] - 1;
-			return 0;
-		}
-	}
-	if (t->nodes.n >= REP_NONE - 1)
-		return -ENOMEM;
-	err = rep_vec_reserve(&t->nodes, t->nodes.n + 1);
-	if (err)
-		return err;
-	t->nodes.v[t->nodes.n] = (struct node){
-	    .parent = parent, .key = key, .depth = t->nodes.v[parent].depth + 1, .hash = h};
-	*out = (uint32_t)t->nodes.n++;
-	t->idx.slots[i] = *out + 1;
-	t->idx.n++;
-	return 0;
-}
-
 static const char *node_name(const struct tree *t, uint32_t n, uint32_t *len)
 {
 	const struct node *nd = &t->nodes.v[n];
@@ -120,18 +56,18 @@ static const char *node_name(const struct tree *t, uint32_t n, uint32_t *len)
 		*len = 3;
 		return "all";
 	}
-	if (nd->depth == 1) {
-		*len = rep_str_len(t->roots, nd->key);
-		return rep_str(t->roots, nd->key);
+	if (nd->c.depth == 1) {
+		*len = rep_str_len(t->roots, nd->c.key);
+		return rep_str(t->roots, nd->c.key);
 	}
-	return rep_names_get(&t->names, nd->key, len);
+	return rep_names_get(&t->names, nd->c.key, len);
 }
 
 static enum rep_frame_class node_class(const struct tree *t, uint32_t n)
 {
-	if (t->nodes.v[n].depth <= 1)
+	if (t->nodes.v[n].c.depth <= 1)
 		return REP_CLASS_ROOT;
-	return rep_frame_class(t->p, t->nodes.v[n].key);
+	return rep_frame_class(t->p, t->nodes.v[n].c.key);
 }
 
 /*
@@ -173,7 +109,6 @@ out:
 static int build(struct tree *t, const struct rep_profile *p, const struct rep_opts *o)
 {
 	uint32_t *frames = NULL;
-	size_t maxframes = 0;
 	int err;
 
 	t->p = p;
@@ -185,18 +120,10 @@ static int build(struct tree *t, const struct rep_profile *p, const struct rep_o
 		err = canonical_frames(t);
 	if (err)
 		return err;
-	err = rep_vec_reserve(&t->nodes, 1);
+	err = rep_ctree_root(t);
 	if (err)
 		return err;
-	t->nodes.v[0] = (struct node){.parent = REP_NONE};
-	t->nodes.n = 1;
-	for (size_t i = 0; i < p->stacks.n; i++) {
-		size_t n = rep_stack_nframes(p, &p->stacks.v[i]);
-
-		if (n > maxframes)
-			maxframes = n;
-	}
-	frames = malloc((maxframes ? maxframes : 1) * sizeof(*frames));
+	frames = rep_frames_buf_new(p);
 	if (!frames)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->stacks.n && !err; i++) {
@@ -209,10 +136,10 @@ static int build(struct tree *t, const struct rep_profile *p, const struct rep_o
 			continue;
 		err = rep_profile_intern(t->roots, root, rep_root_name(p, s, o, root), &rid);
 		if (!err)
-			err = child(t, 0, rid, &node);
+			err = rep_ctree_child(t, 0, rid, &node);
 		rep_stack_frames(p, s, frames);
 		for (size_t j = 0; j < nf && !err; j++)
-			err = child(t, node, t->canon[frames[j]], &node);
+			err = rep_ctree_child(t, node, t->canon[frames[j]], &node);
 		if (!err)
 			t->nodes.v[node].self += s->count;
 	}
@@ -233,7 +160,7 @@ static int build(struct tree *t, const struct rep_profile *p, const struct rep_o
 		nd->total = nd->self;
 	}
 	for (size_t i = t->nodes.n; i-- > 1;)
-		t->nodes.v[t->nodes.v[i].parent].total += t->nodes.v[i].total;
+		t->nodes.v[t->nodes.v[i].c.parent].total += t->nodes.v[i].total;
 	return 0;
 }
 
@@ -255,8 +182,8 @@ static int cmp_sibling(const void *pa, const void *pb, void *ctx)
 	const char *sa, *sb;
 	int c;
 
-	if (na->parent != nb->parent)
-		return na->parent < nb->parent ? -1 : 1;
+	if (na->c.parent != nb->c.parent)
+		return na->c.parent < nb->c.parent ? -1 : 1;
 	sa = node_name(t, a, &la);
 	sb = node_name(t, b, &lb);
 	c = memcmp(sa, sb, la < lb ? la : lb);
@@ -636,7 +563,7 @@ static void emit_frame(const struct emit *e, uint32_t n)
 	uint32_t len;
 	const char *name = node_name(e->t, n, &len);
 	double x = SVG_XPAD + (double)nd->x * e->scale, w = (double)nd->total * e->scale;
-	double y = frame_y(e, nd->depth);
+	double y = frame_y(e, nd->c.depth);
 	size_t fit = w > 6 ? (size_t)((w - 6) / (SVG_FONT * SVG_FONT_W)) : 0, chars;
 	char num[32];
 	int rgb[3];
@@ -710,18 +637,18 @@ int rep_write_svg(const struct rep_profile *p, const struct rep_opts *o, FILE *o
 	drawn[0] = e.total > 0;
 	for (size_t i = 0, next = 0; i < norder; i++) {
 		struct node *nd = &t.nodes.v[order[i]];
-		const struct node *par = &t.nodes.v[nd->parent];
+		const struct node *par = &t.nodes.v[nd->c.parent];
 
-		if (i == 0 || nd->parent != t.nodes.v[order[i - 1]].parent)
+		if (i == 0 || nd->c.parent != t.nodes.v[order[i - 1]].c.parent)
 			next = par->x;
 		nd->x = next;
 		next += nd->total;
 		drawn[order[i]] =
-		    drawn[nd->parent] && (double)nd->total * e.scale >= REP_SVG_MINWIDTH;
+		    drawn[nd->c.parent] && (double)nd->total * e.scale >= REP_SVG_MINWIDTH;
 		if (!drawn[order[i]])
 			omitted++;
-		else if (nd->depth > e.maxdepth)
-			e.maxdepth = nd->depth;
+		else if (nd->c.depth > e.maxdepth)
+			e.maxdepth = nd->c.depth;
 	}
 	e.height = SVG_YPAD1 + SVG_YPAD2 + (int)(e.maxdepth + 1) * SVG_FRAME_H;
 
@@ -766,13 +693,7 @@ int rep_write_svg(const struct rep_profile *p, const struct rep_opts *o, FILE *o
 		    x, SVG_FONT * 4 - 4, rgb[0], rgb[1], rgb[2], x + 14, SVG_FONT * 4 + 5,
 		    class_names[c]);
 	}
-	fprintf(out,
-		"<text id=\"unzoom\" class=\"btn hide\" x=\"%d\" y=\"%d\">Reset Zoom</text>\n"
-		"<text id=\"search\" class=\"btn\" x=\"%d\" y=\"%d\">Search</text>\n"
-		"<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n"
-		"<text id=\"matched\" x=\"%d\" y=\"%d\"></text>\n<g id=\"frames\">\n",
-		SVG_XPAD, SVG_FONT * 2, SVG_WIDTH - SVG_XPAD - 90, SVG_FONT * 2, SVG_XPAD,
-		e.height - SVG_YPAD2 / 2 + 4, SVG_WIDTH - SVG_XPAD, e.height - SVG_YPAD2 / 2 + 4);
+	rep_svg_put_controls(out, e.height);
 	if (drawn[0])
 		emit_frame(&e, 0);
 	for (size_t i = 0; i < norder; i++)
@@ -801,6 +722,22 @@ size_t rep_svg_put_xml(FILE *out, const char *s, size_t n, size_t max_chars)
 size_t rep_svg_utf8_chars(const char *s, size_t n)
 {
 	return utf8_chars(s, n);
+}
+
+/*
+ * The zoom and search buttons, the hover and match lines the script fills
+ * in, and the opening of the frames group; the same place in both graphs so
+ * the script finds them.
+ */
+void rep_svg_put_controls(FILE *out, int height)
+{
+	fprintf(out,
+		"<text id=\"unzoom\" class=\"btn hide\" x=\"%d\" y=\"%d\">Reset Zoom</text>\n"
+		"<text id=\"search\" class=\"btn\" x=\"%d\" y=\"%d\">Search</text>\n"
+		"<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n"
+		"<text id=\"matched\" x=\"%d\" y=\"%d\"></text>\n<g id=\"frames\">\n",
+		SVG_XPAD, SVG_FONT * 2, SVG_WIDTH - SVG_XPAD - 90, SVG_FONT * 2, SVG_XPAD,
+		height - SVG_YPAD2 / 2 + 4, SVG_WIDTH - SVG_XPAD, height - SVG_YPAD2 / 2 + 4);
 }
 
 const char *rep_svg_commas(uint64_t v, char buf[32])

@@ -43,7 +43,7 @@ int rep_write_top(const struct rep_profile *p, const struct rep_opts *o, FILE *o
 	struct rep_names names;
 	struct trow *rows = NULL;
 	uint32_t *stamp = NULL, *frames = NULL;
-	size_t nfn = p->funcs.n, maxframes = 0, nrows = 0, shown;
+	size_t nfn = p->funcs.n, nrows = 0, shown;
 	uint64_t total = p->total;
 	unsigned limit = o && o->top ? o->top : 20;
 	int err;
@@ -51,15 +51,9 @@ int rep_write_top(const struct rep_profile *p, const struct rep_opts *o, FILE *o
 	err = rep_names_init(&names, p);
 	if (err)
 		return err;
-	for (size_t i = 0; i < p->stacks.n; i++) {
-		size_t n = rep_stack_nframes(p, &p->stacks.v[i]);
-
-		if (n > maxframes)
-			maxframes = n;
-	}
 	rows = calloc(nfn ? nfn : 1, sizeof(*rows));
 	stamp = calloc(nfn ? nfn : 1, sizeof(*stamp));
-	frames = malloc((maxframes ? maxframes : 1) * sizeof(*frames));
+	frames = rep_frames_buf_new(p);
 	if (!rows || !stamp || !frames) {
 		err = -ENOMEM;
 		goto out;

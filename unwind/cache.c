@@ -285,42 +285,6 @@ void unw_cache_trim(struct unw_cache *c, size_t budget)
 	c->n = j;
 }
 
-/* The GNU build-id note of an ELF file; 0 if it has none or cannot be read. */
-static size_t file_build_id(const char *path, uint8_t *out, size_t max)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	Elf *elf;
-	Elf_Scn *scn = NULL;
-	size_t len = 0;
-
-	if (fd < 0)
-		return 0;
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	while (elf && !len && (scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-		GElf_Nhdr nh;
-		size_t off = 0, noff, doff;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE ||
-		    !(d = elf_getdata(scn, NULL)))
-			continue;
-		while ((off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
-			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-			    !memcmp((const char *)d->d_buf + noff, "GNU", 4) && nh.n_descsz &&
-			    nh.n_descsz <= max) {
-				memcpy(out, (const char *)d->d_buf + doff, nh.n_descsz);
-				len = nh.n_descsz;
-				break;
-			}
-		}
-	}
-	elf_end(elf);
-	close(fd);
-	return len;
-}
-
 /*
  * The cache file of (path, build-id), and *key, the path key it is named by
  * when there is no build-id (0 otherwise); false if there is none to use.
@@ -510,7 +474,7 @@ const struct unw_table *unw_cache_get(struct unw_cache *c, const char *path,
 	e = build_id_len ? find(c, path, build_id, build_id_len) : find_path(c, path);
 	if (!e && !build_id_len) {
 		/* the file's own build-id, if it has one: another path may have it loaded */
-		build_id_len = file_build_id(path, own, sizeof(own));
+		xl_build_id_file(path, own, sizeof(own), &build_id_len);
 		build_id = own;
 		if (build_id_len)
 			e = find(c, path, build_id, build_id_len);
@@ -548,7 +512,7 @@ const struct unw_table *unw_cache_get(struct unw_cache *c, const char *path,
 		}
 	}
 	if (build_id_len && build_id != own) {
-		own_len = file_build_id(path, own, sizeof(own));
+		xl_build_id_file(path, own, sizeof(own), &own_len);
 		if (own_len != build_id_len || memcmp(own, build_id, own_len)) {
 			/* access() tells a missing file from a replaced one */
 			e->err = access(path, R_OK) ? errno : ESTALE;

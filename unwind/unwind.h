@@ -17,6 +17,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/types.h>
+
+#include "bpf/sample.h"
 
 /* ---- rules ---------------------------------------------------------------- */
 
@@ -254,7 +257,7 @@ struct unw_stack_seg {
 };
 
 struct unw_input {
-	uint64_t regs[17]; /* DWARF order, = XP_NREGS of bpf/sample.h */
+	uint64_t regs[XP_NREGS]; /* DWARF order */
 	unsigned nsegs;
 	struct unw_stack_seg segs[2]; /* [0] at regs[SP]; [1] the interrupted stack (sigaltstack) */
 };

@@ -49,7 +49,7 @@
 
 #include "unwind/unwind.h"
 
-#define NREGS  17
+#define NREGS  XP_NREGS
 #define REG_BP 6
 #define REG_SP 7
 #define REG_IP 16

@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					.bias = bias + 0x10000,
 					.flags = UNW_MOD_F_ANON};
 
-	for (unsigned r = 0; r < 17; r++) {
+	for (unsigned r = 0; r < XP_NREGS; r++) {
 		unsigned kind = (unsigned)take(&in, 1) % 4;
 
 		/* Mostly addresses that mean something here, sometimes anything. */

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of lib/ (safe files): an output appears whole or not at all; a
+ * Unit tests of lib/. Build-ids: the first GNU note of 1..20 bytes, as the
+ * kernel reads it; the own vDSO where the auxiliary vector says; MMAP2
+ * records with and without a trusted build-id, cut or unterminated. Safe
+ * files: an output appears whole or not at all; a
  * link of another user at an output path is refused and its target left
  * alone; the caller's own link is written through; a streamed output is
  * locked against a second writer; cache directories are created 0700
@@ -9,6 +12,7 @@
  * otherwise.
  */
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -18,8 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/perf_event.h>
 
 #include <cmocka.h>
 
@@ -294,6 +300,204 @@ static void test_open_regular(void **state)
 	assert_int_equal(xl_open_regular(path), -EINVAL);
 }
 
+/* ---- elf.c, perf.c --------------------------------------------------------- */
+
+/*
+ * A minimal ELF64 file: one PT_NOTE holding the notes given, each
+ * {type, name, desc of n bytes 0x11, 0x12, ...}; no sections.
+ */
+struct note_spec {
+	uint32_t type;
+	const char *name;
+	uint32_t n;
+	uint32_t namesz; /* 0: strlen(name) + 1 */
+};
+
+static void put_elf_notes(const char *path, const struct note_spec *notes, int nnotes)
+{
+	uint8_t buf[1024] = {0};
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)buf;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(buf + sizeof(*eh));
+	size_t at = sizeof(*eh) + sizeof(*ph);
+	FILE *fp;
+
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+	eh->e_type = ET_DYN;
+	eh->e_machine = EM_X86_64;
+	eh->e_version = EV_CURRENT;
+	eh->e_phoff = sizeof(*eh);
+	eh->e_ehsize = sizeof(*eh);
+	eh->e_phentsize = sizeof(*ph);
+	eh->e_phnum = 1;
+	ph->p_type = PT_NOTE;
+	ph->p_offset = at;
+	ph->p_align = 4;
+	for (int i = 0; i < nnotes; i++) {
+		Elf64_Nhdr nh = {.n_namesz =
+				     notes[i].namesz ? notes[i].namesz : strlen(notes[i].name) + 1,
+				 .n_descsz = notes[i].n,
+				 .n_type = notes[i].type};
+
+		memcpy(buf + at, &nh, sizeof(nh));
+		at += sizeof(nh);
+		memcpy(buf + at, notes[i].name, nh.n_namesz);
+		at += (nh.n_namesz + 3) & ~3u;
+		for (uint32_t k = 0; k < notes[i].n; k++)
+			buf[at + k] = 0x11 + k;
+		at += (notes[i].n + 3) & ~3u;
+	}
+	ph->p_filesz = ph->p_memsz = at - ph->p_offset;
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(buf, 1, at, fp), at);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void test_build_id(void **state)
+{
+	static const struct {
+		struct note_spec notes[2];
+		int nnotes;
+		int err;
+		size_t len;
+	} cases[] = {
+	    {{{NT_GNU_BUILD_ID, "GNU", 20, 0}}, 1, 0, 20},
+	    {{{NT_GNU_BUILD_ID, "GNU", 8, 0}}, 1, 0, 8},
+	    /* another note first, then the build-id */
+	    {{{NT_GNU_ABI_TAG, "GNU", 16, 0}, {NT_GNU_BUILD_ID, "GNU", 16, 0}}, 2, 0, 16},
+	    /* the kernel reports none of these */
+	    {{{NT_GNU_BUILD_ID, "GNU", 21, 0}}, 1, -ENOENT, 0},
+	    {{{NT_GNU_BUILD_ID, "GNU", 0, 0}}, 1, -ENOENT, 0},
+	    {{{NT_GNU_BUILD_ID, "Go", 20, 0}}, 1, -ENOENT, 0},
+	    {{{0, NULL, 0, 0}}, 0, -ENOENT, 0},
+	};
+	struct fixture *f = *state;
+	char path[128];
+	uint8_t id[20];
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/elf", f->dir);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		put_elf_notes(path, cases[c].notes, cases[c].nnotes);
+		memset(id, 0, sizeof(id));
+		assert_int_equal(xl_build_id_file(path, id, sizeof(id), &len), cases[c].err);
+		assert_int_equal(len, cases[c].len);
+		for (size_t k = 0; k < len; k++)
+			assert_int_equal(id[k], 0x11 + k);
+	}
+	/* Go's note ("Go\0\0", type 4): its last 20 bytes, and only through the Go reader. */
+	{
+		struct note_spec go = {4, "Go\0", 40, 4}; /* namesz 4: "Go\0\0" */
+		uint8_t gid[20], img[1024];
+		ssize_t n;
+		int fd;
+
+		put_elf_notes(path, &go, 1);
+		assert_int_equal(xl_build_id_file(path, id, sizeof(id), &len), -ENOENT);
+		fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+		n = read(fd, img, sizeof(img));
+		close(fd);
+		assert_true(n > 0);
+		assert_int_equal(xl_elf_go_build_id(img, n, gid, sizeof(gid), &len), 0);
+		assert_int_equal(len, 20);
+		for (size_t k = 0; k < len; k++)
+			assert_int_equal(gid[k], 0x11 + 20 + k);
+		assert_int_equal(xl_elf_build_id(img, n, gid, sizeof(gid), &len), -ENOENT);
+		/* a note area cut anywhere is read as far as it goes, never past the image */
+		for (ssize_t cut = 0; cut < n; cut++)
+			xl_elf_go_build_id(img, cut, gid, sizeof(gid), &len);
+	}
+	put(path, "not an ELF file at all, just text long enough to have a header");
+	assert_int_equal(xl_build_id_file(path, id, sizeof(id), &len), -EINVAL);
+	snprintf(path, sizeof(path), "%s/missing", f->dir);
+	assert_int_equal(xl_build_id_file(path, id, sizeof(id), &len), -ENOENT);
+}
+
+static void test_vdso_self(void **state)
+{
+	const uint8_t *img;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(xl_vdso_self(&img, &len), 0);
+	assert_ptr_equal(img, (const uint8_t *)getauxval(AT_SYSINFO_EHDR));
+	assert_memory_equal(img, ELFMAG, SELFMAG);
+	assert_true(len >= 4096 && len % 4096 == 0);
+}
+
+/* An MMAP2 record: header, body, path, 16 bytes of sample_id trailer. */
+static size_t mk_mmap2(uint8_t *rec, uint16_t misc, uint8_t bid_size, const char *path,
+		       bool terminated)
+{
+	struct perf_event_header h = {.type = PERF_RECORD_MMAP2, .misc = misc};
+	size_t plen = strlen(path) + terminated, at = sizeof(h);
+	uint64_t v[3] = {0x7f0000001000, 0x2000, 0x1000};
+	uint32_t ids[2] = {42, 43}, prot[2] = {5, 2};
+
+	memcpy(rec + at, ids, 8);
+	at += 8;
+	memcpy(rec + at, v, 24);
+	at += 24;
+	rec[at] = bid_size;
+	for (int k = 0; k < 20; k++)
+		rec[at + 4 + k] = 0xa0 + k;
+	at += 24;
+	memcpy(rec + at, prot, 8);
+	at += 8;
+	memcpy(rec + at, path, plen);
+	at += plen;
+	memset(rec + at, 0xee, 16); /* the trailer: no NUL in it */
+	at += 16;
+	h.size = at;
+	memcpy(rec, &h, sizeof(h));
+	return at;
+}
+
+static void test_perf_mmap2(void **state)
+{
+	uint8_t rec[256];
+	struct xl_mmap2 m;
+	size_t n;
+
+	(void)state;
+	n = mk_mmap2(rec, PERF_RECORD_MISC_MMAP_BUILD_ID, 20, "/usr/lib/libc.so.6", true);
+	assert_int_equal(xl_perf_mmap2(rec, n, 16, true, &m), 0);
+	assert_int_equal(m.pid, 42);
+	assert_int_equal(m.tid, 43);
+	assert_int_equal(m.addr, 0x7f0000001000);
+	assert_int_equal(m.len, 0x2000);
+	assert_int_equal(m.pgoff, 0x1000);
+	assert_int_equal(m.prot, 5);
+	assert_int_equal(m.flags, 2);
+	assert_string_equal(m.path, "/usr/lib/libc.so.6");
+	assert_int_equal(m.build_id_len, 20);
+	assert_int_equal(m.build_id[19], 0xa0 + 19);
+	/* the caller's event did not ask for build-ids: the flag is not trusted */
+	assert_int_equal(xl_perf_mmap2(rec, n, 16, false, &m), 0);
+	assert_int_equal(m.build_id_len, 0);
+	/* no flag; size 0 (the kernel could not read it); a size no build-id has */
+	n = mk_mmap2(rec, 0, 20, "/x", true);
+	assert_int_equal(xl_perf_mmap2(rec, n, 16, true, &m), 0);
+	assert_int_equal(m.build_id_len, 0);
+	n = mk_mmap2(rec, PERF_RECORD_MISC_MMAP_BUILD_ID, 0, "/x", true);
+	assert_int_equal(xl_perf_mmap2(rec, n, 16, true, &m), 0);
+	assert_int_equal(m.build_id_len, 0);
+	n = mk_mmap2(rec, PERF_RECORD_MISC_MMAP_BUILD_ID, 21, "/x", true);
+	assert_int_equal(xl_perf_mmap2(rec, n, 16, true, &m), 0);
+	assert_int_equal(m.build_id_len, 0);
+	/* a name running into the trailer; a record too short for its body */
+	n = mk_mmap2(rec, 0, 0, "/x", false);
+	assert_int_equal(xl_perf_mmap2(rec, n, 16, true, &m), -EINVAL);
+	n = mk_mmap2(rec, 0, 0, "", true);
+	assert_int_equal(xl_perf_mmap2(rec, n, 16, true, &m), 0);
+	assert_string_equal(m.path, "");
+	assert_int_equal(xl_perf_mmap2(rec, 8 + 64 + 15, 16, true, &m), -EINVAL);
+}
+
 /* ---- hashing ------------------------------------------------------------------ */
 
 /* FNV-1a's published 64-bit test vectors, whole and in pieces. */
@@ -370,6 +574,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dirs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_regular, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_build_id, setup, teardown),
+	    cmocka_unit_test(test_vdso_self),
+	    cmocka_unit_test(test_perf_mmap2),
 	    cmocka_unit_test(test_fnv1a),
 	    cmocka_unit_test(test_hmap),
 	};

@@ -1090,6 +1090,129 @@ static void test_v1_reads(void **state)
 	free(buf);
 }
 
+/* ---- queue.c ----------------------------------------------------------------- */
+
+struct trace {
+	uint64_t h[4096];
+	size_t n;
+	unsigned delay_us;
+	size_t fail_at; /* return -EIO at this event (1-based); 0: never */
+};
+
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* What a consumer would check of an event: its kind, time, ids, period and bytes. */
+static int trace_fn(void *ctx, const struct xp_event *ev)
+{
+	struct trace *t = ctx;
+	uint64_t h = mix(0xcbf29ce484222325ull, &ev->type, sizeof(ev->type));
+
+	switch (ev->type) {
+	case XP_EV_SAMPLE:
+		h = mix(h, &ev->sample.time_ns, 8);
+		h = mix(h, &ev->sample.tid, 4);
+		h = mix(h, &ev->sample.period_ns, 8);
+		h = mix(h, ev->sample.regs, sizeof(ev->sample.regs));
+		h = mix(h, ev->sample.segs[0].data, ev->sample.segs[0].len);
+		break;
+	case XP_EV_MMAP:
+		h = mix(h, ev->mmap.path, strlen(ev->mmap.path));
+		h = mix(h, &ev->mmap.start, 8);
+		break;
+	default:
+		h = mix(h, &ev->task, sizeof(ev->task));
+		break;
+	}
+	assert_true(t->n < sizeof(t->h) / sizeof(t->h[0]));
+	t->h[t->n++] = h;
+	if (t->delay_us)
+		usleep(t->delay_us);
+	return t->n == t->fail_at ? -EIO : 0;
+}
+
+/* 3000 events: an mmap, then samples of 16 KiB stacks that differ, with forks in between. */
+static int feed(xp_event_fn fn, void *ctx)
+{
+	static uint8_t stack[16384];
+	struct xp_event ev = {.type = XP_EV_MMAP};
+	int err;
+
+	ev.mmap = (struct xp_ev_mmap){
+	    .time_ns = 1, .pid = 7, .start = 0x400000, .len = 4096, .prot = 5, .path = "/bin/prog"};
+	err = fn(ctx, &ev);
+	for (int i = 1; !err && i < 3000; i++) {
+		memset(&ev, 0, sizeof(ev));
+		if (i % 100 == 0) {
+			ev.type = XP_EV_FORK;
+			ev.task = (struct xp_ev_task){.time_ns = 10 + i, .pid = 7, .tid = 1000 + i};
+		} else {
+			memcpy(stack, &i, sizeof(i));
+			stack[sizeof(stack) - 1] = (uint8_t)i;
+			ev.type = XP_EV_SAMPLE;
+			ev.sample.time_ns = 10 + i;
+			ev.sample.pid = 7;
+			ev.sample.tid = 7 + i % 3;
+			ev.sample.regs[XP_REG_SP] = 0x7ff00000;
+			ev.sample.regs[XP_REG_IP] = 0x400100 + i;
+			ev.sample.nsegs = 1;
+			ev.sample.segs[0] =
+			    (struct xp_ev_stack_seg){0x7ff00000, stack, sizeof(stack)};
+			ev.sample.period_ns = 1000000000ull / 999;
+		}
+		err = fn(ctx, &ev);
+	}
+	return err;
+}
+
+static void test_queue(void **state)
+{
+	static struct trace direct, queued, failing;
+	struct xp_queue *q;
+
+	(void)state;
+	memset(&direct, 0, sizeof(direct));
+	memset(&queued, 0, sizeof(queued));
+	memset(&failing, 0, sizeof(failing));
+	assert_int_equal(feed(trace_fn, &direct), 0);
+	assert_int_equal(direct.n, 3000);
+
+	/* A slow consumer behind a small queue: every event arrives, in order, the producer waits.
+	 */
+	queued.delay_us = 200;
+	q = xp_queue_new(trace_fn, &queued, 999, 0);
+	assert_non_null(q);
+	assert_int_equal(feed(xp_queue_event, q), 0);
+	assert_int_equal(xp_queue_finish(q), 0);
+	assert_true(xp_queue_stalls(q) > 0);
+	xp_queue_free(q);
+	assert_int_equal(queued.n, direct.n);
+	assert_memory_equal(queued.h, direct.h, direct.n * sizeof(direct.h[0]));
+
+	/* The consumer's error reaches the producer, which stops; nothing after it is seen. */
+	failing.fail_at = 100;
+	q = xp_queue_new(trace_fn, &failing, 999, 0);
+	assert_non_null(q);
+	assert_int_equal(feed(xp_queue_event, q), -EIO);
+	assert_int_equal(xp_queue_finish(q), -EIO);
+	xp_queue_free(q);
+	assert_int_equal(failing.n, 100);
+
+	/* Freed before the end: the consumer stops, nothing leaks (ASan). */
+	memset(&queued, 0, sizeof(queued));
+	q = xp_queue_new(trace_fn, &queued, 999, 0);
+	assert_non_null(q);
+	assert_int_equal(feed(xp_queue_event, q), 0);
+	xp_queue_free(q);
+	assert_true(queued.n <= direct.n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1105,6 +1228,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_share_corrupt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_v1_reads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_byte_flips, setup, teardown),
+	    cmocka_unit_test(test_queue),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
