@@ -132,7 +132,11 @@ void xp_session_describe(const struct xp_session *s, FILE *out);
  */
 const char *xp_session_cache_refused(const struct xp_session *s);
 
-/* The profile built so far (owned by the session) and the counts. */
+/*
+ * The profile built so far (owned by the session), its time set from the
+ * clock if one was given (xp_session_set_clock): the window's start, and the
+ * stream time up to the latest event. NULL with errno ENOMEM.
+ */
 struct rep_profile *xp_session_profile(struct xp_session *s);
 /* Counts since the session began (every window together). */
 const struct xp_session_stats *xp_session_stats(const struct xp_session *s);

@@ -1438,8 +1438,14 @@ void xp_session_describe(const struct xp_session *s, FILE *out)
 
 struct rep_profile *xp_session_profile(struct xp_session *s)
 {
+	uint64_t start = s->window_start_ns ? s->window_start_ns : s->first_ns;
+
 	if (!s->prof)
 		s->prof = rep_profile_new(s->period_ns);
+	/* With a clock, the profile so far says when it began and how long it covers. */
+	if (s->prof && s->clock_set && start && s->now_ns > start)
+		rep_profile_set_time(s->prof, s->real_ns + (start - s->clock_ns),
+				     s->now_ns - start);
 	return s->prof;
 }
 
