@@ -33,3 +33,17 @@ $(O)/bench/write_bench.o: | $(BPF_SKEL)
 $(WRITE_BENCH): $(O)/bench/write_bench.o $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# soak_bench: the pipeline's memory over 600 windows of short-lived
+# processes (bench/bench_soak.sh); bench/run.sh runs part "soak" through
+# bench-soak.
+SOAK_BENCH := $(O)/bench/soak_bench
+EXTRA_TEST_BINS += $(SOAK_BENCH)
+$(O)/bench/soak_bench.o: | $(BPF_SKEL)
+$(SOAK_BENCH): $(O)/bench/soak_bench.o $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: bench-soak
+bench-soak: $(SOAK_BENCH) $(O)/progs/perf_work
+	$(Q)bench/bench_soak.sh $(O)

@@ -2,8 +2,9 @@
 /*
  * lib/: the small layer every other folder may use; it uses nothing else of
  * xprof. It holds what several folders need done one way: ELF build-id
- * notes and the own vDSO (elf.c), perf's MMAP2 records (perf.c), and files
- * (files.c), the one way xprof writes them, so that the outputs
+ * notes and the own vDSO (elf.c), perf's MMAP2 records (perf.c), hashing
+ * and the one open-addressing table (hash.c), and files (files.c), the one
+ * way xprof writes them, so that the outputs
  * (.xprof, .folded, .svg, .pb.gz, .txt) and the caches (unwind tables,
  * symbol indexes, kernel symbols) share one set of rules:
  *
@@ -171,5 +172,42 @@ struct xl_mmap2 {
  * too short or its file name is not terminated.
  */
 int xl_perf_mmap2(const void *rec, size_t size, size_t trailer, bool build_id, struct xl_mmap2 *m);
+
+/* ---- hashing ---------------------------------------------------------------- */
+
+#define XL_FNV_SEED 0xcbf29ce484222325ull /* FNV-1a's 64-bit offset basis */
+
+/*
+ * 64-bit FNV-1a of n bytes, continuing from h (XL_FNV_SEED to start): the
+ * hash that names cache files and keys tables. Its low bits are weak: mix
+ * it (xl_mix64) before masking.
+ */
+uint64_t xl_fnv1a(const void *p, size_t n, uint64_t h);
+
+/* A 64-bit finalizer (MurmurHash3's fmix64): every input bit moves every output bit. */
+uint64_t xl_mix64(uint64_t x);
+
+/*
+ * Open addressing from 64-bit keys to 64-bit values. Key 0 marks an empty
+ * slot and is never stored (callers add 1 to ids that may be 0). Linear
+ * probing at load factor at most 1/2; deletion shifts later entries back,
+ * so no tombstones pile up in a table that lives for days. Zero-initialise
+ * to start; not thread-safe.
+ */
+struct xl_hmap {
+	uint64_t *keys, *vals;
+	size_t cap, n; /* cap a power of two (or 0), n <= cap / 2 */
+};
+
+/* The value of key into *val; false if absent. */
+bool xl_hmap_get(const struct xl_hmap *h, uint64_t key, uint64_t *val);
+/* Insert or replace. 0, -EINVAL (key 0) or -ENOMEM (h unchanged). */
+int xl_hmap_put(struct xl_hmap *h, uint64_t key, uint64_t val);
+/* Remove key if present. */
+void xl_hmap_del(struct xl_hmap *h, uint64_t key);
+/* Remove every key (a large table's memory is returned too). */
+void xl_hmap_clear(struct xl_hmap *h);
+/* Free the table's memory; h is empty and usable again. */
+void xl_hmap_release(struct xl_hmap *h);
 
 #endif /* XPROF_LIB_H */

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pipeline/: events in, profile out. A session keeps processes and their
- * mappings over time, unwinds (unwind/), symbolizes (symbolize/) and
- * aggregates (report/) every sample of a recording or a live capture.
+ * pipeline/: events in, profiles out. A session keeps processes, mappings
+ * and symbols alive across windows, and hands over each window's profile.
  */
 #ifndef XPROF_PIPELINE_H
 #define XPROF_PIPELINE_H
@@ -22,6 +21,11 @@
  * fork, exit), opens every mapped file once (load bias, unwind table,
  * symbols, keyed by build-id), unwinds every sample, symbolizes every unique
  * address once, and adds the stack to a report profile.
+ *
+ * It can run for days: xp_session_window_take() hands over the profile of the
+ * window so far and starts the next one, and state goes once nothing alive
+ * needs it (see XP_EXIT_GRACE_NS, xp_session_opts.memory_limit). Without
+ * windows, the one profile covers the whole recording.
  */
 
 /*
@@ -30,6 +34,16 @@
  * 16 bytes each are 256 KiB of stack.
  */
 #define XP_MAX_FRAMES 16384
+
+/*
+ * A process's mappings and a thread's name are forgotten this long (stream
+ * time) after its EXIT, and after the last sample of the process: events are
+ * merged in time order, but a sample may be read just after its process's
+ * EXIT, and a leader that called pthread_exit() leaves live threads behind.
+ * A process known from samples alone (no mmap, fork or uid) goes the same
+ * way, this long after its last sample.
+ */
+#define XP_EXIT_GRACE_NS 1000000000ull
 
 struct xp_filter {
 	const uint32_t *pids; /* keep only these processes (NULL: all) */
@@ -44,6 +58,18 @@ struct xp_session_opts {
 	struct xp_filter filter;
 	const char *cache_dir; /* NULL: default cache root ($XDG_CACHE_HOME/xprof) */
 	bool no_cache;	       /* no on-disk caches: tables and symbols in memory only */
+	/*
+	 * Bytes the unwind tables (an eighth) and symbol data (the rest) of
+	 * files no live mapping uses may keep; least recently used go first,
+	 * at window boundaries and once a second of stream time. 0: keep all.
+	 */
+	size_t memory_limit;
+	/*
+	 * Keep a line for every file ever mapped, for xp_session_describe()
+	 * after its mappings are gone (report -v); grows with the distinct
+	 * files of the run, so off in a long-running session.
+	 */
+	bool describe_all;
 };
 
 struct xp_session_stats {
@@ -62,6 +88,16 @@ struct xp_session_stats {
 	uint64_t stale_files; /* mapped files whose build-id no longer matches */
 	uint64_t callchain;   /* samples without a stack copy: the recorder's frame-pointer
 				 callchain taken as is, not unwound (in no status[]) */
+};
+
+/* What the session holds now, for long runs and the soak benchmark. */
+struct xp_session_mem {
+	uint64_t processes;	       /* processes with state */
+	uint64_t threads;	       /* thread names */
+	uint64_t modules;	       /* mapped files in use */
+	uint64_t exits_pending;	       /* EXITs waiting for their grace time */
+	uint64_t tables, table_bytes;  /* unwind cache entries and their bytes */
+	uint64_t sym_files, sym_bytes; /* symbolizer files and their bytes */
 };
 
 struct xp_session;
@@ -83,7 +119,10 @@ int xp_session_lookup(struct xp_session *s, uint32_t pid, uint64_t addr, const c
 /* One "xprof: ..." line per input the session refused to trust (a JIT map another user wrote). */
 void xp_session_warnings(const struct xp_session *s, FILE *out);
 
-/* One line per mapped file: path, build-id, unwind table size, debuginfo source. */
+/*
+ * One line per mapped file: path, build-id, unwind table size, debuginfo
+ * source; the files still mapped, then (opts.describe_all) those no longer.
+ */
 void xp_session_describe(const struct xp_session *s, FILE *out);
 
 /*
@@ -93,9 +132,20 @@ void xp_session_describe(const struct xp_session *s, FILE *out);
  */
 const char *xp_session_cache_refused(const struct xp_session *s);
 
-/* The profile built so far (owned by the session) and the counts. */
+/*
+ * The profile built so far (owned by the session), its time set from the
+ * clock if one was given (xp_session_set_clock): the window's start, and the
+ * stream time up to the latest event. NULL with errno ENOMEM.
+ */
 struct rep_profile *xp_session_profile(struct xp_session *s);
+/* Counts since the session began (every window together). */
 const struct xp_session_stats *xp_session_stats(const struct xp_session *s);
+
+/*
+ * The time of an event on the recording's clock (what windows are cut on);
+ * 0 for an event without one (the vDSO image).
+ */
+uint64_t xp_event_time(const struct xp_event *ev);
 
 /*
  * The unwind table of a Go binary as a session uses it: the pcsp runs of
@@ -106,16 +156,25 @@ const struct xp_session_stats *xp_session_stats(const struct xp_session *s);
  */
 struct unw_table *xp_go_table(const struct sym_file *sym, const struct unw_table *base);
 
-/* Whether path names a format xprof writes: 0, or -EINVAL with *why. */
-int xp_report_check(const char *path, const char **why);
-
 /*
- * Write a profile to path, the format chosen by its extension, through a
- * temporary file renamed over path when whole (lib.h): on failure path is
- * left as it was. 0 or -errno: -EINVAL with *why (format), -ELOOP (a link
- * of another user at path), -ENOSPC and other write errors.
+ * End the current window at end_ns (stream time; 0: the latest event's) and
+ * hand over its profile, which the caller owns (rep_profile_free()); it is
+ * empty if no sample came. The next window starts at end_ns with no samples
+ * and the same processes, mappings and symbols; what exited
+ * XP_EXIT_GRACE_NS before end_ns is gone, caches are trimmed to
+ * opts.memory_limit and symbol indexes written back. With
+ * xp_session_set_clock(), the profile's time is its window's wall-clock
+ * start and length. NULL with errno ENOMEM.
  */
-int xp_report_write(const struct rep_profile *p, const struct rep_opts *o, const char *path,
-		    const char **why);
+struct rep_profile *xp_session_window_take(struct xp_session *s, uint64_t end_ns);
+
+/* The counts of the last window taken (processes: those sampled in it). */
+const struct xp_session_stats *xp_session_window_stats(const struct xp_session *s);
+
+/* Tie the recording's clock to CLOCK_REALTIME: time_ns on it was real_ns. */
+void xp_session_set_clock(struct xp_session *s, uint64_t time_ns, uint64_t real_ns);
+
+/* What the session holds now: processes, names, modules and the caches' bytes. */
+void xp_session_memory(const struct xp_session *s, struct xp_session_mem *out);
 
 #endif /* XPROF_PIPELINE_H */

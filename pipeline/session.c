@@ -18,6 +18,16 @@
  * The per-sample path allocates nothing once warm: frames go into a session
  * buffer, unique (mapping, address) pairs are symbolized once and remembered
  * as report location ids in a hash table.
+ *
+ * Windows and expiry. The profile belongs to the current window: taking it
+ * (xp_session_window_take) hands it to the caller and forgets every id that
+ * pointed into it (the locs hash, each mapping's rep_id), while processes,
+ * mappings, modules and symbols stay. A process goes XP_EXIT_GRACE_NS of
+ * stream time after its EXIT (a sample may be read just after the EXIT of
+ * its process), a thread's name likewise; a module goes when the last
+ * mapping of it does, handing its unwind table and symbol file back to their
+ * caches, which keep what fits in opts.memory_limit, least recently used
+ * first. So memory follows what is alive, not what ever lived.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +49,8 @@
 
 struct module {
 	char *path;
+	uint64_t key;  /* in s->files */
+	unsigned refs; /* mappings of it, in every process */
 	uint8_t build_id[XP_BUILD_ID_MAX];
 	uint32_t build_id_len;
 	bool vdso;
@@ -48,12 +60,13 @@ struct module {
 	uint64_t seg_off[MAX_SEGS], seg_vaddr[MAX_SEGS], seg_filesz[MAX_SEGS];
 	const struct unw_table *table;
 	bool own_table; /* table built here (vDSO, Go overlay), not the cache's */
+	const struct unw_table *cache_table; /* the cache's, held until module_free() */
 	struct sym_file *sym;
 	/* the file's bytes, mapped read-only: the code stack scanning decodes */
 	const uint8_t *image;
 	size_t image_len;
-	bool image_mapped;   /* image is our mmap (not the vDSO copy) */
-	struct module *next; /* session's list, for freeing */
+	bool image_mapped;	    /* image is our mmap (not the vDSO copy) */
+	struct module *prev, *next; /* session's list */
 };
 
 struct map {
@@ -69,17 +82,27 @@ struct map {
 
 struct proc {
 	uint32_t pid;
+	uint64_t last_ns; /* time of its last sample or mmap */
 	bool sampled;
-	bool uid_known; /* the recording said whom it ran as (an UID event, or its parent's) */
+	uint64_t window;  /* s->window when it was last counted in wprocesses */
+	uint64_t exit_ns; /* time of its EXIT, 0 while alive */
+	bool phantom;	  /* known from samples alone: expires like an exited process */
+	bool uid_known;	  /* the recording said whom it ran as (an UID event, or its parent's) */
 	uint32_t uid;
 	struct map *maps; /* sorted by start, non-overlapping */
 	size_t nmaps, cap;
 };
 
-/* Open-addressing hash of 64-bit keys (0 is never a key) to 64-bit values. */
-struct hmap {
-	uint64_t *keys, *vals;
-	size_t cap, n; /* cap a power of two, n <= cap / 2 */
+/* A thread's name; exit_ns: time of its EXIT, 0 while alive. */
+struct comm {
+	char name[XP_EV_COMM_LEN];
+	uint64_t exit_ns;
+};
+
+/* An EXIT waiting for its grace time to pass. */
+struct exit_ev {
+	uint32_t pid, tid;
+	uint64_t time_ns;
 };
 
 struct xp_session {
@@ -89,13 +112,34 @@ struct xp_session {
 	char *cache_refused; /* why the cache directory was not used, or NULL */
 	struct rep_profile *prof;
 	struct module *modules;
-	struct hmap procs; /* pid + 1 -> struct proc * */
-	struct hmap comms; /* tid + 1 -> index into comm_blob / 16 */
-	struct hmap files; /* hash of (build-id or path) -> struct module * */
-	struct hmap locs;  /* hash of (mapping key, ip, trap) -> location id + 1 */
-	char (*comm_blob)[XP_EV_COMM_LEN];
+	struct xl_hmap procs; /* pid + 1 -> struct proc * */
+	struct xl_hmap comms; /* tid + 1 -> index into comm_blob */
+	struct xl_hmap files; /* hash of (build-id or path) -> struct module * */
+	struct xl_hmap locs;  /* (mapping, ip, trap) -> location id + 1, this window's */
+	struct comm *comm_blob;
 	size_t ncomms, comm_cap;
-	uint8_t *vdso_image; /* recorded (or, for perf.data, this machine's) vDSO */
+	uint32_t *comm_free; /* slots of comm_blob freed by expiry, reused first */
+	size_t ncomm_free, comm_free_cap;
+	struct exit_ev *exits; /* ring of EXITs in arrival order */
+	size_t exit_head, nexits, exit_cap;
+	uint64_t now_ns;	    /* latest event time seen */
+	uint64_t next_trim_ns;	    /* stream time of the next cache trim (memory_limit) */
+	uint64_t window;	    /* windows taken so far */
+	uint64_t window_start_ns;   /* stream time the current window began (0: first event) */
+	uint64_t clock_ns, real_ns; /* one moment on the recording's clock and CLOCK_REALTIME */
+	bool clock_set;
+	uint64_t nprocs, nmodules;
+	/* opts.describe_all: lines of files no longer mapped, and their keys */
+	FILE *gone_f;
+	char *gone;
+	size_t gone_len;
+	struct xl_hmap described;
+	uint64_t period_ns;		/* of the latest sample: a new window's profile gets it */
+	uint64_t first_ns;		/* time of the first event */
+	struct xp_session_stats wbase;	/* stats when the current window began */
+	struct xp_session_stats wstats; /* of the last window taken */
+	uint64_t wprocesses;		/* distinct processes sampled in this window */
+	uint8_t *vdso_image;		/* recorded (or, for perf.data, this machine's) vDSO */
 	size_t vdso_len;
 	struct xp_session_stats stats;
 	struct unw_frame frames[XP_MAX_FRAMES];
@@ -103,89 +147,11 @@ struct xp_session {
 	struct rep_line lines[64];
 };
 
-/* ---- hash map ------------------------------------------------------------ */
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-static int hmap_grow(struct hmap *h)
-{
-	size_t ncap = h->cap ? h->cap * 2 : 256;
-	uint64_t *nk = calloc(ncap, sizeof(*nk)), *nv = calloc(ncap, sizeof(*nv));
-
-	if (!nk || !nv) {
-		free(nk);
-		free(nv);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < h->cap; i++) {
-		if (!h->keys[i])
-			continue;
-		size_t j = mix64(h->keys[i]) & (ncap - 1);
-		while (nk[j])
-			j = (j + 1) & (ncap - 1);
-		nk[j] = h->keys[i];
-		nv[j] = h->vals[i];
-	}
-	free(h->keys);
-	free(h->vals);
-	h->keys = nk;
-	h->vals = nv;
-	h->cap = ncap;
-	return 0;
-}
-
-static bool hmap_get(const struct hmap *h, uint64_t key, uint64_t *val)
-{
-	if (!h->cap)
-		return false;
-	for (size_t j = mix64(key) & (h->cap - 1);; j = (j + 1) & (h->cap - 1)) {
-		if (!h->keys[j])
-			return false;
-		if (h->keys[j] == key) {
-			*val = h->vals[j];
-			return true;
-		}
-	}
-}
-
-static int hmap_put(struct hmap *h, uint64_t key, uint64_t val)
-{
-	if ((h->n + 1) * 2 > h->cap && hmap_grow(h))
-		return -ENOMEM;
-	size_t j = mix64(key) & (h->cap - 1);
-	while (h->keys[j] && h->keys[j] != key)
-		j = (j + 1) & (h->cap - 1);
-	if (!h->keys[j])
-		h->n++;
-	h->keys[j] = key;
-	h->vals[j] = val;
-	return 0;
-}
-
-static void hmap_release(struct hmap *h)
-{
-	free(h->keys);
-	free(h->vals);
-	memset(h, 0, sizeof(*h));
-}
-
 /* FNV-1a, then mixed; never 0 so it can be a key. */
 static uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
 {
-	const uint8_t *b = p;
-	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+	uint64_t h = xl_mix64(xl_fnv1a(p, n, XL_FNV_SEED ^ seed));
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	h = mix64(h);
 	return h ? h : 1;
 }
 
@@ -196,7 +162,7 @@ static struct proc *proc_get(struct xp_session *s, uint32_t pid, bool create)
 	uint64_t v;
 	struct proc *p;
 
-	if (hmap_get(&s->procs, (uint64_t)pid + 1, &v))
+	if (xl_hmap_get(&s->procs, (uint64_t)pid + 1, &v))
 		return (struct proc *)(uintptr_t)v;
 	if (!create)
 		return NULL;
@@ -204,10 +170,11 @@ static struct proc *proc_get(struct xp_session *s, uint32_t pid, bool create)
 	if (!p)
 		return NULL;
 	p->pid = pid;
-	if (hmap_put(&s->procs, (uint64_t)pid + 1, (uintptr_t)p)) {
+	if (xl_hmap_put(&s->procs, (uint64_t)pid + 1, (uintptr_t)p)) {
 		free(p);
 		return NULL;
 	}
+	s->nprocs++;
 	return p;
 }
 
@@ -222,21 +189,29 @@ static void comm_set(struct xp_session *s, uint32_t tid, const char *comm)
 
 	/* A reader's name need not end in a NUL within its 16 bytes. */
 	memcpy(name, comm, strnlen(comm, sizeof(name) - 1));
-	if (!hmap_get(&s->comms, (uint64_t)tid + 1, &v)) {
-		if (s->ncomms == s->comm_cap) {
-			size_t ncap = s->comm_cap ? s->comm_cap * 2 : 64;
-			void *n = realloc(s->comm_blob, ncap * sizeof(*s->comm_blob));
-			if (!n)
-				return;
-			s->comm_blob = n;
-			s->comm_cap = ncap;
+	if (!xl_hmap_get(&s->comms, (uint64_t)tid + 1, &v)) {
+		if (s->ncomm_free) {
+			v = s->comm_free[s->ncomm_free - 1];
+		} else {
+			if (s->ncomms == s->comm_cap) {
+				size_t ncap = s->comm_cap ? s->comm_cap * 2 : 64;
+				void *n = realloc(s->comm_blob, ncap * sizeof(*s->comm_blob));
+				if (!n)
+					return;
+				s->comm_blob = n;
+				s->comm_cap = ncap;
+			}
+			v = s->ncomms;
 		}
-		v = s->ncomms;
-		if (hmap_put(&s->comms, (uint64_t)tid + 1, v))
+		if (xl_hmap_put(&s->comms, (uint64_t)tid + 1, v))
 			return;
-		s->ncomms++;
+		if (s->ncomm_free)
+			s->ncomm_free--;
+		else
+			s->ncomms++;
 	}
-	memcpy(s->comm_blob[v], name, sizeof(name));
+	memcpy(s->comm_blob[v].name, name, sizeof(name));
+	s->comm_blob[v].exit_ns = 0;
 }
 
 /*
@@ -247,10 +222,37 @@ static bool comm_get(const struct xp_session *s, uint32_t tid, char out[XP_EV_CO
 {
 	uint64_t v;
 
-	if (!hmap_get(&s->comms, (uint64_t)tid + 1, &v))
+	if (!xl_hmap_get(&s->comms, (uint64_t)tid + 1, &v))
 		return false;
-	memcpy(out, s->comm_blob[v], XP_EV_COMM_LEN);
+	memcpy(out, s->comm_blob[v].name, XP_EV_COMM_LEN);
 	return true;
+}
+
+static struct comm *comm_entry(const struct xp_session *s, uint32_t tid)
+{
+	uint64_t v;
+
+	return xl_hmap_get(&s->comms, (uint64_t)tid + 1, &v) ? &s->comm_blob[v] : NULL;
+}
+
+/* Forget thread tid's name; its slot is reused. */
+static void comm_del(struct xp_session *s, uint32_t tid)
+{
+	uint64_t v;
+
+	if (!xl_hmap_get(&s->comms, (uint64_t)tid + 1, &v))
+		return;
+	if (s->ncomm_free == s->comm_free_cap) {
+		size_t ncap = s->comm_free_cap ? s->comm_free_cap * 2 : 64;
+		uint32_t *n = realloc(s->comm_free, ncap * sizeof(*n));
+
+		if (!n)
+			return; /* keep the name: it costs 24 bytes, a lost slot would too */
+		s->comm_free = n;
+		s->comm_free_cap = ncap;
+	}
+	xl_hmap_del(&s->comms, (uint64_t)tid + 1);
+	s->comm_free[s->ncomm_free++] = (uint32_t)v;
 }
 
 /* ---- modules (mapped files) ---------------------------------------------- */
@@ -416,7 +418,7 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 		key = hash_bytes(mm->build_id, mm->build_id_len, 0);
 	else
 		key = hash_bytes(mm->path, strlen(mm->path), 1);
-	if (hmap_get(&s->files, key, &v))
+	if (xl_hmap_get(&s->files, key, &v))
 		return (struct module *)(uintptr_t)v;
 
 	m = calloc(1, sizeof(*m));
@@ -428,12 +430,19 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 		return NULL;
 	}
 	m->vdso = vdso;
+	m->key = key;
 	m->build_id_len = mm->build_id_len;
 	memcpy(m->build_id, mm->build_id, mm->build_id_len);
-	m->next = s->modules;
-	s->modules = m;
-	if (hmap_put(&s->files, key, (uintptr_t)m))
+	if (xl_hmap_put(&s->files, key, (uintptr_t)m)) {
+		free(m->path);
+		free(m);
 		return NULL;
+	}
+	m->next = s->modules;
+	if (s->modules)
+		s->modules->prev = m;
+	s->modules = m;
+	s->nmodules++;
 
 	if (vdso) {
 		vdso_capture_own(s);
@@ -481,7 +490,7 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 		const uint8_t *id = m->go_build_id ? NULL : m->build_id_len ? m->build_id : bid;
 		size_t id_len = m->go_build_id ? 0 : m->build_id_len ? m->build_id_len : bid_len;
 
-		m->table = unw_cache_get(s->cache, m->path, id, id_len);
+		m->table = m->cache_table = unw_cache_get(s->cache, m->path, id, id_len);
 		m->sym = sym_file_get(s->sym, m->path, id, id_len);
 		module_go_table(m);
 	}
@@ -491,6 +500,64 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return m;
+}
+
+/* One line for m: path, build-id, unwind table size, debuginfo source. */
+static void describe_one(const struct module *m, FILE *out)
+{
+	char hex[2 * XP_BUILD_ID_MAX + 1] = "-";
+	const char *dbg = m->sym ? sym_file_debug_source(m->sym) : "";
+
+	for (uint32_t i = 0; i < m->build_id_len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", m->build_id[i]);
+	fprintf(out, "xprof: file %s build-id %s: ", m->path, hex);
+	if (m->stale)
+		fprintf(out, "changed since recording, not used\n");
+	else if (!m->nsegs)
+		fprintf(out, "not readable\n");
+	else
+		fprintf(out, "table %zu rows, debuginfo %s\n",
+			m->table ? unw_table_count(m->table) : 0, *dbg ? dbg : "none");
+}
+
+/* A module no mapping uses any more: its table and symbols go back to their caches. */
+static void module_free(struct xp_session *s, struct module *m)
+{
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		s->modules = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	xl_hmap_del(&s->files, m->key);
+	s->nmodules--;
+	/* Its line for report -v, once per file however often it comes and goes. */
+	if (s->gone_f && !xl_hmap_get(&s->described, m->key, &(uint64_t){0}) &&
+	    !xl_hmap_put(&s->described, m->key, 1))
+		describe_one(m, s->gone_f);
+	/* An overlay (Go) reads its base, the cache's table: free it first. */
+	if (m->own_table)
+		unw_table_free((struct unw_table *)m->table);
+	unw_cache_put(s->cache, m->cache_table);
+	if (m->image_mapped)
+		munmap((void *)m->image, m->image_len);
+	sym_file_put(s->sym, m->sym);
+	free(m->path);
+	free(m);
+}
+
+static void maps_ref(struct map *maps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (maps[i].mod)
+			maps[i].mod->refs++;
+}
+
+static void maps_unref(struct xp_session *s, struct map *maps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (maps[i].mod && !--maps[i].mod->refs)
+			module_free(s, maps[i].mod);
 }
 
 /* Load bias of a mapping at start with file offset pgoff: runtime address - vaddr. */
@@ -526,7 +593,7 @@ static int proc_reserve(struct proc *p, size_t n)
  * Insert m, trimming or splitting every mapping it overlaps. Rebuilds the
  * array: mmap events are rare next to samples, and this keeps it obvious.
  */
-static int proc_map_insert(struct proc *p, const struct map *m)
+static int proc_map_insert(struct xp_session *s, struct proc *p, const struct map *m)
 {
 	size_t cap = p->nmaps + 2; /* m itself, and one more if it splits a mapping */
 	struct map *out = malloc(cap * sizeof(*out));
@@ -566,6 +633,9 @@ static int proc_map_insert(struct proc *p, const struct map *m)
 	}
 	if (!placed)
 		out[n++] = *m;
+	/* New references first: a module in both arrays never drops to 0 on the way. */
+	maps_ref(out, n);
+	maps_unref(s, p->maps, p->nmaps);
 	free(p->maps);
 	p->maps = out;
 	p->nmaps = n;
@@ -639,6 +709,11 @@ static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
 	p = proc_get(s, mm->pid, true);
 	if (!p)
 		return -ENOMEM;
+	p->last_ns = mm->time_ns;
+	if (p->phantom) { /* its mappings arrive late: a real process after all */
+		p->phantom = false;
+		p->exit_ns = 0;
+	}
 	m.um.start = mm->start;
 	m.um.end = mm->start + mm->len;
 	m.rep_id = NO_REP_ID;
@@ -663,7 +738,7 @@ static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
 		m.path = "[anon]";
 		m.um.flags = UNW_MOD_F_ANON;
 	}
-	return proc_map_insert(p, &m);
+	return proc_map_insert(s, p, &m);
 }
 
 static int on_fork(struct xp_session *s, const struct xp_ev_task *t)
@@ -679,6 +754,9 @@ static int on_fork(struct xp_session *s, const struct xp_ev_task *t)
 	child = proc_get(s, t->pid, true);
 	if (!child)
 		return -ENOMEM;
+	child->exit_ns = 0;
+	child->phantom = false;
+	maps_unref(s, child->maps, child->nmaps);
 	child->nmaps = 0; /* a reused pid starts over */
 	/* A child runs as its parent until an exec or setuid says otherwise. */
 	child->uid_known = parent && parent->uid_known;
@@ -688,6 +766,7 @@ static int on_fork(struct xp_session *s, const struct xp_ev_task *t)
 			return -ENOMEM;
 		memcpy(child->maps, parent->maps, parent->nmaps * sizeof(*child->maps));
 		child->nmaps = parent->nmaps;
+		maps_ref(child->maps, child->nmaps);
 	}
 	return 0;
 }
@@ -701,10 +780,90 @@ static void on_comm(struct xp_session *s, const struct xp_ev_comm *c)
 		return;
 	/* A new address space: only mappings made at or after the exec survive. */
 	size_t j = 0;
-	for (size_t i = 0; i < p->nmaps; i++)
-		if (p->maps[i].time_ns >= c->time_ns)
-			p->maps[j++] = p->maps[i];
+	for (size_t i = 0; i < p->nmaps; i++) {
+		struct map m = p->maps[i];
+
+		if (m.time_ns >= c->time_ns)
+			p->maps[j++] = m;
+		else
+			maps_unref(s, &m, 1);
+	}
 	p->nmaps = j;
+}
+
+static void proc_free(struct xp_session *s, struct proc *p)
+{
+	maps_unref(s, p->maps, p->nmaps);
+	xl_hmap_del(&s->procs, (uint64_t)p->pid + 1);
+	sym_jit_forget(s->sym, p->pid);
+	s->nprocs--;
+	free(p->maps);
+	free(p);
+}
+
+static int exit_push(struct xp_session *s, uint32_t pid, uint32_t tid, uint64_t time_ns)
+{
+	if (s->nexits == s->exit_cap) {
+		size_t ncap = s->exit_cap ? s->exit_cap * 2 : 64;
+		struct exit_ev *n = malloc(ncap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		for (size_t i = 0; i < s->nexits; i++)
+			n[i] = s->exits[(s->exit_head + i) % s->exit_cap];
+		free(s->exits);
+		s->exits = n;
+		s->exit_cap = ncap;
+		s->exit_head = 0;
+	}
+	s->exits[(s->exit_head + s->nexits++) % s->exit_cap] =
+	    (struct exit_ev){.pid = pid, .tid = tid, .time_ns = time_ns};
+	return 0;
+}
+
+/*
+ * Forget what exited XP_EXIT_GRACE_NS or more before now: a thread's name,
+ * and at its leader's EXIT the process, unless one of its threads was still
+ * heard of since (the leader called pthread_exit(); then it waits for
+ * silence), or its pid started over (a FORK cleared exit_ns).
+ */
+static void expire(struct xp_session *s, uint64_t now)
+{
+	while (s->nexits) {
+		struct exit_ev e = s->exits[s->exit_head];
+		struct comm *c;
+		struct proc *p;
+
+		if (e.time_ns + XP_EXIT_GRACE_NS > now)
+			break;
+		s->exit_head = (s->exit_head + 1) % s->exit_cap;
+		s->nexits--;
+		c = comm_entry(s, e.tid);
+		if (c && c->exit_ns && c->exit_ns <= e.time_ns)
+			comm_del(s, e.tid);
+		if (e.pid != e.tid || !(p = proc_get(s, e.pid, false)) || !p->exit_ns)
+			continue;
+		if (p->last_ns > e.time_ns) {
+			/* Without memory to wait, let it go now. */
+			if (!exit_push(s, e.pid, e.pid, p->last_ns))
+				continue;
+		}
+		proc_free(s, p);
+	}
+}
+
+static int on_exit_ev(struct xp_session *s, const struct xp_ev_task *t)
+{
+	struct comm *c = comm_entry(s, t->tid);
+	struct proc *p;
+
+	if (c)
+		c->exit_ns = t->time_ns;
+	if (t->pid == t->tid && (p = proc_get(s, t->pid, false)))
+		p->exit_ns = t->time_ns;
+	else if (!c)
+		return 0; /* nothing to forget */
+	return exit_push(s, t->pid, t->tid, t->time_ns);
 }
 
 static int on_vdso(struct xp_session *s, const struct xp_ev_vdso *v)
@@ -820,8 +979,8 @@ static int user_location(struct xp_session *s, struct proc *p, const struct unw_
 	uint64_t sym_ip = trap ? fr->ip : fr->ip - 1;
 
 	if (!m) {
-		key = mix64(sym_ip ^ 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)p->pid << 1) ^ trap;
-		if (key && hmap_get(&s->locs, key, &v)) {
+		key = xl_mix64(sym_ip ^ 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)p->pid << 1) ^ trap;
+		if (key && xl_hmap_get(&s->locs, key, &v)) {
 			*id = (uint32_t)v - 1;
 			return 0;
 		}
@@ -831,8 +990,8 @@ static int user_location(struct xp_session *s, struct proc *p, const struct unw_
 	err = rep_mapping_of(s, m, &mapping);
 	if (err)
 		return err;
-	key = mix64(((uint64_t)mapping << 32) ^ mix64(sym_ip)) ^ trap;
-	if (key && hmap_get(&s->locs, key, &v)) {
+	key = xl_mix64(((uint64_t)mapping << 32) ^ xl_mix64(sym_ip)) ^ trap;
+	if (key && xl_hmap_get(&s->locs, key, &v)) {
 		*id = (uint32_t)v - 1;
 		return 0;
 	}
@@ -851,17 +1010,17 @@ static int user_location(struct xp_session *s, struct proc *p, const struct unw_
 	}
 remember:
 	if (!err && key)
-		err = hmap_put(&s->locs, key, (uint64_t)*id + 1);
+		err = xl_hmap_put(&s->locs, key, (uint64_t)*id + 1);
 	return err;
 }
 
 static int kernel_location(struct xp_session *s, uint64_t addr, uint32_t *id)
 {
 	const struct sym_frame *sf;
-	uint64_t key = mix64(addr ^ 0x6b65726e656cULL), v;
+	uint64_t key = xl_mix64(addr ^ 0x6b65726e656cULL), v;
 	int n, err;
 
-	if (key && hmap_get(&s->locs, key, &v)) {
+	if (key && xl_hmap_get(&s->locs, key, &v)) {
 		*id = (uint32_t)v - 1;
 		return 0;
 	}
@@ -870,7 +1029,7 @@ static int kernel_location(struct xp_session *s, uint64_t addr, uint32_t *id)
 		return n;
 	err = add_location(s, UINT32_MAX, addr, sf, n, id);
 	if (!err && key)
-		err = hmap_put(&s->locs, key, (uint64_t)*id + 1);
+		err = xl_hmap_put(&s->locs, key, (uint64_t)*id + 1);
 	return err;
 }
 
@@ -910,20 +1069,40 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 	if (filtered_out(&s->opts.filter, sm, comm))
 		return 0;
 	s->stats.kept++;
+	if (sm->period_ns)
+		s->period_ns = sm->period_ns;
 	if (!s->prof) {
-		s->prof = rep_profile_new(sm->period_ns ? sm->period_ns : 10101010);
+		s->prof = rep_profile_new(s->period_ns);
 		if (!s->prof)
 			return -ENOMEM;
 	}
 	p = proc_get(s, sm->pid, true);
 	if (!p)
 		return -ENOMEM;
+	p->last_ns = sm->time_ns;
 	if (!p->sampled) {
 		p->sampled = true;
 		s->stats.processes++;
 	}
-	if (!p->nmaps)
+	if (p->window != s->window + 1) {
+		p->window = s->window + 1;
+		s->wprocesses++;
+	}
+	if (!p->nmaps) {
 		s->stats.no_process++;
+		if (!p->exit_ns && !p->uid_known) {
+			/*
+			 * Known from samples alone (no mmap, fork or uid): no EXIT
+			 * will come for what never began, so it goes like an
+			 * exited process, a grace after its last sample.
+			 */
+			p->phantom = true;
+			p->exit_ns = sm->time_ns ? sm->time_ns : 1;
+			err = exit_push(s, p->pid, p->pid, p->exit_ns);
+			if (err)
+				return err;
+		}
+	}
 
 	for (uint32_t i = 0; i < sm->nkstack && nlocs < XP_KSTACK_MAX; i++) {
 		err = kernel_location(s, sm->kstack[i], &s->loc_ids[nlocs]);
@@ -987,10 +1166,62 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 
 /* ---- the session --------------------------------------------------------- */
 
+uint64_t xp_event_time(const struct xp_event *ev)
+{
+	switch (ev->type) {
+	case XP_EV_SAMPLE:
+		return ev->sample.time_ns;
+	case XP_EV_MMAP:
+		return ev->mmap.time_ns;
+	case XP_EV_COMM:
+		return ev->comm.time_ns;
+	case XP_EV_FORK:
+	case XP_EV_EXIT:
+		return ev->task.time_ns;
+	case XP_EV_LOST:
+		return ev->lost.time_ns;
+	case XP_EV_VDSO:
+	case XP_EV_UID:
+		break;
+	}
+	return 0;
+}
+
+/* Caches down to their share of opts.memory_limit; symbol indexes written back. */
+static void caches_trim(struct xp_session *s)
+{
+	size_t limit = s->opts.memory_limit;
+
+	/*
+	 * Tables are small next to symbols and DWARF (libc: a 118 KB table, MBs
+	 * of symbols and line tables): an eighth of the budget.
+	 */
+	if (limit)
+		unw_cache_trim(s->cache, limit / 8);
+	sym_session_trim(s->sym, limit ? limit - limit / 8 : SIZE_MAX);
+}
+
+/* Stream time moves on: expire what exited long enough ago, trim caches once a second. */
+static void advance(struct xp_session *s, uint64_t t)
+{
+	if (!t || t <= s->now_ns)
+		return;
+	if (!s->first_ns)
+		s->first_ns = t;
+	s->now_ns = t;
+	if (s->nexits)
+		expire(s, t);
+	if (s->opts.memory_limit && t >= s->next_trim_ns) {
+		caches_trim(s);
+		s->next_trim_ns = t + 1000000000ull;
+	}
+}
+
 int xp_session_event(void *session, const struct xp_event *ev)
 {
 	struct xp_session *s = session;
 
+	advance(s, xp_event_time(ev));
 	switch (ev->type) {
 	case XP_EV_SAMPLE:
 		return on_sample(s, &ev->sample);
@@ -1007,8 +1238,8 @@ int xp_session_event(void *session, const struct xp_event *ev)
 		s->stats.lost += ev->lost.count;
 		return 0;
 	case XP_EV_EXIT:
-		/* Mappings stay: samples read after the exit may still need them. */
-		return 0;
+		/* Not yet: samples read just after the exit may still need its mappings. */
+		return on_exit_ev(s, &ev->task);
 	case XP_EV_UID: {
 		struct proc *p = proc_get(s, ev->uid.pid, true);
 
@@ -1022,6 +1253,82 @@ int xp_session_event(void *session, const struct xp_event *ev)
 	return 0;
 }
 
+struct rep_profile *xp_session_window_take(struct xp_session *s, uint64_t end_ns)
+{
+	struct rep_profile *p = s->prof;
+	uint64_t start = s->window_start_ns ? s->window_start_ns : s->first_ns;
+
+	if (!p && !(p = rep_profile_new(s->period_ns))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	s->prof = NULL;
+	if (!end_ns)
+		end_ns = s->now_ns;
+	if (start && end_ns > start)
+		rep_profile_set_time(p, s->clock_set ? s->real_ns + (start - s->clock_ns) : 0,
+				     end_ns - start);
+	/* Every id cached so far points into p: the next window starts its own. */
+	xl_hmap_clear(&s->locs);
+	for (size_t i = 0; i < s->procs.cap; i++) {
+		if (s->procs.keys[i]) {
+			struct proc *pr = (struct proc *)(uintptr_t)s->procs.vals[i];
+
+			for (size_t j = 0; j < pr->nmaps; j++)
+				pr->maps[j].rep_id = NO_REP_ID;
+		}
+	}
+	advance(s, end_ns);
+	caches_trim(s);
+	if (s->opts.memory_limit)
+		s->next_trim_ns = s->now_ns + 1000000000ull;
+
+	/* Every count is a uint64_t: the window's are the differences. */
+	_Static_assert(sizeof(struct xp_session_stats) % sizeof(uint64_t) == 0, "stats layout");
+	s->wstats = s->stats;
+	uint64_t *w = (uint64_t *)&s->wstats;
+	const uint64_t *b = (const uint64_t *)&s->wbase;
+	for (size_t i = 0; i < sizeof(s->wstats) / sizeof(uint64_t); i++)
+		w[i] -= b[i];
+	s->wstats.processes = s->wprocesses;
+	s->wbase = s->stats;
+	s->wprocesses = 0;
+	s->window++;
+	s->window_start_ns = end_ns;
+	return p;
+}
+
+const struct xp_session_stats *xp_session_window_stats(const struct xp_session *s)
+{
+	return &s->wstats;
+}
+
+void xp_session_set_clock(struct xp_session *s, uint64_t time_ns, uint64_t real_ns)
+{
+	s->clock_ns = time_ns;
+	s->real_ns = real_ns;
+	s->clock_set = true;
+}
+
+void xp_session_memory(const struct xp_session *s, struct xp_session_mem *out)
+{
+	struct unw_cache_stats us;
+	struct sym_session_stats ss;
+
+	unw_cache_get_stats(s->cache, &us);
+	sym_session_get_stats(s->sym, &ss);
+	*out = (struct xp_session_mem){
+	    .processes = s->nprocs,
+	    .threads = s->comms.n,
+	    .modules = s->nmodules,
+	    .exits_pending = s->nexits,
+	    .tables = us.entries,
+	    .table_bytes = us.bytes,
+	    .sym_files = ss.files,
+	    .sym_bytes = ss.bytes,
+	};
+}
+
 struct xp_session *xp_session_new(const struct xp_session_opts *opts)
 {
 	struct xp_session *s = calloc(1, sizeof(*s));
@@ -1030,6 +1337,9 @@ struct xp_session *xp_session_new(const struct xp_session_opts *opts)
 		return NULL;
 	if (opts)
 		s->opts = *opts;
+	s->period_ns = 10101010; /* until a sample says: 99 Hz */
+	if (s->opts.describe_all && !(s->gone_f = open_memstream(&s->gone, &s->gone_len)))
+		goto fail;
 	elf_version(EV_CURRENT);
 	/* Without a usable cache directory, tables are built in memory every run. */
 	if (!s->opts.no_cache)
@@ -1064,6 +1374,7 @@ void xp_session_free(struct xp_session *s)
 			free(p);
 		}
 	}
+	/* The caches go below, whole: no need to hand tables and files back one by one. */
 	while (s->modules) {
 		struct module *m = s->modules;
 		s->modules = m->next;
@@ -1074,10 +1385,16 @@ void xp_session_free(struct xp_session *s)
 		free(m->path);
 		free(m);
 	}
-	hmap_release(&s->procs);
-	hmap_release(&s->comms);
-	hmap_release(&s->files);
-	hmap_release(&s->locs);
+	free(s->comm_free);
+	free(s->exits);
+	if (s->gone_f)
+		fclose(s->gone_f);
+	free(s->gone);
+	xl_hmap_release(&s->described);
+	xl_hmap_release(&s->procs);
+	xl_hmap_release(&s->comms);
+	xl_hmap_release(&s->files);
+	xl_hmap_release(&s->locs);
 	free(s->comm_blob);
 	free(s->vdso_image);
 	free(s->cache_refused);
@@ -1110,27 +1427,25 @@ void xp_session_warnings(const struct xp_session *s, FILE *out)
 
 void xp_session_describe(const struct xp_session *s, FILE *out)
 {
-	for (const struct module *m = s->modules; m; m = m->next) {
-		char hex[2 * XP_BUILD_ID_MAX + 1] = "-";
-		const char *dbg = m->sym ? sym_file_debug_source(m->sym) : "";
+	uint64_t v;
 
-		for (uint32_t i = 0; i < m->build_id_len; i++)
-			snprintf(hex + 2 * i, 3, "%02x", m->build_id[i]);
-		fprintf(out, "xprof: file %s build-id %s: ", m->path, hex);
-		if (m->stale)
-			fprintf(out, "changed since recording, not used\n");
-		else if (!m->nsegs)
-			fprintf(out, "not readable\n");
-		else
-			fprintf(out, "table %zu rows, debuginfo %s\n",
-				m->table ? unw_table_count(m->table) : 0, *dbg ? dbg : "none");
-	}
+	for (const struct module *m = s->modules; m; m = m->next)
+		if (!xl_hmap_get(&s->described, m->key, &v))
+			describe_one(m, out);
+	if (s->gone_f && !fflush(s->gone_f) && s->gone_len)
+		fwrite(s->gone, 1, s->gone_len, out);
 }
 
 struct rep_profile *xp_session_profile(struct xp_session *s)
 {
+	uint64_t start = s->window_start_ns ? s->window_start_ns : s->first_ns;
+
 	if (!s->prof)
-		s->prof = rep_profile_new(10101010);
+		s->prof = rep_profile_new(s->period_ns);
+	/* With a clock, the profile so far says when it began and how long it covers. */
+	if (s->prof && s->clock_set && start && s->now_ns > start)
+		rep_profile_set_time(s->prof, s->real_ns + (start - s->clock_ns),
+				     s->now_ns - start);
 	return s->prof;
 }
 
@@ -1142,67 +1457,4 @@ const char *xp_session_cache_refused(const struct xp_session *s)
 const struct xp_session_stats *xp_session_stats(const struct xp_session *s)
 {
 	return &s->stats;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && !strcmp(s + n - m, suffix);
-}
-
-typedef int (*writer_fn)(const struct rep_profile *, const struct rep_opts *, FILE *);
-
-static writer_fn writer_for(const char *path, const char **why)
-{
-	if (ends_with(path, ".folded"))
-		return rep_write_folded;
-	if (ends_with(path, ".svg"))
-		return rep_write_svg;
-	if (ends_with(path, ".pb.gz"))
-		return rep_write_pprof;
-	if (ends_with(path, ".txt"))
-		return rep_write_top;
-	*why = "unknown output format: use .folded, .svg, .pb.gz or .txt (top)";
-	return NULL;
-}
-
-int xp_report_check(const char *path, const char **why)
-{
-	return writer_for(path, why) ? 0 : -EINVAL;
-}
-
-int xp_report_write(const struct rep_profile *p, const struct rep_opts *o, const char *path,
-		    const char **why)
-{
-	writer_fn writer = writer_for(path, why);
-	struct xl_out out;
-	FILE *f;
-	int err;
-
-	if (!writer)
-		return -EINVAL;
-	/*
-	 * Through a temporary file renamed when whole: a full disk or a failed
-	 * writer leaves the old file (or none), never a 0-byte or half output,
-	 * and a link planted at path by another user is refused. No fsync: the
-	 * output can be made again from the recording, and fsync cost 8 ms per
-	 * output here (report of 4k samples to .folded and .svg: 1.5x the wall
-	 * time).
-	 */
-	err = xl_out_open(&out, path, 0, 0644);
-	if (err)
-		return err;
-	f = xl_out_stdio(&out);
-	if (!f) {
-		err = -errno;
-		xl_out_abort(&out);
-		return err;
-	}
-	err = writer(p, o, f);
-	if (err) {
-		xl_out_abort(&out);
-		return err;
-	}
-	return xl_out_commit(&out);
 }

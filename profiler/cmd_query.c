@@ -269,7 +269,7 @@ int cmd_query(int argc, char **argv)
 				outs[i]);
 			return 2;
 		}
-		if (!base && xp_report_check(outs[i], &why)) {
+		if (!base && rep_output_check(outs[i], &why)) {
 			fprintf(stderr, "xprof: '%s': %s\n", outs[i], why);
 			return 2;
 		}
@@ -301,7 +301,7 @@ int cmd_query(int argc, char **argv)
 	}
 	for (unsigned i = 0; i < nouts; i++) {
 		err = base ? rep_write_diff(prof, bprof, &ro, outs[i])
-			   : xp_report_write(prof, &ro, outs[i], &why);
+			   : rep_output_write(prof, &ro, outs[i], &why);
 		if (!err) {
 			done[ndone++] = outs[i];
 			continue;

@@ -618,6 +618,10 @@ static int sinks_begin(void *ctx, const struct xp_rec_info *info, uint32_t ncpus
 {
 	struct rec_sinks *k = ctx;
 
+	/* Before any event: the profile's wall-clock start and length (pprof). */
+	if (k->session && info->start_real_ns)
+		xp_session_set_clock(k->session, info->start_time_ns, info->start_real_ns);
+
 	for (size_t i = 0; i < k->nxprof; i++) {
 		k->xprof[i].w = xpf_writer_open(k->xprof[i].path, info, ncpus);
 		if (!k->xprof[i].w) {

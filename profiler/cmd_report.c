@@ -136,7 +136,7 @@ bool report_write_all(const struct rep_profile *prof, const struct rep_opts *ro,
 	*ndone = 0;
 	/* One output that cannot be written (a full disk) must not cost the others. */
 	for (unsigned i = 0; i < nouts; i++) {
-		int err = xp_report_write(prof, ro, outs[i], &why);
+		int err = rep_output_write(prof, ro, outs[i], &why);
 
 		if (!err) {
 			done[(*ndone)++] = outs[i];
@@ -227,6 +227,7 @@ static bool parse_flag(struct report_args *a, int c, const char *arg)
 		break;
 	case 'v':
 		a->verbose = true;
+		a->so.describe_all = true; /* also the files of processes gone by the end */
 		break;
 	case O_PID:
 		a->ro.with_pid = true;
@@ -343,7 +344,7 @@ static int check_outputs(const struct report_args *a)
 	int err;
 
 	for (unsigned i = 0; i < a->nouts; i++) {
-		if (xp_report_check(a->outs[i], &why)) {
+		if (rep_output_check(a->outs[i], &why)) {
 			fprintf(stderr, "xprof: '%s': %s\n", a->outs[i], why);
 			return 2;
 		}
@@ -360,6 +361,7 @@ static int check_outputs(const struct report_args *a)
 /* Feed the recording to s. false after a one-line error. */
 static bool read_input(struct xp_session *s, const char *input)
 {
+	struct rep_profile *prof;
 	struct xp_rec_info info;
 	const char *why;
 	char skipped[512];
@@ -376,6 +378,13 @@ static bool read_input(struct xp_session *s, const char *input)
 	/* A damaged or cut recording still reports its readable prefix; say what was left out. */
 	if (xp_rec_info_skipped(&info, input, skipped, sizeof(skipped)))
 		fprintf(stderr, "xprof: %s\n", skipped);
+	/* pprof's time_nanos and duration_nanos; a cut-short recording has no end. */
+	prof = xp_session_profile(s);
+	if (prof)
+		rep_profile_set_time(prof, info.start_real_ns,
+				     info.end_time_ns > info.start_time_ns
+					 ? info.end_time_ns - info.start_time_ns
+					 : 0);
 	return true;
 }
 

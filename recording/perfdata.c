@@ -36,6 +36,7 @@
 #include <linux/types.h>
 
 #include "bpf/sample.h"
+#include "lib/lib.h"
 
 #include "lib/lib.h"
 #include "recording/recording_int.h"
@@ -121,6 +122,7 @@ enum {
 #define FEAT_BUILD_ID	2
 #define FEAT_CMDLINE	11
 #define FEAT_EVENT_DESC 12
+#define FEAT_CLOCK_DATA 29 /* perf record -k: the sample clock against CLOCK_REALTIME */
 #define FEAT_BITS	256
 
 #define PD_KSTACK_MAX	512 /* kernel IPs kept per sample; PERF_MAX_STACK_DEPTH is 127 */
@@ -194,10 +196,10 @@ struct pd_reader {
 		uint8_t *image;
 	} vdso[4];
 	uint32_t nvdso;
-	/* distinct pids for info->processes: open addressing, 0 = empty slot */
-	uint32_t *pids;
-	uint32_t pids_cap, npids;
-	uint64_t unknown_id;   /* records whose sample id matched no attr */
+	struct xl_hmap pids; /* distinct pids (+ 1) for info->processes */
+	uint64_t unknown_id; /* records whose sample id matched no attr */
+	bool has_clock; /* HEADER_CLOCK_DATA: at clock_ns on the sample clock, real was real_ns */
+	uint64_t clock_ns, real_ns;
 	bool windowed;	       /* release the data section window by window */
 	uint32_t *window_left; /* per window: indexed records not yet yielded */
 	bool *window_mapped;   /* per window: populated since its last release */
@@ -628,6 +630,11 @@ static int features_read(struct pd_reader *r, const uint8_t *bitmap, uint64_t ta
 			feat_cmdline(r, off, size);
 		} else if (bit == FEAT_EVENT_DESC) {
 			feat_event_desc(r, off, size);
+		} else if (bit == FEAT_CLOCK_DATA && size >= 24 && ld32(r->buf + off) >= 1) {
+			/* u32 version, u32 clockid, u64 wall-clock ns, u64 clockid ns */
+			r->has_clock = true;
+			r->real_ns = ld64(r->buf + off + 8);
+			r->clock_ns = ld64(r->buf + off + 16);
 		}
 	}
 	return 0;
@@ -866,36 +873,9 @@ static int records_index(struct pd_reader *r, const char **why)
 
 static void pid_seen(struct pd_reader *r, uint32_t pid)
 {
-	uint32_t key = pid + 1; /* 0 marks an empty slot; pid -1 (kernel) is never added */
-
-	if (!r->pids || pid == UINT32_MAX)
-		return;
-	if (2 * (r->npids + 1) > r->pids_cap) {
-		uint32_t cap = r->pids_cap * 2;
-		uint32_t *n = calloc(cap, sizeof(*n));
-
-		if (!n)
-			return; /* the count is informative only */
-		for (uint32_t i = 0; i < r->pids_cap; i++) {
-			uint32_t k = r->pids[i];
-			if (!k)
-				continue;
-			uint32_t h = (k * 2654435761u) & (cap - 1);
-			while (n[h])
-				h = (h + 1) & (cap - 1);
-			n[h] = k;
-		}
-		free(r->pids);
-		r->pids = n;
-		r->pids_cap = cap;
-	}
-	uint32_t h = (key * 2654435761u) & (r->pids_cap - 1);
-	while (r->pids[h] && r->pids[h] != key)
-		h = (h + 1) & (r->pids_cap - 1);
-	if (!r->pids[h]) {
-		r->pids[h] = key;
-		r->npids++;
-	}
+	/* pid -1 (kernel) is never added; without memory the count is only lower (informative). */
+	if (pid != UINT32_MAX)
+		xl_hmap_put(&r->pids, (uint64_t)pid + 1, 0);
 }
 
 static int emit(struct pd_reader *r, const struct xp_event *ev)
@@ -1475,7 +1455,10 @@ static int pd_parse(struct pd_reader *r, const char **why)
 		}
 	}
 	if (r->info) {
-		r->info->processes = r->npids;
+		r->info->processes = r->pids.n;
+		if (r->has_clock && r->info->start_time_ns)
+			r->info->start_real_ns =
+			    r->real_ns + (r->info->start_time_ns - r->clock_ns);
 		/* as for .xprof: no end time tells a recording that was cut short */
 		if (r->truncated)
 			r->info->end_time_ns = 0;
@@ -1527,12 +1510,6 @@ int xp_perfdata_read(const char *path, xp_event_fn fn, void *ctx, struct xp_rec_
 	madvise(map, (size_t)st.st_size, MADV_WILLNEED);
 	r.buf = map;
 	r.len = (size_t)st.st_size;
-	r.pids_cap = 1024;
-	r.pids = calloc(r.pids_cap, sizeof(*r.pids));
-	if (!r.pids) {
-		err = -ENOMEM;
-		goto out;
-	}
 	err = pd_parse(&r, why);
 	if (err == -ENOMEM && !*why)
 		*why = "out of memory";
@@ -1541,7 +1518,7 @@ out:
 		free(r.vdso[i].image);
 	free(r.window_left);
 	free(r.window_mapped);
-	free(r.pids);
+	xl_hmap_release(&r.pids);
 	free(r.recs);
 	free(r.bids);
 	free(r.ids);

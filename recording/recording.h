@@ -140,9 +140,10 @@ struct xp_rec_info {
 	uint32_t flags;	      /* XP_REC_F_* */
 	uint32_t write_errno; /* with XP_REC_F_WRITE_ERROR: why the file ends early (ENOSPC) */
 	uint64_t start_time_ns, end_time_ns;
-	uint64_t start_real_ns; /* CLOCK_REALTIME at start_time_ns; 0: unknown */
-	char event[32];		/* "cpu-clock" */
-	char target[256];	/* "-p 1234", "-a", "-- ./prog arg" */
+	uint64_t
+	    start_real_ns; /* CLOCK_REALTIME at start_time_ns; 0: unknown (perf.data without -k) */
+	char event[32];	   /* "cpu-clock" */
+	char target[256];  /* "-p 1234", "-a", "-- ./prog arg" */
 	/* counts, filled in by the reader as it reads */
 	uint64_t samples, lost, processes, mappings;
 	uint64_t stack_bytes;  /* user stack bytes the samples carry (both segments) */

@@ -673,7 +673,7 @@ int rep_write_diff(const struct rep_profile *after, const struct rep_profile *be
 
 	if (!rep_diff_format_ok(path))
 		return -EINVAL;
-	/* As xp_report_write: a temporary file renamed when whole, another user's link refused. */
+	/* As rep_output_write: a temporary file renamed when whole, another user's link refused. */
 	err = xl_out_open(&xo, path, 0, 0644);
 	if (err)
 		return err;

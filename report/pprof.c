@@ -29,6 +29,8 @@ enum {
 	PROFILE_LOCATION = 4,
 	PROFILE_FUNCTION = 5,
 	PROFILE_STRING_TABLE = 6,
+	PROFILE_TIME_NANOS = 9,
+	PROFILE_DURATION_NANOS = 10,
 	PROFILE_PERIOD_TYPE = 11,
 	PROFILE_PERIOD = 12,
 	PROFILE_COMMENT = 13,
@@ -325,6 +327,9 @@ static void encode(const struct rep_profile *p, const struct pp_sample *ss, size
 	for (size_t i = 0; i < S_NR; i++)
 		pb_bytes(pb, PROFILE_STRING_TABLE, extra_strings[i], strlen(extra_strings[i]));
 
+	/* Omitted when unknown (0), as proto3 does with every zero. */
+	pb_uint(pb, PROFILE_TIME_NANOS, p->time_ns);
+	pb_uint(pb, PROFILE_DURATION_NANOS, p->duration_ns);
 	value_type(pb, sub, PROFILE_PERIOD_TYPE, ns + S_CPU, ns + S_NANOSECONDS);
 	pb_uint(pb, PROFILE_PERIOD, p->period_ns);
 	pb_tag(pb, PROFILE_COMMENT, PB_VARINT);

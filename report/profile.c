@@ -265,6 +265,18 @@ uint64_t rep_profile_total(const struct rep_profile *p)
 	return p->total;
 }
 
+void rep_profile_set_time(struct rep_profile *p, uint64_t time_ns, uint64_t duration_ns)
+{
+	p->time_ns = time_ns;
+	p->duration_ns = duration_ns;
+}
+
+void rep_profile_get_time(const struct rep_profile *p, uint64_t *time_ns, uint64_t *duration_ns)
+{
+	*time_ns = p->time_ns;
+	*duration_ns = p->duration_ns;
+}
+
 /* ---- mappings --------------------------------------------------------------- */
 
 static bool map_eq(const struct rep_profile *p, const void *key, uint32_t id)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * report/: a profile (samples aggregated by unique stack) and its writers:
- * folded stacks, flamegraph SVG, pprof (.pb.gz) and a top-N text table.
+ * folded stacks, flamegraph SVG, pprof (.pb.gz) and a top-N text table,
+ * and the file writer that picks one by the output's extension.
  *
  * The model follows pprof's: mappings, functions, locations (an address in
  * a mapping, with one line per inlined frame) and samples (a stack of
@@ -71,6 +72,16 @@ int rep_profile_add(struct rep_profile *p, const struct rep_sample_key *key, con
 
 uint64_t rep_profile_total(const struct rep_profile *p); /* samples added */
 
+/*
+ * When the profile was taken: time_ns the wall-clock (CLOCK_REALTIME) start
+ * in ns since the epoch, duration_ns its length (the recording's or the
+ * window's). pprof writes them as time_nanos and duration_nanos; 0 means
+ * unknown and is left out.
+ */
+void rep_profile_set_time(struct rep_profile *p, uint64_t time_ns, uint64_t duration_ns);
+/* The time set by rep_profile_set_time() (0, 0 if none). */
+void rep_profile_get_time(const struct rep_profile *p, uint64_t *time_ns, uint64_t *duration_ns);
+
 /* One frame of a stack as rep_profile_walk() hands it out. Strings are the profile's. */
 struct rep_walk_frame {
 	const char *name;
@@ -107,6 +118,22 @@ int rep_write_folded(const struct rep_profile *p, const struct rep_opts *o, FILE
 int rep_write_svg(const struct rep_profile *p, const struct rep_opts *o, FILE *out);
 int rep_write_pprof(const struct rep_profile *p, const struct rep_opts *o, FILE *out); /* gzipped */
 int rep_write_top(const struct rep_profile *p, const struct rep_opts *o, FILE *out);
+
+/*
+ * Whether path names a format xprof writes, by its extension: .folded, .svg,
+ * .pb.gz (pprof), .txt (top). 0, or -EINVAL with *why a static message
+ * naming the formats.
+ */
+int rep_output_check(const char *path, const char **why);
+
+/*
+ * Write p to path in the format of its extension, through a temporary file
+ * renamed over path when whole (lib/lib.h): on failure path is left as it
+ * was. 0 or -errno: -EINVAL with *why (format), -ELOOP (a link of another
+ * user at path), -ENOSPC and other write errors.
+ */
+int rep_output_write(const struct rep_profile *p, const struct rep_opts *o, const char *path,
+		     const char **why);
 
 /* ---- differential profiles: BEFORE and AFTER -------------------------------------- */
 

@@ -87,6 +87,8 @@ struct rep_stack_int {
 struct rep_profile {
 	uint64_t period_ns;
 	uint64_t total;
+	uint64_t time_ns;     /* wall-clock start, ns since the epoch; 0: unknown */
+	uint64_t duration_ns; /* what the profile covers; 0: unknown */
 
 	REP_VEC(char) blob;
 	REP_VEC(struct rep_str) strs;

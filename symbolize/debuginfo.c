@@ -118,8 +118,8 @@ static bool same_build_id(struct sym_file *f, Elf *elf)
 	return (size_t)len == f->build_id_len && !memcmp(id, f->build_id, f->build_id_len);
 }
 
-static bool use_debug_file(struct sym_session *s, struct sym_file *f, const char *path,
-			   const char *prefix, bool check_crc, uint32_t crc)
+static bool use_debug_file(struct sym_file *f, const char *path, const char *prefix, bool check_crc,
+			   uint32_t crc)
 {
 	int fd;
 	struct stat a, b;
@@ -152,13 +152,13 @@ static bool use_debug_file(struct sym_session *s, struct sym_file *f, const char
 	}
 	f->dbg_elf = elf;
 	f->dbg_fd = fd;
-	f->debug_source = sym_arena_printf(&s->arena, "%s%s", prefix, path);
+	f->debug_source = sym_arena_printf(&f->arena, "%s%s", prefix, path);
 	if (!f->debug_source)
 		f->debug_source = "";
 	return true;
 }
 
-static bool try_build_id_dir(struct sym_session *s, struct sym_file *f, const char *root)
+static bool try_build_id_dir(struct sym_file *f, const char *root)
 {
 	char path[4096], idhex[2 * 64 + 1];
 
@@ -167,10 +167,10 @@ static bool try_build_id_dir(struct sym_session *s, struct sym_file *f, const ch
 	for (size_t i = 0; i < f->build_id_len; i++)
 		snprintf(idhex + 2 * i, 3, "%02x", f->build_id[i]);
 	snprintf(path, sizeof(path), "%s/.build-id/%.2s/%s.debug", root, idhex, idhex + 2);
-	return use_debug_file(s, f, path, "", false, 0);
+	return use_debug_file(f, path, "", false, 0);
 }
 
-static bool try_debuglink(struct sym_session *s, struct sym_file *f, const char *root)
+static bool try_debuglink(struct sym_file *f, const char *root)
 {
 	GElf_Word crc;
 	const char *link;
@@ -189,11 +189,11 @@ static bool try_debuglink(struct sym_session *s, struct sym_file *f, const char 
 
 	for (size_t i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s%s/%s", dir, subs[i], link);
-		if (use_debug_file(s, f, path, "", true, crc))
+		if (use_debug_file(f, path, "", true, crc))
 			return true;
 	}
 	snprintf(path, sizeof(path), "%s%s%s/%s", root, dir[0] == '/' ? "" : "/", dir, link);
-	return use_debug_file(s, f, path, "", true, crc);
+	return use_debug_file(f, path, "", true, crc);
 }
 
 /*
@@ -384,13 +384,13 @@ static bool try_debuginfod(struct sym_session *s, struct sym_file *f)
 		return false;
 	}
 	close(fd);
-	bool ok = path && use_debug_file(s, f, path, "debuginfod: ", false, 0);
+	bool ok = path && use_debug_file(f, path, "debuginfod: ", false, 0);
 
 	free(path);
 	return ok;
 }
 
-static bool try_minidebuginfo(struct sym_session *s, struct sym_file *f)
+static bool try_minidebuginfo(struct sym_file *f)
 {
 	size_t shstrndx;
 	Elf_Scn *scn = NULL;
@@ -423,7 +423,7 @@ static bool try_minidebuginfo(struct sym_session *s, struct sym_file *f)
 		}
 		f->dbg_elf = elf;
 		f->dbg_image = img;
-		f->debug_source = sym_arena_printf(&s->arena, "%s [.gnu_debugdata]", f->path);
+		f->debug_source = sym_arena_printf(&f->arena, "%s [.gnu_debugdata]", f->path);
 		if (!f->debug_source)
 			f->debug_source = "";
 		return true;
@@ -440,8 +440,8 @@ void sym_debuginfo_find(struct sym_session *s, struct sym_file *f)
 		f->debug_source = f->path;
 		return;
 	}
-	if (try_build_id_dir(s, f, root) || try_debuglink(s, f, root) || try_debuginfod(s, f) ||
-	    try_minidebuginfo(s, f))
+	if (try_build_id_dir(f, root) || try_debuglink(f, root) || try_debuginfod(s, f) ||
+	    try_minidebuginfo(f))
 		return;
 	if (f->elf && sym_elf_has_section(f->elf, ".symtab", SHT_SYMTAB))
 		f->debug_source = f->path;

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/lib.h"
 #include "symbolize/symbolize_int.h"
 
 #define MAX_DEPTH 128 /* DIE nesting; deeper input is malformed */
@@ -131,7 +132,7 @@ uint64_t sym_dwarf_src_id(Elf *elf)
 	/* FNV-1a over the names and sizes of the .debug_* sections: a debug
 	 * file found later (libc6-dbg installed) for the same build-id has
 	 * other sections than the stripped file an index was built from. */
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = XL_FNV_SEED;
 	size_t shstrndx;
 	Elf_Scn *scn = NULL;
 
@@ -144,10 +145,9 @@ uint64_t sym_dwarf_src_id(Elf *elf)
 		if (!gelf_getshdr(scn, &sh) || !(name = elf_strptr(elf, shstrndx, sh.sh_name)) ||
 		    strncmp(name, ".debug_", 7))
 			continue;
-		for (const char *c = name; *c; c++)
-			h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
-		for (int i = 0; i < 8; i++)
-			h = (h ^ ((sh.sh_size >> (8 * i)) & 0xff)) * 0x100000001b3ull;
+		h = xl_fnv1a(name, strlen(name), h);
+		/* The size's bytes low to high, as stored on x86-64. */
+		h = xl_fnv1a(&sh.sh_size, sizeof(sh.sh_size), h);
 	}
 	return h;
 }
@@ -327,12 +327,36 @@ out:
 	free(old);
 }
 
+void sym_dwarf_flush(struct sym_dwarf *d)
+{
+	if (d && d->dirty && d->index_path && d->cus) {
+		index_save(d);
+		d->dirty = false;
+	}
+}
+
+size_t sym_dwarf_bytes(const struct sym_dwarf *d)
+{
+	size_t n;
+
+	if (!d)
+		return 0;
+	n = sizeof(*d) + d->ncus * sizeof(*d->cus) + d->nranges * sizeof(*d->ranges) + d->ix.len;
+	for (size_t i = 0; i < d->ncus; i++) {
+		const struct sym_cu_data *c = &d->cus[i].data;
+
+		if (d->cus[i].built)
+			n += c->niv * sizeof(*c->iv) + c->nrows * sizeof(*c->rows) +
+			     c->nnodes * sizeof(*c->nodes) + c->strs_len;
+	}
+	return n;
+}
+
 void sym_dwarf_free(struct sym_dwarf *d)
 {
 	if (!d)
 		return;
-	if (d->dirty && d->index_path && d->cus)
-		index_save(d);
+	sym_dwarf_flush(d);
 	for (size_t i = 0; i < d->ncus; i++) {
 		if (d->cus[i].built) {
 			free((void *)d->cus[i].data.iv);

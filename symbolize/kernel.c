@@ -191,13 +191,6 @@ struct kcache_key {
 	size_t nmods;
 };
 
-static uint64_t fnv1a(uint64_t h, const char *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
-	return h;
-}
-
 /*
  * "name size refcount deps state address" per line; name, size and address
  * identify a module's text (refcounts change while it is loaded). A kernel
@@ -220,7 +213,7 @@ static int kcache_key_read(struct kcache_key *key)
 	}
 	memcpy(key->boot_id, bid, len);
 	free(bid);
-	key->modules_hash = 0xcbf29ce484222325ull;
+	key->modules_hash = XL_FNV_SEED;
 	mods = sym_read_file("/proc/modules", &len);
 	if (!mods)
 		return errno == ENOENT ? 0 : -errno;
@@ -248,9 +241,9 @@ static int kcache_key_read(struct kcache_key *key)
 				cap = ncap;
 			}
 			key->mods[key->nmods++] = (struct sym_krange){addr, addr + size};
-			key->modules_hash = fnv1a(key->modules_hash, line, strlen(name));
-			key->modules_hash = fnv1a(key->modules_hash, (char *)&size, sizeof(size));
-			key->modules_hash = fnv1a(key->modules_hash, (char *)&addr, sizeof(addr));
+			key->modules_hash = xl_fnv1a(line, strlen(name), key->modules_hash);
+			key->modules_hash = xl_fnv1a(&size, sizeof(size), key->modules_hash);
+			key->modules_hash = xl_fnv1a(&addr, sizeof(addr), key->modules_hash);
 		}
 		line = nl + 1;
 	}

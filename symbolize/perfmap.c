@@ -256,6 +256,7 @@ out:
 
 void sym_perfmap_release(struct sym_perfmap *m)
 {
+	sym_arena_release(&m->arena);
 	free(m->refused);
 	m->refused = NULL;
 	free(m->start);

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/lib.h"
 #include "symbolize/symbolize_int.h"
 
 #define MAX_INLINE 64
@@ -57,7 +58,7 @@ fail:
 
 static void file_free(struct sym_file *f)
 {
-	sym_dwarf_free(f->dwarf);
+	sym_dwarf_free(f->dwarf); /* writes its index back first */
 	if (f->dbg_elf)
 		elf_end(f->dbg_elf);
 	if (f->elf)
@@ -74,6 +75,8 @@ static void file_free(struct sym_file *f)
 		sym_fdes_release(&f->fdes);
 	sym_cache_release(&f->fde_names);
 	sym_cache_release(&f->cache);
+	sym_cache_release(&f->names);
+	sym_arena_release(&f->arena);
 	free(f);
 }
 
@@ -98,7 +101,6 @@ void sym_session_free(struct sym_session *s)
 	for (size_t i = 0; i < s->nperfmaps; i++)
 		sym_perfmap_release(&s->perfmaps[i]);
 	free(s->perfmaps);
-	sym_cache_release(&s->names);
 	if (s->dbgd)
 		s->dbgd_end(s->dbgd);
 	if (s->dbgd_null_open)
@@ -111,11 +113,7 @@ void sym_session_free(struct sym_session *s)
 
 static size_t str_hash(const char *str)
 {
-	size_t h = 1469598103934665603ULL;
-
-	for (; *str; str++)
-		h = (h ^ (unsigned char)*str) * 1099511628211ULL;
-	return h;
+	return (size_t)xl_fnv1a(str, strlen(str), XL_FNV_SEED);
 }
 
 static struct sym_file *file_find(struct sym_session *s, const char *key)
@@ -124,6 +122,39 @@ static struct sym_file *file_find(struct sym_session *s, const char *key)
 		if (!strcmp(f->key, key))
 			return f;
 	return NULL;
+}
+
+static void file_unlink(struct sym_session *s, struct sym_file *f)
+{
+	for (struct sym_file **pp = &s->files[str_hash(f->key) % s->nbuckets]; *pp;
+	     pp = &(*pp)->next) {
+		if (*pp == f) {
+			*pp = f->next;
+			s->nfiles--;
+			return;
+		}
+	}
+}
+
+static void lru_remove(struct sym_session *s, struct sym_file *f)
+{
+	if (f->lru_prev)
+		f->lru_prev->lru_next = f->lru_next;
+	else
+		s->lru_head = f->lru_next;
+	if (f->lru_next)
+		f->lru_next->lru_prev = f->lru_prev;
+	else
+		s->lru_tail = f->lru_prev;
+	f->lru_prev = f->lru_next = NULL;
+}
+
+/* A found file is held again: off the eviction list. */
+static struct sym_file *file_hold(struct sym_session *s, struct sym_file *f)
+{
+	if (!f->refs++)
+		lru_remove(s, f);
+	return f;
 }
 
 static void file_insert(struct sym_session *s, struct sym_file *f)
@@ -167,27 +198,33 @@ static char *hex(char *out, const uint8_t *id, size_t len)
 	return out;
 }
 
-static const char *make_key(struct sym_session *s, char kind, const char *path, const uint8_t *id,
-			    size_t len)
+/* The hash key of a file, malloc'ed (the caller frees it); NULL with ENOMEM. */
+static char *make_key(char kind, const char *path, const uint8_t *id, size_t len)
 {
-	char buf[2 * 64 + 1];
+	char buf[2 * 64 + 1], *key;
+	int n;
 
 	if (id && len)
-		return sym_arena_printf(&s->arena, "%c:b:%s", kind, hex(buf, id, len));
-	return sym_arena_printf(&s->arena, "%c:p:%s", kind, path);
+		n = asprintf(&key, "%c:b:%s", kind, hex(buf, id, len));
+	else
+		n = asprintf(&key, "%c:p:%s", kind, path);
+	return n < 0 ? NULL : key;
 }
 
-static struct sym_file *file_new(struct sym_session *s, const char *key, const char *path)
+/* A new file, held once; its strings live in its own arena. */
+static struct sym_file *file_new(const char *key, const char *path)
 {
 	struct sym_file *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return NULL;
 	f->fd = f->dbg_fd = -1;
-	f->key = (char *)key;
-	f->path = sym_arena_strdup(&s->arena, path ? path : "");
+	f->refs = 1;
+	f->key = sym_arena_strdup(&f->arena, key);
+	f->path = sym_arena_strdup(&f->arena, path ? path : "");
 	f->debug_source = "";
-	if (!f->path) {
+	if (!f->key || !f->path) {
+		sym_arena_release(&f->arena);
 		free(f);
 		return NULL;
 	}
@@ -202,9 +239,10 @@ static struct sym_file *file_new(struct sym_session *s, const char *key, const c
 	len = strlen(f->base);
 	if (len > 2 && f->base[0] == '[' && f->base[len - 1] == ']') {
 		const char *inner =
-		    sym_arena_printf(&s->arena, "%.*s", (int)(len - 2), f->base + 1);
+		    sym_arena_printf(&f->arena, "%.*s", (int)(len - 2), f->base + 1);
 
 		if (!inner) {
+			sym_arena_release(&f->arena);
 			free(f);
 			return NULL;
 		}
@@ -350,15 +388,18 @@ struct sym_file *sym_file_get(struct sym_session *s, const char *path, const uin
 {
 	if (build_id_len > 64)
 		build_id_len = 64;
-	const char *key = make_key(s, 'f', path ? path : "", build_id, build_id_len);
+	char *key = make_key('f', path ? path : "", build_id, build_id_len);
 
 	if (!key)
 		goto nomem;
 	struct sym_file *f = file_find(s, key);
 
-	if (f)
-		return f;
-	f = file_new(s, key, path);
+	if (f) {
+		free(key);
+		return file_hold(s, f);
+	}
+	f = file_new(key, path);
+	free(key);
 	if (!f)
 		goto nomem;
 	if (build_id && build_id_len) {
@@ -407,18 +448,20 @@ struct sym_file *sym_file_from_image(struct sym_session *s, const char *name, co
 	}
 	uint8_t id[64];
 	size_t idlen = elf ? elf_build_id(elf, id, sizeof(id)) : 0;
-	const char *key = make_key(s, 'i', name ? name : "", id, idlen);
+	char *key = make_key('i', name ? name : "", id, idlen);
 	struct sym_file *f = key ? file_find(s, key) : NULL;
 
 	if (f || !key) {
 		if (elf)
 			elf_end(elf);
 		free(copy);
+		free(key);
 		if (!key)
 			goto nomem;
-		return f;
+		return file_hold(s, f);
 	}
-	f = file_new(s, key, name);
+	f = file_new(key, name);
+	free(key);
 	if (!f) {
 		if (elf)
 			elf_end(elf);
@@ -435,20 +478,24 @@ nomem:
 	return NULL;
 }
 
-/* The name to show for a raw symbol or DWARF name, demangled unless asked not to. */
-static const char *display_name(struct sym_session *s, const char *raw)
+/*
+ * The name to show for a raw DWARF name of f, demangled unless asked not to.
+ * Keyed by the raw string's address, which f's DWARF data owns: the cache
+ * goes with f.
+ */
+static const char *display_name(struct sym_session *s, struct sym_file *f, const char *raw)
 {
 	if (s->opts.no_demangle)
 		return raw;
 	const void *val;
 
-	if (sym_cache_get(&s->names, (uint64_t)(uintptr_t)raw, &val))
+	if (sym_cache_get(&f->names, (uint64_t)(uintptr_t)raw, &val))
 		return val;
-	const char *d = sym_demangle(&s->arena, raw);
+	const char *d = sym_demangle(&f->arena, raw);
 
 	if (!d)
 		d = raw;
-	if (sym_cache_put(&s->names, (uint64_t)(uintptr_t)raw, d, 1))
+	if (sym_cache_put(&f->names, (uint64_t)(uintptr_t)raw, d, 1))
 		return NULL;
 	return d;
 }
@@ -457,7 +504,7 @@ static const char *sym_name(struct sym_session *s, struct sym_file *f, long i)
 {
 	if (!f->dname[i]) {
 		const char *raw = f->symtab.blob + f->symtab.syms[i].name_off;
-		const char *d = s->opts.no_demangle ? raw : sym_demangle(&s->arena, raw);
+		const char *d = s->opts.no_demangle ? raw : sym_demangle(&f->arena, raw);
 
 		f->dname[i] = d ? d : raw;
 	}
@@ -488,7 +535,7 @@ static struct sym_dwarf *file_dwarf(struct sym_session *s, struct sym_file *f)
  * ELF virtual address like the one in "[base+0xADDR]"). NULL with *err 0 if
  * no FDE covers vaddr; -ENOMEM in *err.
  */
-static const char *fde_function(struct sym_session *s, struct sym_file *f, uint64_t vaddr, int *err)
+static const char *fde_function(struct sym_file *f, uint64_t vaddr, int *err)
 {
 	uint64_t start, end;
 	const void *val;
@@ -505,7 +552,7 @@ static const char *fde_function(struct sym_session *s, struct sym_file *f, uint6
 		return NULL;
 	if (sym_cache_get(&f->fde_names, start, &val))
 		return val;
-	char *name = sym_arena_printf(&s->arena, "%s+0x%" PRIx64, f->base, start);
+	char *name = sym_arena_printf(&f->arena, "%s+0x%" PRIx64, f->base, start);
 
 	if (!name || sym_cache_put(&f->fde_names, start, name, 1)) {
 		*err = -ENOMEM;
@@ -609,14 +656,14 @@ int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
 	int first = (nd > 0 && s->opts.no_inline) ? nd - 1 : 0;
 
 	n = nd > 0 ? nd - first : 1;
-	struct sym_frame *out = sym_arena_alloc(&s->arena, (size_t)n * sizeof(*out));
+	struct sym_frame *out = sym_arena_alloc(&f->arena, (size_t)n * sizeof(*out));
 
 	if (!out)
 		return -ENOMEM;
 	for (int i = 0; i < n - 1; i++) {
 		const struct sym_dwarf_frame *d = &df[first + i];
 
-		out[i].name = d->name ? display_name(s, d->name) : "[inlined]";
+		out[i].name = d->name ? display_name(s, f, d->name) : "[inlined]";
 		if (!out[i].name)
 			return -ENOMEM;
 		out[i].file = d->file;
@@ -634,9 +681,9 @@ int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
 	if (si >= 0)
 		last->name = sym_name(s, f, si);
 	else if (nd > 0 && df[nd - 1].name)
-		last->name = display_name(s, df[nd - 1].name);
-	else if (!(last->name = fde_function(s, f, vaddr, &err)) && !err) {
-		last->name = sym_arena_printf(&s->arena, "[%s+0x%" PRIx64 "]", f->base, vaddr);
+		last->name = display_name(s, f, df[nd - 1].name);
+	else if (!(last->name = fde_function(f, vaddr, &err)) && !err) {
+		last->name = sym_arena_printf(&f->arena, "[%s+0x%" PRIx64 "]", f->base, vaddr);
 		last->flags = SYM_F_UNKNOWN;
 	}
 	if (!last->name)
@@ -654,11 +701,11 @@ int sym_file_lookup(struct sym_session *s, struct sym_file *f, uint64_t vaddr,
 }
 
 /* A kernel or JIT symbol's frame, demangled the first time it is asked for. */
-static const struct sym_frame *name_once(struct sym_session *s, struct sym_frame *fr,
-					 const char *raw, uint32_t flags)
+static const struct sym_frame *name_once(struct sym_session *s, struct sym_arena *arena,
+					 struct sym_frame *fr, const char *raw, uint32_t flags)
 {
 	if (!fr->name) {
-		const char *d = s->opts.no_demangle ? NULL : sym_demangle(&s->arena, raw);
+		const char *d = s->opts.no_demangle ? NULL : sym_demangle(arena, raw);
 
 		fr->name = d ? d : raw;
 		fr->flags = flags;
@@ -698,7 +745,7 @@ int sym_kernel_lookup(struct sym_session *s, uint64_t addr, const struct sym_fra
 		*frames = &s->kunknown;
 		return 1;
 	}
-	*frames = name_once(s, &k->frames[i], k->blob + k->name_off[i], SYM_F_KERNEL);
+	*frames = name_once(s, &s->arena, &k->frames[i], k->blob + k->name_off[i], SYM_F_KERNEL);
 	return 1;
 }
 
@@ -773,8 +820,98 @@ int sym_jit_lookup(struct sym_session *s, uint32_t pid, uint32_t uid, uint64_t a
 		*frames = &s->unknown;
 		return 1;
 	}
-	*frames = name_once(s, &m->frames[i], m->blob + m->name_off[i], SYM_F_JIT);
+	*frames = name_once(s, &m->arena, &m->frames[i], m->blob + m->name_off[i], SYM_F_JIT);
 	return 1;
+}
+
+void sym_jit_forget(struct sym_session *s, uint32_t pid)
+{
+	for (size_t i = 0; i < s->nperfmaps; i++) {
+		if (s->perfmaps[i].pid != pid)
+			continue;
+		/* A refused map holds only its message, kept for sym_session_refused(). */
+		if (s->perfmaps[i].refused)
+			return;
+		sym_perfmap_release(&s->perfmaps[i]);
+		s->perfmaps[i] = s->perfmaps[--s->nperfmaps];
+		return;
+	}
+}
+
+void sym_file_put(struct sym_session *s, struct sym_file *f)
+{
+	if (!f || !f->refs)
+		return;
+	if (--f->refs)
+		return;
+	f->lru_prev = s->lru_tail;
+	f->lru_next = NULL;
+	if (s->lru_tail)
+		s->lru_tail->lru_next = f;
+	else
+		s->lru_head = f;
+	s->lru_tail = f;
+}
+
+/* The bytes of an ELF file libelf maps (or of the image it reads), 0 for none. */
+static size_t elf_bytes(Elf *elf)
+{
+	size_t n = 0;
+
+	if (elf && !elf_rawfile(elf, &n))
+		n = 0;
+	return n;
+}
+
+/*
+ * What f holds: heap (arena, tables, caches, DWARF index) and the ELF bytes
+ * mapped (counted whole: pages read once stay resident until unmapped).
+ */
+static size_t file_bytes(const struct sym_file *f)
+{
+	size_t n = sizeof(*f) + f->arena.bytes + elf_bytes(f->elf) + elf_bytes(f->dbg_elf);
+
+	n += f->symtab.n * (sizeof(*f->symtab.syms) + sizeof(*f->dname)) + f->symtab.blob_len;
+	n += (f->cache.slots ? f->cache.mask + 1 : 0) * sizeof(*f->cache.slots);
+	n += (f->names.slots ? f->names.mask + 1 : 0) * sizeof(*f->names.slots);
+	n += (f->fde_names.slots ? f->fde_names.mask + 1 : 0) * sizeof(*f->fde_names.slots);
+	return n + sym_dwarf_bytes(f->dwarf);
+}
+
+void sym_session_trim(struct sym_session *s, size_t budget)
+{
+	size_t total = 0;
+
+	/* The index on disk gets this window's work even if the file stays open for days. */
+	for (size_t i = 0; i < s->nbuckets; i++)
+		for (struct sym_file *f = s->files[i]; f; f = f->next) {
+			sym_dwarf_flush(f->dwarf);
+			total += file_bytes(f);
+		}
+	while (s->lru_head && total > budget) {
+		struct sym_file *f = s->lru_head;
+		size_t n = file_bytes(f);
+
+		lru_remove(s, f);
+		file_unlink(s, f);
+		file_free(f);
+		total -= n < total ? n : total;
+		s->st.evicted++;
+	}
+	s->st.bytes = total;
+}
+
+void sym_session_get_stats(const struct sym_session *s, struct sym_session_stats *out)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < s->nbuckets; i++)
+		for (const struct sym_file *f = s->files[i]; f; f = f->next)
+			total += file_bytes(f);
+	*out = s->st;
+	out->files = s->nfiles;
+	out->bytes = total;
+	out->perfmaps = s->nperfmaps;
 }
 
 int sym_file_bounds(const struct sym_file *f, uint64_t vaddr, uint64_t *start, uint64_t *end)

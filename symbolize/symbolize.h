@@ -5,10 +5,15 @@
  * (build-id directory, .gnu_debuglink, MiniDebugInfo, debuginfod), kernel
  * symbols (/proc/kallsyms) and JIT maps (/tmp/perf-PID.map).
  *
- * Files are keyed by build-id (path when there is none) and loaded once per
- * session; lookups are binary searches in arrays built once per file. All
- * strings returned stay valid until sym_session_free(). Nothing here knows
- * about BPF or recordings: callers pass ELF virtual addresses (vaddr).
+ * Files are keyed by build-id (path when there is none) and loaded once while
+ * they are held or cached; lookups are binary searches in arrays built once
+ * per file. Strings and frames returned for a file stay valid while the
+ * caller holds the file (sym_file_get() to sym_file_put()) and, after that,
+ * until the next sym_session_trim(), which may evict it; JIT names until
+ * sym_jit_forget() of their pid; kernel names until sym_session_free().
+ * A long-running caller trims at its window boundaries, after it copied what
+ * it keeps. Nothing here knows about BPF or recordings: callers pass ELF
+ * virtual addresses (vaddr).
  */
 #ifndef XPROF_SYMBOLIZE_H
 #define XPROF_SYMBOLIZE_H
@@ -53,8 +58,9 @@ void sym_session_free(struct sym_session *s);
  * The file for (path, build-id): opened and indexed on first use, with its
  * separate debuginfo if one is found. build_id may be NULL. A file that
  * cannot be opened still gets a sym_file, whose lookups yield
- * "[basename+0xoff]", so callers need no special case. NULL only with errno
- * ENOMEM.
+ * "[basename+0xoff]", so callers need no special case. Each call takes a
+ * reference, released by sym_file_put(); a held file is never evicted.
+ * NULL only with errno ENOMEM.
  */
 struct sym_file *sym_file_get(struct sym_session *s, const char *path, const uint8_t *build_id,
 			      size_t build_id_len);
@@ -62,6 +68,31 @@ struct sym_file *sym_file_get(struct sym_session *s, const char *path, const uin
 /* The same for an ELF image in memory (the vDSO); name is used for unknowns. */
 struct sym_file *sym_file_from_image(struct sym_session *s, const char *name, const void *image,
 				     size_t len);
+
+/*
+ * Release a reference from sym_file_get() or sym_file_from_image(). The file
+ * stays cached (its strings valid) until sym_session_trim() evicts it.
+ * f may be NULL.
+ */
+void sym_file_put(struct sym_session *s, struct sym_file *f);
+
+/*
+ * Write back every symbol index that gained entries (cache_dir only), then
+ * evict files nobody holds, least recently released first, until the files'
+ * memory (heap and mapped ELF bytes) is at most budget bytes (0: evict every
+ * unheld file). Strings of evicted files become invalid.
+ */
+void sym_session_trim(struct sym_session *s, size_t budget);
+
+/* Memory and eviction counts, for summaries and benchmarks. */
+struct sym_session_stats {
+	uint64_t files;	   /* files loaded now */
+	uint64_t bytes;	   /* their heap and mapped bytes */
+	uint64_t evicted;  /* files evicted so far */
+	uint64_t perfmaps; /* JIT maps loaded now */
+};
+
+void sym_session_get_stats(const struct sym_session *s, struct sym_session_stats *out);
 
 /*
  * Frames for vaddr in file, innermost first: inlined frames (SYM_F_INLINED)
@@ -139,6 +170,12 @@ bool sym_file_is_go(const struct sym_file *f);
  * when f is not a Go binary: no calls), or what fn returned.
  */
 int sym_file_go_spans(const struct sym_file *f, sym_gopcln_span_fn fn, void *ctx);
+
+/*
+ * Drop what is known of process pid's JIT map (the process is gone); its names
+ * go too. A refused map keeps its message for sym_session_refused().
+ */
+void sym_jit_forget(struct sym_session *s, uint32_t pid);
 
 /*
  * The i-th JIT map the session refused to read (from 0), as one line for the

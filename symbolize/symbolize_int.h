@@ -6,8 +6,10 @@
  * may not.
  *
  * Memory: everything handed to callers (names, file names, frame arrays)
- * lives in the session arena, which only grows and never moves, so pointers
- * stay valid until sym_session_free().
+ * lives in an arena that only grows and never moves: the file's for file
+ * lookups (freed when sym_session_trim() evicts the file, which it does only
+ * to files nobody holds), the perf map's for JIT names (freed by
+ * sym_jit_forget()), the session's for the kernel's.
  */
 #ifndef XPROF_SYMBOLIZE_INT_H
 #define XPROF_SYMBOLIZE_INT_H
@@ -29,6 +31,7 @@ struct sym_arena_chunk;
 struct sym_arena {
 	struct sym_arena_chunk *head;
 	size_t used, cap; /* in head */
+	size_t bytes;	  /* every chunk, for memory budgets */
 };
 
 void *sym_arena_alloc(struct sym_arena *a, size_t size);
@@ -309,6 +312,10 @@ struct sym_index_stats {
 struct sym_dwarf *sym_dwarf_new(struct Elf *elf, bool lines, const char *index_path);
 /* Writes the index back if CUs were added, then frees. */
 void sym_dwarf_free(struct sym_dwarf *d);
+/* Writes the index back now if CUs were added since it was read or last written. */
+void sym_dwarf_flush(struct sym_dwarf *d);
+/* Heap and mapped bytes d holds (index, CUs built), for memory budgets. */
+size_t sym_dwarf_bytes(const struct sym_dwarf *d);
 /* Adds d's counters to *st. */
 void sym_dwarf_add_stats(const struct sym_dwarf *d, struct sym_index_stats *st);
 /* Identifies the DWARF of elf (sizes of its .debug_* sections) for the index. */
@@ -455,10 +462,11 @@ void sym_ksyms_release(struct sym_ksyms *k);
 long sym_ksyms_find(const struct sym_ksyms *k, uint64_t addr);
 
 struct sym_perfmap {
-	uint32_t pid, uid; /* uid: whom the process ran as (SYM_UID_UNKNOWN) */
-	bool loaded;	   /* false: no map file, or refused */
-	char *refused;	   /* why it was not read, for sym_session_refused(); NULL if it was */
-	uint64_t *start;   /* sorted, unique */
+	struct sym_arena arena; /* demangled names */
+	uint32_t pid, uid;	/* uid: whom the process ran as (SYM_UID_UNKNOWN) */
+	bool loaded;		/* false: no map file, or refused */
+	char *refused;		/* why it was not read, for sym_session_refused(); NULL if it was */
+	uint64_t *start;	/* sorted, unique */
 	uint64_t *size;
 	uint32_t *name_off;
 	struct sym_frame *frames;
@@ -482,7 +490,15 @@ long sym_perfmap_find(const struct sym_perfmap *m, uint64_t addr);
 
 struct sym_file {
 	struct sym_file *next; /* session's hash chain */
-	char *key;	       /* "b:<hex build-id>" or "p:<path>" */
+	/*
+	 * The session's list of files nobody holds (refs == 0), least
+	 * recently released first: sym_session_trim() evicts from its head.
+	 */
+	struct sym_file *lru_prev, *lru_next;
+	unsigned refs;		/* sym_file_get/from_image minus sym_file_put */
+	struct sym_arena arena; /* names, frames and paths handed out for this file */
+	struct sym_cache names; /* DWARF name string (by address) -> display name */
+	char *key;		/* "b:<hex build-id>" or "p:<path>" */
 	const char *path;
 	const char *base; /* basename, for unknowns */
 	uint8_t build_id[64];
@@ -526,8 +542,9 @@ struct sym_session {
 	struct sym_perfmap *perfmaps; /* small array, searched linearly by pid */
 	size_t nperfmaps, perfmaps_cap;
 
-	/* DWARF name string (by address, libdw keeps them) -> display name. */
-	struct sym_cache names;
+	/* Files with refs == 0, least recently released first (sym_file.lru_*). */
+	struct sym_file *lru_head, *lru_tail;
+	struct sym_session_stats st;
 
 	struct debuginfod_client *dbgd;
 	void *dbgd_lib; /* dlopen()ed on first use; NULL if never needed */

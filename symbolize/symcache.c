@@ -497,35 +497,26 @@ struct symtab_hdr {
 _Static_assert(sizeof(struct symtab_hdr) == 56, "symtab header layout");
 _Static_assert(sizeof(struct sym_elf_sym) == 16, "symbol layout");
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
 uint64_t sym_symtab_src_id(Elf *elf, Elf *dbg)
 {
 	/* The section headers of both files: which symbol tables there are,
 	 * their sizes, and the section ends that size zero-size symbols. */
 	Elf *files[2] = {elf, dbg};
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = XL_FNV_SEED;
 
 	for (int i = 0; i < 2; i++) {
 		Elf_Scn *scn = NULL;
 
-		h = fnv(h, &i, sizeof(i));
+		h = xl_fnv1a(&i, sizeof(i), h);
 		while (files[i] && (scn = elf_nextscn(files[i], scn))) {
 			GElf_Shdr sh;
 
 			if (!gelf_getshdr(scn, &sh))
 				continue;
-			h = fnv(h, &sh.sh_type, sizeof(sh.sh_type));
-			h = fnv(h, &sh.sh_addr, sizeof(sh.sh_addr));
-			h = fnv(h, &sh.sh_size, sizeof(sh.sh_size));
-			h = fnv(h, &sh.sh_flags, sizeof(sh.sh_flags));
+			h = xl_fnv1a(&sh.sh_type, sizeof(sh.sh_type), h);
+			h = xl_fnv1a(&sh.sh_addr, sizeof(sh.sh_addr), h);
+			h = xl_fnv1a(&sh.sh_size, sizeof(sh.sh_size), h);
+			h = xl_fnv1a(&sh.sh_flags, sizeof(sh.sh_flags), h);
 		}
 	}
 	return h;

@@ -23,12 +23,19 @@ struct sym_arena_chunk {
 };
 
 #define ARENA_CHUNK (64 * 1024)
+#define ARENA_FIRST 1024
 
 void *sym_arena_alloc(struct sym_arena *a, size_t size)
 {
 	size = (size + 15) & ~(size_t)15;
 	if (!a->head || a->cap - a->used < size) {
-		size_t cap = size > ARENA_CHUNK / 4 ? size : ARENA_CHUNK;
+		/*
+		 * Chunks double from 1 KiB to 64 KiB: a file's arena (one per
+		 * file, most of them holding a few names) stays small.
+		 */
+		size_t next =
+		    a->cap ? (a->cap * 2 < ARENA_CHUNK ? a->cap * 2 : ARENA_CHUNK) : ARENA_FIRST;
+		size_t cap = size > next / 4 ? size : next;
 		struct sym_arena_chunk *c = malloc(sizeof(*c) + cap);
 
 		if (!c) {
@@ -36,7 +43,8 @@ void *sym_arena_alloc(struct sym_arena *a, size_t size)
 			return NULL;
 		}
 		c->cap = cap;
-		if (size > ARENA_CHUNK / 4 && a->head) {
+		a->bytes += sizeof(*c) + cap;
+		if (size > next / 4 && a->head) {
 			/* A big block gets a chunk of its own behind the head, so the
 			 * head's free space is not wasted. */
 			c->prev = a->head->prev;
@@ -95,7 +103,7 @@ void sym_arena_release(struct sym_arena *a)
 		c = prev;
 	}
 	a->head = NULL;
-	a->used = a->cap = 0;
+	a->used = a->cap = a->bytes = 0;
 }
 
 int64_t sym_blob_add(struct sym_blob *b, const char *str, size_t len)

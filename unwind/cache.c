@@ -23,8 +23,14 @@
  * same path would otherwise be cached under the old build-id. A cached table
  * for that build-id is still used, which is the point of keying by content.
  *
- * A file that could not be read is remembered with its errno for the
- * session and not retried. Not thread-safe: one cache per thread.
+ * A file that could not be read is remembered with its errno and not
+ * retried while the entry lives. Not thread-safe: one cache per thread.
+ *
+ * Memory: every entry counts the bytes of its table (the blob) plus its own;
+ * unw_cache_trim() drops entries nobody holds (unw_cache_get() takes a
+ * reference, unw_cache_put() returns it), least recently used first, until
+ * the total is within the budget. Remembered failures are dropped the same
+ * way, so a file fixed since gets another try.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +69,8 @@ struct cache_entry {
 	size_t build_id_len;
 	struct unw_table *tab; /* NULL: failed with err */
 	int err;
+	unsigned refs;	   /* unw_cache_get()s not yet put back */
+	uint64_t last_use; /* c->tick at the last get or put: the eviction order */
 };
 
 struct unw_cache {
@@ -70,6 +78,7 @@ struct unw_cache {
 	char *root; /* .../xprof: other caches (symbols) live beside this one; NULL in memory */
 	struct cache_entry *e;
 	size_t n, cap;
+	uint64_t tick;
 	struct unw_cache_stats st;
 };
 
@@ -203,18 +212,77 @@ void unw_cache_free(struct unw_cache *c)
 	free(c);
 }
 
+static size_t entry_bytes(const struct cache_entry *e)
+{
+	size_t len = 0;
+
+	if (e->tab)
+		unw_table_blob(e->tab, &len);
+	return sizeof(*e) + strlen(e->path) + 1 + len;
+}
+
 void unw_cache_get_stats(const struct unw_cache *c, struct unw_cache_stats *out)
 {
 	*out = c->st;
+	out->entries = c->n;
+	out->bytes = 0;
+	for (size_t i = 0; i < c->n; i++)
+		out->bytes += entry_bytes(&c->e[i]);
 }
 
-static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
+void unw_cache_put(struct unw_cache *c, const struct unw_table *tab)
 {
-	const uint8_t *b = p;
+	if (!c || !tab)
+		return;
+	for (size_t i = c->n; i-- > 0;) {
+		if (c->e[i].tab == tab && c->e[i].refs) {
+			c->e[i].refs--;
+			c->e[i].last_use = ++c->tick;
+			return;
+		}
+	}
+}
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
+static int by_last_use(const void *a, const void *b)
+{
+	const struct cache_entry *x = *(const struct cache_entry *const *)a;
+	const struct cache_entry *y = *(const struct cache_entry *const *)b;
+
+	return (x->last_use > y->last_use) - (x->last_use < y->last_use);
+}
+
+void unw_cache_trim(struct unw_cache *c, size_t budget)
+{
+	struct cache_entry **idle;
+	size_t total = 0, nidle = 0, j = 0;
+
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		total += entry_bytes(&c->e[i]);
+	if (total <= budget)
+		return;
+	idle = malloc((c->n ? c->n : 1) * sizeof(*idle));
+	if (!idle)
+		return; /* no memory to sort: keep everything until the next trim */
+	for (size_t i = 0; i < c->n; i++)
+		if (!c->e[i].refs)
+			idle[nidle++] = &c->e[i];
+	qsort(idle, nidle, sizeof(*idle), by_last_use);
+	for (size_t i = 0; i < nidle && total > budget; i++) {
+		struct cache_entry *e = idle[i];
+
+		total -= entry_bytes(e);
+		free(e->path);
+		unw_table_free(e->tab);
+		e->path = NULL; /* marked for compaction below */
+		c->st.evicted++;
+	}
+	free(idle);
+	for (size_t i = 0; i < c->n; i++)
+		if (c->e[i].path)
+			c->e[j++] = c->e[i];
+	c->n = j;
 }
 
 /*
@@ -233,16 +301,16 @@ static bool entry_file(const struct unw_cache *c, const char *path, const uint8_
 		snprintf(name + 2 * blen, sizeof(name) - 2 * blen, ".tab");
 	} else {
 		struct stat st;
-		uint64_t h = 0xcbf29ce484222325ull;
+		uint64_t h = XL_FNV_SEED;
 
 		/* Without a build-id, any change of the file changes the key. */
 		if (stat(path, &st))
 			return false;
-		h = fnv1a(path, strlen(path), h);
-		h = fnv1a(&st.st_size, sizeof(st.st_size), h);
-		h = fnv1a(&st.st_mtim, sizeof(st.st_mtim), h);
-		h = fnv1a(&st.st_ino, sizeof(st.st_ino), h);
-		h = fnv1a(&st.st_dev, sizeof(st.st_dev), h);
+		h = xl_fnv1a(path, strlen(path), h);
+		h = xl_fnv1a(&st.st_size, sizeof(st.st_size), h);
+		h = xl_fnv1a(&st.st_mtim, sizeof(st.st_mtim), h);
+		h = xl_fnv1a(&st.st_ino, sizeof(st.st_ino), h);
+		h = xl_fnv1a(&st.st_dev, sizeof(st.st_dev), h);
 		snprintf(name, sizeof(name), "path-%016llx.tab", (unsigned long long)h);
 		*key = h;
 	}
@@ -379,6 +447,7 @@ static struct cache_entry *add(struct unw_cache *c, const char *path, const uint
 		return NULL;
 	memcpy(e->build_id, bid, blen);
 	e->build_id_len = blen;
+	e->last_use = ++c->tick;
 	c->n++;
 	return e;
 }
@@ -412,8 +481,11 @@ const struct unw_table *unw_cache_get(struct unw_cache *c, const char *path,
 	}
 	if (e) {
 		c->st.mem_hits++;
+		e->last_use = ++c->tick;
 		if (!e->tab)
 			errno = e->err;
+		else
+			e->refs++;
 		return e->tab;
 	}
 	e = add(c, path, build_id, build_id_len);
@@ -433,6 +505,7 @@ const struct unw_table *unw_cache_get(struct unw_cache *c, const char *path,
 			if (tab) {
 				c->st.disk_hits++;
 				e->tab = tab;
+				e->refs = 1;
 				return tab;
 			}
 			c->st.rejected++; /* corrupt, truncated, another version or file: rebuild */
@@ -453,6 +526,7 @@ const struct unw_table *unw_cache_get(struct unw_cache *c, const char *path,
 	}
 	c->st.built++;
 	e->tab = tab;
+	e->refs = 1;
 	if (have_file)
 		write_entry(tab, file, build_id, build_id_len, key);
 	return tab;

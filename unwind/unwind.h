@@ -186,14 +186,26 @@ const char *unw_cache_root(const struct unw_cache *c);
 
 /*
  * The table for an ELF file, from memory, the cache or built now. The table
- * stays owned by the cache until unw_cache_free(). A file that could not be
- * read is remembered so it is not retried. build_id may be NULL (len 0): the
- * file's own build-id note is used, or else its path, size and mtime. NULL
- * with errno as unw_table_from_elf(), or ESTALE: the file at path no longer
- * has build_id (and no cached table for it exists), or EINVAL.
+ * stays owned by the cache; each successful call takes a reference, and a
+ * held table is never freed before unw_cache_free(). Give it back with
+ * unw_cache_put(). A file that could not be read is remembered so it is not
+ * retried (until trimmed). build_id may be NULL (len 0): the file's own
+ * build-id note is used, or else its path, size and mtime. NULL with errno
+ * as unw_table_from_elf(), or ESTALE: the file at path no longer has
+ * build_id (and no cached table for it exists), or EINVAL.
  */
 const struct unw_table *unw_cache_get(struct unw_cache *c, const char *path,
 				      const uint8_t *build_id, size_t build_id_len);
+
+/* Return a reference taken by unw_cache_get(); tab stays cached until trimmed. NULL: no-op. */
+void unw_cache_put(struct unw_cache *c, const struct unw_table *tab);
+
+/*
+ * Free tables nobody holds (and remembered failures), least recently used
+ * first, until the cache's memory is at most budget bytes (0: every unheld
+ * entry). A trimmed table is reloaded from disk or rebuilt when asked again.
+ */
+void unw_cache_trim(struct unw_cache *c, size_t budget);
 
 /* What a cache did so far, for summaries and benchmarks. */
 struct unw_cache_stats {
@@ -202,6 +214,9 @@ struct unw_cache_stats {
 	uint64_t built;	    /* generated from the ELF file */
 	uint64_t rejected;  /* cache files that failed validation (then rebuilt) */
 	uint64_t failed;    /* files that could not be read (remembered) */
+	uint64_t evicted;   /* entries dropped by unw_cache_trim() */
+	uint64_t entries;   /* entries now (tables and remembered failures) */
+	uint64_t bytes;	    /* their memory now */
 };
 
 void unw_cache_get_stats(const struct unw_cache *c, struct unw_cache_stats *out);

@@ -7,7 +7,11 @@
  * as a recording reader would feed it, then the profile is written as
  * folded stacks. Nothing may crash, leak or touch freed or foreign memory
  * (ASan): the name table, the per-process mapping arrays and the location
- * hash all grow while pointers into them are in use.
+ * hash all grow while pointers into them are in use. Opcode bit 0x40 also
+ * jumps time forward by up to 5 s (past EXITs' grace: processes, names and
+ * modules expire), and 0x60 together first ends a window (its profile is
+ * written and freed, the ids cached for it dropped, the caches trimmed to a
+ * 64 KiB memory_limit).
  *
  * Input: a sequence of records, each one opcode byte and its fields, read
  * little-endian; a short input reads zeros. Mapped paths come from a fixed
@@ -144,6 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct xp_session_opts o = {
 	    .sym = {.no_debuginfod = true, .kallsyms = kallsyms, .perfmap_dir = cache_dir},
 	    .cache_dir = cache_dir,
+	    .memory_limit = 64 * 1024,
 	};
 	struct in in = {data, size};
 	struct xp_session *s;
@@ -168,6 +173,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			t -= take(&in, 1);
 		else
 			t += take(&in, 1);
+		if (op & 0x40)
+			t += take(&in, 1) * 20000000ull;
+		if ((op & 0x60) == 0x60) {
+			struct rep_opts ro = {.with_pid = true};
+			struct rep_profile *w = xp_session_window_take(s, t);
+			FILE *f = fopen("/dev/null", "w");
+
+			if (!w)
+				break;
+			if (f) {
+				rep_write_folded(w, &ro, f);
+				fclose(f);
+			}
+			rep_profile_free(w);
+		}
 		switch (op % 7) {
 		case 0:
 			ev.type = XP_EV_SAMPLE;

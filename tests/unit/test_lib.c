@@ -498,6 +498,74 @@ static void test_perf_mmap2(void **state)
 	assert_int_equal(xl_perf_mmap2(rec, 8 + 64 + 15, 16, true, &m), -EINVAL);
 }
 
+/* ---- hashing ------------------------------------------------------------------ */
+
+/* FNV-1a's published 64-bit test vectors, whole and in pieces. */
+static void test_fnv1a(void **state)
+{
+	(void)state;
+	assert_int_equal(xl_fnv1a("", 0, XL_FNV_SEED), 0xcbf29ce484222325ull);
+	assert_int_equal(xl_fnv1a("a", 1, XL_FNV_SEED), 0xaf63dc4c8601ec8cull);
+	assert_int_equal(xl_fnv1a("foobar", 6, XL_FNV_SEED), 0x85944171f73967e8ull);
+	assert_int_equal(xl_fnv1a("bar", 3, xl_fnv1a("foo", 3, XL_FNV_SEED)),
+			 0x85944171f73967e8ull);
+	assert_int_not_equal(xl_mix64(1), xl_mix64(2));
+	assert_int_equal(xl_mix64(0), 0);
+}
+
+/*
+ * The table against a plain array, through inserts, replacements and
+ * deletions of keys that collide on purpose (multiples of a power of two),
+ * growth, clear and reuse.
+ */
+static void test_hmap(void **state)
+{
+	enum { N = 3000 };
+	struct xl_hmap h = {0};
+	static uint64_t ref[N]; /* value + 1 of key i, 0: absent */
+	uint64_t v, x = 12345;
+
+	(void)state;
+	assert_false(xl_hmap_get(&h, 7, &v));
+	xl_hmap_del(&h, 7); /* empty: nothing to do */
+	assert_int_equal(xl_hmap_put(&h, 0, 1), -EINVAL);
+	memset(ref, 0, sizeof(ref));
+	for (int round = 0; round < 20000; round++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		uint64_t i = (x >> 33) % N, key = (i + 1) << 12;
+
+		if ((x >> 20) % 3) {
+			assert_int_equal(xl_hmap_put(&h, key, x), 0);
+			ref[i] = x + 1;
+		} else {
+			xl_hmap_del(&h, key);
+			ref[i] = 0;
+		}
+		if (round % 1000 == 0 || round > 19900) {
+			size_t n = 0;
+
+			for (uint64_t k = 0; k < N; k++) {
+				bool in = xl_hmap_get(&h, (k + 1) << 12, &v);
+
+				assert_int_equal(in, ref[k] != 0);
+				if (in)
+					assert_int_equal(v + 1, ref[k]);
+				n += in;
+			}
+			assert_int_equal(h.n, n);
+		}
+	}
+	assert_true(h.cap >= 2 * h.n);
+	xl_hmap_clear(&h);
+	assert_int_equal(h.n, 0);
+	assert_false(xl_hmap_get(&h, 1 << 12, &v));
+	assert_int_equal(xl_hmap_put(&h, 5, 6), 0);
+	assert_true(xl_hmap_get(&h, 5, &v));
+	assert_int_equal(v, 6);
+	xl_hmap_release(&h);
+	assert_null(h.keys);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -509,6 +577,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_build_id, setup, teardown),
 	    cmocka_unit_test(test_vdso_self),
 	    cmocka_unit_test(test_perf_mmap2),
+	    cmocka_unit_test(test_fnv1a),
+	    cmocka_unit_test(test_hmap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

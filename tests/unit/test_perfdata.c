@@ -957,6 +957,29 @@ static uint64_t reg_of(const char *line, const char *name)
 	return strtoull(p + strlen(name), NULL, 16);
 }
 
+/*
+ * perf record -k writes HEADER_CLOCK_DATA: the start becomes wall-clock time
+ * (pprof's time_nanos). perf report --header-only shows the reference pair
+ * (microseconds on the wall clock). Without the feature it stays unknown.
+ */
+static void test_clock_data(void **state)
+{
+	struct xp_rec_info info;
+	const char *why = NULL, *top = getenv("XPROF_TOP");
+	char path[4096];
+	int64_t offset;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/tests/fixtures/perf/clock-k.data", top ? top : ".");
+	assert_int_equal(xp_perfdata_read(path, NULL, NULL, &info, &why), 0);
+	assert_true(info.samples > 0);
+	assert_true(info.start_time_ns > 0);
+	offset = (int64_t)(info.start_real_ns - info.start_time_ns);
+	assert_true(llabs(offset - (int64_t)(1796595670279567000ull - 2370565111247ull)) < 1000);
+	assert_int_equal(xp_perfdata_read(fixture_path(), NULL, NULL, &info, &why), 0);
+	assert_int_equal(info.start_real_ns, 0);
+}
+
 static void test_real_recording(void **state)
 {
 	struct real *r = calloc(1, sizeof(*r));
@@ -1082,6 +1105,7 @@ int main(void)
 		cmocka_unit_test(test_ip_only),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_real_recording),
+	    cmocka_unit_test(test_clock_data),
 	};
 	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
  * The report session's view of mappings over time: mmap over mmap, exec,
- * fork, threads, load biases computed from real ELF files, and the name of
- * a frame in a vDSO that is not this machine's.
+ * fork, threads, load biases computed from real ELF files, the name of a
+ * frame in a vDSO that is not this machine's; windows (the profiles of
+ * consecutive windows add up to the whole run's) and expiry (an exited
+ * process's state goes, its late samples still count).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -333,6 +337,451 @@ static void test_stale_vdso_name(void **state)
 	free(buf);
 }
 
+/* ---- windows and expiry ----------------------------------------------------- */
+
+#define NS 1000000000ull
+
+/* Functions of this test binary whose addresses the synthetic stacks use. */
+__attribute__((noinline)) void win_leaf_a(void);
+__attribute__((noinline)) void win_leaf_b(void);
+__attribute__((noinline)) void win_mid(void);
+__attribute__((noinline)) void win_root(void);
+void win_leaf_a(void)
+{
+	__asm__ volatile("nop; nop; nop; nop");
+}
+void win_leaf_b(void)
+{
+	__asm__ volatile("nop; nop; nop; nop");
+}
+void win_mid(void)
+{
+	win_leaf_a();
+	win_leaf_b();
+	__asm__ volatile("nop");
+}
+void win_root(void)
+{
+	win_mid();
+	__asm__ volatile("nop");
+}
+
+/* The executable mapping of this test binary, as /proc/self/maps has it. */
+static void self_exe_map(char *exe, size_t len, uint64_t *lo, uint64_t *hi, uint64_t *off)
+{
+	ssize_t n = readlink("/proc/self/exe", exe, len - 1);
+	char line[4200], perm[8], path[4096];
+	unsigned long a, b, o;
+	FILE *f = fopen("/proc/self/maps", "r");
+	bool found = false;
+
+	assert_true(n > 0);
+	exe[n] = 0;
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %4095s", &a, &b, perm, &o, path) == 5 &&
+		    perm[2] == 'x' && !strcmp(path, exe)) {
+			*lo = a;
+			*hi = b;
+			*off = o;
+			found = true;
+		}
+	}
+	fclose(f);
+	assert_true(found);
+}
+
+struct stream {
+	struct xp_event *ev;
+	size_t n, cap;
+	uint64_t ustack[8][4]; /* the stacks samples point to */
+};
+
+static struct xp_event *stream_add(struct stream *st, enum xp_ev_type type)
+{
+	if (st->n == st->cap) {
+		st->cap = st->cap ? st->cap * 2 : 256;
+		st->ev = realloc(st->ev, st->cap * sizeof(*st->ev));
+		assert_non_null(st->ev);
+	}
+	memset(&st->ev[st->n], 0, sizeof(st->ev[0]));
+	st->ev[st->n].type = type;
+	return &st->ev[st->n++];
+}
+
+static void stream_sample(struct stream *st, uint64_t t, uint32_t pid, uint32_t tid, unsigned stack)
+{
+	struct xp_event *e = stream_add(st, XP_EV_SAMPLE);
+	unsigned n = 0;
+
+	while (n < 4 && st->ustack[stack][n])
+		n++;
+	e->sample =
+	    (struct xp_ev_sample){.time_ns = t, .pid = pid, .tid = tid, .period_ns = 1000000};
+	e->sample.flags = XP_EV_SAMPLE_F_CALLCHAIN;
+	e->sample.nuser = n;
+	e->sample.ustack = st->ustack[stack];
+}
+
+static void stream_task(struct stream *st, enum xp_ev_type type, uint64_t t, uint32_t pid,
+			uint32_t tid, uint32_t ppid)
+{
+	struct xp_event *e = stream_add(st, type);
+
+	e->task =
+	    (struct xp_ev_task){.time_ns = t, .pid = pid, .tid = tid, .ppid = ppid, .ptid = ppid};
+}
+
+static void stream_comm(struct stream *st, uint64_t t, uint32_t pid, uint32_t tid, const char *name)
+{
+	struct xp_event *e = stream_add(st, XP_EV_COMM);
+
+	e->comm = (struct xp_ev_comm){.time_ns = t, .pid = pid, .tid = tid};
+	snprintf(e->comm.comm, sizeof(e->comm.comm), "%s", name);
+}
+
+static void stream_mmap(struct stream *st, uint64_t t, uint32_t pid, uint64_t start, uint64_t len,
+			uint64_t pgoff, const char *path)
+{
+	struct xp_event *e = stream_add(st, XP_EV_MMAP);
+
+	e->mmap = (struct xp_ev_mmap){.time_ns = t,
+				      .pid = pid,
+				      .tid = pid,
+				      .start = start,
+				      .len = len,
+				      .pgoff = pgoff,
+				      .prot = PROT_READ | PROT_EXEC,
+				      .path = path};
+}
+
+/*
+ * A parent (pid 1) that forks 40 children over 5 s; each child is sampled in
+ * one of four stacks of this binary, also from a second thread, maps libc of
+ * its own, and exits; each has one sample read 5 ms after its EXIT.
+ */
+static void make_stream(struct stream *st, const char *exe, uint64_t lo, uint64_t hi, uint64_t off,
+			const char *libc)
+{
+	uint64_t a = (uint64_t)(uintptr_t)win_leaf_a, b = (uint64_t)(uintptr_t)win_leaf_b;
+	uint64_t m = (uint64_t)(uintptr_t)win_mid, r = (uint64_t)(uintptr_t)win_root;
+	uint64_t stacks[4][4] = {{a + 1, m + 6, r + 6, 0},
+				 {b + 1, m + 11, r + 6, 0},
+				 {m + 11, r + 6, 0, 0},
+				 {r + 6, 0, 0, 0}};
+
+	memset(st, 0, sizeof(*st));
+	memcpy(st->ustack, stacks, sizeof(stacks));
+	stream_comm(st, 1, 1, 1, "parent");
+	stream_mmap(st, 2, 1, lo, hi - lo, off, exe);
+	for (uint32_t i = 0; i < 40; i++) {
+		uint32_t pid = 100 + i, tid = 1000 + i;
+		uint64_t t0 = NS / 10 + i * (NS / 8); /* 0.1 s .. 5 s */
+		char name[16];
+
+		stream_task(st, XP_EV_FORK, t0, pid, pid, 1);
+		snprintf(name, sizeof(name), "child%u", i);
+		stream_comm(st, t0 + 1, pid, pid, name);
+		stream_mmap(st, t0 + 2, pid, 0x7f0000000000ull, 0x100000, 0, libc);
+		stream_task(st, XP_EV_FORK, t0 + 3, pid, tid, pid); /* a thread */
+		for (uint32_t k = 0; k < 12; k++)
+			stream_sample(st, t0 + 10 + k * 10000000ull, pid, k & 1 ? tid : pid,
+				      (i + k) % 4);
+		stream_task(st, XP_EV_EXIT, t0 + 130000000ull, pid, tid, pid);
+		stream_task(st, XP_EV_EXIT, t0 + 130000001ull, pid, pid, 1);
+		stream_sample(st, t0 + 135000000ull, pid, pid, i % 4); /* read after its EXIT */
+	}
+	for (uint32_t k = 0; k < 30; k++)
+		stream_sample(st, 100 + k * (NS / 6), 1, 1, k % 4);
+	/* Time order, as recordings are; ties keep their order. */
+	for (size_t i = 1; i < st->n; i++) {
+		struct xp_event e = st->ev[i];
+		size_t j = i;
+
+		while (j > 0 && xp_event_time(&st->ev[j - 1]) > xp_event_time(&e)) {
+			st->ev[j] = st->ev[j - 1];
+			j--;
+		}
+		st->ev[j] = e;
+	}
+}
+
+/* Folded lines of a profile ("comm-PID;frames count"), appended to a text buffer. */
+static void window_folded(const struct rep_profile *p, char **text, size_t *len)
+{
+	struct rep_opts o = {.with_pid = true};
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+
+	assert_non_null(f);
+	assert_int_equal(rep_write_folded(p, &o, f), 0);
+	fclose(f);
+	*text = realloc(*text, *len + n + 1);
+	assert_non_null(*text);
+	memcpy(*text + *len, buf, n + 1);
+	*len += n;
+	free(buf);
+}
+
+struct line {
+	char *stack;
+	unsigned long long count;
+};
+
+static int line_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct line *)a)->stack, ((const struct line *)b)->stack);
+}
+
+/* Parse folded text into stacks with their counts, equal stacks summed, sorted. */
+static struct line *folded_sum(char *text, size_t *nout)
+{
+	struct line *v = NULL;
+	size_t n = 0, j = 0;
+
+	for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+		char *sp = strrchr(l, ' ');
+
+		assert_non_null(sp);
+		*sp = 0;
+		v = realloc(v, (n + 1) * sizeof(*v));
+		assert_non_null(v);
+		v[n].stack = l;
+		v[n++].count = strtoull(sp + 1, NULL, 10);
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), line_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (j && !strcmp(v[j - 1].stack, v[i].stack))
+			v[j - 1].count += v[i].count;
+		else
+			v[j++] = v[i];
+	}
+	*nout = j;
+	return v;
+}
+
+/* Feed the stream in 1 s windows: the windows' profiles sum to the whole run's, stack for stack. */
+static void test_windows_sum_to_whole(void **state)
+{
+	struct xp_session *whole = *state, *win;
+	struct xp_session_opts o = {.sym.no_debuginfod = true, .no_cache = true};
+	char exe[4096], *wtext = NULL, *atext = NULL;
+	size_t wlen = 0, alen = 0, nw, na;
+	uint64_t lo, hi, off, next = NS;
+	struct stream st;
+	unsigned windows = 0, nonempty = 0;
+	uint64_t wsamples = 0;
+
+	self_exe_map(exe, sizeof(exe), &lo, &hi, &off);
+	make_stream(&st, exe, lo, hi, off, "/nonexistent/libc.so.6");
+	win = xp_session_new(&o);
+	assert_non_null(win);
+	xp_session_set_clock(win, 0, 1700000000ull * NS);
+	for (size_t i = 0; i < st.n; i++) {
+		uint64_t t = xp_event_time(&st.ev[i]);
+
+		while (t >= next) {
+			struct rep_profile *p = xp_session_window_take(win, next);
+
+			assert_non_null(p);
+			windows++;
+			nonempty += rep_profile_total(p) > 0;
+			/* Each window's wall-clock start and length, from the clock given. */
+			uint64_t wt, wd;
+
+			rep_profile_get_time(p, &wt, &wd);
+			if (windows > 1) {
+				assert_int_equal(wt, 1700000000ull * NS + next - NS);
+				assert_int_equal(wd, NS);
+			} else {
+				assert_int_equal(wt, 1700000000ull * NS + 1); /* the first event */
+				assert_int_equal(wd, NS - 1);
+			}
+			wsamples += xp_session_window_stats(win)->kept;
+			window_folded(p, &wtext, &wlen);
+			rep_profile_free(p);
+			next += NS;
+		}
+		assert_int_equal(xp_session_event(win, &st.ev[i]), 0);
+		assert_int_equal(xp_session_event(whole, &st.ev[i]), 0);
+	}
+	struct rep_profile *p = xp_session_window_take(win, 0);
+
+	assert_non_null(p);
+	windows++;
+	wsamples += xp_session_window_stats(win)->kept;
+	window_folded(p, &wtext, &wlen);
+	rep_profile_free(p);
+	window_folded(xp_session_profile(whole), &atext, &alen);
+
+	assert_int_equal(windows, 6); /* events from 0 to 5.2 s */
+	assert_true(nonempty >= 5);
+	assert_int_equal(wsamples, xp_session_stats(win)->kept);
+	assert_int_equal(xp_session_stats(win)->kept, 40 * 13 + 30);
+
+	struct line *w = folded_sum(wtext, &nw), *a = folded_sum(atext, &na);
+
+	assert_int_equal(nw, na);
+	for (size_t i = 0; i < na; i++) {
+		assert_string_equal(w[i].stack, a[i].stack);
+		assert_int_equal(w[i].count, a[i].count);
+	}
+	/* The stacks are this binary's functions, root first, from every child and the parent. */
+	bool seen = false;
+	for (size_t i = 0; i < na; i++)
+		seen |= !strcmp(a[i].stack, "child7-107;win_root;win_mid;win_leaf_b");
+	assert_true(seen);
+	free(w);
+	free(a);
+	free(wtext);
+	free(atext);
+	free(st.ev);
+	xp_session_free(win);
+}
+
+/* An exited process's mappings, names and files go after the grace time; late samples count. */
+static void test_exit_expires(void **state)
+{
+	struct xp_session *s = *state;
+	struct xp_session_mem mem;
+	char exe[4096];
+	uint64_t lo, hi, off;
+	struct stream st;
+	size_t i = 0;
+
+	self_exe_map(exe, sizeof(exe), &lo, &hi, &off);
+	make_stream(&st, exe, lo, hi, off, "/nonexistent/libc.so.6");
+	/* Up to child 0's late sample, read after its EXIT: still its own stack. */
+	for (; i < st.n; i++) {
+		assert_int_equal(xp_session_event(s, &st.ev[i]), 0);
+		if (st.ev[i].type == XP_EV_SAMPLE && st.ev[i].sample.pid == 100 &&
+		    st.ev[i].sample.time_ns == NS / 10 + 135000000ull)
+			break;
+	}
+	assert_true(i < st.n);
+	expect_map(s, 100, lo, exe);
+	assert_int_equal(xp_session_stats(s)->no_process, 0);
+	xp_session_memory(s, &mem);
+	assert_int_equal(mem.modules, 2); /* the binary, child 0's libc */
+
+	/* Past every EXIT and its grace: only the parent is left. */
+	for (i++; i < st.n; i++)
+		assert_int_equal(xp_session_event(s, &st.ev[i]), 0);
+	struct rep_profile *p = xp_session_window_take(s, 8 * NS);
+
+	assert_non_null(p);
+	assert_int_equal(rep_profile_total(p), 40 * 13 + 30);
+	rep_profile_free(p);
+	expect_map(s, 100, lo, NULL);
+	expect_map(s, 139, 0x7f0000000000ull, NULL);
+	expect_map(s, 1, lo, exe);
+	xp_session_memory(s, &mem);
+	assert_int_equal(mem.processes, 1);
+	assert_int_equal(mem.threads, 1); /* "parent" */
+	assert_int_equal(mem.modules, 1);
+	assert_int_equal(mem.exits_pending, 0);
+	/* Nothing was sampled in a window that had no samples. */
+	p = xp_session_window_take(s, 9 * NS);
+	assert_non_null(p);
+	assert_int_equal(rep_profile_total(p), 0);
+	assert_int_equal(xp_session_window_stats(s)->kept, 0);
+	rep_profile_free(p);
+	free(st.ev);
+}
+
+/* A pid that forks again before its grace time ran out is a new process: it stays. */
+static void test_exit_then_reuse(void **state)
+{
+	struct xp_session *s = *state;
+	struct xp_event ev = {.type = XP_EV_FORK};
+
+	ev_mmap(s, 50, 1, 0x400000, 0x1000, 0, "/nonexistent/old");
+	ev.type = XP_EV_EXIT;
+	ev.task = (struct xp_ev_task){.time_ns = 10, .pid = 50, .tid = 50};
+	assert_int_equal(xp_session_event(s, &ev), 0);
+	ev.type = XP_EV_FORK;
+	ev.task = (struct xp_ev_task){.time_ns = 20, .pid = 50, .tid = 50, .ppid = 1, .ptid = 1};
+	assert_int_equal(xp_session_event(s, &ev), 0);
+	ev_mmap(s, 50, 30, 0x500000, 0x1000, 0, "/nonexistent/new");
+	rep_profile_free(xp_session_window_take(s, 5 * NS));
+	expect_map(s, 50, 0x500000, "/nonexistent/new");
+	expect_map(s, 50, 0x400000, NULL); /* the old process's mapping did not come along */
+}
+
+/*
+ * Processes known from samples alone (no mmap, fork or EXIT: lost records, a
+ * recording started mid-run) are forgotten a grace after their last sample,
+ * not kept for the whole run; one still sampled stays.
+ */
+static void test_sample_only_processes_expire(void **state)
+{
+	struct xp_session *s = *state;
+	struct xp_session_mem mem;
+	struct xp_event ev = {.type = XP_EV_SAMPLE};
+
+	for (uint32_t i = 0; i < 200; i++) {
+		ev.sample = (struct xp_ev_sample){.time_ns = 1 + i * (NS / 100),
+						  .pid = 5000 + i,
+						  .tid = 5000 + i,
+						  .period_ns = 1};
+		assert_int_equal(xp_session_event(s, &ev), 0);
+		ev.sample.pid = ev.sample.tid = 42; /* one that goes on being sampled */
+		assert_int_equal(xp_session_event(s, &ev), 0);
+	}
+	assert_int_equal(xp_session_stats(s)->no_process, 400);
+	rep_profile_free(xp_session_window_take(s, 2 * NS + NS / 2));
+	xp_session_memory(s, &mem);
+	/* The last 50 (sampled within the last 1.5 s, some still in grace) and pid 42 at most. */
+	assert_true(mem.processes <= 51);
+	assert_true(mem.processes >= 1);
+	rep_profile_free(xp_session_window_take(s, 3 * NS + NS / 2));
+	xp_session_memory(s, &mem);
+	assert_int_equal(mem.processes, 0);
+}
+
+/* report -v lists every file of the run once, also those whose processes are gone. */
+static void test_describe_gone_files(void **state)
+{
+	(void)state;
+	char exe[4096], *text = NULL;
+	uint64_t lo, hi, off;
+	struct stream st;
+	size_t len = 0;
+
+	self_exe_map(exe, sizeof(exe), &lo, &hi, &off);
+	make_stream(&st, exe, lo, hi, off, "/nonexistent/libc.so.6");
+	for (int all = 0; all < 2; all++) {
+		struct xp_session_opts o = {
+		    .sym.no_debuginfod = true, .no_cache = true, .describe_all = all};
+		struct xp_session *s = xp_session_new(&o);
+		FILE *f;
+
+		assert_non_null(s);
+		for (size_t i = 0; i < st.n; i++)
+			assert_int_equal(xp_session_event(s, &st.ev[i]), 0);
+		rep_profile_free(xp_session_window_take(s, 8 * NS));
+		f = open_memstream(&text, &len);
+		assert_non_null(f);
+		xp_session_describe(s, f);
+		fclose(f);
+		const char *first = strstr(text, "file /nonexistent/libc.so.6 ");
+
+		assert_non_null(strstr(text, exe)); /* the parent's: still mapped */
+		if (all) {
+			assert_non_null(first);
+			assert_null(strstr(first + 1, "file /nonexistent/libc.so.6 "));
+		} else {
+			assert_null(first); /* gone with the children, and not kept */
+		}
+		free(text);
+		text = NULL;
+		xp_session_free(s);
+	}
+	free(st.ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -343,6 +792,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_name_without_nul, setup, teardown),
 	    cmocka_unit_test(test_no_cache_leaves_nothing),
 	    cmocka_unit_test_setup_teardown(test_stale_vdso_name, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_windows_sum_to_whole, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_exit_expires, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_exit_then_reuse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sample_only_processes_expire, setup, teardown),
+	    cmocka_unit_test(test_describe_gone_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/types.h>
 #include <sys/resource.h>
@@ -207,10 +208,16 @@ static void test_round_trip(void **state)
 	struct seen s = {0};
 	struct xp_rec_info info;
 	const char *why = "unset";
+	struct timespec t0, t1;
 
+	clock_gettime(CLOCK_REALTIME, &t0);
 	write_file(f, 3);
+	clock_gettime(CLOCK_REALTIME, &t1);
 	assert_int_equal(xp_recording_read(f->path, collect, &s, &info, &why), 0);
 	assert_null(why);
+	/* The header's wall-clock start: when the writer opened the file. */
+	assert_in_range(info.start_real_ns, t0.tv_sec * 1000000000ull + t0.tv_nsec,
+			t1.tv_sec * 1000000000ull + t1.tv_nsec);
 	assert_int_equal(info.version, XPF_VERSION);
 	assert_int_equal(info.frequency, 999);
 	assert_int_equal(info.stack_size, 16384);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <zlib.h>
@@ -654,6 +655,78 @@ static void test_pprof_main_mapping(void **state)
 	free(gz);
 }
 
+/* time_nanos (9) and duration_nanos (10): written when known, left out when not. */
+static void test_pprof_time(void **state)
+{
+	struct fx *f = *state;
+	struct pprof pp;
+	struct pbf v;
+	char *gz = NULL;
+	size_t gzlen = 0;
+	FILE *mem;
+
+	add(f, "app", 1, 1, 3, 1, loc(f, "main"));
+	for (int known = 0; known < 2; known++) {
+		if (known)
+			rep_profile_set_time(f->p, 1765000000123456789ull, 2500000000ull);
+		mem = open_memstream(&gz, &gzlen);
+		assert_non_null(mem);
+		assert_int_equal(rep_write_pprof(f->p, NULL, mem), 0);
+		assert_int_equal(fclose(mem), 0);
+		pprof_load(&pp, gz, gzlen);
+		assert_int_equal(pb_get(pp.buf, pp.len, 9, 0, &v), known);
+		if (known)
+			assert_int_equal(v.v, 1765000000123456789ull);
+		assert_int_equal(pb_get(pp.buf, pp.len, 10, 0, &v), known);
+		if (known)
+			assert_int_equal(v.v, 2500000000ull);
+		free(pp.buf);
+		free(gz);
+		gz = NULL;
+	}
+}
+
+/* ---- the writer chosen by extension ----------------------------------------- */
+
+static void test_output_by_extension(void **state)
+{
+	struct fx *f = *state;
+	static const char *const good[] = {"a.folded", "dir/b.svg", "c.pb.gz", "d.txt"};
+	static const char *const bad[] = {"a.fold", "b.gz", "c", "d.svg.tmp"};
+	char path[] = "/tmp/rep_output_XXXXXX", file[64], got[4096];
+	const char *why = NULL;
+	struct rep_opts o = {0};
+	FILE *in;
+	size_t n;
+
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(rep_output_check(good[i], &why), 0);
+	for (size_t i = 0; i < 4; i++) {
+		why = NULL;
+		assert_int_equal(rep_output_check(bad[i], &why), -EINVAL);
+		assert_non_null(strstr(why, ".folded"));
+	}
+	add(f, "app", 1, 1, 3, 2, loc(f, "main"), loc(f, "work"));
+	assert_non_null(mkdtemp(path));
+	snprintf(file, sizeof(file), "%s/x.folded", path);
+	assert_int_equal(rep_output_write(f->p, &o, file, &why), 0);
+	in = fopen(file, "r");
+	assert_non_null(in);
+	n = fread(got, 1, sizeof(got) - 1, in);
+	got[n] = 0;
+	fclose(in);
+	char *want = run(rep_write_folded, f->p, &o);
+
+	assert_string_equal(got, want);
+	free(want);
+	assert_int_equal(rep_output_write(f->p, &o, "x.unknown", &why), -EINVAL);
+	snprintf(file, sizeof(file), "%s/missing/x.svg", path);
+	assert_int_equal(rep_output_write(f->p, &o, file, &why), -ENOENT);
+	snprintf(file, sizeof(file), "%s/x.folded", path);
+	unlink(file);
+	rmdir(path);
+}
+
 /* ---- SVG ------------------------------------------------------------------- */
 
 static void test_svg_escape(void **state)
@@ -821,6 +894,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_top_inline, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pprof, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pprof_main_mapping, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pprof_time, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_output_by_extension, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_svg_escape, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_svg_tree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_svg_prune_inverted, setup, teardown),

@@ -253,6 +253,59 @@ static void test_symbols(void **state)
 	sym_session_free(s);
 }
 
+/*
+ * A file nobody holds is evicted by a trim below its size, and loaded again
+ * when asked; a held one stays, its strings still readable.
+ */
+static void test_trim(void **state)
+{
+	(void)state;
+	char t[PATH_MAX + 128];
+	struct sym_opts o = {.no_inline = true, .no_debuginfod = true};
+	struct sym_session *s = sym_session_new(&o);
+	struct sym_session_stats st;
+	const struct sym_frame *fr;
+	uint64_t a, sz;
+
+	snprintf(t, sizeof(t), "%s", prog("sym_target"));
+	assert_true(elf_sym(t, "local_worker", &a, &sz));
+	struct sym_file *f = sym_file_get(s, t, NULL, 0);
+	struct sym_file *v = sym_file_get(s, prog("sym_lookup"), NULL, 0);
+
+	assert_non_null(f);
+	assert_non_null(v);
+	assert_int_equal(sym_file_lookup(s, f, a, &fr), 1);
+	sym_session_get_stats(s, &st);
+	assert_int_equal(st.files, 2);
+	assert_true(st.bytes > 1000);
+	sym_file_put(s, v);
+	sym_session_trim(s, 0);
+	sym_session_get_stats(s, &st);
+	assert_int_equal(st.files, 1);
+	assert_int_equal(st.evicted, 1);
+	assert_string_equal(fr->name, "local_worker"); /* f is held: its strings live */
+	/* Held twice, put once: still held. */
+	assert_ptr_equal(sym_file_get(s, t, NULL, 0), f);
+	sym_file_put(s, f);
+	sym_session_trim(s, 0);
+	sym_session_get_stats(s, &st);
+	assert_int_equal(st.files, 1);
+	/* Within budget, an unheld file stays cached and is found again. */
+	sym_file_put(s, f);
+	sym_session_trim(s, SIZE_MAX);
+	assert_ptr_equal(sym_file_get(s, t, NULL, 0), f);
+	sym_file_put(s, f);
+	sym_session_trim(s, 0);
+	sym_session_get_stats(s, &st);
+	assert_int_equal(st.files, 0);
+	assert_int_equal(st.bytes, 0);
+	/* Loaded again, it answers as before. */
+	f = sym_file_get(s, t, NULL, 0);
+	assert_non_null(f);
+	assert_string_equal(name_at(s, f, a, NULL, NULL), "local_worker");
+	sym_session_free(s);
+}
+
 static void test_inlines(void **state)
 {
 	(void)state;
@@ -1068,6 +1121,54 @@ static void assert_same_text(const char *want, const char *got)
 	}
 }
 
+/*
+ * A long-running session writes each symbol index back at sym_session_trim()
+ * (its window boundaries), not only when the file is closed: a second
+ * session started meanwhile answers from it without opening libdw.
+ */
+static void test_index_written_at_trim(void **state)
+{
+	(void)state;
+	struct addrs in;
+	char *dir = make_cache_dir();
+	struct sym_opts o = {.no_debuginfod = true, .cache_dir = dir};
+	struct sym_index_stats st;
+	struct sym_session *s = sym_session_new(&o), *s2;
+	const struct sym_frame *fr;
+
+	text_addrs(&in, prog("sym_target"), 200);
+	struct sym_file *f = sym_file_get(s, in.path, NULL, 0);
+
+	assert_non_null(f);
+	for (size_t i = 0; i < in.n; i++)
+		assert_true(sym_file_lookup(s, f, in.a[i], &fr) >= 1);
+	sym_session_index_stats(s, &st);
+	assert_true(st.cus_built > 0);
+	assert_int_equal(st.index_written, 0); /* nothing on disk yet */
+	sym_session_trim(s, SIZE_MAX);	       /* a window ends; f stays held */
+	sym_session_index_stats(s, &st);
+	assert_int_equal(st.index_written, 1);
+
+	s2 = sym_session_new(&o);
+	struct sym_file *f2 = sym_file_get(s2, in.path, NULL, 0);
+
+	assert_non_null(f2);
+	for (size_t i = 0; i < in.n; i++)
+		assert_true(sym_file_lookup(s2, f2, in.a[i], &fr) >= 1);
+	sym_session_index_stats(s2, &st);
+	assert_int_equal(st.index_loaded, 1);
+	assert_int_equal(st.dwarf_opened, 0);
+	/* Nothing new since: the next trim writes nothing. */
+	sym_session_trim(s, SIZE_MAX);
+	sym_session_index_stats(s, &st);
+	assert_int_equal(st.index_written, 1);
+	sym_session_free(s2);
+	sym_session_free(s);
+	free(in.a);
+	free(in.path);
+	rm_cache_dir(dir);
+}
+
 static void test_index_identical(void **state)
 {
 	(void)state;
@@ -1426,15 +1527,26 @@ static void test_index_lines_oracle(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_alias_rule),	   cmocka_unit_test(test_symbols),
-	    cmocka_unit_test(test_inlines),	   cmocka_unit_test(test_demangle),
-	    cmocka_unit_test(test_demangle_table), cmocka_unit_test(test_unknown_files),
-	    cmocka_unit_test(test_vdso),	   cmocka_unit_test(test_fde_functions),
-	    cmocka_unit_test(test_vdso_fde),	   cmocka_unit_test(test_kallsyms),
-	    cmocka_unit_test(test_perfmap),	   cmocka_unit_test(test_perfmap_parse_empty),
-	    cmocka_unit_test(test_perfmap_trust),  cmocka_unit_test(test_perfmap_owner),
-	    cmocka_unit_test(test_index_loader),   cmocka_unit_test(test_index_identical),
-	    cmocka_unit_test(test_index_corrupt),  cmocka_unit_test(test_index_lines_oracle),
+	    cmocka_unit_test(test_alias_rule),
+	    cmocka_unit_test(test_symbols),
+	    cmocka_unit_test(test_trim),
+	    cmocka_unit_test(test_inlines),
+	    cmocka_unit_test(test_demangle),
+	    cmocka_unit_test(test_demangle_table),
+	    cmocka_unit_test(test_unknown_files),
+	    cmocka_unit_test(test_vdso),
+	    cmocka_unit_test(test_fde_functions),
+	    cmocka_unit_test(test_vdso_fde),
+	    cmocka_unit_test(test_kallsyms),
+	    cmocka_unit_test(test_perfmap),
+	    cmocka_unit_test(test_perfmap_parse_empty),
+	    cmocka_unit_test(test_perfmap_trust),
+	    cmocka_unit_test(test_perfmap_owner),
+	    cmocka_unit_test(test_index_loader),
+	    cmocka_unit_test(test_index_identical),
+	    cmocka_unit_test(test_index_written_at_trim),
+	    cmocka_unit_test(test_index_corrupt),
+	    cmocka_unit_test(test_index_lines_oracle),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

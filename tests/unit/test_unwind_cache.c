@@ -433,6 +433,45 @@ static void test_xdg(void **state)
 	assert_true(errno != 0);
 }
 
+/* A held table survives trims; once put back it goes, least recently used first, and comes back. */
+static void test_trim(void **state)
+{
+	struct fixture *f = *state;
+	struct unw_cache *c = unw_cache_new(f->dir);
+	struct unw_cache_stats st;
+	const struct unw_table *t, *u;
+
+	assert_non_null(c);
+	t = unw_cache_get(c, LIBC, NULL, 0);
+	assert_non_null(t);
+	assert_null(unw_cache_get(c, "/nonexistent/lib.so", NULL, 0)); /* a remembered failure */
+	unw_cache_get_stats(c, &st);
+	assert_int_equal(st.entries, 2);
+	assert_true(st.bytes > unw_table_count(t));
+	unw_cache_trim(c, 0);
+	unw_cache_get_stats(c, &st);
+	assert_int_equal(st.entries, 1); /* the failure went; the held table stays */
+	assert_int_equal(st.evicted, 1);
+	assert_true(unw_table_count(t) > 100); /* and is still readable */
+	unw_cache_put(c, t);
+	/* Within budget: nothing goes. */
+	unw_cache_trim(c, st.bytes);
+	unw_cache_get_stats(c, &st);
+	assert_int_equal(st.entries, 1);
+	unw_cache_trim(c, 0);
+	unw_cache_get_stats(c, &st);
+	assert_int_equal(st.entries, 0);
+	assert_int_equal(st.bytes, 0);
+	/* Asked again: from the cache directory, not from memory. */
+	u = unw_cache_get(c, LIBC, NULL, 0);
+	assert_non_null(u);
+	unw_cache_get_stats(c, &st);
+	assert_int_equal(st.disk_hits, 1);
+	assert_int_equal(st.built, 1);
+	unw_cache_put(c, u);
+	unw_cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -444,6 +483,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_swapped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dir_trust, setup, teardown),
 	    cmocka_unit_test(test_memory),
+	    cmocka_unit_test_setup_teardown(test_trim, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
