@@ -639,7 +639,16 @@ int unw_walk_env(const struct unw_input *in, const struct unw_env *env, struct u
 		default:
 			st = step_fp(&w, UNW_STOP_NO_TABLE);
 			next_flags = UNW_FRAME_F_FP;
-			if (st == UNW_STOP_NO_TABLE) {
+			/*
+			 * Scanning is for code nothing describes (JIT code, files
+			 * without CFI). A gap in a file that has CFI is deliberate:
+			 * clone3 ends its FDE before the syscall because the child
+			 * runs on a new stack, whose stale words (a reused thread
+			 * stack) can pass every check and invent a caller.
+			 */
+			if (st == UNW_STOP_NO_TABLE &&
+			    (!mod->table || !unw_table_count(mod->table) ||
+			     (mod->flags & UNW_MOD_F_ANON))) {
 				st = step_scan(&w, at);
 				next_flags = UNW_FRAME_F_SCAN;
 			}
