@@ -19,7 +19,8 @@ PROGS=$XPROF_BUILD/progs
 UNW_SECONDS=${UNW_SECONDS:-2}
 UNW_FREQ=999
 
-unw_skip() { echo "skip: $*"; exit 77; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib_e2e.sh"
+unw_skip() { e2e_skip "$@"; }
 unw_fail() { echo "FAIL: $*"; exit 1; }
 
 # Work directory, removed at exit unless UNW_KEEP=1.

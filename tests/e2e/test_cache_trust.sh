@@ -11,8 +11,9 @@
 #  - an unwind table file swapped with another build-id's table is rejected
 #    and rebuilt: the stacks stay those of a fresh run.
 set -u
+. "$(dirname "$0")/lib_e2e.sh"
 fail() { echo "FAIL: $*"; exit 1; }
-skip() { echo "SKIP: $*"; exit 77; }
+skip() { e2e_skip "$@"; }
 [ "$(id -u)" = 0 ] || skip "needs root (BPF, chown)"
 SPIN=$XPROF_BUILD/progs/rec_spin
 [ -x "$SPIN" ] || fail "no $SPIN: run make unit-bins"

@@ -12,8 +12,9 @@
 # pprof::base, the same -top as pprof's own -diff_base); bad inputs get a
 # one-line error naming the file.
 set -u -o pipefail
-[ "$(id -u)" = 0 ] || { echo "skip: needs root (BPF)"; exit 77; }
-[ -r /sys/kernel/btf/vmlinux ] || { echo "skip: no kernel BTF"; exit 77; }
+. "$(dirname "$0")/lib_e2e.sh"
+[ "$(id -u)" = 0 ] || e2e_skip "needs root (BPF)"
+[ -r /sys/kernel/btf/vmlinux ] || e2e_skip "no kernel BTF"
 P=$XPROF_BUILD/progs
 out="$XPROF_BUILD/test-output/diff"
 rm -rf "$out"; mkdir -p "$out/tmp"
@@ -121,8 +122,7 @@ if command -v go >/dev/null; then
 		"$out/d.top" || fail "pprof -top: phase_b should gain, phase_a lose (cum column)"
 	ok "go tool pprof reads the diff as its own -diff_base: phase_b up, phase_a down"
 else
-	[ "${CI:-}" = true ] && fail "go not found"
-	echo "skip: go tool pprof not found (make deps)"
+	e2e_skip "go tool pprof not found (make deps)"
 fi
 
 # --- 5. Chromium: renders, no script error, search works ------------------------------
@@ -162,8 +162,7 @@ EOF
 	[ -s "$out/d.png" ] || fail "no screenshot"
 	ok "renders in Chromium without script errors; search highlights phase_b (screenshot $out/d.png)"
 else
-	[ "${CI:-}" = true ] && fail "chromium not found"
-	echo "skip: chromium not found (make deps)"
+	e2e_skip "chromium not found (make deps)"
 fi
 
 # --- 6. bad input: one line naming the file ------------------------------------------

@@ -7,8 +7,9 @@
 # user owns (the recording says the process ran as root), a FIFO, a symlink,
 # one above the size limit.
 set -u
-[ "$(id -u)" = 0 ] || { echo "skip: needs root (BPF)"; exit 77; }
-[ -r /sys/kernel/btf/vmlinux ] || { echo "skip: no kernel BTF"; exit 77; }
+. "$(dirname "$0")/lib_e2e.sh"
+[ "$(id -u)" = 0 ] || e2e_skip "needs root (BPF)"
+[ -r /sys/kernel/btf/vmlinux ] || e2e_skip "no kernel BTF"
 P=$XPROF_BUILD/progs
 T=$(mktemp -d)
 map=

@@ -10,8 +10,9 @@
 #    other outputs are still written, the .xprof keeps its prefix and `info`
 #    says why it ends early, and .folded/.svg outputs leave no 0-byte files.
 set -u
+. "$(dirname "$0")/lib_e2e.sh"
 fail() { echo "FAIL: $*"; exit 1; }
-skip() { echo "SKIP: $*"; exit 77; }
+skip() { e2e_skip "$@"; }
 [ "$(id -u)" = 0 ] || skip "needs root (BPF, lchown, mount)"
 SPIN=$XPROF_BUILD/progs/rec_spin
 [ -x "$SPIN" ] || fail "no $SPIN: run make unit-bins"

@@ -9,10 +9,11 @@
 # a --call-graph dwarf recording gets no such line.
 # Env: XPROF, XPROF_BUILD (test programs in $XPROF_BUILD/progs).
 set -u
+. "$(dirname "$0")/lib_e2e.sh"
 : "${XPROF:?XPROF must name the xprof binary}"
 : "${XPROF_BUILD:?XPROF_BUILD must name the build directory}"
 prog=$XPROF_BUILD/progs/unw_chain_fp
-skip() { echo "skip: $*"; exit 77; }
+skip() { e2e_skip "$@"; }
 fail() { echo "FAIL: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || skip "needs root for perf record"

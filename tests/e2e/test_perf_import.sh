@@ -19,10 +19,11 @@
 # Env: XPROF, XPROF_BUILD (test programs in $XPROF_BUILD/progs); PERF_KEEP=1
 # keeps the work directory.
 set -u
+. "$(dirname "$0")/lib_e2e.sh"
 : "${XPROF:?XPROF must name the xprof binary}"
 : "${XPROF_BUILD:?XPROF_BUILD must name the build directory}"
 P=$XPROF_BUILD/progs
-skip() { echo "skip: $*"; exit 77; }
+skip() { e2e_skip "$@"; }
 fail() { echo "FAIL: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || skip "needs root for perf record"

@@ -8,8 +8,9 @@
 # session holds only what exited within the last second (not all seven
 # processes).
 set -u
-[ "$(id -u)" = 0 ] || { echo "skip: needs root (BPF)"; exit 77; }
-[ -r /sys/kernel/btf/vmlinux ] || { echo "skip: no kernel BTF"; exit 77; }
+. "$(dirname "$0")/lib_e2e.sh"
+[ "$(id -u)" = 0 ] || e2e_skip "needs root (BPF)"
+[ -r /sys/kernel/btf/vmlinux ] || e2e_skip "no kernel BTF"
 P=$XPROF_BUILD/progs
 [ -x "$P/pipe_windows" ] || { echo "FAIL: missing $P/pipe_windows (make unit-bins)"; exit 1; }
 T=$(mktemp -d)

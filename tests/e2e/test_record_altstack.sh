@@ -5,7 +5,8 @@
 # which holds the marker the interrupted function keeps at the address it
 # printed, and starts below it, off the altstack.
 set -u
-[ "$(id -u)" = 0 ] || { echo "skip: needs root (BPF)"; exit 77; }
+. "$(dirname "$0")/lib_e2e.sh"
+[ "$(id -u)" = 0 ] || e2e_skip "needs root (BPF)"
 P=$XPROF_BUILD/progs
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT

@@ -7,8 +7,9 @@
 # hold the target's stacks and are byte-identical to a report of an .xprof
 # recorded in the same run; only .xprof outputs make a recording.
 set -u
+. "$(dirname "$0")/lib_e2e.sh"
 fail() { echo "FAIL: $*"; exit 1; }
-skip() { echo "SKIP: $*"; exit 77; }
+skip() { e2e_skip "$@"; }
 [ "$(id -u)" = 0 ] || skip "needs root (BPF)"
 [ -r /sys/kernel/btf/vmlinux ] || skip "no kernel BTF"
 command -v strace >/dev/null || skip "no strace"

@@ -8,11 +8,12 @@
 # three outputs must be identical byte for byte (a use-after-free in the name
 # table gave garbage names that changed from run to run, or an ASan report).
 set -u
-[ "$(id -u)" = 0 ] || { echo "skip: needs root (BPF)"; exit 77; }
-[ -r /sys/kernel/btf/vmlinux ] || { echo "skip: no kernel BTF"; exit 77; }
+. "$(dirname "$0")/lib_e2e.sh"
+[ "$(id -u)" = 0 ] || e2e_skip "needs root (BPF)"
+[ -r /sys/kernel/btf/vmlinux ] || e2e_skip "no kernel BTF"
 P=$XPROF_BUILD/progs
 ASAN_XPROF=${XPROF_ASAN:-$XPROF_TOP/build-asan/xprof}
-[ -x "$ASAN_XPROF" ] || { echo "skip: no sanitized xprof at $ASAN_XPROF (make SANITIZE=1 unit-bins)"; exit 77; }
+[ -x "$ASAN_XPROF" ] || e2e_skip "no sanitized xprof at $ASAN_XPROF (make SANITIZE=1 unit-bins)"
 T=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }

@@ -6,14 +6,14 @@
 # `-top` must agree with xprof's top table, function by function. Input:
 # a hand-written profile (kernel, JIT, inlined and unsymbolized frames,
 # several threads) and a generated one with a few hundred random stacks.
+. "$(dirname "$0")/lib_e2e.sh"
 set -eu -o pipefail
 gen="$XPROF_BUILD/progs/rep_gen"
 out="$XPROF_BUILD/test-output/report_pprof"
 rm -rf "$out"; mkdir -p "$out"
 [ -x "$gen" ] || { echo "no $gen: run make unit-bins"; exit 1; }
 if ! command -v go >/dev/null || ! go tool -n pprof >/dev/null 2>&1; then
-	echo "go tool pprof not found: install golang-go (make deps)"
-	exit 77
+	e2e_skip "go tool pprof not found: install golang-go (make deps)"
 fi
 # pprof keeps state under $HOME/pprof; keep it in the output directory.
 export HOME="$out" PPROF_TMPDIR="$out/tmp"

@@ -9,6 +9,7 @@
 # on the first screen. The view in the URL fragment
 # (#search=...&zoom=...) is read with --dump-dom; clicks, hover and the
 # search prompt go through the DevTools protocol (a small python3 client).
+. "$(dirname "$0")/lib_e2e.sh"
 set -eu -o pipefail
 gen="$XPROF_BUILD/progs/rep_gen"
 out="$XPROF_BUILD/test-output/report_svg"
@@ -16,8 +17,7 @@ rm -rf "$out"; mkdir -p "$out"
 [ -x "$gen" ] || { echo "no $gen: run make unit-bins"; exit 1; }
 chrome=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$chrome" ]; then
-	echo "chromium not found: install it (make deps)"
-	exit 77
+	e2e_skip "chromium not found: install it (make deps)"
 fi
 profile_dir=$(mktemp -d)
 trap 'rm -rf "$profile_dir"' EXIT

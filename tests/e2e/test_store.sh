@@ -11,9 +11,10 @@
 # drops old days only; a newer schema and a dead server are refused with a
 # message.
 set -u
-[ "$(id -u)" = 0 ] || { echo "skip: needs root (BPF)"; exit 77; }
-[ -r /sys/kernel/btf/vmlinux ] || { echo "skip: no kernel BTF"; exit 77; }
-command -v clickhouse-server >/dev/null || { echo "skip: no clickhouse-server (make deps)"; exit 77; }
+. "$(dirname "$0")/lib_e2e.sh"
+[ "$(id -u)" = 0 ] || e2e_skip "needs root (BPF)"
+[ -r /sys/kernel/btf/vmlinux ] || e2e_skip "no kernel BTF"
+command -v clickhouse-server >/dev/null || e2e_skip "no clickhouse-server (make deps)"
 P=$XPROF_BUILD/progs
 T=$(mktemp -d)
 pids=()

@@ -8,6 +8,7 @@
 # embedded DWARF, stripped + .gnu_debuglink (also in .debug/, and a copy with
 # a bad CRC that must be refused), a build-id directory, MiniDebugInfo, and
 # a stripped binary with nothing but .dynsym; libc also from the on-disk symbol index.
+. "$(dirname "$0")/lib_e2e.sh"
 set -eu
 build=${XPROF_BUILD:?}
 progs=$build/progs
@@ -15,7 +16,7 @@ for t in sym_lookup sym_target sym_cxx; do
 	[ -x "$progs/$t" ] || { echo "missing $progs/$t (make unit-bins)"; exit 1; }
 done
 for t in addr2line nm objcopy strip xz python3; do
-	command -v $t >/dev/null || { echo "missing $t"; exit 77; }
+	command -v $t >/dev/null || e2e_skip "missing $t"
 done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -13,11 +13,12 @@
 # that drips one byte a second given up after DEBUGINFOD_TIMEOUT, and huge
 # replies (with and without Content-Length) refused by the size cap.
 set -u
+. "$(dirname "$0")/lib_e2e.sh"
 build=${XPROF_BUILD:?}
 lookup=$build/progs/sym_lookup
 target=$build/progs/sym_target
 [ -x "$lookup" ] && [ -x "$target" ] || { echo "missing $lookup or $target (make unit-bins)"; exit 1; }
-command -v debuginfod >/dev/null || { echo "debuginfod not installed (Debian package debuginfod)"; exit 77; }
+command -v debuginfod >/dev/null || e2e_skip "debuginfod not installed (Debian package debuginfod)"
 tmp=$(mktemp -d)
 srv=
 bad=
@@ -95,9 +96,8 @@ echo "without debuginfod: local_worker's $nlw addresses are one function, sym_ta
 # ---- report through debuginfod: ASan, limits -------------------------------
 # The rest reports a recording of the stripped sym_target: xprof record needs root.
 if [ "$(id -u)" != 0 ]; then
-	echo "skip: the report checks need root (xprof record)"
 	kill "$srv"; wait "$srv" 2>/dev/null; srv=
-	exit 77
+	e2e_skip "the report checks need root (xprof record)"
 fi
 : "${XPROF:?}" "${XPROF_TOP:?}"
 asan=$XPROF_TOP/build-asan/xprof
@@ -224,4 +224,4 @@ for mode in huge stream; do
 	[ "$took" -le 10 ] || fail "$mode: report took ${took}s"
 done
 echo "debuginfod limits: ok"
-[ -x "$asan" ] || { echo "skip: no $asan, the ASan part did not run"; exit 77; }
+[ -x "$asan" ] || e2e_skip "no $asan, the ASan part did not run"

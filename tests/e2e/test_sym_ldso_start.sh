@@ -10,16 +10,17 @@
 # root frame may be an unnamed ld.so address. The names come from ld.so's
 # debug file (libc6-dbg): without it there is nothing to name them with.
 set -u
+. "$(dirname "$0")/lib_e2e.sh"
 : "${XPROF:?XPROF must name the xprof binary}"
 : "${XPROF_BUILD:?XPROF_BUILD must name the build directory}"
 prog=$XPROF_BUILD/progs/sym_reexec
 fail() { echo "FAIL: $*"; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "skip: needs root for BPF"; exit 77; }
+[ "$(id -u)" = 0 ] || e2e_skip "needs root for BPF"
 [ -x "$prog" ] || fail "no $prog (make unit-bins)"
 ldso=$(readlink -f /lib64/ld-linux-x86-64.so.2)
 id=$(readelf -n "$ldso" | awk '/Build ID/{print $3}')
 [ -r "/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug" ] ||
-	{ echo "skip: no debug file for $ldso (Debian package libc6-dbg)"; exit 77; }
+	e2e_skip "no debug file for $ldso (Debian package libc6-dbg)"
 W=$(mktemp -d /tmp/xprof-ldso.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 

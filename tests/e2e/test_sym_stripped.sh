@@ -12,16 +12,16 @@
 #   - `go tool pprof -raw` keeps the exact addresses: many distinct sampled
 #     addresses per hot function, each inside that function.
 set -u
+. "$(dirname "$0")/lib_e2e.sh"
 : "${XPROF:?XPROF must name the xprof binary}"
 : "${XPROF_BUILD:?XPROF_BUILD must name the build directory}"
 prog=$XPROF_BUILD/progs/sym_strip
 full=$XPROF_BUILD/progs/sym_strip.full
 fail() { echo "FAIL: $*"; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "skip: needs root for BPF"; exit 77; }
+[ "$(id -u)" = 0 ] || e2e_skip "needs root for BPF"
 [ -x "$prog" ] && [ -x "$full" ] || fail "no $prog or $full (make unit-bins)"
 if ! command -v go >/dev/null || ! go tool -n pprof >/dev/null 2>&1; then
-	echo "skip: go tool pprof not found: install golang-go (make deps)"
-	exit 77
+	e2e_skip "go tool pprof not found: install golang-go (make deps)"
 fi
 W=$(mktemp -d /tmp/xprof-stripped.XXXXXX)
 trap 'rm -rf "$W"' EXIT
