@@ -7,7 +7,9 @@
 # sampled address. Checked on two recordings under real BPF:
 #   - the hot chains are exactly ...;main;work;hot_mix and ...;main;work;hot_sum
 #     with those names, START taken from the unstripped build (nm);
-#   - no frame in sym_strip is an unnamed "[sym_strip+0x...]" address;
+#   - no frame in sym_strip's FDE-covered code is an unnamed
+#     "[sym_strip+0x...]" address (crtstuff's __do_global_dtors_aux has no
+#     FDE: an exit-time sample there stays a raw address, as in perf);
 #   - the names of the two recordings are the same;
 #   - `go tool pprof -raw` keeps the exact addresses: many distinct sampled
 #     addresses per hot function, each inside that function.
@@ -29,6 +31,7 @@ export HOME=$W PPROF_TMPDIR=$W/pprof # pprof keeps state under $HOME
 
 nm -S "$full" >"$W/nm.txt" || fail "nm $full"
 readelf -lW "$full" >"$W/phdrs.txt" || fail "readelf $full"
+readelf --debug-dump=frames "$prog" >"$W/frames.txt" 2>/dev/null || fail "readelf --debug-dump=frames $prog"
 for run in 1 2; do
 	timeout 60 "$XPROF" record -F 999 -o "$W/$run.xprof" -- "$prog" 1200 >/dev/null 2>"$W/$run.rec" ||
 		{ cat "$W/$run.rec"; fail "xprof record failed"; }
@@ -59,6 +62,16 @@ for f in ("main", "work", "hot_mix", "hot_sum"):
 name = {f: "sym_strip+0x%x" % funcs[f][0] for f in funcs}
 print("expected: " + ", ".join("%s=%s" % (f, name[f]) for f in ("main", "work", "hot_mix", "hot_sum")))
 
+# Code with an FDE must be named; code without one (crtstuff) has nothing
+# to name it by and may appear, rarely, as a raw address.
+fdes = [(int(m[1], 16), int(m[2], 16)) for m in
+        re.finditer(r"FDE cie=\S+ pc=([0-9a-f]+)\.\.([0-9a-f]+)", open(W + "/frames.txt").read())]
+if len(fdes) < 4:
+    fail("readelf found %d FDEs in sym_strip, want >= 4" % len(fdes))
+def in_fde(frame):
+    pc = int(frame[len("[sym_strip+"):-1], 16)
+    return any(lo <= pc < hi for lo, hi in fdes)
+
 def folded(run):
     out = []
     for line in open("%s/%s.folded" % (W, run)):
@@ -71,9 +84,12 @@ for run in (1, 2):
     stacks = folded(run)
     total = sum(n for _, n in stacks)
     ours = {f for fr, _ in stacks for f in fr if f.startswith(("sym_strip+", "[sym_strip+"))}
-    unnamed = sorted(f for f in ours if f.startswith("["))
+    unnamed = sorted(f for f in ours if f.startswith("[") and in_fde(f))
     if unnamed:
-        fail("run %d: unnamed addresses in sym_strip: %s" % (run, unnamed[:5]))
+        fail("run %d: unnamed addresses in sym_strip's FDEs: %s" % (run, unnamed[:5]))
+    nofde = sum(n for fr, n in stacks if any(f.startswith("[sym_strip+") for f in fr))
+    if nofde > 0.01 * total:
+        fail("run %d: %d of %d samples through sym_strip code without an FDE" % (run, nofde, total))
     for hot in ("hot_mix", "hot_sum"):
         tail = [name["main"], name["work"], name[hot]]
         leaf = sum(n for fr, n in stacks if fr and fr[-1] == name[hot])
