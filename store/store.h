@@ -60,6 +60,16 @@ const char *st_conn_url(const struct st_conn *c);
 /* Run one statement that returns nothing (DDL). 0 or -errno as above. */
 int st_conn_exec(struct st_conn *c, const char *sql);
 
+/*
+ * Whether err, the failure of c's last request, may pass if the same
+ * request is sent again later: the server or a shard unreachable, a
+ * timeout, an HTTP 5xx (or 408, 429) other than a ClickHouse exception that
+ * says the request is wrong (a syntax, parse or type error). false for
+ * those, other 4xx, and the refusals of xprof's own checks (a schema of
+ * another version or layout, -EBADMSG, -E2BIG, -EINVAL).
+ */
+bool st_conn_transient(const struct st_conn *c, int err);
+
 /* Bytes sent and received over c so far. */
 uint64_t st_conn_bytes_sent(const struct st_conn *c);
 

@@ -26,6 +26,7 @@
 
 #include "store/store.h"
 #include "store/store_int.h"
+#include "tests/unit/fake_ch.h"
 
 static void test_where(void **state)
 {
@@ -576,6 +577,71 @@ static void test_writer_protocol(void **state)
 	fake_stop(&f);
 }
 
+/* An HTTP error answer with a ClickHouse-like message (read to the close). */
+#define CH_ERR(status, msg) "HTTP/1.1 " status "\r\nConnection: close\r\n\r\n" msg "\n"
+
+/* Which failures are worth sending again: what the agent's sink answers RETRY or DROP on. */
+static void test_conn_transient(void **state)
+{
+	static const struct {
+		const char *answer;
+		bool transient;
+	} cases[] = {
+	    {CH_ERR("500 Internal Server Error",
+		    "Code: 279, e.displayText() = DB::NetException: All connection tries failed"),
+	     true},
+	    {CH_ERR("500 Internal Server Error",
+		    "Code: 210, e.displayText() = DB::NetException: Connection refused"),
+	     true},
+	    {CH_ERR("503 Service Unavailable", ""), true},
+	    {CH_ERR("429 Too Many Requests", "slow down"), true},
+	    {CH_ERR("500 Internal Server Error",
+		    "Code: 62, e.displayText() = DB::Exception: Syntax error"),
+	     false},
+	    {CH_ERR("500 Internal Server Error",
+		    "Code: 27. DB::Exception: Cannot parse input: expected ( (version 23)"),
+	     false},
+	    {CH_ERR("400 Bad Request", "Code: 62. DB::Exception: Syntax error"), false},
+	    {CH_ERR("404 Not Found", "Code: 60. DB::Exception: Table default.x doesn't exist"),
+	     false},
+	};
+	struct fake_ch f;
+	struct st_conn *c;
+	char url[64];
+
+	(void)state;
+	assert_int_equal(fake_ch_start(&f), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+	c = st_conn_new(url, 5);
+	assert_non_null(c);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pthread_mutex_lock(&f.lock);
+		f.fail_at = f.nreq + 1;
+		f.fail_answer = cases[i].answer;
+		pthread_mutex_unlock(&f.lock);
+		assert_int_equal(st_conn_exec(c, "SELECT 1"), -EPROTO);
+		if (st_conn_transient(c, -EPROTO) != cases[i].transient)
+			fail_msg("case %zu (%s): transient should be %d", i, cases[i].answer,
+				 cases[i].transient);
+	}
+	/* xprof's own refusal after a 200: a schema of another version. */
+	f.version = 2;
+	assert_int_equal(st_schema_check(c, NULL, 0), -EPROTO);
+	assert_non_null(strstr(st_conn_error(c), "schema version 2, newer than this xprof"));
+	assert_false(st_conn_transient(c, -EPROTO));
+	f.version = 1;
+	assert_int_equal(st_schema_check(c, NULL, 0), 0);
+	assert_false(st_conn_transient(c, -EBADMSG));
+	assert_false(st_conn_transient(c, -E2BIG));
+	st_conn_free(c);
+	fake_ch_stop(&f);
+
+	c = st_conn_new("http://127.0.0.1:1", 2);
+	assert_int_equal(st_conn_exec(c, "SELECT 1"), -ECONNREFUSED);
+	assert_true(st_conn_transient(c, -ECONNREFUSED));
+	st_conn_free(c);
+}
+
 static void test_urls(void **state)
 {
 	struct st_conn *c;
@@ -603,6 +669,7 @@ int main(void)
 	    cmocka_unit_test(test_parallel_arrays_checked),
 	    cmocka_unit_test(test_writer_retry_hook),
 	    cmocka_unit_test(test_writer_protocol),
+	    cmocka_unit_test(test_conn_transient),
 	    cmocka_unit_test(test_urls),
 	};
 
