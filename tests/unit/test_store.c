@@ -552,13 +552,17 @@ static void test_writer_protocol(void **state)
 	assert_int_equal(st_writer_stats(w)->stacks_known, 2);
 	assert_int_equal(st_writer_stats(w)->rows, 4);
 
-	/* The samples insert of this window fails: the retry sends samples alone. */
+	/*
+	 * The samples insert of this window fails: the retry sends samples
+	 * alone, after asking which of them the store has (none: this fake's
+	 * empty answer; test_writer_resume has the rest).
+	 */
 	f.fail_at = f.nreq + 2;
 	assert_int_equal(window(w, c, 1), -EPROTO);
 	assert_non_null(strstr(st_conn_error(conn), "answered HTTP 500: Code: 241"));
 	assert_string_equal(fake_log(&f, &seen, log, sizeof(log)), "stacks,samples,");
 	assert_int_equal(st_writer_flush(w), 0);
-	assert_string_equal(fake_log(&f, &seen, log, sizeof(log)), "samples,");
+	assert_string_equal(fake_log(&f, &seen, log, sizeof(log)), "other,samples,");
 	assert_int_equal(st_writer_stats(w)->flush_failures, 1);
 
 	/* known_max 2: {a, b} became the old generation when c came; d fills {c, d}; e forgets a,
@@ -579,6 +583,90 @@ static void test_writer_protocol(void **state)
 
 /* An HTTP error answer with a ClickHouse-like message (read to the close). */
 #define CH_ERR(status, msg) "HTTP/1.1 " status "\r\nConnection: close\r\n\r\n" msg "\n"
+
+/* Three one-row stacks a, b, c (counts 1, 2, 3) of host h in the window [1000, +10). */
+static void abc_window(struct st_writer *w, uint64_t hash[3])
+{
+	static const char *const names[] = {"a", "b", "c"};
+	struct st_labels l = {.host = "h"};
+
+	assert_int_equal(st_writer_begin(w, &l, 1000, 10), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		struct st_frame f[2] = {{.name = "main"}, {.name = names[i]}};
+		struct st_sample s = {.comm = "prog", .pid = 7, .count = i + 1};
+
+		assert_int_equal(st_writer_stack(w, "prog", f, 2, &s.stack_hash), 0);
+		assert_int_equal(st_writer_sample(w, &s), 0);
+		hash[i] = s.stack_hash;
+	}
+}
+
+/*
+ * A samples insert that failed after reaching the server may have
+ * committed part of the window (a Distributed insert commits the shards
+ * that answered): the retry asks which of the window's stacks the store
+ * has and sends only the other rows, so no sample counts twice.
+ */
+static void test_writer_resume(void **state)
+{
+	struct fake_ch f;
+	struct fake_ch_row rows[8];
+	struct st_conn *c;
+	struct st_writer *w;
+	uint64_t hash[3];
+	char url[64], log[256];
+	unsigned seen = 0;
+
+	(void)state;
+	assert_int_equal(fake_ch_start(&f), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+	c = st_conn_new(url, 5);
+	w = st_writer_new(c, NULL);
+	assert_non_null(w);
+
+	f.fail_at = 2;
+	f.fail_answer = CH_ERR("500 Internal Server Error",
+			       "Code: 279, e.displayText() = DB::NetException: All connection "
+			       "tries failed");
+	abc_window(w, hash);
+	assert_int_equal(st_writer_flush(w), -EPROTO);
+	assert_true(st_conn_transient(c, -EPROTO));
+	assert_string_equal(fake_ch_log(&f, &seen, log, sizeof(log)), "stacks,samples,");
+
+	/* The shard of b answered: the store has b's rows of this window. */
+	for (int i = 0; i < 8; i++)
+		f.distinct[i] = (uint8_t)(hash[1] >> (8 * i));
+	f.distinct_len = 8;
+	assert_int_equal(st_writer_flush(w), 0);
+	assert_string_equal(fake_ch_log(&f, &seen, log, sizeof(log)), "distinct,samples,");
+	assert_non_null(strstr(f.req[2].sql, "FROM xprof_samples WHERE window_start = 1000 AND "
+					     "duration_ns = 10 AND host IN (unhex('68'))"));
+	assert_int_equal(fake_ch_rows(&f.req[3], rows, 8), 2);
+	assert_true(rows[0].stack_hash == hash[0] && rows[0].count == 1);
+	assert_true(rows[1].stack_hash == hash[2] && rows[1].count == 3);
+	assert_int_equal(st_writer_stats(w)->rows, 2);
+	assert_int_equal(st_writer_stats(w)->rows_found, 1);
+
+	/* A window the caller says may be there, and is, whole: nothing more is sent. */
+	abc_window(w, hash);
+	st_writer_resume(w);
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < 8; i++)
+			f.distinct[8 * k + i] = (uint8_t)(hash[k] >> (8 * i));
+	f.distinct_len = 24;
+	assert_int_equal(st_writer_flush(w), 0);
+	assert_string_equal(fake_ch_log(&f, &seen, log, sizeof(log)), "distinct,");
+	assert_int_equal(st_writer_stats(w)->rows_found, 4);
+
+	/* Without a failure or resume, no question is asked. */
+	abc_window(w, hash);
+	assert_int_equal(st_writer_flush(w), 0);
+	assert_string_equal(fake_ch_log(&f, &seen, log, sizeof(log)), "samples,");
+
+	st_writer_free(w);
+	st_conn_free(c);
+	fake_ch_stop(&f);
+}
 
 /* Which failures are worth sending again: what the agent's sink answers RETRY or DROP on. */
 static void test_conn_transient(void **state)
@@ -669,6 +757,7 @@ int main(void)
 	    cmocka_unit_test(test_parallel_arrays_checked),
 	    cmocka_unit_test(test_writer_retry_hook),
 	    cmocka_unit_test(test_writer_protocol),
+	    cmocka_unit_test(test_writer_resume),
 	    cmocka_unit_test(test_conn_transient),
 	    cmocka_unit_test(test_urls),
 	};
