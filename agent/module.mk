@@ -1,15 +1,15 @@
 # SPDX-License-Identifier: MIT
 #
-# agent/: its unit test links agent/, report/ and lib/ only (libcurl, zlib,
-# pthreads); ag_push (tests/progs/ag_push.c) is the driver the agent's
+# agent/: its unit test links agent/, store/ (the clickhouse sink), report/
+# and lib/ only (libcurl, zlib, pthreads); ag_push (tests/progs/ag_push.c) is the driver the agent's
 # end-to-end tests push synthetic windows through the spool with.
 
 AG_PUSH := $(O)/progs/ag_push
 AG_LIBS := -lcurl -lz -lm -lpthread
 
-test_agent_OBJS := $(agent_OBJS) $(report_OBJS) $(lib_OBJS)
+test_agent_OBJS := $(agent_OBJS) $(store_OBJS) $(report_OBJS) $(lib_OBJS)
 
-$(AG_PUSH): $(O)/tests/progs/ag_push.o $(agent_OBJS) $(report_OBJS) $(lib_OBJS)
+$(AG_PUSH): $(O)/tests/progs/ag_push.o $(agent_OBJS) $(store_OBJS) $(report_OBJS) $(lib_OBJS)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(AG_LIBS)
