@@ -481,8 +481,9 @@ void st_writer_resume(struct st_writer *w)
 		w->resume = true;
 }
 
-/* One queued sample row: its bytes and its stack hash. */
-static int row_next(struct st_rd *r, const char **host, size_t *hostlen, uint64_t *hash)
+/* One queued sample row: its host, service and stack hash. */
+static int row_next(struct st_rd *r, const char **host, size_t *hostlen, const char **service,
+		    size_t *servicelen, uint64_t *hash)
 {
 	const char *str;
 	size_t len;
@@ -490,63 +491,105 @@ static int row_next(struct st_rd *r, const char **host, size_t *hostlen, uint64_
 	uint32_t u32;
 
 	if (st_get_u64(r, &u64) || st_get_u64(r, &u64) || st_get_str(r, host, hostlen) ||
-	    st_get_str(r, &str, &len) || st_get_str(r, &str, &len) || st_get_str(r, &str, &len) ||
-	    st_get_u32(r, &u32) || st_get_str(r, &str, &len) || st_get_u64(r, hash) ||
-	    st_get_u32(r, &u32))
+	    st_get_str(r, service, servicelen) || st_get_str(r, &str, &len) ||
+	    st_get_str(r, &str, &len) || st_get_u32(r, &u32) || st_get_str(r, &str, &len) ||
+	    st_get_u64(r, hash) || st_get_u32(r, &u32))
 		return -EBADMSG;
 	return 0;
 }
 
+/* Distinct strings borrowed from the queued rows, in first-seen order. */
+struct strset {
+	struct {
+		const char *s;
+		size_t len;
+	} * v;
+	size_t n, cap;
+};
+
+static int strset_add(struct strset *set, const char *s, size_t len)
+{
+	for (size_t i = set->n; i-- > 0;)
+		if (set->v[i].len == len && !memcmp(set->v[i].s, s, len))
+			return 0;
+	if (set->n == set->cap) {
+		size_t ncap = set->cap ? 2 * set->cap : 8;
+		void *nv = realloc(set->v, ncap * sizeof(*set->v));
+
+		if (!nv)
+			return -ENOMEM;
+		set->v = nv;
+		set->cap = ncap;
+	}
+	set->v[set->n].s = s;
+	set->v[set->n++].len = len;
+	return 0;
+}
+
+static void put_in(struct st_buf *sql, const char *col, const struct strset *set)
+{
+	st_buf_printf(sql, " AND %s IN (", col);
+	for (size_t i = 0; i < set->n; i++) {
+		if (i)
+			st_buf_printf(sql, ", ");
+		st_sql_str(sql, set->v[i].s, set->v[i].len);
+	}
+	st_buf_printf(sql, ")");
+}
+
+/* Past this many services the condition is left out: the question costs more, the answer is the
+ * same. */
+#define TRIM_SERVICES_MAX 64
+
 /*
  * Before sending the samples of a window the store may hold in part, ask
  * it which of the window's stacks it has (rows of this window_start,
- * duration and these hosts) and keep only the rows of the others. Sound
- * because every row of a stack hash lands in one shard, in one block of
- * one insert, and a block is committed whole or not at all; and because a
- * host's windows do not share a start (one agent per host name). A retry
- * that finds everything there sends nothing.
+ * duration and these hosts; the services too, so that the primary key
+ * (service, host, window_start, ...) finds them without a scan) and keep
+ * only the rows of the others. Sound because every row of a stack hash
+ * lands in one shard, in one block of one insert, and a block is committed
+ * whole or not at all; and because a host's windows do not share a start
+ * (one agent per host name). A retry that finds everything sends nothing.
  */
 static int samples_trim(struct st_writer *w)
 {
 	struct st_buf sql = {0}, ans = {0}, kept = {0};
+	struct strset hosts = {0}, services = {0};
 	struct hset found = {0};
 	struct st_rd r = {w->samples.v, w->samples.v + w->samples.n};
-	const char *host;
-	size_t hostlen;
+	const char *host, *service;
+	size_t hostlen, servicelen;
 	uint64_t h, dropped = 0;
-	unsigned nhosts = 0;
+	char *q = NULL;
 	int err = 0;
 
-	/* The distinct hosts of the window, usually one: a relay's batch has a few. */
-	st_buf_printf(&sql,
-		      "SELECT DISTINCT stack_hash FROM " ST_T_SAMPLES " WHERE window_start = %llu "
-		      "AND duration_ns = %llu AND host IN (",
-		      (unsigned long long)w->start_ns, (unsigned long long)w->duration_ns);
-	const char *last = NULL;
-	size_t lastlen = 0;
-
 	while (r.p < r.end) {
-		if (row_next(&r, &host, &hostlen, &h)) {
+		if (row_next(&r, &host, &hostlen, &service, &servicelen, &h)) {
 			err = st_conn_fail(w->c, -EBADMSG, "a queued sample row does not decode");
 			goto out;
 		}
-		if (last && hostlen == lastlen && !memcmp(host, last, hostlen))
-			continue;
-		if (nhosts++)
-			st_buf_printf(&sql, ", ");
-		st_sql_str(&sql, host, hostlen);
-		last = host;
-		lastlen = hostlen;
+		err = strset_add(&hosts, host, hostlen);
+		if (!err && services.n <= TRIM_SERVICES_MAX)
+			err = strset_add(&services, service, servicelen);
+		if (err) {
+			st_conn_fail(w->c, err, "out of memory");
+			goto out;
+		}
 	}
-	st_buf_printf(&sql, ") FORMAT RowBinary");
-	char *q = st_buf_detach_str(&sql);
-
+	st_buf_printf(&sql,
+		      "SELECT DISTINCT stack_hash FROM " ST_T_SAMPLES " WHERE window_start = %llu "
+		      "AND duration_ns = %llu",
+		      (unsigned long long)w->start_ns, (unsigned long long)w->duration_ns);
+	if (services.n <= TRIM_SERVICES_MAX)
+		put_in(&sql, "service", &services);
+	put_in(&sql, "host", &hosts);
+	st_buf_printf(&sql, " FORMAT RowBinary");
+	q = st_buf_detach_str(&sql);
 	if (!q) {
 		err = st_conn_fail(w->c, -ENOMEM, "out of memory");
 		goto out;
 	}
 	err = st_conn_request(w->c, q, NULL, NULL, &ans);
-	free(q);
 	if (err)
 		goto out;
 	r = (struct st_rd){ans.v, ans.v + ans.n};
@@ -557,7 +600,7 @@ static int samples_trim(struct st_writer *w)
 					   st_conn_url(w->c));
 			goto out;
 		}
-		err = hset_add(&found, h ? h : 1);
+		err = h ? hset_add(&found, h) : 0; /* 0: no stack of ours */
 		if (err) {
 			st_conn_fail(w->c, err, "out of memory");
 			goto out;
@@ -570,8 +613,8 @@ static int samples_trim(struct st_writer *w)
 	while (r.p < r.end) {
 		const uint8_t *row = r.p;
 
-		row_next(&r, &host, &hostlen, &h); /* decoded above */
-		if (h && hset_has(&found, h))
+		row_next(&r, &host, &hostlen, &service, &servicelen, &h); /* decoded above */
+		if (hset_has(&found, h))
 			dropped++;
 		else
 			st_buf_put(&kept, row, (size_t)(r.p - row));
@@ -586,6 +629,9 @@ static int samples_trim(struct st_writer *w)
 	w->win_rows -= dropped;
 	w->stats.rows_found += dropped;
 out:
+	free(q);
+	free(hosts.v);
+	free(services.v);
 	st_buf_release(&sql);
 	st_buf_release(&ans);
 	st_buf_release(&kept);

@@ -640,7 +640,8 @@ static void test_writer_resume(void **state)
 	assert_int_equal(st_writer_flush(w), 0);
 	assert_string_equal(fake_ch_log(&f, &seen, log, sizeof(log)), "distinct,samples,");
 	assert_non_null(strstr(f.req[2].sql, "FROM xprof_samples WHERE window_start = 1000 AND "
-					     "duration_ns = 10 AND host IN (unhex('68'))"));
+					     "duration_ns = 10 AND service IN (unhex('')) AND "
+					     "host IN (unhex('68'))"));
 	assert_int_equal(fake_ch_rows(&f.req[3], rows, 8), 2);
 	assert_true(rows[0].stack_hash == hash[0] && rows[0].count == 1);
 	assert_true(rows[1].stack_hash == hash[2] && rows[1].count == 3);
