@@ -382,7 +382,6 @@ static int add_labels(struct add_ctx *a, uint32_t id)
 	a->set_build_id = NULL;
 	if (!id)
 		return 0;
-#ifdef REP_LABELS_MAX
 	struct rep_label l[REP_LABELS_MAX];
 	unsigned n = 0;
 
@@ -399,7 +398,6 @@ static int add_labels(struct add_ctx *a, uint32_t id)
 		else if (!strcmp(l[i].key, "build_id"))
 			a->set_build_id = l[i].value;
 	}
-#endif
 	return 0;
 }
 
@@ -411,13 +409,11 @@ static int add_stack(void *ctx, const struct rep_sample_key *key,
 	struct st_sample s = {.comm = key->comm, .pid = key->pid};
 	int err;
 
-#ifdef REP_LABELS_MAX
 	if (key->labels != a->set) {
 		err = add_labels(a, key->labels);
 		if (err)
 			return err;
 	}
-#endif
 	s.build_id = a->set_build_id ? a->set_build_id
 		     : a->build_id   ? a->build_id(a->ctx, key->pid)
 				     : NULL;

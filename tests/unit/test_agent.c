@@ -856,7 +856,6 @@ static void *ch_window(size_t *len)
 						      &locs[0]),
 				 0);
 		if (i == 2) {
-#ifdef REP_LABELS_MAX
 			static const struct rep_label l[] = {{"host", "hB"},
 							     {"service", "nginx.service"},
 							     {"container", "abc123"},
@@ -865,9 +864,6 @@ static void *ch_window(size_t *len)
 
 			key = (struct rep_sample_key){.pid = 9, .tid = 9, .comm = "nginx"};
 			assert_int_equal(rep_profile_labelset(p, l, 5, &key.labels), 0);
-#else
-			continue;
-#endif
 		}
 		assert_int_equal(rep_profile_add(p, &key, locs, 2, count[i]), 0);
 	}
@@ -941,7 +937,6 @@ static void test_sink_clickhouse(void **state)
 	assert_string_equal(fake_ch_log(&f, &seen, log, sizeof(log)),
 			    "schema,schema,stacks,samples,");
 	n = fake_ch_rows(last_req(&f, "samples"), rows, 8);
-#ifdef REP_LABELS_MAX
 	assert_int_equal(n, 3);
 	r = row_of(rows, n, "nginx", 4);
 	assert_string_equal(r->host, "hB");
@@ -949,9 +944,6 @@ static void test_sink_clickhouse(void **state)
 	assert_string_equal(r->container, "abc123");
 	assert_string_equal(r->build_id, "ff00");
 	assert_int_equal(r->pid, 9);
-#else
-	assert_int_equal(n, 2);
-#endif
 	r = row_of(rows, n, "prog", 3);
 	assert_true(r->window_start == 4000000000000000000ull && r->duration_ns == 10000000000ull);
 	assert_string_equal(r->host, "hA");
