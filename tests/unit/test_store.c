@@ -584,6 +584,82 @@ static void test_writer_protocol(void **state)
 /* An HTTP error answer with a ClickHouse-like message (read to the close). */
 #define CH_ERR(status, msg) "HTTP/1.1 " status "\r\nConnection: close\r\n\r\n" msg "\n"
 
+/* The build-id callback of test_writer_labels: pid 7's executable. */
+static const char *bid_of(void *ctx, uint32_t pid)
+{
+	(void)ctx;
+	return pid == 7 ? "b7" : NULL;
+}
+
+/*
+ * st_writer_add_profile's rows take each stack's label set over the
+ * window's labels: an empty or absent host is the window's, an absent
+ * service or container the window's, a build_id label wins over the
+ * callback; other keys (exe) are no column.
+ */
+static void test_writer_labels(void **state)
+{
+	static const struct {
+		struct rep_label l[3];
+		unsigned n;
+		uint32_t pid;
+		const char *host, *service, *container, *build_id;
+	} cases[] = {
+	    {{{0}}, 0, 7, "h", "s", "c", "b7"},
+	    {{{"host", ""}, {"service", "s2"}}, 2, 7, "h", "s2", "c", "b7"},
+	    {{{"host", "h3"}, {"container", ""}, {"exe", "/bin/x"}}, 3, 8, "h3", "s", "", ""},
+	    {{{"build_id", "bb"}, {"service", ""}}, 2, 7, "h", "", "c", "bb"},
+	};
+	const unsigned ncases = sizeof(cases) / sizeof(cases[0]);
+	struct st_labels wl = {.host = "h", .service = "s", .container = "c"};
+	struct fake_ch_row rows[8];
+	struct rep_profile *p = rep_profile_new(1000000);
+	struct fake_ch f;
+	struct st_conn *c;
+	struct st_writer *w;
+	uint32_t fn, loc;
+	char url[64];
+	int n;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(rep_profile_function(p, "main", "m.c", REP_KIND_USER, &fn), 0);
+	assert_int_equal(rep_profile_location(p, UINT32_MAX, 0x1000,
+					      &(struct rep_line){.function = fn}, 1, &loc),
+			 0);
+	for (unsigned i = 0; i < ncases; i++) {
+		struct rep_sample_key k = {
+		    .pid = cases[i].pid, .tid = cases[i].pid, .comm = "prog"};
+
+		assert_int_equal(rep_profile_labelset(p, cases[i].l, cases[i].n, &k.labels), 0);
+		assert_int_equal(rep_profile_add(p, &k, &loc, 1, i + 1), 0);
+	}
+	assert_int_equal(fake_ch_start(&f), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+	c = st_conn_new(url, 5);
+	w = st_writer_new(c, NULL);
+	assert_non_null(w);
+	assert_int_equal(st_writer_begin(w, &wl, 1000, 10), 0);
+	assert_int_equal(st_writer_add_profile(w, p, bid_of, NULL), 0);
+	assert_int_equal(st_writer_flush(w), 0);
+	n = fake_ch_rows(&f.req[f.nreq - 1], rows, 8);
+	assert_int_equal(n, (int)ncases);
+	for (int r = 0; r < n; r++) {
+		unsigned i = rows[r].count - 1; /* case i has count i + 1 */
+
+		assert_true(i < ncases);
+		assert_string_equal(rows[r].host, cases[i].host);
+		assert_string_equal(rows[r].service, cases[i].service);
+		assert_string_equal(rows[r].container, cases[i].container);
+		assert_string_equal(rows[r].build_id, cases[i].build_id);
+		assert_int_equal(rows[r].pid, cases[i].pid);
+	}
+	st_writer_free(w);
+	st_conn_free(c);
+	fake_ch_stop(&f);
+	rep_profile_free(p);
+}
+
 /* Three one-row stacks a, b, c (counts 1, 2, 3) of host h in the window [1000, +10). */
 static void abc_window(struct st_writer *w, uint64_t hash[3])
 {
@@ -758,6 +834,7 @@ int main(void)
 	    cmocka_unit_test(test_parallel_arrays_checked),
 	    cmocka_unit_test(test_writer_retry_hook),
 	    cmocka_unit_test(test_writer_protocol),
+	    cmocka_unit_test(test_writer_labels),
 	    cmocka_unit_test(test_writer_resume),
 	    cmocka_unit_test(test_conn_transient),
 	    cmocka_unit_test(test_urls),
