@@ -7,9 +7,11 @@
 AG_PUSH := $(O)/progs/ag_push
 AG_LIBS := -lcurl -lz -lm -lpthread
 
-test_agent_OBJS := $(agent_OBJS) $(report_OBJS) $(lib_OBJS)
+# The agent's loop (loop.c) needs the capture and the pipeline: not these.
+AG_CORE_OBJS := $(filter-out $(O)/agent/loop.o,$(agent_OBJS))
+test_agent_OBJS := $(AG_CORE_OBJS) $(report_OBJS) $(lib_OBJS)
 
-$(AG_PUSH): $(O)/tests/progs/ag_push.o $(agent_OBJS) $(report_OBJS) $(lib_OBJS)
+$(AG_PUSH): $(O)/tests/progs/ag_push.o $(AG_CORE_OBJS) $(report_OBJS) $(lib_OBJS)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(AG_LIBS)
