@@ -1161,6 +1161,9 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 		nlocs++;
 	}
 	struct rep_sample_key key = {.pid = sm->pid, .tid = sm->tid, .comm = comm};
+
+	if (s->opts.labels)
+		key.labels = s->opts.labels(s->opts.labels_ctx, s->prof, sm->pid);
 	return rep_profile_add(s->prof, &key, s->loc_ids, nlocs, 1);
 }
 
