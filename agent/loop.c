@@ -169,7 +169,6 @@ static void next_boundary(struct ag_agent *a, uint64_t after_real)
 	a->bnd_ns = a->bnd_real > real ? mono + (a->bnd_real - real) : mono;
 }
 
-#ifdef REP_LABELS_MAX
 /*
  * The session's labels hook: the label set of pid in this window's profile,
  * interned once per process and window (the entry caches the id).
@@ -208,7 +207,6 @@ static uint32_t labels_hook(void *ctx, struct rep_profile *p, uint32_t pid)
 	e->gen = a->gen + 1;
 	return id;
 }
-#endif
 
 /* p's pprof (and folded text) in malloc'ed buffers. 0 or -errno. */
 static int encode(const struct rep_profile *p, bool folded, char **pb, size_t *pblen, char **fo,
@@ -261,7 +259,6 @@ static int spool_profile(struct ag_agent *a, const char *sink, const char *servi
 	return err == -ENOMEM ? err : 0; /* a full disk or an oversized window: logged, go on */
 }
 
-#ifdef REP_LABELS_MAX
 /* The service label of a sample's label set ("" without one). */
 static const char *key_service(const struct rep_profile *p, uint32_t set)
 {
@@ -280,16 +277,13 @@ static bool keep_service(void *ctx, const struct rep_profile *src, const struct 
 {
 	return !strcmp(key_service(src, key->labels), ctx);
 }
-#endif
 
 struct walk_count {
 	uint64_t stacks;
-#ifdef REP_LABELS_MAX
 	const struct rep_profile *p;
 	const char **services; /* distinct, strings of p */
 	size_t n, cap;
 	int err;
-#endif
 };
 
 static int walk_count(void *ctx, const struct rep_sample_key *key,
@@ -301,7 +295,6 @@ static int walk_count(void *ctx, const struct rep_sample_key *key,
 	(void)n;
 	(void)count;
 	w->stacks++;
-#ifdef REP_LABELS_MAX
 	const char *svc = key_service(w->p, key->labels);
 
 	for (size_t i = 0; i < w->n; i++)
@@ -317,9 +310,6 @@ static int walk_count(void *ctx, const struct rep_sample_key *key,
 		w->cap = cap;
 	}
 	w->services[w->n++] = svc;
-#else
-	(void)key;
-#endif
 	return 0;
 }
 
@@ -327,7 +317,6 @@ static int walk_count(void *ctx, const struct rep_sample_key *key,
 static int spool_push(struct ag_agent *a, const struct rep_profile *p, struct walk_count *wc,
 		      uint64_t start, uint64_t end)
 {
-#ifdef REP_LABELS_MAX
 	int err = 0;
 
 	for (size_t i = 0; i < wc->n && !err; i++) {
@@ -345,10 +334,6 @@ static int spool_push(struct ag_agent *a, const struct rep_profile *p, struct wa
 		rep_profile_free(sp);
 	}
 	return err;
-#else
-	(void)wc;
-	return spool_profile(a, "push", NULL, p, false, start, end);
-#endif
 }
 
 static void metrics_update(struct ag_agent *a, const struct ag_window_stats *ws)
@@ -440,9 +425,7 @@ static int window_cut(struct ag_agent *a, uint64_t end_ns, uint64_t end_real)
 	/* The next window's start maps to this boundary exactly (pprof time_nanos). */
 	xp_session_set_clock(a->sess, end_ns, end_real);
 	st = xp_session_window_stats(a->sess);
-#ifdef REP_LABELS_MAX
 	wc.p = p;
-#endif
 	err = rep_profile_walk(p, walk_count, &wc);
 	for (unsigned i = 0; !err && i < a->nsinks; i++) {
 		if (!strcmp(a->sinks[i]->s.name, "push"))
@@ -451,9 +434,7 @@ static int window_cut(struct ag_agent *a, uint64_t end_ns, uint64_t end_real)
 			err =
 			    spool_profile(a, a->sinks[i]->s.name, NULL, p, a->o.folded, start, end);
 	}
-#ifdef REP_LABELS_MAX
 	free(wc.services);
-#endif
 	rep_profile_free(p);
 	if (err) {
 		snprintf(a->why, sizeof(a->why), "cannot encode the window: %s", xl_strerror(err));
@@ -615,10 +596,8 @@ static int open_session(struct ag_agent *a, char *err, size_t errlen)
 	 */
 	so.no_cache = true;
 	so.memory_limit = a->o.memory_limit;
-#ifdef REP_LABELS_MAX
 	so.labels = labels_hook;
 	so.labels_ctx = a;
-#endif
 	a->sess = xp_session_new(&so);
 	if (!a->sess) {
 		snprintf(err, errlen, "cannot start the pipeline: %s", xl_strerror(-errno));
