@@ -61,7 +61,10 @@ struct ag_pid_ent {
 	uint64_t exit_ns, last_ns;
 	char *service, *container, *exe;
 	char build_id[2 * XP_BUILD_ID_MAX + 1]; /* hex, "" unknown */
-	/* The caller's cache: a label set id valid while gen matches its own counter. */
+	/*
+	 * The caller's cache: a label set id valid while gen matches its own
+	 * counter; the table sets gen to 0 whenever the labels change.
+	 */
 	uint32_t labelset;
 	uint64_t gen;
 };

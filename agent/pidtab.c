@@ -225,6 +225,9 @@ static int on_fork(struct ag_pidtab *t, const struct xp_ev_task *f)
 		/* A new thread of a known process: nothing to read. */
 		return ent_lookup(t, f->pid, f->time_ns, &err) ? err : -ENOMEM;
 	}
+	child = ag_pidtab_get(t, f->pid);
+	if (child && child->last_ns > f->time_ns)
+		return 0; /* delivered after the child's own events (misordered): theirs stand */
 	parent = ent_lookup(t, f->ppid, f->time_ns, &err);
 	if (!parent)
 		return err;
@@ -259,6 +262,7 @@ static int on_exec(struct ag_pidtab *t, const struct xp_ev_comm *c)
 	e->build_id[0] = 0;
 	e->exe_pending = true;
 	e->exited = false;
+	e->gen = 0; /* its labels change: a label set cached for them is stale */
 	return ent_read(t, e, false);
 }
 
@@ -291,8 +295,10 @@ static int on_mmap(struct ag_pidtab *t, const struct xp_ev_mmap *m)
 		e->exe = dup_label(m->path, &err);
 		e->exe_pending = false;
 		hex(e->build_id, m->build_id, m->build_id_len);
+		e->gen = 0;
 	} else if (!e->build_id[0] && e->exe && !strcmp(e->exe, m->path)) {
 		hex(e->build_id, m->build_id, m->build_id_len);
+		e->gen = 0;
 	}
 	return err;
 }

@@ -210,7 +210,9 @@ static void test_pidtab_fork_exec(void **state)
 	assert_string_equal(e->service, "web.service");
 	assert_string_equal(e->exe, "/usr/bin/prog100");
 
+	ag_pidtab_get(t, 1001)->gen = 7; /* the agent's cached label set ... */
 	feed(t, ev_exec(1001, 2 * S + 1));
+	assert_int_equal(ag_pidtab_get(t, 1001)->gen, 0); /* ... is stale after the exec */
 	assert_int_equal(fp.reads, 2); /* exec re-reads the cgroup: gone, the inherited stay */
 	e = ag_pidtab_get(t, 1001);
 	assert_null(e->exe); /* the old program is not claimed for the new image */
@@ -223,6 +225,11 @@ static void test_pidtab_fork_exec(void **state)
 	e = ag_pidtab_get(t, 1001);
 	assert_string_equal(e->exe, "/opt/t/ag_short");
 	assert_string_equal(e->build_id, "ab0000ff");
+	assert_int_equal(e->gen, 0);
+	/* A fork record delivered after the child's own later events changes nothing. */
+	feed(t, ev_fork(200, 1001, 2 * S));
+	assert_string_equal(ag_pidtab_get(t, 1001)->exe, "/opt/t/ag_short");
+	assert_string_equal(ag_pidtab_get(t, 1001)->service, "web.service");
 	/* A thread of the child: same entry, nothing read. */
 	feed(t, ev_fork(1001, 1001, 2 * S + 6));
 	assert_string_equal(ag_pidtab_get(t, 1001)->exe, "/opt/t/ag_short");
