@@ -440,7 +440,7 @@ static int window_cut(struct ag_agent *a, uint64_t end_ns, uint64_t end_real)
 	free(wc.services);
 	rep_profile_free(p);
 	if (err) {
-		snprintf(a->why, sizeof(a->why), "cannot encode the window: %s", xl_strerror(err));
+		snprintf(a->why, sizeof(a->why), "cannot encode the window: %s", strerror(-err));
 		return err;
 	}
 
@@ -501,12 +501,12 @@ static int cap_event(void *ctx, const struct xp_event *ev)
 	}
 	err = ag_pidtab_event(a->pt, ev);
 	if (err) {
-		snprintf(a->why, sizeof(a->why), "process labels: %s", xl_strerror(err));
+		snprintf(a->why, sizeof(a->why), "process labels: %s", strerror(-err));
 		return a->err = err;
 	}
 	err = xp_session_event(a->sess, ev);
 	if (err) {
-		snprintf(a->why, sizeof(a->why), "cannot build the profile: %s", xl_strerror(err));
+		snprintf(a->why, sizeof(a->why), "cannot build the profile: %s", strerror(-err));
 		return a->err = err;
 	}
 	return 0;
@@ -563,8 +563,9 @@ static int open_spool(struct ag_agent *a, char *err, size_t errlen)
 		s = ag_sink_push_new(&po);
 		if (!s) {
 			e = -errno;
-			snprintf(err, errlen, "cannot use --push '%s': %s (give http://HOST:PORT)",
-				 a->o.push_url, xl_strerror(e));
+			snprintf(err, errlen, "cannot use --push '%s': %s", a->o.push_url,
+				 e == -EINVAL ? "give http://HOST[:PORT] or https://..."
+					      : strerror(-e));
 			return e;
 		}
 		a->sinks[a->nsinks++] = count_sink_new(s);
@@ -578,13 +579,13 @@ static int open_spool(struct ag_agent *a, char *err, size_t errlen)
 		if (e) {
 			ag_sink_free(&a->sinks[i]->s);
 			a->sinks[i] = NULL;
-			snprintf(err, errlen, "cannot add a sink: %s", xl_strerror(e));
+			snprintf(err, errlen, "cannot add a sink: %s", strerror(-e));
 			return e;
 		}
 	}
 	e = ag_spool_start(a->spool, spool_log, a);
 	if (e)
-		snprintf(err, errlen, "cannot start the sender: %s", xl_strerror(e));
+		snprintf(err, errlen, "cannot start the sender: %s", strerror(-e));
 	return e;
 }
 
@@ -603,7 +604,7 @@ static int open_session(struct ag_agent *a, char *err, size_t errlen)
 	so.labels_ctx = a;
 	a->sess = xp_session_new(&so);
 	if (!a->sess) {
-		snprintf(err, errlen, "cannot start the pipeline: %s", xl_strerror(-errno));
+		snprintf(err, errlen, "cannot start the pipeline: %s", strerror(errno));
 		return -errno;
 	}
 	a->pt = ag_pidtab_new(a->o.max_pids, ag_pid_read_proc, NULL);
@@ -646,10 +647,10 @@ struct ag_agent *ag_agent_new(const struct ag_agent_opts *o, char *err, size_t e
 		a->metrics = ag_metrics_new(o->metrics, false);
 		if (!a->metrics) {
 			e = -errno;
-			snprintf(err, errlen, "cannot serve --metrics on '%s': %s%s", o->metrics,
-				 xl_strerror(e),
-				 e == -EPERM ? " (give a loopback address, e.g. 127.0.0.1:9464)"
-					     : "");
+			snprintf(err, errlen, "cannot serve --metrics on '%s': %s", o->metrics,
+				 e == -EPERM ? "not a loopback address (give e.g. 127.0.0.1:9741)"
+				 : e == -EINVAL ? "give IP:PORT, e.g. 127.0.0.1:9741"
+						: strerror(-e));
 		} else {
 			metrics_describe(a->metrics);
 		}
@@ -664,7 +665,7 @@ struct ag_agent *ag_agent_new(const struct ag_agent_opts *o, char *err, size_t e
 	if (!a->cap) {
 		e = -errno;
 		if (!err[0])
-			snprintf(err, errlen, "%s", a->why[0] ? a->why : xl_strerror(e));
+			snprintf(err, errlen, "%s", a->why[0] ? a->why : strerror(-e));
 		goto fail;
 	}
 	return a;
@@ -703,7 +704,7 @@ int ag_agent_run(struct ag_agent *a, const volatile sig_atomic_t *stop, unsigned
 			e = window_cut(a, clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_REALTIME));
 	}
 	if (e) {
-		snprintf(err, errlen, "%s", a->why[0] ? a->why : xl_strerror(e));
+		snprintf(err, errlen, "%s", a->why[0] ? a->why : strerror(-e));
 		return e;
 	}
 	/* Give the sender a bounded time for what waits; the rest stays for the next start. */

@@ -183,7 +183,8 @@ struct agent_args {
 
 static int bad_value(const char *opt, const char *arg, const char *want)
 {
-	fprintf(stderr, "xprof agent: bad %s '%s'; give %s\n", opt, arg, want);
+	fprintf(stderr, "xprof agent: bad %s%s '%s'; give %s\n", opt[0] == '-' ? "" : "--", opt,
+		arg, want);
 	return 2;
 }
 
@@ -293,7 +294,7 @@ static int parse_args(int argc, char **argv, struct agent_args *a)
 			usage(stderr);
 			return 2;
 		default:
-			rc = parse_opt(a, opt, opt == 'F' ? "-F" : argv[optind - 1], optarg);
+			rc = parse_opt(a, opt, opt == 'F' ? "-F" : lopts[idx].name, optarg);
 			if (rc)
 				return rc;
 		}
