@@ -47,8 +47,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$XPROF" agent -F 99 --interval 2s --host e2ehost --output-dir "$out/win" --folded \
-	--spool-dir "$out/spool" 2>"$out/agent.log" &
+	--spool-dir "$out/spool" --metrics "127.0.0.1:$mport" 2>"$out/agent.log" &
 apid=$!
 for _ in $(seq 300); do
 	grep -q "sampling every CPU" "$out/agent.log" && break
@@ -84,6 +85,29 @@ lpid=$!
 wait $wpid $lpid
 wpid= lpid=
 sleep 0.5
+# The metrics as Prometheus reads them, while it runs: a window's counters.
+python3 - "$mport" "$out/agent.log" <<'PY' || exit 1
+import re, sys, urllib.request
+text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode()
+log = open(sys.argv[2]).read()
+def val(name):
+    m = re.search(r"^%s(?:\{[^}]*\})? (\S+)$" % name, text, re.M)
+    if not m: sys.exit("FAIL: no %s in the metrics:\n%s" % (name, text))
+    return float(m.group(1))
+for name, typ in (("xprof_agent_samples_total", "counter"), ("xprof_agent_resident_memory_bytes", "gauge")):
+    if "# TYPE %s %s" % (name, typ) not in text: sys.exit("FAIL: no TYPE line for " + name)
+windows = val("xprof_agent_windows_total")
+logged = re.findall(r"^window \S+: (\d+) samples", log, re.M)
+# The log line is written just before the metrics of its window: the log may be one ahead.
+if windows < 2 or len(logged) not in (windows, windows + 1):
+    sys.exit("FAIL: xprof_agent_windows_total %g, %d window lines" % (windows, len(logged)))
+if val("xprof_agent_samples_total") != sum(int(x) for x in logged[:int(windows)]):
+    sys.exit("FAIL: xprof_agent_samples_total %g != the log's" % val("xprof_agent_samples_total"))
+if not 1 << 20 < val("xprof_agent_resident_memory_bytes") < 4 << 30 or val("xprof_agent_cpu_seconds_total") <= 0:
+    sys.exit("FAIL: rss/cpu metrics:\n" + text)
+val('xprof_agent_sent_bytes_total')
+print("ok: metrics: %d windows, samples_total equal to the log lines" % windows)
+PY
 kill -INT $apid
 for _ in $(seq 200); do kill -0 $apid 2>/dev/null || break; sleep 0.05; done
 kill -0 $apid 2>/dev/null && fail "agent still runs 10 s after SIGINT"

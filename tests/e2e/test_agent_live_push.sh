@@ -12,6 +12,7 @@
 #  - one request per service per window (the workload's unit, and one
 #    without a service for the rest), the name carrying host and service;
 #  - the outage's retries are logged ("xprof agent: push: retry ...");
+#  - SIGHUP after the log was moved away reopens --log FILE;
 #  - every payload decodes, and the unit's ones hold unw_threads' chain.
 set -u -o pipefail
 . "$(dirname "$0")/lib_e2e.sh"
@@ -61,7 +62,11 @@ for _ in $(seq 300); do
 	sleep 0.1
 done
 grep -q "sinks: push (http://127.0.0.1:$port)" "$out/agent.log" || fail "no start-up line"
-sleep 18
+sleep 9
+# logrotate's way: move the log away, SIGHUP; the next lines go to a new file.
+mv "$out/agent.log" "$out/agent.log.1"
+kill -HUP $apid
+sleep 9
 grep -q "outage starts" "$out/receiver.log" || fail "the receiver never went down: $(cat "$out/receiver.log")"
 kill -TERM $apid
 for _ in $(seq 200); do kill -0 $apid 2>/dev/null || break; sleep 0.05; done
@@ -69,16 +74,20 @@ kill -0 $apid 2>/dev/null && fail "agent still runs 10 s after SIGTERM"
 wait $apid; rc=$?
 apid=
 [ $rc = 0 ] || fail "agent exit status $rc: $(tail -n 5 "$out/agent.log") $(cat "$out/agent.err")"
+[ "$(grep -c '^window' "$out/agent.log")" -ge 3 ] ||
+	fail "SIGHUP: the new log has no window lines: $(cat "$out/agent.log")"
+ok "SIGHUP reopened the log: $(grep -c '^window' "$out/agent.log.1") window lines before, $(grep -c '^window' "$out/agent.log") after"
+cat "$out/agent.log.1" "$out/agent.log" >"$out/agent.all"
 grep -q "xprof agent: stopped" "$out/agent.log" ||
 	fail "the agent did not send everything before it stopped: $(tail -n 3 "$out/agent.log")"
-grep -q "^xprof agent: push: retry [0-9]* in .* s: http 503" "$out/agent.log" ||
-	fail "no 503 retry logged: $(grep -v '^window' "$out/agent.log")"
-ok "receiver down 5 s; retries logged: $(grep -c 'push: retry' "$out/agent.log")"
+grep -q "^xprof agent: push: retry [0-9]* in .* s: http 503" "$out/agent.all" ||
+	fail "no 503 retry logged: $(grep -v '^window' "$out/agent.all")"
+ok "receiver down 5 s; retries logged: $(grep -c 'push: retry' "$out/agent.all")"
 
 python3 - "$out" "$svc" "$wpid" <<'PY'
 import calendar, glob, json, re, subprocess, sys, time, urllib.parse
 out, svc, wpid = sys.argv[1:]
-log = open(out + "/agent.log").read()
+log = open(out + "/agent.all").read()
 windows = {}  # start (Unix s) -> samples logged
 for stamp, n in re.findall(r"^window (\S+): (\d+) samples", log, re.M):
     windows[calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))] = int(n)
