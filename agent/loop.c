@@ -107,7 +107,6 @@ struct ag_agent {
 	uint64_t host_set_gen;	     /* gen + 1 when host_set is this window's */
 	uint64_t start_real;	     /* wall-clock start of the current window */
 	uint64_t bnd_real, bnd_ns;   /* its end: wall clock and stream time */
-	bool started;		     /* the capture's begin() tied the clocks */
 	int err;		     /* the first error of a window cut, for run() */
 	char why[256];		     /* what it was */
 	uint64_t cpu_us, sent, errs; /* at the last cut: rusage, bytes sent, sink errors */
@@ -482,7 +481,6 @@ static int cap_begin(void *ctx, const struct xp_rec_info *info, uint32_t ncpus)
 	xp_session_set_clock(a->sess, info->start_time_ns, info->start_real_ns);
 	a->start_real = info->start_real_ns;
 	next_boundary(a, info->start_real_ns);
-	a->started = true;
 	return 0;
 }
 
