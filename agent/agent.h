@@ -305,6 +305,14 @@ int ag_parse_size(const char *s, uint64_t *bytes);
  */
 uint64_t ag_window_next(uint64_t real_ns, uint64_t interval_ns);
 
+/*
+ * The wall-clock moment real_ns on the stream's clock (CLOCK_MONOTONIC),
+ * from a pair of readings of both clocks taken together: a conversion, so a
+ * moment already past maps to when it was (a loop behind the stream still
+ * cuts its window there), not to now.
+ */
+uint64_t ag_window_stream_time(uint64_t mono_now, uint64_t real_now, uint64_t real_ns);
+
 /* What `xprof agent` runs with (profiler/cmd_agent.c fills it from the command line). */
 struct ag_agent_opts {
 	uint32_t frequency;	/* Hz per CPU */

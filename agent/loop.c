@@ -164,11 +164,7 @@ static void next_boundary(struct ag_agent *a, uint64_t after_real)
 	uint64_t mono = clock_ns(CLOCK_MONOTONIC), real = clock_ns(CLOCK_REALTIME);
 
 	a->bnd_real = ag_window_next(after_real, a->o.interval_ns);
-	/*
-	 * A conversion, not a wait: a boundary already past (the loop fell behind
-	 * the stream) maps to the moment it was, so the window still ends there.
-	 */
-	a->bnd_ns = (uint64_t)((int64_t)mono + ((int64_t)a->bnd_real - (int64_t)real));
+	a->bnd_ns = ag_window_stream_time(mono, real, a->bnd_real);
 }
 
 /*

@@ -95,3 +95,8 @@ uint64_t ag_window_next(uint64_t real_ns, uint64_t interval_ns)
 {
 	return (real_ns / interval_ns + 1) * interval_ns;
 }
+
+uint64_t ag_window_stream_time(uint64_t mono_now, uint64_t real_now, uint64_t real_ns)
+{
+	return (uint64_t)((int64_t)mono_now + ((int64_t)real_ns - (int64_t)real_now));
+}

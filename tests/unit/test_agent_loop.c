@@ -104,6 +104,21 @@ static void test_window_next(void **state)
 	}
 }
 
+/*
+ * A boundary on the stream's clock: ahead of now it is ahead, and one the
+ * loop reaches 3 s late is still the moment it was (mapping it to "now"
+ * moved windows' ends when the agent fell behind).
+ */
+static void test_window_stream_time(void **state)
+{
+	const uint64_t mono = 5000 * S, real = 1765062603ull * S; /* 3 s past a 10 s boundary */
+
+	(void)state;
+	assert_int_equal(ag_window_stream_time(mono, real, real + 7 * S), mono + 7 * S);
+	assert_int_equal(ag_window_stream_time(mono, real, real - 3 * S), mono - 3 * S);
+	assert_int_equal(ag_window_stream_time(mono, real, real), mono);
+}
+
 /* ---- the process label table ------------------------------------------- */
 
 /* A stand-in for /proc: pids 100..199 live in "web.service", 200+ in a container. */
@@ -343,10 +358,10 @@ static void test_pidtab_free_nonempty(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_duration),	 cmocka_unit_test(test_parse_size),
-	    cmocka_unit_test(test_window_next),		 cmocka_unit_test(test_pidtab_fork_exec),
-	    cmocka_unit_test(test_pidtab_expire),	 cmocka_unit_test(test_pidtab_bound),
-	    cmocka_unit_test(test_pidtab_free_nonempty),
+	    cmocka_unit_test(test_parse_duration),   cmocka_unit_test(test_parse_size),
+	    cmocka_unit_test(test_window_next),	     cmocka_unit_test(test_window_stream_time),
+	    cmocka_unit_test(test_pidtab_fork_exec), cmocka_unit_test(test_pidtab_expire),
+	    cmocka_unit_test(test_pidtab_bound),     cmocka_unit_test(test_pidtab_free_nonempty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
