@@ -620,11 +620,6 @@ struct ag_agent *ag_agent_new(const struct ag_agent_opts *o, char *err, size_t e
 	    .all = true,
 	    .kstack = o->kernel,
 	    .target = "-a",
-	    /*
-	     * A second of samples, not record's 100 ms at 1 kHz: at 19 Hz that is the
-	     * 8 MiB minimum instead of 32 MiB of ring and two 36 MiB arenas.
-	     */
-	    .ring_ms = 1000,
 	};
 	struct ag_agent *a = calloc(1, sizeof(*a));
 	int e;

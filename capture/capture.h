@@ -85,12 +85,6 @@ struct capture_opts {
 	size_t npids;
 	pid_t child;	    /* -- CMD: held child, already forked; 0 if none */
 	const char *target; /* for the header: "-p 12", "-a", "-- ./prog" */
-	/*
-	 * The ring buffer (and staging arenas, its size each) hold this long of
-	 * samples at frequency, at least 8 MiB; 0: 100 ms at 1 kHz whatever the
-	 * frequency (record's). Resident memory, so a low-rate agent asks less.
-	 */
-	uint32_t ring_ms;
 };
 
 struct capture_stats {

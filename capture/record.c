@@ -797,20 +797,17 @@ static int round_drain(struct session *s, uint64_t upto)
 }
 
 /*
- * ~100 ms of samples at 1 kHz per CPU (capture_opts.ring_ms: that long at
- * the frequency), records sized for stacks of up to
+ * ~100 ms of samples at 1 kHz per CPU, records sized for stacks of up to
  * 128 KiB live (deeper ones are rare, and a sample's record is only as long
  * as its stack), and room for 4 records of the largest size: at least 8 MiB,
  * a power of two. A burst beyond that is counted as lost.
  */
 #define RB_TYPICAL_STACK (128u << 10)
 
-static size_t ringbuf_size(int ncpus, uint32_t stack_max, uint32_t ring_ms, uint32_t freq)
+static size_t ringbuf_size(int ncpus, uint32_t stack_max)
 {
 	size_t typ = stack_max < RB_TYPICAL_STACK ? stack_max : RB_TYPICAL_STACK;
-	/* capture_opts.ring_ms: that long at the real frequency (an agent at 19 Hz). */
-	size_t per_cpu = ring_ms ? (size_t)ring_ms * freq / 1000 + 1 : 100;
-	size_t want = (size_t)ncpus * per_cpu * (XP_SAMPLE_HDR_SIZE + typ + XP_SAMPLE_SLACK);
+	size_t want = (size_t)ncpus * 100 * (XP_SAMPLE_HDR_SIZE + typ + XP_SAMPLE_SLACK);
 	size_t big = 4 * ((size_t)XP_SAMPLE_HDR_SIZE + stack_max + XP_SAMPLE_SLACK);
 	size_t sz = 8u << 20;
 
@@ -1075,7 +1072,7 @@ struct capture *capture_new(const struct capture_opts *o, const struct capture_s
 	}
 	libbpf_set_print(libbpf_quiet);
 
-	rbsz = ringbuf_size(s->ncpus, o->stack_size, o->ring_ms, o->frequency);
+	rbsz = ringbuf_size(s->ncpus, o->stack_size);
 	err = session_alloc(s, rbsz);
 	if (err) {
 		snprintf(errbuf, errlen, "out of memory");
