@@ -511,6 +511,26 @@ static void spool_log(void *ctx, const char *line)
 	say(ctx, "xprof agent: %s", line);
 }
 
+/* Hand sink s (NULL: out of memory) to the spool, counted. 0 or -errno with err filled. */
+static int add_sink(struct ag_agent *a, struct ag_sink *s, char *err, size_t errlen)
+{
+	struct count_sink *c = count_sink_new(s);
+	int e;
+
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	e = ag_spool_add_sink(a->spool, &c->s);
+	if (e) {
+		ag_sink_free(&c->s);
+		snprintf(err, errlen, "cannot add a sink: %s", strerror(-e));
+		return e;
+	}
+	a->sinks[a->nsinks++] = c;
+	return 0;
+}
+
 /* The spool and its sinks. 0 or -errno with err filled. */
 static int open_spool(struct ag_agent *a, char *err, size_t errlen)
 {
@@ -544,7 +564,9 @@ static int open_spool(struct ag_agent *a, char *err, size_t errlen)
 				     : "");
 			return e;
 		}
-		a->sinks[a->nsinks++] = count_sink_new(s);
+		e = add_sink(a, s, err, errlen);
+		if (e)
+			return e;
 	}
 	if (a->o.push_url) {
 		struct ag_push_opts po = {.url = a->o.push_url,
@@ -562,20 +584,9 @@ static int open_spool(struct ag_agent *a, char *err, size_t errlen)
 					      : strerror(-e));
 			return e;
 		}
-		a->sinks[a->nsinks++] = count_sink_new(s);
-	}
-	for (unsigned i = 0; i < a->nsinks; i++) {
-		if (!a->sinks[i]) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		e = ag_spool_add_sink(a->spool, &a->sinks[i]->s);
-		if (e) {
-			ag_sink_free(&a->sinks[i]->s);
-			a->sinks[i] = NULL;
-			snprintf(err, errlen, "cannot add a sink: %s", strerror(-e));
+		e = add_sink(a, s, err, errlen);
+		if (e)
 			return e;
-		}
 	}
 	e = ag_spool_start(a->spool, spool_log, a);
 	if (e)
@@ -598,8 +609,10 @@ static int open_session(struct ag_agent *a, char *err, size_t errlen)
 	so.labels_ctx = a;
 	a->sess = xp_session_new(&so);
 	if (!a->sess) {
-		snprintf(err, errlen, "cannot start the pipeline: %s", strerror(errno));
-		return -errno;
+		int e = -errno;
+
+		snprintf(err, errlen, "cannot start the pipeline: %s", strerror(-e));
+		return e;
 	}
 	a->pt = ag_pidtab_new(a->o.max_pids, ag_pid_read_proc, NULL);
 	if (!a->pt) {
