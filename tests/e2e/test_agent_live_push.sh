@@ -14,6 +14,8 @@
 #  - the outage's retries are logged ("xprof agent: push: retry ...");
 #  - SIGHUP after the log was moved away reopens --log FILE;
 #  - every payload decodes, and the unit's ones hold unw_threads' chain.
+# Then SIGTERM while nothing listens: the agent stops within the 5 s bound,
+# says how many windows stay spooled, and a restart sends them.
 set -u -o pipefail
 . "$(dirname "$0")/lib_e2e.sh"
 P=$XPROF_BUILD/progs
@@ -134,4 +136,54 @@ if thr < len(windows) - 2:
     sys.exit("FAIL: only %d requests of %s hold unw_threads' thread_leaf" % (thr, svc))
 print("ok: %d windows, %d requests (one per service per window), %d samples: each window arrived once, "
       "its samples equal to its log line" % (len(windows), len(got), sum(windows.values())))
+PY
+
+# --- 2. SIGTERM while the receiver is unreachable: bounded, and the next start sends the rest ---
+kill $rpid; wait $rpid 2>/dev/null; rpid=
+dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$XPROF" agent -F 99 --interval 2s --host e2ehost --push "http://127.0.0.1:$dead" \
+	--spool-dir "$out/spool2" 2>"$out/agent2.log" &
+apid=$!
+for _ in $(seq 300); do grep -q "sampling every CPU" "$out/agent2.log" && break; sleep 0.1; done
+sleep 5
+t0=$(date +%s%N)
+kill -TERM $apid
+wait $apid; rc=$?
+apid=
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ $rc = 0 ] || fail "agent with its sink down: exit status $rc: $(tail -n 3 "$out/agent2.log")"
+[ $ms -le 7000 ] || fail "agent took $ms ms to stop with its sink down (bound: 5 s of sending)"
+grep -q "^xprof agent: push: retry .*Couldn't connect to server" "$out/agent2.log" ||
+	fail "no refused-connection retry logged: $(grep -v '^window' "$out/agent2.log")"
+left=$(sed -n 's/^xprof agent: \([0-9]*\) windows stay spooled for the next start$/\1/p' "$out/agent2.log")
+[ -n "$left" ] && [ "$left" -ge 3 ] || fail "no 'windows stay spooled' line: $(tail -n 3 "$out/agent2.log")"
+[ "$(find "$out/spool2" -name '*.win' | wc -l)" = "$left" ] || fail "spool2 holds $(ls "$out/spool2")"
+ok "SIGTERM with the sink down: stopped in $ms ms, $left windows left in the spool"
+
+# The next start, receiver up: the windows of the first run arrive, then its own.
+mkdir -p "$out/r2"
+python3 "$T/ag_receiver.py" "$out/r2" "$out/port2" --life-s 60 2>"$out/receiver2.log" &
+rpid=$!
+for _ in $(seq 50); do [ -s "$out/port2" ] && break; sleep 0.1; done
+port=$(cat "$out/port2")
+"$XPROF" agent -F 99 --interval 2s --host e2ehost --push "http://127.0.0.1:$port" \
+	--spool-dir "$out/spool2" 2>"$out/agent3.log" &
+apid=$!
+for _ in $(seq 300); do grep -q "sampling every CPU" "$out/agent3.log" && break; sleep 0.1; done
+sleep 3
+kill -TERM $apid
+wait $apid; rc=$?
+apid=
+[ $rc = 0 ] || fail "restarted agent: exit status $rc"
+python3 - "$out" <<'PY'
+import calendar, glob, json, re, sys, time, urllib.parse
+out = sys.argv[1]
+first = {calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
+         for s, n in re.findall(r"^window (\S+): (\d+) samples", open(out + "/agent2.log").read(), re.M)
+         if int(n)}
+arrived = [int(urllib.parse.parse_qs(json.load(open(m))["query"])["from"][0])
+           for m in sorted(glob.glob(out + "/r2/*.meta"))]
+lost = sorted(first - set(arrived))
+if lost: sys.exit("FAIL: windows of the stopped run never arrived after the restart: %r" % lost)
+print("ok: restarted: the %d windows of the stopped run arrived (%d requests in all)" % (len(first), len(arrived)))
 PY
