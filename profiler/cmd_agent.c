@@ -391,6 +391,12 @@ int cmd_agent(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	ag = ag_agent_new(&a.o, err, sizeof(err));
+	if (!ag && errno == EPERM && geteuid() != 0) {
+		fprintf(stderr, "xprof agent: %s\n", err);
+		snprintf(err, sizeof(err),
+			 "it needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE (see "
+			 "dist/xprof-agent.service)");
+	}
 	if (!ag) {
 		fprintf(stderr, "xprof agent: %s\n", err);
 		if (lg.f != stderr)
