@@ -26,6 +26,7 @@ int cmd_info(int argc, char **argv);
 int cmd_tables(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_query(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 
 #define MAX_OUTPUTS 16 /* -o FILE given at most this often */
 
