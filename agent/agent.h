@@ -353,7 +353,8 @@ struct ag_agent_opts {
 	const char *push_url; /* push sink, or NULL */
 	const char *push_app; /* NULL: "xprof" */
 	const char *org_id, *token;
-	const char *spool_dir; /* required */
+	const char *clickhouse_url; /* clickhouse sink (fleet store), or NULL */
+	const char *spool_dir;	    /* required */
 	uint64_t spool_size;
 	uint64_t memory_limit; /* the session's caches (xp_session_opts.memory_limit) */
 	size_t max_pids;       /* processes the label table holds; 0: AG_PIDTAB_DEFAULT */
