@@ -85,7 +85,10 @@ struct xp_session_stats {
 	uint64_t stack2;    /* samples that continued on a second stack segment */
 	uint64_t no_process;  /* samples of a process with no known mapping */
 	uint64_t processes;   /* distinct processes sampled */
-	uint64_t stale_files; /* mapped files whose build-id no longer matches */
+	uint64_t stale_files; /* mapped files found nowhere with their build-id (changed since,
+				 or in the mount namespace of a process gone) */
+	uint64_t ns_files;    /* mapped files read through /proc/PID: the host's path was
+				 missing or another file (a container's) */
 	uint64_t callchain;   /* samples without a stack copy: the recorder's frame-pointer
 				 callchain taken as is, not unwound (in no status[]) */
 };

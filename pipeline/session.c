@@ -11,9 +11,12 @@
  *
  * Files. Every mapped file is opened once per session (keyed by build-id,
  * else path): its executable PT_LOAD segments give each mapping's load bias,
- * the table cache gives its unwind table, the symbolizer its names. A file
- * whose build-id no longer matches the recording (replaced since) is not
- * trusted for either; its frames show as "[name+0xoff]".
+ * the table cache gives its unwind table, the symbolizer its names. With a
+ * build-id, the file is looked for as its process sees it (the host's path,
+ * else through /proc/PID: a container's files), and the caches read it by
+ * the name it was found under. A file found nowhere with the recording's
+ * build-id (replaced since, or its container gone) is not trusted for
+ * either; its frames show as "[name+0xoff]".
  *
  * The per-sample path allocates nothing once warm: frames go into a session
  * buffer, unique (mapping, address) pairs are symbolized once and remembered
@@ -44,6 +47,7 @@
 #include "bpf/sample.h"
 #include "lib/lib.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/pipeline_int.h"
 
 #define MAX_SEGS 8
 
@@ -403,12 +407,42 @@ static void vdso_capture_own(struct xp_session *s)
 	}
 }
 
+/*
+ * The file of mapping mm as its process sees it (mapped.c), and in
+ * open_path a name of it for the caches, which open by path. Without a
+ * build-id to check a candidate against, the host's path, as it is. A file
+ * none of whose candidates has the mapping's build-id is stale: changed
+ * since, or in the mount namespace of a process gone. A descriptor or -errno.
+ */
+static int module_open(struct xp_session *s, struct module *m, const struct xp_ev_mmap *mm,
+		       char *open_path, size_t len)
+{
+	enum xp_mapped_via via;
+	int fd;
+
+	if (!mm->build_id_len) {
+		snprintf(open_path, len, "%s", mm->path);
+		fd = open(mm->path, O_RDONLY | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	fd = xp_mapped_open("/proc", mm->pid, mm->start, mm->start + mm->len, mm->path,
+			    mm->build_id, mm->build_id_len, open_path, len, &via);
+	if (fd >= 0 && via != XP_MAPPED_HOST)
+		s->stats.ns_files++;
+	if (fd == -ESTALE || fd == -ENOENT) {
+		m->stale = true;
+		s->stats.stale_files++;
+	}
+	return fd;
+}
+
 static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *mm, bool vdso)
 {
 	uint64_t key, v;
 	struct module *m;
 	uint8_t bid[XP_BUILD_ID_MAX];
 	size_t bid_len = 0, go_len = 0;
+	char open_path[4352]; /* PATH_MAX under /proc/PID/root */
 	Elf *elf = NULL;
 	int fd = -1;
 
@@ -449,7 +483,7 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 		if (s->vdso_image)
 			elf = elf_memory((char *)s->vdso_image, s->vdso_len);
 	} else {
-		fd = open(mm->path, O_RDONLY | O_CLOEXEC);
+		fd = module_open(s, m, mm, open_path, sizeof(open_path));
 		if (fd >= 0)
 			elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	}
@@ -490,8 +524,8 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 		const uint8_t *id = m->go_build_id ? NULL : m->build_id_len ? m->build_id : bid;
 		size_t id_len = m->go_build_id ? 0 : m->build_id_len ? m->build_id_len : bid_len;
 
-		m->table = m->cache_table = unw_cache_get(s->cache, m->path, id, id_len);
-		m->sym = sym_file_get(s->sym, m->path, id, id_len);
+		m->table = m->cache_table = unw_cache_get(s->cache, open_path, id, id_len);
+		m->sym = sym_file_get(s->sym, open_path, id, id_len);
 		module_go_table(m);
 	}
 out:
