@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -165,4 +166,101 @@ int xp_mapped_open(const char *procfs, uint32_t pid, uint64_t start, uint64_t en
 		return fd;
 	}
 	return worse(res, err);
+}
+
+/* ---- files held for the session ------------------------------------------ */
+
+void xp_pins_init(struct xp_pins *p, const char *procfs)
+{
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	p->procfs = procfs;
+}
+
+void xp_pins_release(struct xp_pins *p)
+{
+	for (unsigned i = 0; i < p->n; i++)
+		close(p->v[i].fd);
+	p->n = 0;
+	pthread_mutex_destroy(&p->lock);
+}
+
+/* The slot holding bid, or -1. Under the lock. */
+static int pin_find(const struct xp_pins *p, const uint8_t *bid, size_t bid_len)
+{
+	for (unsigned i = 0; i < p->n; i++)
+		if (p->v[i].bid_len == bid_len && !memcmp(p->v[i].bid, bid, bid_len))
+			return (int)i;
+	return -1;
+}
+
+/* Remove slot i (its descriptor is the caller's now). Under the lock. */
+static void pin_remove(struct xp_pins *p, unsigned i)
+{
+	p->v[i] = p->v[--p->n];
+}
+
+void xp_pins_note(struct xp_pins *p, const struct xp_ev_mmap *mm)
+{
+	char name[4352];
+	enum xp_mapped_via via;
+	uint64_t h;
+	size_t slot;
+	bool known;
+	int fd;
+
+	if (!mm->build_id_len || mm->build_id_len > XP_BUILD_ID_MAX || mm->path[0] != '/')
+		return;
+	h = xl_fnv1a(mm->build_id, mm->build_id_len,
+		     xl_fnv1a(mm->path, strlen(mm->path), XL_FNV_SEED));
+	h = h ? h : 1; /* 0 marks an empty memo slot */
+	slot = (size_t)(xl_mix64(h) % XP_PINS_MEMO);
+	pthread_mutex_lock(&p->lock);
+	known = p->host[slot] == h || pin_find(p, mm->build_id, mm->build_id_len) >= 0;
+	pthread_mutex_unlock(&p->lock);
+	if (known)
+		return;
+	fd = xp_mapped_open(p->procfs, mm->pid, mm->start, mm->start + mm->len, mm->path,
+			    mm->build_id, mm->build_id_len, name, sizeof(name), &via);
+	if (fd < 0)
+		return; /* gone already, or nowhere: the session will count it */
+	pthread_mutex_lock(&p->lock);
+	if (via == XP_MAPPED_HOST) {
+		p->host[slot] = h;
+	} else if (pin_find(p, mm->build_id, mm->build_id_len) < 0) {
+		if (p->n == XP_PINS_MAX) {
+			unsigned old = 0;
+
+			for (unsigned i = 1; i < p->n; i++)
+				if (p->v[i].seq < p->v[old].seq)
+					old = i;
+			close(p->v[old].fd);
+			pin_remove(p, old);
+			p->evicted++;
+		}
+		p->v[p->n].fd = fd;
+		memcpy(p->v[p->n].bid, mm->build_id, mm->build_id_len);
+		p->v[p->n].bid_len = mm->build_id_len;
+		p->v[p->n].seq = ++p->seq;
+		p->n++;
+		p->pinned++;
+		fd = -1;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (fd >= 0)
+		close(fd);
+}
+
+int xp_pins_take(struct xp_pins *p, const uint8_t *bid, size_t bid_len)
+{
+	int i, fd = -ENOENT;
+
+	pthread_mutex_lock(&p->lock);
+	i = pin_find(p, bid, bid_len);
+	if (i >= 0) {
+		fd = p->v[i].fd;
+		pin_remove(p, (unsigned)i);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return fd;
 }

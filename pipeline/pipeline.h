@@ -113,6 +113,17 @@ void xp_session_free(struct xp_session *s);
 int xp_session_event(void *session, const struct xp_event *ev);
 
 /*
+ * A live capture's early word of a new mapping, from its own thread, as soon
+ * as the kernel reports it (capture_opts.mmap_seen): when the host's path is
+ * not the mapping's file (a container's), the file is held open until the
+ * session reads that mmap event, which may be seconds later, after a
+ * short-lived process and its mount namespace are gone. Costs one build-id
+ * check per new (path, build-id); holds at most 64 descriptors. Safe to call
+ * while another thread feeds the session events. A capture_opts.mmap_seen.
+ */
+void xp_session_pin(void *session, const struct xp_ev_mmap *mm);
+
+/*
  * What the session knows of address addr in process pid right now: the
  * mapped file's path (or "[anon]") and the load bias. 0, or -ENOENT.
  */

@@ -6,8 +6,11 @@
 #ifndef XPROF_PIPELINE_INT_H
 #define XPROF_PIPELINE_INT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "recording/recording.h"
 
 /* Where xp_mapped_open() found the file. */
 enum xp_mapped_via {
@@ -40,5 +43,47 @@ enum xp_mapped_via {
 int xp_mapped_open(const char *procfs, uint32_t pid, uint64_t start, uint64_t end, const char *path,
 		   const uint8_t *bid, size_t bid_len, char *out, size_t outlen,
 		   enum xp_mapped_via *via);
+
+/*
+ * Files of new mappings held open until the session reads the mapping
+ * (xp_session_pin()): a capture notes each mapping on its own thread as soon
+ * as the kernel reports it, while the session may be seconds behind (the
+ * first mmap of a library builds its tables), and a short-lived process in
+ * a container takes its mount namespace with it. Only files the host's path
+ * does not hold are kept: the session finds those by path anyway.
+ *
+ * Bounds: at most XP_PINS_MAX descriptors, the oldest closed first when a
+ * new one comes (a file the session never asks for: its module already
+ * existed); a direct-mapped memo of XP_PINS_MEMO (path, build-id) hashes
+ * whose host file matched, so a library every process maps is checked once.
+ * Thread-safe: one lock around the table, none held while files are opened.
+ */
+#define XP_PINS_MAX  64
+#define XP_PINS_MEMO 1024
+
+struct xp_pin {
+	uint8_t bid[XP_BUILD_ID_MAX];
+	uint32_t bid_len;
+	int fd;
+	uint64_t seq; /* order of arrival: the eviction order */
+};
+
+struct xp_pins {
+	pthread_mutex_t lock;
+	const char *procfs; /* "/proc" but for tests; borrowed */
+	struct xp_pin v[XP_PINS_MAX];
+	unsigned n;
+	uint64_t seq;
+	uint64_t host[XP_PINS_MEMO]; /* hashes of (path, build-id) the host holds */
+	uint64_t pinned, evicted;    /* descriptors kept, and closed unused to make room */
+};
+
+void xp_pins_init(struct xp_pins *p, const char *procfs);
+/* Close every descriptor still held. */
+void xp_pins_release(struct xp_pins *p);
+/* Keep mm's file open if it has a build-id and the host's path is not that file. */
+void xp_pins_note(struct xp_pins *p, const struct xp_ev_mmap *mm);
+/* The held descriptor of build-id bid, which the caller now owns; -ENOENT if none. */
+int xp_pins_take(struct xp_pins *p, const uint8_t *bid, size_t bid_len);
 
 #endif /* XPROF_PIPELINE_INT_H */

@@ -59,6 +59,7 @@ struct module {
 	uint32_t build_id_len;
 	bool vdso;
 	bool stale;	  /* file's build-id differs from the recording's */
+	bool unreached;	  /* stale: no file with its build-id was found (tried again) */
 	bool go_build_id; /* build_id is the end of the Go build-id note, not a GNU one */
 	unsigned nsegs;	  /* executable PT_LOADs */
 	uint64_t seg_off[MAX_SEGS], seg_vaddr[MAX_SEGS], seg_filesz[MAX_SEGS];
@@ -80,6 +81,7 @@ struct map {
 	struct module *mod; /* NULL: anonymous executable memory (JIT) */
 	const char *path;   /* module path, or the anonymous mapping's name */
 	uint32_t rep_id;    /* its report mapping; NO_REP_ID until first needed */
+	bool stale;	    /* mod was stale when mapped: no bias, no table (mod may load later) */
 };
 
 #define NO_REP_ID UINT32_MAX
@@ -119,6 +121,7 @@ struct xp_session {
 	struct xl_hmap procs; /* pid + 1 -> struct proc * */
 	struct xl_hmap comms; /* tid + 1 -> index into comm_blob */
 	struct xl_hmap files; /* hash of (build-id or path) -> struct module * */
+	struct xp_pins pins;  /* files a capture held open for us (xp_session_pin) */
 	struct xl_hmap locs;  /* (mapping, ip, trap) -> location id + 1, this window's */
 	struct comm *comm_blob;
 	size_t ncomms, comm_cap;
@@ -429,54 +432,38 @@ static int module_open(struct xp_session *s, struct module *m, const struct xp_e
 			    mm->build_id, mm->build_id_len, open_path, len, &via);
 	if (fd >= 0 && via != XP_MAPPED_HOST)
 		s->stats.ns_files++;
-	if (fd == -ESTALE || fd == -ENOENT) {
-		m->stale = true;
-		s->stats.stale_files++;
+	if (fd >= 0) {
+		int pin = xp_pins_take(&s->pins, mm->build_id, mm->build_id_len);
+
+		if (pin >= 0)
+			close(pin); /* found as it is: the pin's name would say less */
+	} else if (fd == -ESTALE || fd == -ENOENT) {
+		/* the process is gone; its file, if a capture held it for us, is not */
+		fd = xp_pins_take(&s->pins, mm->build_id, mm->build_id_len);
+		if (fd >= 0) {
+			snprintf(open_path, len, "/proc/self/fd/%d", fd);
+			s->stats.ns_files++;
+		} else {
+			if (!m->unreached)
+				s->stats.stale_files++;
+			m->stale = m->unreached = true;
+			return -ESTALE;
+		}
 	}
+	if (fd >= 0)
+		m->stale = m->unreached = false;
 	return fd;
 }
 
-static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *mm, bool vdso)
+/* Open m's file for mapping mm: segments, image, unwind table, symbols. */
+static void module_load(struct xp_session *s, struct module *m, const struct xp_ev_mmap *mm,
+			bool vdso)
 {
-	uint64_t key, v;
-	struct module *m;
 	uint8_t bid[XP_BUILD_ID_MAX];
 	size_t bid_len = 0, go_len = 0;
 	char open_path[4352]; /* PATH_MAX under /proc/PID/root */
 	Elf *elf = NULL;
 	int fd = -1;
-
-	if (vdso)
-		key = hash_bytes("[vdso]", 6, 2);
-	else if (mm->build_id_len)
-		key = hash_bytes(mm->build_id, mm->build_id_len, 0);
-	else
-		key = hash_bytes(mm->path, strlen(mm->path), 1);
-	if (xl_hmap_get(&s->files, key, &v))
-		return (struct module *)(uintptr_t)v;
-
-	m = calloc(1, sizeof(*m));
-	if (!m)
-		return NULL;
-	m->path = strdup(vdso ? "[vdso]" : mm->path);
-	if (!m->path) {
-		free(m);
-		return NULL;
-	}
-	m->vdso = vdso;
-	m->key = key;
-	m->build_id_len = mm->build_id_len;
-	memcpy(m->build_id, mm->build_id, mm->build_id_len);
-	if (xl_hmap_put(&s->files, key, (uintptr_t)m)) {
-		free(m->path);
-		free(m);
-		return NULL;
-	}
-	m->next = s->modules;
-	if (s->modules)
-		s->modules->prev = m;
-	s->modules = m;
-	s->nmodules++;
 
 	if (vdso) {
 		vdso_capture_own(s);
@@ -533,6 +520,64 @@ out:
 		elf_end(elf);
 	if (fd >= 0)
 		close(fd);
+}
+
+static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *mm, bool vdso)
+{
+	uint64_t key, v;
+	struct module *m;
+
+	if (vdso)
+		key = hash_bytes("[vdso]", 6, 2);
+	else if (mm->build_id_len)
+		key = hash_bytes(mm->build_id, mm->build_id_len, 0);
+	else
+		key = hash_bytes(mm->path, strlen(mm->path), 1);
+	if (xl_hmap_get(&s->files, key, &v)) {
+		int pin;
+
+		m = (struct module *)(uintptr_t)v;
+		if (m->unreached) {
+			/*
+			 * A process whose file could not be reached left it stale; this
+			 * one may be alive, or its file held: try again, or every later
+			 * process would share the raw frames while any mapping holds m.
+			 */
+			module_load(s, m, mm, vdso);
+			return m;
+		}
+		pin = vdso || !mm->build_id_len
+			  ? -ENOENT
+			  : xp_pins_take(&s->pins, mm->build_id, mm->build_id_len);
+		if (pin >= 0)
+			close(pin); /* the file is open already */
+		return m;
+	}
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->path = strdup(vdso ? "[vdso]" : mm->path);
+	if (!m->path) {
+		free(m);
+		return NULL;
+	}
+	m->vdso = vdso;
+	m->key = key;
+	m->build_id_len = mm->build_id_len;
+	memcpy(m->build_id, mm->build_id, mm->build_id_len);
+	if (xl_hmap_put(&s->files, key, (uintptr_t)m)) {
+		free(m->path);
+		free(m);
+		return NULL;
+	}
+	m->next = s->modules;
+	if (s->modules)
+		s->modules->prev = m;
+	s->modules = m;
+	s->nmodules++;
+
+	module_load(s, m, mm, vdso);
 	return m;
 }
 
@@ -721,8 +766,7 @@ static bool proc_bounds(void *ctx, uint64_t addr, uint64_t *start, uint64_t *end
 		return sym_jit_bounds(wc->s->sym, wc->p->pid,
 				      wc->p->uid_known ? wc->p->uid : SYM_UID_UNKNOWN, addr, start,
 				      end) == 0;
-	if (!m->mod->sym || m->mod->stale ||
-	    sym_file_bounds(m->mod->sym, addr - m->um.bias, &vs, &ve))
+	if (!m->mod->sym || m->stale || sym_file_bounds(m->mod->sym, addr - m->um.bias, &vs, &ve))
 		return false;
 	*start = vs + m->um.bias;
 	*end = ve + m->um.bias;
@@ -758,7 +802,8 @@ static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
 		if (!m.mod)
 			return -ENOMEM;
 		m.path = m.mod->path;
-		if (!m.mod->stale) {
+		m.stale = m.mod->stale;
+		if (!m.stale) {
 			m.um.bias = module_bias(m.mod, m.um.start, m.pgoff);
 			m.um.table = m.mod->table;
 			if (m.mod->image && m.pgoff < m.mod->image_len) {
@@ -1035,7 +1080,7 @@ static int user_location(struct xp_session *s, struct proc *p, const struct unw_
 				   &sf);
 		err = n > 0 ? add_location(s, mapping, fr->ip, sf, n, id)
 			    : unknown_location(s, mapping, fr->ip, NULL, 0, id);
-	} else if (m->mod->stale || !m->mod->sym) {
+	} else if (m->stale || !m->mod->sym) {
 		err = unknown_location(s, mapping, fr->ip, m->path, sym_ip - m->um.start + m->pgoff,
 				       id);
 	} else {
@@ -1372,6 +1417,7 @@ struct xp_session *xp_session_new(const struct xp_session_opts *opts)
 	if (opts)
 		s->opts = *opts;
 	s->period_ns = 10101010; /* until a sample says: 99 Hz */
+	xp_pins_init(&s->pins, "/proc");
 	if (s->opts.describe_all && !(s->gone_f = open_memstream(&s->gone, &s->gone_len)))
 		goto fail;
 	elf_version(EV_CURRENT);
@@ -1397,10 +1443,18 @@ fail:
 	return NULL;
 }
 
+void xp_session_pin(void *session, const struct xp_ev_mmap *mm)
+{
+	struct xp_session *s = session;
+
+	xp_pins_note(&s->pins, mm);
+}
+
 void xp_session_free(struct xp_session *s)
 {
 	if (!s)
 		return;
+	xp_pins_release(&s->pins);
 	for (size_t i = 0; i < s->procs.cap; i++) {
 		if (s->procs.keys[i]) {
 			struct proc *p = (struct proc *)(uintptr_t)s->procs.vals[i];

@@ -7,6 +7,11 @@
  * another build-id or none (a decoy, a reused pid) is never taken, nor a
  * file reached through a symbolic link inside the process's root; -ESTALE
  * tells "found, but another file" from -ENOENT "nothing there".
+ *
+ * The pins (xp_pins_*): a container's file noted while its process lives is
+ * still readable after the process and its files are gone; a host file is
+ * never held; at most XP_PINS_MAX are, the oldest dropped first. A session
+ * retries a file it could not reach when another process maps it.
  */
 #include <elf.h>
 #include <errno.h>
@@ -23,6 +28,8 @@
 
 #include <cmocka.h>
 
+#include "lib/lib.h"
+#include "pipeline/pipeline.h"
 #include "pipeline/pipeline_int.h"
 
 #define PID   4242
@@ -265,11 +272,162 @@ static void test_needs_build_id(void **state)
 			 -EINVAL);
 }
 
+static struct xp_ev_mmap mmap_of(const char *path, const uint8_t *id, uint64_t start)
+{
+	struct xp_ev_mmap mm = {.pid = PID, .start = start, .len = END - START, .path = path};
+
+	mm.prot = 5; /* PROT_READ | PROT_EXEC */
+	mm.build_id_len = 20;
+	memcpy(mm.build_id, id, 20);
+	return mm;
+}
+
+static void assert_fd_has_id(int fd, const uint8_t *id)
+{
+	uint8_t img[256], got[20];
+	ssize_t n = pread(fd, img, sizeof(img), 0);
+	size_t len = 0;
+
+	assert_true(n > 0);
+	assert_int_equal(xl_elf_build_id(img, (size_t)n, got, sizeof(got), &len), 0);
+	assert_int_equal(len, 20);
+	assert_memory_equal(got, id, 20);
+}
+
+/* A file held while its process lived outlives the process, its /proc entries and its name. */
+static void test_pins_hold(void **state)
+{
+	struct fixture *f = *state;
+	struct xp_pins p;
+	struct xp_ev_mmap mm = mmap_of(f->path, ID_A, START);
+	char cmd[512];
+	int fd;
+
+	write_elf(f->path, ID_B); /* the host's decoy */
+	make_file(f, f->mf, COPY_A, "m");
+	xp_pins_init(&p, f->procfs);
+	xp_pins_note(&p, &mm);
+	xp_pins_note(&p, &mm); /* the same file twice: held once */
+	assert_int_equal(p.pinned, 1);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s/other'", f->procfs, f->dir);
+	assert_int_equal(system(cmd), 0);
+	fd = xp_pins_take(&p, ID_A, sizeof(ID_A));
+	assert_true(fd >= 0);
+	assert_fd_has_id(fd, ID_A);
+	close(fd);
+	assert_int_equal(xp_pins_take(&p, ID_A, sizeof(ID_A)), -ENOENT);
+	xp_pins_release(&p);
+}
+
+/* The host's own file is found by path later: not held, and checked once. */
+static void test_pins_host(void **state)
+{
+	struct fixture *f = *state;
+	struct xp_pins p;
+	struct xp_ev_mmap mm = mmap_of(f->path, ID_A, START);
+
+	write_elf(f->path, ID_A);
+	make_file(f, f->mf, COPY_A, "m");
+	xp_pins_init(&p, f->procfs);
+	xp_pins_note(&p, &mm);
+	assert_int_equal(p.pinned, 0);
+	assert_int_equal(xp_pins_take(&p, ID_A, sizeof(ID_A)), -ENOENT);
+	/* remembered: even with the host's file replaced, no second look */
+	write_elf(f->path, ID_B);
+	xp_pins_note(&p, &mm);
+	assert_int_equal(p.pinned, 0);
+	xp_pins_release(&p);
+}
+
+/* XP_PINS_MAX files at most: the first of XP_PINS_MAX + 1 goes, closed. */
+static void test_pins_bound(void **state)
+{
+	struct fixture *f = *state;
+	struct xp_pins p;
+	uint8_t ids[XP_PINS_MAX + 1][20];
+	int fd;
+
+	write_elf(f->path, ID_B);
+	xp_pins_init(&p, f->procfs);
+	for (unsigned i = 0; i <= XP_PINS_MAX; i++) {
+		uint64_t start = START + (uint64_t)i * 0x10000;
+		char mf[600], target[600];
+		struct xp_ev_mmap mm;
+
+		memcpy(ids[i], ID_A, 20);
+		ids[i][0] = (uint8_t)i;
+		snprintf(mf, sizeof(mf), "%s/%d/map_files/%llx-%llx", f->procfs, PID,
+			 (unsigned long long)start, (unsigned long long)(start + END - START));
+		snprintf(target, sizeof(target), "%s/other/%u", f->dir, i);
+		write_elf(target, ids[i]);
+		assert_int_equal(symlink(target, mf), 0);
+		mm = mmap_of(f->path, ids[i], start);
+		xp_pins_note(&p, &mm);
+	}
+	assert_int_equal(p.pinned, XP_PINS_MAX + 1);
+	assert_int_equal(p.evicted, 1);
+	assert_int_equal(p.n, XP_PINS_MAX);
+	assert_int_equal(xp_pins_take(&p, ids[0], 20), -ENOENT);
+	fd = xp_pins_take(&p, ids[XP_PINS_MAX], 20);
+	assert_true(fd >= 0);
+	assert_fd_has_id(fd, ids[XP_PINS_MAX]);
+	close(fd);
+	xp_pins_release(&p);
+}
+
+/*
+ * A session that could not reach a file (its process gone, nothing held)
+ * tries again when another process maps it, instead of leaving every later
+ * process with raw frames while the first mapping lives; the first process's
+ * mapping keeps what it had (no bias), and the file is counted once.
+ */
+static void test_session_retry(void **state)
+{
+	struct fixture *f = *state;
+	struct xp_session_opts o = {.no_cache = true};
+	struct xp_session *s = xp_session_new(&o);
+	uint8_t id[20];
+	size_t len = 0;
+	const char *path;
+	uint64_t bias = 1;
+	char cmd[512];
+	struct xp_event ev = {.type = XP_EV_MMAP};
+
+	assert_non_null(s);
+	assert_int_equal(xl_build_id_file("/proc/self/exe", id, sizeof(id), &len), 0);
+	assert_int_equal(len, 20);
+	ev.mmap = mmap_of(f->path, id, 0x7f0000001000ull);
+	ev.mmap.pgoff = 0x1000;
+	ev.mmap.pid = 0x7ffffff0; /* no such process: its /proc is not there */
+	ev.mmap.time_ns = 1000;
+	assert_int_equal(xp_session_event(s, &ev), 0);
+	assert_int_equal(xp_session_stats(s)->stale_files, 1);
+	assert_int_equal(xp_session_lookup(s, ev.mmap.pid, 0x7f0000001800ull, &path, &bias), 0);
+	assert_int_equal(bias, 0);
+
+	/* this test binary: in the shell, /proc/self would be cp's */
+	snprintf(cmd, sizeof(cmd), "cp /proc/%d/exe '%s'", (int)getpid(), f->path);
+	assert_int_equal(system(cmd), 0);
+	ev.mmap.pid = 0x7ffffff1;
+	ev.mmap.time_ns = 2000;
+	assert_int_equal(xp_session_event(s, &ev), 0);
+	assert_int_equal(xp_session_lookup(s, ev.mmap.pid, 0x7f0000001800ull, &path, &bias), 0);
+	assert_true(bias != 0);
+	assert_int_equal(xp_session_lookup(s, 0x7ffffff0, 0x7f0000001800ull, &path, &bias), 0);
+	assert_int_equal(bias, 0);
+	assert_int_equal(xp_session_stats(s)->stale_files, 1);
+	xp_session_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_choice),
 	    cmocka_unit_test_setup_teardown(test_needs_build_id, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pins_hold, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pins_host, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pins_bound, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_session_retry, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
