@@ -10,12 +10,8 @@
 # a private tmpfs holding the only copy of ns_busy, waits until it runs, and
 # prints its pid (a host pid). Its chain is main;ns_outer;ns_inner.
 ns_start() {
-	local dir=$1 secs=${2:-10} bin=${NS_BUSY:-$XPROF_BUILD/progs/ns_busy} pid i
-	[ -x "$bin" ] || { echo "ns_start: no '$bin': run make unit-bins" >&2; return 1; }
-	mkdir -p "$dir" && cp /bin/true "$dir/ns_busy" || return 1
-	unshare -m --propagation private sh -c \
-		'mount -t tmpfs -o size=16m none "$1" && cp "$2" "$1/ns_busy" && exec "$1/ns_busy" "$3"' \
-		ns_start "$dir" "$bin" "$secs" </dev/null >/dev/null 2>&1 &
+	local dir=$1 secs=${2:-10} pid i
+	ns_exec_ "$dir" "$secs" &
 	pid=$!
 	# unshare(1) without --fork execs in place: the pid is ns_busy's once it has exec'ed
 	for i in $(seq 100); do
@@ -26,6 +22,22 @@ ns_start() {
 	echo "ns_start: ns_busy did not start in its namespace (pid $pid)" >&2
 	kill "$pid" 2>/dev/null
 	return 1
+}
+
+# ns_run DIR SECONDS: the same in the foreground, for short-lived runs
+# (ns_run "$T/ns" 0.05: a process of 50 ms whose file leaves with it).
+ns_run() {
+	(ns_exec_ "$@")
+}
+
+# Replaces the calling (sub)shell with ns_busy in its namespace.
+ns_exec_() {
+	local dir=$1 secs=$2 bin=${NS_BUSY:-$XPROF_BUILD/progs/ns_busy}
+	[ -x "$bin" ] || { echo "ns_busy: no '$bin': run make unit-bins" >&2; exit 1; }
+	mkdir -p "$dir" && cp /bin/true "$dir/ns_busy" || exit 1
+	exec unshare -m --propagation private sh -c \
+		'mount -t tmpfs -o size=16m none "$1" && cp "$2" "$1/ns_busy" && exec "$1/ns_busy" "$3"' \
+		ns_busy "$dir" "$bin" "$secs" </dev/null >/dev/null 2>&1
 }
 
 # ns_chain_pct FOLDED: the percentage of ns_busy's samples in FOLDED whose
