@@ -251,6 +251,16 @@ void xp_pins_note(struct xp_pins *p, const struct xp_ev_mmap *mm)
 		close(fd);
 }
 
+bool xp_pins_held(struct xp_pins *p, const uint8_t *bid, size_t bid_len)
+{
+	bool held;
+
+	pthread_mutex_lock(&p->lock);
+	held = pin_find(p, bid, bid_len) >= 0;
+	pthread_mutex_unlock(&p->lock);
+	return held;
+}
+
 int xp_pins_take(struct xp_pins *p, const uint8_t *bid, size_t bid_len)
 {
 	int i, fd = -ENOENT;

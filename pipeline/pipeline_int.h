@@ -7,6 +7,7 @@
 #define XPROF_PIPELINE_INT_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,6 +84,8 @@ void xp_pins_init(struct xp_pins *p, const char *procfs);
 void xp_pins_release(struct xp_pins *p);
 /* Keep mm's file open if it has a build-id and the host's path is not that file. */
 void xp_pins_note(struct xp_pins *p, const struct xp_ev_mmap *mm);
+/* Is a descriptor of build-id bid held? */
+bool xp_pins_held(struct xp_pins *p, const uint8_t *bid, size_t bid_len);
 /* The held descriptor of build-id bid, which the caller now owns; -ENOENT if none. */
 int xp_pins_take(struct xp_pins *p, const uint8_t *bid, size_t bid_len);
 

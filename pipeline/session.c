@@ -36,6 +36,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -455,6 +456,12 @@ static int module_open(struct xp_session *s, struct module *m, const struct xp_e
 	return fd;
 }
 
+/* Does process pid exist on this machine now (as whoever)? */
+static bool proc_alive(uint32_t pid)
+{
+	return pid && pid <= INT32_MAX && (!kill((pid_t)pid, 0) || errno == EPERM);
+}
+
 /* Open m's file for mapping mm: segments, image, unwind table, symbols. */
 static void module_load(struct xp_session *s, struct module *m, const struct xp_ev_mmap *mm,
 			bool vdso)
@@ -537,11 +544,14 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 		int pin;
 
 		m = (struct module *)(uintptr_t)v;
-		if (m->unreached) {
+		if (m->unreached && (proc_alive(mm->pid) ||
+				     xp_pins_held(&s->pins, mm->build_id, mm->build_id_len))) {
 			/*
 			 * A process whose file could not be reached left it stale; this
-			 * one may be alive, or its file held: try again, or every later
+			 * one is alive, or its file held: try again, or every later
 			 * process would share the raw frames while any mapping holds m.
+			 * (Not for a gone one: a report of another machine's recording
+			 * would look for its missing files at every mmap.)
 			 */
 			module_load(s, m, mm, vdso);
 			return m;

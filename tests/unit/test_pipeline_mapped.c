@@ -377,7 +377,7 @@ static void test_pins_bound(void **state)
 
 /*
  * A session that could not reach a file (its process gone, nothing held)
- * tries again when another process maps it, instead of leaving every later
+ * tries again when a live process maps it, instead of leaving every later
  * process with raw frames while the first mapping lives; the first process's
  * mapping keeps what it had (no bias), and the file is counted once.
  */
@@ -408,8 +408,15 @@ static void test_session_retry(void **state)
 	/* this test binary: in the shell, /proc/self would be cp's */
 	snprintf(cmd, sizeof(cmd), "cp /proc/%d/exe '%s'", (int)getpid(), f->path);
 	assert_int_equal(system(cmd), 0);
-	ev.mmap.pid = 0x7ffffff1;
+	/* another gone process: not looked for again (a foreign recording's missing files) */
+	ev.mmap.pid = 0x7ffffff2;
 	ev.mmap.time_ns = 2000;
+	assert_int_equal(xp_session_event(s, &ev), 0);
+	assert_int_equal(xp_session_lookup(s, ev.mmap.pid, 0x7f0000001800ull, &path, &bias), 0);
+	assert_int_equal(bias, 0);
+	/* a live one (this test): found */
+	ev.mmap.pid = (uint32_t)getpid();
+	ev.mmap.time_ns = 3000;
 	assert_int_equal(xp_session_event(s, &ev), 0);
 	assert_int_equal(xp_session_lookup(s, ev.mmap.pid, 0x7f0000001800ull, &path, &bias), 0);
 	assert_true(bias != 0);
