@@ -51,6 +51,8 @@
 #include "pipeline/pipeline_int.h"
 
 #define MAX_SEGS 8
+/* Descriptors of container files held for their first sample: well within 1024, the usual limit. */
+#define XP_HELD_MAX 256
 
 struct module {
 	char *path;
@@ -59,10 +61,21 @@ struct module {
 	uint8_t build_id[XP_BUILD_ID_MAX];
 	uint32_t build_id_len;
 	bool vdso;
-	bool stale;	  /* file's build-id differs from the recording's */
-	bool unreached;	  /* stale: no file with its build-id was found (tried again) */
+	bool stale;	/* file's build-id differs from the recording's */
+	bool unreached; /* stale: no file with its build-id was found (tried again) */
+	/*
+	 * A file not at its host path (a container's): the name it was found
+	 * under (NULL: path), and until module_load() its descriptor (-1: none),
+	 * so a process gone by its first sample leaves it readable; at most
+	 * XP_HELD_MAX modules hold one (s->nheld).
+	 */
+	char *open_path;
+	int fd;
 	bool go_build_id; /* build_id is the end of the Go build-id note, not a GNU one */
-	unsigned nsegs;	  /* executable PT_LOADs */
+	bool loaded;	  /* module_load() ran: table, sym and image are what they will be */
+	uint8_t cache_id[XP_BUILD_ID_MAX]; /* the id the caches key the file by */
+	uint32_t cache_id_len;		   /* 0: none (a Go build-id, or no note) */
+	unsigned nsegs;			   /* executable PT_LOADs */
 	uint64_t seg_off[MAX_SEGS], seg_vaddr[MAX_SEGS], seg_filesz[MAX_SEGS];
 	const struct unw_table *table;
 	bool own_table; /* table built here (vDSO, Go overlay), not the cache's */
@@ -77,6 +90,7 @@ struct module {
 
 struct map {
 	struct unw_module um; /* start, end, bias, table: what the unwinder sees */
+	bool ready;	      /* um.table and um.code set from the loaded module */
 	uint64_t pgoff;
 	uint64_t time_ns;   /* when it was mapped */
 	struct module *mod; /* NULL: anonymous executable memory (JIT) */
@@ -123,6 +137,7 @@ struct xp_session {
 	struct xl_hmap comms; /* tid + 1 -> index into comm_blob */
 	struct xl_hmap files; /* hash of (build-id or path) -> struct module * */
 	struct xp_pins pins;  /* files a capture held open for us (xp_session_pin) */
+	unsigned nheld;	      /* modules holding their file's descriptor */
 	struct xl_hmap locs;  /* (mapping, ip, trap) -> location id + 1, this window's */
 	struct comm *comm_blob;
 	size_t ncomms, comm_cap;
@@ -462,8 +477,12 @@ static bool proc_alive(uint32_t pid)
 	return pid && pid <= INT32_MAX && (!kill((pid_t)pid, 0) || errno == EPERM);
 }
 
-/* Open m's file for mapping mm: segments, image, unwind table, symbols. */
-static void module_load(struct xp_session *s, struct module *m, const struct xp_ev_mmap *mm,
+/*
+ * Open m's file for mapping mm when it is mapped: segments, build-id. A file
+ * found away from its host path keeps its name, and its descriptor if there
+ * is room, for module_load().
+ */
+static void module_read(struct xp_session *s, struct module *m, const struct xp_ev_mmap *mm,
 			bool vdso)
 {
 	uint8_t bid[XP_BUILD_ID_MAX];
@@ -483,21 +502,6 @@ static void module_load(struct xp_session *s, struct module *m, const struct xp_
 	}
 	if (!elf || module_read_elf(m, elf, bid, &bid_len, &go_len))
 		goto out; /* unreadable: no bias, no table; frames become "[name+0xoff]" */
-	if (vdso) {
-		m->image = s->vdso_image;
-		m->image_len = s->vdso_len;
-	} else {
-		struct stat st;
-		void *img;
-
-		if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0 &&
-		    (img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) !=
-			MAP_FAILED) {
-			m->image = img;
-			m->image_len = (size_t)st.st_size;
-			m->image_mapped = true;
-		}
-	}
 	if (!m->build_id_len && go_len) {
 		/* a name only: the caches check GNU build-ids, so they get none */
 		memcpy(m->build_id, bid, go_len);
@@ -510,19 +514,30 @@ static void module_load(struct xp_session *s, struct module *m, const struct xp_
 		s->stats.stale_files++;
 		goto out;
 	}
+	if (!m->go_build_id) {
+		m->cache_id_len = m->build_id_len ? m->build_id_len : (uint32_t)bid_len;
+		memcpy(m->cache_id, m->build_id_len ? m->build_id : bid, m->cache_id_len);
+	}
 	if (vdso) {
+		m->image = s->vdso_image;
+		m->image_len = s->vdso_len;
 		m->table = unw_table_from_image(s->vdso_image, s->vdso_len, NULL);
 		m->own_table = true;
 		m->sym = sym_file_from_image(s->sym, "[vdso]", s->vdso_image, s->vdso_len);
-	} else {
-		const uint8_t *id = m->go_build_id ? NULL : m->build_id_len ? m->build_id : bid;
-		size_t id_len = m->go_build_id ? 0 : m->build_id_len ? m->build_id_len : bid_len;
+	}
+	if (!vdso && m->nsegs && strcmp(open_path, m->path)) {
+		bool ours = !strncmp(open_path, "/proc/self/", 11); /* fd's name: dies with it */
 
-		m->table = m->cache_table = unw_cache_get(s->cache, open_path, id, id_len);
-		m->sym = sym_file_get(s->sym, open_path, id, id_len);
-		module_go_table(m);
+		free(m->open_path);
+		m->open_path = ours ? NULL : strdup(open_path);
+		if (s->nheld < XP_HELD_MAX) {
+			m->fd = fd;
+			fd = -1;
+			s->nheld++;
+		}
 	}
 out:
+	m->loaded = vdso || m->stale || !m->nsegs; /* nothing more to read */
 	if (elf)
 		elf_end(elf);
 	if (fd >= 0)
@@ -553,7 +568,7 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 			 * (Not for a gone one: a report of another machine's recording
 			 * would look for its missing files at every mmap.)
 			 */
-			module_load(s, m, mm, vdso);
+			module_read(s, m, mm, vdso);
 			return m;
 		}
 		pin = vdso || !mm->build_id_len
@@ -574,6 +589,7 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 	}
 	m->vdso = vdso;
 	m->key = key;
+	m->fd = -1;
 	m->build_id_len = mm->build_id_len;
 	memcpy(m->build_id, mm->build_id, mm->build_id_len);
 	if (xl_hmap_put(&s->files, key, (uintptr_t)m)) {
@@ -587,8 +603,82 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 	s->modules = m;
 	s->nmodules++;
 
-	module_load(s, m, mm, vdso);
+	module_read(s, m, mm, vdso);
 	return m;
+}
+
+/*
+ * What a file costs, read on its first sample rather than when it is
+ * mapped: its unwind table, its symbols (perhaps a debuginfod query) and
+ * its bytes for the code analysers. A host-wide agent sees hundreds of
+ * files mapped and samples a few of them: `record -a` for 3 s over 285
+ * processes sampled 17. A file replaced in between is caught by the caches'
+ * build-id checks.
+ */
+static void module_load(struct xp_session *s, struct module *m)
+{
+	char fd_path[32];
+	const char *path = m->open_path ? m->open_path : m->path;
+	struct stat st;
+	void *img;
+	int fd;
+
+	if (m->loaded)
+		return;
+	m->loaded = true;
+	if (m->fd >= 0) {
+		uint8_t id[XP_BUILD_ID_MAX];
+		size_t len = 0;
+
+		/* The name it was found under while it still is that file (a live
+		 * process): symbols and .gnu_debuglink go by it. Else the one held. */
+		if (!m->open_path || xl_build_id_file(m->open_path, id, sizeof(id), &len) ||
+		    len != m->cache_id_len || memcmp(id, m->cache_id, len)) {
+			snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", m->fd);
+			path = fd_path;
+		}
+		fd = m->fd;
+	} else {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd >= 0) {
+		if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0 &&
+		    (img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) !=
+			MAP_FAILED) {
+			m->image = img;
+			m->image_len = (size_t)st.st_size;
+			m->image_mapped = true;
+		}
+	}
+	m->table = m->cache_table =
+	    unw_cache_get(s->cache, path, m->cache_id_len ? m->cache_id : NULL, m->cache_id_len);
+	m->sym = sym_file_get(s->sym, path, m->cache_id_len ? m->cache_id : NULL, m->cache_id_len);
+	module_go_table(m);
+	if (fd >= 0)
+		close(fd);
+	if (m->fd >= 0) {
+		m->fd = -1;
+		s->nheld--;
+	}
+}
+
+/* A mapping's table and code, from its module loaded on first use. */
+static void map_ready(struct xp_session *s, struct map *m)
+{
+	uint64_t len = m->um.end - m->um.start;
+
+	if (m->ready || !m->mod)
+		return;
+	m->ready = true;
+	module_load(s, m->mod);
+	if (m->stale) /* when mapped: its module may have been found since, not for it */
+		return;
+	m->um.table = m->mod->table;
+	if (m->mod->image && m->pgoff < m->mod->image_len) {
+		m->um.code = m->mod->image + m->pgoff;
+		m->um.code_len =
+		    m->mod->image_len - m->pgoff < len ? m->mod->image_len - m->pgoff : len;
+	}
 }
 
 /* One line for m: path, build-id, unwind table size, debuginfo source. */
@@ -604,6 +694,8 @@ static void describe_one(const struct module *m, FILE *out)
 		fprintf(out, "changed since recording, not used\n");
 	else if (!m->nsegs)
 		fprintf(out, "not readable\n");
+	else if (!m->loaded)
+		fprintf(out, "not sampled, not read\n");
 	else
 		fprintf(out, "table %zu rows, debuginfo %s\n",
 			m->table ? unw_table_count(m->table) : 0, *dbg ? dbg : "none");
@@ -631,6 +723,11 @@ static void module_free(struct xp_session *s, struct module *m)
 	if (m->image_mapped)
 		munmap((void *)m->image, m->image_len);
 	sym_file_put(s->sym, m->sym);
+	if (m->fd >= 0) {
+		close(m->fd);
+		s->nheld--;
+	}
+	free(m->open_path);
 	free(m->path);
 	free(m);
 }
@@ -758,9 +855,13 @@ struct walk_ctx {
 /* The unwinder's unw_find_fn. */
 static const struct unw_module *proc_find(void *ctx, uint64_t addr)
 {
-	struct map *m = proc_map_at(((struct walk_ctx *)ctx)->p, addr);
+	struct walk_ctx *wc = ctx;
+	struct map *m = proc_map_at(wc->p, addr);
 
-	return m ? &m->um : NULL;
+	if (!m)
+		return NULL;
+	map_ready(wc->s, m);
+	return &m->um;
 }
 
 /* The unwinder's unw_bounds_fn: the ELF symbol, or the perf-map entry for JIT code. */
@@ -776,6 +877,7 @@ static bool proc_bounds(void *ctx, uint64_t addr, uint64_t *start, uint64_t *end
 		return sym_jit_bounds(wc->s->sym, wc->p->pid,
 				      wc->p->uid_known ? wc->p->uid : SYM_UID_UNKNOWN, addr, start,
 				      end) == 0;
+	map_ready(wc->s, m);
 	if (!m->mod->sym || m->stale || sym_file_bounds(m->mod->sym, addr - m->um.bias, &vs, &ve))
 		return false;
 	*start = vs + m->um.bias;
@@ -813,16 +915,8 @@ static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
 			return -ENOMEM;
 		m.path = m.mod->path;
 		m.stale = m.mod->stale;
-		if (!m.stale) {
+		if (!m.stale)
 			m.um.bias = module_bias(m.mod, m.um.start, m.pgoff);
-			m.um.table = m.mod->table;
-			if (m.mod->image && m.pgoff < m.mod->image_len) {
-				m.um.code = m.mod->image + m.pgoff;
-				m.um.code_len = m.mod->image_len - m.pgoff < mm->len
-						    ? m.mod->image_len - m.pgoff
-						    : mm->len;
-			}
-		}
 	} else {
 		m.path = "[anon]";
 		m.um.flags = UNW_MOD_F_ANON;
@@ -1085,6 +1179,7 @@ static int user_location(struct xp_session *s, struct proc *p, const struct unw_
 		return 0;
 	}
 	vaddr = sym_ip - m->um.bias;
+	map_ready(s, m);
 	if (!m->mod) {
 		n = sym_jit_lookup(s->sym, p->pid, p->uid_known ? p->uid : SYM_UID_UNKNOWN, sym_ip,
 				   &sf);
@@ -1250,6 +1345,9 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 		nlocs++;
 	}
 	struct rep_sample_key key = {.pid = sm->pid, .tid = sm->tid, .comm = comm};
+
+	if (s->opts.labels)
+		key.labels = s->opts.labels(s->opts.labels_ctx, s->prof, sm->pid);
 	return rep_profile_add(s->prof, &key, s->loc_ids, nlocs, 1);
 }
 
@@ -1480,6 +1578,9 @@ void xp_session_free(struct xp_session *s)
 			unw_table_free((struct unw_table *)m->table);
 		if (m->image_mapped)
 			munmap((void *)m->image, m->image_len);
+		if (m->fd >= 0)
+			close(m->fd);
+		free(m->open_path);
 		free(m->path);
 		free(m);
 	}
