@@ -685,6 +685,9 @@ struct ag_agent *ag_agent_new(const struct ag_agent_opts *o, char *err, size_t e
 	if (e)
 		goto fail;
 	a->cpu_us = cpu_us_now();
+	/* A container's file held open from the moment it is mapped: short-lived processes. */
+	co.mmap_seen = xp_session_pin;
+	co.mmap_seen_ctx = a->sess;
 	struct capture_sink sink = {.begin = cap_begin, .event = cap_event, .ctx = a};
 	a->cap = capture_new(&co, &sink, err, errlen);
 	if (!a->cap) {

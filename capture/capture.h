@@ -85,6 +85,14 @@ struct capture_opts {
 	size_t npids;
 	pid_t child;	    /* -- CMD: held child, already forked; 0 if none */
 	const char *target; /* for the header: "-p 12", "-a", "-- ./prog" */
+	/*
+	 * Called on the capturing thread with each executable mapping of a
+	 * target as soon as it is read (the side band, or /proc at the start),
+	 * before the event waits its turn to be delivered: a report session
+	 * holds a container's file open then (xp_session_pin). NULL: none.
+	 */
+	void (*mmap_seen)(void *ctx, const struct xp_ev_mmap *mm);
+	void *mmap_seen_ctx;
 };
 
 struct capture_stats {

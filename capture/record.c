@@ -470,6 +470,8 @@ static int sb_record(struct session *s, const struct perf_event_header *h)
 				xp_build_id_read(&s->bids, ev.mmap.path, ev.mmap.build_id,
 						 &ev.mmap.build_id_len);
 		}
+		if (s->o->mmap_seen)
+			s->o->mmap_seen(s->o->mmap_seen_ctx, &ev.mmap);
 		break;
 	}
 	case PERF_RECORD_COMM: {
@@ -642,6 +644,8 @@ static int synth_mmap(void *ctx, const struct xp_ev_mmap *m)
 	struct synth *sy = ctx;
 	struct xp_event ev = {.type = XP_EV_MMAP, .mmap = *m};
 
+	if (sy->s->o->mmap_seen)
+		sy->s->o->mmap_seen(sy->s->o->mmap_seen_ctx, m);
 	pid_note(sy->s, &ev);
 	return stage_event(sy->s, &ev, sy->time, false);
 }

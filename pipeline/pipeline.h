@@ -93,7 +93,10 @@ struct xp_session_stats {
 	uint64_t stack2;    /* samples that continued on a second stack segment */
 	uint64_t no_process;  /* samples of a process with no known mapping */
 	uint64_t processes;   /* distinct processes sampled */
-	uint64_t stale_files; /* mapped files whose build-id no longer matches */
+	uint64_t stale_files; /* mapped files found nowhere with their build-id (changed since,
+				 or in the mount namespace of a process gone) */
+	uint64_t ns_files;    /* mapped files read through /proc/PID: the host's path was
+				 missing or another file (a container's) */
 	uint64_t callchain;   /* samples without a stack copy: the recorder's frame-pointer
 				 callchain taken as is, not unwound (in no status[]) */
 };
@@ -116,6 +119,17 @@ void xp_session_free(struct xp_session *s);
 
 /* An xp_event_fn: feed it every event of a recording, in order. */
 int xp_session_event(void *session, const struct xp_event *ev);
+
+/*
+ * A live capture's early word of a new mapping, from its own thread, as soon
+ * as the kernel reports it (capture_opts.mmap_seen): when the host's path is
+ * not the mapping's file (a container's), the file is held open until the
+ * session reads that mmap event, which may be seconds later, after a
+ * short-lived process and its mount namespace are gone. Costs one build-id
+ * check per new (path, build-id); holds at most 64 descriptors. Safe to call
+ * while another thread feeds the session events. A capture_opts.mmap_seen.
+ */
+void xp_session_pin(void *session, const struct xp_ev_mmap *mm);
 
 /*
  * What the session knows of address addr in process pid right now: the

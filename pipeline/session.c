@@ -11,9 +11,12 @@
  *
  * Files. Every mapped file is opened once per session (keyed by build-id,
  * else path): its executable PT_LOAD segments give each mapping's load bias,
- * the table cache gives its unwind table, the symbolizer its names. A file
- * whose build-id no longer matches the recording (replaced since) is not
- * trusted for either; its frames show as "[name+0xoff]".
+ * the table cache gives its unwind table, the symbolizer its names. With a
+ * build-id, the file is looked for as its process sees it (the host's path,
+ * else through /proc/PID: a container's files), and the caches read it by
+ * the name it was found under. A file found nowhere with the recording's
+ * build-id (replaced since, or its container gone) is not trusted for
+ * either; its frames show as "[name+0xoff]".
  *
  * The per-sample path allocates nothing once warm: frames go into a session
  * buffer, unique (mapping, address) pairs are symbolized once and remembered
@@ -33,6 +36,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +48,11 @@
 #include "bpf/sample.h"
 #include "lib/lib.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/pipeline_int.h"
 
 #define MAX_SEGS 8
+/* Descriptors of container files held for their first sample: well within 1024, the usual limit. */
+#define XP_HELD_MAX 256
 
 struct module {
 	char *path;
@@ -54,7 +61,16 @@ struct module {
 	uint8_t build_id[XP_BUILD_ID_MAX];
 	uint32_t build_id_len;
 	bool vdso;
-	bool stale;	  /* file's build-id differs from the recording's */
+	bool stale;	/* file's build-id differs from the recording's */
+	bool unreached; /* stale: no file with its build-id was found (tried again) */
+	/*
+	 * A file not at its host path (a container's): the name it was found
+	 * under (NULL: path), and until module_load() its descriptor (-1: none),
+	 * so a process gone by its first sample leaves it readable; at most
+	 * XP_HELD_MAX modules hold one (s->nheld).
+	 */
+	char *open_path;
+	int fd;
 	bool go_build_id; /* build_id is the end of the Go build-id note, not a GNU one */
 	bool loaded;	  /* module_load() ran: table, sym and image are what they will be */
 	uint8_t cache_id[XP_BUILD_ID_MAX]; /* the id the caches key the file by */
@@ -80,6 +96,7 @@ struct map {
 	struct module *mod; /* NULL: anonymous executable memory (JIT) */
 	const char *path;   /* module path, or the anonymous mapping's name */
 	uint32_t rep_id;    /* its report mapping; NO_REP_ID until first needed */
+	bool stale;	    /* mod was stale when mapped: no bias, no table (mod may load later) */
 };
 
 #define NO_REP_ID UINT32_MAX
@@ -119,6 +136,8 @@ struct xp_session {
 	struct xl_hmap procs; /* pid + 1 -> struct proc * */
 	struct xl_hmap comms; /* tid + 1 -> index into comm_blob */
 	struct xl_hmap files; /* hash of (build-id or path) -> struct module * */
+	struct xp_pins pins;  /* files a capture held open for us (xp_session_pin) */
+	unsigned nheld;	      /* modules holding their file's descriptor */
 	struct xl_hmap locs;  /* (mapping, ip, trap) -> location id + 1, this window's */
 	struct comm *comm_blob;
 	size_t ncomms, comm_cap;
@@ -407,53 +426,77 @@ static void vdso_capture_own(struct xp_session *s)
 	}
 }
 
-static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *mm, bool vdso)
+/*
+ * The file of mapping mm as its process sees it (mapped.c), and in
+ * open_path a name of it for the caches, which open by path. Without a
+ * build-id to check a candidate against, the host's path, as it is. A file
+ * none of whose candidates has the mapping's build-id is stale: changed
+ * since, or in the mount namespace of a process gone. A descriptor or -errno.
+ */
+static int module_open(struct xp_session *s, struct module *m, const struct xp_ev_mmap *mm,
+		       char *open_path, size_t len)
 {
-	uint64_t key, v;
-	struct module *m;
+	enum xp_mapped_via via;
+	int fd;
+
+	if (!mm->build_id_len) {
+		snprintf(open_path, len, "%s", mm->path);
+		fd = open(mm->path, O_RDONLY | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	fd = xp_mapped_open("/proc", mm->pid, mm->start, mm->start + mm->len, mm->path,
+			    mm->build_id, mm->build_id_len, open_path, len, &via);
+	if (fd >= 0 && via != XP_MAPPED_HOST)
+		s->stats.ns_files++;
+	if (fd >= 0) {
+		int pin = xp_pins_take(&s->pins, mm->build_id, mm->build_id_len);
+
+		if (pin >= 0)
+			close(pin); /* found as it is: the pin's name would say less */
+	} else if (fd == -ESTALE || fd == -ENOENT) {
+		/* the process is gone; its file, if a capture held it for us, is not */
+		fd = xp_pins_take(&s->pins, mm->build_id, mm->build_id_len);
+		if (fd >= 0) {
+			snprintf(open_path, len, "/proc/self/fd/%d", fd);
+			s->stats.ns_files++;
+		} else {
+			if (!m->unreached)
+				s->stats.stale_files++;
+			m->stale = m->unreached = true;
+			return -ESTALE;
+		}
+	}
+	if (fd >= 0)
+		m->stale = m->unreached = false;
+	return fd;
+}
+
+/* Does process pid exist on this machine now (as whoever)? */
+static bool proc_alive(uint32_t pid)
+{
+	return pid && pid <= INT32_MAX && (!kill((pid_t)pid, 0) || errno == EPERM);
+}
+
+/*
+ * Open m's file for mapping mm when it is mapped: segments, build-id. A file
+ * found away from its host path keeps its name, and its descriptor if there
+ * is room, for module_load().
+ */
+static void module_read(struct xp_session *s, struct module *m, const struct xp_ev_mmap *mm,
+			bool vdso)
+{
 	uint8_t bid[XP_BUILD_ID_MAX];
 	size_t bid_len = 0, go_len = 0;
+	char open_path[4352]; /* PATH_MAX under /proc/PID/root */
 	Elf *elf = NULL;
 	int fd = -1;
-
-	if (vdso)
-		key = hash_bytes("[vdso]", 6, 2);
-	else if (mm->build_id_len)
-		key = hash_bytes(mm->build_id, mm->build_id_len, 0);
-	else
-		key = hash_bytes(mm->path, strlen(mm->path), 1);
-	if (xl_hmap_get(&s->files, key, &v))
-		return (struct module *)(uintptr_t)v;
-
-	m = calloc(1, sizeof(*m));
-	if (!m)
-		return NULL;
-	m->path = strdup(vdso ? "[vdso]" : mm->path);
-	if (!m->path) {
-		free(m);
-		return NULL;
-	}
-	m->vdso = vdso;
-	m->key = key;
-	m->build_id_len = mm->build_id_len;
-	memcpy(m->build_id, mm->build_id, mm->build_id_len);
-	if (xl_hmap_put(&s->files, key, (uintptr_t)m)) {
-		free(m->path);
-		free(m);
-		return NULL;
-	}
-	m->next = s->modules;
-	if (s->modules)
-		s->modules->prev = m;
-	s->modules = m;
-	s->nmodules++;
 
 	if (vdso) {
 		vdso_capture_own(s);
 		if (s->vdso_image)
 			elf = elf_memory((char *)s->vdso_image, s->vdso_len);
 	} else {
-		fd = open(mm->path, O_RDONLY | O_CLOEXEC);
+		fd = module_open(s, m, mm, open_path, sizeof(open_path));
 		if (fd >= 0)
 			elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	}
@@ -482,12 +525,85 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 		m->own_table = true;
 		m->sym = sym_file_from_image(s->sym, "[vdso]", s->vdso_image, s->vdso_len);
 	}
+	if (!vdso && m->nsegs && strcmp(open_path, m->path)) {
+		bool ours = !strncmp(open_path, "/proc/self/", 11); /* fd's name: dies with it */
+
+		free(m->open_path);
+		m->open_path = ours ? NULL : strdup(open_path);
+		if (s->nheld < XP_HELD_MAX) {
+			m->fd = fd;
+			fd = -1;
+			s->nheld++;
+		}
+	}
 out:
 	m->loaded = vdso || m->stale || !m->nsegs; /* nothing more to read */
 	if (elf)
 		elf_end(elf);
 	if (fd >= 0)
 		close(fd);
+}
+
+static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *mm, bool vdso)
+{
+	uint64_t key, v;
+	struct module *m;
+
+	if (vdso)
+		key = hash_bytes("[vdso]", 6, 2);
+	else if (mm->build_id_len)
+		key = hash_bytes(mm->build_id, mm->build_id_len, 0);
+	else
+		key = hash_bytes(mm->path, strlen(mm->path), 1);
+	if (xl_hmap_get(&s->files, key, &v)) {
+		int pin;
+
+		m = (struct module *)(uintptr_t)v;
+		if (m->unreached && (proc_alive(mm->pid) ||
+				     xp_pins_held(&s->pins, mm->build_id, mm->build_id_len))) {
+			/*
+			 * A process whose file could not be reached left it stale; this
+			 * one is alive, or its file held: try again, or every later
+			 * process would share the raw frames while any mapping holds m.
+			 * (Not for a gone one: a report of another machine's recording
+			 * would look for its missing files at every mmap.)
+			 */
+			module_read(s, m, mm, vdso);
+			return m;
+		}
+		pin = vdso || !mm->build_id_len
+			  ? -ENOENT
+			  : xp_pins_take(&s->pins, mm->build_id, mm->build_id_len);
+		if (pin >= 0)
+			close(pin); /* the file is open already */
+		return m;
+	}
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->path = strdup(vdso ? "[vdso]" : mm->path);
+	if (!m->path) {
+		free(m);
+		return NULL;
+	}
+	m->vdso = vdso;
+	m->key = key;
+	m->fd = -1;
+	m->build_id_len = mm->build_id_len;
+	memcpy(m->build_id, mm->build_id, mm->build_id_len);
+	if (xl_hmap_put(&s->files, key, (uintptr_t)m)) {
+		free(m->path);
+		free(m);
+		return NULL;
+	}
+	m->next = s->modules;
+	if (s->modules)
+		s->modules->prev = m;
+	s->modules = m;
+	s->nmodules++;
+
+	module_read(s, m, mm, vdso);
 	return m;
 }
 
@@ -501,6 +617,8 @@ out:
  */
 static void module_load(struct xp_session *s, struct module *m)
 {
+	char fd_path[32];
+	const char *path = m->open_path ? m->open_path : m->path;
 	struct stat st;
 	void *img;
 	int fd;
@@ -508,7 +626,21 @@ static void module_load(struct xp_session *s, struct module *m)
 	if (m->loaded)
 		return;
 	m->loaded = true;
-	fd = open(m->path, O_RDONLY | O_CLOEXEC);
+	if (m->fd >= 0) {
+		uint8_t id[XP_BUILD_ID_MAX];
+		size_t len = 0;
+
+		/* The name it was found under while it still is that file (a live
+		 * process): symbols and .gnu_debuglink go by it. Else the one held. */
+		if (!m->open_path || xl_build_id_file(m->open_path, id, sizeof(id), &len) ||
+		    len != m->cache_id_len || memcmp(id, m->cache_id, len)) {
+			snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", m->fd);
+			path = fd_path;
+		}
+		fd = m->fd;
+	} else {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
 	if (fd >= 0) {
 		if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0 &&
 		    (img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) !=
@@ -517,13 +649,17 @@ static void module_load(struct xp_session *s, struct module *m)
 			m->image_len = (size_t)st.st_size;
 			m->image_mapped = true;
 		}
-		close(fd);
 	}
 	m->table = m->cache_table =
-	    unw_cache_get(s->cache, m->path, m->cache_id_len ? m->cache_id : NULL, m->cache_id_len);
-	m->sym =
-	    sym_file_get(s->sym, m->path, m->cache_id_len ? m->cache_id : NULL, m->cache_id_len);
+	    unw_cache_get(s->cache, path, m->cache_id_len ? m->cache_id : NULL, m->cache_id_len);
+	m->sym = sym_file_get(s->sym, path, m->cache_id_len ? m->cache_id : NULL, m->cache_id_len);
 	module_go_table(m);
+	if (fd >= 0)
+		close(fd);
+	if (m->fd >= 0) {
+		m->fd = -1;
+		s->nheld--;
+	}
 }
 
 /* A mapping's table and code, from its module loaded on first use. */
@@ -535,7 +671,7 @@ static void map_ready(struct xp_session *s, struct map *m)
 		return;
 	m->ready = true;
 	module_load(s, m->mod);
-	if (m->mod->stale)
+	if (m->stale) /* when mapped: its module may have been found since, not for it */
 		return;
 	m->um.table = m->mod->table;
 	if (m->mod->image && m->pgoff < m->mod->image_len) {
@@ -587,6 +723,11 @@ static void module_free(struct xp_session *s, struct module *m)
 	if (m->image_mapped)
 		munmap((void *)m->image, m->image_len);
 	sym_file_put(s->sym, m->sym);
+	if (m->fd >= 0) {
+		close(m->fd);
+		s->nheld--;
+	}
+	free(m->open_path);
 	free(m->path);
 	free(m);
 }
@@ -737,8 +878,7 @@ static bool proc_bounds(void *ctx, uint64_t addr, uint64_t *start, uint64_t *end
 				      wc->p->uid_known ? wc->p->uid : SYM_UID_UNKNOWN, addr, start,
 				      end) == 0;
 	map_ready(wc->s, m);
-	if (!m->mod->sym || m->mod->stale ||
-	    sym_file_bounds(m->mod->sym, addr - m->um.bias, &vs, &ve))
+	if (!m->mod->sym || m->stale || sym_file_bounds(m->mod->sym, addr - m->um.bias, &vs, &ve))
 		return false;
 	*start = vs + m->um.bias;
 	*end = ve + m->um.bias;
@@ -774,7 +914,8 @@ static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
 		if (!m.mod)
 			return -ENOMEM;
 		m.path = m.mod->path;
-		if (!m.mod->stale)
+		m.stale = m.mod->stale;
+		if (!m.stale)
 			m.um.bias = module_bias(m.mod, m.um.start, m.pgoff);
 	} else {
 		m.path = "[anon]";
@@ -1044,7 +1185,7 @@ static int user_location(struct xp_session *s, struct proc *p, const struct unw_
 				   &sf);
 		err = n > 0 ? add_location(s, mapping, fr->ip, sf, n, id)
 			    : unknown_location(s, mapping, fr->ip, NULL, 0, id);
-	} else if (m->mod->stale || !m->mod->sym) {
+	} else if (m->stale || !m->mod->sym) {
 		err = unknown_location(s, mapping, fr->ip, m->path, sym_ip - m->um.start + m->pgoff,
 				       id);
 	} else {
@@ -1384,6 +1525,7 @@ struct xp_session *xp_session_new(const struct xp_session_opts *opts)
 	if (opts)
 		s->opts = *opts;
 	s->period_ns = 10101010; /* until a sample says: 99 Hz */
+	xp_pins_init(&s->pins, "/proc");
 	if (s->opts.describe_all && !(s->gone_f = open_memstream(&s->gone, &s->gone_len)))
 		goto fail;
 	elf_version(EV_CURRENT);
@@ -1409,10 +1551,18 @@ fail:
 	return NULL;
 }
 
+void xp_session_pin(void *session, const struct xp_ev_mmap *mm)
+{
+	struct xp_session *s = session;
+
+	xp_pins_note(&s->pins, mm);
+}
+
 void xp_session_free(struct xp_session *s)
 {
 	if (!s)
 		return;
+	xp_pins_release(&s->pins);
 	for (size_t i = 0; i < s->procs.cap; i++) {
 		if (s->procs.keys[i]) {
 			struct proc *p = (struct proc *)(uintptr_t)s->procs.vals[i];
@@ -1428,6 +1578,9 @@ void xp_session_free(struct xp_session *s)
 			unw_table_free((struct unw_table *)m->table);
 		if (m->image_mapped)
 			munmap((void *)m->image, m->image_len);
+		if (m->fd >= 0)
+			close(m->fd);
+		free(m->open_path);
 		free(m->path);
 		free(m);
 	}

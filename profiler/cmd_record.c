@@ -952,6 +952,10 @@ static int record(struct rec_args *a)
 		a->o.child = child.pid;
 	}
 
+	if (k.session) { /* a report in process: it may read a container's file late */
+		a->o.mmap_seen = xp_session_pin;
+		a->o.mmap_seen_ctx = k.session;
+	}
 	c = capture_new(&a->o, &sink, err, sizeof(err));
 	if (!c) {
 		sinks_failed(&k, -errno, err);

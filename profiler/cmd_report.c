@@ -117,8 +117,11 @@ void report_summary(const struct xp_session_stats *st, const char *also, const c
 	if (st->scan_used)
 		fprintf(stderr, ", %s via stack scan", pct(p, sizeof(p), st->scan_used, n));
 	if (st->stale_files)
-		fprintf(stderr, ", %llu files changed since recording",
+		fprintf(stderr, ", %llu files changed since recording or gone",
 			(unsigned long long)st->stale_files);
+	if (st->ns_files)
+		fprintf(stderr, ", %llu files read in their process's mount namespace",
+			(unsigned long long)st->ns_files);
 	if (also)
 		fprintf(stderr, "; wrote %s", also);
 	for (unsigned i = 0; i < nouts; i++)

@@ -8,10 +8,11 @@
 #      ~100 processes a second;
 #  (b) unw_threads: three threads in clone3;start_thread;thread_main;
 #      thread_work;thread_leaf, -O2 without frame pointers.
-#  (c) hook for a program in its own mount namespace (tests/progs/ns_busy,
-#      another branch): started if built, asserted at merge.
+#  (c) ns_busy in a mount namespace of its own (lib_ns.sh): its binary
+#      exists only there, and the host's file at its path is a decoy.
 # Read back with `go tool pprof -raw` (and the pprof's own time fields):
-# the busy program's exact chain with symbols, ag_short by comm with its
+# the busy program's exact chain with symbols, ns_busy's exact chain with
+# its symbols (main;ns_outer;ns_inner, read through /proc/PID), ag_short by comm with its
 # symbols (ag_short_spin <- main) and its own exe label although it lived
 # 5 ms, the labels host, service, exe (and build_id) on every sample of the
 # workload, windows named and timed on multiples of 2 s (all but the first
@@ -19,6 +20,7 @@
 # the sum of the agent's window log lines.
 set -u -o pipefail
 . "$(dirname "$0")/lib_e2e.sh"
+. "$(dirname "$0")/lib_ns.sh"
 P=$XPROF_BUILD/progs
 out="$XPROF_BUILD/test-output/agent"
 rm -rf "$out"; mkdir -p "$out/tmp"
@@ -30,7 +32,8 @@ ok() { echo "ok: $*"; }
 [ -r /sys/kernel/btf/vmlinux ] || e2e_skip "the kernel has no BTF"
 command -v go >/dev/null || e2e_skip "go not found (make deps)"
 command -v python3 >/dev/null || e2e_skip "python3 not found (make deps)"
-for p in ag_short unw_threads; do
+command -v unshare >/dev/null || e2e_skip "unshare not found (util-linux)"
+for p in ag_short unw_threads ns_busy; do
 	[ -x "$P/$p" ] || fail "no $P/$p: run make unit-bins"
 done
 cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
@@ -39,9 +42,9 @@ svc="xprof-e2e-$$.service"
 cg="$cg2/$svc"
 mkdir "$cg" || e2e_skip "cannot create the cgroup $cg"
 
-apid= wpid= lpid=
+apid= wpid= lpid= ns_pid=
 cleanup() {
-	for p in $apid $wpid $lpid; do kill "$p" 2>/dev/null; done
+	for p in $apid $wpid $lpid $ns_pid; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	for _ in $(seq 50); do rmdir "$cg" 2>/dev/null && break; sleep 0.1; done
 }
@@ -80,8 +83,8 @@ thr_pid=$wpid
 	wait
 	echo "$n" >"$2"' loop "$P/ag_short" "$out/forks") &
 lpid=$!
-# (c) The mount-namespace program of branch h12-ns, when built: asserted at merge.
-[ -x "$P/ns_busy" ] && { (in_cg && exec "$P/ns_busy" 8) >"$out/ns.out" 2>&1 & }
+# (c) A container's program: its binary only in its own mount namespace.
+ns_pid=$(in_cg && ns_start "$out/nsdir" 7) || fail "ns_busy did not start in its namespace"
 wait $wpid $lpid
 wpid= lpid=
 sleep 0.5
@@ -120,9 +123,10 @@ forks=$(cat "$out/forks")
 ok "agent ran and stopped on SIGINT; the loop forked $forks processes in 8 s"
 
 # Other tests may run the same programs meanwhile: ours are told by pid and by service.
-python3 - "$out" "$svc" "$(readlink -f "$P/unw_threads")" "$(readlink -f "$P/ag_short")" "$thr_pid" <<'PY'
+python3 - "$out" "$svc" "$(readlink -f "$P/unw_threads")" "$(readlink -f "$P/ag_short")" "$thr_pid" "$ns_pid" <<'PY'
 import glob, gzip, os, re, subprocess, sys
-out, svc, thr_exe, short_exe, thr_pid = sys.argv[1:]
+out, svc, thr_exe, short_exe, thr_pid, ns_pid = sys.argv[1:]
+NS_CHAIN = ["main", "ns_outer", "ns_inner"]
 CHAIN = ["clone3", "start_thread", "thread_main", "thread_work", "thread_leaf"]
 IV = 2 * 10**9
 
@@ -180,6 +184,7 @@ if len(files) != len(logged): sys.exit("FAIL: %d window files, %d window log lin
 
 total = 0
 thr = thr_exact = short = short_sym = short_exe_ok = short_main = short_main_exact = 0
+ns = ns_exact = 0
 MAIN = ["_start", "__libc_start_main", "__libc_start_call_main", "main"]
 for k, f in enumerate(files):
     name = os.path.basename(f)
@@ -207,6 +212,14 @@ for k, f in enumerate(files):
                 if lab.get(key) != v: sys.exit("FAIL: %s: unw_threads sample has %s=%r, want %r: %r" % (name, key, lab.get(key), v, lab))
             if not re.fullmatch(r"[0-9a-f]{40}", lab.get("build_id", "")):
                 sys.exit("FAIL: %s: unw_threads sample without build_id: %r" % (name, lab))
+        if lab.get("pid") == ns_pid:
+            ns += cnt
+            # ns_inner <- ns_outer <- main, leaf first (kernel frames may come before)
+            leaf_first = NS_CHAIN[::-1]
+            if any(fr[i:i + 3] == leaf_first for i in range(len(fr))):
+                ns_exact += cnt
+            if lab.get("service") != svc:
+                sys.exit("FAIL: %s: ns_busy sample with service %r, want %r" % (name, lab.get("service"), svc))
         if comm == "ag_short" and lab.get("service") == svc:
             short += cnt
             if "main" in fr:
@@ -224,6 +237,11 @@ if thr_exact < 0.95 * thr:
     sys.exit("FAIL: %d of %d unw_threads samples have the exact chain %s" % (thr_exact, thr, ";".join(CHAIN)))
 print("ok: unw_threads: %d of %d samples in thread_leaf rooted at %s, labels host/service/exe/build_id"
       % (thr_exact, thr, ";".join(CHAIN)))
+if ns < 50: sys.exit("FAIL: only %d samples of ns_busy (pid %s)" % (ns, ns_pid))
+if ns_exact < 0.95 * ns:
+    sys.exit("FAIL: %d of %d ns_busy samples end in %s with its symbols" % (ns_exact, ns, ";".join(NS_CHAIN)))
+print("ok: ns_busy (own mount namespace, decoy on the host): %d of %d samples end in %s"
+      % (ns_exact, ns, ";".join(NS_CHAIN)))
 if short < 20: sys.exit("FAIL: only %d samples of the short-lived ag_short processes" % short)
 # The rest of a 5 ms process is ld.so and exit: only main's samples have a known chain.
 if short_sym < 10 or short_main_exact < 0.95 * short_main:
