@@ -153,6 +153,34 @@ struct ag_sink *ag_sink_dir_new(const struct ag_dir_opts *o);
 /* Window files removed by the dir sink's retention so far. */
 uint64_t ag_sink_dir_removed(const struct ag_sink *s);
 
+/*
+ * Options of the fleet-store sink. Strings are copied by
+ * ag_sink_clickhouse_new.
+ */
+struct ag_ch_opts {
+	const char *url;    /* http://host:8123[/?database=...] */
+	const char *host;   /* host label for samples without one; NULL: "" */
+	unsigned timeout_s; /* per request, 0: 30 */
+	size_t known_max;   /* st_writer_opts.known_max, 0: default */
+};
+
+/*
+ * The fleet-store sink, named "clickhouse": send() decodes the window's
+ * pprof (rep_read_pprof, label sets included) and inserts it with
+ * store/'s st_writer: one window of the window's start and duration, a
+ * sample row per stack with the host, service, container and build_id of
+ * its label set (the sink's host and the window's service where the set
+ * has none), new stacks only, then the flush. A failed flush drops the
+ * writer's window and answers AG_SEND_RETRY (the spool keeps the pprof;
+ * stacks inserted stay known; the retry asks the store which of the
+ * window's rows it already has, so no sample is counted twice); a refusal
+ * that cannot heal (a schema of another version, a request or pprof the
+ * server or decoder rejects) answers AG_SEND_DROP. A store not made yet
+ * is waited for (RETRY). NULL with errno EINVAL (no URL, not http:// or
+ * https://) or ENOMEM.
+ */
+struct ag_sink *ag_sink_clickhouse_new(const struct ag_ch_opts *o);
+
 /* ---- spool ------------------------------------------------------------- */
 
 #define AG_SPOOL_DEFAULT_SIZE (64ull << 20) /* --spool-size */
@@ -325,7 +353,8 @@ struct ag_agent_opts {
 	const char *push_url; /* push sink, or NULL */
 	const char *push_app; /* NULL: "xprof" */
 	const char *org_id, *token;
-	const char *spool_dir; /* required */
+	const char *clickhouse_url; /* clickhouse sink (fleet store), or NULL */
+	const char *spool_dir;	    /* required */
 	uint64_t spool_size;
 	uint64_t memory_limit; /* the session's caches (xp_session_opts.memory_limit) */
 	size_t max_pids;       /* processes the label table holds; 0: AG_PIDTAB_DEFAULT */

@@ -95,7 +95,7 @@ struct ag_agent {
 	struct ag_agent_opts o;
 	char host[256];
 	struct ag_spool *spool;
-	struct count_sink *sinks[2]; /* dir, push (either NULL); owned by the spool */
+	struct count_sink *sinks[3]; /* dir, push, clickhouse (those given); owned by the spool */
 	unsigned nsinks;
 	struct ag_metrics *metrics;
 	struct xp_session *sess;
@@ -429,8 +429,10 @@ static int window_cut(struct ag_agent *a, uint64_t end_ns, uint64_t end_real)
 		if (!strcmp(a->sinks[i]->s.name, "push"))
 			err = spool_push(a, p, &wc, start, end);
 		else
-			err =
-			    spool_profile(a, a->sinks[i]->s.name, NULL, p, a->o.folded, start, end);
+			/* The folded text is for the directory; the store reads the pprof. */
+			err = spool_profile(a, a->sinks[i]->s.name, NULL, p,
+					    a->o.folded && !strcmp(a->sinks[i]->s.name, "dir"),
+					    start, end);
 	}
 	free(wc.services);
 	rep_profile_free(p);
@@ -582,6 +584,22 @@ static int open_spool(struct ag_agent *a, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot use --push '%s': %s", a->o.push_url,
 				 e == -EINVAL ? "give http://HOST[:PORT] or https://..."
 					      : strerror(-e));
+			return e;
+		}
+		e = add_sink(a, s, err, errlen);
+		if (e)
+			return e;
+	}
+	if (a->o.clickhouse_url) {
+		struct ag_ch_opts co = {.url = a->o.clickhouse_url, .host = a->host};
+
+		s = ag_sink_clickhouse_new(&co);
+		if (!s) {
+			e = -errno;
+			snprintf(
+			    err, errlen, "cannot use --clickhouse '%s': %s", a->o.clickhouse_url,
+			    e == -EINVAL ? "give http://HOST:8123[/?database=NAME] or https://..."
+					 : strerror(-e));
 			return e;
 		}
 		e = add_sink(a, s, err, errlen);

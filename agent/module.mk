@@ -1,17 +1,18 @@
 # SPDX-License-Identifier: MIT
 #
-# agent/: its unit test links agent/, report/ and lib/ only (libcurl, zlib,
-# pthreads); ag_push (tests/progs/ag_push.c) is the driver the agent's
-# end-to-end tests push synthetic windows through the spool with.
+# agent/: its unit test links agent/ (but the loop), store/ (the clickhouse
+# sink), report/ and lib/ only (libcurl, zlib, pthreads); ag_push
+# (tests/progs/ag_push.c) is the driver the agent's end-to-end tests push
+# synthetic windows through the spool with.
 
 AG_PUSH := $(O)/progs/ag_push
 AG_LIBS := -lcurl -lz -lm -lpthread
 
 # The agent's loop (loop.c) needs the capture and the pipeline: not these.
 AG_CORE_OBJS := $(filter-out $(O)/agent/loop.o,$(agent_OBJS))
-test_agent_OBJS := $(AG_CORE_OBJS) $(report_OBJS) $(lib_OBJS)
+test_agent_OBJS := $(AG_CORE_OBJS) $(store_OBJS) $(report_OBJS) $(lib_OBJS)
 
-$(AG_PUSH): $(O)/tests/progs/ag_push.o $(AG_CORE_OBJS) $(report_OBJS) $(lib_OBJS)
+$(AG_PUSH): $(O)/tests/progs/ag_push.o $(AG_CORE_OBJS) $(store_OBJS) $(report_OBJS) $(lib_OBJS)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(XP_LDFLAGS) -o $@ $^ $(AG_LIBS)

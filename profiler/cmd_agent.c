@@ -63,6 +63,8 @@ static void usage(FILE *f)
 	    "      --org-id ID         X-Scope-OrgID header of pushes\n"
 	    "      --token-file FILE   bearer token of pushes, read from FILE (not writable by\n"
 	    "                          others)\n"
+	    "      --clickhouse URL    insert each window into the fleet store at URL\n"
+	    "                          (http://HOST:8123[/?database=NAME]; xprof store init)\n"
 	    "      --spool-dir DIR     windows wait here for their sink (default\n"
 	    "                          $STATE_DIRECTORY/spool, else %s/spool)\n"
 	    "      --spool-size SIZE   at most this much spooled; the oldest go first\n"
@@ -226,6 +228,9 @@ static int parse_opt(struct agent_args *a, int opt, const char *name, char *arg)
 	case 'p':
 		a->o.push_url = arg;
 		return 0;
+	case 'C':
+		a->o.clickhouse_url = arg;
+		return 0;
 	case 'a':
 		a->o.push_app = arg;
 		return 0;
@@ -262,6 +267,7 @@ static int parse_args(int argc, char **argv, struct agent_args *a)
 	    {"max-age", required_argument, NULL, 'A'},
 	    {"max-size", required_argument, NULL, 'Z'},
 	    {"push", required_argument, NULL, 'p'},
+	    {"clickhouse", required_argument, NULL, 'C'},
 	    {"push-app", required_argument, NULL, 'a'},
 	    {"org-id", required_argument, NULL, 'g'},
 	    {"token-file", required_argument, NULL, 't'},
@@ -304,9 +310,9 @@ static int parse_args(int argc, char **argv, struct agent_args *a)
 			argv[optind]);
 		return 2;
 	}
-	if (!a->o.output_dir && !a->o.push_url) {
-		fprintf(stderr,
-			"xprof agent: no output: give --output-dir DIR and/or --push URL\n");
+	if (!a->o.output_dir && !a->o.push_url && !a->o.clickhouse_url) {
+		fprintf(stderr, "xprof agent: no output: give --output-dir DIR, --push URL and/or "
+				"--clickhouse URL\n");
 		return 2;
 	}
 	if (a->o.folded && !a->o.output_dir) {
@@ -335,13 +341,33 @@ static void default_spool(struct agent_args *a)
 	snprintf(a->spool_dir, sizeof(a->spool_dir), "%s/spool", SPOOL_PARENT);
 }
 
-/* "dir (DIR), push (URL)" for the start-up line. */
+/* "dir (DIR), push (URL), clickhouse (URL)" for the start-up line; never a URL's password. */
 static void sinks_desc(const struct agent_args *a, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s%s%s%s%s%s%s", a->o.output_dir ? "dir (" : "",
-		 a->o.output_dir ? a->o.output_dir : "", a->o.output_dir ? ")" : "",
-		 a->o.output_dir && a->o.push_url ? ", " : "", a->o.push_url ? "push (" : "",
-		 a->o.push_url ? a->o.push_url : "", a->o.push_url ? ")" : "");
+	const char *names[] = {"dir", "push", "clickhouse"};
+	const char *vals[] = {a->o.output_dir, a->o.push_url, a->o.clickhouse_url};
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < 3 && n < len; i++) {
+		const char *v = vals[i], *auth = v ? strstr(v, "://") : NULL, *at, *colon;
+		int shown;
+
+		if (!v)
+			continue;
+		/* "http://user:pw@host/" as "http://user@host/" */
+		auth = auth ? auth + 3 : v;
+		at = strchr(auth, '@');
+		colon = strchr(auth, ':');
+		if (i && at && colon && colon < at && !memchr(auth, '/', (size_t)(at - auth)))
+			shown = snprintf(buf + n, len - n, "%s%s (%.*s%s)", n ? ", " : "", names[i],
+					 (int)(colon - v), v, at);
+		else
+			shown = snprintf(buf + n, len - n, "%s%s (%s)", n ? ", " : "", names[i], v);
+		if (shown < 0)
+			break;
+		n += (size_t)shown;
+	}
 }
 
 int cmd_agent(int argc, char **argv)

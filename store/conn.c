@@ -28,6 +28,8 @@ struct st_conn {
 	char *shown; /* without the password */
 	unsigned timeout_s;
 	uint64_t sent;
+	long status; /* the last answer's HTTP status, 0: none (transport failure or ours) */
+	int ch_code; /* its ClickHouse exception code ("Code: N"), 0: none */
 	char err[512];
 };
 
@@ -343,6 +345,60 @@ static void server_message(struct st_conn *c, long status, const struct st_buf *
 		len--;
 	st_conn_fail(c, 0, "%s answered HTTP %ld: %.*s", c->shown, status, (int)len,
 		     len ? (const char *)body->v : "(no message)");
+	c->status = status;
+	c->ch_code = 0;
+	/* 18.16 and current servers both start the message with "Code: N". */
+	if (len > 6 && !memcmp(body->v, "Code: ", 6)) {
+		for (size_t i = 6; i < len && i < 12 && body->v[i] >= '0' && body->v[i] <= '9'; i++)
+			c->ch_code = c->ch_code * 10 + (body->v[i] - '0');
+	}
+}
+
+/*
+ * ClickHouse exceptions that say the request itself is wrong, so sending it
+ * again gives the same answer: it does not parse, names a column or
+ * function the server lacks, or carries data that does not decode. An 18.16
+ * server answers them with HTTP 500 like everything else, hence the codes.
+ */
+static const int ch_permanent[] = {
+    6,	 /* CANNOT_PARSE_TEXT */
+    16,	 /* NO_SUCH_COLUMN_IN_TABLE */
+    26,	 /* CANNOT_PARSE_QUOTED_STRING */
+    27,	 /* CANNOT_PARSE_INPUT_ASSERTION_FAILED */
+    33,	 /* CANNOT_READ_ALL_DATA */
+    43,	 /* ILLEGAL_TYPE_OF_ARGUMENT */
+    44,	 /* ILLEGAL_COLUMN */
+    46,	 /* UNKNOWN_FUNCTION */
+    47,	 /* UNKNOWN_IDENTIFIER */
+    53,	 /* TYPE_MISMATCH */
+    62,	 /* SYNTAX_ERROR */
+    73,	 /* UNKNOWN_FORMAT */
+    115, /* UNKNOWN_SETTING */
+    117, /* INCORRECT_DATA */
+};
+
+bool st_conn_transient(const struct st_conn *c, int err)
+{
+	switch (err) {
+	case -ECONNREFUSED:
+	case -ETIMEDOUT:
+	case -EHOSTUNREACH:
+	case -EIO:
+	case -ENOMEM:
+		return true;
+	case -EPROTO:
+		break;
+	default:
+		return false; /* -EBADMSG, -EFBIG, -E2BIG, -EINVAL: the same again */
+	}
+	if (!c->status)
+		return false; /* xprof's own refusal: a schema of another version or layout */
+	if (c->status >= 400 && c->status < 500)
+		return c->status == 408 || c->status == 429;
+	for (size_t i = 0; i < sizeof(ch_permanent) / sizeof(ch_permanent[0]); i++)
+		if (c->ch_code == ch_permanent[i])
+			return false;
+	return true; /* 5xx: a shard down, too many parts, memory, a server shutting down */
 }
 
 int st_conn_request(struct st_conn *c, const char *sql, const struct st_buf *data,
@@ -356,6 +412,8 @@ int st_conn_request(struct st_conn *c, const char *sql, const struct st_buf *dat
 	int err = 0;
 
 	c->err[0] = 0;
+	c->status = 0;
+	c->ch_code = 0;
 	st_buf_printf(&url, "%s%swait_end_of_query=1%s", c->url, strchr(c->url, '?') ? "&" : "?",
 		      extra ? extra : "");
 	if (data) {

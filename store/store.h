@@ -60,6 +60,16 @@ const char *st_conn_url(const struct st_conn *c);
 /* Run one statement that returns nothing (DDL). 0 or -errno as above. */
 int st_conn_exec(struct st_conn *c, const char *sql);
 
+/*
+ * Whether err, the failure of c's last request, may pass if the same
+ * request is sent again later: the server or a shard unreachable, a
+ * timeout, an HTTP 5xx (or 408, 429) other than a ClickHouse exception that
+ * says the request is wrong (a syntax, parse or type error). false for
+ * those, other 4xx, and the refusals of xprof's own checks (a schema of
+ * another version or layout, -EBADMSG, -E2BIG, -EINVAL).
+ */
+bool st_conn_transient(const struct st_conn *c, int err);
+
 /* Bytes sent and received over c so far. */
 uint64_t st_conn_bytes_sent(const struct st_conn *c);
 
@@ -153,6 +163,7 @@ struct st_writer_stats {
 	uint64_t stacks_known;	 /* stacks not sent because the store had them */
 	uint64_t known_forgot;	 /* hashes forgotten to keep the known set bounded */
 	uint64_t flush_failures; /* st_writer_flush() calls that failed */
+	uint64_t rows_found;	 /* sample rows of resumed windows the store already had */
 };
 
 struct st_writer;
@@ -194,9 +205,12 @@ int st_writer_sample(struct st_writer *w, const struct st_sample *s);
 typedef const char *(*st_build_id_fn)(void *ctx, uint32_t pid);
 
 /*
- * Every stack of a profile (from the pipeline) as rows of this window:
- * the key's comm and pid, and build_id(ctx, pid) (build_id NULL: "").
- * 0 or -errno.
+ * Every stack of a profile (from the pipeline, or a window's pprof read
+ * back) as rows of this window: the key's comm and pid; from the stack's
+ * label set (rep_profile_labels) its host (an empty or absent one: the
+ * window's), service, container (absent: the window's) and build_id
+ * (absent: build_id(ctx, pid), or "" if build_id is NULL). Other keys are
+ * not columns. 0 or -errno.
  */
 int st_writer_add_profile(struct st_writer *w, const struct rep_profile *p, st_build_id_fn build_id,
 			  void *ctx);
@@ -211,6 +225,17 @@ int st_writer_add_profile(struct st_writer *w, const struct rep_profile *p, st_b
  */
 int st_writer_flush(struct st_writer *w);
 void st_writer_drop(struct st_writer *w);
+
+/*
+ * Say that the store may already hold part of the open window's samples:
+ * an earlier attempt at the same window (a dropped one being sent again,
+ * a spool's window from before a restart) may have reached the server.
+ * The flush then first asks the store which of the window's stacks it has
+ * (rows of the same window_start, duration and host) and sends only the
+ * others, so a retry never counts a sample twice. A failed samples insert
+ * sets this itself. Nothing outside a window.
+ */
+void st_writer_resume(struct st_writer *w);
 
 /* Bytes the open window would send (both tables): what a spool would hold. */
 size_t st_writer_pending(const struct st_writer *w);

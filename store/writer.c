@@ -113,6 +113,14 @@ struct st_writer {
 	size_t pend_n, pend_cap;
 
 	bool open, stacks_sent;
+	/*
+	 * The store may hold part of this window's samples: a samples insert
+	 * failed after reaching the server (a Distributed insert commits the
+	 * shards that answered; a timeout may hide a commit), or the caller
+	 * said so (st_writer_resume). The next flush sends only the rows whose
+	 * stack the store lacks for this window: see samples_trim().
+	 */
+	bool resume;
 	uint64_t win_rows; /* sample rows queued in this window */
 	uint64_t start_ns, duration_ns;
 	char *host, *service, *container;
@@ -163,7 +171,7 @@ struct st_writer *st_writer_new(struct st_conn *c, const struct st_writer_opts *
 
 static void window_reset(struct st_writer *w)
 {
-	w->open = w->stacks_sent = false;
+	w->open = w->stacks_sent = w->resume = false;
 	w->win_rows = 0;
 	w->stacks.n = w->samples.n = 0;
 	w->stacks.err = w->samples.err = 0;
@@ -317,7 +325,9 @@ int st_writer_stack_hashed(struct st_writer *w, uint64_t h, const char *comm,
 	return b->err ? st_conn_fail(w->c, b->err, "out of memory") : 0;
 }
 
-int st_writer_sample(struct st_writer *w, const struct st_sample *s)
+/* One sample row with these labels. */
+static int sample_row(struct st_writer *w, const struct st_sample *s, const char *host,
+		      const char *service, const char *container)
 {
 	struct st_buf *b = &w->samples;
 
@@ -328,9 +338,9 @@ int st_writer_sample(struct st_writer *w, const struct st_sample *s)
 				    w->batch_max);
 	st_put_u64(b, w->start_ns);
 	st_put_u64(b, w->duration_ns);
-	st_put_str(b, w->host);
-	st_put_str(b, w->service);
-	st_put_str(b, w->container);
+	st_put_str(b, host);
+	st_put_str(b, service);
+	st_put_str(b, container);
 	st_put_str(b, s->comm);
 	st_put_u32(b, s->pid);
 	st_put_str(b, s->build_id);
@@ -340,22 +350,73 @@ int st_writer_sample(struct st_writer *w, const struct st_sample *s)
 	return b->err ? st_conn_fail(w->c, b->err, "out of memory") : 0;
 }
 
+int st_writer_sample(struct st_writer *w, const struct st_sample *s)
+{
+	return sample_row(w, s, w->host, w->service, w->container);
+}
+
 struct add_ctx {
 	struct st_writer *w;
+	const struct rep_profile *p;
 	st_build_id_fn build_id;
 	void *ctx;
 	uint64_t rows;
+	/* The labels of the last label set seen: consecutive stacks mostly share one. */
+	uint32_t set;
+	const char *host, *service, *container, *set_build_id;
 };
+
+/*
+ * The row labels of label set id: its host, service, container and
+ * build_id pairs over the window's own (an empty host is the window's:
+ * every row names a host). Other keys (exe, ...) are not columns.
+ */
+static int add_labels(struct add_ctx *a, uint32_t id)
+{
+	struct st_writer *w = a->w;
+
+	a->set = id;
+	a->host = w->host;
+	a->service = w->service;
+	a->container = w->container;
+	a->set_build_id = NULL;
+	if (!id)
+		return 0;
+	struct rep_label l[REP_LABELS_MAX];
+	unsigned n = 0;
+
+	if (rep_profile_labels(a->p, id, l, REP_LABELS_MAX, &n))
+		return st_conn_fail(w->c, -EINVAL, "a stack names label set %u, which is not there",
+				    id);
+	for (unsigned i = 0; i < n && i < REP_LABELS_MAX; i++) {
+		if (!strcmp(l[i].key, "host") && *l[i].value)
+			a->host = l[i].value;
+		else if (!strcmp(l[i].key, "service"))
+			a->service = l[i].value;
+		else if (!strcmp(l[i].key, "container"))
+			a->container = l[i].value;
+		else if (!strcmp(l[i].key, "build_id"))
+			a->set_build_id = l[i].value;
+	}
+	return 0;
+}
 
 static int add_stack(void *ctx, const struct rep_sample_key *key,
 		     const struct rep_walk_frame *frames, unsigned n, uint64_t count)
 {
 	struct add_ctx *a = ctx;
 	struct st_writer *w = a->w;
-	struct st_sample s = {.comm = key->comm,
-			      .pid = key->pid,
-			      .build_id = a->build_id ? a->build_id(a->ctx, key->pid) : NULL};
+	struct st_sample s = {.comm = key->comm, .pid = key->pid};
 	int err;
+
+	if (key->labels != a->set) {
+		err = add_labels(a, key->labels);
+		if (err)
+			return err;
+	}
+	s.build_id = a->set_build_id ? a->set_build_id
+		     : a->build_id   ? a->build_id(a->ctx, key->pid)
+				     : NULL;
 
 	if (n > w->scratch_cap) {
 		struct st_frame *nf = realloc(w->scratch, n * sizeof(*nf));
@@ -378,7 +439,7 @@ static int add_stack(void *ctx, const struct rep_sample_key *key,
 	while (!err && count) {
 		s.count = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
 		count -= s.count;
-		err = st_writer_sample(w, &s);
+		err = sample_row(w, &s, a->host, a->service, a->container);
 		a->rows++;
 	}
 	return err;
@@ -387,8 +448,13 @@ static int add_stack(void *ctx, const struct rep_sample_key *key,
 int st_writer_add_profile(struct st_writer *w, const struct rep_profile *p, st_build_id_fn build_id,
 			  void *ctx)
 {
-	struct add_ctx a = {.w = w, .build_id = build_id, .ctx = ctx};
-	int err = rep_profile_walk(p, add_stack, &a);
+	struct add_ctx a = {.w = w, .p = p, .build_id = build_id, .ctx = ctx};
+	int err;
+
+	if (!w->open)
+		return st_conn_fail(w->c, -EINVAL, "no window open: call st_writer_begin first");
+	add_labels(&a, 0);
+	err = rep_profile_walk(p, add_stack, &a);
 
 	if (err == -ENOMEM && !*st_conn_error(w->c))
 		st_conn_fail(w->c, err, "out of memory");
@@ -403,6 +469,170 @@ size_t st_writer_pending(const struct st_writer *w)
 const struct st_writer_stats *st_writer_stats(const struct st_writer *w)
 {
 	return &w->stats;
+}
+
+void st_writer_resume(struct st_writer *w)
+{
+	if (w->open)
+		w->resume = true;
+}
+
+/* One queued sample row: its host, service and stack hash. */
+static int row_next(struct st_rd *r, const char **host, size_t *hostlen, const char **service,
+		    size_t *servicelen, uint64_t *hash)
+{
+	const char *str;
+	size_t len;
+	uint64_t u64;
+	uint32_t u32;
+
+	if (st_get_u64(r, &u64) || st_get_u64(r, &u64) || st_get_str(r, host, hostlen) ||
+	    st_get_str(r, service, servicelen) || st_get_str(r, &str, &len) ||
+	    st_get_str(r, &str, &len) || st_get_u32(r, &u32) || st_get_str(r, &str, &len) ||
+	    st_get_u64(r, hash) || st_get_u32(r, &u32))
+		return -EBADMSG;
+	return 0;
+}
+
+/* Distinct strings borrowed from the queued rows, in first-seen order. */
+struct strset {
+	struct {
+		const char *s;
+		size_t len;
+	} * v;
+	size_t n, cap;
+};
+
+static int strset_add(struct strset *set, const char *s, size_t len)
+{
+	for (size_t i = set->n; i-- > 0;)
+		if (set->v[i].len == len && !memcmp(set->v[i].s, s, len))
+			return 0;
+	if (set->n == set->cap) {
+		size_t ncap = set->cap ? 2 * set->cap : 8;
+		void *nv = realloc(set->v, ncap * sizeof(*set->v));
+
+		if (!nv)
+			return -ENOMEM;
+		set->v = nv;
+		set->cap = ncap;
+	}
+	set->v[set->n].s = s;
+	set->v[set->n++].len = len;
+	return 0;
+}
+
+static void put_in(struct st_buf *sql, const char *col, const struct strset *set)
+{
+	st_buf_printf(sql, " AND %s IN (", col);
+	for (size_t i = 0; i < set->n; i++) {
+		if (i)
+			st_buf_printf(sql, ", ");
+		st_sql_str(sql, set->v[i].s, set->v[i].len);
+	}
+	st_buf_printf(sql, ")");
+}
+
+/* Past this many services the condition is left out: the question costs more, the answer is the
+ * same. */
+#define TRIM_SERVICES_MAX 64
+
+/*
+ * Before sending the samples of a window the store may hold in part, ask
+ * it which of the window's stacks it has (rows of this window_start,
+ * duration and these hosts; the services too, so that the primary key
+ * (service, host, window_start, ...) finds them without a scan) and keep
+ * only the rows of the others. Sound because every row of a stack hash
+ * lands in one shard, in one block of one insert, and a block is committed
+ * whole or not at all; and because a host's windows do not share a start
+ * (one agent per host name). A retry that finds everything sends nothing.
+ */
+static int samples_trim(struct st_writer *w)
+{
+	struct st_buf sql = {0}, ans = {0}, kept = {0};
+	struct strset hosts = {0}, services = {0};
+	struct hset found = {0};
+	struct st_rd r = {w->samples.v, w->samples.v + w->samples.n};
+	const char *host, *service;
+	size_t hostlen, servicelen;
+	uint64_t h, dropped = 0;
+	char *q = NULL;
+	int err = 0;
+
+	while (r.p < r.end) {
+		if (row_next(&r, &host, &hostlen, &service, &servicelen, &h)) {
+			err = st_conn_fail(w->c, -EBADMSG, "a queued sample row does not decode");
+			goto out;
+		}
+		err = strset_add(&hosts, host, hostlen);
+		if (!err && services.n <= TRIM_SERVICES_MAX)
+			err = strset_add(&services, service, servicelen);
+		if (err) {
+			st_conn_fail(w->c, err, "out of memory");
+			goto out;
+		}
+	}
+	st_buf_printf(&sql,
+		      "SELECT DISTINCT stack_hash FROM " ST_T_SAMPLES " WHERE window_start = %llu "
+		      "AND duration_ns = %llu",
+		      (unsigned long long)w->start_ns, (unsigned long long)w->duration_ns);
+	if (services.n <= TRIM_SERVICES_MAX)
+		put_in(&sql, "service", &services);
+	put_in(&sql, "host", &hosts);
+	st_buf_printf(&sql, " FORMAT RowBinary");
+	q = st_buf_detach_str(&sql);
+	if (!q) {
+		err = st_conn_fail(w->c, -ENOMEM, "out of memory");
+		goto out;
+	}
+	err = st_conn_request(w->c, q, NULL, NULL, &ans);
+	if (err)
+		goto out;
+	r = (struct st_rd){ans.v, ans.v + ans.n};
+	while (r.p < r.end) {
+		if (st_get_u64(&r, &h)) {
+			err = st_conn_fail(w->c, -EBADMSG,
+					   "%s: a stack hash list that does not decode",
+					   st_conn_url(w->c));
+			goto out;
+		}
+		err = h ? hset_add(&found, h) : 0; /* 0: no stack of ours */
+		if (err) {
+			st_conn_fail(w->c, err, "out of memory");
+			goto out;
+		}
+	}
+	w->resume = false;
+	if (!found.n)
+		goto out;
+	r = (struct st_rd){w->samples.v, w->samples.v + w->samples.n};
+	while (r.p < r.end) {
+		const uint8_t *row = r.p;
+
+		row_next(&r, &host, &hostlen, &service, &servicelen, &h); /* decoded above */
+		if (hset_has(&found, h))
+			dropped++;
+		else
+			st_buf_put(&kept, row, (size_t)(r.p - row));
+	}
+	if (kept.err) {
+		err = st_conn_fail(w->c, kept.err, "out of memory");
+		goto out;
+	}
+	st_buf_release(&w->samples);
+	w->samples = kept;
+	kept = (struct st_buf){0};
+	w->win_rows -= dropped;
+	w->stats.rows_found += dropped;
+out:
+	free(q);
+	free(hosts.v);
+	free(services.v);
+	st_buf_release(&sql);
+	st_buf_release(&ans);
+	st_buf_release(&kept);
+	hset_release(&found);
+	return err;
 }
 
 int st_writer_flush(struct st_writer *w)
@@ -426,11 +656,20 @@ int st_writer_flush(struct st_writer *w)
 		}
 		w->stats.stacks_sent += w->pend_n;
 	}
+	if (w->samples.n && w->resume) {
+		err = samples_trim(w);
+		if (err)
+			goto fail;
+	}
 	if (w->samples.n) {
 		err = st_conn_request(w->c, "INSERT INTO " ST_T_SAMPLES " FORMAT RowBinary",
 				      &w->samples, "&insert_distributed_sync=1", NULL);
-		if (err)
+		if (err) {
+			/* Refused before the server read it: nothing can be in the store. */
+			if (err != -ECONNREFUSED && err != -EHOSTUNREACH)
+				w->resume = true;
 			goto fail;
+		}
 	}
 	w->stats.windows++;
 	w->stats.rows += w->win_rows;

@@ -15,9 +15,9 @@ set -u
 [ "$(id -u)" = 0 ] || e2e_skip "needs root (BPF)"
 [ -r /sys/kernel/btf/vmlinux ] || e2e_skip "no kernel BTF"
 command -v clickhouse-server >/dev/null || e2e_skip "no clickhouse-server (make deps)"
+. "$(dirname "$0")/lib_clickhouse.sh"
 P=$XPROF_BUILD/progs
 T=$(mktemp -d)
-pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do
@@ -34,52 +34,10 @@ fail() {
 }
 ok() { echo "ok: $*"; }
 
-# Six free loopback ports from a random base: three per server.
-port_free() { ! ss -ltnH "( sport = :$1 )" 2>/dev/null | grep -q .; }
-pick_base() {
-	local b i
-	for _ in $(seq 50); do
-		b=$((20000 + RANDOM % 20000))
-		for i in 0 1 2 3 4 5; do port_free $((b + i)) || continue 2; done
-		echo $b
-		return
-	done
-	return 1
-}
-
-# start_server N BASE: clickhouse-server with its own copy of the packaged
-# config (so config.d/ is ours) and the cluster in config.d/cluster.xml.
-start_server() {
-	local n=$1 base=$2 d=$T/ch$1
-	mkdir -p "$d/config.d" "$d/data" "$d/tmp"
-	cp /etc/clickhouse-server/config.xml /etc/clickhouse-server/users.xml "$d/"
-	cat >"$d/config.d/cluster.xml" <<-EOF
-		<yandex>
-		  <remote_servers>
-		    <xprof_test>
-		      <shard><replica><host>127.0.0.1</host><port>$((B1 + 1))</port></replica></shard>
-		      <shard><replica><host>127.0.0.1</host><port>$((B2 + 1))</port></replica></shard>
-		    </xprof_test>
-		  </remote_servers>
-		</yandex>
-	EOF
-	clickhouse-server --config-file="$d/config.xml" -- --path="$d/data/" --tmp_path="$d/tmp/" \
-		--http_port=$base --tcp_port=$((base + 1)) --interserver_http_port=$((base + 2)) \
-		--logger.log="$d/log" --logger.errorlog="$d/err.log" >"$d/out" 2>&1 &
-	pids+=($!)
-	for _ in $(seq 120); do
-		[ "$(curl -s --max-time 2 "http://127.0.0.1:$base/" --data-binary 'SELECT 1')" = 1 ] && return 0
-		kill -0 "${pids[-1]}" 2>/dev/null || break
-		sleep 0.25
-	done
-	fail "clickhouse-server $n did not answer on port $base in 30 s: $(tail -3 "$d/out")"
-}
-
 B1=$(pick_base) || fail "no free ports"
 B2=$((B1 + 3))
 U1=http://127.0.0.1:$B1
 U2=http://127.0.0.1:$B2
-ch() { curl -sS --max-time 30 "$1" --data-binary "$2"; } # URL, SQL
 
 # --- a recording of a busy program, and what xprof report makes of it ----------
 timeout 120 "$XPROF" record -F 199 -o "$T/w.xprof" -- "$P/rec_spin" 1 3 4 >/dev/null 2>"$T/rec.err" ||

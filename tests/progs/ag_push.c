@@ -5,11 +5,16 @@
  * i holding the stack "agwin;main;window_<i>" i+1 times, so a receiver can
  * tell which window each payload is), puts them in a spool bound for a
  * sink, runs the spool's sender thread and waits until the spool is empty.
+ * With --pprof FILE every window is that file's bytes instead (a real
+ * profile, e.g. from `xprof record -o x.pb.gz`).
  *
- *	ag_push --spool DIR (--url URL | --dir DIR) [--windows N] [--first I]
- *	        [--gap-ms MS] [--spool-size BYTES] [--wait-s S] [--service NAME]
+ *	ag_push --spool DIR (--url URL | --dir DIR | --clickhouse URL) [--host NAME]
+ *	        [--windows N] [--first I] [--t0 SECS] [--gap-ms MS] [--spool-size BYTES]
+ *	        [--wait-s S] [--service NAME] [--pprof FILE]
  *
- * Window i starts at 1765062600 + 10*i (Unix seconds) and lasts 10 s.
+ * Window i starts at T0 + 10*i (Unix seconds; --t0, default 1765062600)
+ * and lasts 10 s. --host is the push, dir and clickhouse sinks' host
+ * (default testhost).
  * --windows 0 only sends what an earlier run left in the spool. Every
  * failed send is logged on stderr ("ag_push: push: retry 1 in 0.7 s: …"),
  * and at the end one line of counters: "ag_push: put N sent N dropped N
@@ -17,6 +22,7 @@
  * within --wait-s, 1 if windows remain, 2 on a usage or setup error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +34,41 @@
 #include "report/report.h"
 
 #define T0 1765062600ull
+
+/* The bytes of path (at most 64 MiB), or NULL. */
+static char *read_all(const char *path, size_t *len)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	*len = 0;
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		if (*len == cap) {
+			char *nb = cap < (64u << 20) ? realloc(buf, cap ? 2 * cap : 65536) : NULL;
+
+			if (!nb)
+				goto fail;
+			buf = nb;
+			cap = cap ? 2 * cap : 65536;
+		}
+		ssize_t n = read(fd, buf + *len, cap - *len);
+
+		if (n < 0)
+			goto fail;
+		if (!n)
+			break;
+		*len += (size_t)n;
+	}
+	close(fd);
+	return buf;
+fail:
+	close(fd);
+	free(buf);
+	return NULL;
+}
 
 static void log_line(void *ctx, const char *line)
 {
@@ -90,8 +131,11 @@ static uint64_t mono_ms(void)
 int main(int argc, char **argv)
 {
 	const char *spool_dir = NULL, *url = NULL, *out_dir = NULL, *service = "agwin.service";
+	const char *ch_url = NULL, *host = "testhost", *pprof_path = NULL;
 	unsigned windows = 10, first = 0, gap_ms = 200, wait_s = 60;
-	uint64_t size = AG_SPOOL_DEFAULT_SIZE, t_end;
+	uint64_t size = AG_SPOOL_DEFAULT_SIZE, t_end, t0 = T0;
+	char *fixed = NULL;
+	size_t fixed_len = 0;
 	struct ag_spool_stats st;
 	struct ag_spool *sp;
 	struct ag_sink *sink;
@@ -109,6 +153,14 @@ int main(int argc, char **argv)
 			url = v;
 		else if (!strcmp(a, "--dir"))
 			out_dir = v;
+		else if (!strcmp(a, "--clickhouse"))
+			ch_url = v;
+		else if (!strcmp(a, "--host"))
+			host = v;
+		else if (!strcmp(a, "--pprof"))
+			pprof_path = v;
+		else if (!strcmp(a, "--t0"))
+			t0 = strtoull(v, NULL, 10);
 		else if (!strcmp(a, "--windows"))
 			windows = (unsigned)strtoul(v, NULL, 10);
 		else if (!strcmp(a, "--first"))
@@ -125,8 +177,12 @@ int main(int argc, char **argv)
 			goto usage;
 		i++;
 	}
-	if (!spool_dir || !!url == !!out_dir)
+	if (!spool_dir || !!url + !!out_dir + !!ch_url != 1)
 		goto usage;
+	if (pprof_path && !(fixed = read_all(pprof_path, &fixed_len))) {
+		fprintf(stderr, "ag_push: cannot read '%s': %s\n", pprof_path, strerror(errno));
+		return 2;
+	}
 
 	sp = ag_spool_open(spool_dir, size, (uint64_t)getpid());
 	if (!sp) {
@@ -137,7 +193,7 @@ int main(int argc, char **argv)
 	if (url) {
 		struct ag_push_opts o = {.url = url,
 					 .app = "agwin.cpu",
-					 .host = "testhost",
+					 .host = host,
 					 .org_id = "tenant-1",
 					 .token = "s3cret",
 					 .sample_rate = 100,
@@ -145,8 +201,12 @@ int main(int argc, char **argv)
 					 .timeout_ms = 2000};
 
 		sink = ag_sink_push_new(&o);
+	} else if (ch_url) {
+		struct ag_ch_opts o = {.url = ch_url, .host = host, .timeout_s = 5};
+
+		sink = ag_sink_clickhouse_new(&o);
 	} else {
-		struct ag_dir_opts o = {.dir = out_dir, .host = "testhost"};
+		struct ag_dir_opts o = {.dir = out_dir, .host = host};
 
 		sink = ag_sink_dir_new(&o);
 	}
@@ -166,13 +226,13 @@ int main(int argc, char **argv)
 		size_t len = 0;
 		struct ag_window w = {.sink = sink_name,
 				      .service = service,
-				      .start = T0 + 10ull * i,
-				      .end = T0 + 10ull * i + 10};
-		int err = make_window(i, &buf, &len);
+				      .start = t0 + 10ull * i,
+				      .end = t0 + 10ull * i + 10};
+		int err = fixed ? 0 : make_window(i, &buf, &len);
 
 		if (!err) {
-			w.pprof = buf;
-			w.pprof_len = len;
+			w.pprof = fixed ? fixed : buf;
+			w.pprof_len = fixed ? fixed_len : len;
 			err = ag_spool_put(sp, &w);
 		}
 		free(buf);
@@ -196,10 +256,11 @@ int main(int argc, char **argv)
 		st.put, st.sent, st.dropped, st.rejected, st.retries, st.recovered, st.windows);
 	rc = st.windows ? 1 : 0;
 	ag_spool_close(sp);
+	free(fixed);
 	return rc;
 usage:
-	fprintf(stderr,
-		"usage: ag_push --spool DIR (--url URL | --dir DIR) [--windows N] [--first I] "
-		"[--gap-ms MS] [--spool-size BYTES] [--wait-s S] [--service NAME]\n");
+	fprintf(stderr, "usage: ag_push --spool DIR (--url URL | --dir DIR | --clickhouse URL) "
+			"[--host NAME] [--windows N] [--first I] [--t0 SECS] [--gap-ms MS] "
+			"[--spool-size BYTES] [--wait-s S] [--service NAME] [--pprof FILE]\n");
 	return 2;
 }

@@ -3,7 +3,8 @@
  * Unit tests for agent/: cgroup lines as the runtimes write them, the
  * spool's bound, order, backoff and restart, the push sink's answer
  * mapping against a one-shot HTTP server in a thread, the output
- * directory's names and retention, and the metrics endpoint.
+ * directory's names and retention, the clickhouse sink's rows and answers
+ * against a fake server (tests/unit/fake_ch.c), and the metrics endpoint.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +26,8 @@
 
 #include "agent/agent.h"
 #include "agent/agent_int.h"
+#include "report/report.h"
+#include "tests/unit/fake_ch.h"
 
 #define ID64 "4f1b0a8d9c2e3f40112233445566778899aabbccddeeff00112233445566eeff"
 
@@ -818,6 +821,196 @@ static void test_dir_sink(void **state)
 	assert_int_equal(errno, ELOOP);
 }
 
+/* ---- clickhouse sink ------------------------------------------------------ */
+
+#define CH_ERR(status, msg) "HTTP/1.1 " status "\r\nConnection: close\r\n\r\n" msg "\n"
+
+/*
+ * A window's pprof as the agent makes it: prog (pid 7) in main;work 3
+ * times and main;idle twice, without labels; and (with label sets) nginx
+ * (pid 9) in main;serve 4 times labelled host, service, container,
+ * build_id and exe.
+ */
+static void *ch_window(size_t *len)
+{
+	struct rep_profile *p = rep_profile_new(10000000);
+	struct rep_mapping m = {.start = 0x400000, .limit = 0x500000, .file = "/usr/bin/prog"};
+	static const char *const leaf[] = {"work", "idle", "serve"};
+	static const unsigned count[] = {3, 2, 4};
+	uint32_t map, fn, locs[2];
+	char *buf = NULL;
+	FILE *f;
+
+	assert_non_null(p);
+	assert_int_equal(rep_profile_mapping(p, &m, &map), 0);
+	assert_int_equal(rep_profile_function(p, "main", "prog.c", REP_KIND_USER, &fn), 0);
+	assert_int_equal(
+	    rep_profile_location(p, map, 0x400800, &(struct rep_line){.function = fn}, 1, &locs[1]),
+	    0);
+	for (unsigned i = 0; i < 3; i++) {
+		struct rep_sample_key key = {.pid = 7, .tid = 7, .comm = "prog"};
+
+		assert_int_equal(rep_profile_function(p, leaf[i], "prog.c", REP_KIND_USER, &fn), 0);
+		assert_int_equal(rep_profile_location(p, map, 0x401000 + 16 * i,
+						      &(struct rep_line){.function = fn}, 1,
+						      &locs[0]),
+				 0);
+		if (i == 2) {
+			static const struct rep_label l[] = {{"host", "hB"},
+							     {"service", "nginx.service"},
+							     {"container", "abc123"},
+							     {"exe", "/usr/sbin/nginx"},
+							     {"build_id", "ff00"}};
+
+			key = (struct rep_sample_key){.pid = 9, .tid = 9, .comm = "nginx"};
+			assert_int_equal(rep_profile_labelset(p, l, 5, &key.labels), 0);
+		}
+		assert_int_equal(rep_profile_add(p, &key, locs, 2, count[i]), 0);
+	}
+	f = open_memstream(&buf, len);
+	assert_non_null(f);
+	assert_int_equal(rep_write_pprof(p, NULL, f), 0);
+	assert_int_equal(fclose(f), 0);
+	rep_profile_free(p);
+	return buf;
+}
+
+static const struct fake_ch_row *row_of(const struct fake_ch_row *rows, int n, const char *comm,
+					uint32_t count)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(rows[i].comm, comm) && rows[i].count == count)
+			return &rows[i];
+	fail_msg("no row of %s with count %u", comm, count);
+	return NULL;
+}
+
+/* The last request of the given kind. */
+static const struct fake_ch_req *last_req(struct fake_ch *f, const char *kind)
+{
+	for (unsigned i = f->nreq; i-- > 0;)
+		if (i < FAKE_CH_REQS && !strcmp(f->req[i].kind, kind))
+			return &f->req[i];
+	fail_msg("no %s request", kind);
+	return NULL;
+}
+
+/*
+ * The window's pprof becomes rows: the window's start and duration, the
+ * label set's host, service, container and build_id (the sink's host and
+ * the window's service for a stack without them), comm and pid from the
+ * key; stacks once; a failed insert is RETRY and its retry asks the store
+ * what it has; a window that does not decode, a syntax error and a schema
+ * of another version are DROP.
+ */
+static void test_sink_clickhouse(void **state)
+{
+	struct fake_ch f;
+	struct fake_ch_row rows[8];
+	struct ag_ch_opts o = {.host = "hA", .timeout_s = 5};
+	struct ag_window w = {
+	    .sink = "clickhouse", .service = "svc", .start = 4000000000ull, .end = 4000000010ull};
+	const struct fake_ch_row *r;
+	struct ag_sink *s;
+	char url[64], log[256], why[256];
+	unsigned seen = 0;
+	size_t len;
+	void *pb = ch_window(&len);
+	int n;
+
+	(void)state;
+	assert_int_equal(fake_ch_start(&f), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+	assert_null(ag_sink_clickhouse_new(&(struct ag_ch_opts){.url = "ftp://x"}));
+	assert_int_equal(errno, EINVAL);
+	assert_null(ag_sink_clickhouse_new(&(struct ag_ch_opts){0}));
+	assert_int_equal(errno, EINVAL);
+	o.url = url;
+	s = ag_sink_clickhouse_new(&o);
+	assert_non_null(s);
+	assert_string_equal(s->name, "clickhouse");
+	w.pprof = pb;
+	w.pprof_len = len;
+
+	why[0] = 0;
+	assert_int_equal(s->send(s, &w, why, sizeof(why)), AG_SEND_OK);
+	assert_string_equal(fake_ch_log(&f, &seen, log, sizeof(log)),
+			    "schema,schema,stacks,samples,");
+	n = fake_ch_rows(last_req(&f, "samples"), rows, 8);
+	assert_int_equal(n, 3);
+	r = row_of(rows, n, "nginx", 4);
+	assert_string_equal(r->host, "hB");
+	assert_string_equal(r->service, "nginx.service");
+	assert_string_equal(r->container, "abc123");
+	assert_string_equal(r->build_id, "ff00");
+	assert_int_equal(r->pid, 9);
+	r = row_of(rows, n, "prog", 3);
+	assert_true(r->window_start == 4000000000000000000ull && r->duration_ns == 10000000000ull);
+	assert_string_equal(r->host, "hA");
+	assert_string_equal(r->service, "svc");
+	assert_string_equal(r->container, "");
+	assert_string_equal(r->build_id, "");
+	assert_int_equal(r->pid, 7);
+	r = row_of(rows, n, "prog", 2);
+	assert_string_equal(r->host, "hA");
+
+	/* The next window: its stacks are known, the schema was checked. */
+	w.start += 10;
+	w.end += 10;
+	w.service = NULL;
+	assert_int_equal(s->send(s, &w, why, sizeof(why)), AG_SEND_OK);
+	assert_string_equal(fake_ch_log(&f, &seen, log, sizeof(log)), "samples,");
+	n = fake_ch_rows(last_req(&f, "samples"), rows, 8);
+	assert_string_equal(row_of(rows, n, "prog", 3)->service, "");
+
+	/* A shard down: RETRY; the retry checks the schema again and asks what the store has. */
+	w.start += 10;
+	w.end += 10;
+	f.fail_at = f.nreq + 1;
+	f.fail_answer = CH_ERR("500 Internal Server Error",
+			       "Code: 279, e.displayText() = DB::NetException: All connection "
+			       "tries failed");
+	assert_int_equal(s->send(s, &w, why, sizeof(why)), AG_SEND_RETRY);
+	assert_non_null(strstr(why, "answered HTTP 500: Code: 279"));
+	assert_int_equal(s->send(s, &w, why, sizeof(why)), AG_SEND_OK);
+	assert_string_equal(fake_ch_log(&f, &seen, log, sizeof(log)),
+			    "samples,schema,schema,distinct,samples,");
+
+	/* A request the server calls wrong stays wrong: DROP. */
+	w.start += 10;
+	w.end += 10;
+	f.fail_at = f.nreq + 1;
+	f.fail_answer = CH_ERR("500 Internal Server Error",
+			       "Code: 62, e.displayText() = DB::Exception: Syntax error");
+	assert_int_equal(s->send(s, &w, why, sizeof(why)), AG_SEND_DROP);
+	assert_non_null(strstr(why, "Code: 62"));
+
+	/* A window that does not decode never will. */
+	w.pprof = "not a profile";
+	w.pprof_len = 13;
+	assert_int_equal(s->send(s, &w, why, sizeof(why)), AG_SEND_DROP);
+	assert_non_null(strstr(why, "window's pprof"));
+	ag_sink_free(s);
+
+	/* A store of another schema version refuses every window; a dead one is waited for. */
+	f.version = 2;
+	s = ag_sink_clickhouse_new(&o);
+	assert_non_null(s);
+	w.pprof = pb;
+	w.pprof_len = len;
+	assert_int_equal(s->send(s, &w, why, sizeof(why)), AG_SEND_DROP);
+	assert_non_null(strstr(why, "schema version 2, newer than this xprof"));
+	ag_sink_free(s);
+	fake_ch_stop(&f);
+	o.url = "http://127.0.0.1:1";
+	s = ag_sink_clickhouse_new(&o);
+	assert_non_null(s);
+	assert_int_equal(s->send(s, &w, why, sizeof(why)), AG_SEND_RETRY);
+	assert_non_null(strstr(why, "cannot reach http://127.0.0.1:1"));
+	ag_sink_free(s);
+	free(pb);
+}
+
 static void test_time_name(void **state)
 {
 	char b[17];
@@ -951,6 +1144,7 @@ int main(void)
 	    cmocka_unit_test(test_push_answers),
 	    cmocka_unit_test(test_push_refused_and_opts),
 	    cmocka_unit_test(test_push_url),
+	    cmocka_unit_test(test_sink_clickhouse),
 	    cmocka_unit_test_setup_teardown(test_dir_sink, spool_setup, spool_teardown),
 	    cmocka_unit_test(test_time_name),
 	    cmocka_unit_test(test_metrics),

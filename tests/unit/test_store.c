@@ -26,6 +26,7 @@
 
 #include "store/store.h"
 #include "store/store_int.h"
+#include "tests/unit/fake_ch.h"
 
 static void test_where(void **state)
 {
@@ -551,13 +552,17 @@ static void test_writer_protocol(void **state)
 	assert_int_equal(st_writer_stats(w)->stacks_known, 2);
 	assert_int_equal(st_writer_stats(w)->rows, 4);
 
-	/* The samples insert of this window fails: the retry sends samples alone. */
+	/*
+	 * The samples insert of this window fails: the retry sends samples
+	 * alone, after asking which of them the store has (none: this fake's
+	 * empty answer; test_writer_resume has the rest).
+	 */
 	f.fail_at = f.nreq + 2;
 	assert_int_equal(window(w, c, 1), -EPROTO);
 	assert_non_null(strstr(st_conn_error(conn), "answered HTTP 500: Code: 241"));
 	assert_string_equal(fake_log(&f, &seen, log, sizeof(log)), "stacks,samples,");
 	assert_int_equal(st_writer_flush(w), 0);
-	assert_string_equal(fake_log(&f, &seen, log, sizeof(log)), "samples,");
+	assert_string_equal(fake_log(&f, &seen, log, sizeof(log)), "other,samples,");
 	assert_int_equal(st_writer_stats(w)->flush_failures, 1);
 
 	/* known_max 2: {a, b} became the old generation when c came; d fills {c, d}; e forgets a,
@@ -574,6 +579,232 @@ static void test_writer_protocol(void **state)
 	st_writer_free(w);
 	st_conn_free(conn);
 	fake_stop(&f);
+}
+
+/* An HTTP error answer with a ClickHouse-like message (read to the close). */
+#define CH_ERR(status, msg) "HTTP/1.1 " status "\r\nConnection: close\r\n\r\n" msg "\n"
+
+/* The build-id callback of test_writer_labels: pid 7's executable. */
+static const char *bid_of(void *ctx, uint32_t pid)
+{
+	(void)ctx;
+	return pid == 7 ? "b7" : NULL;
+}
+
+/*
+ * st_writer_add_profile's rows take each stack's label set over the
+ * window's labels: an empty or absent host is the window's, an absent
+ * service or container the window's, a build_id label wins over the
+ * callback; other keys (exe) are no column.
+ */
+static void test_writer_labels(void **state)
+{
+	static const struct {
+		struct rep_label l[3];
+		unsigned n;
+		uint32_t pid;
+		const char *host, *service, *container, *build_id;
+	} cases[] = {
+	    {{{0}}, 0, 7, "h", "s", "c", "b7"},
+	    {{{"host", ""}, {"service", "s2"}}, 2, 7, "h", "s2", "c", "b7"},
+	    {{{"host", "h3"}, {"container", ""}, {"exe", "/bin/x"}}, 3, 8, "h3", "s", "", ""},
+	    {{{"build_id", "bb"}, {"service", ""}}, 2, 7, "h", "", "c", "bb"},
+	};
+	const unsigned ncases = sizeof(cases) / sizeof(cases[0]);
+	struct st_labels wl = {.host = "h", .service = "s", .container = "c"};
+	struct fake_ch_row rows[8];
+	struct rep_profile *p = rep_profile_new(1000000);
+	struct fake_ch f;
+	struct st_conn *c;
+	struct st_writer *w;
+	uint32_t fn, loc;
+	char url[64];
+	int n;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(rep_profile_function(p, "main", "m.c", REP_KIND_USER, &fn), 0);
+	assert_int_equal(rep_profile_location(p, UINT32_MAX, 0x1000,
+					      &(struct rep_line){.function = fn}, 1, &loc),
+			 0);
+	for (unsigned i = 0; i < ncases; i++) {
+		struct rep_sample_key k = {
+		    .pid = cases[i].pid, .tid = cases[i].pid, .comm = "prog"};
+
+		assert_int_equal(rep_profile_labelset(p, cases[i].l, cases[i].n, &k.labels), 0);
+		assert_int_equal(rep_profile_add(p, &k, &loc, 1, i + 1), 0);
+	}
+	assert_int_equal(fake_ch_start(&f), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+	c = st_conn_new(url, 5);
+	w = st_writer_new(c, NULL);
+	assert_non_null(w);
+	assert_int_equal(st_writer_begin(w, &wl, 1000, 10), 0);
+	assert_int_equal(st_writer_add_profile(w, p, bid_of, NULL), 0);
+	assert_int_equal(st_writer_flush(w), 0);
+	n = fake_ch_rows(&f.req[f.nreq - 1], rows, 8);
+	assert_int_equal(n, (int)ncases);
+	for (int r = 0; r < n; r++) {
+		unsigned i = rows[r].count - 1; /* case i has count i + 1 */
+
+		assert_true(i < ncases);
+		assert_string_equal(rows[r].host, cases[i].host);
+		assert_string_equal(rows[r].service, cases[i].service);
+		assert_string_equal(rows[r].container, cases[i].container);
+		assert_string_equal(rows[r].build_id, cases[i].build_id);
+		assert_int_equal(rows[r].pid, cases[i].pid);
+	}
+	st_writer_free(w);
+	st_conn_free(c);
+	fake_ch_stop(&f);
+	rep_profile_free(p);
+}
+
+/* Three one-row stacks a, b, c (counts 1, 2, 3) of host h in the window [1000, +10). */
+static void abc_window(struct st_writer *w, uint64_t hash[3])
+{
+	static const char *const names[] = {"a", "b", "c"};
+	struct st_labels l = {.host = "h"};
+
+	assert_int_equal(st_writer_begin(w, &l, 1000, 10), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		struct st_frame f[2] = {{.name = "main"}, {.name = names[i]}};
+		struct st_sample s = {.comm = "prog", .pid = 7, .count = i + 1};
+
+		assert_int_equal(st_writer_stack(w, "prog", f, 2, &s.stack_hash), 0);
+		assert_int_equal(st_writer_sample(w, &s), 0);
+		hash[i] = s.stack_hash;
+	}
+}
+
+/*
+ * A samples insert that failed after reaching the server may have
+ * committed part of the window (a Distributed insert commits the shards
+ * that answered): the retry asks which of the window's stacks the store
+ * has and sends only the other rows, so no sample counts twice.
+ */
+static void test_writer_resume(void **state)
+{
+	struct fake_ch f;
+	struct fake_ch_row rows[8];
+	struct st_conn *c;
+	struct st_writer *w;
+	uint64_t hash[3];
+	char url[64], log[256];
+	unsigned seen = 0;
+
+	(void)state;
+	assert_int_equal(fake_ch_start(&f), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+	c = st_conn_new(url, 5);
+	w = st_writer_new(c, NULL);
+	assert_non_null(w);
+
+	f.fail_at = 2;
+	f.fail_answer = CH_ERR("500 Internal Server Error",
+			       "Code: 279, e.displayText() = DB::NetException: All connection "
+			       "tries failed");
+	abc_window(w, hash);
+	assert_int_equal(st_writer_flush(w), -EPROTO);
+	assert_true(st_conn_transient(c, -EPROTO));
+	assert_string_equal(fake_ch_log(&f, &seen, log, sizeof(log)), "stacks,samples,");
+
+	/* The shard of b answered: the store has b's rows of this window. */
+	for (int i = 0; i < 8; i++)
+		f.distinct[i] = (uint8_t)(hash[1] >> (8 * i));
+	f.distinct_len = 8;
+	assert_int_equal(st_writer_flush(w), 0);
+	assert_string_equal(fake_ch_log(&f, &seen, log, sizeof(log)), "distinct,samples,");
+	assert_non_null(strstr(f.req[2].sql, "FROM xprof_samples WHERE window_start = 1000 AND "
+					     "duration_ns = 10 AND service IN (unhex('')) AND "
+					     "host IN (unhex('68'))"));
+	assert_int_equal(fake_ch_rows(&f.req[3], rows, 8), 2);
+	assert_true(rows[0].stack_hash == hash[0] && rows[0].count == 1);
+	assert_true(rows[1].stack_hash == hash[2] && rows[1].count == 3);
+	assert_int_equal(st_writer_stats(w)->rows, 2);
+	assert_int_equal(st_writer_stats(w)->rows_found, 1);
+
+	/* A window the caller says may be there, and is, whole: nothing more is sent. */
+	abc_window(w, hash);
+	st_writer_resume(w);
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < 8; i++)
+			f.distinct[8 * k + i] = (uint8_t)(hash[k] >> (8 * i));
+	f.distinct_len = 24;
+	assert_int_equal(st_writer_flush(w), 0);
+	assert_string_equal(fake_ch_log(&f, &seen, log, sizeof(log)), "distinct,");
+	assert_int_equal(st_writer_stats(w)->rows_found, 4);
+
+	/* Without a failure or resume, no question is asked. */
+	abc_window(w, hash);
+	assert_int_equal(st_writer_flush(w), 0);
+	assert_string_equal(fake_ch_log(&f, &seen, log, sizeof(log)), "samples,");
+
+	st_writer_free(w);
+	st_conn_free(c);
+	fake_ch_stop(&f);
+}
+
+/* Which failures are worth sending again: what the agent's sink answers RETRY or DROP on. */
+static void test_conn_transient(void **state)
+{
+	static const struct {
+		const char *answer;
+		bool transient;
+	} cases[] = {
+	    {CH_ERR("500 Internal Server Error",
+		    "Code: 279, e.displayText() = DB::NetException: All connection tries failed"),
+	     true},
+	    {CH_ERR("500 Internal Server Error",
+		    "Code: 210, e.displayText() = DB::NetException: Connection refused"),
+	     true},
+	    {CH_ERR("503 Service Unavailable", ""), true},
+	    {CH_ERR("429 Too Many Requests", "slow down"), true},
+	    {CH_ERR("500 Internal Server Error",
+		    "Code: 62, e.displayText() = DB::Exception: Syntax error"),
+	     false},
+	    {CH_ERR("500 Internal Server Error",
+		    "Code: 27. DB::Exception: Cannot parse input: expected ( (version 23)"),
+	     false},
+	    {CH_ERR("400 Bad Request", "Code: 62. DB::Exception: Syntax error"), false},
+	    {CH_ERR("404 Not Found", "Code: 60. DB::Exception: Table default.x doesn't exist"),
+	     false},
+	};
+	struct fake_ch f;
+	struct st_conn *c;
+	char url[64];
+
+	(void)state;
+	assert_int_equal(fake_ch_start(&f), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+	c = st_conn_new(url, 5);
+	assert_non_null(c);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pthread_mutex_lock(&f.lock);
+		f.fail_at = f.nreq + 1;
+		f.fail_answer = cases[i].answer;
+		pthread_mutex_unlock(&f.lock);
+		assert_int_equal(st_conn_exec(c, "SELECT 1"), -EPROTO);
+		if (st_conn_transient(c, -EPROTO) != cases[i].transient)
+			fail_msg("case %zu (%s): transient should be %d", i, cases[i].answer,
+				 cases[i].transient);
+	}
+	/* xprof's own refusal after a 200: a schema of another version. */
+	f.version = 2;
+	assert_int_equal(st_schema_check(c, NULL, 0), -EPROTO);
+	assert_non_null(strstr(st_conn_error(c), "schema version 2, newer than this xprof"));
+	assert_false(st_conn_transient(c, -EPROTO));
+	f.version = 1;
+	assert_int_equal(st_schema_check(c, NULL, 0), 0);
+	assert_false(st_conn_transient(c, -EBADMSG));
+	assert_false(st_conn_transient(c, -E2BIG));
+	st_conn_free(c);
+	fake_ch_stop(&f);
+
+	c = st_conn_new("http://127.0.0.1:1", 2);
+	assert_int_equal(st_conn_exec(c, "SELECT 1"), -ECONNREFUSED);
+	assert_true(st_conn_transient(c, -ECONNREFUSED));
+	st_conn_free(c);
 }
 
 static void test_urls(void **state)
@@ -603,6 +834,9 @@ int main(void)
 	    cmocka_unit_test(test_parallel_arrays_checked),
 	    cmocka_unit_test(test_writer_retry_hook),
 	    cmocka_unit_test(test_writer_protocol),
+	    cmocka_unit_test(test_writer_labels),
+	    cmocka_unit_test(test_writer_resume),
+	    cmocka_unit_test(test_conn_transient),
 	    cmocka_unit_test(test_urls),
 	};
 
