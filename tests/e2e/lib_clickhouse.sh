@@ -1,10 +1,30 @@
 # SPDX-License-Identifier: MIT
 # Sourced by the fleet store's end-to-end tests: clickhouse-server
 # instances on loopback ports, config, data and logs under the test's temp
-# dir $T, forming the 2-shard cluster xprof_test. The test defines fail()
-# and stops the servers at exit (kill "${pids[@]}").
+# dir $T, forming the 2-shard cluster xprof_test. Sourcing it makes $T and
+# the exit trap that stops the servers and whatever the test put in
+# others[] (drivers, agents, workloads: TERM, then KILL after 10 s), and
+# defines fail (with the servers' last errors) and ok.
 pids=()
+others=()
 declare -A srv_pid
+T=$(mktemp -d)
+ch_cleanup() {
+	local p
+	for p in "${others[@]}" "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${others[@]}" "${pids[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+		kill -9 "$p" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap ch_cleanup EXIT
+fail() {
+	echo "FAIL: $*"
+	for d in "$T"/ch*; do [ -f "$d/err.log" ] && tail -5 "$d/err.log"; done
+	exit 1
+}
+ok() { echo "ok: $*"; }
 
 # Six free loopback ports from a random base: three per server.
 port_free() { ! ss -ltnH "( sport = :$1 )" 2>/dev/null | grep -q .; }

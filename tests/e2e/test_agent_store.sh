@@ -26,23 +26,6 @@ set -u
 command -v clickhouse-server >/dev/null || e2e_skip "no clickhouse-server (make deps)"
 . "$(dirname "$0")/lib_clickhouse.sh"
 P=$XPROF_BUILD/progs
-T=$(mktemp -d)
-others=() # drivers, agents and workloads of this test
-cleanup() {
-	for p in "${others[@]}" "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${others[@]}" "${pids[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-		kill -9 "$p" 2>/dev/null
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	for d in "$T"/ch*; do [ -f "$d/err.log" ] && tail -5 "$d/err.log"; done
-	exit 1
-}
-ok() { echo "ok: $*"; }
 scaled() { awk -v k="$2" '{c = $NF; sub(/ [0-9]+$/, ""); print $0 " " c * k}' "$1" | sort; }
 rooted() { awk -v r="$2" '{c = $NF; sub(/ [0-9]+$/, ""); sub(/^[^;]*/, r); print $0 " " c}' "$1" | sort; }
 same() { # got-file, expected-text, what

@@ -17,22 +17,6 @@ set -u
 command -v clickhouse-server >/dev/null || e2e_skip "no clickhouse-server (make deps)"
 . "$(dirname "$0")/lib_clickhouse.sh"
 P=$XPROF_BUILD/progs
-T=$(mktemp -d)
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-		kill -9 "$p" 2>/dev/null
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	for d in "$T"/ch*; do [ -f "$d/err.log" ] && tail -5 "$d/err.log"; done
-	exit 1
-}
-ok() { echo "ok: $*"; }
 
 B1=$(pick_base) || fail "no free ports"
 B2=$((B1 + 3))
