@@ -362,6 +362,13 @@ vs() { # figure-array-name contender unit: "0.52x perf dwarf 0.60%, ..." for the
 	done
 	echo "$out"
 }
+paren() { # part...: " (part; part)" of the parts not empty, or nothing
+	local a out=""
+	for a in "$@"; do
+		[ -n "$a" ] && out+="${out:+; }$a"
+	done
+	[ -z "$out" ] || echo " ($out)"
+}
 goal() { # value op bound: met / missed
 	awk -v v="$1" -v b="$3" -v op="$2" 'BEGIN {print ((op == "<=" ? v <= b : v >= b) ? "met" : "MISSED")}'
 }
@@ -371,16 +378,16 @@ say "agent runs: $rounds x $run_secs s per contender, interleaved"
 for c in "${ran[@]}"; do
 	read -r sn su <<<"${samples[$c]}"
 	if [ "$c" = agent ]; then
-		say "agent CPU, % of one core (rusage, median of $rounds): ${cpu[agent]}% (goal <= 0.25%: $(goal "${cpu[agent]}" "<=" 0.25); $(vs cpu agent %))"
-		say "agent CPU after start-up, % of one core (/proc stat): ${steady[agent]}% ($(vs steady agent %))"
-		say "agent CPU per sample, us: ${per[agent]} ($(vs per agent " us"))"
-		say "agent peak RSS, MiB (max of $rounds): ${peak[agent]} (goal <= 64: $(goal "${peak[agent]}" "<=" 64); $(vs peak agent " MiB"))"
+		say "agent CPU, % of one core (rusage, median of $rounds): ${cpu[agent]}%$(paren "goal <= 0.25%: $(goal "${cpu[agent]}" "<=" 0.25)" "$(vs cpu agent %)")"
+		say "agent CPU after start-up, % of one core (/proc stat): ${steady[agent]}%$(paren "$(vs steady agent %)")"
+		say "agent CPU per sample, us: ${per[agent]}$(paren "$(vs per agent " us")")"
+		say "agent peak RSS, MiB (max of $rounds): ${peak[agent]}$(paren "goal <= 64: $(goal "${peak[agent]}" "<=" 64)" "$(vs peak agent " MiB")")"
 		say "agent RSS every 5 s, min / median / max MiB: ${curve[agent]}"
 		say "agent RSS series, MiB: ${series[agent]}"
 		say "agent RSS flat, last third / first third (worst run): ${flat[agent]}x (goal <= 1.10x: $(goal "${flat[agent]}" "<=" 1.10))"
-		say "agent samples counted: $sn (sum of $rounds runs; $(for p in dwarf fp; do
-			[[ " ${ran[*]} " == *" $p "* ]] && printf '%s %s, ' "$(label $p)" "$(cut -d' ' -f2 <<<"${samples[$p]}")"
-		done)not idle)"
+		say "agent samples counted (sum of $rounds runs): $sn$(paren "$(for p in dwarf fp; do
+			[[ " ${ran[*]} " == *" $p "* ]] && printf '%s %s not idle, ' "$(label $p)" "$(cut -d' ' -f2 <<<"${samples[$p]}")"
+		done | sed 's/, $//')")"
 		awk '$2 > 0 {ns += $1; n += $2} END {if (n) printf "%.0f %d\n", ns / n, n}' "$T"/agent.*.bpf 2>/dev/null >"$T/bpf.sum"
 		if [ -s "$T/bpf.sum" ]; then
 			read -r ns runs <"$T/bpf.sum"
@@ -390,6 +397,15 @@ for c in "${ran[@]}"; do
 		fi
 		agent_files=$(find "$T" -path "$T/agent.*.dir/*" -name '*.pb.gz' | wc -l)
 		say "agent windows written (.pb.gz): $agent_files"
+		# What its window lines say: "window T: N samples, L lost, P processes, S stacks, C% complete, ..."
+		say "agent windows, from its log lines: $(cat "$T"/agent.[0-9]*.log | awk '/^window / {
+			for (i = 2; i < NF; i++) {
+				if ($(i + 1) ~ /^samples,?$/) { n += $i; s = $i }
+				if ($(i + 1) ~ /^lost,?$/) l += $i
+				if ($(i + 1) ~ /^processes,?$/ && $i > p) p = $i
+				if ($(i + 1) == "complete," || $(i + 1) == "complete") { sub(/%$/, "", $i); c += $i * s / 100 }
+			}
+		} END {printf "%d lost, %.1f%% of samples complete, up to %d processes a window", l, n ? 100 * c / n : 0, p}')"
 	else
 		say "$(label "$c") CPU, % of one core (rusage, median of $rounds): ${cpu[$c]}% (reference)"
 		say "$(label "$c") CPU after start-up, % of one core (/proc stat): ${steady[$c]}%"
