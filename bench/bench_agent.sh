@@ -187,7 +187,7 @@ bpf_prog_stats() { # pid: "run_time_ns run_cnt" of the xp_sample program it hold
 	done
 }
 run_one() { # contender round seconds [profile]
-	local c=$1 r=$2 s=$3 o=$T/$1.$2 cmd stop pid="" i t0 t k st ticks rss rec=""
+	local c=$1 r=$2 s=$3 o=$T/$1.$2 cmd stop pid="" i t0 t k due st ticks rss rec="" f
 	case $c in
 	agent)
 		mkdir -p "$o.dir" "$o.spool"
@@ -226,8 +226,10 @@ run_one() { # contender round seconds [profile]
 	t0=$(now_ms)
 	k=1
 	while :; do
+		# The next sample: every 5 s, the last one at the run's end.
+		due=$((k * 5 < s ? k * 5000 : s * 1000))
 		t=$(($(now_ms) - t0))
-		[ $t -lt $((k * 5000)) ] && nap "$(awk -v ms=$((k * 5000 - t)) 'BEGIN {printf "%.3f", ms / 1000}')"
+		[ $t -lt $due ] && nap "$(awk -v ms=$((due - t)) 'BEGIN {printf "%.3f", ms / 1000}')"
 		kill -0 "$pid" 2>/dev/null || break
 		st=$(cat /proc/"$pid"/stat 2>/dev/null) || break
 		read -ra f <<<"${st##*) }"
