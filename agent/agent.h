@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * agent/: the building blocks of `xprof agent` that do not depend on the
- * streaming capture: labels from /proc/PID/cgroup, the on-disk spool of
- * finished windows with its retry driver, the sinks a window goes to
- * (Pyroscope push, an output directory), and the Prometheus metrics
- * endpoint with the per-window log line. The main loop that feeds windows
- * in is not here yet.
+ * agent/: `xprof agent` and its building blocks: labels from
+ * /proc/PID/cgroup, the on-disk spool of finished windows with its retry driver, the sinks a window
+ * goes to (Pyroscope push, an output directory), and the Prometheus metrics endpoint with the
+ * per-window log line; and the agent itself (loop.c): the capture's events into a session, cut into
+ * wall-clock windows, each labelled per process (pidtab.c) and handed to the spool.
  *
  * The unit that flows is the window: one finished profile (pprof bytes,
  * optionally folded text) with its metadata. A window goes into the spool
@@ -18,6 +17,7 @@
 #ifndef XPROF_AGENT_H
 #define XPROF_AGENT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -283,5 +283,86 @@ struct ag_window_stats {
  * sent 45678 bytes, 0 sink errors". The length it needs (as snprintf).
  */
 int ag_window_log_format(char *buf, size_t len, const struct ag_window_stats *st);
+
+/* ---- the agent (opts.c, pidtab.c, loop.c) ------------------------------- */
+
+/*
+ * "500ms", "2s", "5m", "1h" (a whole number and its unit) into *ns.
+ * 0, -EINVAL (no number, no or unknown unit), -ERANGE (0, or past 1 year).
+ */
+int ag_parse_duration(const char *s, uint64_t *ns);
+
+/*
+ * "1600", "64K", "64M", "1G" (bytes, or KiB, MiB, GiB; k m g too) into
+ * *bytes. 0, -EINVAL, -ERANGE (0, or past 1 TiB).
+ */
+int ag_parse_size(const char *s, uint64_t *bytes);
+
+/*
+ * The first wall-clock window boundary strictly after real_ns (ns since the
+ * epoch): the next multiple of interval_ns (> 0). Windows are aligned to the
+ * epoch, so every host's windows of one interval start together.
+ */
+uint64_t ag_window_next(uint64_t real_ns, uint64_t interval_ns);
+
+/*
+ * The wall-clock moment real_ns on the stream's clock (CLOCK_MONOTONIC),
+ * from a pair of readings of both clocks taken together: a conversion, so a
+ * moment already past maps to when it was (a loop behind the stream still
+ * cuts its window there), not to now.
+ */
+uint64_t ag_window_stream_time(uint64_t mono_now, uint64_t real_now, uint64_t real_ns);
+
+/* What `xprof agent` runs with (profiler/cmd_agent.c fills it from the command line). */
+struct ag_agent_opts {
+	uint32_t frequency;	/* Hz per CPU */
+	bool kernel;		/* kernel stacks too */
+	uint64_t interval_ns;	/* window length */
+	const char *host;	/* host label and name part; NULL: uname's nodename */
+	const char *output_dir; /* dir sink, or NULL */
+	bool folded;		/* the dir sink writes .folded too */
+	uint64_t max_age_s, max_size;
+	const char *push_url; /* push sink, or NULL */
+	const char *push_app; /* NULL: "xprof" */
+	const char *org_id, *token;
+	const char *spool_dir; /* required */
+	uint64_t spool_size;
+	uint64_t memory_limit; /* the session's caches (xp_session_opts.memory_limit) */
+	size_t max_pids;       /* processes the label table holds; 0: AG_PIDTAB_DEFAULT */
+	const char *metrics;   /* IP:PORT, or NULL */
+	/* Where the agent's lines go (startup, windows, retries); called from two threads. */
+	void (*log)(void *ctx, const char *line);
+	void *log_ctx;
+	bool verbose;
+};
+
+struct ag_agent;
+
+/*
+ * Open the spool and its sinks, the metrics endpoint and the session, then
+ * start sampling every CPU (capture_new). NULL with errno set and one line
+ * for the user in err (no "xprof: " prefix).
+ */
+struct ag_agent *ag_agent_new(const struct ag_agent_opts *o, char *err, size_t errlen);
+
+/*
+ * Sample until *stop becomes non-zero: every wall-clock boundary ends a
+ * window, which goes into the spool for each sink and gets its log line.
+ * Then stop the capture, end the last window at that moment, and give the
+ * spool's sender up to drain_ms to empty the spool. 0, or -errno of the
+ * capture or the session (err says what, without a prefix).
+ */
+int ag_agent_run(struct ag_agent *a, const volatile sig_atomic_t *stop, unsigned drain_ms,
+		 char *err, size_t errlen);
+
+/*
+ * Windows still in the spool (after ag_agent_run(): those the drain did not
+ * send). While there are, the sender may be inside a send that lasts up to
+ * its sink's timeout, and ag_agent_free() waits for it.
+ */
+uint64_t ag_agent_spooled(struct ag_agent *a);
+
+/* Stop and free everything; spooled windows stay on disk. NULL does nothing. */
+void ag_agent_free(struct ag_agent *a);
 
 #endif /* XPROF_AGENT_H */

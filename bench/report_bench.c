@@ -204,7 +204,7 @@ int main(int argc, char **argv)
 		double u = (double)(rnd() >> 11) / 9007199254740992.0 * cum[nstacks - 1];
 		unsigned lo = 0, hi = nstacks - 1;
 		uint32_t leaf_first[MAXDEPTH];
-		struct rep_sample_key key = {4242, 0, "bench-app"};
+		struct rep_sample_key key = {4242, 0, "bench-app", 0};
 
 		while (lo < hi) {
 			unsigned mid = (lo + hi) / 2;

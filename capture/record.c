@@ -797,17 +797,21 @@ static int round_drain(struct session *s, uint64_t upto)
 }
 
 /*
- * ~100 ms of samples at 1 kHz per CPU, records sized for stacks of up to
- * 128 KiB live (deeper ones are rare, and a sample's record is only as long
- * as its stack), and room for 4 records of the largest size: at least 8 MiB,
- * a power of two. A burst beyond that is counted as lost.
+ * ~100 ms of samples at the sampling frequency on every CPU (at least 10
+ * per CPU), records sized for stacks of up to 128 KiB live (deeper ones are
+ * rare, and a sample's record is only as long as its stack), and room for 4
+ * records of the largest size: at least 8 MiB, a power of two. A burst
+ * beyond that is counted as lost. The reader touches every page of the ring
+ * as it wraps, so the size is resident memory: 32 MiB at 1 kHz on 2 CPUs,
+ * the 8 MiB floor for an agent at 19 Hz.
  */
 #define RB_TYPICAL_STACK (128u << 10)
 
-static size_t ringbuf_size(int ncpus, uint32_t stack_max)
+static size_t ringbuf_size(int ncpus, uint32_t freq, uint32_t stack_max)
 {
 	size_t typ = stack_max < RB_TYPICAL_STACK ? stack_max : RB_TYPICAL_STACK;
-	size_t want = (size_t)ncpus * 100 * (XP_SAMPLE_HDR_SIZE + typ + XP_SAMPLE_SLACK);
+	size_t per_cpu = freq / 10 > 10 ? freq / 10 : 10;
+	size_t want = (size_t)ncpus * per_cpu * (XP_SAMPLE_HDR_SIZE + typ + XP_SAMPLE_SLACK);
 	size_t big = 4 * ((size_t)XP_SAMPLE_HDR_SIZE + stack_max + XP_SAMPLE_SLACK);
 	size_t sz = 8u << 20;
 
@@ -1072,7 +1076,7 @@ struct capture *capture_new(const struct capture_opts *o, const struct capture_s
 	}
 	libbpf_set_print(libbpf_quiet);
 
-	rbsz = ringbuf_size(s->ncpus, o->stack_size);
+	rbsz = ringbuf_size(s->ncpus, o->frequency, o->stack_size);
 	err = session_alloc(s, rbsz);
 	if (err) {
 		snprintf(errbuf, errlen, "out of memory");

@@ -70,6 +70,14 @@ struct xp_session_opts {
 	 * files of the run, so off in a long-running session.
 	 */
 	bool describe_all;
+	/*
+	 * The labels of a sample of process pid (the agent's host, service,
+	 * container, exe): a label set of p, the profile of the current
+	 * window (rep_profile_labelset()), 0 for none. Called once per sample
+	 * kept; NULL: no labels.
+	 */
+	uint32_t (*labels)(void *ctx, struct rep_profile *p, uint32_t pid);
+	void *labels_ctx;
 };
 
 struct xp_session_stats {

@@ -56,7 +56,10 @@ struct module {
 	bool vdso;
 	bool stale;	  /* file's build-id differs from the recording's */
 	bool go_build_id; /* build_id is the end of the Go build-id note, not a GNU one */
-	unsigned nsegs;	  /* executable PT_LOADs */
+	bool loaded;	  /* module_load() ran: table, sym and image are what they will be */
+	uint8_t cache_id[XP_BUILD_ID_MAX]; /* the id the caches key the file by */
+	uint32_t cache_id_len;		   /* 0: none (a Go build-id, or no note) */
+	unsigned nsegs;			   /* executable PT_LOADs */
 	uint64_t seg_off[MAX_SEGS], seg_vaddr[MAX_SEGS], seg_filesz[MAX_SEGS];
 	const struct unw_table *table;
 	bool own_table; /* table built here (vDSO, Go overlay), not the cache's */
@@ -71,6 +74,7 @@ struct module {
 
 struct map {
 	struct unw_module um; /* start, end, bias, table: what the unwinder sees */
+	bool ready;	      /* um.table and um.code set from the loaded module */
 	uint64_t pgoff;
 	uint64_t time_ns;   /* when it was mapped */
 	struct module *mod; /* NULL: anonymous executable memory (JIT) */
@@ -455,21 +459,6 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 	}
 	if (!elf || module_read_elf(m, elf, bid, &bid_len, &go_len))
 		goto out; /* unreadable: no bias, no table; frames become "[name+0xoff]" */
-	if (vdso) {
-		m->image = s->vdso_image;
-		m->image_len = s->vdso_len;
-	} else {
-		struct stat st;
-		void *img;
-
-		if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0 &&
-		    (img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) !=
-			MAP_FAILED) {
-			m->image = img;
-			m->image_len = (size_t)st.st_size;
-			m->image_mapped = true;
-		}
-	}
 	if (!m->build_id_len && go_len) {
 		/* a name only: the caches check GNU build-ids, so they get none */
 		memcpy(m->build_id, bid, go_len);
@@ -482,24 +471,78 @@ static struct module *module_get(struct xp_session *s, const struct xp_ev_mmap *
 		s->stats.stale_files++;
 		goto out;
 	}
+	if (!m->go_build_id) {
+		m->cache_id_len = m->build_id_len ? m->build_id_len : (uint32_t)bid_len;
+		memcpy(m->cache_id, m->build_id_len ? m->build_id : bid, m->cache_id_len);
+	}
 	if (vdso) {
+		m->image = s->vdso_image;
+		m->image_len = s->vdso_len;
 		m->table = unw_table_from_image(s->vdso_image, s->vdso_len, NULL);
 		m->own_table = true;
 		m->sym = sym_file_from_image(s->sym, "[vdso]", s->vdso_image, s->vdso_len);
-	} else {
-		const uint8_t *id = m->go_build_id ? NULL : m->build_id_len ? m->build_id : bid;
-		size_t id_len = m->go_build_id ? 0 : m->build_id_len ? m->build_id_len : bid_len;
-
-		m->table = m->cache_table = unw_cache_get(s->cache, m->path, id, id_len);
-		m->sym = sym_file_get(s->sym, m->path, id, id_len);
-		module_go_table(m);
 	}
 out:
+	m->loaded = vdso || m->stale || !m->nsegs; /* nothing more to read */
 	if (elf)
 		elf_end(elf);
 	if (fd >= 0)
 		close(fd);
 	return m;
+}
+
+/*
+ * What a file costs, read on its first sample rather than when it is
+ * mapped: its unwind table, its symbols (perhaps a debuginfod query) and
+ * its bytes for the code analysers. A host-wide agent sees hundreds of
+ * files mapped and samples a few of them: `record -a` for 3 s over 285
+ * processes sampled 17. A file replaced in between is caught by the caches'
+ * build-id checks.
+ */
+static void module_load(struct xp_session *s, struct module *m)
+{
+	struct stat st;
+	void *img;
+	int fd;
+
+	if (m->loaded)
+		return;
+	m->loaded = true;
+	fd = open(m->path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0 &&
+		    (img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) !=
+			MAP_FAILED) {
+			m->image = img;
+			m->image_len = (size_t)st.st_size;
+			m->image_mapped = true;
+		}
+		close(fd);
+	}
+	m->table = m->cache_table =
+	    unw_cache_get(s->cache, m->path, m->cache_id_len ? m->cache_id : NULL, m->cache_id_len);
+	m->sym =
+	    sym_file_get(s->sym, m->path, m->cache_id_len ? m->cache_id : NULL, m->cache_id_len);
+	module_go_table(m);
+}
+
+/* A mapping's table and code, from its module loaded on first use. */
+static void map_ready(struct xp_session *s, struct map *m)
+{
+	uint64_t len = m->um.end - m->um.start;
+
+	if (m->ready || !m->mod)
+		return;
+	m->ready = true;
+	module_load(s, m->mod);
+	if (m->mod->stale)
+		return;
+	m->um.table = m->mod->table;
+	if (m->mod->image && m->pgoff < m->mod->image_len) {
+		m->um.code = m->mod->image + m->pgoff;
+		m->um.code_len =
+		    m->mod->image_len - m->pgoff < len ? m->mod->image_len - m->pgoff : len;
+	}
 }
 
 /* One line for m: path, build-id, unwind table size, debuginfo source. */
@@ -515,6 +558,8 @@ static void describe_one(const struct module *m, FILE *out)
 		fprintf(out, "changed since recording, not used\n");
 	else if (!m->nsegs)
 		fprintf(out, "not readable\n");
+	else if (!m->loaded)
+		fprintf(out, "not sampled, not read\n");
 	else
 		fprintf(out, "table %zu rows, debuginfo %s\n",
 			m->table ? unw_table_count(m->table) : 0, *dbg ? dbg : "none");
@@ -669,9 +714,13 @@ struct walk_ctx {
 /* The unwinder's unw_find_fn. */
 static const struct unw_module *proc_find(void *ctx, uint64_t addr)
 {
-	struct map *m = proc_map_at(((struct walk_ctx *)ctx)->p, addr);
+	struct walk_ctx *wc = ctx;
+	struct map *m = proc_map_at(wc->p, addr);
 
-	return m ? &m->um : NULL;
+	if (!m)
+		return NULL;
+	map_ready(wc->s, m);
+	return &m->um;
 }
 
 /* The unwinder's unw_bounds_fn: the ELF symbol, or the perf-map entry for JIT code. */
@@ -687,6 +736,7 @@ static bool proc_bounds(void *ctx, uint64_t addr, uint64_t *start, uint64_t *end
 		return sym_jit_bounds(wc->s->sym, wc->p->pid,
 				      wc->p->uid_known ? wc->p->uid : SYM_UID_UNKNOWN, addr, start,
 				      end) == 0;
+	map_ready(wc->s, m);
 	if (!m->mod->sym || m->mod->stale ||
 	    sym_file_bounds(m->mod->sym, addr - m->um.bias, &vs, &ve))
 		return false;
@@ -724,16 +774,8 @@ static int on_mmap(struct xp_session *s, const struct xp_ev_mmap *mm)
 		if (!m.mod)
 			return -ENOMEM;
 		m.path = m.mod->path;
-		if (!m.mod->stale) {
+		if (!m.mod->stale)
 			m.um.bias = module_bias(m.mod, m.um.start, m.pgoff);
-			m.um.table = m.mod->table;
-			if (m.mod->image && m.pgoff < m.mod->image_len) {
-				m.um.code = m.mod->image + m.pgoff;
-				m.um.code_len = m.mod->image_len - m.pgoff < mm->len
-						    ? m.mod->image_len - m.pgoff
-						    : mm->len;
-			}
-		}
 	} else {
 		m.path = "[anon]";
 		m.um.flags = UNW_MOD_F_ANON;
@@ -996,6 +1038,7 @@ static int user_location(struct xp_session *s, struct proc *p, const struct unw_
 		return 0;
 	}
 	vaddr = sym_ip - m->um.bias;
+	map_ready(s, m);
 	if (!m->mod) {
 		n = sym_jit_lookup(s->sym, p->pid, p->uid_known ? p->uid : SYM_UID_UNKNOWN, sym_ip,
 				   &sf);
@@ -1161,6 +1204,9 @@ static int on_sample(struct xp_session *s, const struct xp_ev_sample *sm)
 		nlocs++;
 	}
 	struct rep_sample_key key = {.pid = sm->pid, .tid = sm->tid, .comm = comm};
+
+	if (s->opts.labels)
+		key.labels = s->opts.labels(s->opts.labels_ctx, s->prof, sm->pid);
 	return rep_profile_add(s->prof, &key, s->loc_ids, nlocs, 1);
 }
 

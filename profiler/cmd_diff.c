@@ -21,8 +21,6 @@
 #include "profiler/profiler_int.h"
 #include "recording/xprof_file.h"
 
-#define MAX_OUTPUTS 16
-
 static void diff_usage(FILE *f)
 {
 	fprintf(
@@ -176,84 +174,39 @@ static void side_release(struct side *sd)
 
 int cmd_diff(int argc, char **argv)
 {
-	enum { O_TOP = 256, O_PID, O_TID, O_MIN, O_TITLE, O_INV, O_NODI, O_CACHE, O_NOCACHE };
 	static const struct option lopts[] = {
-	    {"output", required_argument, NULL, 'o'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
-	    {"top", required_argument, NULL, O_TOP},
-	    {"pid", no_argument, NULL, O_PID},
-	    {"tid", no_argument, NULL, O_TID},
-	    {"min-count", required_argument, NULL, O_MIN},
-	    {"title", required_argument, NULL, O_TITLE},
-	    {"inverted", no_argument, NULL, O_INV},
-	    {"no-debuginfod", no_argument, NULL, O_NODI},
-	    {"cache-dir", required_argument, NULL, O_CACHE},
-	    {"no-cache", no_argument, NULL, O_NOCACHE},
+	    OUT_LONG_OPTS,
+	    OUT_LONG_OPTS_PID,
+	    SYM_LONG_OPTS,
 	    {0},
 	};
-	const char *outs[MAX_OUTPUTS], *done[MAX_OUTPUTS];
-	unsigned nouts = 0, ndone = 0, top = 0;
+	const char *done[MAX_OUTPUTS];
+	unsigned ndone = 0;
+	struct out_args oa = {0};
 	struct side before = {0}, after = {0};
 	struct xp_session_opts so = {0};
-	struct rep_opts ro = {0};
 	bool quiet = false, failed = false;
-	char *end;
 	int c, err, ret = 1;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:qh", lopts, NULL)) != -1) {
+		if (!sym_args_parse(&so, c, optarg))
+			continue;
+		err = out_args_parse(&oa, c, optarg);
+		if (err >= 0) {
+			if (err)
+				return err;
+			continue;
+		}
 		switch (c) {
-		case 'o':
-			if (nouts == MAX_OUTPUTS) {
-				fprintf(stderr, "xprof: at most %d outputs\n", MAX_OUTPUTS);
-				return 2;
-			}
-			outs[nouts++] = optarg;
-			break;
 		case 'q':
 			quiet = true;
 			break;
 		case 'h':
 			diff_usage(stdout);
 			return 0;
-		case O_TOP:
-			top = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || !top) {
-				fprintf(stderr, "xprof: --top takes a positive number, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case O_PID:
-			ro.with_pid = true;
-			break;
-		case O_TID:
-			ro.with_pid = ro.with_tid = true;
-			break;
-		case O_MIN:
-			ro.min_count = strtoull(optarg, &end, 10);
-			if (*end || !*optarg) {
-				fprintf(stderr, "xprof: --min-count takes a number, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case O_TITLE:
-			ro.title = optarg;
-			break;
-		case O_INV:
-			ro.inverted = true;
-			break;
-		case O_NODI:
-			so.sym.no_debuginfod = true;
-			break;
-		case O_CACHE:
-			so.cache_dir = optarg;
-			break;
-		case O_NOCACHE:
-			so.no_cache = true;
-			break;
 		default:
 			diff_usage(stderr);
 			return 2;
@@ -266,23 +219,9 @@ int cmd_diff(int argc, char **argv)
 	}
 	before.path = argv[optind];
 	after.path = argv[optind + 1];
-	if (!nouts && !top)
-		outs[nouts++] = "diff.svg";
-	for (unsigned i = 0; i < nouts; i++) {
-		if (!rep_diff_format_ok(outs[i])) {
-			fprintf(stderr,
-				"xprof: '%s': unknown output format: use .svg, .folded, .pb.gz or "
-				".txt (top)\n",
-				outs[i]);
-			return 2;
-		}
-		err = xl_out_check(outs[i]);
-		if (err) {
-			fprintf(stderr, "xprof: cannot write '%s': %s; choose another -o path\n",
-				outs[i], xl_strerror(err));
-			return 1;
-		}
-	}
+	err = out_args_check(&oa, "diff.svg", true);
+	if (err)
+		return err;
 
 	if (load(&before, &so) || load(&after, &so))
 		goto out;
@@ -292,18 +231,18 @@ int cmd_diff(int argc, char **argv)
 				sd->path);
 			goto out;
 		}
-	for (unsigned i = 0; i < nouts; i++) {
-		err = rep_write_diff(after.prof, before.prof, &ro, outs[i]);
+	for (unsigned i = 0; i < oa.nouts; i++) {
+		err = rep_write_diff(after.prof, before.prof, &oa.ro, oa.outs[i]);
 		if (!err) {
-			done[ndone++] = outs[i];
+			done[ndone++] = oa.outs[i];
 			continue;
 		}
 		failed = true;
-		fprintf(stderr, "xprof: cannot write '%s': %s\n", outs[i], xl_strerror(err));
+		fprintf(stderr, "xprof: cannot write '%s': %s\n", oa.outs[i], xl_strerror(err));
 	}
-	if (top) {
-		ro.top = top;
-		err = rep_write_diff_top(after.prof, before.prof, &ro, stdout);
+	if (oa.top) {
+		oa.ro.top = oa.top;
+		err = rep_write_diff_top(after.prof, before.prof, &oa.ro, stdout);
 		if (err) {
 			fprintf(stderr, "xprof: cannot write the top table: %s\n",
 				xl_strerror(err));

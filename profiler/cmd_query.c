@@ -17,8 +17,7 @@
 #include "profiler/profiler_int.h"
 #include "store/store.h"
 
-#define MAX_OUTPUTS 16
-#define MAX_CONDS   64
+#define MAX_CONDS 64
 
 static void query_usage(FILE *f)
 {
@@ -65,10 +64,6 @@ int cmd_query(int argc, char **argv)
 		O_WHERE,
 		O_GROUP,
 		O_MAX,
-		O_TOP,
-		O_MIN,
-		O_TITLE,
-		O_INV,
 		O_TIMEOUT,
 		O_BFROM,
 		O_BTO,
@@ -81,11 +76,7 @@ int cmd_query(int argc, char **argv)
 	    {"where", required_argument, NULL, O_WHERE},
 	    {"group-by", required_argument, NULL, O_GROUP},
 	    {"max-stacks", required_argument, NULL, O_MAX},
-	    {"output", required_argument, NULL, 'o'},
-	    {"top", required_argument, NULL, O_TOP},
-	    {"min-count", required_argument, NULL, O_MIN},
-	    {"title", required_argument, NULL, O_TITLE},
-	    {"inverted", no_argument, NULL, O_INV},
+	    OUT_LONG_OPTS,
 	    {"timeout", required_argument, NULL, O_TIMEOUT},
 	    {"base-from", required_argument, NULL, O_BFROM},
 	    {"base-to", required_argument, NULL, O_BTO},
@@ -94,7 +85,7 @@ int cmd_query(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *url = NULL, *from = "-1h", *to = "now", *outs[MAX_OUTPUTS], *why = NULL;
+	const char *url = NULL, *from = "-1h", *to = "now", *why = NULL;
 	const char *done[MAX_OUTPUTS], *bfrom = NULL, *bto = NULL;
 	struct st_cond conds[MAX_CONDS], bconds[MAX_CONDS];
 	unsigned nbconds = 0;
@@ -104,10 +95,10 @@ int cmd_query(int argc, char **argv)
 	struct rep_profile *bprof = NULL;
 	struct st_query q = {.group_by = -1};
 	struct st_query_stats qs;
-	struct rep_opts ro = {0};
+	struct out_args oa = {0};
 	struct rep_profile *prof = NULL;
 	struct st_conn *c = NULL;
-	unsigned nouts = 0, top = 0, timeout = 0, ndone = 0;
+	unsigned timeout = 0, ndone = 0;
 	bool quiet = false, failed = false;
 	struct timespec ts;
 	uint64_t now;
@@ -116,6 +107,12 @@ int cmd_query(int argc, char **argv)
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "o:qh", lopts, NULL)) != -1) {
+		err = out_args_parse(&oa, opt, optarg);
+		if (err >= 0) {
+			if (err)
+				return err;
+			continue;
+		}
 		switch (opt) {
 		case O_CH:
 			url = optarg;
@@ -149,35 +146,6 @@ int cmd_query(int argc, char **argv)
 				fprintf(stderr, "xprof: --max-stacks takes a positive number\n");
 				return 2;
 			}
-			break;
-		case 'o':
-			if (nouts == MAX_OUTPUTS) {
-				fprintf(stderr, "xprof: at most %d outputs\n", MAX_OUTPUTS);
-				return 2;
-			}
-			outs[nouts++] = optarg;
-			break;
-		case O_TOP:
-			top = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || !top) {
-				fprintf(stderr, "xprof: --top takes a positive number, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case O_MIN:
-			ro.min_count = strtoull(optarg, &end, 10);
-			if (*end) {
-				fprintf(stderr, "xprof: --min-count takes a number, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case O_TITLE:
-			ro.title = optarg;
-			break;
-		case O_INV:
-			ro.inverted = true;
 			break;
 		case O_TIMEOUT:
 			timeout = (unsigned)strtoul(optarg, &end, 10);
@@ -259,27 +227,9 @@ int cmd_query(int argc, char **argv)
 		fprintf(stderr, "xprof: BEFORE's --base-from is not before its --base-to\n");
 		return 2;
 	}
-	if (!nouts && !top)
-		outs[nouts++] = base ? "diff.svg" : "xprof.folded";
-	for (unsigned i = 0; i < nouts; i++) {
-		if (base && !rep_diff_format_ok(outs[i])) {
-			fprintf(stderr,
-				"xprof: '%s': unknown output format: use .svg, .folded, .pb.gz or "
-				".txt (top)\n",
-				outs[i]);
-			return 2;
-		}
-		if (!base && rep_output_check(outs[i], &why)) {
-			fprintf(stderr, "xprof: '%s': %s\n", outs[i], why);
-			return 2;
-		}
-		err = xl_out_check(outs[i]);
-		if (err) {
-			fprintf(stderr, "xprof: cannot write '%s': %s; choose another -o path\n",
-				outs[i], xl_strerror(err));
-			return 1;
-		}
-	}
+	err = out_args_check(&oa, base ? "diff.svg" : "xprof.folded", base);
+	if (err)
+		return err;
 	c = st_conn_new(url, timeout);
 	if (!c) {
 		fprintf(stderr, "xprof: %s\n",
@@ -299,21 +249,21 @@ int cmd_query(int argc, char **argv)
 			qs.total ? "BEFORE (--base-*)" : "AFTER");
 		goto out;
 	}
-	for (unsigned i = 0; i < nouts; i++) {
-		err = base ? rep_write_diff(prof, bprof, &ro, outs[i])
-			   : rep_output_write(prof, &ro, outs[i], &why);
+	for (unsigned i = 0; i < oa.nouts; i++) {
+		err = base ? rep_write_diff(prof, bprof, &oa.ro, oa.outs[i])
+			   : rep_output_write(prof, &oa.ro, oa.outs[i], &why);
 		if (!err) {
-			done[ndone++] = outs[i];
+			done[ndone++] = oa.outs[i];
 			continue;
 		}
 		failed = true;
-		fprintf(stderr, "xprof: cannot write '%s': %s\n", outs[i],
+		fprintf(stderr, "xprof: cannot write '%s': %s\n", oa.outs[i],
 			err == -EINVAL && why ? why : xl_strerror(err));
 	}
-	if (top) {
-		ro.top = top;
-		err = base ? rep_write_diff_top(prof, bprof, &ro, stdout)
-			   : rep_write_top(prof, &ro, stdout);
+	if (oa.top) {
+		oa.ro.top = oa.top;
+		err = base ? rep_write_diff_top(prof, bprof, &oa.ro, stdout)
+			   : rep_write_top(prof, &oa.ro, stdout);
 		if (err) {
 			fprintf(stderr, "xprof: cannot write the top table: %s\n", strerror(-err));
 			goto out;

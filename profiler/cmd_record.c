@@ -29,7 +29,6 @@
 #include "capture/capture.h"
 #include "recording/xprof_file.h"
 
-#define MAX_OUTPUTS	  16
 #define MAX_PIDS	  1024
 #define FREQ_MAX	  10000u
 #define DURATION_MAX	  1e7 /* seconds (115 days) */

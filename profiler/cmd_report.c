@@ -15,8 +15,7 @@
 #include "lib/lib.h"
 #include "profiler/profiler_int.h"
 
-#define MAX_OUTPUTS 16
-#define MAX_IDS	    256
+#define MAX_IDS 256
 
 static void report_usage(FILE *f)
 {
@@ -153,46 +152,27 @@ bool report_write_all(const struct rep_profile *prof, const struct rep_opts *ro,
 }
 
 enum {
-	O_TOP = 256,
-	O_PID,
-	O_TID,
-	O_FPID,
+	O_FPID = 256,
 	O_FTID,
 	O_FCOMM,
-	O_MIN,
-	O_TITLE,
-	O_INV,
 	O_LINES,
 	O_NOINL,
 	O_NODEM,
-	O_NODI,
-	O_CACHE,
-	O_NOCACHE,
 };
 
 /* What the command line asked for. */
 struct report_args {
-	const char *input, *outs[MAX_OUTPUTS];
-	unsigned nouts, top;
+	const char *input;
+	struct out_args out;
 	uint32_t pids[MAX_IDS], tids[MAX_IDS];
 	struct xp_session_opts so;
-	struct rep_opts ro;
 	bool quiet, verbose;
 };
 
 /* An option with a number or a list. 0, or the exit status after a one-line error. */
 static int parse_value(struct report_args *a, int c, const char *arg)
 {
-	char *end;
-
 	switch (c) {
-	case O_TOP:
-		a->top = (unsigned)strtoul(arg, &end, 10);
-		if (*end || !a->top) {
-			fprintf(stderr, "xprof: --top takes a positive number, not '%s'\n", arg);
-			return 2;
-		}
-		return 0;
 	case O_FPID:
 	case O_FTID:
 		if (parse_ids(arg, c == O_FPID ? a->pids : a->tids,
@@ -202,13 +182,6 @@ static int parse_value(struct report_args *a, int c, const char *arg)
 		}
 		a->so.filter.pids = a->pids;
 		a->so.filter.tids = a->tids;
-		return 0;
-	case O_MIN:
-		a->ro.min_count = strtoull(arg, &end, 10);
-		if (*end) {
-			fprintf(stderr, "xprof: --min-count takes a number, not '%s'\n", arg);
-			return 2;
-		}
 		return 0;
 	default:
 		return 2;
@@ -229,20 +202,8 @@ static bool parse_flag(struct report_args *a, int c, const char *arg)
 		a->verbose = true;
 		a->so.describe_all = true; /* also the files of processes gone by the end */
 		break;
-	case O_PID:
-		a->ro.with_pid = true;
-		break;
-	case O_TID:
-		a->ro.with_pid = a->ro.with_tid = true;
-		break;
 	case O_FCOMM:
 		a->so.filter.comm = arg;
-		break;
-	case O_TITLE:
-		a->ro.title = arg;
-		break;
-	case O_INV:
-		a->ro.inverted = true;
 		break;
 	case O_LINES:
 		a->so.sym.lines = true;
@@ -252,15 +213,6 @@ static bool parse_flag(struct report_args *a, int c, const char *arg)
 		break;
 	case O_NODEM:
 		a->so.sym.no_demangle = true;
-		break;
-	case O_NODI:
-		a->so.sym.no_debuginfod = true;
-		break;
-	case O_CACHE:
-		a->so.cache_dir = arg;
-		break;
-	case O_NOCACHE:
-		a->so.no_cache = true;
 		break;
 	default:
 		return false;
@@ -273,47 +225,37 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 {
 	static const struct option lopts[] = {
 	    {"input", required_argument, NULL, 'i'},
-	    {"output", required_argument, NULL, 'o'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
-	    {"top", required_argument, NULL, O_TOP},
-	    {"pid", no_argument, NULL, O_PID},
-	    {"tid", no_argument, NULL, O_TID},
 	    {"filter-pid", required_argument, NULL, O_FPID},
 	    {"filter-tid", required_argument, NULL, O_FTID},
 	    {"filter-comm", required_argument, NULL, O_FCOMM},
-	    {"min-count", required_argument, NULL, O_MIN},
-	    {"title", required_argument, NULL, O_TITLE},
-	    {"inverted", no_argument, NULL, O_INV},
 	    {"lines", no_argument, NULL, O_LINES},
 	    {"no-inline", no_argument, NULL, O_NOINL},
 	    {"no-demangle", no_argument, NULL, O_NODEM},
-	    {"no-debuginfod", no_argument, NULL, O_NODI},
-	    {"cache-dir", required_argument, NULL, O_CACHE},
-	    {"no-cache", no_argument, NULL, O_NOCACHE},
+	    OUT_LONG_OPTS,
+	    OUT_LONG_OPTS_PID,
+	    SYM_LONG_OPTS,
 	    {0},
 	};
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "i:o:qvh", lopts, NULL)) != -1) {
-		if (parse_flag(a, c, optarg))
+		if (parse_flag(a, c, optarg) || !sym_args_parse(&a->so, c, optarg))
 			continue;
+		rc = out_args_parse(&a->out, c, optarg);
+		if (rc >= 0) {
+			if (rc)
+				return rc;
+			continue;
+		}
 		switch (c) {
-		case 'o':
-			if (a->nouts == MAX_OUTPUTS) {
-				fprintf(stderr, "xprof: at most %d outputs\n", MAX_OUTPUTS);
-				return 2;
-			}
-			a->outs[a->nouts++] = optarg;
-			break;
 		case 'h':
 			report_usage(stdout);
 			return 0;
-		case O_TOP:
 		case O_FPID:
 		case O_FTID:
-		case O_MIN:
 			rc = parse_value(a, c, optarg);
 			if (rc)
 				return rc;
@@ -332,30 +274,7 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 		fprintf(stderr, "xprof: no recording given: use 'xprof report -i FILE'\n");
 		return 2;
 	}
-	if (!a->nouts && !a->top)
-		a->outs[a->nouts++] = "xprof.folded";
 	return -1;
-}
-
-/* Refuse a bad output name before reading a large recording; create nothing yet. */
-static int check_outputs(const struct report_args *a)
-{
-	const char *why;
-	int err;
-
-	for (unsigned i = 0; i < a->nouts; i++) {
-		if (rep_output_check(a->outs[i], &why)) {
-			fprintf(stderr, "xprof: '%s': %s\n", a->outs[i], why);
-			return 2;
-		}
-		err = xl_out_check(a->outs[i]);
-		if (err) {
-			fprintf(stderr, "xprof: cannot write '%s': %s; choose another -o path\n",
-				a->outs[i], xl_strerror(err));
-			return 1;
-		}
-	}
-	return 0;
 }
 
 /* Feed the recording to s. false after a one-line error. */
@@ -413,10 +332,10 @@ static int report_run(struct report_args *a)
 		fprintf(stderr, "xprof: out of memory\n");
 		goto out;
 	}
-	failed = !report_write_all(prof, &a->ro, a->outs, a->nouts, done, &ndone);
-	if (a->top) {
-		a->ro.top = a->top;
-		err = rep_write_top(prof, &a->ro, stdout);
+	failed = !report_write_all(prof, &a->out.ro, a->out.outs, a->out.nouts, done, &ndone);
+	if (a->out.top) {
+		a->out.ro.top = a->out.top;
+		err = rep_write_top(prof, &a->out.ro, stdout);
 		if (err) {
 			fprintf(stderr, "xprof: cannot write the top table: %s\n", strerror(-err));
 			goto out;
@@ -448,7 +367,7 @@ int cmd_report(int argc, char **argv)
 	rc = parse_args(argc, argv, &a);
 	if (rc >= 0)
 		return rc;
-	rc = check_outputs(&a);
+	rc = out_args_check(&a.out, "xprof.folded", false);
 	if (rc)
 		return rc;
 	return report_run(&a);

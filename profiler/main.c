@@ -19,6 +19,7 @@ static const struct {
     {"tables", cmd_tables, "dump the unwind table xprof builds for an ELF file"},
     {"store", cmd_store, "create, load and prune a fleet store (ClickHouse)"},
     {"query", cmd_query, "draw a fleet flamegraph from a ClickHouse store"},
+    {"agent", cmd_agent, "profile every process continuously, window by window, into sinks"},
 };
 
 static void usage(FILE *f)

@@ -164,6 +164,7 @@ struct pp_sample {
 	const uint32_t *locs;
 	uint32_t nlocs;
 	uint32_t pid, tid, comm; /* comm: string id */
+	uint32_t labels;	 /* label set id */
 	uint64_t count;
 	uint64_t period_ns; /* of the sample's own profile: a diff's two may differ */
 	bool base;
@@ -247,6 +248,15 @@ static void encode(const struct rep_profile *p, const struct pp_sample *ss, size
 		pb_tag(sub2, LABEL_NUM, PB_VARINT);
 		pb_varint(sub2, s->tid);
 		pb_msg(sub, SAMPLE_LABEL, sub2);
+		if (s->labels) {
+			const struct rep_lset_int *ls = &p->lsets.v[s->labels];
+
+			for (uint32_t j = 0; j < ls->n; j++) {
+				pb_uint(sub2, LABEL_KEY, p->lset_strs.v[ls->s0 + 2 * j]);
+				pb_uint(sub2, LABEL_STR, p->lset_strs.v[ls->s0 + 2 * j + 1]);
+				pb_msg(sub, SAMPLE_LABEL, sub2);
+			}
+		}
 		if (s->base) {
 			pb_uint(sub2, LABEL_KEY, ns + S_BASE);
 			pb_uint(sub2, LABEL_STR, ns + S_TRUE);
@@ -414,6 +424,7 @@ int rep_write_pprof(const struct rep_profile *p, const struct rep_opts *o, FILE 
 				       .pid = s->pid,
 				       .tid = s->tid,
 				       .comm = s->comm,
+				       .labels = s->labels,
 				       .count = s->count,
 				       .period_ns = p->period_ns};
 	}
@@ -423,51 +434,6 @@ int rep_write_pprof(const struct rep_profile *p, const struct rep_opts *o, FILE 
 }
 
 /* ---- the diff: AFTER as is, BEFORE negated, in one profile's tables ------------ */
-
-/* src location l in dst, through the cache map[] (REP_NONE: not copied yet). */
-static int import_loc(struct rep_profile *dst, const struct rep_profile *src, uint32_t l,
-		      uint32_t *map, uint32_t *out)
-{
-	const struct rep_loc_int *sl = &src->locs.v[l];
-	struct rep_line lines[64], *lp = lines;
-	uint32_t mapping = REP_NONE;
-	int err = 0;
-
-	if (map[l] != REP_NONE) {
-		*out = map[l];
-		return 0;
-	}
-	if (sl->mapping != REP_NONE) {
-		const struct rep_map_int *m = &src->maps.v[sl->mapping];
-		struct rep_mapping rm = {m->start, m->limit, m->offset, rep_str(src, m->file),
-					 m->build_id ? rep_str(src, m->build_id) : NULL};
-
-		err = rep_profile_mapping(dst, &rm, &mapping);
-		if (err)
-			return err;
-	}
-	if (sl->nreal > sizeof(lines) / sizeof(lines[0])) {
-		lp = calloc(sl->nreal, sizeof(*lp));
-		if (!lp)
-			return -ENOMEM;
-	}
-	/* A location without lines (nreal 0) gets its synthetic name again in dst. */
-	for (uint32_t j = 0; j < sl->nreal && !err; j++) {
-		const struct rep_line_int *ln = &src->lines.v[sl->line0 + j];
-		const struct rep_func_int *f = &src->funcs.v[ln->function];
-
-		lp[j] = (struct rep_line){.line = ln->line, .inlined = ln->inlined};
-		err = rep_profile_function(dst, rep_str(src, f->name), rep_str(src, f->file),
-					   (enum rep_kind)f->kind, &lp[j].function);
-	}
-	if (!err)
-		err = rep_profile_location(dst, mapping, sl->addr, lp, sl->nreal, out);
-	if (lp != lines)
-		free(lp);
-	if (!err)
-		map[l] = *out;
-	return err;
-}
 
 int rep_write_diff_pprof(const struct rep_profile *after, const struct rep_profile *before,
 			 FILE *out)
@@ -508,11 +474,13 @@ int rep_write_diff_pprof(const struct rep_profile *after, const struct rep_profi
 						   .period_ns = p->period_ns,
 						   .base = side == 1};
 			for (uint32_t j = 0; j < s->nlocs && !err; j++)
-				err = import_loc(m, p, p->stack_locs.v[s->loc0 + j], map,
-						 &locs[nl++]);
+				err = rep_import_loc(m, p, p->stack_locs.v[s->loc0 + j], map,
+						     &locs[nl++]);
 			if (!err)
 				err = rep_profile_intern(m, rep_str(p, s->comm),
 							 rep_str_len(p, s->comm), &comm);
+			if (!err)
+				err = rep_import_labels(m, p, s->labels, &ss[k].labels);
 			ss[k++].comm = comm;
 		}
 	}

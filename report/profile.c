@@ -232,7 +232,8 @@ struct rep_profile *rep_profile_new(uint64_t period_ns)
 	if (!p)
 		return NULL;
 	p->period_ns = period_ns;
-	if (rep_profile_intern(p, "", 0, &empty)) {
+	/* String 0 is "", label set 0 the empty set. */
+	if (rep_profile_intern(p, "", 0, &empty) || rep_profile_labelset(p, NULL, 0, &empty)) {
 		rep_profile_free(p);
 		errno = ENOMEM;
 		return NULL;
@@ -254,6 +255,9 @@ void rep_profile_free(struct rep_profile *p)
 	free(p->lines.v);
 	free(p->locs.v);
 	hidx_release(&p->loc_idx);
+	free(p->lset_strs.v);
+	free(p->lsets.v);
+	hidx_release(&p->lset_idx);
 	free(p->stack_locs.v);
 	free(p->stacks.v);
 	hidx_release(&p->stack_idx);
@@ -489,10 +493,89 @@ int rep_profile_location(struct rep_profile *p, uint32_t mapping, uint64_t addr,
 	return 0;
 }
 
+/* ---- label sets --------------------------------------------------------------- */
+
+struct lset_key {
+	const uint32_t *strs; /* key, value string ids */
+	uint32_t n, hash;
+};
+
+static bool lset_eq(const struct rep_profile *p, const void *key, uint32_t id)
+{
+	const struct lset_key *k = key;
+	const struct rep_lset_int *l = &p->lsets.v[id];
+
+	return l->hash == k->hash && l->n == k->n &&
+	       (!k->n || !memcmp(&p->lset_strs.v[l->s0], k->strs, 2 * k->n * sizeof(*k->strs)));
+}
+
+static uint32_t lset_hash(const struct rep_profile *p, uint32_t id)
+{
+	return p->lsets.v[id].hash;
+}
+
+int rep_profile_labelset(struct rep_profile *p, const struct rep_label *l, unsigned n, uint32_t *id)
+{
+	uint32_t strs[2 * REP_LABELS_MAX], slot, found;
+	struct lset_key k = {.strs = strs, .n = n};
+	size_t base = p->lset_strs.n;
+	int err = 0;
+
+	if (n > REP_LABELS_MAX)
+		return -EINVAL;
+	for (unsigned i = 0; i < n && !err; i++) {
+		if (!l[i].key || !l[i].value)
+			return -EINVAL;
+		err = intern_cstr(p, l[i].key, &strs[2 * i]);
+		if (!err)
+			err = intern_cstr(p, l[i].value, &strs[2 * i + 1]);
+	}
+	if (err)
+		return err;
+	k.hash = hash_final(hash_u32s(HASH_SEED, strs, 2 * n));
+	found = hidx_find(&p->lset_idx, p, k.hash, lset_eq, &k, &slot);
+	if (found != REP_NONE) {
+		*id = found;
+		return 0;
+	}
+	if (p->lsets.n >= REP_NONE - 1 || base + 2 * n > UINT32_MAX)
+		return -ENOMEM;
+	err = rep_vec_reserve(&p->lset_strs, base + 2 * n);
+	if (!err)
+		err = rep_vec_reserve(&p->lsets, p->lsets.n + 1);
+	if (!err)
+		err = hidx_prepare(&p->lset_idx, p, k.hash, lset_eq, &k, lset_hash, &slot);
+	if (err)
+		return err;
+	if (n)
+		memcpy(&p->lset_strs.v[base], strs, 2 * n * sizeof(*strs));
+	p->lset_strs.n = base + 2 * n;
+	p->lsets.v[p->lsets.n] = (struct rep_lset_int){(uint32_t)base, n, k.hash};
+	*id = (uint32_t)p->lsets.n++;
+	p->lset_idx.slots[slot] = *id + 1;
+	p->lset_idx.n++;
+	return 0;
+}
+
+int rep_profile_labels(const struct rep_profile *p, uint32_t id, struct rep_label *l, unsigned max,
+		       unsigned *n)
+{
+	const struct rep_lset_int *s;
+
+	if (id >= p->lsets.n)
+		return -ENOENT;
+	s = &p->lsets.v[id];
+	for (uint32_t i = 0; i < s->n && i < max; i++)
+		l[i] = (struct rep_label){rep_str(p, p->lset_strs.v[s->s0 + 2 * i]),
+					  rep_str(p, p->lset_strs.v[s->s0 + 2 * i + 1])};
+	*n = s->n;
+	return 0;
+}
+
 /* ---- samples ---------------------------------------------------------------- */
 
 struct stack_key {
-	uint32_t pid, tid, comm, hash;
+	uint32_t pid, tid, comm, labels, hash;
 	const uint32_t *locs;
 	uint32_t nlocs;
 };
@@ -504,7 +587,7 @@ static bool stack_eq(const struct rep_profile *p, const void *key, uint32_t id)
 
 	/* The hash first: a probe passes over other stacks before it finds its own. */
 	return s->hash == k->hash && s->pid == k->pid && s->tid == k->tid && s->comm == k->comm &&
-	       s->nlocs == k->nlocs &&
+	       s->labels == k->labels && s->nlocs == k->nlocs &&
 	       (!k->nlocs ||
 		!memcmp(&p->stack_locs.v[s->loc0], k->locs, k->nlocs * sizeof(*k->locs)));
 }
@@ -525,7 +608,10 @@ int rep_profile_add(struct rep_profile *p, const struct rep_sample_key *key, con
 	if (key) {
 		k.pid = key->pid;
 		k.tid = key->tid;
+		k.labels = key->labels;
 	}
+	if (k.labels >= p->lsets.n)
+		return -EINVAL;
 	err = intern_cstr(p, key && key->comm && *key->comm ? key->comm : "[unknown]", &k.comm);
 	if (err)
 		return err;
@@ -534,6 +620,7 @@ int rep_profile_add(struct rep_profile *p, const struct rep_sample_key *key, con
 			return -EINVAL;
 	h = hash_u64(HASH_SEED, (uint64_t)k.pid << 32 | k.tid);
 	h = hash_u64(h, (uint64_t)k.comm << 32 | nlocs);
+	h = hash_u64(h, k.labels);
 	h = hash_final(hash_u32s(h, locs, nlocs));
 	k.hash = h;
 	found = hidx_find(&p->stack_idx, p, h, stack_eq, &k, &slot);
@@ -559,6 +646,7 @@ int rep_profile_add(struct rep_profile *p, const struct rep_sample_key *key, con
 							  .pid = k.pid,
 							  .tid = k.tid,
 							  .comm = k.comm,
+							  .labels = k.labels,
 							  .loc0 = (uint32_t)base,
 							  .nlocs = nlocs,
 							  .hash = h};

@@ -148,6 +148,7 @@ struct prd {
 	REP_VEC(uint32_t) ids;	 /* scratch: our location ids of a sample */
 	REP_VEC(struct rep_line) lines;
 	REP_VEC(char) name, name2, comm, root;
+	REP_VEC(char) lbuf; /* scratch: a sample's label strings, NUL-separated */
 	uint64_t default_type, period, period_unit;
 };
 
@@ -440,9 +441,50 @@ static int rep_loc_of(struct prd *r, struct ploc *l)
 				    &l->rep);
 }
 
+/*
+ * The sample's string labels (besides comm and pprof::base) as a label set
+ * of r->p: what an agent's window carries (host, service, ...). Keys after
+ * the first REP_LABELS_MAX and repeated keys are left out.
+ */
+static int read_labelset(struct prd *r, const uint64_t (*kv)[2], unsigned n, uint32_t *id)
+{
+	struct rep_label l[REP_LABELS_MAX];
+	size_t off[2 * REP_LABELS_MAX], need = 0;
+	unsigned k = 0;
+	int err;
+
+	for (unsigned i = 0; i < n; i++)
+		need += r->strs.v[kv[i][0]].len + r->strs.v[kv[i][1]].len + 2;
+	err = rep_vec_reserve(&r->lbuf, need ? need : 1);
+	if (err)
+		return err;
+	r->lbuf.n = 0;
+	for (unsigned i = 0; i < n; i++)
+		for (int j = 0; j < 2; j++) {
+			const struct pstr *ps = &r->strs.v[kv[i][j]];
+
+			off[2 * i + j] = r->lbuf.n;
+			memcpy(r->lbuf.v + r->lbuf.n, ps->s, ps->len);
+			r->lbuf.v[r->lbuf.n + ps->len] = '\0';
+			r->lbuf.n += ps->len + 1;
+		}
+	for (unsigned i = 0; i < n; i++) {
+		bool dup = false;
+
+		l[k] = (struct rep_label){r->lbuf.v + off[2 * i], r->lbuf.v + off[2 * i + 1]};
+		for (unsigned j = 0; j < k && !dup; j++)
+			dup = !strcmp(l[j].key, l[k].key);
+		if (!dup)
+			k++;
+	}
+	return rep_profile_labelset(r->p, l, k, id);
+}
+
 static int read_sample(struct prd *r, struct pbr m, size_t vi, const char *default_comm)
 {
 	struct rep_sample_key key = {.comm = default_comm};
+	uint64_t kv[REP_LABELS_MAX][2];
+	unsigned nkv = 0;
 	uint32_t f, w;
 	uint64_t v, count = 0;
 	struct pbr sub;
@@ -473,6 +515,11 @@ static int read_sample(struct prd *r, struct pbr m, size_t vi, const char *defau
 				key.pid = (uint32_t)num;
 			else if (str_is(r, k, "tid") && num <= UINT32_MAX)
 				key.tid = (uint32_t)num;
+			else if (str && k < r->strs.n && str < r->strs.n && nkv < REP_LABELS_MAX &&
+				 !str_is(r, k, "pprof::base")) {
+				kv[nkv][0] = k;
+				kv[nkv++][1] = str;
+			}
 		}
 	}
 	if (err)
@@ -513,6 +560,8 @@ static int read_sample(struct prd *r, struct pbr m, size_t vi, const char *defau
 		if (!err)
 			r->ids.v[r->ids.n++] = l->rep;
 	}
+	if (!err && nkv)
+		err = read_labelset(r, kv, nkv, &key.labels);
 	if (!err)
 		err = rep_profile_add(r->p, &key, r->ids.v, (unsigned)r->ids.n, count);
 	return err;
@@ -662,5 +711,6 @@ int rep_read_pprof(struct rep_profile *p, const void *buf, size_t len, char *why
 	free(r.name2.v);
 	free(r.comm.v);
 	free(r.root.v);
+	free(r.lbuf.v);
 	return err;
 }

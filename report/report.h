@@ -43,7 +43,20 @@ struct rep_line {
 struct rep_sample_key {
 	uint32_t pid, tid;
 	const char *comm;
+	/*
+	 * A label set of the profile (rep_profile_labelset()), 0 for none: the
+	 * agent's host, service, container, exe. Part of the stack's identity;
+	 * pprof writes the pairs as string labels, the other writers ignore them.
+	 */
+	uint32_t labels;
 };
+
+/* One string label of a sample, e.g. service=nginx. */
+struct rep_label {
+	const char *key, *value;
+};
+
+#define REP_LABELS_MAX 16 /* pairs in one label set */
 
 struct rep_profile;
 
@@ -71,6 +84,34 @@ int rep_profile_add(struct rep_profile *p, const struct rep_sample_key *key, con
 		    unsigned nlocs, uint64_t count);
 
 uint64_t rep_profile_total(const struct rep_profile *p); /* samples added */
+
+/*
+ * Intern a label set: n (at most REP_LABELS_MAX) key=value pairs with
+ * distinct keys, kept in the order given. Equal sets give equal ids; the
+ * empty set is id 0. 0, -EINVAL (too many pairs, a NULL string), -ENOMEM.
+ */
+int rep_profile_labelset(struct rep_profile *p, const struct rep_label *l, unsigned n,
+			 uint32_t *id);
+
+/*
+ * The pairs of set id into l (at most max of them; strings owned by p, valid
+ * until it changes) and their number in *n. 0, -ENOENT (no such set).
+ */
+int rep_profile_labels(const struct rep_profile *p, uint32_t id, struct rep_label *l, unsigned max,
+		       unsigned *n);
+
+/* Whether a stack of src goes into rep_profile_merge()'s dst. */
+typedef bool (*rep_keep_fn)(void *ctx, const struct rep_profile *src,
+			    const struct rep_sample_key *key);
+
+/*
+ * Add every stack of src that keep accepts (keep NULL: all) to dst, with its
+ * mappings, functions, locations and label set re-interned in dst: one
+ * profile per service out of a window's. Times and period stay dst's.
+ * 0 or -ENOMEM (dst then holds part of src).
+ */
+int rep_profile_merge(struct rep_profile *dst, const struct rep_profile *src, rep_keep_fn keep,
+		      void *ctx);
 
 /*
  * When the profile was taken: time_ns the wall-clock (CLOCK_REALTIME) start

@@ -71,9 +71,16 @@ struct rep_loc_int {
 struct rep_stack_int {
 	uint64_t count;
 	uint32_t pid, tid;
-	uint32_t comm; /* string id */
-	uint32_t loc0; /* first of nlocs in p->stack_locs, leaf first */
+	uint32_t comm;	 /* string id */
+	uint32_t labels; /* label set id, 0: none */
+	uint32_t loc0;	 /* first of nlocs in p->stack_locs, leaf first */
 	uint32_t nlocs;
+	uint32_t hash;
+};
+
+/* A label set: n (key, value) string id pairs at p->lset_strs.v[s0]. */
+struct rep_lset_int {
+	uint32_t s0, n;
 	uint32_t hash;
 };
 
@@ -104,6 +111,10 @@ struct rep_profile {
 	REP_VEC(struct rep_loc_int) locs;
 	struct rep_hidx loc_idx;
 
+	REP_VEC(uint32_t) lset_strs; /* key, value, key, value, ... */
+	REP_VEC(struct rep_lset_int) lsets;
+	struct rep_hidx lset_idx;
+
 	REP_VEC(uint32_t) stack_locs;
 	REP_VEC(struct rep_stack_int) stacks;
 	struct rep_hidx stack_idx;
@@ -129,6 +140,20 @@ static inline uint32_t rep_str_len(const struct rep_profile *p, uint32_t s)
 
 /* Intern a string of len bytes (may hold NULs; they are kept). 0 or -ENOMEM. */
 int rep_profile_intern(struct rep_profile *p, const char *s, size_t len, uint32_t *id);
+
+/* ---- copying between profiles (merge.c) ------------------------------------ */
+
+/*
+ * Location l of src as a location of dst (mapping, functions and lines
+ * re-interned), through map[] (one slot per src location, REP_NONE: not
+ * copied yet), which it fills. 0 or -ENOMEM.
+ */
+int rep_import_loc(struct rep_profile *dst, const struct rep_profile *src, uint32_t l,
+		   uint32_t *map, uint32_t *out);
+
+/* Label set id of src as a label set of dst. 0, -ENOENT, -ENOMEM. */
+int rep_import_labels(struct rep_profile *dst, const struct rep_profile *src, uint32_t id,
+		      uint32_t *out);
 
 /* ---- frames: what the folded, SVG and top writers show -------------------- */
 

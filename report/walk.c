@@ -19,7 +19,7 @@ int rep_profile_walk(const struct rep_profile *p, rep_walk_fn fn, void *ctx)
 	for (size_t i = 0; i < p->stacks.n && !ret; i++) {
 		const struct rep_stack_int *s = &p->stacks.v[i];
 		struct rep_sample_key key = {
-		    .pid = s->pid, .tid = s->tid, .comm = rep_str(p, s->comm)};
+		    .pid = s->pid, .tid = s->tid, .comm = rep_str(p, s->comm), .labels = s->labels};
 		size_t k = 0, n = rep_stack_nframes(p, s);
 
 		if (n > cap) {

@@ -181,7 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			err = rep_profile_location(p, map, u64(&in), lines, nl, &id);
 			check(valid ? !err && id <= nlocs : err == -EINVAL, "location");
 		} else if (op == 3) {
-			struct rep_sample_key key = {byte(&in), byte(&in), str(&in, b1)};
+			struct rep_sample_key key = {byte(&in), byte(&in), str(&in, b1), 0};
 			uint32_t locs[16];
 			unsigned n = byte(&in) % 17;
 			bool valid = true;

@@ -73,7 +73,7 @@ static uint32_t loc(struct fx *f, const char *name)
 static void add(struct fx *f, const char *comm, uint32_t pid, uint32_t tid, uint64_t count,
 		unsigned n, ...)
 {
-	struct rep_sample_key k = {pid, tid, comm};
+	struct rep_sample_key k = {pid, tid, comm, 0};
 	uint32_t locs[64];
 	va_list ap;
 

@@ -187,7 +187,7 @@ static struct rep_profile *pipeline_like(void)
 	struct rep_mapping exe = {0x400000, 0x500000, 0, "/usr/bin/demo", "abcd"};
 	uint32_t m, f_start, f_main, f_outer, f_inner, f_k, l_start, l_main, l_inl, l_k, l_raw;
 	struct rep_line ln[2];
-	struct rep_sample_key k1 = {100, 101, "demo"}, k2 = {100, 102, "demo worker"};
+	struct rep_sample_key k1 = {100, 101, "demo", 0}, k2 = {100, 102, "demo worker", 0};
 
 	assert_non_null(p);
 	assert_int_equal(rep_profile_mapping(p, &exe, &m), 0);
@@ -238,6 +238,97 @@ static void test_pprof_round_trip(void **state)
 	free(a);
 	free(b);
 	free(bytes);
+	rep_profile_free(p);
+	rep_profile_free(q);
+}
+
+/* A sample's service label, for merge_keep(). */
+static const char *label_of(const struct rep_profile *p, uint32_t set, const char *key)
+{
+	struct rep_label l[REP_LABELS_MAX];
+	unsigned n;
+
+	assert_int_equal(rep_profile_labels(p, set, l, REP_LABELS_MAX, &n), 0);
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(l[i].key, key))
+			return l[i].value;
+	return "";
+}
+
+static bool keep_service(void *ctx, const struct rep_profile *src, const struct rep_sample_key *k)
+{
+	return !strcmp(label_of(src, k->labels, "service"), ctx);
+}
+
+/*
+ * Label sets: interned (equal sets, equal ids; 0 the empty one), part of a
+ * stack's identity, written as pprof string labels and read back; merge
+ * with a keep() takes one service's stacks with their frames and labels.
+ */
+static void test_labels(void **state)
+{
+	struct rep_profile *p = pipeline_like(), *q = rep_profile_new(0), *web = rep_profile_new(1);
+	struct rep_label a[] = {{"host", "h1"}, {"service", "web"}, {"exe", "/usr/bin/demo"}};
+	struct rep_label b[] = {{"host", "h1"}, {"service", "db"}};
+	struct rep_label got[REP_LABELS_MAX], many[REP_LABELS_MAX + 1];
+	uint32_t la, la2, lb, locs[2];
+	unsigned n;
+	char why[200] = "", *bytes, *f;
+	size_t len;
+
+	(void)state;
+	assert_non_null(q);
+	assert_non_null(web);
+	assert_int_equal(rep_profile_labelset(p, a, 3, &la), 0);
+	assert_int_equal(rep_profile_labelset(p, b, 2, &lb), 0);
+	assert_int_equal(rep_profile_labelset(p, a, 3, &la2), 0);
+	assert_int_equal(la, la2);
+	assert_int_not_equal(la, lb);
+	assert_int_not_equal(la, 0);
+	assert_int_equal(rep_profile_labelset(p, NULL, 0, &la2), 0);
+	assert_int_equal(la2, 0);
+	for (unsigned i = 0; i < REP_LABELS_MAX + 1; i++)
+		many[i] = (struct rep_label){"k", "v"};
+	assert_int_equal(rep_profile_labelset(p, many, REP_LABELS_MAX + 1, &la2), -EINVAL);
+	assert_int_equal(rep_profile_labels(p, la, got, REP_LABELS_MAX, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(got[1].key, "service");
+	assert_string_equal(got[1].value, "web");
+	assert_int_equal(rep_profile_labels(p, 999, got, REP_LABELS_MAX, &n), -ENOENT);
+
+	/* The same stack under two label sets is two stacks; a bad set id is refused. */
+	locs[0] = 1; /* main's location in pipeline_like() */
+	locs[1] = 0; /* _start */
+	assert_int_equal(rep_profile_add(p, &(struct rep_sample_key){7, 7, "srv", la}, locs, 2, 3),
+			 0);
+	assert_int_equal(rep_profile_add(p, &(struct rep_sample_key){7, 7, "srv", lb}, locs, 2, 4),
+			 0);
+	assert_int_equal(rep_profile_add(p, &(struct rep_sample_key){7, 7, "srv", la}, locs, 2, 1),
+			 0);
+	assert_int_equal(rep_profile_add(p, &(struct rep_sample_key){7, 7, "srv", 999}, locs, 2, 1),
+			 -EINVAL);
+
+	/* pprof: the labels go out as string labels and come back as the same sets. */
+	bytes = pprof_bytes(p, &len);
+	assert_int_equal(rep_read_pprof(q, bytes, len, why, sizeof(why)), 0);
+	assert_int_equal(rep_profile_total(q), rep_profile_total(p));
+	assert_int_equal(rep_profile_merge(web, q, keep_service, "web"), 0);
+	assert_int_equal(rep_profile_total(web), 4);
+	f = run(rep_write_folded, web, NULL, NULL);
+	assert_string_equal(f, "srv;_start;main 4\n");
+	free(f);
+	for (size_t i = 0; i < web->stacks.n; i++) {
+		assert_string_equal(label_of(web, web->stacks.v[i].labels, "service"), "web");
+		assert_string_equal(label_of(web, web->stacks.v[i].labels, "exe"), "/usr/bin/demo");
+		assert_string_equal(label_of(web, web->stacks.v[i].labels, "host"), "h1");
+	}
+	/* merge without keep takes everything, the unlabelled stacks included */
+	rep_profile_free(web);
+	web = rep_profile_new(1);
+	assert_int_equal(rep_profile_merge(web, q, NULL, NULL), 0);
+	assert_int_equal(rep_profile_total(web), rep_profile_total(p));
+	free(bytes);
+	rep_profile_free(web);
 	rep_profile_free(p);
 	rep_profile_free(q);
 }
@@ -514,12 +605,19 @@ static void test_diff_path(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_folded_round_trip), cmocka_unit_test(test_folded_merge_blank),
-	    cmocka_unit_test(test_folded_errors),     cmocka_unit_test(test_folded_too_deep),
-	    cmocka_unit_test(test_pprof_round_trip),  cmocka_unit_test(test_pprof_plain),
-	    cmocka_unit_test(test_pprof_errors),      cmocka_unit_test(test_read_file),
-	    cmocka_unit_test(test_diff_svg),	      cmocka_unit_test(test_diff_normalised),
-	    cmocka_unit_test(test_diff_folded_top),   cmocka_unit_test(test_diff_path),
+	    cmocka_unit_test(test_folded_round_trip),
+	    cmocka_unit_test(test_folded_merge_blank),
+	    cmocka_unit_test(test_folded_errors),
+	    cmocka_unit_test(test_folded_too_deep),
+	    cmocka_unit_test(test_pprof_round_trip),
+	    cmocka_unit_test(test_pprof_plain),
+	    cmocka_unit_test(test_pprof_errors),
+	    cmocka_unit_test(test_read_file),
+	    cmocka_unit_test(test_diff_svg),
+	    cmocka_unit_test(test_diff_normalised),
+	    cmocka_unit_test(test_diff_folded_top),
+	    cmocka_unit_test(test_diff_path),
+	    cmocka_unit_test(test_labels),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
