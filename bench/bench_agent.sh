@@ -269,9 +269,13 @@ run_one() { # contender round seconds [profile]
 	case $c in
 	agent) awk '/^window / {for (i = 2; i < NF; i++) if ($(i + 1) ~ /^samples,?$/) n += $i} END {print n + 0}' "$o.log" >"$o.samples" ;;
 	*)
-		perf report -D -i "$o.data" 2>/dev/null | awk '
-			/PERF_RECORD_SAMPLE/ {n++; split($0, a, ": "); split(a[3], p, "/"); if (p[1] != 0) u++}
-			END {print n + 0, u + 0}' >"$o.samples"
+		# perf's own event counts ("SAMPLE events: N"), without decoding every
+		# record as perf report -D would (minutes on a busy machine's file);
+		# its forks and mmaps say how busy the machine was.
+		perf report --stats -i "$o.data" 2>/dev/null | awk '
+			/^Aggregated stats:/ {on = 1} /^[^ ].* stats:$/ && !/^Aggregated/ {on = 0}
+			on && $1 == "SAMPLE" {n = $3} on && $1 == "FORK" {f = $3} on && $1 ~ /^MMAP2?$/ {m += $3}
+			END {print n + 0, f + 0, m + 0}' >"$o.samples"
 		rm -f "$o.data"
 		;;
 	esac
@@ -306,14 +310,15 @@ label() {
 	esac
 }
 # Per contender, over its rounds: cpu% median, steady cpu% median, us per sample,
-# peak MiB, rss min/median/max MiB, worst flat ratio, samples (all, not idle).
+# peak MiB, rss min/median/max MiB, worst flat ratio, samples; perf's file:
+# forks and mmaps.
 summarize() { # contender
 	local c=$1 r
 	for r in $(seq "$rounds"); do
 		[ -s "$T/$c.$r.samples" ] || continue
 		read -r wall u s kb <"$T/$c.$r.time"
-		read -r n nu <"$T/$c.$r.samples"
-		awk -v w="$wall" -v u="$u" -v s="$s" -v kb="$kb" -v n="$n" -v nu="${nu:-$n}" -v hz="$hz" '
+		read -r n forks mmaps <"$T/$c.$r.samples"
+		awk -v w="$wall" -v u="$u" -v s="$s" -v kb="$kb" -v n="$n" -v f="${forks:-0}" -v m="${mmaps:-0}" -v hz="$hz" '
 			{t[NR] = $1; rss[NR] = $2; tk[NR] = $3}
 			END {
 				steady = (NR > 1 && t[NR] > t[1]) ? 100 * (tk[NR] - tk[1]) / hz / ((t[NR] - t[1]) / 1000) : -1
@@ -321,7 +326,7 @@ summarize() { # contender
 				k = int(NR / 3); if (k < 1) k = 1
 				for (i = 1; i <= k; i++) a[i] = rss[i]; fm = med(a, k)
 				for (i = 1; i <= k; i++) b[i] = rss[NR - k + i]; lm = med(b, k)
-				printf "%s %s %s %s %s %s %s %s\n", w, u + s, 100 * (u + s) / w, steady, kb, lm / fm, n, nu
+				printf "%s %s %s %s %s %s %s %s %s\n", w, u + s, 100 * (u + s) / w, steady, kb, lm / fm, n, f, m
 			}
 			function med(v, m,   i, j, x) {
 				for (i = 2; i <= m; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
@@ -338,7 +343,9 @@ summarize() { # contender
 		cat "$T"/"$c".*.rss | awk '{print $2}'
 	} | awk '$1 > m {m = $1} END {printf "%.1f", m / 1024}')
 	flat[$c]=$(awk '$6 > m {m = $6} END {printf "%.3f", m}' "$T/$c.runs")
-	samples[$c]=$(awk '{n += $7; u += $8} END {print n, u}' "$T/$c.runs")
+	samples[$c]=$(awk '{n += $7} END {print n}' "$T/$c.runs")
+	# The machine's forks and mmaps per second while perf recorded it.
+	activity[$c]=$(awk '{f += $8; m += $9; w += $1} END {printf "%.0f forks/s, %.0f mmaps/s", f / w, m / w}' "$T/$c.runs")
 	curve[$c]=$(cat "$T"/"$c".*.rss | awk '{print $2 / 1024}' | sort -g |
 		awk '{a[NR] = $1} END {printf "%.1f / %.1f / %.1f", a[1], (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2, a[NR]}')
 	# The series of the last round that ran, at most 24 points.
@@ -350,7 +357,7 @@ summarize() { # contender
 		for (i = step; i <= NR; i += step) printf "%s%.1f", (i > step ? " " : ""), v[i]
 		printf " (every %d s, round %d)", 5 * step, '"$r"' }' "$T/$c.$r.rss")
 }
-declare -A cpu steady per peak flat samples curve series
+declare -A cpu steady per peak flat samples curve series activity
 ran=()
 for c in "${contenders[@]}"; do
 	summarize "$c" && ran+=("$c")
@@ -378,7 +385,7 @@ goal() { # value op bound: met / missed
 say "agent workload: $nidle idle processes, 5 busy threads at nice 10, fork loop $fork_rate processes/s"
 say "agent runs: $rounds x $run_secs s per contender, interleaved"
 for c in "${ran[@]}"; do
-	read -r sn su <<<"${samples[$c]}"
+	sn=${samples[$c]}
 	if [ "$c" = agent ]; then
 		say "agent CPU, % of one core (rusage, median of $rounds): ${cpu[agent]}%$(paren "goal <= 0.25%: $(goal "${cpu[agent]}" "<=" 0.25)" "$(vs cpu agent %)")"
 		say "agent CPU after start-up, % of one core (/proc stat): ${steady[agent]}%$(paren "$(vs steady agent %)")"
@@ -388,7 +395,7 @@ for c in "${ran[@]}"; do
 		say "agent RSS series, MiB: ${series[agent]}"
 		say "agent RSS flat, last third / first third (worst run): ${flat[agent]}x (goal <= 1.10x: $(goal "${flat[agent]}" "<=" 1.10))"
 		say "agent samples counted (sum of $rounds runs): $sn$(paren "$(for p in dwarf fp; do
-			[[ " ${ran[*]} " == *" $p "* ]] && printf '%s %s not idle, ' "$(label $p)" "$(cut -d' ' -f2 <<<"${samples[$p]}")"
+			[[ " ${ran[*]} " == *" $p "* ]] && printf '%s %s, ' "$(label $p)" "${samples[$p]}"
 		done | sed 's/, $//')")"
 		awk '$2 > 0 {ns += $1; n += $2} END {if (n) printf "%.0f %d\n", ns / n, n}' "$T"/agent.*.bpf 2>/dev/null >"$T/bpf.sum"
 		if [ -s "$T/bpf.sum" ]; then
@@ -414,7 +421,8 @@ for c in "${ran[@]}"; do
 		say "$(label "$c") CPU per sample, us: ${per[$c]}"
 		say "$(label "$c") peak RSS, MiB (max of $rounds): ${peak[$c]}"
 		say "$(label "$c") RSS every 5 s, min / median / max MiB: ${curve[$c]} (flat: ${flat[$c]}x)"
-		say "$(label "$c") samples: $sn (sum of $rounds runs; $su not idle)"
+		say "$(label "$c") samples: $sn (sum of $rounds runs)"
+		say "$(label "$c") run, the machine (perf's FORK and MMAP events): ${activity[$c]}"
 	fi
 done
 
