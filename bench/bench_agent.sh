@@ -20,7 +20,7 @@
 # rusage via /usr/bin/time) as % of one core over the run's wall time; also
 # from /proc/PID/stat between the first RSS sample (5 s) and the stop, without
 # start-up and exit; VmRSS every 5 s and the peak (rusage maxrss); samples (the
-# agent's window log lines; perf report -D of perf's file). Figures: medians of
+# agent's window log lines; the SAMPLE records of perf's file). Figures: medians of
 # the rounds for CPU, sums for the cost per sample, the maximum for the peak,
 # and the RSS curve (min/median/max, the last round's series, "flat": median of
 # the last third of a run over the median of its first third, worst round).
@@ -186,6 +186,34 @@ bpf_prog_stats() { # pid: "run_time_ns run_cnt" of the xp_sample program it hold
 		return
 	done
 }
+# perf's samples, forks and mmaps (the last two say how busy the machine was),
+# counted from the records' headers in the file's data section. perf's own
+# readers are no help here: perf report -D takes minutes on a file of a busy
+# machine (~10k MMAP2 records a second), and both it and --stats stop short
+# or print nothing on some of these files (the build-id flag of other
+# sessions' MMAP2 records, see bench/README.md).
+perf_counts() { # perf.data
+	python3 - "$1" <<'EOF'
+import struct, sys
+with open(sys.argv[1], "rb") as f:
+    h = f.read(56)
+    if len(h) < 56 or h[:8] != b"PERFILE2":
+        sys.exit("bench_agent: %s: not a perf.data file" % sys.argv[1])
+    off, size = struct.unpack_from("<QQ", h, 40)  # the data section
+    f.seek(off)
+    data = f.read(size)
+n = {}
+i = 0
+while i + 8 <= len(data):
+    t, misc, sz = struct.unpack_from("<IHH", data, i)  # struct perf_event_header
+    if sz < 8:
+        break
+    n[t] = n.get(t, 0) + 1
+    i += sz
+# PERF_RECORD_SAMPLE 9, FORK 7, MMAP 1, MMAP2 10
+print(n.get(9, 0), n.get(7, 0), n.get(1, 0) + n.get(10, 0))
+EOF
+}
 run_one() { # contender round seconds [profile]
 	local c=$1 r=$2 s=$3 o=$T/$1.$2 cmd stop pid="" i t0 t k due st ticks rss rec="" f
 	case $c in
@@ -269,13 +297,7 @@ run_one() { # contender round seconds [profile]
 	case $c in
 	agent) awk '/^window / {for (i = 2; i < NF; i++) if ($(i + 1) ~ /^samples,?$/) n += $i} END {print n + 0}' "$o.log" >"$o.samples" ;;
 	*)
-		# perf's own event counts ("SAMPLE events: N"), without decoding every
-		# record as perf report -D would (minutes on a busy machine's file);
-		# its forks and mmaps say how busy the machine was.
-		perf report --stats -i "$o.data" 2>/dev/null | awk '
-			/^Aggregated stats:/ {on = 1} /^[^ ].* stats:$/ && !/^Aggregated/ {on = 0}
-			on && $1 == "SAMPLE" {n = $3} on && $1 == "FORK" {f = $3} on && $1 ~ /^MMAP2?$/ {m += $3}
-			END {print n + 0, f + 0, m + 0}' >"$o.samples"
+		perf_counts "$o.data" >"$o.samples"
 		rm -f "$o.data"
 		;;
 	esac
