@@ -47,3 +47,9 @@ $(SOAK_BENCH): $(O)/bench/soak_bench.o $(LIB_OBJS)
 .PHONY: bench-soak
 bench-soak: $(SOAK_BENCH) $(O)/progs/perf_work
 	$(Q)bench/bench_soak.sh $(O)
+
+# The agent's cost next to perf record -a over one workload (bench/bench_agent.sh):
+# its idle, busy and short-lived processes come from tests/progs.
+.PHONY: bench-agent
+bench-agent: $(XPROF) $(O)/progs/unw_threads $(O)/progs/rec_spin $(O)/progs/perf_work
+	$(Q)bench/bench_agent.sh $(O)

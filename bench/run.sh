@@ -10,7 +10,9 @@
 # runs as bench/bench_<part>.sh BUILD_DIR. A part that fails, times out or
 # prints no figure gets a line saying so; the others still run.
 # Env: BENCH_PART_TIMEOUT (seconds per part, default 900); parts read their own
-# knobs (BENCH_SECONDS, BENCH_REPEAT, ...; see bench/README.md).
+# knobs (BENCH_SECONDS, BENCH_REPEAT, ...; see bench/README.md). A part whose
+# script takes --budget (bench_agent.sh: its contenders run for minutes each)
+# prints its own limit, from its own knobs, and gets that instead.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -64,18 +66,29 @@ for s in bench/bench_*.sh; do
 	parts+=("$p")
 done
 
+part_timeout() { # part
+	local t
+	if grep -q -e '--budget' "bench/bench_$1.sh" && t=$(bash "bench/bench_$1.sh" --budget 2>/dev/null) &&
+		[[ $t =~ ^[0-9]+$ ]]; then
+		echo "$t"
+	else
+		echo "${BENCH_PART_TIMEOUT:-900}"
+	fi
+}
+
 t_start=$SECONDS
 for p in "${parts[@]}"; do
 	log=$logdir/$p.log
 	t0=$SECONDS
+	tmo=$(part_timeout "$p")
 	printf 'bench: running %s ...\n' "$p" >&2
 	if make -n "bench-$p" >/dev/null 2>&1; then
 		how="make bench-$p"
-		timeout --kill-after=10 "${BENCH_PART_TIMEOUT:-900}" \
+		timeout --kill-after=10 "$tmo" \
 			make --no-print-directory -s "bench-$p" O="$build" >"$log" 2>&1
 	else
 		how="bench/bench_$p.sh $build"
-		timeout --kill-after=10 "${BENCH_PART_TIMEOUT:-900}" \
+		timeout --kill-after=10 "$tmo" \
 			bash "bench/bench_$p.sh" "$build" >"$log" 2>&1
 	fi
 	rc=$?
@@ -83,7 +96,7 @@ for p in "${parts[@]}"; do
 	n=$collected
 	dt=$((SECONDS - t0))
 	if [ $rc = 124 ] || [ $rc = 137 ]; then
-		add_row "$p" "(part)" "timed out after ${BENCH_PART_TIMEOUT:-900} s" "$how"
+		add_row "$p" "(part)" "timed out after $tmo s" "$how"
 	elif [ $rc != 0 ]; then
 		add_row "$p" "(part)" "failed (exit $rc): $(grep -v '^bench: ' "$log" | tail -n 1)" "$how"
 	elif [ "$n" = 0 ]; then
