@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <linux/perf_event.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -438,6 +439,14 @@ static int window_cut(struct ag_agent *a, uint64_t end_ns, uint64_t end_real)
 		snprintf(a->why, sizeof(a->why), "cannot encode the window: %s", strerror(-err));
 		return err;
 	}
+
+	/*
+	 * Give the heap's free pages back: building a table from CFI sorts rows
+	 * in buffers that dwarf the table (tens of MiB for a large C++ library),
+	 * and once freed they sit in the heap, resident, behind whatever was
+	 * allocated after them. Before the CPU and RSS of the log line, which then count it.
+	 */
+	malloc_trim(0);
 
 	cpu = cpu_us_now();
 	for (unsigned i = 0; i < a->nsinks; i++) {
