@@ -1388,6 +1388,25 @@ static void caches_trim(struct xp_session *s)
 	sym_session_trim(s->sym, limit ? limit - limit / 8 : SIZE_MAX);
 }
 
+/*
+ * A bounded session (memory_limit) gives back, once per window, the pages of
+ * files it touched: the symbolizer's ELF files, read once to index them and
+ * then seldom, and the module images, of which the code analysers read a
+ * few instructions per sample. Left alone they stay resident for as long as
+ * the file is mapped (a large C++ library: tens of MiB), though the page
+ * cache holds them anyway. Read-only private mappings nobody wrote:
+ * MADV_DONTNEED only drops our references.
+ */
+static void pages_release(struct xp_session *s)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+	for (struct module *m = s->modules; m; m = m->next)
+		if (m->image_mapped && m->image_len >= pg)
+			madvise((void *)m->image, m->image_len & ~(pg - 1), MADV_DONTNEED);
+	sym_session_pageout(s->sym);
+}
+
 /* Stream time moves on: expire what exited long enough ago, trim caches once a second. */
 static void advance(struct xp_session *s, uint64_t t)
 {
@@ -1467,8 +1486,10 @@ struct rep_profile *xp_session_window_take(struct xp_session *s, uint64_t end_ns
 	}
 	advance(s, end_ns);
 	caches_trim(s);
-	if (s->opts.memory_limit)
+	if (s->opts.memory_limit) {
 		s->next_trim_ns = s->now_ns + 1000000000ull;
+		pages_release(s);
+	}
 
 	/* Every count is a uint64_t: the window's are the differences. */
 	_Static_assert(sizeof(struct xp_session_stats) % sizeof(uint64_t) == 0, "stats layout");
