@@ -654,6 +654,9 @@ static void module_load(struct xp_session *s, struct module *m)
 	    unw_cache_get(s->cache, path, m->cache_id_len ? m->cache_id : NULL, m->cache_id_len);
 	m->sym = sym_file_get(s->sym, path, m->cache_id_len ? m->cache_id : NULL, m->cache_id_len);
 	module_go_table(m);
+	/* Indexing read the file's symbols; a bounded session need not keep them resident. */
+	if (s->opts.memory_limit)
+		sym_file_pageout(m->sym);
 	if (fd >= 0)
 		close(fd);
 	if (m->fd >= 0) {

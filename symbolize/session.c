@@ -941,16 +941,22 @@ static void elf_pageout(Elf *elf)
 	drop_pages((uintptr_t)raw, (sh_hi + pg - 1) & ~(pg - 1), n, pg);
 }
 
+void sym_file_pageout(struct sym_file *f)
+{
+	if (!f)
+		return;
+	/* in-memory images (vDSO, MiniDebugInfo) are heap, not a file */
+	if (!f->image)
+		elf_pageout(f->elf);
+	if (!f->dbg_image)
+		elf_pageout(f->dbg_elf);
+}
+
 void sym_session_pageout(struct sym_session *s)
 {
 	for (size_t i = 0; i < s->nbuckets; i++)
-		for (struct sym_file *f = s->files[i]; f; f = f->next) {
-			/* in-memory images (vDSO, MiniDebugInfo) are heap, not a file */
-			if (!f->image)
-				elf_pageout(f->elf);
-			if (!f->dbg_image)
-				elf_pageout(f->dbg_elf);
-		}
+		for (struct sym_file *f = s->files[i]; f; f = f->next)
+			sym_file_pageout(f);
 }
 
 void sym_session_get_stats(const struct sym_session *s, struct sym_session_stats *out)

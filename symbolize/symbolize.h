@@ -92,6 +92,8 @@ void sym_session_trim(struct sym_session *s, size_t budget);
  * long-running session, now and then (an agent: once per window).
  */
 void sym_session_pageout(struct sym_session *s);
+/* The same for one file (NULL: nothing), e.g. right after sym_file_get() indexed it. */
+void sym_file_pageout(struct sym_file *f);
 
 /* Memory and eviction counts, for summaries and benchmarks. */
 struct sym_session_stats {
