@@ -643,9 +643,18 @@ struct ag_agent *ag_agent_new(const struct ag_agent_opts *o, char *err, size_t e
 	    .kstack = o->kernel,
 	    .target = "-a",
 	};
-	struct ag_agent *a = calloc(1, sizeof(*a));
+	struct ag_agent *a;
 	int e;
 
+	/*
+	 * Large blocks (table building's row and rule arrays: 60 MiB at once for
+	 * libclickhouse.so) straight from mmap and back to the system when freed,
+	 * and grown by mremap, not copied. glibc's default raises this threshold
+	 * each time such a block is freed, after which the next ones come from
+	 * the heap and stay resident until malloc_trim() at the window's end.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
+	a = calloc(1, sizeof(*a));
 	err[0] = 0;
 	if (!a) {
 		snprintf(err, errlen, "out of memory");
