@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <linux/perf_event.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -441,6 +442,14 @@ static int window_cut(struct ag_agent *a, uint64_t end_ns, uint64_t end_real)
 		return err;
 	}
 
+	/*
+	 * Give the heap's free pages back: building a table from CFI sorts rows
+	 * in buffers that dwarf the table (tens of MiB for a large C++ library),
+	 * and once freed they sit in the heap, resident, behind whatever was
+	 * allocated after them. Before the CPU and RSS of the log line, which then count it.
+	 */
+	malloc_trim(0);
+
 	cpu = cpu_us_now();
 	for (unsigned i = 0; i < a->nsinks; i++) {
 		sent += atomic_load(&a->sinks[i]->bytes);
@@ -652,9 +661,18 @@ struct ag_agent *ag_agent_new(const struct ag_agent_opts *o, char *err, size_t e
 	    .kstack = o->kernel,
 	    .target = "-a",
 	};
-	struct ag_agent *a = calloc(1, sizeof(*a));
+	struct ag_agent *a;
 	int e;
 
+	/*
+	 * Large blocks (table building's row and rule arrays: 60 MiB at once for
+	 * libclickhouse.so) straight from mmap and back to the system when freed,
+	 * and grown by mremap, not copied. glibc's default raises this threshold
+	 * each time such a block is freed, after which the next ones come from
+	 * the heap and stay resident until malloc_trim() at the window's end.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
+	a = calloc(1, sizeof(*a));
 	err[0] = 0;
 	if (!a) {
 		snprintf(err, errlen, "out of memory");

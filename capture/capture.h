@@ -44,7 +44,7 @@ int xp_build_id_read(struct xp_buildid_cache *c, const char *path, uint8_t *id, 
 int xp_procfs_maps(pid_t pid, uint64_t time_ns, struct xp_buildid_cache *c,
 		   int (*fn)(void *ctx, const struct xp_ev_mmap *m), void *ctx);
 
-/* The effective uid of pid (/proc/PID/status "Uid:"). 0, -errno, or -EINVAL if unreadable. */
+/* The effective uid of pid (the owner of /proc/PID). 0 or -errno (-ENOENT: gone). */
 int xp_procfs_uid(pid_t pid, uint32_t *uid);
 
 /* /proc/PID/task/TID/comm into comm (NUL-terminated). 0 or -errno. */

@@ -92,6 +92,7 @@ struct stage_ent {
 
 struct session {
 	const struct capture_opts *o;
+	uint32_t self; /* our pid: getpid() is a system call, and is_target() runs per record */
 	struct xprof_bpf *skel;
 	struct ring_buffer *rb;
 	int ncpus;
@@ -357,7 +358,7 @@ static bool is_target(struct session *s, uint32_t pid)
 	uint8_t v;
 
 	if (s->o->all)
-		return pid != (uint32_t)getpid() && pid != 0;
+		return pid != s->self && pid != 0;
 	return bpf_map_lookup_elem(s->targets_fd, &pid, &v) == 0;
 }
 
@@ -870,6 +871,7 @@ __attribute__((format(printf, 2, 0))) static int libbpf_quiet(enum libbpf_print_
 /* The session's buffers, all allocated once: the per-sample path never calls malloc. */
 static int session_alloc(struct session *s, size_t rbsz)
 {
+	s->self = (uint32_t)getpid();
 	s->arena_cap = rbsz + (4u << 20);
 	s->ent_cap = s->arena_cap / 256;
 	s->arena = malloc(s->arena_cap);

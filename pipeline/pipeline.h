@@ -61,7 +61,10 @@ struct xp_session_opts {
 	/*
 	 * Bytes the unwind tables (an eighth) and symbol data (the rest) of
 	 * files no live mapping uses may keep; least recently used go first,
-	 * at window boundaries and once a second of stream time. 0: keep all.
+	 * at window boundaries and once a second of stream time. A session with
+	 * a limit also lets go of the pages of the files it read (symbols once a
+	 * file is indexed, images and symbols at every window boundary): they
+	 * are read again from the page cache when needed. 0: keep all.
 	 */
 	size_t memory_limit;
 	/*

@@ -654,6 +654,9 @@ static void module_load(struct xp_session *s, struct module *m)
 	    unw_cache_get(s->cache, path, m->cache_id_len ? m->cache_id : NULL, m->cache_id_len);
 	m->sym = sym_file_get(s->sym, path, m->cache_id_len ? m->cache_id : NULL, m->cache_id_len);
 	module_go_table(m);
+	/* Indexing read the file's symbols; a bounded session need not keep them resident. */
+	if (s->opts.memory_limit)
+		sym_file_pageout(m->sym);
 	if (fd >= 0)
 		close(fd);
 	if (m->fd >= 0) {
@@ -1388,6 +1391,25 @@ static void caches_trim(struct xp_session *s)
 	sym_session_trim(s->sym, limit ? limit - limit / 8 : SIZE_MAX);
 }
 
+/*
+ * A bounded session (memory_limit) gives back, once per window, the pages of
+ * files it touched: the symbolizer's ELF files, read once to index them and
+ * then seldom, and the module images, of which the code analysers read a
+ * few instructions per sample. Left alone they stay resident for as long as
+ * the file is mapped (a large C++ library: tens of MiB), though the page
+ * cache holds them anyway. Read-only private mappings nobody wrote:
+ * MADV_DONTNEED only drops our references.
+ */
+static void pages_release(struct xp_session *s)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+	for (struct module *m = s->modules; m; m = m->next)
+		if (m->image_mapped && m->image_len >= pg)
+			madvise((void *)m->image, m->image_len & ~(pg - 1), MADV_DONTNEED);
+	sym_session_pageout(s->sym);
+}
+
 /* Stream time moves on: expire what exited long enough ago, trim caches once a second. */
 static void advance(struct xp_session *s, uint64_t t)
 {
@@ -1467,8 +1489,10 @@ struct rep_profile *xp_session_window_take(struct xp_session *s, uint64_t end_ns
 	}
 	advance(s, end_ns);
 	caches_trim(s);
-	if (s->opts.memory_limit)
+	if (s->opts.memory_limit) {
 		s->next_trim_ns = s->now_ns + 1000000000ull;
+		pages_release(s);
+	}
 
 	/* Every count is a uint64_t: the window's are the differences. */
 	_Static_assert(sizeof(struct xp_session_stats) % sizeof(uint64_t) == 0, "stats layout");

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -899,6 +900,63 @@ void sym_session_trim(struct sym_session *s, size_t budget)
 		s->st.evicted++;
 	}
 	s->st.bytes = total;
+}
+
+/* madvise(MADV_DONTNEED) the whole pages of [lo, hi) inside the mapping at base. */
+static void drop_pages(uintptr_t base, uint64_t lo, uint64_t hi, uintptr_t pg)
+{
+	uintptr_t a = (base + (uintptr_t)lo + pg - 1) & ~(pg - 1);
+	uintptr_t b = (base + (uintptr_t)hi) & ~(pg - 1);
+
+	if (b > a)
+		madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+/*
+ * The pages of elf's mapped file out of our resident memory, but for those
+ * we may have written: the mapping is private and libelf edits the section
+ * headers in place (dwarf.c hides sections, libdw's elf_compress() rewrites
+ * a decompressed one's header), which DONTNEED would silently undo. The ELF
+ * header's page and the section header table's stay; every other page was
+ * only read, and DONTNEED only drops our reference to its page-cache copy.
+ */
+static void elf_pageout(Elf *elf)
+{
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE), sh_lo, sh_hi;
+	size_t n = 0, shnum = 0;
+	char *raw = elf ? elf_rawfile(elf, &n) : NULL;
+	GElf_Ehdr eh;
+
+	if (!raw || n < pg || ((uintptr_t)raw & (pg - 1)) || !gelf_getehdr(elf, &eh) ||
+	    elf_getshdrnum(elf, &shnum))
+		return;
+	sh_lo = eh.e_shoff & ~(pg - 1);
+	sh_hi = eh.e_shoff + (uint64_t)shnum * eh.e_shentsize;
+	if (sh_lo < pg || sh_hi > n || sh_hi < sh_lo) {
+		/* the table in the first page, or not in the file: that page stays */
+		drop_pages((uintptr_t)raw, pg, n, pg);
+		return;
+	}
+	drop_pages((uintptr_t)raw, pg, sh_lo, pg);
+	drop_pages((uintptr_t)raw, (sh_hi + pg - 1) & ~(pg - 1), n, pg);
+}
+
+void sym_file_pageout(struct sym_file *f)
+{
+	if (!f)
+		return;
+	/* in-memory images (vDSO, MiniDebugInfo) are heap, not a file */
+	if (!f->image)
+		elf_pageout(f->elf);
+	if (!f->dbg_image)
+		elf_pageout(f->dbg_elf);
+}
+
+void sym_session_pageout(struct sym_session *s)
+{
+	for (size_t i = 0; i < s->nbuckets; i++)
+		for (struct sym_file *f = s->files[i]; f; f = f->next)
+			sym_file_pageout(f);
 }
 
 void sym_session_get_stats(const struct sym_session *s, struct sym_session_stats *out)

@@ -84,6 +84,17 @@ void sym_file_put(struct sym_session *s, struct sym_file *f);
  */
 void sym_session_trim(struct sym_session *s, size_t budget);
 
+/*
+ * Let the pages of the ELF files the session holds mapped leave its resident
+ * memory: a file's symbol table, strings and debug sections are read once to
+ * index it, then seldom, and come back from the page cache when read again.
+ * Pages the session changed in memory (section headers) stay. For a
+ * long-running session, now and then (an agent: once per window).
+ */
+void sym_session_pageout(struct sym_session *s);
+/* The same for one file (NULL: nothing), e.g. right after sym_file_get() indexed it. */
+void sym_file_pageout(struct sym_file *f);
+
 /* Memory and eviction counts, for summaries and benchmarks. */
 struct sym_session_stats {
 	uint64_t files;	   /* files loaded now */

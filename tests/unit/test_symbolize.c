@@ -1169,6 +1169,141 @@ static void test_index_written_at_trim(void **state)
 	rm_cache_dir(dir);
 }
 
+/* Resident KiB of the mapping that starts at addr (/proc/self/smaps), -1 if none. */
+static long vma_rss_kb(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[512];
+	bool in = false;
+	long kb = -1;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo;
+
+		if (sscanf(line, "%lx-", &lo) == 1 && strchr(line, ' ') > strchr(line, '-')) {
+			in = lo == (uintptr_t)addr;
+			continue;
+		}
+		if (in && sscanf(line, "Rss: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/* The type of elf's section called name, SHT_NULL if none. */
+static unsigned section_type(Elf *elf, const char *name)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+
+	assert_int_equal(elf_getshdrstrndx(elf, &shstrndx), 0);
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *n;
+
+		if (gelf_getshdr(scn, &sh) && (n = elf_strptr(elf, shstrndx, sh.sh_name)) &&
+		    !strcmp(n, name))
+			return sh.sh_type;
+	}
+	return SHT_NULL;
+}
+
+/* A copy of src in dir, pad zero bytes longer (valid ELF: nothing reads past the tables). */
+static char *padded_copy(const char *src, const char *dir, size_t pad)
+{
+	char *dst = NULL, buf[65536];
+	FILE *in = fopen(src, "rb"), *out;
+	size_t n;
+
+	assert_non_null(in);
+	assert_true(asprintf(&dst, "%s/%s", dir, strrchr(src, '/') + 1) > 0);
+	out = fopen(dst, "wb");
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	memset(buf, 0, sizeof(buf));
+	for (; pad; pad -= n) {
+		n = pad < sizeof(buf) ? pad : sizeof(buf);
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	}
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	return dst;
+}
+
+/*
+ * sym_session_pageout() takes the pages the symbolizer read out of its
+ * resident memory (an agent calls it every window), and nothing changes:
+ * later lookups answer as a session that never did, and the section headers
+ * dwarf.c hid stay hidden (DONTNEED on the whole private mapping would undo
+ * that edit). The file is sym_cxx (DWARF inside) padded so that its section
+ * headers do not sit in the file's last, partial page, which no madvise drops.
+ */
+static void test_pageout(void **state)
+{
+	(void)state;
+	struct addrs in;
+	struct sym_opts o = {.lines = true, .no_debuginfod = true, .debug_root = "/nonexistent"};
+	char *dir = make_cache_dir(), *path = padded_copy(prog("sym_cxx"), dir, 1 << 16);
+	struct sym_session *s = sym_session_new(&o);
+	char *buf = NULL, *want;
+	size_t len = 0, half;
+	FILE *fp = open_memstream(&buf, &len);
+
+	text_addrs(&in, path, 2000);
+	want = frames_text(&o, &in, 1, NULL);
+	assert_non_null(s);
+	assert_non_null(fp);
+	struct sym_file *f = sym_file_get(s, in.path, NULL, 0);
+
+	assert_non_null(f);
+	assert_non_null(f->elf);
+	half = in.n / 2;
+	for (size_t j = 0; j < in.n; j++) {
+		const struct sym_frame *fr;
+		int n;
+
+		if (j == half || j == half + half / 2) {
+			size_t rawlen;
+			char *raw = elf_rawfile(f->elf, &rawlen);
+			long before = vma_rss_kb(raw), after;
+
+			assert_ptr_equal(f->dwarf_elf, f->elf);
+			assert_non_null(f->dwarf); /* DWARF opened: unused sections hidden */
+			assert_int_equal(section_type(f->elf, ".debug_aranges"), SHT_NOBITS);
+			if (j == half)
+				sym_file_pageout(f); /* the file alone, then the session's */
+			else
+				sym_session_pageout(s);
+			after = vma_rss_kb(raw);
+			print_message("pageout: %ld -> %ld KiB resident\n", before, after);
+			assert_true(before >= (j == half ? 32 : 16));
+			/* the ELF header's page and the section headers' two stay */
+			assert_true(after <= 12);
+			assert_int_equal(section_type(f->elf, ".debug_aranges"), SHT_NOBITS);
+		}
+		n = sym_file_lookup(s, f, in.a[j], &fr);
+		assert_true(n >= 1);
+		fprintf(fp, "%d:%" PRIx64 "\n", 0, in.a[j]);
+		for (int k = 0; k < n; k++)
+			fprintf(fp, "\t%s\t%s:%u\t%x\n", fr[k].name,
+				fr[k].file ? fr[k].file : "(null)", fr[k].line, fr[k].flags);
+	}
+	fclose(fp);
+	assert_same_text(want, buf);
+	sym_file_pageout(NULL);
+	sym_file_put(s, f);
+	sym_session_free(s);
+	free(buf);
+	free(want);
+	free(in.a);
+	free(in.path);
+	free(path);
+	rm_cache_dir(dir);
+}
+
 static void test_index_identical(void **state)
 {
 	(void)state;
@@ -1545,6 +1680,7 @@ int main(void)
 	    cmocka_unit_test(test_index_loader),
 	    cmocka_unit_test(test_index_identical),
 	    cmocka_unit_test(test_index_written_at_trim),
+	    cmocka_unit_test(test_pageout),
 	    cmocka_unit_test(test_index_corrupt),
 	    cmocka_unit_test(test_index_lines_oracle),
 	};
