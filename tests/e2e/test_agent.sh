@@ -212,7 +212,9 @@ for k, f in enumerate(files):
                 if lab.get(key) != v: sys.exit("FAIL: %s: unw_threads sample has %s=%r, want %r: %r" % (name, key, lab.get(key), v, lab))
             if not re.fullmatch(r"[0-9a-f]{40}", lab.get("build_id", "")):
                 sys.exit("FAIL: %s: unw_threads sample without build_id: %r" % (name, lab))
-        if lab.get("pid") == ns_pid:
+        # Before its exec the pid is a shell moved into the group without an
+        # exec, which keeps the labels it forked with: ns_busy's samples only.
+        if lab.get("pid") == ns_pid and comm == "ns_busy":
             ns += cnt
             # ns_inner <- ns_outer <- main, leaf first (kernel frames may come before)
             leaf_first = NS_CHAIN[::-1]
