@@ -270,62 +270,101 @@ static int rule_map_id(struct rule_map *m, const struct unw_row *r)
 	return (int)(m->n - 1);
 }
 
-struct unw_table *unw_table_from_rows(const uint64_t *addr, const struct unw_rule *rule, size_t n)
+/*
+ * A table built row by row in address order: each rule is encoded and
+ * deduplicated as it comes, so what is held while building is 10 bytes a
+ * row (address, rule id) and the distinct rules, not every row's rule. The
+ * rows of a large library (550k in an 82 MB one) are the peak of a
+ * long-running agent's memory.
+ */
+struct unw_tab_build {
+	struct rule_map map;
+	uint64_t *eaddr;
+	uint16_t *erid;
+	size_t ne, cap;
+	uint64_t first, last; /* addresses of the first and the latest row */
+	bool any;
+};
+
+struct unw_tab_build *unw_tab_build_new(size_t hint)
+{
+	struct unw_tab_build *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->cap = hint ? hint : 16;
+	b->eaddr = malloc(b->cap * sizeof(*b->eaddr));
+	b->erid = malloc(b->cap * sizeof(*b->erid));
+	if (!b->eaddr || !b->erid || rule_map_init(&b->map, hint < 4096 ? hint : 4096)) {
+		unw_tab_build_free(b);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return b;
+}
+
+void unw_tab_build_free(struct unw_tab_build *b)
+{
+	if (!b)
+		return;
+	rule_map_release(&b->map);
+	free(b->eaddr);
+	free(b->erid);
+	free(b);
+}
+
+int unw_tab_build_add(struct unw_tab_build *b, uint64_t addr, const struct unw_rule *rule)
+{
+	struct unw_row r;
+	int id;
+
+	if (b->any && addr < b->last)
+		return -EINVAL;
+	if (!b->any) {
+		b->first = addr;
+		b->any = true;
+	}
+	b->last = addr;
+	if (addr - b->first > UINT32_MAX - BLOCK_SIZE)
+		return -E2BIG;
+	if (!unw_rule_encode(rule, &r))
+		return -EINVAL;
+	id = rule_map_id(&b->map, &r);
+	if (id < 0)
+		return id;
+	/* Of rows at the same address the last wins (an empty range), and a row
+	 * with its predecessor's rule adds nothing. */
+	if (b->ne && b->eaddr[b->ne - 1] == addr)
+		b->ne--;
+	if (b->ne && b->erid[b->ne - 1] == id)
+		return 0;
+	if (b->ne == b->cap) {
+		size_t cap = 2 * b->cap;
+		uint64_t *na = realloc(b->eaddr, cap * sizeof(*na));
+		uint16_t *nr;
+
+		if (!na)
+			return -ENOMEM;
+		b->eaddr = na;
+		nr = realloc(b->erid, cap * sizeof(*nr));
+		if (!nr)
+			return -ENOMEM;
+		b->erid = nr;
+		b->cap = cap;
+	}
+	b->eaddr[b->ne] = addr;
+	b->erid[b->ne++] = (uint16_t)id;
+	return 0;
+}
+
+struct unw_table *unw_tab_build_finish(struct unw_tab_build *bld)
 {
 	struct unw_table *tab = NULL;
-	struct rule_map map;
-	uint64_t *eaddr = NULL;
-	uint16_t *erid = NULL;
-	size_t ne = 0;
+	struct rule_map map = bld->map;
+	uint64_t *eaddr = bld->eaddr;
+	uint16_t *erid = bld->erid;
+	size_t ne = bld->ne;
 	int err;
-
-	if (n && (!addr || !rule)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if (addr[i] < addr[i - 1]) {
-			errno = EINVAL;
-			return NULL;
-		}
-	}
-	if (n && addr[n - 1] - addr[0] > UINT32_MAX - BLOCK_SIZE) {
-		errno = E2BIG;
-		return NULL;
-	}
-	err = rule_map_init(&map, n < 4096 ? n : 4096);
-	if (err)
-		goto out;
-	eaddr = malloc((n ? n : 1) * sizeof(*eaddr));
-	erid = malloc((n ? n : 1) * sizeof(*erid));
-	err = -ENOMEM;
-	if (!eaddr || !erid)
-		goto out;
-
-	/*
-	 * Merge: of rows at the same address the last wins (an empty range), and
-	 * a row with its predecessor's rule adds nothing.
-	 */
-	for (size_t i = 0; i < n; i++) {
-		struct unw_row r;
-		int id;
-
-		err = -EINVAL;
-		if (!unw_rule_encode(&rule[i], &r))
-			goto out;
-		id = rule_map_id(&map, &r);
-		if (id < 0) {
-			err = id;
-			goto out;
-		}
-		if (ne && eaddr[ne - 1] == addr[i])
-			ne--;
-		if (ne && erid[ne - 1] == id)
-			continue;
-		eaddr[ne] = addr[i];
-		erid[ne] = (uint16_t)id;
-		ne++;
-	}
 
 	/* Dropped rows may leave rules no entry uses; renumbering is not worth it. */
 	uint64_t base = ne ? eaddr[0] & ~(BLOCK_SIZE - 1) : 0;
@@ -394,9 +433,7 @@ struct unw_table *unw_table_from_rows(const uint64_t *addr, const struct unw_rul
 	tab->stats.bytes = l.size;
 	err = 0;
 out:
-	rule_map_release(&map);
-	free(eaddr);
-	free(erid);
+	unw_tab_build_free(bld);
 	if (err) {
 		if (tab)
 			free(tab->blob);
@@ -405,6 +442,28 @@ out:
 		return NULL;
 	}
 	return tab;
+}
+
+struct unw_table *unw_table_from_rows(const uint64_t *addr, const struct unw_rule *rule, size_t n)
+{
+	struct unw_tab_build *b;
+	int err = 0;
+
+	if (n && (!addr || !rule)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	b = unw_tab_build_new(n);
+	if (!b)
+		return NULL;
+	for (size_t i = 0; i < n && !err; i++)
+		err = unw_tab_build_add(b, addr[i], &rule[i]);
+	if (err) {
+		unw_tab_build_free(b);
+		errno = -err;
+		return NULL;
+	}
+	return unw_tab_build_finish(b);
 }
 
 struct unw_table *unw_table_from_blob(void *blob, size_t size)

@@ -40,25 +40,23 @@ static int fde_cmp(const void *a, const void *b)
 
 struct unw_table *unw_table_from_cfi(struct unw_cfi *cfi, struct unw_gen_stats *stats)
 {
-	uint64_t *addr = NULL;
-	struct unw_rule *rule = NULL;
+	struct unw_tab_build *b = unw_tab_build_new(cfi->nrows + cfi->nfdes + 1);
 	struct unw_table *tab = NULL;
-	size_t n = 0, cap = cfi->nrows + cfi->nfdes + 1;
 	const struct unw_rule none = {.type = UNW_RULE_NONE};
 	uint64_t covered_end = 0;
 	uint8_t covered_prio = 0;
+	bool any = false;
 	int err = -ENOMEM;
 
-	addr = malloc(cap * sizeof(*addr));
-	rule = malloc(cap * sizeof(*rule));
-	if (!addr || !rule)
+	if (!b)
 		goto out;
 	if (cfi->nfdes)
 		qsort(cfi->fdes, cfi->nfdes, sizeof(*cfi->fdes), fde_cmp);
-	for (size_t i = 0; i < cfi->nfdes; i++) {
+	err = 0;
+	for (size_t i = 0; i < cfi->nfdes && !err; i++) {
 		const struct unw_cfi_fde *f = &cfi->fdes[i];
 
-		if (n && f->start < covered_end) {
+		if (any && f->start < covered_end) {
 			/*
 			 * .debug_frame usually repeats what .eh_frame says: not an
 			 * error. Two FDEs of one section that overlap are; the one
@@ -68,22 +66,20 @@ struct unw_table *unw_table_from_cfi(struct unw_cfi *cfi, struct unw_gen_stats *
 				stats->unrep[UNW_UNREP_BAD_FDE]++;
 			continue;
 		}
-		if (n && f->start != covered_end) {
-			addr[n] = covered_end; /* a gap: never inherit the previous rule */
-			rule[n++] = none;
-		}
-		for (uint32_t j = 0; j < f->nrows; j++) {
-			addr[n] = cfi->rows[f->first_row + j].start;
-			rule[n++] = cfi->rows[f->first_row + j].rule;
-		}
+		if (any && f->start != covered_end) /* a gap: never inherit the previous rule */
+			err = unw_tab_build_add(b, covered_end, &none);
+		for (uint32_t j = 0; j < f->nrows && !err; j++, any = true)
+			err = unw_tab_build_add(b, cfi->rows[f->first_row + j].start,
+						&cfi->rows[f->first_row + j].rule);
 		covered_end = f->end;
 		covered_prio = f->prio;
 	}
-	if (n) {
-		addr[n] = covered_end;
-		rule[n++] = none;
-	}
-	tab = unw_table_from_rows(addr, rule, n);
+	if (!err && any)
+		err = unw_tab_build_add(b, covered_end, &none);
+	if (err)
+		goto out;
+	tab = unw_tab_build_finish(b);
+	b = NULL;
 	if (!tab) {
 		err = -errno;
 		goto out;
@@ -94,8 +90,7 @@ struct unw_table *unw_table_from_cfi(struct unw_cfi *cfi, struct unw_gen_stats *
 	tab->stats = *stats;
 	err = 0;
 out:
-	free(addr);
-	free(rule);
+	unw_tab_build_free(b);
 	if (err) {
 		errno = -err;
 		return NULL;

@@ -136,6 +136,19 @@ const struct unw_gen_stats *unw_table_stats(const struct unw_table *tab);
 /* ---- CFI reader (cfi.c) ---------------------------------------------------- */
 
 /* One CFI row as interpreted for the compact form: [start, end) -> rule. */
+/*
+ * A table built row by row (table.c), rows in address order (-EINVAL
+ * otherwise): what unw_table_from_rows() does without holding every row's
+ * rule. _add returns 0 or -errno (-EINVAL, -E2BIG, -ENOMEM) and leaves the
+ * builder to _free; _finish frees it and returns the table, or NULL with
+ * errno.
+ */
+struct unw_tab_build;
+struct unw_tab_build *unw_tab_build_new(size_t hint);
+int unw_tab_build_add(struct unw_tab_build *b, uint64_t addr, const struct unw_rule *rule);
+struct unw_table *unw_tab_build_finish(struct unw_tab_build *b);
+void unw_tab_build_free(struct unw_tab_build *b);
+
 struct unw_cfi_row {
 	uint64_t start, end;
 	struct unw_rule rule;
