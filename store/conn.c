@@ -142,6 +142,25 @@ void st_put_str(struct st_buf *b, const char *s)
 	st_buf_put(b, s, len);
 }
 
+void st_put_stack(struct st_buf *b, uint64_t hash, const char *comm, const struct st_frame *f,
+		  unsigned n)
+{
+	st_put_u64(b, hash);
+	st_put_str(b, comm);
+	st_put_uleb(b, n);
+	for (unsigned i = 0; i < n; i++)
+		st_put_str(b, f[i].name);
+	st_put_uleb(b, n);
+	for (unsigned i = 0; i < n; i++)
+		st_put_str(b, f[i].file);
+	st_put_uleb(b, n);
+	for (unsigned i = 0; i < n; i++)
+		st_put_u32(b, f[i].line);
+	st_put_uleb(b, n);
+	for (unsigned i = 0; i < n; i++)
+		st_put_u8(b, f[i].flags);
+}
+
 int st_get_u8(struct st_rd *r, uint8_t *v)
 {
 	if (r->p >= r->end)

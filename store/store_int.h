@@ -42,6 +42,14 @@ void st_put_u64(struct st_buf *b, uint64_t v);
 void st_put_uleb(struct st_buf *b, uint64_t v);
 void st_put_str(struct st_buf *b, const char *s); /* NULL: "" */
 
+/*
+ * One xprof_stacks row in RowBinary: hash, comm, then the frames' names,
+ * files, lines and flags as four arrays (what the writer inserts and the
+ * query reads back).
+ */
+void st_put_stack(struct st_buf *b, uint64_t hash, const char *comm, const struct st_frame *f,
+		  unsigned n);
+
 /* A RowBinary reader: every get returns 0 or -EBADMSG when the input ends early. */
 struct st_rd {
 	const uint8_t *p, *end;

@@ -306,23 +306,8 @@ int st_writer_stack_hashed(struct st_writer *w, uint64_t h, const char *comm,
 		return st_conn_fail(w->c, err, "out of memory");
 	w->pend_v[w->pend_n++] = h;
 
-	struct st_buf *b = &w->stacks;
-
-	st_put_u64(b, h);
-	st_put_str(b, comm);
-	st_put_uleb(b, n);
-	for (unsigned i = 0; i < n; i++)
-		st_put_str(b, f[i].name);
-	st_put_uleb(b, n);
-	for (unsigned i = 0; i < n; i++)
-		st_put_str(b, f[i].file);
-	st_put_uleb(b, n);
-	for (unsigned i = 0; i < n; i++)
-		st_put_u32(b, f[i].line);
-	st_put_uleb(b, n);
-	for (unsigned i = 0; i < n; i++)
-		st_put_u8(b, f[i].flags);
-	return b->err ? st_conn_fail(w->c, b->err, "out of memory") : 0;
+	st_put_stack(&w->stacks, h, comm, f, n);
+	return w->stacks.err ? st_conn_fail(w->c, w->stacks.err, "out of memory") : 0;
 }
 
 /* One sample row with these labels. */

@@ -206,26 +206,6 @@ static void test_stack_hash(void **state)
 	assert_true(st_stack_hash(NULL, NULL, 0) != 0);
 }
 
-/* A stacks answer as the server sends it: hash, names, files, lines, flags. */
-static void put_stack(struct st_buf *b, uint64_t hash, const char *comm, const struct st_frame *f,
-		      unsigned n)
-{
-	st_put_u64(b, hash);
-	st_put_str(b, comm);
-	st_put_uleb(b, n);
-	for (unsigned i = 0; i < n; i++)
-		st_put_str(b, f[i].name);
-	st_put_uleb(b, n);
-	for (unsigned i = 0; i < n; i++)
-		st_put_str(b, f[i].file);
-	st_put_uleb(b, n);
-	for (unsigned i = 0; i < n; i++)
-		st_put_u32(b, f[i].line);
-	st_put_uleb(b, n);
-	for (unsigned i = 0; i < n; i++)
-		st_put_u8(b, f[i].flags);
-}
-
 static void put_agg(struct st_buf *b, const char *g, uint64_t hash, uint64_t n)
 {
 	st_put_str(b, g);
@@ -263,9 +243,9 @@ static void test_answers_to_profile(void **state)
 	char *text;
 
 	(void)state;
-	put_stack(&st, 22, "prog", s2, 2);
+	st_put_stack(&st, 22, "prog", s2, 2);
 	size_t first_end = st.n;
-	put_stack(&st, 11, "prog", s1, 3);
+	st_put_stack(&st, 11, "prog", s1, 3);
 	put_agg(&ag, "", 11, 5);
 	put_agg(&ag, "", 22, 2);
 	put_agg(&ag, "", 33, 1); /* no frames in the store */
