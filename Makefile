@@ -41,7 +41,7 @@ DEB_PKGS := gcc g++ make clang llvm bpftool libbpf-dev libelf-dev libdw-dev libd
             linux-perf libc6-dbg libclang-rt-14-dev golang-go chromium python3 procps \
             coreutils valgrind hyperfine bc xz-utils file clang-format \
             libcurl4-openssl-dev libzydis-dev clickhouse-server clickhouse-client \
-            strace curl iproute2 util-linux
+            strace curl iproute2 util-linux time
 
 MODULES  := lib unwind symbolize report recording capture pipeline store agent profiler
 
