@@ -90,13 +90,6 @@ done
 command -v perf >/dev/null || die "perf is not installed (make deps)"
 hz=$(getconf CLK_TCK)
 
-# The agent is skipped, with the reason, while `xprof agent` does not exist.
-if [[ " ${contenders[*]} " == *" agent "* ]] && ! "$X" agent --help >/dev/null 2>&1; then
-	say "agent: unavailable: '$X agent --help' fails ($("$X" agent --help 2>&1 | head -n 1))"
-	kept=()
-	for c in "${contenders[@]}"; do [ "$c" = agent ] || kept+=("$c"); done
-	contenders=("${kept[@]}")
-fi
 [ ${#contenders[@]} -gt 0 ] || exit 0
 
 T=$(mktemp -d /tmp/xprof-bench-agent.XXXXXX)

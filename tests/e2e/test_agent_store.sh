@@ -14,7 +14,7 @@
 #    reach shard 2, or their server is gone) and every sample arrives
 #    exactly once, though a failed Distributed insert commits the shard that
 #    answered (without the writer's resume, this part counts 1.5x).
-# 3. Two `xprof agent`s (SPEC §2: --host hostA/hostB, --clickhouse shard 1 /
+# 3. Two `xprof agent`s (--host hostA/hostB, --clickhouse shard 1 /
 #    shard 2, -F 99 --interval 2s, their own --spool-dir) over a busy
 #    rec_spin: the store holds exactly the samples of their `window ...: N
 #    samples` lines, rec_spin's chain, and --where/--group-by host select
@@ -97,8 +97,7 @@ same "$T/q2.folded" "$(scaled "$T/ref.folded" 16)" "8 windows x 2 hosts across t
 ok "driver: 5 s outage of shard 2, retries logged ($(grep -c retry "$T/d2A") and $(grep -c retry "$T/d2B")), 16 windows exact"
 
 # --- 3. two agents over a busy program --------------------------------------------
-"$XPROF" agent --help >/dev/null 2>&1 || e2e_skip "no 'xprof agent' in this build: parts 1 and 2 passed, part 3 did not run"
-# agent NAME URL LOG: an agent as SPEC §2 starts it, in the background.
+# agent NAME URL LOG: an agent as a host runs it, in the background.
 agent() {
 	"$XPROF" agent -F 99 --interval 2s --host "$1" --clickhouse "$2" --spool-dir "$T/aspool-$1" \
 		--log "$T/$3" &
